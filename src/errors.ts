@@ -1,0 +1,31 @@
+/**
+ * The two kinds of failure the tool reports.
+ *
+ * - `UsageError`: the user's mistake (a bad flag, option value, file or datum). The CLI prints its
+ *   one-line message and exits with code 2, no stack trace.
+ * - Anything else is our bug: the CLI prints the stack and exits with code 1.
+ *
+ * Messages name the argument or file, what was expected and what was found, e.g.
+ * `--gamma must be a finite number >= 0, got -1` or
+ * `pred.npy: element 17 is NaN; predictions must be finite`.
+ */
+export class UsageError extends Error {
+  /** Process exit code the CLI uses for this error. */
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A problem with the contents of a user's data file (a kind of usage error). */
+export class DataError extends UsageError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataError';
+  }
+}
+
+export function isUsageError(e: unknown): e is UsageError {
+  return e instanceof UsageError;
+}
