@@ -1,0 +1,13 @@
+/**
+ * The ONNX graph builder: typed values, opset-aware emitters, model-local functions,
+ * deterministic serialization and decoding. Knows nothing of focal loss.
+ */
+export { ALL_DTYPES, DTYPES, FLOAT_DTYPES, isDType, isFloat } from './dtype';
+export type { DType } from './dtype';
+export { Graph, Value, attr } from './graph';
+export type { Attr, Dim, Operand, Shape, GraphOptions } from './graph';
+export * as op from './ops';
+export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, checkOpset, irVersionFor } from './opset';
+export { FunctionDef, ModelFormatError, buildModel, decodeModel, decodeModelProto, serializeModel, PRODUCER_NAME } from './model';
+export type { FunctionSpec, FunctionInput, ModelOptions, ModelInfo, NodeInfo, TensorInfo, FunctionInfo, AttrInfo } from './model';
+export { broadcast, shapeString } from './shape';

@@ -1,0 +1,369 @@
+/**
+ * One emitter per ONNX operator, named after it (`mul` for Mul, `reduceMean` for ReduceMean).
+ *
+ * Each emitter checks its inputs against the operator's type constraints (ONNX opsets 13–21),
+ * infers the output type and shape, and emits the form the graph's opset wants: Clip bounds as
+ * inputs, ReduceSum `axes` as an input (13+) and ReduceMean `axes` as an input from opset 18,
+ * Squeeze/Unsqueeze axes as inputs, Softmax per axis. Number literals become constants of the
+ * other operand's element type.
+ */
+import { ALL_DTYPES, DType, DTYPES, FLOAT_DTYPES, NUMERIC_DTYPES, SIGNED_DTYPES } from './dtype';
+import { Attr, Dim, Graph, Operand, Shape, Value, attr, describe } from './graph';
+import { broadcast, knownSize, normAxis, shapeString } from './shape';
+
+/** Float types for ops defined on tensor(float16|float|double) (bfloat16 is not built). */
+const FLOATS = FLOAT_DTYPES;
+const INDEX: readonly DType[] = ['int32', 'int64'];
+
+function graphOf(op: string, operands: readonly unknown[]): Graph {
+  for (const x of operands) if (x instanceof Value) return x.graph;
+  throw new TypeError(`${op}: at least one input must be a value of a graph, got ${operands.map(describe).join(', ')}`);
+}
+
+function checkType(op: string, input: string, v: Value, allowed: readonly DType[]): void {
+  if (!allowed.includes(v.dtype)) {
+    throw new TypeError(`${op}: input ${input} has element type ${v.dtype}; expected one of ${allowed.join(', ')}`);
+  }
+}
+
+function checkSameType(op: string, first: [string, Value], ...rest: [string, Value][]): void {
+  for (const [name, v] of rest) {
+    if (v.dtype !== first[1].dtype) {
+      throw new TypeError(
+        `${op}: input ${name} has element type ${v.dtype}; expected ${first[1].dtype} (the type of input ${first[0]})`,
+      );
+    }
+  }
+}
+
+function checkRank(op: string, input: string, v: Value, rank: number): void {
+  if (v.rank !== rank) {
+    throw new RangeError(`${op}: input ${input} must have rank ${rank}, got shape ${shapeString(v.shape)}`);
+  }
+}
+
+function single(g: Graph, op: string, inputs: (Value | null)[], attrs: Record<string, Attr>, dtype: DType, shape: Shape): Value {
+  return g.addNode(op, inputs, attrs, [{ dtype, shape }])[0];
+}
+
+// ---- element-wise unary -------------------------------------------------------------------------
+
+function unary(op: string, x: Value, allowed: readonly DType[]): Value {
+  const g: Graph = graphOf(op, [x]);
+  g.own(op, 'X', x);
+  checkType(op, 'X', x, allowed);
+  return single(g, op, [x], {}, x.dtype, x.shape);
+}
+
+export const sigmoid = (x: Value): Value => unary('Sigmoid', x, FLOATS);
+export const log = (x: Value): Value => unary('Log', x, FLOATS);
+export const exp = (x: Value): Value => unary('Exp', x, FLOATS);
+export const sqrt = (x: Value): Value => unary('Sqrt', x, FLOATS);
+export const reciprocal = (x: Value): Value => unary('Reciprocal', x, FLOATS);
+export const softplus = (x: Value): Value => unary('Softplus', x, FLOATS);
+export const neg = (x: Value): Value => unary('Neg', x, SIGNED_DTYPES);
+export const abs = (x: Value): Value => unary('Abs', x, NUMERIC_DTYPES);
+export const sign = (x: Value): Value => unary('Sign', x, NUMERIC_DTYPES);
+export const identity = (x: Value): Value => unary('Identity', x, ALL_DTYPES);
+export const not = (x: Value): Value => unary('Not', x, ['bool']);
+
+// ---- element-wise binary (broadcasting) ---------------------------------------------------------
+
+function operands(op: string, a: Operand, b: Operand, names: [string, string] = ['A', 'B']): [Graph, Value, Value] {
+  const g: Graph = graphOf(op, [a, b]);
+  const like = (a instanceof Value ? a : (b as Value)).dtype;
+  return [g, g.operand(op, names[0], a, like), g.operand(op, names[1], b, like)];
+}
+
+function arith(op: string, a: Operand, b: Operand): Value {
+  const [g, va, vb] = operands(op, a, b);
+  checkType(op, 'A', va, NUMERIC_DTYPES);
+  checkSameType(op, ['A', va], ['B', vb]);
+  const shape = broadcast(op, [
+    { name: 'A', shape: va.shape },
+    { name: 'B', shape: vb.shape },
+  ]);
+  return single(g, op, [va, vb], {}, va.dtype, shape);
+}
+
+export const add = (a: Operand, b: Operand): Value => arith('Add', a, b);
+export const sub = (a: Operand, b: Operand): Value => arith('Sub', a, b);
+export const mul = (a: Operand, b: Operand): Value => arith('Mul', a, b);
+export const div = (a: Operand, b: Operand): Value => arith('Div', a, b);
+
+function compare(op: string, a: Operand, b: Operand, allowed: readonly DType[]): Value {
+  const [g, va, vb] = operands(op, a, b);
+  checkType(op, 'A', va, allowed);
+  checkSameType(op, ['A', va], ['B', vb]);
+  const shape = broadcast(op, [
+    { name: 'A', shape: va.shape },
+    { name: 'B', shape: vb.shape },
+  ]);
+  return single(g, op, [va, vb], {}, 'bool', shape);
+}
+
+export const greater = (a: Operand, b: Operand): Value => compare('Greater', a, b, NUMERIC_DTYPES);
+export const less = (a: Operand, b: Operand): Value => compare('Less', a, b, NUMERIC_DTYPES);
+export const greaterOrEqual = (a: Operand, b: Operand): Value => compare('GreaterOrEqual', a, b, NUMERIC_DTYPES);
+export const lessOrEqual = (a: Operand, b: Operand): Value => compare('LessOrEqual', a, b, NUMERIC_DTYPES);
+export const equal = (a: Operand, b: Operand): Value => compare('Equal', a, b, [...NUMERIC_DTYPES, 'bool']);
+
+export function and(a: Value, b: Value): Value {
+  const [g, va, vb] = operands('And', a, b);
+  checkType('And', 'A', va, ['bool']);
+  checkSameType('And', ['A', va], ['B', vb]);
+  return single(g, 'And', [va, vb], {}, 'bool', broadcast('And', [{ name: 'A', shape: va.shape }, { name: 'B', shape: vb.shape }]));
+}
+
+/** Pow(X, Y): X float or int32/int64; the exponent Y may have its own numeric type (opset 12+). */
+export function pow(x: Value, y: Operand): Value {
+  const g: Graph = graphOf('Pow', [x]);
+  g.own('Pow', 'X', x);
+  checkType('Pow', 'X', x, [...FLOATS, 'int32', 'int64']);
+  const vy = g.operand('Pow', 'Y', y, x.dtype);
+  checkType('Pow', 'Y', vy, NUMERIC_DTYPES);
+  const shape = broadcast('Pow', [
+    { name: 'X', shape: x.shape },
+    { name: 'Y', shape: vy.shape },
+  ]);
+  return single(g, 'Pow', [x, vy], {}, x.dtype, shape);
+}
+
+function variadic(op: string, xs: readonly Operand[]): Value {
+  if (xs.length === 0) throw new RangeError(`${op}: needs at least one input`);
+  const g: Graph = graphOf(op, xs);
+  const like = (xs.find((x) => x instanceof Value) as Value).dtype;
+  const vs = xs.map((x, i) => g.operand(op, `#${i}`, x, like));
+  checkType(op, '#0', vs[0], NUMERIC_DTYPES);
+  vs.slice(1).forEach((v, i) => checkSameType(op, ['#0', vs[0]], [`#${i + 1}`, v]));
+  const shape = broadcast(op, vs.map((v, i) => ({ name: `#${i}`, shape: v.shape })));
+  return single(g, op, vs, {}, like, shape);
+}
+
+export const max = (...xs: Operand[]): Value => variadic('Max', xs);
+export const min = (...xs: Operand[]): Value => variadic('Min', xs);
+
+/** Where(C, X, Y): C bool, X and Y one type, all broadcast together. */
+export function where(cond: Value, x: Operand, y: Operand): Value {
+  const g: Graph = graphOf('Where', [cond]);
+  g.own('Where', 'condition', cond);
+  checkType('Where', 'condition', cond, ['bool']);
+  const like = x instanceof Value ? x.dtype : y instanceof Value ? y.dtype : undefined;
+  if (like === undefined) throw new TypeError('Where: X or Y must be a value, to give the literal a type');
+  const vx = g.operand('Where', 'X', x, like);
+  const vy = g.operand('Where', 'Y', y, like);
+  checkSameType('Where', ['X', vx], ['Y', vy]);
+  const shape = broadcast('Where', [
+    { name: 'condition', shape: cond.shape },
+    { name: 'X', shape: vx.shape },
+    { name: 'Y', shape: vy.shape },
+  ]);
+  return single(g, 'Where', [cond, vx, vy], {}, like, shape);
+}
+
+/** Clip(X, min, max); the bounds are optional scalar inputs (opset 11+) of X's type. */
+export function clip(x: Value, lo?: Operand, hi?: Operand): Value {
+  const g: Graph = graphOf('Clip', [x]);
+  g.own('Clip', 'input', x);
+  checkType('Clip', 'input', x, NUMERIC_DTYPES);
+  const bound = (b: Operand | undefined, name: string): Value | null => {
+    if (b === undefined) return null;
+    const v = g.operand('Clip', name, b, x.dtype);
+    checkSameType('Clip', ['input', x], [name, v]);
+    checkRank('Clip', name, v, 0);
+    return v;
+  };
+  const inputs = [x, bound(lo, 'min'), bound(hi, 'max')];
+  while (inputs.length > 1 && inputs[inputs.length - 1] === null) inputs.pop();
+  return single(g, 'Clip', inputs, {}, x.dtype, x.shape);
+}
+
+/** Cast(X) to `to`. */
+export function cast(x: Value, to: DType): Value {
+  const g: Graph = graphOf('Cast', [x]);
+  g.own('Cast', 'input', x);
+  if (!ALL_DTYPES.includes(to)) throw new TypeError(`Cast: 'to' must be one of ${ALL_DTYPES.join(', ')}, got ${describe(to)}`);
+  return single(g, 'Cast', [x], { to: attr.int(DTYPES[to].code) }, to, x.shape);
+}
+
+// ---- shape ops ----------------------------------------------------------------------------------
+
+/** Concat along `axis`: one type, one rank, equal dimensions off the axis. */
+export function concat(xs: readonly Value[], axis: number): Value {
+  if (xs.length === 0) throw new RangeError('Concat: needs at least one input');
+  const g: Graph = graphOf('Concat', xs);
+  xs.forEach((x, i) => g.own('Concat', `#${i}`, x));
+  const first = xs[0];
+  xs.slice(1).forEach((x, i) => checkSameType('Concat', ['#0', first], [`#${i + 1}`, x]));
+  xs.forEach((x, i) => checkRank('Concat', `#${i}`, x, first.rank));
+  const ax = normAxis('Concat', axis, first.rank);
+  const shape: Dim[] = [...first.shape];
+  xs.slice(1).forEach((x, i) => {
+    x.shape.forEach((d, k) => {
+      if (k !== ax && d !== shape[k]) {
+        throw new RangeError(
+          `Concat: input #${i + 1} has shape ${shapeString(x.shape)}, which differs from input #0 ${shapeString(first.shape)} off axis ${ax}`,
+        );
+      }
+    });
+  });
+  const along = xs.map((x) => x.shape[ax]);
+  shape[ax] = along.every((d) => typeof d === 'number') ? (along as number[]).reduce((a, b) => a + b, 0) : along.join('+');
+  return single(g, 'Concat', [...xs], { axis: attr.int(axis) }, first.dtype, shape);
+}
+
+/** Reshape(data, shape) with a constant int64 shape (0 copies a dimension, -1 infers one). */
+export function reshape(x: Value, shape: readonly number[]): Value {
+  const g: Graph = graphOf('Reshape', [x]);
+  g.own('Reshape', 'data', x);
+  if (!shape.every((d) => Number.isInteger(d) && d >= -1)) {
+    throw new RangeError(`Reshape: shape entries must be integers >= -1, got [${shape.join(', ')}]`);
+  }
+  if (shape.filter((d) => d === -1).length > 1) throw new RangeError(`Reshape: at most one -1 in shape, got [${shape.join(', ')}]`);
+  const out: Dim[] = shape.map((d, i) => {
+    if (d !== 0) return d;
+    if (i >= x.rank) throw new RangeError(`Reshape: shape entry ${i} is 0 but data ${shapeString(x.shape)} has no dimension ${i}`);
+    return x.shape[i];
+  });
+  const inferred = out.indexOf(-1);
+  const total = knownSize(x.shape);
+  const rest = knownSize(out.filter((_, i) => i !== inferred));
+  if (inferred >= 0) {
+    if (total !== undefined && rest !== undefined) {
+      if (rest === 0 || total % rest !== 0) {
+        throw new RangeError(`Reshape: cannot reshape ${shapeString(x.shape)} to [${shape.join(', ')}]`);
+      }
+      out[inferred] = total / rest;
+    } else if (rest === 1) {
+      out[inferred] = x.rank === 1 ? x.shape[0] : x.shape.join('*');
+    } else {
+      out[inferred] = `${x.shape.join('*')}/${out.filter((_, i) => i !== inferred).join('*')}`;
+    }
+  } else if (total !== undefined && rest !== undefined && total !== rest) {
+    throw new RangeError(`Reshape: cannot reshape ${shapeString(x.shape)} (${total} elements) to [${shape.join(', ')}]`);
+  }
+  return single(g, 'Reshape', [x, g.constant(shape, 'int64')], {}, x.dtype, out);
+}
+
+/** Unsqueeze(data, axes) — axes as a constant input (opset 13+). */
+export function unsqueeze(x: Value, axes: readonly number[]): Value {
+  const g: Graph = graphOf('Unsqueeze', [x]);
+  g.own('Unsqueeze', 'data', x);
+  const rank = x.rank + axes.length;
+  const norm = axes.map((a) => normAxis('Unsqueeze', a, rank, 'axes entry')).sort((a, b) => a - b);
+  if (new Set(norm).size !== norm.length) throw new RangeError(`Unsqueeze: repeated axes [${axes.join(', ')}]`);
+  const out: Dim[] = [];
+  let k = 0;
+  for (let i = 0; i < rank; i++) out.push(norm.includes(i) ? 1 : x.shape[k++]);
+  return single(g, 'Unsqueeze', [x, g.constant(axes, 'int64')], {}, x.dtype, out);
+}
+
+/** Squeeze(data, axes) — axes as a constant input (opset 13+); each squeezed dimension must be 1. */
+export function squeeze(x: Value, axes: readonly number[]): Value {
+  const g: Graph = graphOf('Squeeze', [x]);
+  g.own('Squeeze', 'data', x);
+  const norm = axes.map((a) => normAxis('Squeeze', a, x.rank, 'axes entry'));
+  for (const a of norm) {
+    if (x.shape[a] !== 1) throw new RangeError(`Squeeze: dimension ${a} of ${shapeString(x.shape)} is ${x.shape[a]}, not 1`);
+  }
+  const out = x.shape.filter((_, i) => !norm.includes(i));
+  return single(g, 'Squeeze', [x, g.constant(axes, 'int64')], {}, x.dtype, out);
+}
+
+// ---- indexing -----------------------------------------------------------------------------------
+
+/**
+ * OneHot(indices, depth, values) with `axis`: depth a rank-0 tensor and values a rank-1 pair
+ * [off, on] (onnxruntime demands both). The output has values' type and depth inserted at axis.
+ */
+export function oneHot(indices: Value, depth: Operand, values: Value, axis = -1): Value {
+  const g: Graph = graphOf('OneHot', [indices]);
+  g.own('OneHot', 'indices', indices);
+  checkType('OneHot', 'indices', indices, NUMERIC_DTYPES);
+  const vd = g.operand('OneHot', 'depth', depth, indices.dtype);
+  checkType('OneHot', 'depth', vd, NUMERIC_DTYPES);
+  checkRank('OneHot', 'depth', vd, 0);
+  g.own('OneHot', 'values', values);
+  checkRank('OneHot', 'values', values, 1);
+  if (values.shape[0] !== 2) throw new RangeError(`OneHot: input values must have shape [2], got ${shapeString(values.shape)}`);
+  const rank = indices.rank + 1;
+  const ax = normAxis('OneHot', axis, rank);
+  const d: Dim = vd.constValue ? vd.constValue[0] : 'depth';
+  const shape: Dim[] = [...indices.shape];
+  shape.splice(ax, 0, d);
+  return single(g, 'OneHot', [indices, vd, values], { axis: attr.int(axis) }, values.dtype, shape);
+}
+
+/** Gather(data, indices) along `axis`. */
+export function gather(data: Value, indices: Value, axis = 0): Value {
+  const g: Graph = graphOf('Gather', [data, indices]);
+  g.own('Gather', 'data', data);
+  g.own('Gather', 'indices', indices);
+  checkType('Gather', 'indices', indices, INDEX);
+  const ax = normAxis('Gather', axis, data.rank);
+  const shape = [...data.shape.slice(0, ax), ...indices.shape, ...data.shape.slice(ax + 1)];
+  return single(g, 'Gather', [data, indices], { axis: attr.int(axis) }, data.dtype, shape);
+}
+
+/** GatherElements(data, indices) along `axis`: the output has indices' shape. */
+export function gatherElements(data: Value, indices: Value, axis = 0): Value {
+  const g: Graph = graphOf('GatherElements', [data, indices]);
+  g.own('GatherElements', 'data', data);
+  g.own('GatherElements', 'indices', indices);
+  checkType('GatherElements', 'indices', indices, INDEX);
+  checkRank('GatherElements', 'indices', indices, data.rank);
+  normAxis('GatherElements', axis, data.rank);
+  return single(g, 'GatherElements', [data, indices], { axis: attr.int(axis) }, data.dtype, indices.shape);
+}
+
+// ---- reductions ---------------------------------------------------------------------------------
+
+export interface ReduceOptions {
+  /** Axes to reduce; omitted → every axis. */
+  readonly axes?: readonly number[];
+  /** Keep reduced dimensions as 1 (ONNX's default, true). */
+  readonly keepdims?: boolean;
+}
+
+/** First opset in which each reduce op takes `axes` as an input instead of an attribute. */
+const AXES_AS_INPUT_FROM: Record<string, number> = { ReduceSum: 13, ReduceMean: 18, ReduceMax: 18, ReduceMin: 18 };
+
+function reduce(op: string, x: Value, options: ReduceOptions, allowed: readonly DType[]): Value {
+  const g: Graph = graphOf(op, [x]);
+  g.own(op, 'data', x);
+  checkType(op, 'data', x, allowed);
+  const keep = options.keepdims ?? true;
+  const axes = options.axes?.map((a) => normAxis(op, a, x.rank, 'axes entry'));
+  if (axes && new Set(axes).size !== axes.length) throw new RangeError(`${op}: repeated axes [${options.axes?.join(', ')}]`);
+  const reduced = (i: number): boolean => axes === undefined || axes.includes(i);
+  const shape: Dim[] = [];
+  x.shape.forEach((d, i) => {
+    if (!reduced(i)) shape.push(d);
+    else if (keep) shape.push(1);
+  });
+  const attrs: Record<string, Attr> = { keepdims: attr.int(keep ? 1 : 0) };
+  const inputs: (Value | null)[] = [x];
+  if (options.axes !== undefined) {
+    if (g.opset >= AXES_AS_INPUT_FROM[op]) inputs.push(g.constant([...options.axes], 'int64'));
+    else attrs.axes = attr.ints(options.axes);
+  }
+  return single(g, op, inputs, attrs, x.dtype, shape);
+}
+
+export const reduceSum = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceSum', x, options, NUMERIC_DTYPES);
+export const reduceMean = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceMean', x, options, NUMERIC_DTYPES);
+export const reduceMax = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceMax', x, options, NUMERIC_DTYPES);
+
+// ---- softmax family -----------------------------------------------------------------------------
+
+function softmaxLike(op: string, x: Value, axis: number): Value {
+  const g: Graph = graphOf(op, [x]);
+  g.own(op, 'input', x);
+  checkType(op, 'input', x, FLOATS);
+  // From opset 13 the op normalizes along `axis` alone (before, it coerced to 2-D at `axis`).
+  normAxis(op, axis, x.rank);
+  return single(g, op, [x], { axis: attr.int(axis) }, x.dtype, x.shape);
+}
+
+export const softmax = (x: Value, axis = -1): Value => softmaxLike('Softmax', x, axis);
+export const logSoftmax = (x: Value, axis = -1): Value => softmaxLike('LogSoftmax', x, axis);
