@@ -27,8 +27,11 @@ export class Value {
     private currentName: string,
     readonly dtype: DType,
     readonly shape: Shape,
-    /** Element values when this is a constant (int64 as numbers), for shape inference. */
-    readonly constValue?: readonly number[],
+    /**
+     * Element values known when building, for shape inference: the numbers of a constant, or the
+     * dimensions (numbers or symbols) that a Shape node and a Gather of it produce.
+     */
+    readonly known?: readonly Dim[],
   ) {}
 
   get name(): string {
@@ -180,19 +183,24 @@ export class Graph {
   }
 
   /**
-   * In a function body: a float32 (or int64) scalar holding the caller's attribute `name`
-   * (a `Constant` node whose `value_float`/`value_int` refers to it).
+   * In a function body: the caller's attribute `name` as a value — a `Constant` node whose
+   * `value_float` / `value_int` / `value_floats` refers to it: a float32 or int64 scalar, or a
+   * float32 vector of `length` elements for 'floats'.
    */
-  attributeValue(name: string, type: 'float' | 'int'): Value {
+  attributeValue(name: string, type: 'float' | 'int' | 'floats', length?: number): Value {
     if (this.kind !== 'function') {
       throw new TypeError(`attribute reference '${name}': only a function body can refer to its attributes`);
+    }
+    if (type === 'floats' && !(Number.isInteger(length) && (length as number) > 0)) {
+      throw new RangeError(`attribute reference '${name}': a 'floats' attribute needs its length, got ${String(length)}`);
     }
     const key = `ref|${type}|${name}`;
     const cached = this.constants.get(key);
     if (cached) return cached;
-    const attrName = type === 'float' ? 'value_float' : 'value_int';
-    const dtype: DType = type === 'float' ? 'float32' : 'int64';
-    const [v] = this.addNode('Constant', [], { [attrName]: { kind: 'ref', ref: name, type } }, [{ dtype, shape: [] }]);
+    const attrName = { float: 'value_float', int: 'value_int', floats: 'value_floats' }[type];
+    const dtype: DType = type === 'int' ? 'int64' : 'float32';
+    const shape: Shape = type === 'floats' ? [length as number] : [];
+    const [v] = this.addNode('Constant', [], { [attrName]: { kind: 'ref', ref: name, type } }, [{ dtype, shape }]);
     this.constants.set(key, v);
     return v;
   }
@@ -230,7 +238,7 @@ export class Graph {
     attrs: Readonly<Record<string, Attr>>,
     outputTypes: readonly ValueType[],
     domain = '',
-    constValue?: readonly number[],
+    known?: readonly Dim[],
   ): Value[] {
     inputs.forEach((v, i) => {
       if (v !== null) this.own(opType, `#${i}`, v);
@@ -242,7 +250,7 @@ export class Graph {
     }
     const outputs = outputTypes.map((t) => {
       const name = this.freshName(opType);
-      return new Value(this, name, t.dtype, t.shape, constValue);
+      return new Value(this, name, t.dtype, t.shape, known);
     });
     this.nodeList.push({ opType, domain, inputs: [...inputs], outputs, attrs });
     return outputs;
@@ -370,7 +378,19 @@ function checkLiteral(what: string, dtype: DType, x: number): void {
   if (!isFloat(dtype) && !Number.isSafeInteger(x)) {
     throw new TypeError(`${what}: the literal ${x} is not an integer, but the operand type is ${dtype}`);
   }
+  const range = INT_RANGE[dtype];
+  if (range && (x < range[0] || x > range[1])) {
+    throw new RangeError(`${what}: the literal ${x} is outside the range [${range[0]}, ${range[1]}] of ${dtype}`);
+  }
 }
+
+/** Bounds of the integer types narrower than a JS safe integer (int64 literals stop at 2^53). */
+const INT_RANGE: Partial<Record<DType, readonly [number, number]>> = {
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  bool: [0, 1],
+};
 
 export function describe(x: unknown): string {
   if (x instanceof Value) return `value ${x}`;

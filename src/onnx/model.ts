@@ -186,7 +186,7 @@ export function buildModel(graph: Graph, options: ModelOptions = {}): onnx.IMode
   }
   const ir = Math.max(irVersionFor(graph.opset), functions.length ? FUNCTIONS_MIN_IR : 0);
   const opsetImport: onnx.IOperatorSetIdProto[] = [{ domain: '', version: graph.opset }];
-  for (const [domain, version] of [...graph.customDomains].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [domain, version] of [...graph.customDomains].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     opsetImport.push({ domain, version });
   }
   const model: onnx.IModelProto = {

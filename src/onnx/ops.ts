@@ -15,9 +15,11 @@ import { broadcast, knownSize, normAxis, shapeString } from './shape';
 const FLOATS = FLOAT_DTYPES;
 const INDEX: readonly DType[] = ['int32', 'int64'];
 
-function graphOf(op: string, operands: readonly unknown[]): Graph {
+/** The graph of the first value among `operands`; `names` (parallel to them) name the inputs in the error. */
+function graphOf(op: string, operands: readonly unknown[], names?: readonly string[]): Graph {
   for (const x of operands) if (x instanceof Value) return x.graph;
-  throw new TypeError(`${op}: at least one input must be a value of a graph, got ${operands.map(describe).join(', ')}`);
+  const which = names ? `input ${names.join(' or ')}` : 'at least one input';
+  throw new TypeError(`${op}: ${which} must be a value of a graph, got ${operands.map(describe).join(', ')}`);
 }
 
 function checkType(op: string, input: string, v: Value, allowed: readonly DType[]): void {
@@ -42,14 +44,22 @@ function checkRank(op: string, input: string, v: Value, rank: number): void {
   }
 }
 
-function single(g: Graph, op: string, inputs: (Value | null)[], attrs: Record<string, Attr>, dtype: DType, shape: Shape): Value {
-  return g.addNode(op, inputs, attrs, [{ dtype, shape }])[0];
+function single(
+  g: Graph,
+  op: string,
+  inputs: (Value | null)[],
+  attrs: Record<string, Attr>,
+  dtype: DType,
+  shape: Shape,
+  known?: readonly Dim[],
+): Value {
+  return g.addNode(op, inputs, attrs, [{ dtype, shape }], '', known)[0];
 }
 
 // ---- element-wise unary -------------------------------------------------------------------------
 
 function unary(op: string, x: Value, allowed: readonly DType[]): Value {
-  const g: Graph = graphOf(op, [x]);
+  const g: Graph = graphOf(op, [x], ['X']);
   g.own(op, 'X', x);
   checkType(op, 'X', x, allowed);
   return single(g, op, [x], {}, x.dtype, x.shape);
@@ -70,14 +80,17 @@ export const not = (x: Value): Value => unary('Not', x, ['bool']);
 // ---- element-wise binary (broadcasting) ---------------------------------------------------------
 
 function operands(op: string, a: Operand, b: Operand, names: [string, string] = ['A', 'B']): [Graph, Value, Value] {
-  const g: Graph = graphOf(op, [a, b]);
+  const g: Graph = graphOf(op, [a, b], names);
   const like = (a instanceof Value ? a : (b as Value)).dtype;
   return [g, g.operand(op, names[0], a, like), g.operand(op, names[1], b, like)];
 }
 
+/** Add, Sub, Mul, Div take 8-bit integers only from opset 14. */
+const ARITH_13: readonly DType[] = [...FLOATS, 'int32', 'int64'];
+
 function arith(op: string, a: Operand, b: Operand): Value {
   const [g, va, vb] = operands(op, a, b);
-  checkType(op, 'A', va, NUMERIC_DTYPES);
+  checkType(op, 'A', va, g.opset >= 14 ? NUMERIC_DTYPES : ARITH_13);
   checkSameType(op, ['A', va], ['B', vb]);
   const shape = broadcast(op, [
     { name: 'A', shape: va.shape },
@@ -117,7 +130,7 @@ export function and(a: Value, b: Value): Value {
 
 /** Pow(X, Y): X float or int32/int64; the exponent Y may have its own numeric type (opset 12+). */
 export function pow(x: Value, y: Operand): Value {
-  const g: Graph = graphOf('Pow', [x]);
+  const g: Graph = graphOf('Pow', [x], ['X']);
   g.own('Pow', 'X', x);
   checkType('Pow', 'X', x, [...FLOATS, 'int32', 'int64']);
   const vy = g.operand('Pow', 'Y', y, x.dtype);
@@ -145,7 +158,7 @@ export const min = (...xs: Operand[]): Value => variadic('Min', xs);
 
 /** Where(C, X, Y): C bool, X and Y one type, all broadcast together. */
 export function where(cond: Value, x: Operand, y: Operand): Value {
-  const g: Graph = graphOf('Where', [cond]);
+  const g: Graph = graphOf('Where', [cond], ['condition']);
   g.own('Where', 'condition', cond);
   checkType('Where', 'condition', cond, ['bool']);
   const like = x instanceof Value ? x.dtype : y instanceof Value ? y.dtype : undefined;
@@ -163,7 +176,7 @@ export function where(cond: Value, x: Operand, y: Operand): Value {
 
 /** Clip(X, min, max); the bounds are optional scalar inputs (opset 11+) of X's type. */
 export function clip(x: Value, lo?: Operand, hi?: Operand): Value {
-  const g: Graph = graphOf('Clip', [x]);
+  const g: Graph = graphOf('Clip', [x], ['input']);
   g.own('Clip', 'input', x);
   checkType('Clip', 'input', x, NUMERIC_DTYPES);
   const bound = (b: Operand | undefined, name: string): Value | null => {
@@ -180,7 +193,7 @@ export function clip(x: Value, lo?: Operand, hi?: Operand): Value {
 
 /** Cast(X) to `to`. */
 export function cast(x: Value, to: DType): Value {
-  const g: Graph = graphOf('Cast', [x]);
+  const g: Graph = graphOf('Cast', [x], ['input']);
   g.own('Cast', 'input', x);
   if (!ALL_DTYPES.includes(to)) throw new TypeError(`Cast: 'to' must be one of ${ALL_DTYPES.join(', ')}, got ${describe(to)}`);
   return single(g, 'Cast', [x], { to: attr.int(DTYPES[to].code) }, to, x.shape);
@@ -214,7 +227,7 @@ export function concat(xs: readonly Value[], axis: number): Value {
 
 /** Reshape(data, shape) with a constant int64 shape (0 copies a dimension, -1 infers one). */
 export function reshape(x: Value, shape: readonly number[]): Value {
-  const g: Graph = graphOf('Reshape', [x]);
+  const g: Graph = graphOf('Reshape', [x], ['data']);
   g.own('Reshape', 'data', x);
   if (!shape.every((d) => Number.isInteger(d) && d >= -1)) {
     throw new RangeError(`Reshape: shape entries must be integers >= -1, got [${shape.join(', ')}]`);
@@ -247,7 +260,7 @@ export function reshape(x: Value, shape: readonly number[]): Value {
 
 /** Unsqueeze(data, axes) — axes as a constant input (opset 13+). */
 export function unsqueeze(x: Value, axes: readonly number[]): Value {
-  const g: Graph = graphOf('Unsqueeze', [x]);
+  const g: Graph = graphOf('Unsqueeze', [x], ['data']);
   g.own('Unsqueeze', 'data', x);
   const rank = x.rank + axes.length;
   const norm = axes.map((a) => normAxis('Unsqueeze', a, rank, 'axes entry')).sort((a, b) => a - b);
@@ -260,8 +273,10 @@ export function unsqueeze(x: Value, axes: readonly number[]): Value {
 
 /** Squeeze(data, axes) — axes as a constant input (opset 13+); each squeezed dimension must be 1. */
 export function squeeze(x: Value, axes: readonly number[]): Value {
-  const g: Graph = graphOf('Squeeze', [x]);
+  const g: Graph = graphOf('Squeeze', [x], ['data']);
   g.own('Squeeze', 'data', x);
+  // An empty `axes` input makes Squeeze remove every dimension of size 1, not none.
+  if (axes.length === 0) throw new RangeError('Squeeze: axes must not be empty');
   const norm = axes.map((a) => normAxis('Squeeze', a, x.rank, 'axes entry'));
   for (const a of norm) {
     if (x.shape[a] !== 1) throw new RangeError(`Squeeze: dimension ${a} of ${shapeString(x.shape)} is ${x.shape[a]}, not 1`);
@@ -277,7 +292,7 @@ export function squeeze(x: Value, axes: readonly number[]): Value {
  * [off, on] (onnxruntime demands both). The output has values' type and depth inserted at axis.
  */
 export function oneHot(indices: Value, depth: Operand, values: Value, axis = -1): Value {
-  const g: Graph = graphOf('OneHot', [indices]);
+  const g: Graph = graphOf('OneHot', [indices], ['indices']);
   g.own('OneHot', 'indices', indices);
   checkType('OneHot', 'indices', indices, NUMERIC_DTYPES);
   const vd = g.operand('OneHot', 'depth', depth, indices.dtype);
@@ -288,7 +303,7 @@ export function oneHot(indices: Value, depth: Operand, values: Value, axis = -1)
   if (values.shape[0] !== 2) throw new RangeError(`OneHot: input values must have shape [2], got ${shapeString(values.shape)}`);
   const rank = indices.rank + 1;
   const ax = normAxis('OneHot', axis, rank);
-  const d: Dim = vd.constValue ? vd.constValue[0] : 'depth';
+  const d: Dim = vd.known ? vd.known[0] : 'depth';
   const shape: Dim[] = [...indices.shape];
   shape.splice(ax, 0, d);
   return single(g, 'OneHot', [indices, vd, values], { axis: attr.int(axis) }, values.dtype, shape);
@@ -296,18 +311,32 @@ export function oneHot(indices: Value, depth: Operand, values: Value, axis = -1)
 
 /** Gather(data, indices) along `axis`. */
 export function gather(data: Value, indices: Value, axis = 0): Value {
-  const g: Graph = graphOf('Gather', [data, indices]);
+  const g: Graph = graphOf('Gather', [data, indices], ['data', 'indices']);
   g.own('Gather', 'data', data);
   g.own('Gather', 'indices', indices);
   checkType('Gather', 'indices', indices, INDEX);
   const ax = normAxis('Gather', axis, data.rank);
   const shape = [...data.shape.slice(0, ax), ...indices.shape, ...data.shape.slice(ax + 1)];
-  return single(g, 'Gather', [data, indices], { axis: attr.int(axis) }, data.dtype, shape);
+  // Gathering known elements (e.g. from a Shape) with constant indices gives known elements.
+  let known: Dim[] | undefined;
+  if (data.known && data.rank === 1 && indices.known) {
+    const n = data.known.length;
+    const picked = indices.known.map((i) => (typeof i === 'number' ? data.known?.[i < 0 ? i + n : i] : undefined));
+    if (picked.every((d) => d !== undefined)) known = picked as Dim[];
+  }
+  return single(g, 'Gather', [data, indices], { axis: attr.int(axis) }, data.dtype, shape, known);
+}
+
+/** Shape(data): the dimensions as an int64 vector. */
+export function shape(x: Value): Value {
+  const g: Graph = graphOf('Shape', [x], ['data']);
+  g.own('Shape', 'data', x);
+  return single(g, 'Shape', [x], {}, 'int64', [x.rank], x.shape);
 }
 
 /** GatherElements(data, indices) along `axis`: the output has indices' shape. */
 export function gatherElements(data: Value, indices: Value, axis = 0): Value {
-  const g: Graph = graphOf('GatherElements', [data, indices]);
+  const g: Graph = graphOf('GatherElements', [data, indices], ['data', 'indices']);
   g.own('GatherElements', 'data', data);
   g.own('GatherElements', 'indices', indices);
   checkType('GatherElements', 'indices', indices, INDEX);
@@ -329,10 +358,14 @@ export interface ReduceOptions {
 const AXES_AS_INPUT_FROM: Record<string, number> = { ReduceSum: 13, ReduceMean: 18, ReduceMax: 18, ReduceMin: 18 };
 
 function reduce(op: string, x: Value, options: ReduceOptions, allowed: readonly DType[]): Value {
-  const g: Graph = graphOf(op, [x]);
+  const g: Graph = graphOf(op, [x], ['data']);
   g.own(op, 'data', x);
   checkType(op, 'data', x, allowed);
   const keep = options.keepdims ?? true;
+  // ONNX reads an empty `axes` as "every axis" (noop_with_empty_axes=0); refuse it rather than guess.
+  if (options.axes !== undefined && options.axes.length === 0) {
+    throw new RangeError(`${op}: axes must not be empty; omit it to reduce every axis`);
+  }
   const axes = options.axes?.map((a) => normAxis(op, a, x.rank, 'axes entry'));
   if (axes && new Set(axes).size !== axes.length) throw new RangeError(`${op}: repeated axes [${options.axes?.join(', ')}]`);
   const reduced = (i: number): boolean => axes === undefined || axes.includes(i);
@@ -350,14 +383,17 @@ function reduce(op: string, x: Value, options: ReduceOptions, allowed: readonly 
   return single(g, op, inputs, attrs, x.dtype, shape);
 }
 
-export const reduceSum = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceSum', x, options, NUMERIC_DTYPES);
-export const reduceMean = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceMean', x, options, NUMERIC_DTYPES);
+/** ReduceSum (13) and ReduceMean (13, 18) have no 8-bit integer types; ReduceMax has. */
+const SUM_TYPES: readonly DType[] = [...FLOATS, 'int32', 'int64'];
+
+export const reduceSum = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceSum', x, options, SUM_TYPES);
+export const reduceMean = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceMean', x, options, SUM_TYPES);
 export const reduceMax = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceMax', x, options, NUMERIC_DTYPES);
 
 // ---- softmax family -----------------------------------------------------------------------------
 
 function softmaxLike(op: string, x: Value, axis: number): Value {
-  const g: Graph = graphOf(op, [x]);
+  const g: Graph = graphOf(op, [x], ['input']);
   g.own(op, 'input', x);
   checkType(op, 'input', x, FLOATS);
   // From opset 13 the op normalizes along `axis` alone (before, it coerced to 2-D at `axis`).

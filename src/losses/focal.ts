@@ -1,0 +1,124 @@
+/**
+ * The parts every focal-loss graph shares, written once:
+ *
+ *     loss = −α_t · (1 − clamp(p_t, eps, 1))^γ · log(clamp(p_t, eps, 1))
+ *
+ * (the seed's `FocalLoss.forward`), the focal factor specialised for the common γ, the reductions,
+ * the float16 boundary (computed in float32 inside), and the stable log-sigmoid used for logits
+ * with eps = 0.
+ *
+ * Parameters are `Param`s: a number known when the graph is built (folded into constants), or a
+ * value — a model-local function's attribute — so one body serves the flat graph and the
+ * `ai.focal` function alike.
+ */
+import { DType, Value, op } from '../onnx';
+import { FocalOptions, Reduction } from './options';
+
+export type Param = number | Value;
+
+/** The element type the graph computes in: float16 models compute in float32. */
+export function computeType(o: FocalOptions): 'float32' | 'float64' {
+  return o.dtype === 'float64' ? 'float64' : 'float32';
+}
+
+/** `x` in the compute type (a Cast only where the types differ). */
+export function toType(x: Value, dtype: DType): Value {
+  return x.dtype === dtype ? x : op.cast(x, dtype);
+}
+
+/** A parameter as an operand of `like`'s type: numbers stay literals, values are cast. */
+export function param(p: Param, like: DType): Value | number {
+  return typeof p === 'number' ? p : toType(p, like);
+}
+
+/** a + b, folded when both are numbers. */
+export function padd(a: Param, b: Param, like: DType): Param {
+  if (typeof a === 'number' && typeof b === 'number') return a + b;
+  return op.add(param(a, like), param(b, like));
+}
+
+/** a · b, folded when both are numbers. */
+export function pmul(a: Param, b: Param, like: DType): Param {
+  if (typeof a === 'number' && typeof b === 'number') return a * b;
+  return op.mul(param(a, like), param(b, like));
+}
+
+/**
+ * m^γ, with γ = 0 → 1 (no node), 1 → m, 2 → m·m (cheaper than Pow and exact), else Pow.
+ * Returns undefined for γ = 0, meaning "multiply by nothing".
+ */
+export function focalFactor(m: Value, gamma: Param): Value | undefined {
+  if (typeof gamma !== 'number') return op.pow(m, toType(gamma, m.dtype));
+  if (gamma === 0) return undefined;
+  if (gamma === 1) return m;
+  if (gamma === 2) return op.mul(m, m);
+  return op.pow(m, gamma);
+}
+
+/**
+ * The element-wise loss from its factors: `negAlpha · m^γ · logPt`, where `negAlpha` is −α_t
+ * (a number, or a value shaped like the elements; −1 when unweighted).
+ */
+export function focalTerm(logPt: Value, m: Value, gamma: Param, negAlpha: Param): Value {
+  const ct = logPt.dtype;
+  const f = focalFactor(m, gamma);
+  const weighted = f ? op.mul(f, logPt) : logPt;
+  if (negAlpha === -1) return op.neg(weighted);
+  if (typeof negAlpha === 'number') return op.mul(weighted, negAlpha);
+  return op.mul(toType(negAlpha, ct), weighted);
+}
+
+/** The seed's clamp on p_t: log(clamp(p_t, eps, 1)) and 1 − clamp(p_t, eps, 1). */
+export function clamped(pt: Value, eps: Param): { logPt: Value; m: Value } {
+  const c = op.clip(pt, param(eps, pt.dtype), 1);
+  return { logPt: op.log(c), m: op.sub(1, c) };
+}
+
+/**
+ * The same clamp applied to log p_t and m = 1 − p_t computed separately (from logits, where log p_t
+ * comes from a stable log-sigmoid / log-softmax): log is monotonic, so
+ * log(clamp(p_t, eps, 1)) = clamp(log p_t, log eps, 0) and 1 − clamp(p_t, eps, 1) =
+ * clamp(1 − p_t, 0, 1 − eps). eps = 0 (a number) means no clamp: the stable form.
+ */
+export function clampedLog(logPt: Value, m: Value, eps: Param): { logPt: Value; m: Value } {
+  if (eps === 0) return { logPt, m };
+  const ct = logPt.dtype;
+  const logEps = typeof eps === 'number' ? Math.log(eps) : op.log(toType(eps, ct));
+  const upper = typeof eps === 'number' ? 1 - eps : op.sub(1, toType(eps, ct));
+  return { logPt: op.clip(logPt, logEps, 0), m: op.clip(m, 0, upper) };
+}
+
+/** log σ(z) = min(z, 0) − log(1 + exp(−|z|)), stable for any z and any float type. */
+export function logSigmoid(z: Value): Value {
+  return op.sub(op.min(z, 0), op.log(op.add(op.exp(op.neg(op.abs(z))), 1)));
+}
+
+/** The reduction over every element: mean, sum, or none (the elements themselves). */
+export function reduceAll(loss: Value, reduction: Reduction): Value {
+  switch (reduction) {
+    case 'mean':
+      return op.reduceMean(loss, { keepdims: false });
+    case 'sum':
+      return op.reduceSum(loss, { keepdims: false });
+    case 'none':
+      return loss;
+  }
+}
+
+/** The reduction over `axis` only (the per-label vector of the multi-label loss). */
+export function reduceAxis(loss: Value, reduction: Exclude<Reduction, 'none'>, axis: number): Value {
+  return reduction === 'mean' ? op.reduceMean(loss, { axes: [axis], keepdims: false }) : op.reduceSum(loss, { axes: [axis], keepdims: false });
+}
+
+/** α, γ and eps as the graph sees them: numbers (the flat graph) or a function's attributes. */
+export interface LossParams {
+  /** A number, a per-label / per-class list, a value (scalar or vector, from an attribute), or null. */
+  readonly alpha: number | readonly number[] | Value | null;
+  readonly gamma: Param;
+  readonly eps: Param;
+}
+
+/** The parameters as numbers, for the flat graph. */
+export function literalParams(o: FocalOptions): LossParams {
+  return { alpha: o.alpha, gamma: o.gamma, eps: o.eps };
+}

@@ -1,0 +1,20 @@
+/**
+ * Focal-loss graphs: one file per task, each a pure function from options to graph values; no
+ * onnxruntime here. `buildLoss(options)` is the entry point.
+ */
+export { buildLoss, describeLoss, focalFunction, ioShapes, FOCAL_DOMAIN, FUNCTION_NAMES } from './build';
+export type { LossModel, TensorSpec, BuildExtras } from './build';
+export {
+  DEFAULTS,
+  FORMS,
+  INPUTS,
+  LOSS_DTYPES,
+  REDUCTIONS,
+  SEED_EPS,
+  TARGET_DTYPES,
+  TASKS,
+  normalizeOptions,
+  optionsFromMetadata,
+  optionsToMetadata,
+} from './options';
+export type { FocalOptions, Form, InputKind, Label, LossDType, LossOptions, Reduction, TargetDType, Task } from './options';

@@ -1,0 +1,29 @@
+/**
+ * Multi-label focal loss — the seed's `FocalLoss_MultiLabel`: `pred`, `target` [N, L] → `loss`.
+ *
+ * The seed runs the binary loss on each label column, keeps each column's mean (or sum), then
+ * takes the mean (or sum) over labels. With N rows in every column that is the mean (or sum) over
+ * all N·L elements, which is what the graph computes: the binary element-wise loss on [N, L], then
+ * one reduction. α may be one number or one per label (α_l for target 1, 1 − α_l for target 0).
+ *
+ * The per-label vector the seed builds (`loss[0, label]`) is the reduction over N alone; the
+ * evaluator asks for it as an extra output.
+ */
+import { Value } from '../onnx';
+import { binaryElements } from './binary';
+import { LossParams, reduceAxis } from './focal';
+import { FocalOptions } from './options';
+
+export const multilabelElements = (pred: Value, target: Value, o: FocalOptions, p: LossParams): Value =>
+  binaryElements(pred, target, o, p);
+
+/** The seed's per-label vector [L]: each label column's mean (or sum) over the N rows. */
+export function perLabel(elements: Value, o: FocalOptions): Value {
+  if (o.reduction === 'none') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
+  return reduceAxis(elements, o.reduction, 0);
+}
+
+/** The label dimension: fixed by a per-label α list, else symbolic. */
+export function labelDim(o: FocalOptions): number | string {
+  return Array.isArray(o.alpha) ? o.alpha.length : 'L';
+}

@@ -1,0 +1,223 @@
+/**
+ * Focal-loss options: the raw options users give, their defaults (the seed's), validation into a
+ * normalized object, and their record in a model's `metadata_props`.
+ *
+ * Options are validated once, here, at the edge. Each error names the option (or, through
+ * `label`, the CLI flag), the accepted range and the value received:
+ * `gamma must be a finite number >= 0, got -1`.
+ */
+import { UsageError } from '../errors';
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx';
+
+export const TASKS = ['binary', 'multilabel', 'multiclass'] as const;
+export const INPUTS = ['probs', 'logits'] as const;
+export const REDUCTIONS = ['mean', 'sum', 'none'] as const;
+export const FORMS = ['arith', 'onehot'] as const;
+export const LOSS_DTYPES = ['float32', 'float64', 'float16'] as const;
+/** Target element types besides the prediction's own float type. */
+export const TARGET_DTYPES = ['float', 'int64', 'int32', 'uint8', 'bool'] as const;
+
+export type Task = (typeof TASKS)[number];
+export type InputKind = (typeof INPUTS)[number];
+export type Reduction = (typeof REDUCTIONS)[number];
+export type Form = (typeof FORMS)[number];
+export type LossDType = (typeof LOSS_DTYPES)[number];
+export type TargetDType = (typeof TARGET_DTYPES)[number];
+
+/** The seed's clamp floor: `probs.clamp(min=0.0001, max=1.0)`. */
+export const SEED_EPS = 1e-4;
+
+/** Options as a user gives them; every field is optional and defaults to the seed's choice. */
+export interface LossOptions {
+  /** `binary` (the seed's FocalLoss), `multilabel` (FocalLoss_MultiLabel) or `multiclass`. */
+  task?: Task;
+  /** `probs` (the seed: pred is a probability) or `logits` (Sigmoid / Softmax first). */
+  input?: InputKind;
+  /** α in [0, 1] (α for target 1, 1 − α for target 0), a list per label / class, or 'none'. */
+  alpha?: number | readonly number[] | 'none' | null;
+  /** γ ≥ 0, any real. */
+  gamma?: number;
+  reduction?: Reduction;
+  /** Clamp floor for p_t (the seed's 1e-4); 0 with logits selects the stable log-sigmoid / log-softmax form. */
+  eps?: number;
+  /** Element type of pred and loss; float16 is computed in float32 inside. */
+  dtype?: LossDType;
+  /**
+   * Element type of target: 'float' (the pred's type, the default for binary / multilabel) or an
+   * integer / bool type. The pred's own float type name is accepted as 'float'.
+   */
+  targetDtype?: TargetDType | LossDType;
+  opset?: number;
+  form?: Form;
+  /** Emit the loss as one `ai.focal` node defined by a model-local function. */
+  asFunction?: boolean;
+  /** Add an output `grad` = d(loss)/d(pred). */
+  withGrad?: boolean;
+}
+
+/** Validated options with every default filled in. `alpha` is null for no weighting. */
+export interface FocalOptions {
+  readonly task: Task;
+  readonly input: InputKind;
+  readonly alpha: number | readonly number[] | null;
+  readonly gamma: number;
+  readonly reduction: Reduction;
+  readonly eps: number;
+  readonly dtype: LossDType;
+  /** The target's element type, resolved ('float' becomes the pred's dtype). */
+  readonly targetDtype: 'float16' | 'float32' | 'float64' | 'int64' | 'int32' | 'uint8' | 'bool';
+  readonly opset: number;
+  readonly form: Form;
+  readonly asFunction: boolean;
+  readonly withGrad: boolean;
+}
+
+export const DEFAULTS = {
+  task: 'binary',
+  input: 'probs',
+  alpha: 0.25,
+  gamma: 2,
+  reduction: 'mean',
+  eps: SEED_EPS,
+  dtype: 'float32',
+  opset: DEFAULT_OPSET,
+  form: 'arith',
+  asFunction: false,
+  withGrad: false,
+} as const;
+
+/** How an option is named in messages: the option itself by default, the CLI passes its flags. */
+export type Label = (option: keyof LossOptions) => string;
+
+const plain: Label = (o) => o;
+
+function fmt(x: unknown): string {
+  if (typeof x === 'string') return `'${x}'`;
+  if (Array.isArray(x)) return `[${x.map(fmt).join(', ')}]`;
+  return String(x);
+}
+
+function oneOf<T extends string>(label: Label, option: keyof LossOptions, allowed: readonly T[], value: unknown, fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`${label(option)} must be one of ${allowed.join(', ')}, got ${fmt(value)}`);
+  }
+  return value as T;
+}
+
+function unitInterval(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1;
+}
+
+const KNOWN = new Set<string>([...Object.keys(DEFAULTS), 'targetDtype']);
+
+/** Validates `raw` and fills in the defaults. Throws a UsageError naming the first bad option. */
+export function normalizeOptions(raw: LossOptions | FocalOptions = {}, label: Label = plain): FocalOptions {
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN.has(key)) throw new UsageError(`unknown option '${key}'; known options: ${[...KNOWN].join(', ')}`);
+  }
+  const task = oneOf(label, 'task', TASKS, raw.task, DEFAULTS.task);
+  const input = oneOf(label, 'input', INPUTS, raw.input, DEFAULTS.input);
+  const reduction = oneOf(label, 'reduction', REDUCTIONS, raw.reduction, DEFAULTS.reduction);
+  const dtype = oneOf(label, 'dtype', LOSS_DTYPES, raw.dtype, DEFAULTS.dtype);
+  const form = oneOf(label, 'form', FORMS, raw.form, DEFAULTS.form);
+
+  let alpha: number | readonly number[] | null;
+  const a = raw.alpha === undefined ? DEFAULTS.alpha : raw.alpha;
+  if (a === null || a === 'none') alpha = null;
+  else if (unitInterval(a)) alpha = a;
+  else if (Array.isArray(a) && a.length > 0 && a.every(unitInterval)) {
+    if (task === 'binary') {
+      throw new UsageError(`${label('alpha')} must be one number in [0, 1] or 'none' for task binary, got the list ${fmt(a)}`);
+    }
+    alpha = [...a];
+  } else {
+    throw new UsageError(`${label('alpha')} must be a number in [0, 1], a non-empty list of them, or 'none', got ${fmt(a)}`);
+  }
+
+  const gamma = raw.gamma === undefined ? DEFAULTS.gamma : raw.gamma;
+  if (typeof gamma !== 'number' || !Number.isFinite(gamma) || gamma < 0) {
+    throw new UsageError(`${label('gamma')} must be a finite number >= 0, got ${fmt(gamma)}`);
+  }
+
+  const eps = raw.eps === undefined ? DEFAULTS.eps : raw.eps;
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0 || eps >= 1) {
+    throw new UsageError(`${label('eps')} must be a number in [0, 1), got ${fmt(eps)}`);
+  }
+
+  const opset = raw.opset === undefined ? DEFAULTS.opset : raw.opset;
+  if (typeof opset !== 'number' || !Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new UsageError(`${label('opset')} must be an integer in [${MIN_OPSET}, ${MAX_OPSET}], got ${fmt(opset)}`);
+  }
+
+  // A resolved float type equal to dtype (as in FocalOptions) reads as 'float', so normalizing is idempotent.
+  const rawTarget = raw.targetDtype === (dtype as string) ? 'float' : raw.targetDtype;
+  const t = oneOf(label, 'targetDtype', TARGET_DTYPES, rawTarget, task === 'multiclass' ? 'int64' : 'float');
+  if (task === 'multiclass' && t !== 'int64' && t !== 'int32') {
+    throw new UsageError(`${label('targetDtype')} must be int64 or int32 for task multiclass (class indices), got ${fmt(t)}`);
+  }
+  const targetDtype = t === 'float' ? dtype : t;
+
+  const flag = (option: 'asFunction' | 'withGrad'): boolean => {
+    const v = raw[option];
+    if (v === undefined) return false;
+    if (typeof v !== 'boolean') throw new UsageError(`${label(option)} must be true or false, got ${fmt(v)}`);
+    return v;
+  };
+
+  return { task, input, alpha, gamma, reduction, eps, dtype, targetDtype, opset, form, asFunction: flag('asFunction'), withGrad: flag('withGrad') };
+}
+
+// ---- metadata -----------------------------------------------------------------------------------
+
+const META_PREFIX = 'focal.';
+
+/** The options as `metadata_props` entries (`focal.task`, `focal.alpha`, …): strings, JSON for lists. */
+export function optionsToMetadata(o: FocalOptions): Record<string, string> {
+  const entries: Record<string, unknown> = {
+    task: o.task,
+    input: o.input,
+    alpha: o.alpha === null ? 'none' : Array.isArray(o.alpha) ? JSON.stringify(o.alpha) : String(o.alpha),
+    gamma: String(o.gamma),
+    reduction: o.reduction,
+    eps: String(o.eps),
+    dtype: o.dtype,
+    target_dtype: o.targetDtype,
+    form: o.form,
+    as_function: String(o.asFunction),
+    with_grad: String(o.withGrad),
+  };
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(entries)) out[META_PREFIX + k] = String(v);
+  return out;
+}
+
+/**
+ * Reads the options back from a model's metadata (the opset comes from the model itself).
+ * Returns undefined when the model was not written by this tool.
+ */
+export function optionsFromMetadata(meta: Readonly<Record<string, string>>, opset: number): FocalOptions | undefined {
+  const get = (k: string): string | undefined => meta[META_PREFIX + k];
+  if (get('task') === undefined) return undefined;
+  const alphaText = get('alpha');
+  let alpha: LossOptions['alpha'];
+  if (alphaText === undefined || alphaText === 'none') alpha = 'none';
+  else if (alphaText.startsWith('[')) alpha = JSON.parse(alphaText) as number[];
+  else alpha = Number(alphaText);
+  const targetText = get('target_dtype');
+  const dtype = get('dtype') as LossDType | undefined;
+  return normalizeOptions({
+    task: get('task') as Task,
+    input: get('input') as InputKind,
+    alpha,
+    gamma: Number(get('gamma')),
+    reduction: get('reduction') as Reduction,
+    eps: Number(get('eps')),
+    dtype,
+    targetDtype: (targetText === dtype ? 'float' : targetText) as TargetDType,
+    opset,
+    form: get('form') as Form,
+    asFunction: get('as_function') === 'true',
+    withGrad: get('with_grad') === 'true',
+  });
+}
