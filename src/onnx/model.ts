@@ -66,6 +66,13 @@ export class FunctionDef {
     for (const [name, v] of outs) this.body.output(v, name);
     this.outputs = this.body.outputs.map((o) => ({ name: o.name, dtype: o.dtype, shape: o.shape }));
     this.checkAttributeRefs();
+    // toProto imports only the default domain and buildModel carries only functions the model graph
+    // calls, so a nested call would serialize into a model no runtime loads; ORT also mishandles
+    // nested functions (#10250, #12506). Bodies stay flat.
+    const nested = [...this.body.customDomains.keys()];
+    if (nested.length) {
+      throw new TypeError(`function '${spec.name}': the body calls ops of domain '${nested.join("', '")}'; nested functions are not supported`);
+    }
   }
 
   /** Emits one node of this function into `g`, checking the inputs against the declared types. */
