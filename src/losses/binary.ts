@@ -10,18 +10,25 @@
  *
  * Two forms, the same numbers for 0/1 targets:
  * - `onehot`, the seed op for op: Concat([1 − p, p]) → a OneHot mask of the target → the masked
- *   sum (p_t) → Clip → Log, Pow(1 − p_t, γ), the masked α table, Mul, reduction.
- * - `arith`: with s = 2t − 1, p_t = (1 − t) + s·p and 1 − p_t = t − s·p (each exact where it
- *   matters: p_t = p for t = 1 and 1 − p_t = p for t = 0, no cancellation), −α_t = (α − 1) +
- *   t·(1 − 2α). A few element-wise ops, no mask, no copies: much faster on the CPU.
+ *   sum (p_t) → Clip → Log, Pow(1 − p_t, γ), the masked α table, Mul, reduction. The class axis
+ *   comes first ([2, …]: the Concat copies two contiguous halves, OneHot writes two rows), the mask
+ *   is float32 from int32 indices, and the sums over the two classes are MatMuls with [1, 1] (or
+ *   the α row): onnxruntime's ReduceSum over a size-2 axis runs element by element, ~10× slower.
+ * - `arith`: with u = 1 − t and s = t − u = 2t − 1, p_t = u + s·p (exact: p for t = 1, 1 − p for
+ *   t = 0, for any p), the seed's clamp, and −α_t = (α − 1) + t·(1 − 2α) where that is exact
+ *   (the seed's 0.25), else t·(−α) + u·(α − 1) (exact: one product is 0). Twelve element-wise
+ *   passes, no mask, no copies: the fast form on the CPU (every op is a pass over memory;
+ *   onnxruntime does not fuse element-wise chains; Log is the costliest, ~2 ns an element).
  *
- * Logits (both forms) work in the log domain: z = s·x, log p_t = log σ(z) (stable), 1 − p_t = σ(−z),
- * and the clamp applied as clamp(log p_t, log eps, 0) — the same function as the seed's
- * log(clamp(p_t, eps, 1)) but exact where onnxruntime's float32 Sigmoid loses relative precision
- * (p_t ≈ 1e-6). eps = 0 drops the clamp: the stable form of torchvision and kornia.
+ * Logits (both forms) work in the log domain: z = s·x, log p_t = log σ(z) (stable), 1 − p_t = σ(−z)
+ * computed as exp(log σ(−z)), and the clamp applied as clamp(log p_t, log eps, 0) — the same function
+ * as the seed's log(clamp(p_t, eps, 1)) but exact where onnxruntime's float32 Sigmoid loses relative
+ * precision (p_t ≈ 1e-6; its Sigmoid is a fast approximation that also differs between the x64 and
+ * WebAssembly builds: σ(−z) from it put float32 losses of confident elements 6e-6 off, and the two
+ * runtimes 4e-6 apart). eps = 0 drops the clamp: the stable form of torchvision and kornia.
  */
 import { Value, op } from '../onnx';
-import { LossParams, Param, clamped, clampedLog, focalTerm, logSigmoid, param, toType } from './focal';
+import { LossParams, Param, clamped, clampedLog, focalTerm, logSigmoid, toType } from './focal';
 import { FocalOptions } from './options';
 
 /**
@@ -35,66 +42,102 @@ export function binaryElements(pred: Value, target: Value, o: FocalOptions, p: L
 function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   const ct = x.dtype;
   const t = toType(target, ct);
-  const sign = op.sub(op.mul(t, 2), 1);
+  // u = 1 − t and s = t − u = 2t − 1 (exact for 0/1 targets); every op is one pass over the batch.
+  const u = op.sub(1, t);
+  const sign = op.sub(t, u);
   let logPt: Value;
   let m: Value;
   if (o.input === 'logits') {
     const z = op.mul(x, sign);
-    ({ logPt, m } = clampedLog(logSigmoid(z), op.sigmoid(op.neg(z)), p.eps));
+    ({ logPt, m } = clampedLog(logSigmoid(z), op.exp(logSigmoid(op.neg(z))), p.eps));
   } else {
-    const sp = op.mul(x, sign);
-    const c = op.clip(op.add(op.sub(1, t), sp), param(p.eps, ct), 1);
-    logPt = op.log(c);
-    m = op.clip(op.sub(t, sp), 0, typeof p.eps === 'number' ? 1 - p.eps : op.sub(1, toType(p.eps, ct)));
+    // p_t = u + s·x: x for t = 1 and 1 − x for t = 0, exactly, for any x; then the seed's clamp.
+    ({ logPt, m } = clamped(op.add(op.mul(x, sign), u), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, arithNegAlpha(t, p.alpha));
+  return focalTerm(logPt, m, p.gamma, arithNegAlpha(t, u, p.alpha));
 }
 
-/** −α_t = (α − 1) + t·(1 − 2α) for a scalar, per-label list or attribute α; −1 when unweighted. */
-function arithNegAlpha(t: Value, alpha: LossParams['alpha']): Param {
+/**
+ * −α_t for a scalar, per-label list or attribute α; −1 when unweighted. Two forms:
+ * - (α − 1) + t·(1 − 2α), two passes, where that rounds to exactly −α for t = 1 in the compute type
+ *   (checked here for each α: true for the seed's 0.25 and any α with few significant bits);
+ * - t·(−α) + u·(α − 1) otherwise, three passes, exact for any α (one product is 0): the two-pass
+ *   form cancels for t = 1 and would leave a small α (or one near 1) with a relative error ~u/α.
+ */
+function arithNegAlpha(t: Value, u: Value, alpha: LossParams['alpha']): Param {
   const ct = t.dtype;
   if (alpha === null) return -1;
-  if (typeof alpha === 'number') return alpha === 0.5 ? -0.5 : op.add(op.mul(t, 1 - 2 * alpha), alpha - 1);
+  if (typeof alpha === 'number') {
+    if (alpha === 0.5) return -0.5;
+    if (alpha === 0) return op.neg(u);
+    if (alpha === 1) return op.neg(t);
+    if (twoPassExact([alpha], ct)) return op.add(op.mul(t, 1 - 2 * alpha), alpha - 1);
+    return op.add(op.mul(t, -alpha), op.mul(u, alpha - 1));
+  }
   const g = t.graph;
   if (alpha instanceof Value) {
     const a = toType(alpha, ct);
-    return op.add(op.mul(t, op.sub(1, op.mul(a, 2))), op.sub(a, 1));
+    return op.add(op.mul(t, op.neg(a)), op.mul(u, op.sub(a, 1)));
   }
-  const k1 = g.constant(alpha.map((a) => 1 - 2 * a), ct);
-  const k0 = g.constant(alpha.map((a) => a - 1), ct);
-  return op.add(op.mul(t, k1), k0);
+  if (twoPassExact(alpha, ct)) return op.add(op.mul(t, g.constant(alpha.map((a) => 1 - 2 * a), ct)), g.constant(alpha.map((a) => a - 1), ct));
+  return op.add(op.mul(t, g.constant(alpha.map((a) => -a), ct)), op.mul(u, g.constant(alpha.map((a) => a - 1), ct)));
+}
+
+/** Whether (α − 1) + 1·(1 − 2α), each constant and the sum rounded to `ct`, is exactly −α (rounded) for every α. */
+function twoPassExact(alphas: readonly number[], ct: string): boolean {
+  const r = ct === 'float64' ? (x: number): number => x : Math.fround;
+  return alphas.every((a) => r(r(1 - 2 * a) + r(a - 1)) === r(-a));
 }
 
 function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   const ct = x.dtype;
   const g = x.graph;
-  const last = x.rank; // the new axis of the (…, 2) pair
-  // class_mask: a one-hot of the target (OneHot on CUDA takes int64 indices and float32 values).
-  const idx = toType(target, 'int64');
-  const mask = toType(op.oneHot(idx, g.constant(2, 'int64'), g.constant([0, 1], 'float32'), -1), ct);
-  const pick = (pair: Value): Value => op.reduceSum(op.mul(pair, mask), { axes: [last], keepdims: false });
-  const pair = (neg: Value, pos: Value): Value => op.concat([op.unsqueeze(neg, [last]), op.unsqueeze(pos, [last])], last);
+  // The class axis goes first, [2, …]: the pair is two contiguous halves (Concat copies two blocks,
+  // the Unsqueezes are free) and OneHot writes its two rows in order.
+  const cls = 0;
+  // class_mask: a one-hot of the target in float32 (CUDA's OneHot takes (int64, int64, float32) or
+  // (int32, int32, float32); int32 halves the index bytes of a float target).
+  const it = target.dtype === 'int64' ? 'int64' : 'int32';
+  const mask = toType(op.oneHot(toType(target, it), g.constant(2, it), g.constant([0, 1], 'float32'), cls), ct);
+  const flatMask = op.reshape(mask, [2, -1]);
+  // The masked sum over the two classes, Σ_c v[c]·mask[c], as the product with the row [1, 1]:
+  // onnxruntime's ReduceSum over a size-2 axis takes a slow element-by-element path (~4 ns an
+  // element), MatMul runs through MLAS (~0.3 ns). One product is exactly 0, so the sum is exact.
+  const sumClasses = (v: Value): Value => op.reshapeLike(op.matMul(g.constant([1, 1], ct, [1, 2]), op.reshape(v, [2, -1])), x);
+  const pick = (pair: Value): Value => sumClasses(op.mul(pair, mask));
+  const pair = (neg: Value, pos: Value): Value => op.concat([op.unsqueeze(neg, [cls]), op.unsqueeze(pos, [cls])], cls);
 
   let logPt: Value;
   let m: Value;
   if (o.input === 'logits') {
-    // The masked pair of log-probabilities [log σ(−x), log σ(x)], and of 1 − p: [σ(x), σ(−x)].
-    ({ logPt, m } = clampedLog(pick(pair(logSigmoid(op.neg(x)), logSigmoid(x))), pick(pair(op.sigmoid(x), op.sigmoid(op.neg(x)))), p.eps));
+    // The masked pair of log-probabilities [log σ(−x), log σ(x)], and of 1 − p: [σ(x), σ(−x)] (as exp of those).
+    const [lsPos, lsNeg] = [logSigmoid(x), logSigmoid(op.neg(x))];
+    ({ logPt, m } = clampedLog(pick(pair(lsNeg, lsPos)), pick(pair(op.exp(lsPos), op.exp(lsNeg))), p.eps));
   } else {
     ({ logPt, m } = clamped(pick(pair(op.sub(1, x), x)), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, onehotNegAlpha(mask, pick, p.alpha));
+  return focalTerm(logPt, m, p.gamma, onehotNegAlpha(x, mask, flatMask, sumClasses, p.alpha));
 }
 
-/** The seed's α table [1 − α, α] (negated), masked: −α_t per element. */
-function onehotNegAlpha(mask: Value, pick: (pair: Value) => Value, alpha: LossParams['alpha']): Param {
+/**
+ * The seed's α table [1 − α, α] (negated), masked: −α_t per element. A scalar α is one row
+ * [α − 1, −α] times the flat mask; a per-label α is a [2, 1, L] table times the mask, then summed.
+ */
+function onehotNegAlpha(x: Value, mask: Value, flatMask: Value, sumClasses: (v: Value) => Value, alpha: LossParams['alpha']): Param {
   const ct = mask.dtype;
   const g = mask.graph;
   if (alpha === null) return -1;
-  if (typeof alpha === 'number') return pick(g.constant([alpha - 1, -alpha], ct));
+  if (typeof alpha === 'number') return op.reshapeLike(op.matMul(g.constant([alpha - 1, -alpha], ct, [1, 2]), flatMask), x);
   if (alpha instanceof Value) {
-    const a = op.unsqueeze(toType(alpha, ct), [alpha.rank]);
-    return pick(op.concat([op.sub(a, 1), op.neg(a)], alpha.rank));
+    const a = toType(alpha, ct);
+    if (a.rank === 0) {
+      const row = op.reshape(op.concat([op.unsqueeze(op.sub(a, 1), [0]), op.unsqueeze(op.neg(a), [0])], 0), [1, 2]);
+      return op.reshapeLike(op.matMul(row, flatMask), x);
+    }
+    // [L] → [2, 1, …, L]: the class axis first, the label axis last, ones between.
+    const lift = (v: Value): Value => op.unsqueeze(v, [...Array(mask.rank - a.rank).keys()]);
+    return sumClasses(op.mul(op.concat([lift(op.sub(a, 1)), lift(op.neg(a))], 0), mask));
   }
-  return pick(g.constant(alpha.flatMap((a) => [a - 1, -a]), ct, [alpha.length, 2]));
+  const dims = [2, ...Array(mask.rank - 2).fill(1), alpha.length];
+  return sumClasses(op.mul(g.constant([...alpha.map((a) => a - 1), ...alpha.map((a) => -a)], ct, dims), mask));
 }

@@ -122,3 +122,26 @@ export interface LossParams {
 export function literalParams(o: FocalOptions): LossParams {
   return { alpha: o.alpha, gamma: o.gamma, eps: o.eps };
 }
+
+// ---- sizes known only at run time ----------------------------------------------------------------
+// A graph that reads a dimension through Shape → Gather would not run wholly on CUDA: Shape writes
+// to host memory and onnxruntime's CUDA provider hands small computations on host tensors to the
+// CPU. ConstantOfShape takes its shape input in host memory, so Shape → ConstantOfShape → ReduceSum
+// stays on the device.
+
+/** The number of elements of `x` in `dtype`: a number when the shape is known, else a device scalar. */
+export function elementCount(x: Value, dtype: DType): Param {
+  if (x.shape.every((d) => typeof d === 'number')) return (x.shape as number[]).reduce((a, b) => a * b, 1);
+  return op.reduceSum(op.constantOfShape(op.shape(x), 1, dtype), { keepdims: false });
+}
+
+/**
+ * The class count C of `x` [N, C] as an int64 scalar (OneHot's depth): a constant when known, else
+ * counted on the device from row 0 (so N must be at least 1).
+ */
+export function classCount(x: Value): Value {
+  const g = x.graph;
+  if (typeof x.shape[1] === 'number') return g.constant(x.shape[1], 'int64');
+  const row = op.gather(x, g.constant(0, 'int64'), 0);
+  return op.cast(op.reduceSum(op.constantOfShape(op.shape(row), 1, 'float32'), { keepdims: false }), 'int64');
+}

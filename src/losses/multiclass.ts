@@ -13,7 +13,7 @@
  * (depth C, from the shape of pred) and takes the masked sum, as the seed does for two classes.
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, clamped, clampedLog, focalTerm, toType } from './focal';
+import { LossParams, Param, clamped, clampedLog, classCount, focalTerm, toType } from './focal';
 import { FocalOptions } from './options';
 
 /** The class dimension: fixed by a per-class α list, else symbolic. */
@@ -29,8 +29,8 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
   let pick: (v: Value) => Value;
   if (o.form === 'onehot') {
     const g = x.graph;
-    const depth = typeof x.shape[1] === 'number' ? g.constant(x.shape[1], 'int64') : op.gather(op.shape(x), g.constant(1, 'int64'));
-    const mask = toType(op.oneHot(toType(target, 'int64'), depth, g.constant([0, 1], 'float32'), -1), ct);
+    const depth = classCount(x);
+    const mask = toType(op.oneHot(toType(target, 'int64'), depth, g.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
     pick = (v) => op.reduceSum(op.mul(v, mask), { axes: [1], keepdims: false });
   } else {
     const idx = op.unsqueeze(target, [1]);

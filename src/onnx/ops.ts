@@ -8,7 +8,7 @@
  * other operand's element type.
  */
 import { ALL_DTYPES, DType, DTYPES, FLOAT_DTYPES, NUMERIC_DTYPES, SIGNED_DTYPES } from './dtype';
-import { Attr, Dim, Graph, Operand, Shape, Value, attr, describe } from './graph';
+import { Attr, Dim, Graph, Operand, Shape, Value, attr, describe, encodeValues } from './graph';
 import { broadcast, knownSize, normAxis, shapeString } from './shape';
 
 /** Float types for ops defined on tensor(float16|float|double) (bfloat16 is not built). */
@@ -258,6 +258,22 @@ export function reshape(x: Value, shape: readonly number[]): Value {
   return single(g, 'Reshape', [x, g.constant(shape, 'int64')], {}, x.dtype, out);
 }
 
+/**
+ * Reshape(data, Shape(like)): `x` in the shape of `like` (the same number of elements, checked
+ * where both are known), for restoring a shape that a flattening Reshape took away.
+ */
+export function reshapeLike(x: Value, like: Value): Value {
+  const g: Graph = graphOf('Reshape', [x], ['data']);
+  g.own('Reshape', 'data', x);
+  g.own('Reshape', 'like', like);
+  const a = knownSize(x.shape);
+  const b = knownSize(like.shape);
+  if (a !== undefined && b !== undefined && a !== b) {
+    throw new RangeError(`Reshape: cannot reshape ${shapeString(x.shape)} (${a} elements) to ${shapeString(like.shape)} (${b})`);
+  }
+  return single(g, 'Reshape', [x, shape(like)], {}, x.dtype, like.shape);
+}
+
 /** Unsqueeze(data, axes) — axes as a constant input (opset 13+). */
 export function unsqueeze(x: Value, axes: readonly number[]): Value {
   const g: Graph = graphOf('Unsqueeze', [x], ['data']);
@@ -285,13 +301,31 @@ export function squeeze(x: Value, axes: readonly number[]): Value {
   return single(g, 'Squeeze', [x, g.constant(axes, 'int64')], {}, x.dtype, out);
 }
 
+/**
+ * ConstantOfShape(shape): a tensor of the given int64 shape (a 1-D value, e.g. from Shape) filled
+ * with `value` of `dtype`. Its shape is known where the shape value's elements are.
+ */
+export function constantOfShape(shapeValue: Value, value: number, dtype: DType): Value {
+  const g: Graph = graphOf('ConstantOfShape', [shapeValue], ['input']);
+  g.own('ConstantOfShape', 'input', shapeValue);
+  checkType('ConstantOfShape', 'input', shapeValue, ['int64']);
+  checkRank('ConstantOfShape', 'input', shapeValue, 1);
+  const rank = shapeValue.shape[0];
+  let shape: Dim[];
+  if (shapeValue.known) shape = [...shapeValue.known];
+  else if (typeof rank === 'number') shape = Array.from({ length: rank }, (_, i) => `${shapeValue.name}[${i}]`);
+  else throw new RangeError(`ConstantOfShape: input ${shapeValue} must have a known length`);
+  const tensor = { dims: [1], dataType: DTYPES[dtype].code, rawData: encodeValues(dtype, [value]) };
+  return single(g, 'ConstantOfShape', [shapeValue], { value: { kind: 'tensor', value: tensor } }, dtype, shape);
+}
+
 // ---- indexing -----------------------------------------------------------------------------------
 
 /**
  * OneHot(indices, depth, values) with `axis`: depth a rank-0 tensor and values a rank-1 pair
  * [off, on] (onnxruntime demands both). The output has values' type and depth inserted at axis.
  */
-export function oneHot(indices: Value, depth: Operand, values: Value, axis = -1): Value {
+export function oneHot(indices: Value, depth: Operand, values: Value, axis = -1, depthDim?: Dim): Value {
   const g: Graph = graphOf('OneHot', [indices], ['indices']);
   g.own('OneHot', 'indices', indices);
   checkType('OneHot', 'indices', indices, NUMERIC_DTYPES);
@@ -303,7 +337,8 @@ export function oneHot(indices: Value, depth: Operand, values: Value, axis = -1)
   if (values.shape[0] !== 2) throw new RangeError(`OneHot: input values must have shape [2], got ${shapeString(values.shape)}`);
   const rank = indices.rank + 1;
   const ax = normAxis('OneHot', axis, rank);
-  const d: Dim = vd.known ? vd.known[0] : 'depth';
+  // A computed depth says which dimension it stands for through `depthDim` (e.g. the 'C' of pred).
+  const d: Dim = vd.known ? vd.known[0] : (depthDim ?? 'depth');
   const shape: Dim[] = [...indices.shape];
   shape.splice(ax, 0, d);
   return single(g, 'OneHot', [indices, vd, values], { axis: attr.int(axis) }, values.dtype, shape);
@@ -345,6 +380,36 @@ export function gatherElements(data: Value, indices: Value, axis = 0): Value {
   return single(g, 'GatherElements', [data, indices], { axis: attr.int(axis) }, data.dtype, indices.shape);
 }
 
+// ---- matrix product -----------------------------------------------------------------------------
+
+/**
+ * MatMul(A, B) as numpy.matmul: 1-D operands are promoted (and the added axis dropped), leading
+ * axes broadcast. One float type (the CUDA kernels: float16, float32, float64).
+ */
+export function matMul(a: Value, b: Value): Value {
+  const g: Graph = graphOf('MatMul', [a, b], ['A', 'B']);
+  g.own('MatMul', 'A', a);
+  g.own('MatMul', 'B', b);
+  checkType('MatMul', 'A', a, FLOATS);
+  checkSameType('MatMul', ['A', a], ['B', b]);
+  if (a.rank === 0 || b.rank === 0) throw new RangeError(`MatMul: inputs must have rank >= 1, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+  const sa: Dim[] = a.rank === 1 ? [1, a.shape[0]] : [...a.shape];
+  const sb: Dim[] = b.rank === 1 ? [b.shape[0], 1] : [...b.shape];
+  const k1 = sa[sa.length - 1];
+  const k2 = sb[sb.length - 2];
+  if (typeof k1 === 'number' && typeof k2 === 'number' ? k1 !== k2 : k1 !== k2 && typeof k1 === typeof k2) {
+    throw new RangeError(`MatMul: inner dimensions differ: A ${shapeString(a.shape)}, B ${shapeString(b.shape)}`);
+  }
+  const batch = broadcast('MatMul', [
+    { name: 'A', shape: sa.slice(0, -2) },
+    { name: 'B', shape: sb.slice(0, -2) },
+  ]);
+  const out: Dim[] = [...batch];
+  if (a.rank > 1) out.push(sa[sa.length - 2]);
+  if (b.rank > 1) out.push(sb[sb.length - 1]);
+  return single(g, 'MatMul', [a, b], {}, a.dtype, out);
+}
+
 // ---- reductions ---------------------------------------------------------------------------------
 
 export interface ReduceOptions {
@@ -355,7 +420,7 @@ export interface ReduceOptions {
 }
 
 /** First opset in which each reduce op takes `axes` as an input instead of an attribute. */
-const AXES_AS_INPUT_FROM: Record<string, number> = { ReduceSum: 13, ReduceMean: 18, ReduceMax: 18, ReduceMin: 18 };
+const AXES_AS_INPUT_FROM: Record<string, number> = { ReduceSum: 13, ReduceMean: 18, ReduceMax: 18, ReduceMin: 18, ReduceL1: 18 };
 
 function reduce(op: string, x: Value, options: ReduceOptions, allowed: readonly DType[]): Value {
   const g: Graph = graphOf(op, [x], ['data']);
@@ -389,6 +454,9 @@ const SUM_TYPES: readonly DType[] = [...FLOATS, 'int32', 'int64'];
 export const reduceSum = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceSum', x, options, SUM_TYPES);
 export const reduceMean = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceMean', x, options, SUM_TYPES);
 export const reduceMax = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceMax', x, options, NUMERIC_DTYPES);
+export const reduceMin = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceMin', x, options, NUMERIC_DTYPES);
+/** ReduceL1: the sum of absolute values (13: floats, int32, int64). */
+export const reduceL1 = (x: Value, options: ReduceOptions = {}): Value => reduce('ReduceL1', x, options, SUM_TYPES);
 
 // ---- softmax family -----------------------------------------------------------------------------
 

@@ -48,6 +48,16 @@ export function caseOptions(c: FixtureCase, overrides: LossOptions = {}): LossOp
   };
 }
 
+/**
+ * The options with α, γ and eps as a function attribute holds them (FLOAT: float32), for the flat
+ * form that the `asFunction` form is compared with.
+ */
+export function froundOptions(o: LossOptions): LossOptions {
+  const a = o.alpha;
+  const alpha = typeof a === 'number' ? Math.fround(a) : Array.isArray(a) ? a.map(Math.fround) : a;
+  return { ...o, alpha, gamma: Math.fround(o.gamma ?? 2), eps: Math.fround(o.eps ?? 1e-4) };
+}
+
 /** Graph input dims: binary is flattened to [N]. */
 export function caseDims(c: FixtureCase): { pred: number[]; target: number[] } {
   if (c.task === 'binary') return { pred: [c.pred.length], target: [c.target.length] };
@@ -56,6 +66,12 @@ export function caseDims(c: FixtureCase): { pred: number[]; target: number[] } {
 
 /** Agreement with the float64 seed: float32 graphs within 2e-5, float64 within 1e-9. */
 export const RTOL = { float32: 2e-5, float64: 1e-9, float16: 2e-3 } as const;
+
+/**
+ * The `grad` output (`withGrad`) against the fixtures' PyTorch autograd: the issue's 1e-6 relative to
+ * the case's largest component, float32 included (it reaches it; worst measured 4.5e-7).
+ */
+export const GRAD_RTOL = 1e-6;
 
 /**
  * Largest error allowed against `expected`: `rtol` relative to the largest magnitude in the case

@@ -646,6 +646,57 @@ const CASES: EmitterCase[] = [
     expected: ([x]) => [Math.max(...x)],
     form: reduceForm(18, undefined, 1),
   },
+  {
+    title: 'ReduceMin axes [1] keepdims 0',
+    op: 'ReduceMin',
+    inputs: [f32('x')],
+    build: ([x]) => op.reduceMin(x, { axes: [1], keepdims: false }),
+    dtype: 'float32',
+    shape: [2],
+    expected: ([x]) => ref.reduce(x, [2, 3], [1], (xs) => Math.min(...xs)),
+    form: reduceForm(18, [1], 0),
+  },
+  {
+    title: 'ReduceL1 every axis, keepdims 0',
+    op: 'ReduceL1',
+    inputs: [f32('x')],
+    build: ([x]) => op.reduceL1(x, { keepdims: false }),
+    dtype: 'float32',
+    shape: [],
+    expected: ([x]) => [ref.sum(x.map(Math.abs))],
+    form: reduceForm(18, undefined, 0),
+  },
+  {
+    title: 'ReduceL1 axes [0] keepdims',
+    op: 'ReduceL1',
+    inputs: [f32('x')],
+    build: ([x]) => op.reduceL1(x, { axes: [0] }),
+    dtype: 'float32',
+    shape: [1, 3],
+    expected: ([x]) => ref.reduce(x.map(Math.abs), [2, 3], [0], ref.sum),
+    form: reduceForm(18, [0], 1),
+  },
+  // ---- matrix product ----
+  {
+    title: 'MatMul [1,2] x [2,3]',
+    op: 'MatMul',
+    inputs: [f32('a', [1, 1], [1, 2]), f32('b')],
+    build: ([a, b]) => op.matMul(a, b),
+    dtype: 'float32',
+    shape: [1, 3],
+    expected: ([, b]) => [b[0] + b[3], b[1] + b[4], b[2] + b[5]],
+    form: plain('a', 'b'),
+  },
+  {
+    title: 'MatMul [2,3] x [3] (1-D B)',
+    op: 'MatMul',
+    inputs: [f32('a'), f32('b', [1, 2, 3], [3])],
+    build: ([a, b]) => op.matMul(a, b),
+    dtype: 'float32',
+    shape: [2],
+    expected: ([a, b]) => [0, 1].map((r) => a[3 * r] * b[0] + a[3 * r + 1] * b[1] + a[3 * r + 2] * b[2]),
+    form: plain('a', 'b'),
+  },
   // ---- softmax family (per axis from opset 13) ----
   {
     title: 'Softmax axis -1',
@@ -771,5 +822,39 @@ describe('form changes by opset', () => {
 
   it.each([13, 21])('Clip bounds are inputs, never attributes, at opset %i', (opset) => {
     expect(formOf(opset, (x) => op.clip(x, 0, 1))).toEqual({ opType: 'Clip', attrs: {}, inputs: 3 });
+  });
+});
+
+describe('reshapeLike', () => {
+  it('reshapes to the run-time shape of another value, through a Shape node', async () => {
+    const g = new Graph({ opset: 17 });
+    const x = g.input('x', 'float32', [1, 'n']);
+    const like = g.input('like', 'float32', ['a', 'b']);
+    const y = op.reshapeLike(x, like);
+    expect(y.shape).toEqual(['a', 'b']);
+    g.output(y, 'out');
+    const bytes = finishModel('ops-reshapeLike', g);
+    const model = decodeModel(bytes);
+    const node = nodeProducing(model.graph.nodes, 'out');
+    expect(node.opType).toBe('Reshape');
+    expect(nodeProducing(model.graph.nodes, node.inputs[1]).opType).toBe('Shape');
+    const out = await runModel(bytes, {
+      x: { dtype: 'float32', dims: [1, 6], data: X },
+      like: { dtype: 'float32', dims: [3, 2], data: P },
+    });
+    expect(out.out.dims).toEqual([3, 2]);
+    expect(Array.from(out.out.data)).toEqual(X);
+  });
+
+  it('refuses known sizes that differ', () => {
+    const g = new Graph({ opset: 17 });
+    expect(() => op.reshapeLike(g.input('x', 'float32', [2, 3]), g.input('y', 'float32', [4]))).toThrow(/Reshape: cannot reshape \[2, 3\] \(6 elements\) to \[4\] \(4\)/);
+  });
+});
+
+describe('matMul', () => {
+  it('refuses inner dimensions that differ', () => {
+    const g = new Graph({ opset: 17 });
+    expect(() => op.matMul(g.input('a', 'float32', [1, 2]), g.input('b', 'float32', [3, 4]))).toThrow(/MatMul: inner dimensions differ/);
   });
 });

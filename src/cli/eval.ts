@@ -1,0 +1,140 @@
+/**
+ * `focal-onnx eval`: the focal loss of a prediction file against a target file (`.npy`), streamed
+ * in batches (see runtime/evaluate.ts), with a model file or one built from the loss flags.
+ * Prints a readable summary, or one JSON object with `--json`; `--out` writes the per-element
+ * losses. A progress bar goes to stderr when it is a terminal.
+ */
+import { UsageError } from '../errors';
+import { LossOptions } from '../losses';
+import { DEFAULT_BATCH_ELEMENTS, EXECUTION_PROVIDERS, EvaluateResult, GRAPH_OPTIMIZATION_LEVELS, evaluate } from '../runtime';
+import { ExecutionProviderChoice, GraphOptimizationLevel } from '../runtime/session';
+import { FlagSpecs, ParsedFlags, parseArgs } from './args';
+import { CliIO, Command, write } from './command';
+import { describeOptions, formatLoss } from './format';
+import { LOSS_FLAGS, flagLabel, hasLossFlags, lossOptionsFromFlags } from './loss-flags';
+import { ProgressBar, compact } from './progress';
+
+const FLAGS = {
+  model: { type: 'string', placeholder: 'FILE.onnx', description: 'a model written by focal-onnx export (instead of the loss flags)' },
+  ...LOSS_FLAGS,
+  dtype: { ...LOSS_FLAGS.dtype, description: 'element type of pred and loss (default: the prediction file’s)' },
+  'target-dtype': { ...LOSS_FLAGS['target-dtype'], description: 'element type of target (default: the target file’s)' },
+  pred: { type: 'string', placeholder: 'P.npy', description: 'predictions: float16/32/64 .npy, C order (required)' },
+  target: { type: 'string', placeholder: 'T.npy', description: 'targets: float, uint8, bool, int32 or int64 .npy (required)' },
+  ep: { type: 'enum', values: EXECUTION_PROVIDERS, description: 'execution provider: cpu, cuda (GPU only), auto (CUDA if it loads) (default cpu)' },
+  'batch-size': { type: 'number', integer: true, min: 1, placeholder: 'N', description: `prediction elements per batch, whole rows (default ${DEFAULT_BATCH_ELEMENTS})` },
+  threads: { type: 'number', integer: true, min: 1, max: 1024, placeholder: 'N', description: 'threads per operator (default: every core)' },
+  'graph-optimization': { type: 'enum', values: GRAPH_OPTIMIZATION_LEVELS, description: "onnxruntime's graph optimizations (default all)" },
+  out: { type: 'string', alias: 'o', placeholder: 'LOSSES.npy', description: 'write the per-element losses here (.npy)' },
+  json: { type: 'boolean', description: 'print one JSON object' },
+  progress: { type: 'boolean', description: 'progress bar on stderr (default: when stderr is a terminal)' },
+} as const satisfies FlagSpecs;
+
+type Flags = ParsedFlags<typeof FLAGS>;
+
+/** The loss options from the flags; `dtype` and `targetDtype` only when given (the files decide). */
+function lossFromFlags(flags: Flags): LossOptions {
+  const { dtype, 'target-dtype': targetDtype, ...rest } = flags;
+  const normalized = lossOptionsFromFlags(rest);
+  const { dtype: _d, targetDtype: _t, ...options } = normalized;
+  const loss: LossOptions = { ...options };
+  if (dtype !== undefined) loss.dtype = dtype as LossOptions['dtype'];
+  if (targetDtype !== undefined) loss.targetDtype = targetDtype as LossOptions['targetDtype'];
+  return loss;
+}
+
+function summary(r: EvaluateResult): string {
+  const rows: [string, string][] = [];
+  const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : 'mean';
+  const unit = r.options.task === 'multiclass' ? 'rows' : 'elements';
+  rows.push(['loss', `${formatLoss(r.loss)} (${what} over ${r.count} ${unit})`]);
+  if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
+  rows.push(['model', `${r.model ?? 'built from the flags'}: ${describeOptions(r.options)}`]);
+  const size =
+    r.options.task === 'binary'
+      ? `${r.elements} elements`
+      : `${r.rows} rows × ${r.elements / Math.max(1, r.rows)} ${r.options.task === 'multilabel' ? 'labels' : 'classes'}`;
+  rows.push(['data', `${r.pred}, ${r.target}: ${size}`]);
+  rows.push([
+    'time',
+    `${r.seconds.toFixed(3)} s, ${compact(r.elementsPerSecond)} elements/s (${r.batches} batch${r.batches === 1 ? '' : 'es'} of up to ${r.batchRows} rows); session load ${r.loadSeconds.toFixed(3)} s`,
+  ]);
+  rows.push(['provider', r.ep]);
+  if (r.out) rows.push(['wrote', `${r.out} (per-element losses)`]);
+  return rows.map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');
+}
+
+function jsonResult(r: EvaluateResult): string {
+  return JSON.stringify({
+    loss: r.loss,
+    reduction: r.reduction,
+    mean: r.mean,
+    sum: r.sum,
+    count: r.count,
+    ...(r.perLabel ? { perLabel: r.perLabel } : {}),
+    elements: r.elements,
+    rows: r.rows,
+    batches: r.batches,
+    batchRows: r.batchRows,
+    ep: r.ep,
+    seconds: r.seconds,
+    loadSeconds: r.loadSeconds,
+    elementsPerSecond: r.elementsPerSecond,
+    model: r.model ?? null,
+    options: r.options,
+    pred: r.pred,
+    target: r.target,
+    out: r.out ?? null,
+  });
+}
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'evaluate the focal loss of predictions against targets (.npy files of any size)',
+  usage:
+    'focal-onnx eval (--model FILE.onnx | [loss flags]) --pred P.npy --target T.npy [--ep cpu|cuda|auto]\n' +
+    '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]',
+  flags: FLAGS,
+  async run(argv: readonly string[], io: CliIO): Promise<number> {
+    const { flags, positionals } = parseArgs('focal-onnx eval', FLAGS, argv);
+    if (positionals.length) throw new UsageError(`eval takes no positional arguments, got '${positionals[0]}' (use --pred and --target)`);
+    if (flags.pred === undefined) throw new UsageError('--pred is required: the predictions (.npy)');
+    if (flags.target === undefined) throw new UsageError('--target is required: the targets (.npy)');
+    let loss: LossOptions | undefined;
+    if (flags.model !== undefined) {
+      if (hasLossFlags(flags)) {
+        const given = Object.keys(LOSS_FLAGS).filter((k) => flags[k as keyof typeof LOSS_FLAGS] !== undefined);
+        throw new UsageError(`--model takes its loss options from the file; drop ${given.map((k) => `--${k}`).join(', ')} or drop --model`);
+      }
+    } else {
+      loss = lossFromFlags(flags);
+    }
+
+    const showProgress = flags.progress ?? io.stderr.isTTY === true;
+    const bar = showProgress ? new ProgressBar(io.stderr) : undefined;
+    let result: EvaluateResult;
+    try {
+      result = await evaluate({
+        pred: flags.pred,
+        target: flags.target,
+        model: flags.model,
+        loss,
+        out: flags.out,
+        batchSize: flags['batch-size'],
+        ep: flags.ep as ExecutionProviderChoice | undefined,
+        threads: flags.threads,
+        graphOptimization: flags['graph-optimization'] as GraphOptimizationLevel | undefined,
+        label: flagLabel,
+        onNotice: (line) => {
+          bar?.clear();
+          write(io.stderr, `focal-onnx: ${line}`);
+        },
+        onProgress: bar ? (p) => bar.update(p.done, p.total, p.seconds) : undefined,
+      });
+    } finally {
+      bar?.clear();
+    }
+    write(io.stdout, flags.json ? jsonResult(result) : summary(result));
+    return 0;
+  },
+};

@@ -1,0 +1,66 @@
+/**
+ * The loss-option flags shared by `export` and `eval`, and their translation into `LossOptions`
+ * (validated by `normalizeOptions`, whose messages then name the flag).
+ */
+import { UsageError } from '../errors';
+import { DEFAULTS, FORMS, INPUTS, LOSS_DTYPES, LossOptions, REDUCTIONS, TARGET_DTYPES, TASKS, FocalOptions, Label, normalizeOptions } from '../losses';
+import { MAX_OPSET, MIN_OPSET } from '../onnx';
+import { FlagSpecs, ParsedFlags } from './args';
+
+export const LOSS_FLAGS = {
+  task: { type: 'enum', values: TASKS, description: `the loss: ${TASKS.join(', ')} (default ${DEFAULTS.task})` },
+  input: { type: 'enum', values: INPUTS, description: `what pred holds: probabilities or logits (default ${DEFAULTS.input})` },
+  alpha: {
+    type: 'string',
+    placeholder: 'A|A1,A2,…|none',
+    description: `α in [0, 1], one per label / class (comma-separated), or none (default ${DEFAULTS.alpha})`,
+  },
+  gamma: { type: 'number', min: 0, description: `γ >= 0, the focusing exponent (default ${DEFAULTS.gamma})` },
+  reduction: { type: 'enum', values: REDUCTIONS, description: `mean, sum, or none: per element (default ${DEFAULTS.reduction})` },
+  eps: { type: 'number', min: 0, description: `clamp floor for p_t in [0, 1); 0 with logits: stable form (default ${DEFAULTS.eps})` },
+  dtype: { type: 'enum', values: LOSS_DTYPES, description: `element type of pred and loss (default ${DEFAULTS.dtype})` },
+  'target-dtype': {
+    type: 'enum',
+    values: TARGET_DTYPES,
+    description: 'element type of target: float (as pred), int64, int32, uint8, bool (default: float; int64 for multiclass)',
+  },
+  opset: { type: 'number', integer: true, min: MIN_OPSET, max: MAX_OPSET, description: `ONNX opset (default ${DEFAULTS.opset})` },
+  form: { type: 'enum', values: FORMS, description: `arith (fast) or onehot (the seed op for op) (default ${DEFAULTS.form})` },
+} as const satisfies FlagSpecs;
+
+const FLAG_OF: Partial<Record<keyof LossOptions, string>> = { targetDtype: 'target-dtype', asFunction: 'as-function', withGrad: 'with-grad' };
+
+/** Names an option by its flag in messages. */
+export const flagLabel: Label = (option) => `--${FLAG_OF[option] ?? option}`;
+
+/** Parses `--alpha`: a number, a comma-separated list, or none. */
+export function parseAlpha(text: string): LossOptions['alpha'] {
+  if (text.trim().toLowerCase() === 'none') return 'none';
+  const parts = text.split(',').map((s) => s.trim());
+  const nums = parts.map((s) => (s === '' ? NaN : Number(s)));
+  if (nums.some((x) => !Number.isFinite(x))) {
+    throw new UsageError(`--alpha must be a number in [0, 1], a comma-separated list of them, or none, got '${text}'`);
+  }
+  return parts.length === 1 ? nums[0] : nums;
+}
+
+/** Loss options from parsed flags (plus extras such as asFunction), validated. */
+export function lossOptionsFromFlags(flags: ParsedFlags<typeof LOSS_FLAGS>, extra: LossOptions = {}): FocalOptions {
+  const raw: LossOptions = { ...extra };
+  if (flags.task !== undefined) raw.task = flags.task as LossOptions['task'];
+  if (flags.input !== undefined) raw.input = flags.input as LossOptions['input'];
+  if (flags.alpha !== undefined) raw.alpha = parseAlpha(flags.alpha);
+  if (flags.gamma !== undefined) raw.gamma = flags.gamma;
+  if (flags.reduction !== undefined) raw.reduction = flags.reduction as LossOptions['reduction'];
+  if (flags.eps !== undefined) raw.eps = flags.eps;
+  if (flags.dtype !== undefined) raw.dtype = flags.dtype as LossOptions['dtype'];
+  if (flags['target-dtype'] !== undefined) raw.targetDtype = flags['target-dtype'] as LossOptions['targetDtype'];
+  if (flags.opset !== undefined) raw.opset = flags.opset;
+  if (flags.form !== undefined) raw.form = flags.form as LossOptions['form'];
+  return normalizeOptions(raw, flagLabel);
+}
+
+/** Whether any loss-option flag was given (eval: options vs --model). */
+export function hasLossFlags(flags: ParsedFlags<typeof LOSS_FLAGS>): boolean {
+  return Object.keys(LOSS_FLAGS).some((k) => flags[k as keyof typeof LOSS_FLAGS] !== undefined);
+}

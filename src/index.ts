@@ -1,0 +1,136 @@
+/**
+ * focal-onnx: focal-loss graphs as ONNX models, and their evaluation with ONNX Runtime in Node.
+ *
+ * The public API, by name: the graph builder (src/onnx), the losses (src/losses), `.npy` and
+ * float16 I/O (src/io), sessions, the CUDA placement check and the streaming evaluator
+ * (src/runtime), the error classes, and `run`, the command line as a function.
+ */
+export { UsageError, DataError, isUsageError } from './errors';
+export { VERSION } from './version';
+
+export {
+  ALL_DTYPES,
+  DTYPES,
+  FLOAT_DTYPES,
+  isDType,
+  isFloat,
+  Graph,
+  Value,
+  attr,
+  op,
+  DEFAULT_OPSET,
+  MAX_OPSET,
+  MIN_OPSET,
+  checkOpset,
+  irVersionFor,
+  FunctionDef,
+  ModelFormatError,
+  buildModel,
+  decodeModel,
+  decodeModelProto,
+  serializeModel,
+  PRODUCER_NAME,
+  broadcast,
+  shapeString,
+} from './onnx';
+export type {
+  DType,
+  Attr,
+  Dim,
+  Operand,
+  Shape,
+  GraphOptions,
+  FunctionSpec,
+  FunctionInput,
+  ModelOptions,
+  ModelInfo,
+  NodeInfo,
+  TensorInfo,
+  FunctionInfo,
+  AttrInfo,
+} from './onnx';
+
+export {
+  buildLoss,
+  describeLoss,
+  focalFunction,
+  ioShapes,
+  FOCAL_DOMAIN,
+  FUNCTION_NAMES,
+  DEFAULTS,
+  FORMS,
+  INPUTS,
+  LOSS_DTYPES,
+  REDUCTIONS,
+  SEED_EPS,
+  TARGET_DTYPES,
+  TASKS,
+  normalizeOptions,
+  optionsFromMetadata,
+  optionsToMetadata,
+} from './losses';
+export type {
+  LossModel,
+  TensorSpec,
+  BuildExtras,
+  FocalOptions,
+  Form,
+  InputKind,
+  Label,
+  LossDType,
+  LossOptions,
+  Reduction,
+  TargetDType,
+  Task,
+} from './losses';
+
+export {
+  NpyReader,
+  NpyWriter,
+  dtypeToDescr,
+  dtypeToTypedArray,
+  npyHeaderBytes,
+  readNpy,
+  readNpyHeader,
+  typedArrayFor,
+  writeNpy,
+} from './io/npy';
+export type { NpyBatch, NpyDType, NpyHeader, NpyTypedArray, NpyTypedArrayMap, NpyVersion } from './io/npy';
+export { f16ArrayToF32, f16BitsToF32, f32ArrayToF16, f32ToF16Bits } from './io/float16';
+export { writeFileAtomic } from './io/atomic';
+
+export {
+  CudaUnavailableError,
+  CUDA_KNOWN_OPS,
+  DEFAULT_BATCH_ELEMENTS,
+  DEFAULT_GRAPH_OPTIMIZATION,
+  DEFAULT_THREADS,
+  EXECUTION_PROVIDERS,
+  GRAPH_OPTIMIZATION_LEVELS,
+  checkCudaPlacement,
+  createSession,
+  describeCudaFailure,
+  evaluate,
+  formatPlacement,
+  loadModelFile,
+  readModelFile,
+} from './runtime';
+export type {
+  EvaluateOptions,
+  EvaluateProgress,
+  EvaluateResult,
+  ExecutionProvider,
+  ExecutionProviderChoice,
+  GraphOptimizationLevel,
+  HostTensor,
+  ModelFile,
+  NodePlacement,
+  PlacementReport,
+  Session,
+  SessionOptions,
+  TensorDType,
+  TensorDataMap,
+} from './runtime';
+
+export { run } from './cli/main';
+export type { CliIO } from './cli/command';

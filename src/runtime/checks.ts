@@ -1,0 +1,204 @@
+/**
+ * The evaluator's data checks: one tight loop per batch over the file's own typed array, and on
+ * the first bad element a one-line `DataError` naming the file, the element's global index (with
+ * its row and column for 2-D files) and its value:
+ *
+ *     target.npy: element 1234567 is 0.5; binary targets must be 0 or 1
+ *
+ * Each loop tests with a single comparison where it can (NaN fails every comparison, and
+ * `x - x !== 0` is true exactly for NaN and ±Infinity); int64 is read as pairs of 32-bit words so
+ * no BigInt is made per element; float16 is tested on its bits.
+ */
+import { DataError } from '../errors';
+import { f16BitsToF32 } from '../io/float16';
+import { NpyDType, NpyTypedArray } from '../io/npy';
+
+/** Where a batch sits in its file, for messages. */
+export interface BatchPlace {
+  readonly file: string;
+  /** Global index of the batch's first element. */
+  readonly start: number;
+  /** The file's shape (for row / column in messages). */
+  readonly shape: readonly number[];
+}
+
+/** The shortest decimal that reads back as the same float32 (0.1f prints as 0.1, not 0.10000000149011612). */
+function formatFloat32(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  for (let p = 1; p <= 9; p++) {
+    const s = Number(x.toPrecision(p));
+    if (Math.fround(s) === x) return String(s);
+  }
+  return String(x);
+}
+
+function valueAt(dtype: NpyDType, data: NpyTypedArray, i: number): string {
+  switch (dtype) {
+    case 'float16':
+      return String(f16BitsToF32((data as Uint16Array)[i]));
+    case 'float32':
+      return formatFloat32((data as Float32Array)[i]);
+    case 'bool':
+      return (data as Uint8Array)[i] === 0 ? 'False' : (data as Uint8Array)[i] === 1 ? 'True' : `the byte ${(data as Uint8Array)[i]}`;
+    default:
+      return String(data[i]);
+  }
+}
+
+/** `element 17` or `element 17 (row 3, column 2)` for a 2-D file. */
+export function elementName(shape: readonly number[], index: number): string {
+  if (shape.length === 2 && shape[1] > 0) return `element ${index} (row ${Math.floor(index / shape[1])}, column ${index % shape[1]})`;
+  return `element ${index}`;
+}
+
+function fail(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray, i: number, rule: string): never {
+  throw new DataError(`${place.file}: ${elementName(place.shape, place.start + i)} is ${valueAt(dtype, data, i)}; ${rule}`);
+}
+
+// ---- predictions --------------------------------------------------------------------------------
+
+function firstNonFinite(dtype: NpyDType, data: NpyTypedArray): number {
+  if (dtype === 'float16') {
+    const a = data as Uint16Array;
+    for (let i = 0; i < a.length; i++) if ((a[i] & 0x7c00) === 0x7c00) return i;
+    return -1;
+  }
+  const a = data as Float32Array | Float64Array;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (x - x !== 0) return i;
+  }
+  return -1;
+}
+
+/** The first element outside [0, 1] (NaN included), or -1. */
+function firstOutsideUnit(dtype: NpyDType, data: NpyTypedArray): number {
+  if (dtype === 'float16') {
+    // +0 .. 1.0 are the bit patterns 0x0000 .. 0x3c00; -0 (0x8000) is 0 too.
+    const a = data as Uint16Array;
+    for (let i = 0; i < a.length; i++) {
+      const h = a[i];
+      if (h > 0x3c00 && h !== 0x8000) return i;
+    }
+    return -1;
+  }
+  const a = data as Float32Array | Float64Array;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (!(x >= 0 && x <= 1)) return i;
+  }
+  return -1;
+}
+
+/**
+ * Predictions: finite, and in [0, 1] when they are probabilities. `probs` names the input kind in
+ * the message.
+ */
+export function checkPredictions(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray, probs: boolean): void {
+  if (probs) {
+    const i = firstOutsideUnit(dtype, data);
+    if (i < 0) return;
+    const x = dtype === 'float16' ? f16BitsToF32((data as Uint16Array)[i]) : (data as Float32Array)[i];
+    if (!Number.isFinite(x)) fail(place, dtype, data, i, 'predictions must be finite');
+    fail(place, dtype, data, i, 'probabilities must be in [0, 1] (for scores or logits, use the logits input)');
+  }
+  const i = firstNonFinite(dtype, data);
+  if (i >= 0) fail(place, dtype, data, i, 'predictions must be finite');
+}
+
+// ---- targets ------------------------------------------------------------------------------------
+
+/** The first element that is not 0 or 1, or -1. */
+function firstNotBinary(dtype: NpyDType, data: NpyTypedArray): number {
+  switch (dtype) {
+    case 'float16': {
+      const a = data as Uint16Array;
+      for (let i = 0; i < a.length; i++) {
+        const h = a[i];
+        if (h !== 0 && h !== 0x3c00 && h !== 0x8000) return i;
+      }
+      return -1;
+    }
+    case 'float32':
+    case 'float64': {
+      // x·x = x holds for 0, -0, 1 and +Infinity only (NaN fails it): one test whose outcome is
+      // predictable, unlike x !== 0 && x !== 1 on a 0/1 mix; the rare pass then rules out Infinity.
+      const a = data as Float32Array | Float64Array;
+      for (let i = 0; i < a.length; i++) {
+        const x = a[i];
+        if (x * x !== x || x === Infinity) return i;
+      }
+      return -1;
+    }
+    case 'uint8':
+    case 'bool': {
+      const a = data as Uint8Array;
+      for (let i = 0; i < a.length; i++) if (a[i] > 1) return i;
+      return -1;
+    }
+    case 'int32': {
+      const a = data as Int32Array;
+      for (let i = 0; i < a.length; i++) if (a[i] >>> 0 > 1) return i;
+      return -1;
+    }
+    case 'int64':
+      return firstInt64Outside(data as BigInt64Array, 2);
+    default:
+      throw new TypeError(`targets of dtype ${dtype} are not checked here`);
+  }
+}
+
+/** The first int64 element outside [0, limit) (limit < 2^32), read as little-endian word pairs; or -1. */
+function firstInt64Outside(a: BigInt64Array, limit: number): number {
+  const w = new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
+  for (let i = 0; i < a.length; i++) {
+    if (w[2 * i + 1] !== 0 || w[2 * i] >= limit) return i;
+  }
+  return -1;
+}
+
+/** Binary and multi-label targets: each 0 or 1. `task` names the rule in the message. */
+export function checkBinaryTargets(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray, task: 'binary' | 'multilabel'): void {
+  const i = firstNotBinary(dtype, data);
+  if (i >= 0) fail(place, dtype, data, i, `${task} targets must be 0 or 1`);
+}
+
+/** Multi-class targets: class indices in [0, classes). */
+export function checkClassIndices(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray, classes: number): void {
+  let bad = -1;
+  if (dtype === 'int64') bad = firstInt64Outside(data as BigInt64Array, classes);
+  else if (dtype === 'int32') {
+    const a = data as Int32Array;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] >>> 0 >= classes) {
+        bad = i;
+        break;
+      }
+    }
+  } else throw new TypeError(`class indices of dtype ${dtype} are not checked here`);
+  if (bad >= 0) fail(place, dtype, data, bad, `class indices must be in [0, ${classes})`);
+}
+
+// ---- float target conversion --------------------------------------------------------------------
+
+/**
+ * Writes checked 0/1 float targets (float16 bits, float32 or float64) into `dst` of another float
+ * type. Exact, since 0 and 1 are in every float type.
+ */
+export function convertBinaryTargets(srcType: 'float16' | 'float32' | 'float64', src: NpyTypedArray, dstType: 'float16' | 'float32' | 'float64', dst: NpyTypedArray): void {
+  const n = src.length;
+  if (srcType === 'float16') {
+    const s = src as Uint16Array;
+    if (dstType === 'float16') (dst as Uint16Array).set(s);
+    else {
+      const d = dst as Float32Array | Float64Array;
+      for (let i = 0; i < n; i++) d[i] = s[i] === 0x3c00 ? 1 : 0;
+    }
+    return;
+  }
+  const s = src as Float32Array | Float64Array;
+  if (dstType === 'float16') {
+    const d = dst as Uint16Array;
+    for (let i = 0; i < n; i++) d[i] = s[i] === 1 ? 0x3c00 : 0;
+  } else (dst as Float32Array | Float64Array).set(s.subarray(0, n));
+}

@@ -1,0 +1,29 @@
+/**
+ * Running focal-loss models: sessions on the CPU or CUDA (the only onnxruntime-node import is in
+ * session.ts), the static CUDA placement check, and the streaming evaluator.
+ */
+export {
+  CudaUnavailableError,
+  DEFAULT_GRAPH_OPTIMIZATION,
+  DEFAULT_THREADS,
+  EXECUTION_PROVIDERS,
+  GRAPH_OPTIMIZATION_LEVELS,
+  createSession,
+  describeCudaFailure,
+} from './session';
+export type {
+  ExecutionProvider,
+  ExecutionProviderChoice,
+  GraphOptimizationLevel,
+  HostTensor,
+  Session,
+  SessionOptions,
+  TensorDType,
+  TensorDataMap,
+} from './session';
+export { CUDA_KNOWN_OPS, checkCudaPlacement, formatPlacement } from './placement';
+export type { NodePlacement, PlacementReport } from './placement';
+export { DEFAULT_BATCH_ELEMENTS, evaluate } from './evaluate';
+export type { EvaluateOptions, EvaluateProgress, EvaluateResult } from './evaluate';
+export { loadModelFile, readModelFile } from './model-file';
+export type { ModelFile } from './model-file';

@@ -1,0 +1,48 @@
+/**
+ * Reading a user's .onnx file: its bytes (file-system problems as one-line `UsageError`s), its
+ * decoded structure, and the focal-loss options recorded in its metadata, when it has them.
+ */
+import * as fs from 'fs';
+import { UsageError } from '../errors';
+import { fsUsageError } from '../io/atomic';
+import { FocalOptions, optionsFromMetadata } from '../losses';
+import { ModelFormatError, ModelInfo, decodeModel } from '../onnx';
+
+/** The bytes of the model file `file`. */
+export function readModelFile(file: string): Uint8Array {
+  try {
+    if (fs.statSync(file).isDirectory()) throw new UsageError(`${file}: is a directory, expected an .onnx file`);
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw fsUsageError(file, 'read', err, { ENOENT: 'file does not exist' });
+  }
+}
+
+export interface ModelFile {
+  readonly file: string;
+  readonly bytes: Uint8Array;
+  readonly info: ModelInfo;
+  /** The options in its `focal.*` metadata; undefined for a model not written by focal-onnx. */
+  readonly options: FocalOptions | undefined;
+}
+
+/** Reads and decodes `file`; a file that is not an ONNX model or has bad focal.* metadata is the user's error. */
+export function loadModelFile(file: string): ModelFile {
+  const bytes = readModelFile(file);
+  let info: ModelInfo;
+  try {
+    info = decodeModel(bytes);
+  } catch (e) {
+    if (e instanceof ModelFormatError) throw new UsageError(`${file}: ${e.message}`);
+    throw e;
+  }
+  let options: FocalOptions | undefined;
+  try {
+    options = optionsFromMetadata(info.metadata, info.opsets[''] ?? info.opsets['ai.onnx'] ?? 0);
+  } catch (e) {
+    // A UsageError names the bad option; a SyntaxError comes from a list (focal.alpha) that is not JSON.
+    if (e instanceof UsageError || e instanceof SyntaxError) throw new UsageError(`${file}: its focal.* metadata is invalid: ${e.message}`);
+    throw e;
+  }
+  return { file, bytes, info, options };
+}

@@ -1,0 +1,279 @@
+/**
+ * ONNX Runtime sessions on the CPU or CUDA — the one module that imports onnxruntime-node.
+ *
+ * `createSession(model, { ep })`:
+ * - `cpu`: the CPU execution provider.
+ * - `cuda`: the CUDA provider alone, with `session.disable_cpu_ep_fallback = 1`, so a node with no
+ *   CUDA kernel is a load error (listing the nodes the static check finds, placement.ts), never a
+ *   silent copy to the CPU. When the CUDA provider libraries are not installed (the npm package
+ *   ships the CPU runtime only; `npm run setup:cuda` fetches the rest) or no GPU is usable, a
+ *   one-line `UsageError` says so and what to do.
+ * - `auto`: CUDA as above when it loads; otherwise the CPU, after a one-line notice through
+ *   `onNotice`.
+ *
+ * Tensors cross the boundary as `HostTensor`s ({ dtype, dims, data }) whose typed arrays are
+ * wrapped without copying (int64 in BigInt64Array, float16 as raw bits in Uint16Array, bool as
+ * bytes in Uint8Array); in Node every input and output passes through host memory.
+ */
+import * as os from 'os';
+import * as ort from 'onnxruntime-node';
+import { UsageError } from '../errors';
+import { readModelFile } from './model-file';
+import { checkCudaPlacement, formatPlacement } from './placement';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+export type ExecutionProviderChoice = ExecutionProvider | 'auto';
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'auto'] as const;
+
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+
+/** Element types of the tensors the runtime passes (the ONNX names onnxruntime-node uses). */
+export type TensorDType = 'float16' | 'float32' | 'float64' | 'int8' | 'int32' | 'int64' | 'uint8' | 'bool';
+
+/** Typed array per element type. */
+export interface TensorDataMap {
+  float16: Uint16Array;
+  float32: Float32Array;
+  float64: Float64Array;
+  int8: Int8Array;
+  int32: Int32Array;
+  int64: BigInt64Array;
+  uint8: Uint8Array;
+  bool: Uint8Array;
+}
+
+/** A tensor in host memory. */
+export interface HostTensor<D extends TensorDType = TensorDType> {
+  readonly dtype: D;
+  readonly dims: readonly number[];
+  readonly data: TensorDataMap[D];
+}
+
+export interface SessionOptions {
+  /** Execution provider (default 'cpu'). */
+  readonly ep?: ExecutionProviderChoice;
+  /** CUDA device (default 0). */
+  readonly deviceId?: number;
+  /** Threads for one operator (default: every core, `os.availableParallelism()`). */
+  readonly threads?: number;
+  /** Graph optimization level (default 'all'). */
+  readonly graphOptimization?: GraphOptimizationLevel;
+  /** Receives one-line notices (the `auto` fallback). */
+  readonly onNotice?: (message: string) => void;
+  /**
+   * Where the model came from, for messages (a file name). A model given as a path is named by it;
+   * a load failure of a named model is the user's (`UsageError`), of an unnamed one our bug.
+   */
+  readonly modelName?: string;
+}
+
+/**
+ * Every core: on a 2-core CPU two threads evaluate 16M elements ~15% faster than one (at 256K
+ * elements per batch, see DEFAULT_BATCH_ELEMENTS), unless other processes keep the cores busy.
+ */
+export const DEFAULT_THREADS = (): number => (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+export const DEFAULT_GRAPH_OPTIMIZATION: GraphOptimizationLevel = 'all';
+
+export interface Session {
+  /** The provider the session runs on. */
+  readonly ep: ExecutionProvider;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /**
+   * Runs the model; resolves to every output, or to those named in `fetches`. `fetches` may also
+   * map output names to pre-allocated tensors of the exact output shape: onnxruntime then writes
+   * into their arrays (no allocation, no copy), and the results carry those same arrays.
+   */
+  run(
+    feeds: Readonly<Record<string, HostTensor>>,
+    fetches?: readonly string[] | Readonly<Record<string, HostTensor>>,
+  ): Promise<Record<string, HostTensor>>;
+  /** Frees the native session. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** The provider libraries are missing (the CPU-only npm install). */
+const NOT_INSTALLED = /Failed to load (shared )?librar|providers_cuda|providers_shared|cannot open shared object|LoadLibrary failed|libcudart|libcublas|libcudnn/i;
+/** Installed, but no usable GPU or driver. */
+const NO_DEVICE = /no CUDA-capable device|cudaErrorNoDevice|CUDA driver version is insufficient|cudaErrorInsufficientDriver|CUDA failure 100|CUDA failure 35|cudaGetDeviceCount/i;
+const FALLBACK_REFUSED = /assigned to the default CPU EP/i;
+
+let logLevelSet = false;
+
+/**
+ * onnxruntime prints its own errors to stderr in color (a failed provider load prints three
+ * lines); the messages reach us through the exceptions anyway, so the native log is silenced to
+ * fatal errors. Must happen before the first session of the process.
+ */
+function quietNativeLog(): void {
+  if (logLevelSet) return;
+  logLevelSet = true;
+  ort.env.logLevel = 'fatal';
+}
+
+function baseOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
+  const threads = options.threads ?? DEFAULT_THREADS();
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  const level = options.graphOptimization ?? DEFAULT_GRAPH_OPTIMIZATION;
+  if (!GRAPH_OPTIMIZATION_LEVELS.includes(level)) {
+    throw new RangeError(`graphOptimization must be one of ${GRAPH_OPTIMIZATION_LEVELS.join(', ')}, got ${String(level)}`);
+  }
+  return { graphOptimizationLevel: level, intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 };
+}
+
+const SETUP_HINT = "run 'npm run setup:cuda' on a machine with CUDA 12 and access to its feed, or use --ep cpu";
+
+/**
+ * Why CUDA could not be used (`why`) and what to do (`hint`), or undefined when a session error
+ * is something else.
+ */
+export function describeCudaFailure(message: string): { why: string; hint: string } | undefined {
+  if (NOT_INSTALLED.test(message)) {
+    return { why: 'the CUDA execution provider is not installed (libonnxruntime_providers_cuda.so could not be loaded)', hint: SETUP_HINT };
+  }
+  if (NO_DEVICE.test(message)) return { why: `no usable CUDA device (${firstLine(message)})`, hint: 'use --ep cpu' };
+  return undefined;
+}
+
+/** A UsageError that says why `--ep cuda` cannot be used; `why` feeds the `auto` notice. */
+export class CudaUnavailableError extends UsageError {
+  constructor(
+    readonly why: string,
+    hint: string,
+  ) {
+    super(`--ep cuda: ${why}; ${hint}`);
+    this.name = 'CudaUnavailableError';
+  }
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0].trim();
+}
+
+function toOrt(t: HostTensor): ort.Tensor {
+  return new ort.Tensor(t.dtype, t.data as ort.Tensor.DataTypeMap[typeof t.dtype], [...t.dims]);
+}
+
+function isNameList(x: readonly string[] | Readonly<Record<string, HostTensor>>): x is readonly string[] {
+  return Array.isArray(x);
+}
+
+function wrap(session: ort.InferenceSession, ep: ExecutionProvider): Session {
+  let released = false;
+  return {
+    ep,
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(feeds, fetches) {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
+      let result: ort.InferenceSession.ReturnType;
+      const given: Record<string, HostTensor> = {};
+      if (fetches === undefined) result = await session.run(ortFeeds);
+      else if (isNameList(fetches)) result = await session.run(ortFeeds, [...fetches]);
+      else {
+        const ortFetches: Record<string, ort.Tensor> = {};
+        for (const [name, t] of Object.entries(fetches)) {
+          ortFetches[name] = toOrt(t);
+          given[name] = t;
+        }
+        result = await session.run(ortFeeds, ortFetches);
+      }
+      const out: Record<string, HostTensor> = {};
+      for (const [name, t] of Object.entries(result)) {
+        out[name] = given[name] ?? { dtype: t.type as TensorDType, dims: [...t.dims], data: t.data as TensorDataMap[TensorDType] };
+      }
+      return out;
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      await session.release();
+    },
+  };
+}
+
+async function load(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions, name: string | undefined): Promise<ort.InferenceSession> {
+  quietNativeLog();
+  try {
+    return await ort.InferenceSession.create(bytes, options);
+  } catch (e) {
+    const message = (e as Error)?.message ?? String(e);
+    if (name !== undefined && describeCudaFailure(message) === undefined && !FALLBACK_REFUSED.test(message)) {
+      throw new UsageError(`${name}: onnxruntime cannot load the model: ${firstLine(message)}`);
+    }
+    throw e;
+  }
+}
+
+async function createCuda(bytes: Uint8Array, options: SessionOptions): Promise<Session> {
+  const deviceId = options.deviceId ?? 0;
+  const session = await load(
+    bytes,
+    {
+      ...baseOptions(options),
+      executionProviders: [{ name: 'cuda', deviceId }],
+      extra: { session: { disable_cpu_ep_fallback: '1' } },
+    },
+    options.modelName,
+  );
+  return wrap(session, 'cuda');
+}
+
+/** Turns a CUDA session failure into the user's one-line error, when it is one. */
+function cudaError(e: unknown, bytes: Uint8Array, options: SessionOptions): unknown {
+  const message = (e as Error)?.message ?? String(e);
+  const failure = describeCudaFailure(message);
+  if (failure) return new CudaUnavailableError(failure.why, failure.hint);
+  if (FALLBACK_REFUSED.test(message)) {
+    let nodes: string[] = [];
+    try {
+      nodes = formatPlacement(checkCudaPlacement(bytes));
+    } catch {
+      // Not decodable here: the runtime's own message has to do.
+    }
+    const list = nodes.length ? `: ${nodes.slice(0, 3).join('; ')}${nodes.length > 3 ? `; and ${nodes.length - 3} more` : ''}` : '';
+    const what = options.modelName ?? 'the model';
+    return new CudaUnavailableError(`${what} has nodes with no CUDA kernel, which would run on the CPU${list}`, 'use --ep auto or --ep cpu');
+  }
+  return e;
+}
+
+/**
+ * A session for `model` (bytes, or the path of an .onnx file) on the chosen provider; see the top
+ * of this file. Throws `UsageError`s for what the user can fix (CUDA missing, a model file
+ * onnxruntime refuses), anything else as it comes.
+ */
+export async function createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<Session> {
+  let bytes: Uint8Array;
+  let named = options;
+  if (typeof model === 'string') {
+    bytes = readModelFile(model);
+    named = { ...options, modelName: options.modelName ?? model };
+  } else {
+    bytes = model;
+  }
+  const ep = options.ep ?? 'cpu';
+  switch (ep) {
+    case 'cpu':
+      return wrap(await load(bytes, { ...baseOptions(named), executionProviders: ['cpu'] }, named.modelName), 'cpu');
+    case 'cuda':
+      try {
+        return await createCuda(bytes, named);
+      } catch (e) {
+        throw cudaError(e, bytes, named);
+      }
+    case 'auto':
+      try {
+        return await createCuda(bytes, named);
+      } catch (e) {
+        const err = cudaError(e, bytes, named);
+        if (!(err instanceof CudaUnavailableError)) throw err;
+        named.onNotice?.(`--ep auto: ${err.why}; using the CPU`);
+        return wrap(await load(bytes, { ...baseOptions(named), executionProviders: ['cpu'] }, named.modelName), 'cpu');
+      }
+    default:
+      throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got '${String(ep)}'`);
+  }
+}
