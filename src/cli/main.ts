@@ -29,7 +29,8 @@ function mainHelp(): string {
 }
 
 export function commandHelp(c: Command): string {
-  return [`Usage: ${c.usage}`, '', c.summary, '', 'Flags:', formatFlags(c.flags), '  -h, --help'.padEnd(10) + '  show this help'].join('\n');
+  const flags = { ...c.flags, help: { type: 'boolean', alias: 'h', description: 'show this help' } } as const;
+  return [`Usage: ${c.usage}`, '', c.summary, '', 'Flags:', formatFlags(flags)].join('\n');
 }
 
 /** Runs the CLI with `argv` (without node and the script); resolves to the process exit code. */
