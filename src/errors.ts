@@ -29,3 +29,12 @@ export class DataError extends UsageError {
 export function isUsageError(e: unknown): e is UsageError {
   return e instanceof UsageError;
 }
+
+/**
+ * A user's value for a one-line message: in single quotes, with control characters (line breaks,
+ * tabs, escape sequences) escaped as JSON does, so a message never spans lines or garbles a terminal.
+ */
+export function quote(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return `'${value.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1))}'`;
+}

@@ -5,7 +5,7 @@
  * Accepted syntax: `--name value`, `--name=value`, a short alias (`-o value`), booleans as bare
  * `--name` (or `--name=true|false`), positionals anywhere, and `--` to end the flags.
  */
-import { UsageError } from '../errors';
+import { UsageError, quote } from '../errors';
 
 export type FlagSpec =
   | { readonly type: 'string'; readonly description: string; readonly placeholder?: string; readonly alias?: string }
@@ -53,7 +53,7 @@ export function parseNumberFlag(name: string, spec: Extract<FlagSpec, { type: 'n
     (!spec.integer || Number.isSafeInteger(x)) &&
     (spec.min === undefined || (spec.minExclusive ? x > spec.min : x >= spec.min)) &&
     (spec.max === undefined || x <= spec.max);
-  if (!ok) throw new UsageError(`--${name} must be ${range(spec)}, got '${text}'`);
+  if (!ok) throw new UsageError(`--${name} must be ${range(spec)}, got ${quote(text)}`);
   return x;
 }
 
@@ -79,14 +79,14 @@ export function parseArgs<F extends FlagSpecs>(command: string, specs: F, argv: 
     const name = raw.startsWith('--') ? raw.slice(2) : aliases.get(raw.slice(1));
     const spec = name === undefined ? undefined : specs[name];
     if (name === undefined || spec === undefined) {
-      throw new UsageError(`unknown flag ${raw} for '${command}' (see '${command} --help')`);
+      throw new UsageError(`unknown flag ${quote(raw)} for '${command}' (see '${command} --help')`);
     }
     if (name in flags) throw new UsageError(`--${name} is given more than once`);
     let text: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
     if (spec.type === 'boolean') {
       if (text === undefined || text === 'true') flags[name] = true;
       else if (text === 'false') flags[name] = false;
-      else throw new UsageError(`--${name} takes no value (or =true / =false), got '${text}'`);
+      else throw new UsageError(`--${name} takes no value (or =true / =false), got ${quote(text)}`);
       continue;
     }
     if (text === undefined) {
@@ -95,14 +95,14 @@ export function parseArgs<F extends FlagSpecs>(command: string, specs: F, argv: 
     }
     switch (spec.type) {
       case 'string':
-        if (text === '') throw new UsageError(`--${name} needs a non-empty value`);
+        if (text === '') throw new UsageError(`--${name} needs a value: ${describeValue(spec)}, got ''`);
         flags[name] = text;
         break;
       case 'number':
         flags[name] = parseNumberFlag(name, spec, text);
         break;
       case 'enum':
-        if (!spec.values.includes(text)) throw new UsageError(`--${name} must be one of ${spec.values.join(', ')}, got '${text}'`);
+        if (!spec.values.includes(text)) throw new UsageError(`--${name} must be one of ${spec.values.join(', ')}, got ${quote(text)}`);
         flags[name] = text;
         break;
     }

@@ -4,7 +4,7 @@
  * Prints a readable summary, or one JSON object with `--json`; `--out` writes the per-element
  * losses. A progress bar goes to stderr when it is a terminal.
  */
-import { UsageError } from '../errors';
+import { UsageError, quote } from '../errors';
 import { LossOptions } from '../losses';
 import { DEFAULT_BATCH_ELEMENTS, EXECUTION_PROVIDERS, EvaluateResult, GRAPH_OPTIMIZATION_LEVELS, evaluate } from '../runtime';
 import { ExecutionProviderChoice, GraphOptimizationLevel } from '../runtime/session';
@@ -97,7 +97,7 @@ export const evalCommand: Command = {
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx eval', FLAGS, argv);
-    if (positionals.length) throw new UsageError(`eval takes no positional arguments, got '${positionals[0]}' (use --pred and --target)`);
+    if (positionals.length) throw new UsageError(`eval takes no positional arguments, got ${quote(positionals[0])} (use --pred and --target)`);
     if (flags.pred === undefined) throw new UsageError('--pred is required: the predictions (.npy)');
     if (flags.target === undefined) throw new UsageError('--target is required: the targets (.npy)');
     let loss: LossOptions | undefined;

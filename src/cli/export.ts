@@ -7,7 +7,7 @@ import { buildLoss, LossModel } from '../losses';
 import { FlagSpecs, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
 import { LOSS_FLAGS, lossOptionsFromFlags } from './loss-flags';
-import { UsageError } from '../errors';
+import { UsageError, quote } from '../errors';
 
 const FLAGS = {
   ...LOSS_FLAGS,
@@ -39,7 +39,7 @@ export const exportCommand: Command = {
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx export', FLAGS, argv);
-    if (positionals.length) throw new UsageError(`export takes no positional arguments, got '${positionals[0]}'`);
+    if (positionals.length) throw new UsageError(`export takes no positional arguments, got ${quote(positionals[0])}`);
     if (flags.output === undefined) throw new UsageError('--output (-o) is required: the .onnx file to write');
     const options = lossOptionsFromFlags(flags, { asFunction: flags['as-function'] ?? false, withGrad: flags['with-grad'] ?? false });
     const model = buildLoss(options);

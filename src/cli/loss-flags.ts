@@ -2,7 +2,7 @@
  * The loss-option flags shared by `export` and `eval`, and their translation into `LossOptions`
  * (validated by `normalizeOptions`, whose messages then name the flag).
  */
-import { UsageError } from '../errors';
+import { UsageError, quote } from '../errors';
 import { DEFAULTS, FORMS, INPUTS, LOSS_DTYPES, LossOptions, REDUCTIONS, TARGET_DTYPES, TASKS, FocalOptions, Label, normalizeOptions } from '../losses';
 import { MAX_OPSET, MIN_OPSET } from '../onnx';
 import { FlagSpecs, ParsedFlags } from './args';
@@ -17,7 +17,8 @@ export const LOSS_FLAGS = {
   },
   gamma: { type: 'number', min: 0, description: `γ >= 0, the focusing exponent (default ${DEFAULTS.gamma})` },
   reduction: { type: 'enum', values: REDUCTIONS, description: `mean, sum, or none: per element (default ${DEFAULTS.reduction})` },
-  eps: { type: 'number', min: 0, description: `clamp floor for p_t in [0, 1); 0 with logits: stable form (default ${DEFAULTS.eps})` },
+  // The range [0, 1) is checked by normalizeOptions, so every bad value gets the whole range.
+  eps: { type: 'number', description: `clamp floor for p_t in [0, 1); 0 with logits: stable form (default ${DEFAULTS.eps})` },
   dtype: { type: 'enum', values: LOSS_DTYPES, description: `element type of pred and loss (default ${DEFAULTS.dtype})` },
   'target-dtype': {
     type: 'enum',
@@ -39,7 +40,7 @@ export function parseAlpha(text: string): LossOptions['alpha'] {
   const parts = text.split(',').map((s) => s.trim());
   const nums = parts.map((s) => (s === '' ? NaN : Number(s)));
   if (nums.some((x) => !Number.isFinite(x))) {
-    throw new UsageError(`--alpha must be a number in [0, 1], a comma-separated list of them, or none, got '${text}'`);
+    throw new UsageError(`--alpha must be a number in [0, 1], a comma-separated list of them, or none, got ${quote(text)}`);
   }
   return parts.length === 1 ? nums[0] : nums;
 }

@@ -49,7 +49,7 @@
  * the declared shape) are plain `TypeError`/`RangeError`/`Error`s: they are bugs, not user errors.
  */
 import * as fs from 'fs';
-import { DataError, UsageError } from '../errors';
+import { DataError, UsageError, quote } from '../errors';
 import {
   MAX_IO_BYTES,
   type TempFile,
@@ -331,7 +331,7 @@ function parseHeaderDict(file: string, text: string): HeaderFields {
   for (const key of dict.keys()) {
     if (!keys.includes(key)) {
       throw new DataError(
-        `${file}: .npy header has the unexpected key '${key}'; expected exactly 'descr', 'fortran_order', 'shape'`,
+        `${file}: .npy header has the unexpected key ${quote(key)}; expected exactly 'descr', 'fortran_order', 'shape'`,
       );
     }
   }

@@ -6,7 +6,7 @@
  * `label`, the CLI flag), the accepted range and the value received:
  * `gamma must be a finite number >= 0, got -1`.
  */
-import { UsageError } from '../errors';
+import { UsageError, quote } from '../errors';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx';
 
 export const TASKS = ['binary', 'multilabel', 'multiclass'] as const;
@@ -92,7 +92,7 @@ export type Label = (option: keyof LossOptions) => string;
 const plain: Label = (o) => o;
 
 function fmt(x: unknown): string {
-  if (typeof x === 'string') return `'${x}'`;
+  if (typeof x === 'string') return quote(x);
   if (Array.isArray(x)) return `[${x.map(fmt).join(', ')}]`;
   return String(x);
 }
@@ -114,7 +114,7 @@ const KNOWN = new Set<string>([...Object.keys(DEFAULTS), 'targetDtype']);
 /** Validates `raw` and fills in the defaults. Throws a UsageError naming the first bad option. */
 export function normalizeOptions(raw: LossOptions | FocalOptions = {}, label: Label = plain): FocalOptions {
   for (const key of Object.keys(raw)) {
-    if (!KNOWN.has(key)) throw new UsageError(`unknown option '${key}'; known options: ${[...KNOWN].join(', ')}`);
+    if (!KNOWN.has(key)) throw new UsageError(`unknown option ${quote(key)}; known options: ${[...KNOWN].join(', ')}`);
   }
   const task = oneOf(label, 'task', TASKS, raw.task, DEFAULTS.task);
   const input = oneOf(label, 'input', INPUTS, raw.input, DEFAULTS.input);
@@ -154,7 +154,7 @@ export function normalizeOptions(raw: LossOptions | FocalOptions = {}, label: La
   const rawTarget = raw.targetDtype === (dtype as string) ? 'float' : raw.targetDtype;
   const t = oneOf(label, 'targetDtype', TARGET_DTYPES, rawTarget, task === 'multiclass' ? 'int64' : 'float');
   if (task === 'multiclass' && t !== 'int64' && t !== 'int32') {
-    throw new UsageError(`${label('targetDtype')} must be int64 or int32 for task multiclass (class indices), got ${fmt(t)}`);
+    throw new UsageError(`${label('targetDtype')} must be int64 or int32 for task multiclass (class indices), got ${fmt(raw.targetDtype)}`);
   }
   const targetDtype = t === 'float' ? dtype : t;
 

@@ -17,7 +17,7 @@
  */
 import * as os from 'os';
 import * as ort from 'onnxruntime-node';
-import { UsageError } from '../errors';
+import { UsageError, quote } from '../errors';
 import { readModelFile } from './model-file';
 import { checkCudaPlacement, formatPlacement } from './placement';
 
@@ -83,11 +83,12 @@ export interface Session {
   /**
    * Runs the model; resolves to every output, or to those named in `fetches`. `fetches` may also
    * map output names to pre-allocated tensors of the exact output shape: onnxruntime then writes
-   * into their arrays (no allocation, no copy), and the results carry those same arrays.
+   * into their arrays (no allocation, no copy), and the results carry those same arrays; a `null`
+   * entry fetches that output into a new array.
    */
   run(
     feeds: Readonly<Record<string, HostTensor>>,
-    fetches?: readonly string[] | Readonly<Record<string, HostTensor>>,
+    fetches?: readonly string[] | Readonly<Record<string, HostTensor | null>>,
   ): Promise<Record<string, HostTensor>>;
   /** Frees the native session. Idempotent. */
   release(): Promise<void>;
@@ -155,7 +156,7 @@ function toOrt(t: HostTensor): ort.Tensor {
   return new ort.Tensor(t.dtype, t.data as ort.Tensor.DataTypeMap[typeof t.dtype], [...t.dims]);
 }
 
-function isNameList(x: readonly string[] | Readonly<Record<string, HostTensor>>): x is readonly string[] {
+function isNameList(x: readonly string[] | Readonly<Record<string, HostTensor | null>>): x is readonly string[] {
   return Array.isArray(x);
 }
 
@@ -173,10 +174,10 @@ function wrap(session: ort.InferenceSession, ep: ExecutionProvider): Session {
       if (fetches === undefined) result = await session.run(ortFeeds);
       else if (isNameList(fetches)) result = await session.run(ortFeeds, [...fetches]);
       else {
-        const ortFetches: Record<string, ort.Tensor> = {};
+        const ortFetches: Record<string, ort.Tensor | null> = {};
         for (const [name, t] of Object.entries(fetches)) {
-          ortFetches[name] = toOrt(t);
-          given[name] = t;
+          ortFetches[name] = t ? toOrt(t) : null;
+          if (t) given[name] = t;
         }
         result = await session.run(ortFeeds, ortFetches);
       }
@@ -274,6 +275,6 @@ export async function createSession(model: Uint8Array | string, options: Session
         return wrap(await load(bytes, { ...baseOptions(named), executionProviders: ['cpu'] }, named.modelName), 'cpu');
       }
     default:
-      throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got '${String(ep)}'`);
+      throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${quote(String(ep))}`);
   }
 }

@@ -1,0 +1,263 @@
+/**
+ * Every flag of every command with a bad value — out of range, NaN, the wrong type, an unknown
+ * value or flag, a missing value, a missing or unwritable path — on an otherwise good command
+ * line: exit code 2, nothing on stdout, exactly one line on stderr that names the flag (or, for a
+ * path, the path), says what is accepted, and echoes the value. Nothing is written.
+ *
+ * Run in-process through `run(argv, io)` (src/cli/main.ts), so a crash would surface as exit 1
+ * with a stack, never hidden by a child process.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { buildLoss } from '../../src/losses';
+import { writeNpy } from '../../src/io/npy';
+import { COMMANDS } from '../../src/cli/main';
+import { runCli, scratchDir } from '../helpers/cli';
+
+const dir = scratchDir('focal-onnx-flags-');
+const p = (name: string): string => path.join(dir(), name);
+
+/** Files the good command lines use, made once. */
+beforeAll(() => {
+  writeNpy(p('pred.npy'), 'float32', [6], new Float32Array([0.1, 0.9, 0.5, 0.2, 0.7, 0.4]));
+  writeNpy(p('target.npy'), 'float32', [6], new Float32Array([0, 1, 0, 1, 1, 0]));
+  writeNpy(p('pred2.npy'), 'float32', [3, 2], new Float32Array([0.1, 0.9, 0.5, 0.2, 0.7, 0.4]));
+  writeNpy(p('target2.npy'), 'float32', [3, 2], new Float32Array([0, 1, 0, 1, 1, 0]));
+  writeNpy(p('classes.npy'), 'int64', [3], new BigInt64Array([0n, 1n, 1n]));
+  fs.writeFileSync(p('model.onnx'), buildLoss({}).bytes);
+  fs.writeFileSync(p('model-none.onnx'), buildLoss({ reduction: 'none' }).bytes);
+  fs.writeFileSync(p('a-file'), 'not a directory');
+  fs.mkdirSync(p('a-dir'));
+  fs.writeFileSync(p('existing.onnx'), 'old bytes');
+  fs.writeFileSync(p('existing.npy'), 'old bytes');
+});
+
+interface Row {
+  /** The command line (paths as names under the scratch directory: `@name`). */
+  readonly argv: readonly string[];
+  /** The flag (or path) the message must name. */
+  readonly names: string;
+  /** What the message must say is accepted (the range, the values, or the reason). */
+  readonly accepts: string;
+  /** The value as the message must echo it (null: no value was given). */
+  readonly echoes: string | null;
+}
+
+const resolve = (argv: readonly string[]): string[] => argv.map((a) => (a.startsWith('@') ? p(a.slice(1)) : a));
+
+/** Runs a row and checks the contract; returns the message. */
+async function expectRefused(row: Row): Promise<string> {
+  const before = new Set(fs.readdirSync(dir()));
+  const r = await runCli(resolve(row.argv));
+  const message = r.stderr;
+  expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
+  expect(message).toMatch(/^focal-onnx: [^\n]+\n$/);
+  const names = row.names.startsWith('@') ? p(row.names.slice(1)) : row.names;
+  expect(message).toContain(names);
+  expect(message).toContain(row.accepts);
+  if (row.echoes !== null) expect(message).toContain(row.echoes);
+  // Nothing written: no new file (also no stray temporary file) in the scratch directory.
+  expect(fs.readdirSync(dir()).filter((f) => !before.has(f))).toEqual([]);
+  expect(fs.readFileSync(p('existing.onnx'), 'utf8')).toBe('old bytes');
+  expect(fs.readFileSync(p('existing.npy'), 'utf8')).toBe('old bytes');
+  return message;
+}
+
+const EXPORT = ['export', '-o', '@existing.onnx'];
+const EVAL = ['eval', '--pred', '@pred.npy', '--target', '@target.npy'];
+const TASKS = 'binary, multilabel, multiclass';
+
+/** [name, row]: `it.each` tables. */
+function table(rows: Record<string, Row>): [string, Row][] {
+  return Object.entries(rows);
+}
+
+// The loss flags, shared by export and eval.
+function lossFlagRows(base: readonly string[]): Record<string, Row> {
+  const r = (extra: string[], names: string, accepts: string, echoes: string | null): Row => ({ argv: [...base, ...extra], names, accepts, echoes });
+  return {
+    '--task unknown': r(['--task', 'focal'], '--task', TASKS, "'focal'"),
+    '--task wrong case': r(['--task', 'Binary'], '--task', TASKS, "'Binary'"),
+    '--task empty': r(['--task='], '--task', TASKS, "''"),
+    '--input unknown': r(['--input', 'logit'], '--input', 'probs, logits', "'logit'"),
+    '--alpha above 1': r(['--alpha', '1.5'], '--alpha', '[0, 1]', '1.5'),
+    '--alpha negative': r(['--alpha', '-0.25'], '--alpha', '[0, 1]', '-0.25'),
+    '--alpha NaN': r(['--alpha', 'NaN'], '--alpha', '[0, 1]', 'NaN'),
+    '--alpha Infinity': r(['--alpha', 'Infinity'], '--alpha', '[0, 1]', 'Infinity'),
+    '--alpha not a number': r(['--alpha', 'quarter'], '--alpha', '[0, 1]', "'quarter'"),
+    '--alpha list with a bad entry': r(['--task', 'multilabel', '--alpha', '0.2,x'], '--alpha', '[0, 1]', "'0.2,x'"),
+    '--alpha list with an empty entry': r(['--task', 'multilabel', '--alpha', '0.2,,0.3'], '--alpha', '[0, 1]', "'0.2,,0.3'"),
+    '--alpha list out of range': r(['--task', 'multilabel', '--alpha', '0.5,2'], '--alpha', '[0, 1]', '2'),
+    '--alpha list for binary': r(['--alpha', '0.1,0.2'], '--alpha', 'for task binary', '[0.1, 0.2]'),
+    '--gamma negative': r(['--gamma', '-1'], '--gamma', '>= 0', "'-1'"),
+    '--gamma NaN': r(['--gamma', 'NaN'], '--gamma', '>= 0', "'NaN'"),
+    '--gamma Infinity': r(['--gamma', 'Infinity'], '--gamma', '>= 0', "'Infinity'"),
+    '--gamma overflowing': r(['--gamma', '1e400'], '--gamma', '>= 0', "'1e400'"),
+    '--gamma not a number': r(['--gamma', 'two'], '--gamma', '>= 0', "'two'"),
+    '--gamma empty': r(['--gamma='], '--gamma', '>= 0', "''"),
+    '--gamma hex-like': r(['--gamma', '2x'], '--gamma', '>= 0', "'2x'"),
+    '--gamma missing its value': r(['--gamma'], '--gamma', 'a number >= 0', null),
+    '--gamma given twice': r(['--gamma', '1', '--gamma', '2'], '--gamma', 'more than once', null),
+    '--eps 1': r(['--eps', '1'], '--eps', '[0, 1)', '1'),
+    '--eps 2.5': r(['--eps', '2.5'], '--eps', '[0, 1)', '2.5'),
+    '--eps NaN': r(['--eps', 'NaN'], '--eps', 'a number', "'NaN'"),
+    '--eps not a number': r(['--eps', 'tiny'], '--eps', 'a number', "'tiny'"),
+    '--reduction unknown': r(['--reduction', 'avg'], '--reduction', 'mean, sum, none', "'avg'"),
+    '--dtype unknown': r(['--dtype', 'bfloat16'], '--dtype', 'float32, float64, float16', "'bfloat16'"),
+    '--target-dtype unknown': r(['--target-dtype', 'float32'], '--target-dtype', 'float, int64, int32, uint8, bool', "'float32'"),
+    '--target-dtype float for multiclass': r(['--task', 'multiclass', '--target-dtype', 'float'], '--target-dtype', 'int64 or int32', "'float'"),
+    '--opset 12': r(['--opset', '12'], '--opset', '[13, 21]', "'12'"),
+    '--opset 22': r(['--opset', '22'], '--opset', '[13, 21]', "'22'"),
+    '--opset fractional': r(['--opset', '17.5'], '--opset', 'an integer in [13, 21]', "'17.5'"),
+    '--opset not a number': r(['--opset', 'latest'], '--opset', '[13, 21]', "'latest'"),
+    '--form unknown': r(['--form', 'seed'], '--form', 'arith, onehot', "'seed'"),
+    'unknown flag': r(['--gama', '2'], '--gama', '--help', null),
+    'unknown short flag': r(['-x'], '-x', '--help', null),
+    'an underscore spelling': r(['--target_dtype', 'int64'], '--target_dtype', '--help', null),
+  };
+}
+
+const EXPORT_ROWS = table({
+  ...lossFlagRows(EXPORT),
+  '--as-function with a value': { argv: [...EXPORT, '--as-function=yes'], names: '--as-function', accepts: '=true / =false', echoes: "'yes'" },
+  '--with-grad with a value': { argv: [...EXPORT, '--with-grad=1'], names: '--with-grad', accepts: '=true / =false', echoes: "'1'" },
+  '--json with a value': { argv: [...EXPORT, '--json=no'], names: '--json', accepts: '=true / =false', echoes: "'no'" },
+  '--output missing': { argv: ['export', '--gamma', '1'], names: '--output', accepts: 'required', echoes: null },
+  '--output missing its value': { argv: ['export', '-o'], names: '--output', accepts: 'FILE.onnx', echoes: null },
+  '--output given twice': { argv: [...EXPORT, '--output', '@other.onnx'], names: '--output', accepts: 'more than once', echoes: null },
+  '--output in a missing directory': { argv: ['export', '-o', '@missing/m.onnx'], names: '@missing/m.onnx', accepts: 'does not exist', echoes: null },
+  '--output under a regular file': { argv: ['export', '-o', '@a-file/m.onnx'], names: '@a-file/m.onnx', accepts: 'not a directory', echoes: null },
+  '--output a directory': { argv: ['export', '-o', '@a-dir'], names: '@a-dir', accepts: 'is a directory', echoes: null },
+  'a positional argument': { argv: [...EXPORT, 'model.onnx'], names: 'positional', accepts: 'no positional', echoes: "'model.onnx'" },
+});
+
+const EVAL_ROWS = table({
+  ...lossFlagRows(EVAL),
+  // eval reads the target type from the file: a float file is refused before the flag is looked at.
+  '--target-dtype float for multiclass': {
+    argv: ['eval', '--pred', '@pred2.npy', '--target', '@classes.npy', '--task', 'multiclass', '--target-dtype', 'float'],
+    names: '--target-dtype',
+    accepts: 'the target file decides',
+    echoes: 'float',
+  },
+  '--target-dtype other than the file': { argv: [...EVAL, '--target-dtype', 'int64'], names: '--target-dtype', accepts: 'the target file decides', echoes: 'int64' },
+  '--ep unknown': { argv: [...EVAL, '--ep', 'gpu'], names: '--ep', accepts: 'cpu, cuda, auto', echoes: "'gpu'" },
+  '--ep wrong case': { argv: [...EVAL, '--ep', 'CPU'], names: '--ep', accepts: 'cpu, cuda, auto', echoes: "'CPU'" },
+  '--batch-size 0': { argv: [...EVAL, '--batch-size', '0'], names: '--batch-size', accepts: 'an integer >= 1', echoes: "'0'" },
+  '--batch-size negative': { argv: [...EVAL, '--batch-size', '-4'], names: '--batch-size', accepts: 'an integer >= 1', echoes: "'-4'" },
+  '--batch-size fractional': { argv: [...EVAL, '--batch-size', '2.5'], names: '--batch-size', accepts: 'an integer >= 1', echoes: "'2.5'" },
+  '--batch-size past 2^53': { argv: [...EVAL, '--batch-size', '1e300'], names: '--batch-size', accepts: 'an integer >= 1', echoes: "'1e300'" },
+  '--batch-size NaN': { argv: [...EVAL, '--batch-size', 'NaN'], names: '--batch-size', accepts: 'an integer >= 1', echoes: "'NaN'" },
+  '--batch-size with a unit': { argv: [...EVAL, '--batch-size', '64k'], names: '--batch-size', accepts: 'an integer >= 1', echoes: "'64k'" },
+  '--threads 0': { argv: [...EVAL, '--threads', '0'], names: '--threads', accepts: 'an integer in [1, 1024]', echoes: "'0'" },
+  '--threads 1025': { argv: [...EVAL, '--threads', '1025'], names: '--threads', accepts: 'an integer in [1, 1024]', echoes: "'1025'" },
+  '--threads not a number': { argv: [...EVAL, '--threads', 'all'], names: '--threads', accepts: 'an integer in [1, 1024]', echoes: "'all'" },
+  '--graph-optimization unknown': { argv: [...EVAL, '--graph-optimization', 'max'], names: '--graph-optimization', accepts: 'disabled, basic, extended, all', echoes: "'max'" },
+  '--json with a value': { argv: [...EVAL, '--json=1'], names: '--json', accepts: '=true / =false', echoes: "'1'" },
+  '--progress with a value': { argv: [...EVAL, '--progress=on'], names: '--progress', accepts: '=true / =false', echoes: "'on'" },
+  '--pred missing': { argv: ['eval', '--target', '@target.npy'], names: '--pred', accepts: 'required', echoes: null },
+  '--target missing': { argv: ['eval', '--pred', '@pred.npy'], names: '--target', accepts: 'required', echoes: null },
+  '--pred missing its value': { argv: ['eval', '--target', '@target.npy', '--pred'], names: '--pred', accepts: 'P.npy', echoes: null },
+  '--pred a missing file': { argv: ['eval', '--pred', '@nope.npy', '--target', '@target.npy'], names: '@nope.npy', accepts: 'does not exist', echoes: null },
+  '--pred a directory': { argv: ['eval', '--pred', '@a-dir', '--target', '@target.npy'], names: '@a-dir', accepts: 'is a directory', echoes: null },
+  '--pred not an .npy file': { argv: ['eval', '--pred', '@model.onnx', '--target', '@target.npy'], names: '@model.onnx', accepts: 'not a .npy file', echoes: null },
+  '--target a missing file': { argv: ['eval', '--pred', '@pred.npy', '--target', '@nope.npy'], names: '@nope.npy', accepts: 'does not exist', echoes: null },
+  '--target of another size': { argv: ['eval', '--pred', '@pred.npy', '--target', '@target2.npy', '--task', 'multilabel'], names: '@pred.npy', accepts: '[N, L]', echoes: null },
+  '--dtype other than the file': { argv: [...EVAL, '--dtype', 'float64'], names: '--dtype', accepts: 'the prediction file decides', echoes: 'float64' },
+  '--alpha list of the wrong length': { argv: ['eval', '--pred', '@pred2.npy', '--target', '@target2.npy', '--task', 'multilabel', '--alpha', '0.1,0.2,0.3'], names: '--alpha', accepts: '2 labels', echoes: '3 values' },
+  '--model a missing file': { argv: [...EVAL, '--model', '@nope.onnx'], names: '@nope.onnx', accepts: 'does not exist', echoes: null },
+  '--model not a model': { argv: [...EVAL, '--model', '@pred.npy'], names: '@pred.npy', accepts: 'not an ONNX model', echoes: null },
+  '--model a directory': { argv: [...EVAL, '--model', '@a-dir'], names: '@a-dir', accepts: 'is a directory', echoes: null },
+  '--model with loss flags': { argv: [...EVAL, '--model', '@model.onnx', '--gamma', '1'], names: '--model', accepts: 'drop --gamma', echoes: null },
+  '--out with a reducing model': { argv: [...EVAL, '--model', '@model.onnx', '--out', '@losses.npy'], names: '--out', accepts: 'reduction none', echoes: 'mean' },
+  '--out in a missing directory': { argv: [...EVAL, '--reduction', 'none', '--out', '@missing/l.npy'], names: '@missing/l.npy', accepts: 'does not exist', echoes: null },
+  '--out under a regular file': { argv: [...EVAL, '--reduction', 'none', '--out', '@a-file/l.npy'], names: '@a-file/l.npy', accepts: 'not a directory', echoes: null },
+  '--out a directory': { argv: [...EVAL, '--reduction', 'none', '--out', '@a-dir'], names: '@a-dir', accepts: 'is a directory', echoes: null },
+  '--out the prediction file': { argv: [...EVAL, '--out', '@pred.npy'], names: '@pred.npy', accepts: 'is also the predictions file', echoes: null },
+  '--out the target file': { argv: [...EVAL, '--out', '@target.npy'], names: '@target.npy', accepts: 'is also the targets file', echoes: null },
+  '--out missing its value': { argv: [...EVAL, '--out'], names: '--out', accepts: 'LOSSES.npy', echoes: null },
+  'a positional argument': { argv: [...EVAL, 'extra.npy'], names: 'positional', accepts: '--pred and --target', echoes: "'extra.npy'" },
+});
+
+const INSPECT_ROWS = table({
+  '--ep unknown': { argv: ['inspect', '@model.onnx', '--ep', 'cpu'], names: '--ep', accepts: 'cuda', echoes: "'cpu'" },
+  '--json with a value': { argv: ['inspect', '@model.onnx', '--json=yes'], names: '--json', accepts: '=true / =false', echoes: "'yes'" },
+  'no model file': { argv: ['inspect'], names: 'inspect', accepts: 'FILE.onnx', echoes: null },
+  'two model files': { argv: ['inspect', '@model.onnx', '@model-none.onnx'], names: 'inspect', accepts: 'one model file', echoes: '2' },
+  'a missing file': { argv: ['inspect', '@nope.onnx'], names: '@nope.onnx', accepts: 'does not exist', echoes: null },
+  'a directory': { argv: ['inspect', '@a-dir'], names: '@a-dir', accepts: 'is a directory', echoes: null },
+  'not a model': { argv: ['inspect', '@pred.npy'], names: '@pred.npy', accepts: 'not an ONNX model', echoes: null },
+  'unknown flag': { argv: ['inspect', '@model.onnx', '--verbose'], names: '--verbose', accepts: '--help', echoes: null },
+});
+
+describe('export: every flag with a bad value', () => {
+  it.each(EXPORT_ROWS)('%s', async (_name, row) => {
+    await expectRefused(row);
+  });
+});
+
+describe('eval: every flag with a bad value', () => {
+  it.each(EVAL_ROWS)('%s', async (_name, row) => {
+    await expectRefused(row);
+  });
+});
+
+describe('inspect: every flag with a bad value', () => {
+  it.each(INSPECT_ROWS)('%s', async (_name, row) => {
+    await expectRefused(row);
+  });
+});
+
+describe('coverage of the tables', () => {
+  it.each([
+    ['export', EXPORT_ROWS],
+    ['eval', EVAL_ROWS],
+    ['inspect', INSPECT_ROWS],
+  ] as const)('every flag of %s has a bad-value row (a new flag needs one)', (name, rows) => {
+    const command = COMMANDS.find((c) => c.name === name)!;
+    const used = new Set(rows.flatMap(([, row]) => row.argv.map((a) => a.split('=')[0])));
+    const missing = Object.entries(command.flags).filter(([flag, spec]) => !used.has(`--${flag}`) && !(spec.alias && used.has(`-${spec.alias}`)));
+    expect(missing.map(([flag]) => flag)).toEqual([]);
+    expect(COMMANDS.map((c) => c.name).sort()).toEqual(['eval', 'export', 'inspect']);
+  });
+});
+
+describe('the command itself', () => {
+  it.each<[string, string[], string]>([
+    ['an unknown command', ['evaluate'], "'evaluate'"],
+    ['a misspelt command', ['exprot', '-o', 'x.onnx'], "'exprot'"],
+  ])('%s', async (_name, argv, echoes) => {
+    const r = await runCli(argv);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
+    expect(r.stderr).toMatch(/^focal-onnx: [^\n]+\n$/);
+    expect(r.stderr).toContain(echoes);
+    expect(r.stderr).toContain('eval, export, inspect');
+  });
+
+  it('the good command lines the tables start from succeed', async () => {
+    for (const argv of [
+      ['export', '-o', '@good.onnx'],
+      [...EVAL, '--json'],
+      ['inspect', '@model.onnx'],
+    ]) {
+      const r = await runCli(resolve(argv));
+      expect({ argv, code: r.code, stderr: r.stderr }).toEqual({ argv, code: 0, stderr: '' });
+    }
+    fs.rmSync(p('good.onnx'));
+  });
+});
+
+/** Former gaps in flag messages, fixed: kept as regression tests. */
+describe('flag messages at the edges', () => {
+  it('--eps negative names the whole range [0, 1)', async () => {
+    await expectRefused({ argv: [...EXPORT, '--eps', '-0.1'], names: '--eps', accepts: '[0, 1)', echoes: '-0.1' });
+  });
+
+  it('an empty string value says what the flag accepts', async () => {
+    await expectRefused({ argv: [...EXPORT, '--alpha='], names: '--alpha', accepts: 'A|A1,A2,…|none', echoes: null });
+  });
+
+  it('a value with a line break is echoed on one line', async () => {
+    await expectRefused({ argv: [...EXPORT, '--task', 'bin\nary'], names: '--task', accepts: TASKS, echoes: 'bin' });
+  });
+});

@@ -1,0 +1,183 @@
+/**
+ * fast-check arbitraries for the focal-loss properties: valid option sets (every task, input, α,
+ * γ, reduction, eps, dtype, target dtype, opset, form, flat or function) and data that fits them,
+ * already rounded to the model's element type.
+ */
+import fc from 'fast-check';
+import { f16BitsToF32, f32ToF16Bits } from '../../src/io/float16';
+import { LossOptions, LossDType, Task } from '../../src/losses';
+import { MAX_OPSET, MIN_OPSET } from '../../src/onnx';
+
+/** A valid option set with every field given explicitly (no defaults involved). */
+export interface ValidOptions {
+  task: Task;
+  input: 'probs' | 'logits';
+  alpha: number | number[] | 'none';
+  gamma: number;
+  reduction: 'mean' | 'sum' | 'none';
+  eps: number;
+  dtype: LossDType;
+  targetDtype: 'float' | 'int64' | 'int32' | 'uint8' | 'bool';
+  opset: number;
+  form: 'arith' | 'onehot';
+  asFunction: boolean;
+}
+
+export interface Case {
+  readonly options: ValidOptions;
+  /** N rows; L labels (multilabel) or C classes (multiclass); 1 for binary. */
+  readonly n: number;
+  readonly cols: number;
+  /** Row-major pred, already representable in `options.dtype`. */
+  readonly pred: number[];
+  /** 0/1 (binary, multilabel) or class indices (multiclass). */
+  readonly target: number[];
+  /** Also ask for the multilabel per-label output (BuildExtras.perLabel). */
+  readonly perLabel: boolean;
+}
+
+/** `x` rounded to the element type the model is fed in. */
+export function roundTo(dtype: LossDType, x: number): number {
+  if (dtype === 'float64') return x;
+  if (dtype === 'float32') return Math.fround(x);
+  return f16BitsToF32(f32ToF16Bits(x));
+}
+
+/** A double in [min, max], log-uniform: tiny and large magnitudes equally likely. */
+const logUniform = (minExp: number, maxExp: number): fc.Arbitrary<number> =>
+  fc.double({ min: minExp, max: maxExp, noNaN: true }).map((e) => 10 ** e);
+
+const unit = fc.double({ min: 0, max: 1, noNaN: true, noDefaultInfinity: true });
+
+/**
+ * α in [0, 1], with the special values (0, 0.5, 1, the seed's 0.25) likely, and small weights
+ * (1e-12 to 0.1, and as close to 1) where a cancelling −α_t would show: the arith form once lost
+ * u/α of relative accuracy there (see the regression tests in loss.test.ts).
+ */
+export const alphaValue: fc.Arbitrary<number> = fc.oneof(
+  fc.constantFrom(0, 0.25, 0.5, 0.75, 1),
+  unit,
+  logUniform(-12, -1),
+  logUniform(-12, -1).map((x) => 1 - x),
+);
+
+/** γ ≥ 0: the specialised 0, 1, 2 and any real up to 6. */
+export const gammaValue: fc.Arbitrary<number> = fc.oneof(
+  fc.constantFrom(0, 1, 2, 0.5, 3),
+  fc.double({ min: 0, max: 6, noNaN: true, noDefaultInfinity: true }),
+);
+
+/** eps in [0, 1): none (0), the seed's 1e-4, Keras' 1e-7, or anything log-uniform in [1e-12, 0.3]. */
+export const epsValue: fc.Arbitrary<number> = fc.oneof(fc.constantFrom(0, 1e-4, 1e-7), logUniform(-12, Math.log10(0.3)));
+
+const taskArb = fc.constantFrom<Task>('binary', 'multilabel', 'multiclass');
+
+/** Options plus the column count the data needs (fixed by a list α). */
+export const optionsArb: fc.Arbitrary<{ options: ValidOptions; cols: number }> = taskArb.chain((task) =>
+  fc
+    .record({
+      cols: task === 'binary' ? fc.constant(1) : fc.integer({ min: 1, max: 5 }),
+      alphaKind: fc.constantFrom(...(task === 'binary' ? (['number', 'none'] as const) : (['number', 'none', 'list'] as const))),
+      alphaNumber: alphaValue,
+      alphaList: fc.array(alphaValue, { minLength: 5, maxLength: 5 }),
+      input: fc.constantFrom('probs' as const, 'logits' as const),
+      gamma: gammaValue,
+      reduction: fc.constantFrom('mean' as const, 'sum' as const, 'none' as const),
+      eps: epsValue,
+      dtype: fc.constantFrom<LossDType>('float32', 'float64', 'float16'),
+      targetDtype:
+        task === 'multiclass'
+          ? fc.constantFrom('int64' as const, 'int32' as const)
+          : fc.constantFrom('float' as const, 'int64' as const, 'int32' as const, 'uint8' as const, 'bool' as const),
+      opset: fc.integer({ min: MIN_OPSET, max: MAX_OPSET }),
+      form: fc.constantFrom('arith' as const, 'onehot' as const),
+      asFunction: fc.boolean(),
+    })
+    .map((r) => {
+      const alpha = r.alphaKind === 'none' ? ('none' as const) : r.alphaKind === 'number' ? r.alphaNumber : r.alphaList.slice(0, r.cols);
+      const options: ValidOptions = {
+        task,
+        input: r.input,
+        alpha,
+        gamma: r.gamma,
+        reduction: r.reduction,
+        eps: r.eps,
+        dtype: r.dtype,
+        targetDtype: r.targetDtype,
+        opset: r.opset,
+        form: r.form,
+        asFunction: r.asFunction,
+      };
+      return { options, cols: r.cols };
+    }),
+);
+
+/** A probability: anywhere in [0, 1], tiny, within a hair of 1, or exactly 0, ½ or 1. */
+const probability = fc.oneof(
+  { weight: 3, arbitrary: unit },
+  { weight: 1, arbitrary: logUniform(-30, -1) },
+  { weight: 1, arbitrary: logUniform(-12, -1).map((x) => 1 - x) },
+  { weight: 1, arbitrary: fc.constantFrom(0, 0.5, 1) },
+);
+
+/** A logit: moderate, large, or extreme (well past where a float32 sigmoid saturates). */
+const logit = (dtype: LossDType): fc.Arbitrary<number> =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.double({ min: -6, max: 6, noNaN: true }) },
+    { weight: 1, arbitrary: fc.double({ min: -40, max: 40, noNaN: true }) },
+    { weight: 1, arbitrary: fc.constantFrom(0, dtype === 'float16' ? -60 : -300, dtype === 'float16' ? 60 : 300) },
+  );
+
+/** A case: options and data of N ∈ [1, 16] rows that fit them. */
+export const caseArb: fc.Arbitrary<Case> = optionsArb.chain(({ options, cols }) => {
+  const { task, input, dtype, eps } = options;
+  return fc.integer({ min: 1, max: 16 }).chain((n) => {
+    const predCount = task === 'binary' ? n : n * cols;
+    const targetArb =
+      task === 'multiclass'
+        ? fc.array(fc.integer({ min: 0, max: cols - 1 }), { minLength: n, maxLength: n })
+        : fc.array(fc.constantFrom(0, 1), { minLength: predCount, maxLength: predCount });
+    let predArb: fc.Arbitrary<number[]>;
+    if (input === 'logits') {
+      predArb = fc.array(logit(dtype), { minLength: predCount, maxLength: predCount });
+    } else if (task === 'multiclass') {
+      // Rows of a probability distribution (up to rounding), some entries tiny or zero.
+      predArb = fc
+        .array(fc.oneof(unit, logUniform(-30, -1), fc.constant(0)), { minLength: predCount, maxLength: predCount })
+        .map((w) => {
+          const out: number[] = [];
+          for (let i = 0; i < n; i++) {
+            const row = w.slice(i * cols, (i + 1) * cols);
+            const s = row.reduce((a, b) => a + b, 0);
+            out.push(...row.map((x) => (s > 0 ? x / s : 1 / cols)));
+          }
+          return out;
+        });
+    } else {
+      predArb = fc.array(probability, { minLength: predCount, maxLength: predCount });
+    }
+    return fc
+      .record({ pred: predArb, target: targetArb, perLabel: fc.boolean() })
+      .map(({ pred, target, perLabel }) => {
+        let rounded = pred.map((x) => roundTo(dtype, x));
+        if (input === 'probs' && eps === 0) {
+          // Without a clamp, p_t = 0 gives an infinite loss, which would make the whole case's mean
+          // or sum infinite (a true but uninformative comparison): keep p_t > 0.
+          rounded = rounded.map((x) => (x === 0 ? 2 ** -10 : task !== 'multiclass' && x === 1 ? 1 - 2 ** -10 : x));
+        }
+        return {
+          options,
+          n,
+          cols,
+          pred: rounded,
+          target,
+          perLabel: perLabel && task === 'multilabel' && options.reduction !== 'none',
+        };
+      });
+  });
+});
+
+/** The options as LossOptions (what a user passes to buildLoss). */
+export function lossOptions(o: ValidOptions): LossOptions {
+  return { ...o };
+}
