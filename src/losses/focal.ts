@@ -88,9 +88,22 @@ export function clampedLog(logPt: Value, m: Value, eps: Param): { logPt: Value; 
   return { logPt: op.clip(logPt, logEps, 0), m: op.clip(m, 0, upper) };
 }
 
-/** log σ(z) = min(z, 0) − log(1 + exp(−|z|)), stable for any z and any float type. */
+/**
+ * log(1 + u) for u ≥ 0, accurate when u is tiny (Goldberg's trick; ONNX has no Log1p): with
+ * w = 1 + u as rounded, log1p(u) = u · log(w) / (w − 1), and u itself where w rounds to 1.
+ */
+export function log1p(u: Value): Value {
+  const w = op.add(u, 1);
+  const d = op.sub(w, 1);
+  return op.where(op.equal(d, 0), u, op.mul(u, op.div(op.log(w), d)));
+}
+
+/**
+ * log σ(z) = min(z, 0) − log1p(exp(−|z|)), stable for any z and any float type, and accurate to
+ * the last bits for confident z (a plain log(1 + e) would lose log σ(16) ≈ −1.1e-7 to rounding).
+ */
 export function logSigmoid(z: Value): Value {
-  return op.sub(op.min(z, 0), op.log(op.add(op.exp(op.neg(op.abs(z))), 1)));
+  return op.sub(op.min(z, 0), log1p(op.exp(op.neg(op.abs(z)))));
 }
 
 /** The reduction over every element: mean, sum, or none (the elements themselves). */
