@@ -35,24 +35,31 @@ import { FocalOptions } from './options';
  * The element-wise binary focal loss of `pred` (already in the compute type) against `target`, of
  * any one shape. `alpha` may be per element of the last axis (the multi-label per-label α).
  */
-export function binaryElements(pred: Value, target: Value, o: FocalOptions, p: LossParams): Value {
-  return o.form === 'onehot' ? onehotForm(pred, target, o, p) : arithForm(pred, target, o, p);
+export function binaryElements(pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs = false): Value {
+  return o.form === 'onehot' ? onehotForm(pred, target, o, p) : arithForm(pred, target, o, p, validInputs);
 }
 
-function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+/**
+ * `validInputs`: the caller guarantees probabilities in [0, 1] and targets 0 or 1 (the evaluator
+ * checks every batch); then p_t = |p − u|, one pass fewer and the same bits as u + s·p for such
+ * inputs (t = 1: |p − 0| = p; t = 0: |p − 1| = 1 − p, the same rounding), but not the seed's
+ * numbers for a probability outside [0, 1], which the general form keeps.
+ */
+function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams, validInputs: boolean): Value {
   const ct = x.dtype;
   const t = toType(target, ct);
   // u = 1 − t and s = t − u = 2t − 1 (exact for 0/1 targets); every op is one pass over the batch.
   const u = op.sub(1, t);
-  const sign = op.sub(t, u);
   let logPt: Value;
   let m: Value;
   if (o.input === 'logits') {
-    const z = op.mul(x, sign);
+    const z = op.mul(x, op.sub(t, u));
     ({ logPt, m } = clampedLog(logSigmoid(z), op.exp(logSigmoid(op.neg(z))), p.eps));
+  } else if (validInputs) {
+    ({ logPt, m } = clamped(op.abs(op.sub(x, u)), p.eps));
   } else {
     // p_t = u + s·x: x for t = 1 and 1 − x for t = 0, exactly, for any x; then the seed's clamp.
-    ({ logPt, m } = clamped(op.add(op.mul(x, sign), u), p.eps));
+    ({ logPt, m } = clamped(op.add(op.mul(x, op.sub(t, u)), u), p.eps));
   }
   return focalTerm(logPt, m, p.gamma, arithNegAlpha(t, u, p.alpha));
 }

@@ -43,9 +43,15 @@ export interface LossModel {
 export interface BuildExtras {
   /** Add `loss_per_label` [L]: each label's mean / sum over N (multilabel, reduction mean or sum). */
   readonly perLabel?: boolean;
+  /**
+   * The caller checks every input (probabilities in [0, 1], targets 0 or 1, as the evaluator does):
+   * the binary / multilabel arith form may then take a shorter path with the same results for such
+   * inputs (binary.ts). Not for models that are written out.
+   */
+  readonly validInputs?: boolean;
 }
 
-type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams) => Value;
+type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
 
 const ELEMENTS: Record<Task, Elements> = {
   binary: binaryElements,
@@ -98,7 +104,7 @@ export function describeLoss(o: FocalOptions): string {
 /** The outputs of the loss for `pred` and `target` of graph `g` (a model graph or a function body). */
 function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams, extras: BuildExtras): [string, Value][] {
   const x = toType(pred, computeType(o));
-  const elements = ELEMENTS[o.task](x, target, o, p);
+  const elements = ELEMENTS[o.task](x, target, o, p, extras.validInputs);
   const out = (v: Value): Value => toType(v, o.dtype);
   const outputs: [string, Value][] = [['loss', out(reduceAll(elements, o.reduction))]];
   if (extras.perLabel) {

@@ -14,8 +14,8 @@ import { binaryElements } from './binary';
 import { LossParams, reduceAxis } from './focal';
 import { FocalOptions } from './options';
 
-export const multilabelElements = (pred: Value, target: Value, o: FocalOptions, p: LossParams): Value =>
-  binaryElements(pred, target, o, p);
+export const multilabelElements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs = false): Value =>
+  binaryElements(pred, target, o, p, validInputs);
 
 /** The seed's per-label vector [L]: each label column's mean (or sum) over the N rows. */
 export function perLabel(elements: Value, o: FocalOptions): Value {

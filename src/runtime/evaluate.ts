@@ -6,17 +6,19 @@
  * options are read back from its `focal.*` metadata.
  * - Built: `dtype` is the prediction file's (float16/32/64) and `targetDtype` the target file's
  *   (a float target of another width than pred is converted in JS, exactly: it holds 0 and 1).
- *   The graph is built with reduction `none`: every batch writes its per-element losses into one
- *   of two reused arrays, and they are summed here in float64 (per label too, for multi-label).
- *   No float32 reduction touches the result: onnxruntime's float32 ReduceSum drifts with the
- *   count it reduces (measured: 1e-6 relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3
- *   at 16M), whereas this sum is within 2e-9 of a float64 reference at 10^8 elements. It costs a
- *   pass over the losses in JS: timing onnxruntime and that pass alone, a `sum` graph is up to 2x
- *   faster; end to end, with reading and the data checks, the difference is smaller.
- * - A model file: used as it is. Its reduction decides: `mean` — each batch's mean times its
- *   count; `sum` — each batch's sum; `none` — the per-element losses, as above. The batch values
- *   are accumulated in float64, but each batch's own float32 reduction limits the precision to
- *   about 1e-5 relative (7e-6 at 256K elements per batch); `none` models have none of that.
+ *   The graph is built with reduction `none` (and `validInputs`: every batch is checked, see
+ *   below), and the evaluator adds `loss_sum`: the per-element losses cast to float64 and summed
+ *   in the graph (per label too, `loss_label_sums`, for multi-label; eval-outputs.ts). Only that
+ *   number leaves onnxruntime per batch, and the batches' sums are added here in float64. No
+ *   float32 reduction touches the result: onnxruntime's float32 ReduceSum drifts with the count
+ *   it reduces (measured: 1e-6 relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at
+ *   16M), whereas this sum is within 2e-9 of a float64 reference at 10^8 elements. The
+ *   per-element losses leave the graph only for `out`.
+ * - A model file: used as it is, with the same outputs added. Its reduction decides: `mean` — each
+ *   batch's mean times its count; `sum` — each batch's sum; `none` — `loss_sum`, as above. The
+ *   batch values are accumulated in float64, but each batch's own float32 reduction limits the
+ *   precision to about 1e-5 relative (7e-6 at 256K elements per batch); `none` models have none
+ *   of that.
  * Then mean = total / count, where count is the number of per-element losses (N·L, N, or the
  * elements of a binary file), and `perLabel` (multi-label) is each label column's mean over N
  * (its sum for reduction sum): the seed's per-label vector.
@@ -25,11 +27,17 @@
  * multilabel — pred and target [N, L]; multiclass — pred [N, C], target [N].
  *
  * Reading overlaps computing: batch k+1 is read (on libuv's thread pool, into the other of two
- * reused buffers, see NpyReader.batches) while batch k is checked and run. File buffers are
- * wrapped in tensors without copying.
+ * reused page-aligned buffers, see NpyReader.batches) while batch k is checked and run. File
+ * buffers are wrapped in tensors without copying.
  *
  * Data checks run on every batch (checks.ts); the first bad element ends the run with a one-line
- * `DataError`. With `out`, the per-element losses stream into an `.npy` (the loss dtype; the pred
+ * `DataError` (predictions before targets). float32 / float64 predictions and float targets are
+ * checked in the graph — `check_pred_min`, `check_pred_max`, `check_target` and a NaN `loss_sum`
+ * (eval-outputs.ts) — and only a batch that fails there is scanned in JS, to name the element:
+ * a JS scan of every element costs more than the loss graph itself (~1.2 ns an element for
+ * predictions, up to ~5 for 0/1 float targets, whose two-way branch mispredicts). Other types
+ * (float16, integer and bool targets, class indices) are scanned in JS before the run. With
+ * `out`, the per-element losses stream into an `.npy` (the loss dtype; the pred
  * file's shape for binary, [N, L] or [N] otherwise) through a temporary file that is renamed into
  * place only when everything succeeded.
  */
@@ -37,19 +45,20 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { DataError, UsageError } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
-import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, typedArrayFor } from '../io/npy';
+import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor, typedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, Reduction, TargetDType, buildLoss, normalizeOptions } from '../losses';
 import { TensorInfo } from '../onnx';
 import { checkBinaryTargets, checkClassIndices, checkPredictions, convertBinaryTargets } from './checks';
+import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
 import { loadModelFile } from './model-file';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 /**
  * Default batch: about this many prediction elements (rounded down to whole rows, at least one).
  * Measured end to end (read, check, run, accumulate) on a 2-core CPU over 16M float32 binary
- * elements, best of 3: 64K 90, 128K 97, 256K 112, 512K 104, 1M 98 million elements/s with 2
- * threads (95, 94, 95, 90, 80 with 1). Smaller batches pay onnxruntime's per-run overhead, larger
- * ones fall out of the caches; 256K also keeps the buffers at a few MB.
+ * elements, best of 5, with the graph sums and checks: 64K 165, 256K 230, 1M 185 million
+ * elements/s with 2 threads (165, 200, 135 with 1). Smaller batches pay onnxruntime's per-run
+ * overhead, larger ones fall out of the caches; 256K also keeps the buffers at a few MB.
  */
 export const DEFAULT_BATCH_ELEMENTS = 1 << 18;
 
@@ -272,7 +281,8 @@ function planFromOptions(loss: LossOptions, pred: NpyHeader, target: NpyHeader, 
     const what = o.task === 'multilabel' ? 'labels' : 'classes';
     throw new UsageError(`${label('alpha')} lists ${o.alpha.length} values, one per ${what.slice(0, -1)}, but ${pred.path} has ${layout.predRow} ${what} (shape ${shapeText(pred.shape)})`);
   }
-  const built = buildLoss({ ...o, reduction: 'none' });
+  // Every batch is checked (in the graph or in JS), so the graph may assume valid inputs.
+  const built = buildLoss({ ...o, reduction: 'none' }, { validInputs: true });
   return {
     plan: { options: o, bytes: built.bytes, graphReduction: 'none', predType: o.dtype, targetType: o.targetDtype },
     layout,
@@ -291,6 +301,13 @@ class Accumulator {
     labels: number | undefined,
   ) {
     this.labelSums = labels === undefined ? undefined : new Float64Array(labels);
+  }
+
+  /** Adds a batch's float64 sums from the graph (`loss_sum`, and `loss_label_sums` for multilabel). */
+  addSums(total: number, labels: Float64Array | undefined): void {
+    this.total += total;
+    const sums = this.labelSums;
+    if (sums && labels) for (let l = 0; l < sums.length; l++) sums[l] += labels[l];
   }
 
   /** Adds a batch's `loss` output; `count` is its number of per-element losses. */
@@ -323,6 +340,57 @@ class Accumulator {
     }
     this.total += s;
   }
+}
+
+// ---- the evaluator's graph outputs -------------------------------------------------------------
+
+/**
+ * The model with the evaluator's outputs (eval-outputs.ts), and which work they take off the JS
+ * side: the float64 batch sums (for a per-element `loss`; the per-element losses then leave the
+ * graph only for `out`), and the data checks as reductions (float32 / float64 predictions; float
+ * binary and multi-label targets of the model's own type). Everything else is checked in JS.
+ */
+interface EvalGraph {
+  readonly bytes: Uint8Array;
+  readonly sums: boolean;
+  readonly predInGraph: boolean;
+  readonly targetInGraph: boolean;
+  /** The outputs to fetch besides a pre-allocated `loss`. */
+  readonly fetches: readonly string[];
+}
+
+function evalGraph(plan: Plan, pred: NpyHeader, target: NpyHeader): EvalGraph {
+  const o = plan.options;
+  const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
+  const sums = plan.graphReduction === 'none';
+  const predInGraph = realFloat(pred.dtype) && pred.dtype === plan.predType;
+  const targetInGraph = o.task !== 'multiclass' && realFloat(target.dtype) && target.dtype === plan.targetType;
+  const bytes = addEvalOutputs(plan.bytes, { sums: sums ? (o.task === 'multilabel' ? 'labels' : 'total') : false, checkPred: predInGraph, checkTarget: targetInGraph });
+  const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
+  if (sums && o.task === 'multilabel') fetches.push(EVAL_OUTPUTS.labelSums);
+  if (predInGraph) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
+  if (targetInGraph) fetches.push(EVAL_OUTPUTS.target);
+  return { bytes, sums, predInGraph, targetInGraph, fetches };
+}
+
+/** A scalar output as a number. */
+function scalar(t: HostTensor | undefined): number {
+  return t ? Number((t.data as Float32Array | Float64Array)[0]) : NaN;
+}
+
+/**
+ * Whether the graph's check outputs say the batch is fine (false: scan it in JS). A NaN
+ * prediction shows as a NaN loss (eval-outputs.ts); a NaN loss from valid data, if a model made
+ * one, passes the scan and stays.
+ */
+function graphChecksPass(g: EvalGraph, result: Record<string, HostTensor>, probs: boolean): boolean {
+  if (g.predInGraph) {
+    const lo = scalar(result[EVAL_OUTPUTS.predMin]);
+    const hi = scalar(result[EVAL_OUTPUTS.predMax]);
+    if (probs ? !(lo >= 0 && hi <= 1) : !(Number.isFinite(lo) && Number.isFinite(hi))) return false;
+    if (Number.isNaN(scalar(result[g.sums ? EVAL_OUTPUTS.sum : 'loss']))) return false;
+  }
+  return !g.targetInGraph || scalar(result[EVAL_OUTPUTS.target]) === 0;
 }
 
 // ---- the loop -----------------------------------------------------------------------------------
@@ -365,8 +433,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const o = plan.options;
     const batchRows = Math.max(1, Math.floor(batchSize / layout.predRow));
 
+    const eg = evalGraph(plan, pred, target);
     const t0 = performance.now();
-    session = await createSession(plan.bytes, { ...options, modelName: plan.modelFile });
+    session = await createSession(eg.bytes, { ...options, modelName: plan.modelFile });
     const loadSeconds = (performance.now() - t0) / 1000;
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
 
@@ -377,7 +446,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     // k uses array k % 2, so the append of batch k - 1 may still be in flight while k runs.
     const lossBatch = Math.min(batchRows, layout.rows) * layout.lossRow;
     const lossBuffers =
-      plan.graphReduction === 'none' ? [typedArrayFor(o.dtype, lossBatch), typedArrayFor(o.dtype, lossBatch)] : undefined;
+      plan.graphReduction === 'none' && writer ? [alignedTypedArrayFor(o.dtype, lossBatch), alignedTypedArrayFor(o.dtype, lossBatch)] : undefined;
     const probs = o.input === 'probs';
     const predPlace = { file: pred.path, start: 0, shape: pred.shape };
     const targetPlace = { file: target.path, start: 0, shape: target.shape };
@@ -389,9 +458,22 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
 
     const run = async (p: NpyTypedArray, t: NpyTypedArray, pStart: number, tStart: number): Promise<void> => {
       const rows = p.length / layout.predRow;
-      checkPredictions({ ...predPlace, start: pStart }, pred.dtype, p, probs);
-      if (o.task === 'multiclass') checkClassIndices({ ...targetPlace, start: tStart }, target.dtype, t, layout.predRow);
-      else checkBinaryTargets({ ...targetPlace, start: tStart }, target.dtype, t, o.task);
+      // The checks, in this order: predictions, then targets (the first bad element of the first
+      // that fails is the error). Those the graph does run on its outputs below; the others here.
+      const checkPred = (): void => checkPredictions({ ...predPlace, start: pStart }, pred.dtype, p, probs);
+      const checkTarget = (): void => {
+        if (o.task === 'multiclass') checkClassIndices({ ...targetPlace, start: tStart }, target.dtype, t, layout.predRow);
+        else checkBinaryTargets({ ...targetPlace, start: tStart }, target.dtype, t, o.task);
+      };
+      if (!eg.predInGraph) checkPred();
+      if (!eg.targetInGraph) {
+        try {
+          checkTarget();
+        } catch (e) {
+          if (eg.predInGraph) checkPred();
+          throw e;
+        }
+      }
       let feedTarget = t;
       if (targetBuffer) {
         feedTarget = targetBuffer.subarray(0, t.length) as NpyTypedArray;
@@ -405,9 +487,19 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
         target: { dtype: plan.targetType, dims: targetDims, data: feedTarget } as HostTensor,
       };
       const into = lossBuffers?.[batches % 2].subarray(0, rows * layout.lossRow);
-      const result = await session!.run(feeds, into ? { loss: { dtype: o.dtype, dims: lossDims, data: into } as HostTensor } : ['loss']);
+      const fetches: Record<string, HostTensor | null> = {};
+      if (into) fetches.loss = { dtype: o.dtype, dims: lossDims, data: into } as HostTensor;
+      for (const name of eg.fetches) fetches[name] = null;
+      const result = await session!.run(feeds, fetches);
+      if ((eg.predInGraph || eg.targetInGraph) && !graphChecksPass(eg, result, probs)) {
+        // Something in this batch is off: find and name it. (A NaN loss from valid data, were a
+        // model to make one, passes the scan and counts, as it would without the graph checks.)
+        checkPred();
+        checkTarget();
+      }
       const loss = result.loss;
-      acc.add(loss, rows * layout.lossRow);
+      if (eg.sums) acc.addSums(scalar(result[EVAL_OUTPUTS.sum]), result[EVAL_OUTPUTS.labelSums]?.data as Float64Array | undefined);
+      else acc.add(loss, rows * layout.lossRow);
       if (writer) {
         await appending;
         // Awaited before the next append (or at the end); a failure arriving in between must not

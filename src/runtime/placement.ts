@@ -173,6 +173,7 @@ const CUDA: ReadonlyMap<string, Check> = entries({
   ReduceMean: same([...F, 'int32']),
   ReduceMax: same([...F, 'int32', 'int64']),
   ReduceMin: same([...F, 'int32', 'int64', 'int8', 'uint8']),
+  ReduceL1: same([...F, 'int32']),
   ReduceProd: same([...F, 'int32']),
   ArgMax: same(F),
   ArgMin: same(F),
@@ -193,6 +194,7 @@ const CPU_INPUTS: ReadonlyMap<string, readonly number[]> = entries({
   ReduceMean: [1],
   ReduceMax: [1],
   ReduceMin: [1],
+  ReduceL1: [1],
   ReduceProd: [1],
 });
 

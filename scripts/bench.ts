@@ -1,0 +1,813 @@
+/**
+ * `npm run bench`: how fast focal-onnx computes the focal loss on this machine, side by side with
+ * the seed's PyTorch code, on the same generated files.
+ *
+ * What runs, for each task (binary [N], multilabel [N/16, 16]) and size (1M, 16M, 64M elements of
+ * float32 predictions and 0/1 float32 targets; 32M too for binary, the issue's goal size):
+ *
+ * - seed, whole process: `/usr/bin/python3 scripts/bench-seed.py` — python starts, imports torch and
+ *   the seed module, np.load's both files, runs the seed's FocalLoss / FocalLoss_MultiLabel once,
+ *   prints. Timed from spawn to exit. (Skipped, and said so, when python3-torch is missing.)
+ * - seed, in-process: the seed's forward call alone (files already in memory), threads 1 and 2.
+ * - TypeScript loop: the formula in a plain loop over the streamed batches (one thread).
+ * - graph arith / onehot: the loss model (reduction sum) run by onnxruntime-node over the files,
+ *   streamed in batches with the next batch read while the current one runs (`NpyReader.batches`),
+ *   threads 1 and 2, and batch sizes 64K / 256K / 1M at 16M elements.
+ * - eval, whole process: `node bin/focal-onnx.js eval --pred … --target … --json`, timed from spawn
+ *   to exit (node start, module load, model build, session, streaming, checks, printing).
+ * - eval, in-process: the same run's own streaming time (`seconds` in its JSON: reading, checks,
+ *   running and accumulating, without process start and session load).
+ *
+ * Every in-process row runs in its own child process, so its peak memory (max RSS, from
+ * `process.resourceUsage()` or python's getrusage) is its own; for eval a preloaded hook reports it.
+ * Each row runs `--reps` times, interleaved; the table shows the best, results.json every run.
+ * "× seed" compares whole-process rows with the seed's whole process and in-process rows with the
+ * seed's best in-process forward, at the same task and size.
+ *
+ * Writes bench/results.json (raw numbers), bench/throughput.svg (Vega-Lite, rendered headless) and
+ * bench/README.md (the table). Data files go to $FOCAL_BENCH_DATA or <tmp>/focal-onnx-bench and
+ * are reused by later runs; they never go into the repository.
+ *
+ *     npm run bench [-- --sizes 1M,16M,32M,64M] [--reps 3] [--no-seed] [--out bench] [--data DIR]
+ *     npm run bench -- --quick     # 1M and 4M, two runs each, results under the data directory
+ *
+ * Quiet machine wanted: the numbers are wall-clock. The load average before and after is recorded.
+ */
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { performance } from 'perf_hooks';
+import { MessagePort, Worker, isMainThread, parentPort, workerData } from 'worker_threads';
+import { NpyReader, NpyWriter, alignedTypedArrayFor } from '../src/io/npy';
+import { buildLoss } from '../src/losses';
+import { createSession } from '../src/runtime/session';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const ALPHA = 0.25;
+const GAMMA = 2;
+const EPS = 1e-4;
+const LABELS = 16;
+const DEFAULT_BATCH = 1 << 18;
+const SWEEP_BATCHES = [1 << 16, 1 << 18, 1 << 20];
+const PYTHON = '/usr/bin/python3';
+
+type Task = 'binary' | 'multilabel';
+type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval' | 'eval-inproc';
+
+/** One measured configuration. */
+interface Row {
+  readonly kind: Kind;
+  readonly task: Task;
+  readonly size: number;
+  readonly label: string;
+  readonly threads?: number;
+  readonly batch?: number;
+  readonly form?: 'arith' | 'onehot';
+  /** Graph rows: worker threads, each with a one-thread session. */
+  readonly workers?: number;
+  /** Seconds of every repetition. */
+  readonly times: number[];
+  /** Peak resident memory of each repetition's process, bytes. */
+  readonly peaks: number[];
+  /** The loss each repetition printed (a cross-check that every row computes the same thing). */
+  readonly losses: number[];
+  note?: string;
+}
+
+// ---- options ------------------------------------------------------------------------------------
+
+interface Options {
+  sizes: number[];
+  reps: number;
+  seed: boolean;
+  out: string;
+  data: string;
+  quick: boolean;
+}
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s.trim());
+  if (!m) throw new Error(`bad size '${s}' (e.g. 1M, 16M, 65536)`);
+  const unit = m[2].toLowerCase() === 'm' ? 1 << 20 : m[2].toLowerCase() === 'k' ? 1 << 10 : 1;
+  return Math.round(Number(m[1]) * unit);
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const o: Options = {
+    sizes: [1 << 20, 16 << 20, 32 << 20, 64 << 20],
+    reps: 3,
+    seed: true,
+    out: path.join(ROOT, 'bench'),
+    data: process.env.FOCAL_BENCH_DATA ?? path.join(os.tmpdir(), 'focal-onnx-bench'),
+    quick: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--sizes') o.sizes = value().split(',').map(parseSize);
+    else if (a === '--reps') o.reps = Math.max(1, Number(value()));
+    else if (a === '--out') o.out = path.resolve(value());
+    else if (a === '--data') o.data = path.resolve(value());
+    else if (a === '--no-seed') o.seed = false;
+    else if (a === '--quick') {
+      o.quick = true;
+      o.sizes = [1 << 20, 4 << 20];
+      o.reps = 2;
+    } else throw new Error(`unknown option ${a}; see the top of scripts/bench.ts`);
+  }
+  // A quick run (a smoke test) never replaces the committed results.
+  if (o.quick && !argv.includes('--out')) o.out = path.join(o.data, 'quick');
+  return o;
+}
+
+const fmtSize = (n: number): string => (n >= 1 << 20 && n % (1 << 20) === 0 ? `${n >> 20}M` : n >= 1024 && n % 1024 === 0 ? `${n >> 10}K` : String(n));
+
+// ---- data ---------------------------------------------------------------------------------------
+
+/** mulberry32: a small deterministic PRNG, uniform in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface DataFiles {
+  readonly pred: string;
+  readonly target: string;
+}
+
+/**
+ * Predictions uniform in [0, 1) and targets 1 with probability 0.3 (float32 both), deterministic per
+ * task and size; kept in `dir` and reused when a file of the expected header and size is there.
+ */
+async function dataFor(dir: string, task: Task, size: number): Promise<DataFiles> {
+  fs.mkdirSync(dir, { recursive: true });
+  const shape = task === 'binary' ? [size] : [size / LABELS, LABELS];
+  const base = path.join(dir, `${task}-${fmtSize(size)}-v1`);
+  const files = { pred: `${base}-pred.npy`, target: `${base}-target.npy` };
+  const ok = (f: string): boolean => {
+    try {
+      const r = NpyReader.open(f, ['float32']);
+      const good = r.header.shape.join(',') === shape.join(',');
+      r.close();
+      return good;
+    } catch {
+      return false;
+    }
+  };
+  if (ok(files.pred) && ok(files.target)) return files;
+  const rnd = mulberry32(task === 'binary' ? 0x5eed0001 : 0x5eed0002);
+  const chunk = 1 << 20;
+  const p = NpyWriter.create(files.pred, 'float32', shape);
+  const t = NpyWriter.create(files.target, 'float32', shape);
+  const pb = new Float32Array(chunk);
+  const tb = new Float32Array(chunk);
+  for (let done = 0; done < size; done += chunk) {
+    const n = Math.min(chunk, size - done);
+    for (let i = 0; i < n; i++) {
+      pb[i] = rnd();
+      tb[i] = rnd() < 0.3 ? 1 : 0;
+    }
+    await p.append(pb.subarray(0, n));
+    await t.append(tb.subarray(0, n));
+  }
+  await p.commit();
+  await t.commit();
+  return files;
+}
+
+// ---- child processes ----------------------------------------------------------------------------
+
+interface ChildSpec {
+  readonly kind: 'ts' | 'graph';
+  readonly task: Task;
+  readonly pred: string;
+  readonly target: string;
+  /** Intra-op threads of each session. */
+  readonly threads: number;
+  readonly batch: number;
+  readonly form?: 'arith' | 'onehot';
+  /** Graph only: this many worker threads, each with its own one-thread session and every W-th batch. */
+  readonly workers?: number;
+}
+
+interface ChildResult {
+  readonly seconds: number;
+  readonly loss: number;
+  readonly maxRssKB: number;
+}
+
+/** The batches of both files, read one ahead (the reuse contract of NpyReader.batches). */
+async function stream(spec: ChildSpec, rowLength: number, compute: (p: Float32Array, t: Float32Array) => Promise<void> | void): Promise<void> {
+  const pr = NpyReader.open(spec.pred, ['float32']);
+  const tr = NpyReader.open(spec.target, ['float32']);
+  const n = Math.max(rowLength, Math.floor(spec.batch / rowLength) * rowLength);
+  const pi = pr.batches(n);
+  const ti = tr.batches(n);
+  try {
+    let cur = await Promise.all([pi.next(), ti.next()]);
+    while (!cur[0].done && !cur[1].done) {
+      const next = Promise.all([pi.next(), ti.next()]);
+      await compute(cur[0].value.data as Float32Array, cur[1].value.data as Float32Array);
+      cur = await next;
+    }
+  } finally {
+    pr.close();
+    tr.close();
+  }
+}
+
+/**
+ * Batches `index`, `index + stride`, … of both files into two pairs of page-aligned buffers,
+ * reading batch k + stride while batch k is computed.
+ */
+async function stripe(spec: ChildSpec, rowLength: number, index: number, stride: number, compute: (p: Float32Array, t: Float32Array) => Promise<void>): Promise<void> {
+  const pr = NpyReader.open(spec.pred, ['float32']);
+  const tr = NpyReader.open(spec.target, ['float32']);
+  const count = pr.header.count;
+  const n = Math.max(rowLength, Math.floor(spec.batch / rowLength) * rowLength);
+  const bufs = [0, 1].map(() => [alignedTypedArrayFor('float32', Math.min(n, count)), alignedTypedArrayFor('float32', Math.min(n, count))]);
+  const read = async (b: number, k: number): Promise<[Float32Array, Float32Array] | undefined> => {
+    const start = b * n;
+    if (start >= count) return undefined;
+    const len = Math.min(n, count - start);
+    const [p, t] = bufs[k];
+    await Promise.all([pr.readInto(p, start, len), tr.readInto(t, start, len)]);
+    return [p.subarray(0, len), t.subarray(0, len)];
+  };
+  try {
+    let k = 0;
+    let cur = await read(index, k);
+    for (let b = index; cur; b += stride) {
+      const next = read(b + stride, k ^ 1);
+      await compute(cur[0], cur[1]);
+      cur = await next;
+      k ^= 1;
+    }
+  } finally {
+    pr.close();
+    tr.close();
+  }
+}
+
+/** A loss session for the spec, warmed up, and its batch function (the batch's loss sum). */
+async function graphRunner(spec: ChildSpec, threads: number): Promise<{ run: (p: Float32Array, t: Float32Array) => Promise<number>; release: () => Promise<void> }> {
+  const rowLength = spec.task === 'multilabel' ? LABELS : 1;
+  const m = buildLoss({ task: spec.task, form: spec.form, alpha: ALPHA, gamma: GAMMA, reduction: 'sum' });
+  const session = await createSession(m.bytes, { threads });
+  const dims = (n: number): number[] => (spec.task === 'binary' ? [n] : [n / LABELS, LABELS]);
+  const run = async (p: Float32Array, t: Float32Array): Promise<number> => {
+    const out = await session.run(
+      { pred: { dtype: 'float32', dims: dims(p.length), data: p }, target: { dtype: 'float32', dims: dims(t.length), data: t } },
+      ['loss'],
+    );
+    return (out.loss.data as Float32Array)[0];
+  };
+  // One warm-up run (first-run allocations) before anything is timed.
+  const count = NpyReader.open(spec.pred).header.count;
+  const warm = new Float32Array(Math.min(spec.batch, count) - (Math.min(spec.batch, count) % rowLength));
+  await run(warm.fill(0.5), new Float32Array(warm.length));
+  return { run, release: () => session.release() };
+}
+
+interface WorkerData {
+  readonly spec: ChildSpec;
+  readonly index: number;
+}
+
+/** In a worker thread: a one-thread session over every W-th batch; posts 'ready', waits for 'go', posts the sum. */
+async function workerMain(data: WorkerData): Promise<void> {
+  const port = parentPort as MessagePort;
+  const { spec, index } = data;
+  const rowLength = spec.task === 'multilabel' ? LABELS : 1;
+  const g = await graphRunner(spec, 1);
+  port.postMessage('ready');
+  await new Promise((resolve) => port.once('message', resolve));
+  let sum = 0;
+  await stripe(spec, rowLength, index, spec.workers ?? 1, async (p, t) => {
+    sum += await g.run(p, t);
+  });
+  await g.release();
+  port.postMessage(sum);
+}
+
+/** W workers (graphRunner each), timed from 'go' to the last sum. */
+async function runWorkers(spec: ChildSpec): Promise<{ seconds: number; sum: number }> {
+  const W = spec.workers ?? 1;
+  const workers = Array.from({ length: W }, (_, index) => new Worker(__filename, { workerData: { spec, index } satisfies WorkerData }));
+  try {
+    const first = (w: Worker): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    await Promise.all(workers.map(first));
+    const started = performance.now();
+    const sums = workers.map(first);
+    for (const w of workers) w.postMessage('go');
+    const sum = (await Promise.all(sums)).reduce<number>((a, b) => a + (b as number), 0);
+    return { seconds: (performance.now() - started) / 1000, sum };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** The seed's loss in a plain loop (float64 arithmetic on the float32 inputs), summed. */
+function tsLoopSum(p: Float32Array, t: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < p.length; i++) {
+    const x = p[i];
+    const y = t[i];
+    let pt = y * x + (1 - y) * (1 - x);
+    pt = pt < EPS ? EPS : pt > 1 ? 1 : pt;
+    const m = 1 - pt;
+    const a = y * ALPHA + (1 - y) * (1 - ALPHA);
+    s -= a * m * m * Math.log(pt);
+  }
+  return s;
+}
+
+async function runChild(spec: ChildSpec): Promise<ChildResult> {
+  const rowLength = spec.task === 'multilabel' ? LABELS : 1;
+  const count = NpyReader.open(spec.pred).header.count;
+  let sum = 0;
+  let started = 0;
+  if (spec.kind === 'ts') {
+    started = performance.now();
+    await stream(spec, rowLength, (p, t) => {
+      sum += tsLoopSum(p, t);
+    });
+  } else if ((spec.workers ?? 1) > 1) {
+    const r = await runWorkers(spec);
+    return { seconds: r.seconds, loss: r.sum / count, maxRssKB: process.resourceUsage().maxRSS };
+  } else {
+    const g = await graphRunner(spec, spec.threads);
+    started = performance.now();
+    await stream(spec, rowLength, async (p, t) => {
+      sum += await g.run(p, t);
+    });
+    await g.release();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, loss: sum / count, maxRssKB: process.resourceUsage().maxRSS };
+}
+
+interface Spawned {
+  readonly wall: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number | null;
+}
+
+function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Spawned> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ wall: (performance.now() - t0) / 1000, stdout, stderr, code }));
+  });
+}
+
+function lastJson<T>(s: Spawned, what: string): T {
+  const line = s.stdout.trim().split('\n').pop() ?? '';
+  if (s.code !== 0 || !line.startsWith('{')) throw new Error(`${what} failed (exit ${s.code}): ${s.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return JSON.parse(line) as T;
+}
+
+/** A preload for the eval child: writes its peak RSS (kB) to $FOCAL_BENCH_RSS when it exits. */
+function rssHook(dir: string): string {
+  const file = path.join(dir, 'rss-hook.js');
+  fs.writeFileSync(
+    file,
+    "'use strict';\nprocess.on('exit', () => { const f = process.env.FOCAL_BENCH_RSS; if (f) require('fs').writeFileSync(f, String(process.resourceUsage().maxRSS)); });\n",
+  );
+  return file;
+}
+
+// ---- the plan -----------------------------------------------------------------------------------
+
+interface Context {
+  readonly o: Options;
+  readonly hook: string;
+  readonly torch: string | undefined;
+  readonly rows: Row[];
+}
+
+function row(ctx: Context, r: Omit<Row, 'times' | 'peaks' | 'losses'>): Row {
+  const found = ctx.rows.find(
+    (x) =>
+      x.kind === r.kind && x.task === r.task && x.size === r.size && x.threads === r.threads && x.batch === r.batch && x.form === r.form && x.workers === r.workers,
+  );
+  if (found) return found;
+  const made: Row = { ...r, times: [], peaks: [], losses: [] };
+  ctx.rows.push(made);
+  return made;
+}
+
+interface SeedOutput {
+  loss: number;
+  import_s: number;
+  load_s: number;
+  forward_s: Record<string, number[]>;
+  max_rss_kb: number;
+}
+
+interface EvalOutput {
+  loss: number;
+  seconds: number;
+  elementsPerSecond: number;
+}
+
+/** One repetition of every row of a task and size. */
+async function measure(ctx: Context, task: Task, size: number, files: DataFiles, rep: number): Promise<void> {
+  const { o } = ctx;
+  const taskFlags = task === 'multilabel' ? ['--task', 'multilabel'] : [];
+  const progress = (what: string): void => {
+    process.stderr.write(`\r  ${task} ${fmtSize(size)} rep ${rep + 1}/${o.reps}: ${what}`.padEnd(78));
+  };
+
+  // eval, whole process and in-process, threads 1 and 2
+  for (const threads of [1, 2]) {
+    progress(`eval, ${threads} thread${threads > 1 ? 's' : ''}`);
+    const rssFile = path.join(o.data, `rss-${process.pid}.txt`);
+    const s = await run(
+      process.execPath,
+      ['-r', ctx.hook, path.join(ROOT, 'bin', 'focal-onnx.js'), 'eval', '--pred', files.pred, '--target', files.target, '--json', '--threads', String(threads), ...taskFlags],
+      { ...process.env, FOCAL_BENCH_RSS: rssFile },
+    );
+    const r = lastJson<EvalOutput>(s, 'focal-onnx eval');
+    const peak = Number(fs.readFileSync(rssFile, 'utf8')) * 1024;
+    const whole = row(ctx, { kind: 'eval', task, size, threads, label: 'focal-onnx eval, whole process' });
+    whole.times.push(s.wall);
+    whole.peaks.push(peak);
+    whole.losses.push(r.loss);
+    const inproc = row(ctx, { kind: 'eval-inproc', task, size, threads, label: 'focal-onnx eval, streaming (in-process)' });
+    inproc.times.push(r.seconds);
+    inproc.peaks.push(peak);
+    inproc.losses.push(r.loss);
+  }
+
+  // the graph forms and the TypeScript loop, each in a child
+  const specs: ChildSpec[] = [{ kind: 'ts', task, pred: files.pred, target: files.target, threads: 1, batch: DEFAULT_BATCH }];
+  const batches = size === 16 << 20 && !o.quick ? SWEEP_BATCHES : [DEFAULT_BATCH];
+  for (const form of ['arith', 'onehot'] as const) {
+    for (const threads of [1, 2]) {
+      for (const batch of batches) specs.push({ kind: 'graph', task, pred: files.pred, target: files.target, threads, batch, form });
+    }
+    specs.push({ kind: 'graph', task, pred: files.pred, target: files.target, threads: 1, batch: DEFAULT_BATCH, form, workers: 2 });
+  }
+  for (const spec of specs) {
+    const how = spec.workers ? `${spec.workers} workers` : `${spec.threads} thread(s)`;
+    progress(spec.kind === 'ts' ? 'TypeScript loop' : `graph ${spec.form}, ${how}, batch ${fmtSize(spec.batch)}`);
+    const s = await run(process.execPath, [__filename, '--child', JSON.stringify(spec)]);
+    const r = lastJson<ChildResult>(s, `${spec.kind} child`);
+    const label =
+      spec.kind === 'ts'
+        ? 'TypeScript loop (streamed)'
+        : spec.workers
+          ? `graph ${spec.form}, ${spec.workers} worker threads × 1-thread session`
+          : `graph ${spec.form} (onnxruntime-node, streamed)`;
+    const target = row(ctx, {
+      kind: spec.kind,
+      task,
+      size,
+      label,
+      threads: spec.workers ? spec.workers : spec.threads,
+      batch: spec.kind === 'ts' ? undefined : spec.batch,
+      form: spec.form,
+      workers: spec.workers,
+    });
+    target.times.push(r.seconds);
+    target.peaks.push(r.maxRssKB * 1024);
+    target.losses.push(r.loss);
+  }
+
+  // the seed
+  if (ctx.torch !== undefined) {
+    const seedArgs = [path.join(ROOT, 'scripts', 'bench-seed.py'), files.pred, files.target, '--task', task];
+    progress('seed, whole process');
+    const s = await run(PYTHON, seedArgs);
+    const r = lastJson<SeedOutput>(s, 'bench-seed.py');
+    const whole = row(ctx, { kind: 'seed', task, size, label: `seed (PyTorch ${ctx.torch}), whole process` });
+    whole.times.push(s.wall);
+    whole.peaks.push(r.max_rss_kb * 1024);
+    whole.losses.push(r.loss);
+    if (rep === 0) {
+      // In-process forward times, threads 1 and 2, repeated inside one process.
+      progress('seed, in-process forward');
+      const f = lastJson<SeedOutput>(await run(PYTHON, [...seedArgs, '--threads', '1,2', '--repeat', String(o.reps)]), 'bench-seed.py');
+      for (const [threads, times] of Object.entries(f.forward_s)) {
+        const fwd = row(ctx, { kind: 'seed-fwd', task, size, threads: Number(threads), label: 'seed forward (in-process)' });
+        fwd.times.push(...times);
+        fwd.peaks.push(...times.map(() => f.max_rss_kb * 1024));
+        fwd.losses.push(...times.map(() => f.loss));
+      }
+    }
+  }
+}
+
+// ---- reporting ----------------------------------------------------------------------------------
+
+const best = (xs: readonly number[]): number => Math.min(...xs);
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const mps = (r: Row): number => r.size / best(r.times) / 1e6;
+const WHOLE: ReadonlySet<Kind> = new Set<Kind>(['seed', 'eval']);
+
+/** The seed's throughput to compare `r` with: its whole process, or its best in-process forward. */
+function seedFor(rows: readonly Row[], r: Row): number | undefined {
+  const same = rows.filter((x) => x.task === r.task && x.size === r.size);
+  if (WHOLE.has(r.kind)) {
+    const s = same.find((x) => x.kind === 'seed');
+    return s ? mps(s) : undefined;
+  }
+  const f = same.filter((x) => x.kind === 'seed-fwd');
+  return f.length ? Math.max(...f.map(mps)) : undefined;
+}
+
+const ORDER: Kind[] = ['seed', 'eval', 'seed-fwd', 'ts', 'graph', 'eval-inproc'];
+
+function sortedRows(rows: readonly Row[]): Row[] {
+  return [...rows].sort(
+    (a, b) =>
+      (a.task === b.task ? 0 : a.task === 'binary' ? -1 : 1) ||
+      a.size - b.size ||
+      ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind) ||
+      (a.form ?? '').localeCompare(b.form ?? '') ||
+      (a.workers ?? 0) - (b.workers ?? 0) ||
+      (a.threads ?? 0) - (b.threads ?? 0) ||
+      (a.batch ?? 0) - (b.batch ?? 0),
+  );
+}
+
+function tableText(rows: readonly Row[], markdown: boolean): string {
+  const head = ['task', 'elements', 'what', 'threads', 'batch', 'M elements/s', '× seed', 'peak MB', 'loss'];
+  const body: string[][] = sortedRows(rows).map((r) => {
+    const s = seedFor(rows, r);
+    const ratio = s === undefined ? (r.kind === 'seed' || r.kind === 'seed-fwd' ? '1' : 'n/a') : (mps(r) / s).toFixed(r.kind.startsWith('seed') ? 2 : 1);
+    return [
+      r.task,
+      fmtSize(r.size),
+      r.label + (r.note ? ` (${r.note})` : ''),
+      r.workers ? `${r.workers}×1` : r.threads === undefined ? '' : String(r.threads),
+      r.batch === undefined ? '' : fmtSize(r.batch),
+      mps(r).toFixed(mps(r) < 100 ? 1 : 0),
+      ratio,
+      (Math.max(...r.peaks) / 2 ** 20).toFixed(0),
+      r.losses.length ? r.losses[0].toPrecision(7) : '',
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const right = new Set([1, 3, 4, 5, 6, 7, 8]);
+  const cell = (s: string, i: number): string => (right.has(i) ? s.padStart(widths[i]) : s.padEnd(widths[i]));
+  if (markdown) {
+    const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`;
+    const rule = `|${widths.map((w, i) => (right.has(i) ? `${'-'.repeat(w + 1)}:` : `${'-'.repeat(w + 2)}`)).join('|')}|`;
+    return [line(head), rule, ...body.map(line)].join('\n');
+  }
+  return [head.map(cell).join('  '), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map((b) => b.map(cell).join('  '))].join('\n');
+}
+
+/**
+ * One line per task and size: the seed against focal-onnx, whole process and in-process, and the
+ * graph forms at their best batch size (M elements/s; "×": eval's whole process over the seed's).
+ */
+function summaryText(rows: readonly Row[]): string {
+  const find = (task: Task, size: number, kind: Kind, pick: (r: Row) => boolean = () => true): Row[] =>
+    rows.filter((r) => r.task === task && r.size === size && r.kind === kind && pick(r));
+  const top = (rs: Row[]): number | undefined => (rs.length ? Math.max(...rs.map(mps)) : undefined);
+  const f = (x: number | undefined): string => (x === undefined ? 'n/a' : x.toFixed(x < 100 ? 1 : 0));
+  const head = [
+    'task',
+    'elements',
+    'seed, whole process',
+    'eval, whole process',
+    '×',
+    'seed, in-process (best threads)',
+    'TS loop',
+    'arith: 1 thread / 2 threads / 2 workers',
+    'onehot: 1 thread / 2 threads / 2 workers',
+    'eval streaming, 2 threads',
+    'eval peak MB',
+  ];
+  const keys = [...new Set(rows.map((r) => `${r.task}|${r.size}`))];
+  const body = sortedRows(rows)
+    .filter((r, i, all) => all.findIndex((x) => x.task === r.task && x.size === r.size) === i)
+    .filter((r) => keys.includes(`${r.task}|${r.size}`))
+    .map(({ task, size }) => {
+      const seed = top(find(task, size, 'seed'));
+      const ev = top(find(task, size, 'eval'));
+      const graph = (form: string, threads: number, workers?: number): string =>
+        f(top(find(task, size, 'graph', (r) => r.form === form && r.threads === threads && r.workers === workers)));
+      const peak = find(task, size, 'eval').flatMap((r) => r.peaks);
+      return [
+        task,
+        fmtSize(size),
+        f(seed),
+        f(ev),
+        seed && ev ? `${(ev / seed).toFixed(1)}×` : 'n/a',
+        f(top(find(task, size, 'seed-fwd'))),
+        f(top(find(task, size, 'ts'))),
+        `${graph('arith', 1)} / ${graph('arith', 2)} / ${graph('arith', 2, 2)}`,
+        `${graph('onehot', 1)} / ${graph('onehot', 2)} / ${graph('onehot', 2, 2)}`,
+        f(top(find(task, size, 'eval-inproc', (r) => r.threads === 2))),
+        peak.length ? (Math.max(...peak) / 2 ** 20).toFixed(0) : 'n/a',
+      ];
+    });
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(head), `|${head.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+/** Replaces the text between the bench markers of the project README, when it has them. */
+function updateRootReadme(summary: string, meta: { date: string; cpu: string; cores: number }): void {
+  const file = path.join(ROOT, 'README.md');
+  if (!fs.existsSync(file)) return;
+  const text = fs.readFileSync(file, 'utf8');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) return;
+  const block = `${start}\n_Last \`npm run bench\`: ${meta.date.slice(0, 10)}, ${meta.cores} × ${meta.cpu}; M elements/s, float32; details in [bench/README.md](bench/README.md)._\n\n${summary}\n${end}`;
+  fs.writeFileSync(file, text.slice(0, a) + block + text.slice(b + end.length));
+}
+
+/** The chart: throughput against size, one line per variant, one panel per task (Vega-Lite → SVG). */
+async function chart(rows: readonly Row[]): Promise<string> {
+  // vega and vega-lite are ES modules; load them with a real import() from this CommonJS file.
+  const load = new Function('m', 'return import(m)') as (m: string) => Promise<unknown>;
+  const vega = (await load('vega')) as typeof import('vega');
+  // (vega-lite's types resolve only under moduleResolution node16+; its one call is typed here.)
+  const vl = (await load('vega-lite')) as { compile(spec: object): { spec: Parameters<typeof vega.parse>[0] } };
+  const pick = (r: Row): string | undefined => {
+    const th = r.threads ? `, ${r.threads} thr` : '';
+    switch (r.kind) {
+      case 'seed':
+        return 'seed (PyTorch), whole process';
+      case 'seed-fwd':
+        return r.threads === 1 ? 'seed forward, in-process' : undefined;
+      case 'ts':
+        return 'TypeScript loop';
+      case 'graph':
+        if (r.batch !== DEFAULT_BATCH) return undefined;
+        return r.workers ? `graph ${r.form}, ${r.workers} workers` : `graph ${r.form}${th}`;
+      case 'eval':
+        return r.threads === 2 ? 'eval, whole process, 2 thr' : undefined;
+      case 'eval-inproc':
+        return r.threads === 2 ? 'eval, streaming, 2 thr' : undefined;
+    }
+  };
+  const values = rows.flatMap((r) => {
+    const variant = pick(r);
+    return variant ? [{ task: r.task, elements: r.size, variant, mps: Math.round(mps(r) * 10) / 10 }] : [];
+  });
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `Focal loss throughput, float32, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'CPU'})`,
+    data: { values },
+    facet: { column: { field: 'task', type: 'nominal', title: null } },
+    spec: {
+      width: 360,
+      height: 300,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'elements', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'elements', axis: { values: [...new Set(values.map((v) => v.elements))], labelExpr: "datum.value >= 1048576 ? datum.value / 1048576 + 'M' : datum.value" } },
+        y: { field: 'mps', type: 'quantitative', scale: { type: 'log' }, title: 'million elements / s (best of runs)' },
+        color: { field: 'variant', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 3, labelLimit: 320 } },
+        tooltip: [{ field: 'variant' }, { field: 'elements' }, { field: 'mps' }],
+      },
+    },
+  };
+  const compiled = vl.compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}
+
+function readme(rows: readonly Row[], meta: Record<string, unknown>): string {
+  const m = meta as { date: string; cpu: string; cores: number; node: string; ort: string; torch: string | null; load: { before: number[]; after: number[] } };
+  const seedNote = m.torch ? `PyTorch ${m.torch} (Debian python3-torch)` : 'not run: /usr/bin/python3 with torch and numpy was not found (apt-get install python3-torch python3-numpy)';
+  return [
+    '# Benchmark',
+    '',
+    'Written by `npm run bench` (scripts/bench.ts); the raw numbers are in `results.json`, the chart is `throughput.svg`.',
+    '',
+    `Last run: ${m.date} on ${m.cores} × ${m.cpu}, Node ${m.node}, onnxruntime-node ${m.ort}, seed: ${seedNote}.`,
+    `Load average before / after: ${m.load.before.map((x) => x.toFixed(2)).join(' ')} / ${m.load.after.map((x) => x.toFixed(2)).join(' ')}.`,
+    '',
+    'Data: float32 predictions uniform in [0, 1), float32 targets 0/1 (30% ones); multilabel files are [N/16, 16].',
+    'Loss: the seed\'s defaults (α = 0.25, γ = 2, eps = 1e-4, mean). Best of the runs; "× seed" compares a',
+    'whole-process row with the seed\'s whole process, an in-process row with the seed\'s best in-process forward.',
+    '',
+    '![throughput](throughput.svg)',
+    '',
+    '## Summary',
+    '',
+    summaryText(rows),
+    '',
+    '## Every row',
+    '',
+    tableText(rows, true),
+    '',
+  ].join('\n');
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+function packageVersion(name: string): string {
+  const file = path.join(ROOT, 'node_modules', name, 'package.json');
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+function torchVersion(): string | undefined {
+  if (!fs.existsSync(PYTHON)) return undefined;
+  const r = spawnSync(PYTHON, ['-c', 'import numpy, torch; print(torch.__version__)'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  if (argv[0] === '--child') {
+    process.stdout.write(`${JSON.stringify(await runChild(JSON.parse(argv[1]) as ChildSpec))}\n`);
+    return;
+  }
+  const o = parseOptions(argv);
+  const torch = o.seed ? torchVersion() : undefined;
+  if (o.seed && torch === undefined) {
+    process.stderr.write(`note: the seed is not run: ${PYTHON} with torch and numpy was not found (apt-get install python3-torch python3-numpy)\n`);
+  }
+  fs.mkdirSync(o.data, { recursive: true });
+  const ctx: Context = { o, hook: rssHook(o.data), torch, rows: [] };
+  const loadBefore = os.loadavg();
+  const started = performance.now();
+  const plan: [Task, number][] = [];
+  for (const size of o.sizes) plan.push(['binary', size]);
+  // Multilabel at every size but the binary-only goal size of 32M.
+  for (const size of o.sizes) if (size !== 32 << 20 || o.sizes.length === 1) plan.push(['multilabel', size]);
+  for (const [task, size] of plan) {
+    process.stderr.write(`${task} ${fmtSize(size)}: data in ${o.data}\n`);
+    const files = await dataFor(o.data, task, size);
+    for (let rep = 0; rep < o.reps; rep++) await measure(ctx, task, size, files, rep);
+    process.stderr.write('\n');
+  }
+  const meta = {
+    date: new Date().toISOString(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    ort: packageVersion('onnxruntime-node'),
+    torch: torch ?? null,
+    load: { before: loadBefore, after: os.loadavg() },
+    seconds: (performance.now() - started) / 1000,
+    config: { alpha: ALPHA, gamma: GAMMA, eps: EPS, labels: LABELS, reps: o.reps, sizes: o.sizes, defaultBatch: DEFAULT_BATCH, sweepBatches: SWEEP_BATCHES },
+  };
+  const table = tableText(ctx.rows, false);
+  process.stdout.write(`\n${table}\n\n${summaryText(ctx.rows)}\n\n`);
+  fs.mkdirSync(o.out, { recursive: true });
+  const results = {
+    meta,
+    rows: sortedRows(ctx.rows).map((r) => ({
+      ...r,
+      bestSeconds: best(r.times),
+      medianSeconds: median(r.times),
+      millionElementsPerSecond: mps(r),
+      ratioToSeed: ((s) => (s === undefined ? null : mps(r) / s))(seedFor(ctx.rows, r)),
+      peakBytes: Math.max(...r.peaks),
+    })),
+  };
+  fs.writeFileSync(path.join(o.out, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
+  fs.writeFileSync(path.join(o.out, 'README.md'), readme(ctx.rows, meta));
+  if (!o.quick && path.resolve(o.out) === path.join(ROOT, 'bench')) updateRootReadme(summaryText(ctx.rows), meta);
+  try {
+    fs.writeFileSync(path.join(o.out, 'throughput.svg'), await chart(ctx.rows));
+  } catch (e) {
+    process.stderr.write(`chart not drawn: ${(e as Error).message}\n`);
+  }
+  process.stderr.write(`wrote ${path.relative(process.cwd(), o.out) || '.'}/results.json, throughput.svg, README.md (${meta.seconds.toFixed(0)} s)\n`);
+}
+
+if (!isMainThread) {
+  workerMain(workerData as WorkerData).catch((e: unknown) => {
+    throw e;
+  });
+} else main(process.argv.slice(2)).catch((e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});
