@@ -359,6 +359,23 @@ interface EvalGraph {
   readonly fetches: readonly string[];
 }
 
+/**
+ * Runs `step`; when the model came from a user's file, a failure there (onnxruntime refusing the
+ * graph, an output of no known type, …) is the file's problem: a one-line UsageError naming it.
+ * For a model built here, the same failure is our bug and propagates as it is.
+ */
+async function asFileError<T>(file: string | undefined, what: string, step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    if (file === undefined || e instanceof UsageError) throw e;
+    const message = String((e as Error)?.message ?? e);
+    // onnxruntime's messages carry its source path and status codes before the reason.
+    const reason = message.split('\n')[0].replace(/^.*\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /, '').slice(0, 300);
+    throw new UsageError(`${file}: ${what}: ${reason}`);
+  }
+}
+
 function evalGraph(plan: Plan, pred: NpyHeader, target: NpyHeader): EvalGraph {
   const o = plan.options;
   const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
@@ -433,9 +450,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const o = plan.options;
     const batchRows = Math.max(1, Math.floor(batchSize / layout.predRow));
 
-    const eg = evalGraph(plan, pred, target);
+    const eg = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalGraph(plan, pred, target));
     const t0 = performance.now();
-    session = await createSession(eg.bytes, { ...options, modelName: plan.modelFile });
+    session = await asFileError(plan.modelFile, 'onnxruntime cannot load it', () => createSession(eg.bytes, { ...options, modelName: plan.modelFile }));
     const loadSeconds = (performance.now() - t0) / 1000;
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
 
@@ -490,7 +507,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       const fetches: Record<string, HostTensor | null> = {};
       if (into) fetches.loss = { dtype: o.dtype, dims: lossDims, data: into } as HostTensor;
       for (const name of eg.fetches) fetches[name] = null;
-      const result = await session!.run(feeds, fetches);
+      const result = await asFileError(plan.modelFile, 'onnxruntime cannot run it on this data', () => session!.run(feeds, fetches));
       if ((eg.predInGraph || eg.targetInGraph) && !graphChecksPass(eg, result, probs)) {
         // Something in this batch is off: find and name it. (A NaN loss from valid data, were a
         // model to make one, passes the scan and counts, as it would without the graph checks.)

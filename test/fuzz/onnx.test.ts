@@ -53,10 +53,7 @@ let fileCounter = 0;
  * file). While a new one awaits its fix, list its signature here so an exit 1 matching it is
  * counted instead of failing the fuzz (and the fuzz keeps exploring); keep the list empty otherwise.
  */
-const KNOWN_CRASHES: readonly { readonly id: string; readonly matches: (stderr: string) => boolean }[] = [
-  { id: 'eval-untyped-loss', matches: (e) => e.includes('eval outputs: the model has no output') },
-  { id: 'eval-fixed-dims', matches: (e) => e.includes('Got invalid dimensions for input') },
-];
+const KNOWN_CRASHES: readonly { readonly id: string; readonly matches: (stderr: string) => boolean }[] = [];
 const knownCrashCounts = new Map<string, number>();
 
 /** Asserts the inspect contract for `bytes` written to a file, plain and --json. */
@@ -328,12 +325,9 @@ describe('regressions: the crashes this fuzz found', () => {
   });
 });
 
-describe('known bugs found by this fuzz (each passes while the bug is there)', () => {
-  // BUG (src/runtime/eval-outputs.ts elemType): a model file whose `loss` output has no type (a
-  // malformed value_info) reaches `throw new Error('eval outputs: the model has no output …')`, so
-  // `eval --model` exits 1 with a stack instead of 2 and one line naming the file. Fix: check the
-  // output types where the model file is validated (planFromFile) and throw a UsageError there.
-  it.failing('eval --model with an untyped loss output: exit 2, one line naming the file', async () => {
+/** Malformed model files that once crashed eval (exit 1): now exit 2 with one line naming the file. */
+describe('eval --model on broken model files', () => {
+  it('eval --model with an untyped loss output: exit 2, one line naming the file', async () => {
     writeNpy(path.join(dir(), 'pred.npy'), 'float32', [6], new Float32Array([0.1, 0.9, 0.5, 0.2, 0.7, 0.4]));
     writeNpy(path.join(dir(), 'target.npy'), 'float32', [6], new Float32Array([0, 1, 0, 1, 1, 0]));
     const m = decodeModelProto(buildLoss({ reduction: 'none' }).bytes);
@@ -346,12 +340,7 @@ describe('known bugs found by this fuzz (each passes while the bug is there)', (
     expect(r.stderr).toContain(file);
   });
 
-  // BUG (src/runtime/evaluate.ts): a model file whose `pred` input has a fixed first dimension
-  // (say [2] where focal-onnx writes 'N' — what a shape-fixing tool leaves) is only checked on its
-  // label / class dimension; onnxruntime then refuses the batch ("Got invalid dimensions for input:
-  // pred …") and `eval --model` exits 1 with a stack. Fix: check every fixed dimension of the
-  // model's inputs against the batches (or treat a run error of a user's model file as theirs).
-  it.failing('eval --model whose pred input has a fixed N: exit 2, one line naming the file', async () => {
+  it('eval --model whose pred input has a fixed N: exit 2, one line naming the file', async () => {
     writeNpy(path.join(dir(), 'pred.npy'), 'float32', [6], new Float32Array([0.1, 0.9, 0.5, 0.2, 0.7, 0.4]));
     writeNpy(path.join(dir(), 'target.npy'), 'float32', [6], new Float32Array([0, 1, 0, 1, 1, 0]));
     const m = decodeModelProto(buildLoss({}).bytes);
