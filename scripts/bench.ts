@@ -42,6 +42,7 @@ import { MessagePort, Worker, isMainThread, parentPort, workerData } from 'worke
 import { NpyReader, NpyWriter, alignedTypedArrayFor } from '../src/io/npy';
 import { buildLoss } from '../src/losses';
 import { createSession } from '../src/runtime/session';
+import { mulberry32 } from './prng';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ALPHA = 0.25;
@@ -129,17 +130,6 @@ const fmtSize = (n: number): string => (n >= 1 << 20 && n % (1 << 20) === 0 ? `$
 
 // ---- data ---------------------------------------------------------------------------------------
 
-/** mulberry32: a small deterministic PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface DataFiles {
   readonly pred: string;

@@ -11,22 +11,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeNpy } from '../src/io/npy';
+import { mulberry32 } from './prng';
 
 export const SAMPLE_COUNT = 100_000;
 export const POSITIVE_RATE = 0.1;
 const SEED = 0x5eed_f0ca;
 
-/** mulberry32: a tiny 32-bit PRNG with good statistics; uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The sample predictions and targets (float32 both). */
 export function makeSamples(count = SAMPLE_COUNT): { pred: Float32Array; target: Float32Array } {
