@@ -28,7 +28,7 @@
  * runtimes 4e-6 apart). eps = 0 drops the clamp: the stable form of torchvision and kornia.
  */
 import { Value, op } from '../onnx';
-import { LossParams, Param, clamped, clampedLog, focalTerm, logSigmoid, toType } from './focal';
+import { LossParams, Param, clamped, clampedLog, focalTerm, logSigmoidPair, toType } from './focal';
 import { FocalOptions } from './options';
 
 /**
@@ -54,7 +54,8 @@ function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams, vali
   let m: Value;
   if (o.input === 'logits') {
     const z = op.mul(x, op.sub(t, u));
-    ({ logPt, m } = clampedLog(logSigmoid(z), op.exp(logSigmoid(op.neg(z))), p.eps));
+    const ls = logSigmoidPair(z);
+    ({ logPt, m } = clampedLog(ls.pos, op.exp(ls.neg), p.eps));
   } else if (validInputs) {
     ({ logPt, m } = clamped(op.abs(op.sub(x, u)), p.eps));
   } else {
@@ -118,7 +119,7 @@ function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Va
   let m: Value;
   if (o.input === 'logits') {
     // The masked pair of log-probabilities [log σ(−x), log σ(x)], and of 1 − p: [σ(x), σ(−x)] (as exp of those).
-    const [lsPos, lsNeg] = [logSigmoid(x), logSigmoid(op.neg(x))];
+    const { pos: lsPos, neg: lsNeg } = logSigmoidPair(x);
     ({ logPt, m } = clampedLog(pick(pair(lsNeg, lsPos)), pick(pair(op.exp(lsPos), op.exp(lsNeg))), p.eps));
   } else {
     ({ logPt, m } = clamped(pick(pair(op.sub(1, x), x)), p.eps));

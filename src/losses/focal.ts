@@ -99,11 +99,13 @@ export function log1p(u: Value): Value {
 }
 
 /**
- * log σ(z) = min(z, 0) − log1p(exp(−|z|)), stable for any z and any float type, and accurate to
- * the last bits for confident z (a plain log(1 + e) would lose log σ(16) ≈ −1.1e-7 to rounding).
+ * log σ(z) and log σ(−z) together: min(±z, 0) − log1p(exp(−|z|)), sharing the log1p term; stable
+ * for any z and any float type, and accurate to the last bits for confident z (a plain
+ * log(1 + e) would lose log σ(16) ≈ −1.1e-7 to rounding).
  */
-export function logSigmoid(z: Value): Value {
-  return op.sub(op.min(z, 0), log1p(op.exp(op.neg(op.abs(z)))));
+export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
+  const l = log1p(op.exp(op.neg(op.abs(z))));
+  return { pos: op.sub(op.min(z, 0), l), neg: op.sub(op.min(op.neg(z), 0), l) };
 }
 
 /** The reduction over every element: mean, sum, or none (the elements themselves). */

@@ -48,7 +48,7 @@
  * probs case with target 0 and p = 0.0035, where c = 1 − p has rounded).
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, classCount, elementCount, focalFactor, logSigmoid, param, toType } from './focal';
+import { LossParams, Param, classCount, elementCount, focalFactor, logSigmoidPair, param, toType } from './focal';
 import { FocalOptions } from './options';
 
 /** Below this the multi-class "others" mass is treated as 0 when normalizing (a normal float32). */
@@ -122,8 +122,9 @@ function binaryGradient(x: Value, target: Value, o: FocalOptions, p: LossParams)
   let core: Value;
   if (o.input === 'logits') {
     // log σ(z) = min(z, 0) − T and log σ(−z) = −max(z, 0) − T, T = log(1 + e^(−|z|)) shared.
-    const logPt = logSigmoid(sx);
-    const m = op.exp(logSigmoid(op.neg(sx)));
+    const ls = logSigmoidPair(sx);
+    const logPt = ls.pos;
+    const m = op.exp(ls.neg);
     core = logitsCore(logPt, m, p.gamma, p.eps);
   } else {
     // As the loss's arith form: p_t = (1 − t) + s·p and 1 − p_t = t − s·p, each without cancellation.
