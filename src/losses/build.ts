@@ -7,7 +7,7 @@
  * to the node's attributes (`ref_attr_name`), so a runtime that knows the op reads them there.
  */
 import { onnx } from 'onnx-proto';
-import { DType, FunctionDef, Graph, Shape, Value, attr, buildModel, serializeModel } from '../onnx';
+import { Attr, DType, FunctionDef, Graph, Shape, Value, attr, buildModel, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
 import { LossParams, computeType, literalParams, reduceAll, toType } from './focal';
@@ -124,9 +124,9 @@ function attributeParams(g: Graph, o: FocalOptions): LossParams {
 }
 
 /** The `ai.focal` function for these options and the attributes of a node that calls it. */
-export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, ReturnType<typeof attr.float>> } {
+export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, Attr> } {
   const shapes = ioShapes(o);
-  const attrs: Record<string, ReturnType<typeof attr.float>> = {
+  const attrs: Record<string, Attr> = {
     gamma: attr.float(o.gamma),
     eps: attr.float(o.eps),
     reduction: attr.string(o.reduction),
