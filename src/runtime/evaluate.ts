@@ -7,13 +7,16 @@
  * - Built: `dtype` is the prediction file's (float16/32/64) and `targetDtype` the target file's
  *   (a float target of another width than pred is converted in JS, exactly: it holds 0 and 1).
  *   The graph is built with reduction `none` (and `validInputs`: every batch is checked, see
- *   below), and the evaluator adds `loss_sum`: the per-element losses cast to float64 and summed
- *   in the graph (per label too, `loss_label_sums`, for multi-label; eval-outputs.ts). Only that
- *   number leaves onnxruntime per batch, and the batches' sums are added here in float64. No
- *   float32 reduction touches the result: onnxruntime's float32 ReduceSum drifts with the count
- *   it reduces (measured: 1e-6 relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at
- *   16M), whereas this sum is within 2e-9 of a float64 reference at 10^8 elements. The
- *   per-element losses leave the graph only for `out`.
+ *   below), and the evaluator adds `loss_sum`: the per-element losses summed in the graph in
+ *   blocks of ~1024 (in the loss type), the block sums in float64 (per label too,
+ *   `loss_label_sums`, for multi-label; eval-outputs.ts). Only that number leaves onnxruntime per
+ *   batch, and the batches' sums are added here in float64. No long float32 reduction touches the
+ *   result: onnxruntime's float32 ReduceSum drifts with the count it reduces (measured: 1e-6
+ *   relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at 16M), whereas a block of 1024
+ *   rounds to ~1e-7 and the errors of the blocks average out (the result is within ~1e-8 of a
+ *   float64 reference at 10^8 elements). Full batches are whole blocks (their rows are rounded
+ *   down to a multiple of the block rows); the last batch is tiled by the largest divisor of its
+ *   rows. The per-element losses leave the graph only for `out`.
  * - A model file: used as it is, with the same outputs added. Its reduction decides: `mean` — each
  *   batch's mean times its count; `sum` — each batch's sum; `none` — `loss_sum`, as above. The
  *   batch values are accumulated in float64, but each batch's own float32 reduction limits the
@@ -49,7 +52,7 @@ import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedA
 import { FocalOptions, Label, LossOptions, Reduction, TargetDType, buildLoss, normalizeOptions } from '../losses';
 import { TensorInfo } from '../onnx';
 import { checkBinaryTargets, checkClassIndices, checkPredictions, convertBinaryTargets } from './checks';
-import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
+import { EVAL_INPUTS, EVAL_OUTPUTS, addEvalOutputs, blockShape, targetBlockRows } from './eval-outputs';
 import { loadModelFile } from './model-file';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
@@ -448,7 +451,10 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const { plan, layout } =
       options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(options.loss ?? {}, pred, target, label);
     const o = plan.options;
-    const batchRows = Math.max(1, Math.floor(batchSize / layout.predRow));
+    // Whole rows, and whole blocks of the graph's sums where the batch holds one (eval-outputs.ts).
+    const blockRows = targetBlockRows(layout.lossRow);
+    const wholeRows = Math.max(1, Math.floor(batchSize / layout.predRow));
+    const batchRows = wholeRows >= blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
     const eg = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalGraph(plan, pred, target));
     const t0 = performance.now();
@@ -499,10 +505,14 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       const predDims = o.task === 'binary' ? [rows] : [rows, layout.predRow];
       const targetDims = o.task === 'multilabel' ? [rows, layout.targetRow] : [rows];
       const lossDims = o.task === 'multilabel' ? [rows, layout.lossRow] : [rows];
-      const feeds = {
+      const feeds: Record<string, HostTensor> = {
         pred: { dtype: plan.predType, dims: predDims, data: p } as HostTensor,
         target: { dtype: plan.targetType, dims: targetDims, data: feedTarget } as HostTensor,
       };
+      if (eg.sums) {
+        const blocks = blockShape(rows, o.task === 'multilabel' ? layout.lossRow : undefined);
+        feeds[EVAL_INPUTS.blocks] = { dtype: 'int64', dims: [blocks.length], data: BigInt64Array.from(blocks, BigInt) };
+      }
       const into = lossBuffers?.[batches % 2].subarray(0, rows * layout.lossRow);
       const fetches: Record<string, HostTensor | null> = {};
       if (into) fetches.loss = { dtype: o.dtype, dims: lossDims, data: into } as HostTensor;

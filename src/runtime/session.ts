@@ -120,7 +120,7 @@ function baseOptions(options: SessionOptions): ort.InferenceSession.SessionOptio
   if (!GRAPH_OPTIMIZATION_LEVELS.includes(level)) {
     throw new RangeError(`graphOptimization must be one of ${GRAPH_OPTIMIZATION_LEVELS.join(', ')}, got ${String(level)}`);
   }
-  return { graphOptimizationLevel: level, intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 3 };
+  return { graphOptimizationLevel: level, intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', logSeverityLevel: 4 };
 }
 
 const SETUP_HINT = "run 'npm run setup:cuda' on a machine with CUDA 12 and access to its feed, or use --ep cpu";

@@ -1,6 +1,7 @@
 /**
- * The evaluator's graph outputs (src/runtime/eval-outputs.ts): the float64 batch sums equal a
- * float64 sum of the per-element `loss`, and the data checks done as reductions in the graph
+ * The evaluator's graph outputs (src/runtime/eval-outputs.ts): the batch sums, in blocks of the
+ * shape fed as `focal_eval_blocks`, agree with a float64 sum of the per-element `loss` (to float32
+ * rounding inside a block; exactly where each block is one element), and the data checks done as reductions in the graph
  * catch every bad element the JS scan would — values a float32 reduction could hide (a target of
  * 1e-30, of 1 − 2^-24, a NaN anywhere in a vectorized batch) — and report the same first element,
  * predictions before targets, while −0 passes as 0.
@@ -9,7 +10,7 @@ import * as path from 'path';
 import { DataError } from '../../src/errors';
 import { NpyDType, NpyTypedArray, typedArrayFor, writeNpy } from '../../src/io/npy';
 import { LossOptions, buildLoss } from '../../src/losses';
-import { EVAL_OUTPUTS, addEvalOutputs } from '../../src/runtime/eval-outputs';
+import { EVAL_INPUTS, EVAL_OUTPUTS, addEvalOutputs, blockRows, blockShape, targetBlockRows } from '../../src/runtime/eval-outputs';
 import { evaluate } from '../../src/runtime/evaluate';
 import { scratchDir } from '../helpers/cli';
 import { runModel } from '../helpers/ort';
@@ -40,36 +41,67 @@ async function failure(p: Promise<unknown>): Promise<Error> {
 describe('addEvalOutputs', () => {
   it.each([
     ['binary float32', { task: 'binary' }, [7], 'total'],
+    ['binary float32, many blocks', { task: 'binary' }, [3000], 'total'],
     ['binary float64 onehot', { task: 'binary', dtype: 'float64', form: 'onehot' }, [7], 'total'],
     ['multilabel per-label α', { task: 'multilabel', alpha: [0.2, 0.7] }, [4, 2], 'labels'],
+    ['multilabel per-label α, many blocks', { task: 'multilabel', alpha: [0.2, 0.7, 0.5] }, [1024, 3], 'labels'],
     ['multilabel float16', { task: 'multilabel', dtype: 'float16' }, [3, 3], 'labels'],
-  ] as [string, LossOptions, number[], 'total' | 'labels'][])('%s: the sums are float64 sums of the loss output', async (_name, options, shape, sums) => {
+    ['multiclass', { task: 'multiclass' }, [600, 3], 'total'],
+  ] as [string, LossOptions, number[], 'total' | 'labels'][])('%s: the sums are block sums of the loss output, added in float64', async (_name, options, shape, sums) => {
     const m = buildLoss({ ...options, reduction: 'none' });
     const real = options.dtype !== 'float16';
-    const bytes = addEvalOutputs(m.bytes, { sums, checkPred: real, checkTarget: real });
+    const multiclass = options.task === 'multiclass';
+    const bytes = addEvalOutputs(m.bytes, { sums, checkPred: real, checkTarget: real && !multiclass });
     const n = shape.reduce((a, b) => a * b, 1);
     const p = Array.from({ length: n }, (_, i) => ((i * 0.37) % 1) + 0.001);
-    const t = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const t = Array.from({ length: multiclass ? shape[0] : n }, (_, i) => (multiclass ? i % shape[1] : i % 3 === 0 ? 1 : 0));
     const dtype = options.dtype ?? 'float32';
-    const out = await runModel(bytes, {
-      pred: { dtype, dims: shape, data: p },
-      target: { dtype, dims: shape, data: t },
-    });
-    const loss = out.loss.data;
-    const total = loss.reduce((a, b) => a + b, 0);
-    expect(out[EVAL_OUTPUTS.sum].dtype).toBe('float64');
-    expect(Math.abs(out[EVAL_OUTPUTS.sum].data[0] - total)).toBeLessThanOrEqual(1e-15 * total);
-    if (sums === 'labels') {
-      const L = shape[1];
-      out[EVAL_OUTPUTS.labelSums].data.forEach((v, l) => {
-        const col = loss.filter((_, i) => i % L === l).reduce((a, b) => a + b, 0);
-        expect(Math.abs(v - col)).toBeLessThanOrEqual(1e-15 * col);
+    const rows = shape[0];
+    const labels = sums === 'labels' ? shape[1] : undefined;
+    for (const blocks of [blockShape(rows, labels), labels ? [rows, 1, labels] : [rows, 1]]) {
+      const out = await runModel(bytes, {
+        pred: { dtype, dims: shape, data: p },
+        target: multiclass ? { dtype: 'int64', dims: [rows], data: t } : { dtype, dims: shape, data: t },
+        [EVAL_INPUTS.blocks]: { dtype: 'int64', dims: [blocks.length], data: blocks },
       });
+      // One-element blocks are summed in float64 only: the float64 sum of the loss output, to the
+      // last bit but for the order of the additions.
+      const tol = blocks[1] === 1 ? 1e-15 : 1e-6;
+      const loss = out.loss.data;
+      const total = loss.reduce((a, b) => a + b, 0);
+      expect(out[EVAL_OUTPUTS.sum].dtype).toBe('float64');
+      expect(Math.abs(out[EVAL_OUTPUTS.sum].data[0] - total)).toBeLessThanOrEqual(tol * total);
+      if (labels) {
+        out[EVAL_OUTPUTS.labelSums].data.forEach((v, l) => {
+          const col = loss.filter((_, i) => i % labels === l).reduce((a, b) => a + b, 0);
+          expect(Math.abs(v - col)).toBeLessThanOrEqual(tol * col);
+        });
+      }
+      if (real) {
+        expect(out[EVAL_OUTPUTS.predMin].data[0]).toBeCloseTo(Math.min(...p), 6);
+        expect(out[EVAL_OUTPUTS.predMax].data[0]).toBeCloseTo(Math.max(...p), 6);
+        if (!multiclass) expect(out[EVAL_OUTPUTS.target].data[0]).toBe(0);
+      }
     }
-    if (real) {
-      expect(out[EVAL_OUTPUTS.predMin].data[0]).toBeCloseTo(Math.min(...p), 6);
-      expect(out[EVAL_OUTPUTS.predMax].data[0]).toBeCloseTo(Math.max(...p), 6);
-      expect(out[EVAL_OUTPUTS.target].data[0]).toBe(0);
+  });
+
+  it('tiles every batch exactly with blocks of at most ~1024 elements (16 rows for long rows)', () => {
+    expect(targetBlockRows(1)).toBe(1024);
+    expect(targetBlockRows(16)).toBe(64);
+    expect(targetBlockRows(1000)).toBe(16);
+    expect(blockShape(262144, undefined)).toEqual([256, 1024]);
+    expect(blockShape(16384, 16)).toEqual([256, 64, 16]);
+    expect(blockShape(100000, undefined)).toEqual([100, 1000]);
+    expect(blockShape(7, undefined)).toEqual([1, 7]);
+    expect(blockShape(1, 5)).toEqual([1, 1, 5]);
+    // A prime number of rows: one-row blocks (float64 from the first addition), still exact.
+    expect(blockShape(1031, undefined)).toEqual([1031, 1]);
+    for (const rows of [1, 2, 3, 97, 1024, 1025, 4096, 65537, 99991, 262143]) {
+      for (const len of [1, 3, 16, 100, 5000]) {
+        const k = blockRows(rows, len);
+        expect(rows % k).toBe(0);
+        expect(k).toBeLessThanOrEqual(targetBlockRows(len));
+      }
     }
   });
 

@@ -132,12 +132,13 @@ describe('streaming', () => {
     expect(results.map((r) => r.batches)).toEqual([1, 1, 7, 64].map((b) => Math.ceil(rows / Math.max(1, Math.floor(b / rowLength)))).fill(1, 0, 1));
     // onnxruntime's vectorized kernels (Log, Exp, …) round an element at a batch's tail a few
     // float32 ulps differently from one in the vector body, so the per-element losses agree to
-    // float32 rounding, and the totals closer still.
+    // float32 rounding; so do the per-label sums, whose float32 blocks (of up to 1024 elements)
+    // group other rows in other batchings; the totals agree closer still.
     const elements = outs.map((o) => Array.from(readNpy(o).data as Float32Array));
     for (let k = 1; k < outs.length; k++) {
       elements[k].forEach((x, i) => expect(Math.abs(x - elements[0][i])).toBeLessThanOrEqual(1e-6 * Math.abs(elements[0][i])));
       expect(Math.abs(results[k].loss / results[0].loss - 1)).toBeLessThan(1e-7);
-      results[k].perLabel?.forEach((v, i) => expect(Math.abs(v / (results[0].perLabel as number[])[i] - 1)).toBeLessThan(1e-7));
+      results[k].perLabel?.forEach((v, i) => expect(Math.abs(v / (results[0].perLabel as number[])[i] - 1)).toBeLessThan(1e-6));
     }
   });
 
