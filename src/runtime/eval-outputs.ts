@@ -6,9 +6,10 @@
  *   is per element (reduction none), summed in blocks: the losses are reshaped to
  *   `focal_eval_blocks` — an int64 input the evaluator feeds each run, [R, K] (or [R, K, L] for
  *   multilabel) with R·K the batch's rows — each block of K is summed in the loss type (float16 is
- *   first cast to float32), the R block sums are cast to float64 and summed. A block of ~1024
+ *   first cast to float32), the R block sums are cast to float64 and summed. A block of ~256
  *   elements sums in float32 within ~1e-7 of its float64 sum, and every later addition is in
- *   float64; in the graph this costs ~0.2 ns an element on one thread, and it splits across
+ *   float64 (at 10^8 elements the result is 1.7e-9 from a float64 reference; blocks of 1024 gave
+ *   2.3e-8 at the same speed); in the graph this costs ~0.2 ns an element on one thread, and it splits across
  *   onnxruntime's threads, where a Cast of every element to float64 and a float64 ReduceSum
  *   (~0.5 ns) ran on one thread whatever the thread count. For multilabel also `loss_label_sums`
  *   (float64 [L]): each label column's sum, of which `loss_sum` is the sum.
@@ -49,11 +50,11 @@ export const EVAL_INPUTS = {
 } as const;
 
 /** Elements per block summed in the loss type before float64 (multilabel: rows of L labels, at least 16 rows). */
-export const BLOCK_ELEMENTS = 1024;
+export const BLOCK_ELEMENTS = 256;
 
 /**
  * The rows per block for a batch of `rows` rows of `rowLength` per-element losses: the largest
- * divisor of `rows` not above the target (BLOCK_ELEMENTS elements; for rows longer than 64, 16
+ * divisor of `rows` not above the target (BLOCK_ELEMENTS elements; for rows longer than 16, 16
  * rows), so that the blocks tile the batch exactly. A batch of a prime number of rows gets blocks
  * of one row: exact, only slower.
  */
@@ -128,8 +129,8 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
       name: EVAL_INPUTS.blocks,
       type: { tensorType: { elemType: DTYPES.int64.code, shape: { dim: [{ dimValue: labels ? 3 : 2 }] } } },
     });
-    inits.push({ name: `${P}axis0`, dataType: DTYPES.int64.code, dims: [1], int64Data: [0] });
     inits.push({ name: `${P}axis1`, dataType: DTYPES.int64.code, dims: [1], int64Data: [1] });
+    if (labels) inits.push({ name: `${P}axis0`, dataType: DTYPES.int64.code, dims: [1], int64Data: [0] });
     nodes.push(node('Reshape', [each, EVAL_INPUTS.blocks], `${P}blocked`));
     nodes.push(node('ReduceSum', [`${P}blocked`, `${P}axis1`], `${P}block_sums`, [keepdims0]));
     let blockSums = `${P}block_sums`;

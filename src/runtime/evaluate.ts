@@ -8,12 +8,12 @@
  *   (a float target of another width than pred is converted in JS, exactly: it holds 0 and 1).
  *   The graph is built with reduction `none` (and `validInputs`: every batch is checked, see
  *   below), and the evaluator adds `loss_sum`: the per-element losses summed in the graph in
- *   blocks of ~1024 (in the loss type), the block sums in float64 (per label too,
+ *   blocks of ~256 (in the loss type), the block sums in float64 (per label too,
  *   `loss_label_sums`, for multi-label; eval-outputs.ts). Only that number leaves onnxruntime per
  *   batch, and the batches' sums are added here in float64. No long float32 reduction touches the
  *   result: onnxruntime's float32 ReduceSum drifts with the count it reduces (measured: 1e-6
- *   relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at 16M), whereas a block of 1024
- *   rounds to ~1e-7 and the errors of the blocks average out (the result is within ~1e-8 of a
+ *   relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at 16M), whereas a block of 256
+ *   rounds to ~1e-7 and the errors of the blocks average out (the result is within ~2e-9 of a
  *   float64 reference at 10^8 elements). Full batches are whole blocks (their rows are rounded
  *   down to a multiple of the block rows); the last batch is tiled by the largest divisor of its
  *   rows. The per-element losses leave the graph only for `out`.
@@ -48,13 +48,14 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { DataError, UsageError } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
-import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor, typedArrayFor } from '../io/npy';
+import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, Reduction, TargetDType, buildLoss, normalizeOptions } from '../losses';
 import { TensorInfo } from '../onnx';
-import { checkBinaryTargets, checkClassIndices, checkPredictions, convertBinaryTargets } from './checks';
-import { EVAL_INPUTS, EVAL_OUTPUTS, addEvalOutputs, blockShape, targetBlockRows } from './eval-outputs';
+import { BatchOutcome, BatchRunner, BatchSpec, Layout, asFileError, evalGraph } from './batch';
+import { targetBlockRows } from './eval-outputs';
 import { loadModelFile } from './model-file';
-import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
+import { EvalPool } from './pool';
+import { DEFAULT_THREADS, ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 /**
  * Default batch: about this many prediction elements (rounded down to whole rows, at least one).
@@ -167,18 +168,6 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
 }
 
 // ---- shapes -------------------------------------------------------------------------------------
-
-interface Layout {
-  /** Rows (N; the elements for binary). */
-  readonly rows: number;
-  /** Prediction and target elements per row. */
-  readonly predRow: number;
-  readonly targetRow: number;
-  /** Per-element losses per row. */
-  readonly lossRow: number;
-  /** Shape of the per-element losses (`out`). */
-  readonly outShape: readonly number[];
-}
 
 function layoutFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader): Layout {
   const ps = pred.shape;
@@ -345,74 +334,6 @@ class Accumulator {
   }
 }
 
-// ---- the evaluator's graph outputs -------------------------------------------------------------
-
-/**
- * The model with the evaluator's outputs (eval-outputs.ts), and which work they take off the JS
- * side: the float64 batch sums (for a per-element `loss`; the per-element losses then leave the
- * graph only for `out`), and the data checks as reductions (float32 / float64 predictions; float
- * binary and multi-label targets of the model's own type). Everything else is checked in JS.
- */
-interface EvalGraph {
-  readonly bytes: Uint8Array;
-  readonly sums: boolean;
-  readonly predInGraph: boolean;
-  readonly targetInGraph: boolean;
-  /** The outputs to fetch besides a pre-allocated `loss`. */
-  readonly fetches: readonly string[];
-}
-
-/**
- * Runs `step`; when the model came from a user's file, a failure there (onnxruntime refusing the
- * graph, an output of no known type, …) is the file's problem: a one-line UsageError naming it.
- * For a model built here, the same failure is our bug and propagates as it is.
- */
-async function asFileError<T>(file: string | undefined, what: string, step: () => T | Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (e) {
-    if (file === undefined || e instanceof UsageError) throw e;
-    const message = String((e as Error)?.message ?? e);
-    // onnxruntime's messages carry its source path and status codes before the reason.
-    const reason = message.split('\n')[0].replace(/^.*\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /, '').slice(0, 300);
-    throw new UsageError(`${file}: ${what}: ${reason}`);
-  }
-}
-
-function evalGraph(plan: Plan, pred: NpyHeader, target: NpyHeader): EvalGraph {
-  const o = plan.options;
-  const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
-  const sums = plan.graphReduction === 'none';
-  const predInGraph = realFloat(pred.dtype) && pred.dtype === plan.predType;
-  const targetInGraph = o.task !== 'multiclass' && realFloat(target.dtype) && target.dtype === plan.targetType;
-  const bytes = addEvalOutputs(plan.bytes, { sums: sums ? (o.task === 'multilabel' ? 'labels' : 'total') : false, checkPred: predInGraph, checkTarget: targetInGraph });
-  const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
-  if (sums && o.task === 'multilabel') fetches.push(EVAL_OUTPUTS.labelSums);
-  if (predInGraph) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
-  if (targetInGraph) fetches.push(EVAL_OUTPUTS.target);
-  return { bytes, sums, predInGraph, targetInGraph, fetches };
-}
-
-/** A scalar output as a number. */
-function scalar(t: HostTensor | undefined): number {
-  return t ? Number((t.data as Float32Array | Float64Array)[0]) : NaN;
-}
-
-/**
- * Whether the graph's check outputs say the batch is fine (false: scan it in JS). A NaN
- * prediction shows as a NaN loss (eval-outputs.ts); a NaN loss from valid data, if a model made
- * one, passes the scan and stays.
- */
-function graphChecksPass(g: EvalGraph, result: Record<string, HostTensor>, probs: boolean): boolean {
-  if (g.predInGraph) {
-    const lo = scalar(result[EVAL_OUTPUTS.predMin]);
-    const hi = scalar(result[EVAL_OUTPUTS.predMax]);
-    if (probs ? !(lo >= 0 && hi <= 1) : !(Number.isFinite(lo) && Number.isFinite(hi))) return false;
-    if (Number.isNaN(scalar(result[g.sums ? EVAL_OUTPUTS.sum : 'loss']))) return false;
-  }
-  return !g.targetInGraph || scalar(result[EVAL_OUTPUTS.target]) === 0;
-}
-
 // ---- the loop -----------------------------------------------------------------------------------
 
 function samePath(a: string, b: string): boolean {
@@ -443,6 +364,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   const predReader = NpyReader.open(options.pred);
   let targetReader: NpyReader | undefined;
   let session: Session | undefined;
+  let pool: EvalPool | undefined;
   let writer: NpyWriter | undefined;
   try {
     targetReader = NpyReader.open(options.target);
@@ -456,113 +378,100 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const wholeRows = Math.max(1, Math.floor(batchSize / layout.predRow));
     const batchRows = wholeRows >= blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
-    const eg = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalGraph(plan, pred, target));
+    const graph = await asFileError(plan.modelFile, 'cannot be evaluated', () =>
+      evalGraph(plan.bytes, o, plan.graphReduction, pred, target, plan.predType, plan.targetType),
+    );
+    const spec: BatchSpec = {
+      options: o,
+      layout,
+      pred,
+      target,
+      predType: plan.predType,
+      targetType: plan.targetType,
+      graphReduction: plan.graphReduction,
+      graph,
+      modelFile: plan.modelFile,
+      batchRows,
+    };
+    const batchCount = Math.ceil(layout.rows / batchRows);
+    const wantLoss = options.out !== undefined;
+    // On the CPU, with more than one thread and more than one batch: a pool of one-thread sessions
+    // in worker threads, each reading and running whole batches (pool.ts says why); otherwise one
+    // session here (CUDA, one thread, one batch), reading the next batch while this one runs.
+    // Not with `out` (the per-element losses are written here in order, and an interrupted write
+    // exits at once, which a running worker cannot survive: pool.ts).
+    const workers = (options.ep ?? 'cpu') === 'cpu' && !wantLoss ? Math.min(options.threads ?? DEFAULT_THREADS(), batchCount) : 1;
     const t0 = performance.now();
-    session = await asFileError(plan.modelFile, 'onnxruntime cannot load it', () => createSession(eg.bytes, { ...options, modelName: plan.modelFile }));
+    if (workers > 1) {
+      pool = await EvalPool.start({ spec, graphOptimization: options.graphOptimization }, workers, batchCount);
+    } else {
+      session = await asFileError(plan.modelFile, 'onnxruntime cannot load it', () => createSession(graph.bytes, { ...options, modelName: plan.modelFile }));
+    }
     const loadSeconds = (performance.now() - t0) / 1000;
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
 
-    const convert = target.dtype !== plan.targetType;
-    const targetBuffer = convert ? typedArrayFor(plan.targetType as NpyDType, Math.min(batchRows, layout.rows) * layout.targetRow) : undefined;
     const acc = new Accumulator(plan.graphReduction, o.task === 'multilabel' ? layout.lossRow : undefined);
-    // Per-element losses go straight into two reused arrays (onnxruntime writes them there): batch
-    // k uses array k % 2, so the append of batch k - 1 may still be in flight while k runs.
-    const lossBatch = Math.min(batchRows, layout.rows) * layout.lossRow;
-    const lossBuffers =
-      plan.graphReduction === 'none' && writer ? [alignedTypedArrayFor(o.dtype, lossBatch), alignedTypedArrayFor(o.dtype, lossBatch)] : undefined;
-    const probs = o.input === 'probs';
-    const predPlace = { file: pred.path, start: 0, shape: pred.shape };
-    const targetPlace = { file: target.path, start: 0, shape: target.shape };
-
     const started = performance.now();
     let rowsDone = 0;
     let batches = 0;
     let appending: Promise<void> | undefined;
 
-    const run = async (p: NpyTypedArray, t: NpyTypedArray, pStart: number, tStart: number): Promise<void> => {
-      const rows = p.length / layout.predRow;
-      // The checks, in this order: predictions, then targets (the first bad element of the first
-      // that fails is the error). Those the graph does run on its outputs below; the others here.
-      const checkPred = (): void => checkPredictions({ ...predPlace, start: pStart }, pred.dtype, p, probs);
-      const checkTarget = (): void => {
-        if (o.task === 'multiclass') checkClassIndices({ ...targetPlace, start: tStart }, target.dtype, t, layout.predRow);
-        else checkBinaryTargets({ ...targetPlace, start: tStart }, target.dtype, t, o.task);
-      };
-      if (!eg.predInGraph) checkPred();
-      if (!eg.targetInGraph) {
-        try {
-          checkTarget();
-        } catch (e) {
-          if (eg.predInGraph) checkPred();
-          throw e;
-        }
-      }
-      let feedTarget = t;
-      if (targetBuffer) {
-        feedTarget = targetBuffer.subarray(0, t.length) as NpyTypedArray;
-        convertBinaryTargets(target.dtype as 'float32', t, plan.targetType as 'float32', feedTarget);
-      }
-      const predDims = o.task === 'binary' ? [rows] : [rows, layout.predRow];
-      const targetDims = o.task === 'multilabel' ? [rows, layout.targetRow] : [rows];
-      const lossDims = o.task === 'multilabel' ? [rows, layout.lossRow] : [rows];
-      const feeds: Record<string, HostTensor> = {
-        pred: { dtype: plan.predType, dims: predDims, data: p } as HostTensor,
-        target: { dtype: plan.targetType, dims: targetDims, data: feedTarget } as HostTensor,
-      };
-      if (eg.sums) {
-        const blocks = blockShape(rows, o.task === 'multilabel' ? layout.lossRow : undefined);
-        feeds[EVAL_INPUTS.blocks] = { dtype: 'int64', dims: [blocks.length], data: BigInt64Array.from(blocks, BigInt) };
-      }
-      const into = lossBuffers?.[batches % 2].subarray(0, rows * layout.lossRow);
-      const fetches: Record<string, HostTensor | null> = {};
-      if (into) fetches.loss = { dtype: o.dtype, dims: lossDims, data: into } as HostTensor;
-      for (const name of eg.fetches) fetches[name] = null;
-      const result = await asFileError(plan.modelFile, 'onnxruntime cannot run it on this data', () => session!.run(feeds, fetches));
-      if ((eg.predInGraph || eg.targetInGraph) && !graphChecksPass(eg, result, probs)) {
-        // Something in this batch is off: find and name it. (A NaN loss from valid data, were a
-        // model to make one, passes the scan and counts, as it would without the graph checks.)
-        checkPred();
-        checkTarget();
-      }
-      const loss = result.loss;
-      if (eg.sums) acc.addSums(scalar(result[EVAL_OUTPUTS.sum]), result[EVAL_OUTPUTS.labelSums]?.data as Float64Array | undefined);
-      else acc.add(loss, rows * layout.lossRow);
+    /** Adds a batch's outcome, in batch order: the sums, the per-element losses to `out`, progress. */
+    const consume = async (outcome: BatchOutcome): Promise<void> => {
+      if (outcome.sum !== undefined) acc.addSums(outcome.sum, outcome.labelSums);
+      else acc.add(outcome.loss as HostTensor, outcome.rows * layout.lossRow);
       if (writer) {
         await appending;
         // Awaited before the next append (or at the end); a failure arriving in between must not
         // be an unhandled rejection.
-        const append = writer.append(loss.data as NpyTypedArray);
+        const append = writer.append((outcome.loss as HostTensor).data as NpyTypedArray);
         append.catch(() => undefined);
         appending = append;
       }
-      rowsDone += rows;
+      rowsDone += outcome.rows;
       batches++;
       options.onProgress?.({ done: rowsDone * layout.predRow, total: pred.count, seconds: (performance.now() - started) / 1000 });
     };
 
-    const predBatches = predReader.batches(batchRows * layout.predRow);
-    const targetBatches = targetReader.batches(batchRows * layout.targetRow);
-    let pending: [Promise<IteratorResult<{ start: number; data: NpyTypedArray }>>, Promise<IteratorResult<{ start: number; data: NpyTypedArray }>>] | undefined;
-    const next = (): typeof pending => {
-      const pair: NonNullable<typeof pending> = [predBatches.next(), targetBatches.next()];
-      for (const x of pair) x.catch(() => undefined); // awaited below; never left unhandled
-      return pair;
-    };
-    try {
-      pending = next();
-      let [p, t] = await Promise.all(pending!);
-      while (!p.done && !t.done) {
-        pending = next(); // reads batch k+1 into the other buffers while batch k runs
-        await run(p.value.data, t.value.data, p.value.start, t.value.start);
-        [p, t] = await Promise.all(pending!);
+    if (pool) {
+      try {
+        for await (const outcome of pool.outcomes()) await consume(outcome);
+        await appending;
+      } finally {
+        await Promise.allSettled([appending]);
       }
-      pending = undefined;
-      if (!p.done || !t.done) throw new Error('prediction and target batches are out of step');
-      await appending;
-    } finally {
-      if (pending) await Promise.allSettled(pending);
-      await Promise.allSettled([appending]);
-      await Promise.allSettled([predBatches.return(), targetBatches.return()]);
+    } else {
+      const runner = new BatchRunner(spec, session!);
+      // Per-element losses go straight into two reused arrays (onnxruntime writes them there):
+      // batch k uses array k % 2, so the append of batch k - 1 may still be in flight while k runs.
+      const lossBatch = Math.min(batchRows, layout.rows) * layout.lossRow;
+      const lossBuffers =
+        plan.graphReduction === 'none' && writer ? [alignedTypedArrayFor(o.dtype, lossBatch), alignedTypedArrayFor(o.dtype, lossBatch)] : undefined;
+      const predBatches = predReader.batches(batchRows * layout.predRow);
+      const targetBatches = targetReader.batches(batchRows * layout.targetRow);
+      let pending: [Promise<IteratorResult<{ start: number; data: NpyTypedArray }>>, Promise<IteratorResult<{ start: number; data: NpyTypedArray }>>] | undefined;
+      const next = (): typeof pending => {
+        const pair: NonNullable<typeof pending> = [predBatches.next(), targetBatches.next()];
+        for (const x of pair) x.catch(() => undefined); // awaited below; never left unhandled
+        return pair;
+      };
+      try {
+        pending = next();
+        let [p, t] = await Promise.all(pending!);
+        while (!p.done && !t.done) {
+          pending = next(); // reads batch k+1 into the other buffers while batch k runs
+          const into = lossBuffers?.[batches % 2].subarray(0, p.value.data.length / layout.predRow * layout.lossRow);
+          await consume(await runner.run(p.value.data, t.value.data, p.value.start, t.value.start, into, wantLoss));
+          [p, t] = await Promise.all(pending!);
+        }
+        pending = undefined;
+        if (!p.done || !t.done) throw new Error('prediction and target batches are out of step');
+        await appending;
+      } finally {
+        if (pending) await Promise.allSettled(pending);
+        await Promise.allSettled([appending]);
+        await Promise.allSettled([predBatches.return(), targetBatches.return()]);
+      }
     }
     const seconds = (performance.now() - started) / 1000;
     if (writer) await writer.commit();
@@ -585,7 +494,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       rows: layout.rows,
       batches,
       batchRows,
-      ep: session.ep,
+      ep: session?.ep ?? 'cpu',
       seconds,
       loadSeconds,
       elementsPerSecond: seconds > 0 ? pred.count / seconds : Infinity,
@@ -600,5 +509,6 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     predReader.close();
     targetReader?.close();
     await session?.release();
+    await pool?.close();
   }
 }

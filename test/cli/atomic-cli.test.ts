@@ -221,7 +221,7 @@ fs.write = function (...args) {
     expect(header.shape).toEqual([N]);
     let sum = 0;
     for (const x of data as Float32Array) sum += x;
-    // The evaluator sums in float32 blocks of 1024, then float64 (eval-outputs.ts).
+    // The evaluator sums in float32 blocks of 256, then float64 (eval-outputs.ts).
     const reported = (JSON.parse(r.stdout) as { sum: number }).sum;
     expect(Math.abs(sum - reported)).toBeLessThanOrEqual(1e-7 * Math.abs(sum));
     expect(fs.readdirSync(d)).toEqual(['losses.npy']);

@@ -85,17 +85,18 @@ describe('addEvalOutputs', () => {
     }
   });
 
-  it('tiles every batch exactly with blocks of at most ~1024 elements (16 rows for long rows)', () => {
-    expect(targetBlockRows(1)).toBe(1024);
-    expect(targetBlockRows(16)).toBe(64);
+  it('tiles every batch exactly with blocks of at most ~256 elements (16 rows for long rows)', () => {
+    expect(targetBlockRows(1)).toBe(256);
+    expect(targetBlockRows(8)).toBe(32);
     expect(targetBlockRows(1000)).toBe(16);
-    expect(blockShape(262144, undefined)).toEqual([256, 1024]);
-    expect(blockShape(16384, 16)).toEqual([256, 64, 16]);
-    expect(blockShape(100000, undefined)).toEqual([100, 1000]);
+    expect(blockShape(262144, undefined)).toEqual([1024, 256]);
+    expect(blockShape(16384, 16)).toEqual([1024, 16, 16]);
+    expect(blockShape(100000, undefined)).toEqual([400, 250]);
     expect(blockShape(7, undefined)).toEqual([1, 7]);
     expect(blockShape(1, 5)).toEqual([1, 1, 5]);
     // A prime number of rows: one-row blocks (float64 from the first addition), still exact.
     expect(blockShape(1031, undefined)).toEqual([1031, 1]);
+    expect(blockShape(257, undefined)).toEqual([257, 1]);
     for (const rows of [1, 2, 3, 97, 1024, 1025, 4096, 65537, 99991, 262143]) {
       for (const len of [1, 3, 16, 100, 5000]) {
         const k = blockRows(rows, len);

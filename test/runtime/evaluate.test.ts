@@ -132,7 +132,7 @@ describe('streaming', () => {
     expect(results.map((r) => r.batches)).toEqual([1, 1, 7, 64].map((b) => Math.ceil(rows / Math.max(1, Math.floor(b / rowLength)))).fill(1, 0, 1));
     // onnxruntime's vectorized kernels (Log, Exp, …) round an element at a batch's tail a few
     // float32 ulps differently from one in the vector body, so the per-element losses agree to
-    // float32 rounding; so do the per-label sums, whose float32 blocks (of up to 1024 elements)
+    // float32 rounding; so do the per-label sums, whose float32 blocks (of up to 256 elements)
     // group other rows in other batchings; the totals agree closer still.
     const elements = outs.map((o) => Array.from(readNpy(o).data as Float32Array));
     for (let k = 1; k < outs.length; k++) {

@@ -1,0 +1,159 @@
+/**
+ * The evaluator's worker pool (src/runtime/pool.ts, eval-worker.ts): with more than one thread
+ * and more than one batch (and no `out`), batches run in worker threads; the results must be
+ * those of one session in this thread — sums, per-label vectors, models that reduce, every file
+ * type the evaluator takes — and errors must be the same: the first bad element in file order
+ * whichever worker meets it, a model file onnxruntime refuses named in one line. The workers run
+ * the build's eval-worker.js (`npm test` builds first).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { DataError, UsageError } from '../../src/errors';
+import { f32ToF16Bits } from '../../src/io/float16';
+import { NpyDType, NpyTypedArray, typedArrayFor, writeNpy } from '../../src/io/npy';
+import { onnx } from 'onnx-proto';
+import { LossOptions, buildLoss } from '../../src/losses';
+import { decodeModelProto, serializeModel } from '../../src/onnx';
+import { EvaluateOptions, EvaluateResult, evaluate } from '../../src/runtime/evaluate';
+import { scratchDir } from '../helpers/cli';
+
+const dir = scratchDir('focal-pool-');
+let serial = 0;
+
+function npy(dtype: NpyDType, shape: number[], values: ArrayLike<number>): string {
+  const file = path.join(dir(), `p${serial++}.npy`);
+  const data = typedArrayFor(dtype, values.length);
+  for (let i = 0; i < values.length; i++) {
+    if (dtype === 'int64') (data as BigInt64Array)[i] = BigInt(values[i]);
+    else if (dtype === 'float16') (data as Uint16Array)[i] = f32ToF16Bits(values[i]);
+    else (data as Float32Array)[i] = values[i];
+  }
+  writeNpy(file, dtype, shape, data as NpyTypedArray);
+  return file;
+}
+
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const N = 6000;
+const L = 6;
+const r = random(7);
+const probs = Array.from({ length: N * L }, () => r());
+const logits = probs.map((p) => 8 * p - 4);
+const bits = probs.map(() => (r() < 0.3 ? 1 : 0));
+const classes = Array.from({ length: N }, () => Math.floor(r() * L));
+
+/** One session in this thread, and the pool (3 workers asked for, batches of 1000 elements). */
+async function both(o: EvaluateOptions): Promise<[EvaluateResult, EvaluateResult]> {
+  const one = await evaluate({ ...o, threads: 1 });
+  const pool = await evaluate({ ...o, threads: 3 });
+  return [one, pool];
+}
+
+function expectSame(one: EvaluateResult, pool: EvaluateResult): void {
+  expect(pool.batches).toBe(one.batches);
+  expect(pool.count).toBe(one.count);
+  // The same batches and blocks in both: the same sums, to the order of float64 additions.
+  expect(Math.abs(pool.loss - one.loss)).toBeLessThanOrEqual(1e-13 * Math.abs(one.loss));
+  one.perLabel?.forEach((v, i) => expect(Math.abs((pool.perLabel as number[])[i] - v)).toBeLessThanOrEqual(1e-13 * Math.abs(v)));
+  expect(pool.perLabel === undefined).toBe(one.perLabel === undefined);
+}
+
+describe('the worker pool gives the results of one session', () => {
+  it.each([
+    ['binary float32', { task: 'binary' }, 'float32', 'float32'],
+    ['binary float64 logits, uint8 targets', { task: 'binary', input: 'logits' }, 'float64', 'uint8'],
+    ['binary onehot, float16 predictions', { task: 'binary', form: 'onehot' }, 'float16', 'float32'],
+    ['binary, float64 targets converted for float32 predictions', { task: 'binary' }, 'float32', 'float64'],
+    ['multilabel per-label α', { task: 'multilabel', alpha: [0.1, 0.2, 0.3, 0.6, 0.7, 0.9] }, 'float32', 'float32'],
+    ['multilabel sum, bool targets', { task: 'multilabel', reduction: 'sum' }, 'float32', 'bool'],
+    ['multiclass logits', { task: 'multiclass', input: 'logits' }, 'float32', 'int64'],
+  ] as [string, LossOptions, NpyDType, NpyDType][])('%s', async (_name, loss, predType, targetType) => {
+    const multiclass = loss.task === 'multiclass';
+    const shape = loss.task === 'binary' ? [N * L] : [N, L];
+    const pred = npy(predType, shape, loss.input === 'logits' ? logits : probs);
+    const target = multiclass ? npy(targetType, [N], classes) : npy(targetType, shape, bits);
+    const [one, pool] = await both({ pred, target, loss, batchSize: 1000 });
+    expect(one.batches).toBeGreaterThan(3);
+    expectSame(one, pool);
+  });
+
+  it('a model file that reduces (mean) and one per element (none)', async () => {
+    const pred = npy('float32', [N * L], probs);
+    const target = npy('float32', [N * L], bits);
+    for (const reduction of ['mean', 'none'] as const) {
+      const model = path.join(dir(), `m-${reduction}.onnx`);
+      fs.writeFileSync(model, buildLoss({ reduction }).bytes);
+      const [one, pool] = await both({ pred, target, model, batchSize: 4096 });
+      expectSame(one, pool);
+    }
+  });
+
+  it('reports progress once per batch, in order, to the end', async () => {
+    const pred = npy('float32', [N * L], probs);
+    const target = npy('float32', [N * L], bits);
+    const done: number[] = [];
+    const res = await evaluate({ pred, target, batchSize: 5000, threads: 2, onProgress: (p) => done.push(p.done) });
+    expect(done).toHaveLength(res.batches);
+    expect(done).toEqual([...done].sort((a, b) => a - b));
+    expect(done[done.length - 1]).toBe(N * L);
+  });
+});
+
+describe('errors from the pool are those of one session', () => {
+  it('names the first bad element in file order, whichever worker meets it and however late', async () => {
+    const target = npy('float32', [N * L], bits);
+    const p = [...probs];
+    p[30_001] = NaN; // batch 30
+    p[7_500] = 1.5; // batch 7: the first in file order
+    p[35_999] = -1; // the last batch
+    const pred = npy('float32', [N * L], p);
+    for (const threads of [2, 3, 5]) {
+      const e = await evaluate({ pred, target, batchSize: 1000, threads }).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(DataError);
+      expect((e as Error).message).toMatch(/element 7500 is 1\.5; probabilities must be in \[0, 1\]/);
+    }
+  });
+
+  it('a bad target checked in the worker (uint8 of 3) and a bad prediction later: the target first', async () => {
+    const t = [...bits];
+    t[12_345] = 3;
+    const p = [...probs];
+    p[20_000] = NaN;
+    const e = await evaluate({ pred: npy('float32', [N * L], p), target: npy('uint8', [N * L], t), batchSize: 1000, threads: 2 }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(DataError);
+    expect((e as Error).message).toMatch(/element 12345 is 3; binary targets must be 0 or 1/);
+  });
+
+  it('a model file onnxruntime refuses: one UsageError naming the file, from the workers', async () => {
+    const pred = npy('float32', [N * L], probs);
+    const target = npy('float32', [N * L], bits);
+    // Valid protobuf and focal-onnx metadata (so this thread accepts it), an operator no runtime knows.
+    const m = decodeModelProto(buildLoss({ reduction: 'none' }).bytes);
+    (m.graph as onnx.GraphProto).node[0].opType = 'NoSuchOperator';
+    const model = path.join(dir(), 'unknown-op.onnx');
+    fs.writeFileSync(model, serializeModel(m));
+    for (const threads of [1, 2]) {
+      const e = await evaluate({ pred, target, model, batchSize: 1000, threads }).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(UsageError);
+      expect((e as Error).message).toContain(`${model}: onnxruntime cannot load the model: `);
+      expect((e as Error).message).not.toContain('\n');
+    }
+  });
+});
