@@ -7,7 +7,7 @@
  *   `focal_eval_blocks` — an int64 input the evaluator feeds each run, [R, K] (or [R, K, L] for
  *   multilabel) with R·K the batch's rows — each block of K is summed in the loss type (float16 is
  *   first cast to float32), the R block sums are cast to float64 and summed. A block of ~256
- *   elements sums in float32 within ~1e-7 of its float64 sum, and every later addition is in
+ *   elements (multilabel: 32 or more rows of each label) sums in float32 within ~1e-7 of its float64 sum, and every later addition is in
  *   float64 (at 10^8 elements the result is 1.7e-9 from a float64 reference; blocks of 1024 gave
  *   2.3e-8 at the same speed); in the graph this costs ~0.2 ns an element on one thread, and it splits across
  *   onnxruntime's threads, where a Cast of every element to float64 and a float64 ReduceSum
@@ -49,14 +49,21 @@ export const EVAL_INPUTS = {
   blocks: 'focal_eval_blocks',
 } as const;
 
-/** Elements per block summed in the loss type before float64 (multilabel: rows of L labels, at least 16 rows). */
+/**
+ * Per-element losses summed per block in the loss type before float64. A row of one loss (binary,
+ * multiclass): blocks of BLOCK_ELEMENTS. Rows of L labels (multilabel, [N, L]): blocks of K rows,
+ * each label's K values summed — onnxruntime's middle-axis ReduceSum is slow for short blocks
+ * (measured, L = 16: 0.69 ns an element with K = 16, 0.18 with 64), so K ≥ MIN_BLOCK_ROWS and
+ * K·L ≥ LABEL_BLOCK_ELEMENTS.
+ */
 export const BLOCK_ELEMENTS = 256;
+const LABEL_BLOCK_ELEMENTS = 1024;
+const MIN_BLOCK_ROWS = 32;
 
 /**
  * The rows per block for a batch of `rows` rows of `rowLength` per-element losses: the largest
- * divisor of `rows` not above the target (BLOCK_ELEMENTS elements; for rows longer than 16, 16
- * rows), so that the blocks tile the batch exactly. A batch of a prime number of rows gets blocks
- * of one row: exact, only slower.
+ * divisor of `rows` not above the target (`targetBlockRows`), so that the blocks tile the batch
+ * exactly. A batch of a prime number of rows gets blocks of one row: exact, only slower.
  */
 export function blockRows(rows: number, rowLength: number): number {
   const target = targetBlockRows(rowLength);
@@ -66,7 +73,7 @@ export function blockRows(rows: number, rowLength: number): number {
 
 /** The block rows a batch should be a multiple of (the evaluator rounds its batches to it). */
 export function targetBlockRows(rowLength: number): number {
-  return Math.max(16, Math.ceil(BLOCK_ELEMENTS / rowLength));
+  return rowLength === 1 ? BLOCK_ELEMENTS : Math.max(MIN_BLOCK_ROWS, Math.ceil(LABEL_BLOCK_ELEMENTS / rowLength));
 }
 
 /** The `focal_eval_blocks` value for a batch: [R, K] or, multilabel ([N, L] losses), [R, K, L]. */

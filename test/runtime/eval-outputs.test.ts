@@ -85,12 +85,13 @@ describe('addEvalOutputs', () => {
     }
   });
 
-  it('tiles every batch exactly with blocks of at most ~256 elements (16 rows for long rows)', () => {
+  it('tiles every batch exactly with blocks of at most 256 elements, or of 32+ rows of L labels', () => {
     expect(targetBlockRows(1)).toBe(256);
-    expect(targetBlockRows(8)).toBe(32);
-    expect(targetBlockRows(1000)).toBe(16);
+    expect(targetBlockRows(8)).toBe(128);
+    expect(targetBlockRows(16)).toBe(64);
+    expect(targetBlockRows(1000)).toBe(32);
     expect(blockShape(262144, undefined)).toEqual([1024, 256]);
-    expect(blockShape(16384, 16)).toEqual([1024, 16, 16]);
+    expect(blockShape(16384, 16)).toEqual([256, 64, 16]);
     expect(blockShape(100000, undefined)).toEqual([400, 250]);
     expect(blockShape(7, undefined)).toEqual([1, 7]);
     expect(blockShape(1, 5)).toEqual([1, 1, 5]);
