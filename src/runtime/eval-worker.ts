@@ -1,8 +1,9 @@
 /**
- * A worker thread of the evaluator's pool (pool.ts): one CPU session of one thread, its own file
- * handles and batch buffers. It reads the batches it is told to (synchronously: this thread has
- * nothing else to do meanwhile, and the other workers keep the other cores busy), runs them
- * through a `BatchRunner` and posts each outcome back; see pool.ts for the messages.
+ * A worker thread of the evaluator's pool (pool.ts): one CPU session (of one thread, unless there
+ * are more threads than MAX_WORKERS), its own file handles and batch buffers. It reads the batches
+ * it is told to (synchronously: this thread has nothing else to do meanwhile, and the other
+ * workers keep the other cores busy), runs them through a `BatchRunner` and posts each outcome
+ * back; see pool.ts for the messages.
  */
 import { parentPort, workerData } from 'worker_threads';
 import { NpyReader, alignedTypedArrayFor } from '../io/npy';
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   let targetReader: NpyReader | undefined;
   try {
     session = await asFileError(spec.modelFile, 'onnxruntime cannot load it', () =>
-      createSession(spec.graph.bytes, { ep: 'cpu', threads: 1, graphOptimization: setup.graphOptimization, modelName: spec.modelFile }),
+      createSession(spec.graph.bytes, { ep: 'cpu', threads: setup.threads, graphOptimization: setup.graphOptimization, modelName: spec.modelFile }),
     );
     predReader = NpyReader.open(spec.pred.path);
     targetReader = NpyReader.open(spec.target.path);

@@ -66,6 +66,9 @@ import { DEFAULT_THREADS, ExecutionProvider, HostTensor, Session, SessionOptions
  */
 export const DEFAULT_BATCH_ELEMENTS = 1 << 18;
 
+/** At most this many worker sessions (pool.ts); more threads become intra-op threads of each. */
+export const MAX_WORKERS = 4;
+
 export interface EvaluateProgress {
   /** Prediction elements done, and in all. */
   readonly done: number;
@@ -400,10 +403,13 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     // session here (CUDA, one thread, one batch), reading the next batch while this one runs.
     // Not with `out` (the per-element losses are written here in order, and an interrupted write
     // exits at once, which a running worker cannot survive: pool.ts).
-    const workers = (options.ep ?? 'cpu') === 'cpu' && !wantLoss ? Math.min(options.threads ?? DEFAULT_THREADS(), batchCount) : 1;
+    const threads = options.threads ?? DEFAULT_THREADS();
+    const workers = (options.ep ?? 'cpu') === 'cpu' && !wantLoss ? Math.min(threads, batchCount, MAX_WORKERS) : 1;
     const t0 = performance.now();
     if (workers > 1) {
-      pool = await EvalPool.start({ spec, graphOptimization: options.graphOptimization }, workers, batchCount);
+      // Each worker is a whole V8 isolate with its own onnxruntime (~35 MB): past MAX_WORKERS, the
+      // threads are shared out as intra-op threads instead.
+      pool = await EvalPool.start({ spec, graphOptimization: options.graphOptimization, threads: Math.max(1, Math.floor(threads / workers)) }, workers, batchCount);
     } else {
       session = await asFileError(plan.modelFile, 'onnxruntime cannot load it', () => createSession(graph.bytes, { ...options, modelName: plan.modelFile }));
     }

@@ -36,6 +36,8 @@ import { GraphOptimizationLevel } from './session';
 export interface WorkerSetup {
   readonly spec: BatchSpec;
   readonly graphOptimization?: GraphOptimizationLevel;
+  /** onnxruntime intra-op threads of each worker's session (1 unless there are more threads than workers). */
+  readonly threads: number;
 }
 
 export type ToWorker = { readonly type: 'run'; readonly k: number } | { readonly type: 'close' };

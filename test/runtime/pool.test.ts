@@ -115,7 +115,8 @@ describe('errors from the pool are those of one session', () => {
     p[7_500] = 1.5; // batch 7: the first in file order
     p[35_999] = -1; // the last batch
     const pred = npy('float32', [N * L], p);
-    for (const threads of [2, 3, 5]) {
+    // 9 threads: MAX_WORKERS workers of 2 intra-op threads each.
+    for (const threads of [2, 3, 5, 9]) {
       const e = await evaluate({ pred, target, batchSize: 1000, threads }).then(
         () => undefined,
         (x: unknown) => x,
