@@ -59,7 +59,7 @@ function summary(r: EvaluateResult): string {
     'time',
     `${r.seconds.toFixed(3)} s, ${compact(r.elementsPerSecond)} elements/s (${r.batches} batch${r.batches === 1 ? '' : 'es'} of up to ${r.batchRows} rows); session load ${r.loadSeconds.toFixed(3)} s`,
   ]);
-  rows.push(['provider', r.ep]);
+  rows.push(['provider', r.sessions > 1 ? `${r.ep}, ${r.sessions} sessions side by side (this thread and ${r.sessions - 1} worker${r.sessions > 2 ? 's' : ''})` : r.ep]);
   if (r.out) rows.push(['wrote', `${r.out} (per-element losses)`]);
   return rows.map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');
 }
@@ -77,6 +77,7 @@ function jsonResult(r: EvaluateResult): string {
     batches: r.batches,
     batchRows: r.batchRows,
     ep: r.ep,
+    sessions: r.sessions,
     seconds: r.seconds,
     loadSeconds: r.loadSeconds,
     elementsPerSecond: r.elementsPerSecond,

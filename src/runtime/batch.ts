@@ -6,9 +6,9 @@
  */
 import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyHeader, NpyTypedArray, typedArrayFor } from '../io/npy';
-import { FocalOptions, Reduction } from '../losses';
+import type { FocalOptions, Reduction } from '../losses';
 import { checkBinaryTargets, checkClassIndices, checkPredictions, convertBinaryTargets } from './checks';
-import { EVAL_INPUTS, EVAL_OUTPUTS, addEvalOutputs, blockShape } from './eval-outputs';
+import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-blocks';
 import { HostTensor, Session, TensorDType } from './session';
 
 /** How the files map to rows and per-element losses. */
@@ -65,20 +65,6 @@ export interface BatchOutcome {
   readonly labelSums?: Float64Array;
   /** The `loss` output: per element (wanted for `out`), or the batch's mean / sum (models that reduce). */
   readonly loss?: HostTensor;
-}
-
-const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
-
-export function evalGraph(bytes: Uint8Array, o: FocalOptions, graphReduction: Reduction, pred: NpyHeader, target: NpyHeader, predType: TensorDType, targetType: TensorDType): EvalGraph {
-  const sums = graphReduction === 'none';
-  const predInGraph = realFloat(pred.dtype) && pred.dtype === predType;
-  const targetInGraph = o.task !== 'multiclass' && realFloat(target.dtype) && target.dtype === targetType;
-  const withOutputs = addEvalOutputs(bytes, { sums: sums ? (o.task === 'multilabel' ? 'labels' : 'total') : false, checkPred: predInGraph, checkTarget: targetInGraph });
-  const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
-  if (sums && o.task === 'multilabel') fetches.push(EVAL_OUTPUTS.labelSums);
-  if (predInGraph) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
-  if (targetInGraph) fetches.push(EVAL_OUTPUTS.target);
-  return { bytes: withOutputs, sums, predInGraph, targetInGraph, fetches };
 }
 
 /**

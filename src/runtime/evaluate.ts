@@ -51,8 +51,8 @@ import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, Reduction, TargetDType, buildLoss, normalizeOptions } from '../losses';
 import { TensorInfo } from '../onnx';
-import { BatchOutcome, BatchRunner, BatchSpec, Layout, asFileError, evalGraph } from './batch';
-import { targetBlockRows } from './eval-outputs';
+import { BatchOutcome, BatchRunner, BatchSpec, EvalGraph, Layout, asFileError } from './batch';
+import { EVAL_OUTPUTS, addEvalOutputs, targetBlockRows } from './eval-outputs';
 import { loadModelFile } from './model-file';
 import { EvalPool } from './pool';
 import { DEFAULT_THREADS, ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
@@ -66,8 +66,17 @@ import { DEFAULT_THREADS, ExecutionProvider, HostTensor, Session, SessionOptions
  */
 export const DEFAULT_BATCH_ELEMENTS = 1 << 18;
 
-/** At most this many worker sessions (pool.ts); more threads become intra-op threads of each. */
+/** At most this many worker sessions besides this thread's (pool.ts); more threads become intra-op threads of each. */
 export const MAX_WORKERS = 4;
+
+/**
+ * The fewest batches for which the worker pool is worth starting: a worker takes ~0.1 s to load
+ * onnxruntime and its session (this thread's session runs batches alone meanwhile), and a run
+ * ends only when every worker has started and stopped. Measured whole process on 2 cores (binary
+ * float32, default batches, best of 5) against one session of two threads: 4M elements 286 ms
+ * against 226, 16M 303 against 298, 32M 377 against 381, 64M 419 against 488.
+ */
+export const MIN_POOL_BATCHES = 128;
 
 export interface EvaluateProgress {
   /** Prediction elements done, and in all. */
@@ -114,6 +123,8 @@ export interface EvaluateResult {
   readonly batches: number;
   readonly batchRows: number;
   readonly ep: ExecutionProvider;
+  /** Sessions that ran batches side by side: 1, or this thread's and the workers' (pool.ts). */
+  readonly sessions: number;
   /** Seconds of streaming (read, check, run, accumulate, write); and of loading the session. */
   readonly seconds: number;
   readonly loadSeconds: number;
@@ -337,6 +348,23 @@ class Accumulator {
   }
 }
 
+// ---- the evaluator's graph -----------------------------------------------------------------------
+
+/** The model with the evaluator's outputs (eval-outputs.ts); see EvalGraph (batch.ts). */
+const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
+
+function evalGraph(bytes: Uint8Array, o: FocalOptions, graphReduction: Reduction, pred: NpyHeader, target: NpyHeader, predType: TensorDType, targetType: TensorDType): EvalGraph {
+  const sums = graphReduction === 'none';
+  const predInGraph = realFloat(pred.dtype) && pred.dtype === predType;
+  const targetInGraph = o.task !== 'multiclass' && realFloat(target.dtype) && target.dtype === targetType;
+  const withOutputs = addEvalOutputs(bytes, { sums: sums ? (o.task === 'multilabel' ? 'labels' : 'total') : false, checkPred: predInGraph, checkTarget: targetInGraph });
+  const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
+  if (sums && o.task === 'multilabel') fetches.push(EVAL_OUTPUTS.labelSums);
+  if (predInGraph) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
+  if (targetInGraph) fetches.push(EVAL_OUTPUTS.target);
+  return { bytes: withOutputs, sums, predInGraph, targetInGraph, fetches };
+}
+
 // ---- the loop -----------------------------------------------------------------------------------
 
 function samePath(a: string, b: string): boolean {
@@ -398,20 +426,37 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     };
     const batchCount = Math.ceil(layout.rows / batchRows);
     const wantLoss = options.out !== undefined;
-    // On the CPU, with more than one thread and more than one batch: a pool of one-thread sessions
-    // in worker threads, each reading and running whole batches (pool.ts says why); otherwise one
-    // session here (CUDA, one thread, one batch), reading the next batch while this one runs.
-    // Not with `out` (the per-element losses are written here in order, and an interrupted write
-    // exits at once, which a running worker cannot survive: pool.ts).
+    // On the CPU, with more than one thread and enough batches (MIN_POOL_BATCHES): this thread's
+    // session of one thread and worker threads' (pool.ts says why), each reading and running whole
+    // batches; the workers join as they start (~0.1 s), this session runs batches meanwhile.
+    // Otherwise (CUDA, one thread, a small file, `out`) one session here of every thread, reading
+    // the next batch while this one runs. Not with `out`: the per-element losses are written here
+    // in order, and an interrupted write exits at once, which a running worker cannot survive.
     const threads = options.threads ?? DEFAULT_THREADS();
-    const workers = (options.ep ?? 'cpu') === 'cpu' && !wantLoss ? Math.min(threads, batchCount, MAX_WORKERS) : 1;
+    const workers =
+      (options.ep ?? 'cpu') === 'cpu' && !wantLoss && threads > 1 && batchCount >= MIN_POOL_BATCHES ? Math.min(threads - 1, MAX_WORKERS) : 0;
     const t0 = performance.now();
-    if (workers > 1) {
+    session = await asFileError(plan.modelFile, 'onnxruntime cannot load it', () =>
+      createSession(graph.bytes, { ...options, threads: workers > 0 ? 1 : options.threads, modelName: plan.modelFile }),
+    );
+    if (workers > 0) {
       // Each worker is a whole V8 isolate with its own onnxruntime (~35 MB): past MAX_WORKERS, the
       // threads are shared out as intra-op threads instead.
-      pool = await EvalPool.start({ spec, graphOptimization: options.graphOptimization, threads: Math.max(1, Math.floor(threads / workers)) }, workers, batchCount);
-    } else {
-      session = await asFileError(plan.modelFile, 'onnxruntime cannot load it', () => createSession(graph.bytes, { ...options, modelName: plan.modelFile }));
+      const runner = new BatchRunner(spec, session);
+      const rows0 = Math.min(batchRows, layout.rows);
+      const p = alignedTypedArrayFor(pred.dtype, rows0 * layout.predRow);
+      const t = alignedTypedArrayFor(target.dtype, rows0 * layout.targetRow);
+      const local = (k: number): Promise<BatchOutcome> => {
+        const start = k * batchRows;
+        const rows = Math.min(batchRows, layout.rows - start);
+        const pv = p.subarray(0, rows * layout.predRow) as typeof p;
+        const tv = t.subarray(0, rows * layout.targetRow) as typeof t;
+        predReader.readIntoSync(pv, start * layout.predRow);
+        targetReader!.readIntoSync(tv, start * layout.targetRow);
+        return runner.run(pv, tv, start * layout.predRow, start * layout.targetRow);
+      };
+      const perWorker = Math.max(1, Math.floor((threads - 1) / workers));
+      pool = EvalPool.start({ spec, graphOptimization: options.graphOptimization, threads: perWorker }, workers, batchCount, local);
     }
     const loadSeconds = (performance.now() - t0) / 1000;
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
@@ -447,7 +492,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
         await Promise.allSettled([appending]);
       }
     } else {
-      const runner = new BatchRunner(spec, session!);
+      const runner = new BatchRunner(spec, session);
       // Per-element losses go straight into two reused arrays (onnxruntime writes them there):
       // batch k uses array k % 2, so the append of batch k - 1 may still be in flight while k runs.
       const lossBatch = Math.min(batchRows, layout.rows) * layout.lossRow;
@@ -500,7 +545,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       rows: layout.rows,
       batches,
       batchRows,
-      ep: session?.ep ?? 'cpu',
+      ep: session.ep,
+      sessions: workers + 1,
       seconds,
       loadSeconds,
       elementsPerSecond: seconds > 0 ? pred.count / seconds : Infinity,
@@ -512,9 +558,10 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     };
   } finally {
     writer?.abort();
+    // The pool first: its runner here may still be reading a batch from these files.
+    await pool?.close();
     predReader.close();
     targetReader?.close();
     await session?.release();
-    await pool?.close();
   }
 }

@@ -62,20 +62,29 @@ function workerScript(): string {
   throw new Error(`eval-worker.js not found next to ${__filename} nor at ${built}: run 'npm run build'`);
 }
 
+/** What a batch's wait ends with: a worker's message, or the caller's own runner's outcome or throw. */
+type Settled = FromWorker | { readonly type: 'thrown'; readonly k: number; readonly error: unknown };
+
 interface Deferred {
-  promise: Promise<FromWorker>;
-  resolve: (m: FromWorker) => void;
+  promise: Promise<Settled>;
+  resolve: (m: Settled) => void;
 }
 
 function deferred(): Deferred {
-  let resolve!: (m: FromWorker) => void;
-  const promise = new Promise<FromWorker>((r) => (resolve = r));
+  let resolve!: (m: Settled) => void;
+  const promise = new Promise<Settled>((r) => (resolve = r));
   return { promise, resolve };
 }
+
+/** Runs batch k (reading it) in the caller's own thread. */
+export type LocalRunner = (k: number) => Promise<BatchOutcome>;
 
 export class EvalPool {
   private readonly results = new Map<number, Deferred>();
   private readonly outstanding: number[];
+  private readonly ready: boolean[];
+  private localBusy = false;
+  private closing = false;
   private next = 0;
   private waitingFor = 0;
   private failure: Error | undefined;
@@ -85,49 +94,40 @@ export class EvalPool {
   private constructor(
     private readonly workers: Worker[],
     private readonly batches: number,
+    private readonly local: LocalRunner | undefined,
   ) {
     this.outstanding = workers.map(() => 0);
-    this.window = Math.max(2 * DEPTH * workers.length, 4);
+    this.ready = workers.map(() => false);
+    this.window = Math.max(2 * DEPTH * (workers.length + 1), 4);
     this.exited = workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
   }
 
   /**
-   * Starts `count` workers for `batches` batches and waits until every one has loaded its session;
-   * a worker that cannot (a model file onnxruntime refuses, a file gone) fails the start with its
-   * error, and every worker is stopped.
+   * Starts `count` workers for `batches` batches and returns at once: `local`, the caller's own
+   * runner, takes batches from the start, each worker as soon as it has loaded its session
+   * (~0.1 s). A worker that cannot start fails the run with its error.
    */
-  static async start(setup: WorkerSetup, count: number, batches: number): Promise<EvalPool> {
+  static start(setup: WorkerSetup, count: number, batches: number, local?: LocalRunner): EvalPool {
     const script = workerScript();
     const workers = Array.from({ length: count }, () => new Worker(script, { workerData: setup }));
-    const pool = new EvalPool(workers, batches);
-    try {
-      await Promise.all(workers.map((w, i) => pool.whenReady(w, i)));
-    } catch (e) {
-      await pool.close();
-      throw e;
-    }
+    const pool = new EvalPool(workers, batches, local);
+    workers.forEach((w, i) => pool.watch(w, i));
     return pool;
   }
 
-  private whenReady(w: Worker, i: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const first = (m: FromWorker): void => {
-        w.off('error', onError);
-        w.off('exit', onExit);
-        if (m.type === 'ready') {
-          w.on('message', (x: FromWorker) => this.onMessage(i, x));
-          w.on('error', (e) => this.fail(e));
-          w.on('exit', (code) => this.fail(new Error(`evaluator worker ${i} exited (code ${code}) before its batches were done`)));
-          resolve();
-        } else if (m.type === 'failed') reject(errorFromData(m.error));
-        else reject(new Error(`evaluator worker ${i}: unexpected first message '${m.type}'`));
-      };
-      const onError = (e: Error): void => reject(e);
-      const onExit = (code: number): void => reject(new Error(`evaluator worker ${i} exited (code ${code}) while starting`));
-      w.once('message', first);
-      w.once('error', onError);
-      w.once('exit', onExit);
+  private watch(w: Worker, i: number): void {
+    const onError = (e: Error): void => this.fail(e);
+    const onExit = (code: number): void => this.fail(new Error(`evaluator worker ${i} exited (code ${code}) before its batches were done`));
+    w.once('message', (m: FromWorker) => {
+      if (m.type === 'ready') {
+        this.ready[i] = true;
+        w.on('message', (x: FromWorker) => this.onMessage(i, x));
+        this.dispatch();
+      } else if (m.type === 'failed') this.fail(errorFromData(m.error));
+      else this.fail(new Error(`evaluator worker ${i}: unexpected first message '${m.type}'`));
     });
+    w.on('error', onError);
+    w.on('exit', onExit);
   }
 
   private slot(k: number): Deferred {
@@ -146,27 +146,57 @@ export class EvalPool {
     this.dispatch();
   }
 
-  /** A worker died (our bug: a crash, not a data error): every wait ends with it. */
+  /** A worker could not start or died (our bug, or the machine's, not the data's): every wait ends with it. */
   private fail(e: Error): void {
     if (this.done()) return;
     this.failure ??= e;
-    for (const [k, d] of this.results) d.resolve({ type: 'failed', k, error: { kind: 'bug', message: e.message, stack: e.stack } });
+    for (const [, d] of this.results) d.resolve({ type: 'thrown', k: -1, error: this.failure });
   }
 
   private done(): boolean {
     return this.waitingFor >= this.batches;
   }
 
-  /** Hands out batches to workers with room, within the window ahead of the caller. */
+  /** Hands out batches to the caller's runner and the ready workers with room, within the window. */
   private dispatch(): void {
     for (;;) {
-      if (this.next >= this.batches || this.next >= this.waitingFor + this.window) return;
+      if (this.failure || this.closing || this.next >= this.batches || this.next >= this.waitingFor + this.window) return;
+      if (this.local && !this.localBusy) {
+        this.runLocal(this.next++);
+        continue;
+      }
       let best = -1;
-      for (let i = 0; i < this.workers.length; i++) if (this.outstanding[i] < DEPTH && (best < 0 || this.outstanding[i] < this.outstanding[best])) best = i;
+      for (let i = 0; i < this.workers.length; i++) {
+        if (this.ready[i] && this.outstanding[i] < DEPTH && (best < 0 || this.outstanding[i] < this.outstanding[best])) best = i;
+      }
       if (best < 0) return;
       this.outstanding[best]++;
       this.workers[best].postMessage({ type: 'run', k: this.next++ } satisfies ToWorker);
     }
+  }
+
+  /**
+   * Batch k on the caller's runner, after the events waiting now (the workers' messages). Not
+   * once the pool is closing (the caller has stopped, and may close the files next).
+   */
+  private runLocal(k: number): void {
+    const local = this.local as LocalRunner;
+    this.localBusy = true;
+    setImmediate(() => {
+      const run: Promise<Settled> = this.closing
+        ? Promise.resolve({ type: 'thrown', k, error: new Error('evaluator pool: closed') })
+        : Promise.resolve()
+            .then(() => local(k))
+            .then(
+              (outcome): Settled => ({ type: 'done', k, outcome }),
+              (error: unknown): Settled => ({ type: 'thrown', k, error }),
+            );
+      void run.then((m) => {
+        this.localBusy = false;
+        this.slot(k).resolve(m);
+        this.dispatch();
+      });
+    });
   }
 
   /** The outcomes of batches 0, 1, … in order; throws the first failure in that order. */
@@ -177,6 +207,7 @@ export class EvalPool {
       if (this.failure) throw this.failure;
       const m = await this.slot(k).promise;
       this.results.delete(k);
+      if (m.type === 'thrown') throw m.error;
       if (m.type === 'failed') throw errorFromData(m.error);
       if (m.type !== 'done') throw new Error(`evaluator pool: unexpected message '${m.type}' for batch ${k}`);
       this.waitingFor++;
@@ -187,10 +218,12 @@ export class EvalPool {
 
   /**
    * Stops every worker: each finishes the batch it is running, drops the rest, releases its session
-   * and exits; resolves when all have exited. (A worker that has not exited after CLOSE_GRACE_MS,
-   * which would be a hang in it, is terminated.)
+   * and exits (one still starting does so once started); resolves when all have exited and the
+   * caller's runner has finished a batch it was running (its session may then be released). A
+   * worker that has not exited after CLOSE_GRACE_MS, which would be a hang in it, is terminated.
    */
   async close(): Promise<void> {
+    this.closing = true;
     for (const w of this.workers) {
       try {
         w.postMessage({ type: 'close' } satisfies ToWorker);
@@ -203,6 +236,18 @@ export class EvalPool {
     const all = Promise.all(this.exited).then(() => 'exited' as const);
     if ((await Promise.race([all, grace])) === 'late') await Promise.allSettled(this.workers.map((w) => w.terminate()));
     clearTimeout(timer);
+    // The local runner's last batch, if one was started and not awaited (an earlier batch failed).
+    await this.localIdle();
+  }
+
+  private localIdle(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.localBusy) setImmediate(check);
+        else resolve();
+      };
+      check();
+    });
   }
 }
 

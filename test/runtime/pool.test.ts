@@ -14,7 +14,7 @@ import { NpyDType, NpyTypedArray, typedArrayFor, writeNpy } from '../../src/io/n
 import { onnx } from 'onnx-proto';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { decodeModelProto, serializeModel } from '../../src/onnx';
-import { EvaluateOptions, EvaluateResult, evaluate } from '../../src/runtime/evaluate';
+import { EvaluateOptions, EvaluateResult, MIN_POOL_BATCHES, evaluate } from '../../src/runtime/evaluate';
 import { scratchDir } from '../helpers/cli';
 
 const dir = scratchDir('focal-pool-');
@@ -50,12 +50,17 @@ const logits = probs.map((p) => 8 * p - 4);
 const bits = probs.map(() => (r() < 0.3 ? 1 : 0));
 const classes = Array.from({ length: N }, () => Math.floor(r() * L));
 
-/** One session in this thread, and the pool (3 workers asked for, batches of 1000 elements). */
+/** One session in this thread, and the pool (3 threads: this thread's session and 2 workers). */
 async function both(o: EvaluateOptions): Promise<[EvaluateResult, EvaluateResult]> {
   const one = await evaluate({ ...o, threads: 1 });
   const pool = await evaluate({ ...o, threads: 3 });
+  expect(one.sessions).toBe(1);
+  expect(pool.sessions).toBe(3);
   return [one, pool];
 }
+
+// The pool starts from MIN_POOL_BATCHES batches: batches of 250 elements (41 rows of 6) make 144 or more.
+const BATCH = 250;
 
 function expectSame(one: EvaluateResult, pool: EvaluateResult): void {
   expect(pool.batches).toBe(one.batches);
@@ -80,8 +85,8 @@ describe('the worker pool gives the results of one session', () => {
     const shape = loss.task === 'binary' ? [N * L] : [N, L];
     const pred = npy(predType, shape, loss.input === 'logits' ? logits : probs);
     const target = multiclass ? npy(targetType, [N], classes) : npy(targetType, shape, bits);
-    const [one, pool] = await both({ pred, target, loss, batchSize: 1000 });
-    expect(one.batches).toBeGreaterThan(3);
+    const [one, pool] = await both({ pred, target, loss, batchSize: BATCH });
+    expect(one.batches).toBeGreaterThanOrEqual(MIN_POOL_BATCHES);
     expectSame(one, pool);
   });
 
@@ -91,7 +96,7 @@ describe('the worker pool gives the results of one session', () => {
     for (const reduction of ['mean', 'none'] as const) {
       const model = path.join(dir(), `m-${reduction}.onnx`);
       fs.writeFileSync(model, buildLoss({ reduction }).bytes);
-      const [one, pool] = await both({ pred, target, model, batchSize: 4096 });
+      const [one, pool] = await both({ pred, target, model, batchSize: BATCH });
       expectSame(one, pool);
     }
   });
@@ -100,7 +105,8 @@ describe('the worker pool gives the results of one session', () => {
     const pred = npy('float32', [N * L], probs);
     const target = npy('float32', [N * L], bits);
     const done: number[] = [];
-    const res = await evaluate({ pred, target, batchSize: 5000, threads: 2, onProgress: (p) => done.push(p.done) });
+    const res = await evaluate({ pred, target, batchSize: BATCH, threads: 2, onProgress: (p) => done.push(p.done) });
+    expect(res.sessions).toBe(2);
     expect(done).toHaveLength(res.batches);
     expect(done).toEqual([...done].sort((a, b) => a - b));
     expect(done[done.length - 1]).toBe(N * L);
@@ -115,9 +121,9 @@ describe('errors from the pool are those of one session', () => {
     p[7_500] = 1.5; // batch 7: the first in file order
     p[35_999] = -1; // the last batch
     const pred = npy('float32', [N * L], p);
-    // 9 threads: MAX_WORKERS workers of 2 intra-op threads each.
-    for (const threads of [2, 3, 5, 9]) {
-      const e = await evaluate({ pred, target, batchSize: 1000, threads }).then(
+    // 10 threads: MAX_WORKERS workers of 2 intra-op threads each, and this thread's session.
+    for (const threads of [2, 3, 5, 10]) {
+      const e = await evaluate({ pred, target, batchSize: BATCH, threads }).then(
         () => undefined,
         (x: unknown) => x,
       );
@@ -131,7 +137,7 @@ describe('errors from the pool are those of one session', () => {
     t[12_345] = 3;
     const p = [...probs];
     p[20_000] = NaN;
-    const e = await evaluate({ pred: npy('float32', [N * L], p), target: npy('uint8', [N * L], t), batchSize: 1000, threads: 2 }).then(
+    const e = await evaluate({ pred: npy('float32', [N * L], p), target: npy('uint8', [N * L], t), batchSize: BATCH, threads: 2 }).then(
       () => undefined,
       (x: unknown) => x,
     );
@@ -148,7 +154,7 @@ describe('errors from the pool are those of one session', () => {
     const model = path.join(dir(), 'unknown-op.onnx');
     fs.writeFileSync(model, serializeModel(m));
     for (const threads of [1, 2]) {
-      const e = await evaluate({ pred, target, model, batchSize: 1000, threads }).then(
+      const e = await evaluate({ pred, target, model, batchSize: BATCH, threads }).then(
         () => undefined,
         (x: unknown) => x,
       );
