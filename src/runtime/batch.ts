@@ -5,7 +5,7 @@
  * `BatchRunner` is made from (`BatchSpec`) is plain data that a worker can receive.
  */
 import { DataError, UsageError } from '../errors';
-import { NpyDType, NpyHeader, NpyTypedArray, typedArrayFor } from '../io/npy';
+import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, alignedTypedArrayFor, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
 import { checkBinaryTargets, checkClassIndices, checkPredictions, convertBinaryTargets } from './checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-blocks';
@@ -107,6 +107,7 @@ function graphChecksPass(g: EvalGraph, result: Record<string, HostTensor>, probs
 /** Checks and runs batches on one session; see the top of this file. */
 export class BatchRunner {
   private readonly targetBuffer: NpyTypedArray | undefined;
+  private readBuffers: [NpyTypedArray, NpyTypedArray] | undefined;
 
   constructor(
     private readonly spec: BatchSpec,
@@ -115,6 +116,25 @@ export class BatchRunner {
     const { target, targetType, layout, batchRows } = spec;
     // A float target of another width than the model's is converted here (exactly: it holds 0 and 1).
     this.targetBuffer = target.dtype !== targetType ? typedArrayFor(targetType as NpyDType, Math.min(batchRows, layout.rows) * layout.targetRow) : undefined;
+  }
+
+  /**
+   * Batch k of the files (rows k·batchRows …), read synchronously from `pred` and `target` into
+   * buffers of this runner's own, then run: for a caller that reads and runs batches in turn (the
+   * evaluator's pool, where another session computes meanwhile).
+   */
+  runAt(k: number, pred: NpyReader, target: NpyReader): Promise<BatchOutcome> {
+    const { layout, batchRows } = this.spec;
+    const first = Math.min(batchRows, layout.rows);
+    this.readBuffers ??= [alignedTypedArrayFor(this.spec.pred.dtype, first * layout.predRow), alignedTypedArrayFor(this.spec.target.dtype, first * layout.targetRow)];
+    const [pb, tb] = this.readBuffers;
+    const start = k * batchRows;
+    const rows = Math.min(batchRows, layout.rows - start);
+    const p = pb.subarray(0, rows * layout.predRow) as NpyTypedArray;
+    const t = tb.subarray(0, rows * layout.targetRow) as NpyTypedArray;
+    pred.readIntoSync(p, start * layout.predRow);
+    target.readIntoSync(t, start * layout.targetRow);
+    return this.run(p, t, start * layout.predRow, start * layout.targetRow);
   }
 
   /**

@@ -6,7 +6,7 @@
  * back; see pool.ts for the messages.
  */
 import { parentPort, workerData } from 'worker_threads';
-import { NpyReader, alignedTypedArrayFor } from '../io/npy';
+import { NpyReader } from '../io/npy';
 import { BatchRunner, BatchSpec, asFileError, errorToData } from './batch';
 import type { FromWorker, ToWorker, WorkerSetup } from './pool';
 import { Session, createSession } from './session';
@@ -33,28 +33,18 @@ async function main(): Promise<void> {
     return;
   }
   const runner = new BatchRunner(spec, session);
-  const { layout, batchRows } = spec;
-  const firstRows = Math.min(batchRows, layout.rows);
-  const p = alignedTypedArrayFor(spec.pred.dtype, firstRows * layout.predRow);
-  const t = alignedTypedArrayFor(spec.target.dtype, firstRows * layout.targetRow);
   const pr = predReader;
   const tr = targetReader;
   const s = session;
   post({ type: 'ready' });
 
-  // Batches run one after the other (they share this worker's buffers), in the order asked.
+  // Batches run one after the other (they share the runner's buffers), in the order asked.
   let queue: Promise<void> = Promise.resolve();
   let closing = false;
   const runBatch = async (k: number): Promise<void> => {
     if (closing) return; // asked to stop: the batches still queued are not wanted
     try {
-      const start = k * batchRows;
-      const rows = Math.min(batchRows, layout.rows - start);
-      const pv = p.subarray(0, rows * layout.predRow) as typeof p;
-      const tv = t.subarray(0, rows * layout.targetRow) as typeof t;
-      pr.readIntoSync(pv, start * layout.predRow);
-      tr.readIntoSync(tv, start * layout.targetRow);
-      const out = await runner.run(pv, tv, start * layout.predRow, start * layout.targetRow);
+      const out = await runner.runAt(k, pr, tr);
       post({ type: 'done', k, outcome: out });
     } catch (e) {
       post({ type: 'failed', k, error: errorToData(e) });

@@ -443,18 +443,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       // Each worker is a whole V8 isolate with its own onnxruntime (~35 MB): past MAX_WORKERS, the
       // threads are shared out as intra-op threads instead.
       const runner = new BatchRunner(spec, session);
-      const rows0 = Math.min(batchRows, layout.rows);
-      const p = alignedTypedArrayFor(pred.dtype, rows0 * layout.predRow);
-      const t = alignedTypedArrayFor(target.dtype, rows0 * layout.targetRow);
-      const local = (k: number): Promise<BatchOutcome> => {
-        const start = k * batchRows;
-        const rows = Math.min(batchRows, layout.rows - start);
-        const pv = p.subarray(0, rows * layout.predRow) as typeof p;
-        const tv = t.subarray(0, rows * layout.targetRow) as typeof t;
-        predReader.readIntoSync(pv, start * layout.predRow);
-        targetReader!.readIntoSync(tv, start * layout.targetRow);
-        return runner.run(pv, tv, start * layout.predRow, start * layout.targetRow);
-      };
+      const pr = predReader;
+      const tr = targetReader;
+      const local = (k: number): Promise<BatchOutcome> => runner.runAt(k, pr, tr);
       const perWorker = Math.max(1, Math.floor((threads - 1) / workers));
       pool = EvalPool.start({ spec, graphOptimization: options.graphOptimization, threads: perWorker }, workers, batchCount, local);
     }

@@ -7,28 +7,18 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DataError, UsageError } from '../../src/errors';
-import { f32ToF16Bits } from '../../src/io/float16';
-import { NpyDType, NpyTypedArray, readNpy, typedArrayFor, writeNpy } from '../../src/io/npy';
+import { readNpy } from '../../src/io/npy';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { EvaluateOptions, EvaluateResult, evaluate } from '../../src/runtime/evaluate';
+import { mulberry32 } from '../../scripts/prng';
 import { scratchDir } from '../helpers/cli';
+import { npyFiles } from '../helpers/npy-files';
 import { FIXTURES, FixtureCase, RTOL, caseOptions, expectNear } from '../helpers/fixtures';
 
 const dir = scratchDir('focal-eval-');
 let serial = 0;
-
 /** Writes `values` as an .npy of `dtype` and `shape` in the scratch directory; returns its path. */
-function npy(dtype: NpyDType, shape: number[], values: ArrayLike<number>, name?: string): string {
-  const file = path.join(dir(), name ?? `a${serial++}.npy`);
-  const data = typedArrayFor(dtype, values.length);
-  for (let i = 0; i < values.length; i++) {
-    if (dtype === 'int64') (data as BigInt64Array)[i] = BigInt(values[i]);
-    else if (dtype === 'float16') (data as Uint16Array)[i] = f32ToF16Bits(values[i]);
-    else (data as Float32Array)[i] = values[i];
-  }
-  writeNpy(file, dtype, shape, data as NpyTypedArray);
-  return file;
-}
+const npy = npyFiles(dir);
 
 function writeCase(c: FixtureCase): { pred: string; target: string } {
   return {
@@ -38,15 +28,7 @@ function writeCase(c: FixtureCase): { pred: string; target: string } {
 }
 
 /** Deterministic pseudo-random numbers in [0, 1). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = mulberry32;
 
 const run = (o: Omit<EvaluateOptions, 'threads'> & { threads?: number }): Promise<EvaluateResult> => evaluate({ threads: 1, ...o });
 

@@ -8,46 +8,25 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { mulberry32 } from '../../scripts/prng';
 import { DataError, UsageError } from '../../src/errors';
-import { f32ToF16Bits } from '../../src/io/float16';
-import { NpyDType, NpyTypedArray, typedArrayFor, writeNpy } from '../../src/io/npy';
+import { NpyDType } from '../../src/io/npy';
 import { onnx } from 'onnx-proto';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { decodeModelProto, serializeModel } from '../../src/onnx';
 import { EvaluateOptions, EvaluateResult, MIN_POOL_BATCHES, evaluate } from '../../src/runtime/evaluate';
 import { scratchDir } from '../helpers/cli';
+import { npyFiles } from '../helpers/npy-files';
 
 const dir = scratchDir('focal-pool-');
-let serial = 0;
-
-function npy(dtype: NpyDType, shape: number[], values: ArrayLike<number>): string {
-  const file = path.join(dir(), `p${serial++}.npy`);
-  const data = typedArrayFor(dtype, values.length);
-  for (let i = 0; i < values.length; i++) {
-    if (dtype === 'int64') (data as BigInt64Array)[i] = BigInt(values[i]);
-    else if (dtype === 'float16') (data as Uint16Array)[i] = f32ToF16Bits(values[i]);
-    else (data as Float32Array)[i] = values[i];
-  }
-  writeNpy(file, dtype, shape, data as NpyTypedArray);
-  return file;
-}
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const npy = npyFiles(dir, 'p');
 
 const N = 6000;
 const L = 6;
-const r = random(7);
+const r = mulberry32(7);
 const probs = Array.from({ length: N * L }, () => r());
 const logits = probs.map((p) => 8 * p - 4);
-const bits = probs.map(() => (r() < 0.3 ? 1 : 0));
+const bits: number[] = probs.map(() => (r() < 0.3 ? 1 : 0));
 const classes = Array.from({ length: N }, () => Math.floor(r() * L));
 
 /** One session in this thread, and the pool (3 threads: this thread's session and 2 workers). */
@@ -132,7 +111,7 @@ describe('errors from the pool are those of one session', () => {
     }
   });
 
-  it('a bad target checked in the worker (uint8 of 3) and a bad prediction later: the target first', async () => {
+  it('a bad target checked in JS (uint8 of 3) and a bad prediction later: the target first', async () => {
     const t = [...bits];
     t[12_345] = 3;
     const p = [...probs];
