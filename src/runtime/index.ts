@@ -1,6 +1,8 @@
 /**
  * Running focal-loss models: sessions on the CPU or CUDA (the only onnxruntime-node import is in
- * session.ts), the static CUDA placement check, and the streaming evaluator.
+ * session.ts), the static CUDA placement check, and the streaming evaluator (evaluate.ts; its
+ * per-batch work in batch.ts, its graph additions in eval-outputs.ts / eval-blocks.ts, its
+ * worker-thread sessions in pool.ts / eval-worker.ts).
  */
 export {
   CudaUnavailableError,
