@@ -1,15 +1,17 @@
 /**
- * The evaluator's pool of worker threads for the CPU: W sessions of one thread each, every one
- * reading and running whole batches (eval-worker.ts), while the caller consumes the outcomes in
- * batch order.
+ * The evaluator's sessions side by side on the CPU: the caller's own one-thread session (a
+ * `LocalRunner`, which starts at once) and W worker threads' (eval-worker.ts, which join as they
+ * load, ~0.1 s), every one reading and running whole batches, while the caller consumes the
+ * outcomes in batch order.
  *
  * Why: the focal-loss graphs are chains of cheap element-wise passes (~0.2 ns an element each on
  * one core) around one Log (~2 ns). Split across onnxruntime's intra-op threads, each pass pays a
  * barrier, OneHot and the small reductions run on one thread, and the page-cache read (~0.6 ns an
  * element) preempts a pool thread; measured on 2 cores over 32M float32 binary elements, one
- * session of two threads streamed 200–260 M elements/s, two one-thread sessions in two workers
- * 300–390 (the onehot form: ~115 against ~200). Each worker reads its batch while the other
- * computes, so reading still overlaps computing, on another core.
+ * session of two threads streamed 200–260 M elements/s, two one-thread sessions side by side
+ * 300–390 once started (the onehot form: ~115 against ~185). Each session reads its batch while
+ * the other computes, so reading still overlaps computing, on another core. When the pool is
+ * worth starting at all is the evaluator's call (MIN_POOL_BATCHES in evaluate.ts).
  *
  * Messages: the worker posts 'ready' (its session loaded and files open) or 'failed' with k = -1;
  * the pool posts 'run' k (at most DEPTH outstanding per worker, and never more than WINDOW
