@@ -436,18 +436,21 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const workers =
       (options.ep ?? 'cpu') === 'cpu' && !wantLoss && threads > 1 && batchCount >= MIN_POOL_BATCHES ? Math.min(threads - 1, MAX_WORKERS) : 0;
     const t0 = performance.now();
+    if (workers > 0) {
+      // The workers load their sessions while this thread loads its own. Each worker is a whole
+      // V8 isolate with its own onnxruntime (measured: ~20 MB more peak memory each); past
+      // MAX_WORKERS, the threads are shared out as intra-op threads instead.
+      const perWorker = Math.max(1, Math.floor((threads - 1) / workers));
+      pool = EvalPool.start({ spec, graphOptimization: options.graphOptimization, threads: perWorker }, workers, batchCount);
+    }
     session = await asFileError(plan.modelFile, 'onnxruntime cannot load it', () =>
       createSession(graph.bytes, { ...options, threads: workers > 0 ? 1 : options.threads, modelName: plan.modelFile }),
     );
-    if (workers > 0) {
-      // Each worker is a whole V8 isolate with its own onnxruntime (measured: ~20 MB more peak
-      // memory each); past MAX_WORKERS, the threads are shared out as intra-op threads instead.
+    if (pool) {
       const runner = new BatchRunner(spec, session);
       const pr = predReader;
       const tr = targetReader;
-      const local = (k: number): Promise<BatchOutcome> => runner.runAt(k, pr, tr);
-      const perWorker = Math.max(1, Math.floor((threads - 1) / workers));
-      pool = EvalPool.start({ spec, graphOptimization: options.graphOptimization, threads: perWorker }, workers, batchCount, local);
+      pool.runHereToo((k) => runner.runAt(k, pr, tr));
     }
     const loadSeconds = (performance.now() - t0) / 1000;
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);

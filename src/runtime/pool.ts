@@ -93,10 +93,11 @@ export class EvalPool {
   private readonly window: number;
   private readonly exited: Promise<void>[];
 
+  private local: LocalRunner | undefined;
+
   private constructor(
     private readonly workers: Worker[],
     private readonly batches: number,
-    private readonly local: LocalRunner | undefined,
   ) {
     this.outstanding = workers.map(() => 0);
     this.ready = workers.map(() => false);
@@ -105,16 +106,23 @@ export class EvalPool {
   }
 
   /**
-   * Starts `count` workers for `batches` batches and returns at once: `local`, the caller's own
-   * runner, takes batches from the start, each worker as soon as it has loaded its session
-   * (~0.1 s). A worker that cannot start fails the run with its error.
+   * Starts `count` workers for `batches` batches and returns at once; each takes batches as soon as
+   * it has loaded its session (~0.05–0.1 s), and the caller's own runner from when it is given
+   * (`runHereToo`). Start the pool before loading the caller's session: the two load side by side.
+   * A worker that cannot start fails the run with its error.
    */
-  static start(setup: WorkerSetup, count: number, batches: number, local?: LocalRunner): EvalPool {
+  static start(setup: WorkerSetup, count: number, batches: number): EvalPool {
     const script = workerScript();
     const workers = Array.from({ length: count }, () => new Worker(script, { workerData: setup }));
-    const pool = new EvalPool(workers, batches, local);
+    const pool = new EvalPool(workers, batches);
     workers.forEach((w, i) => pool.watch(w, i));
     return pool;
+  }
+
+  /** The caller's own runner joins: it takes batches from now on. */
+  runHereToo(local: LocalRunner): void {
+    this.local = local;
+    this.dispatch();
   }
 
   private watch(w: Worker, i: number): void {
