@@ -1,7 +1,8 @@
 /**
- * The evaluator's sessions side by side on the CPU: the caller's own one-thread session (a
- * `LocalRunner`, which starts at once) and W worker threads' (eval-worker.ts, which join as they
- * load, ~0.1 s), every one reading and running whole batches, while the caller consumes the
+ * The evaluator's sessions side by side on the CPU: W worker threads' (eval-worker.ts, each
+ * taking batches once it has loaded, ~0.05–0.1 s) and the caller's own one-thread session (a
+ * `LocalRunner`, from when the caller has loaded it, ~0.03 s), every one reading and running whole
+ * batches, while the caller consumes the
  * outcomes in batch order.
  *
  * Why: the focal-loss graphs are chains of cheap element-wise passes (~0.2 ns an element each on
