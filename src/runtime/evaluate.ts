@@ -14,9 +14,9 @@
  *   result: onnxruntime's float32 ReduceSum drifts with the count it reduces (measured: 1e-6
  *   relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at 16M), whereas a block of 256
  *   rounds to ~1e-7 and the errors of the blocks average out (the result is within ~2e-9 of a
- *   float64 reference at 10^8 elements). Full batches are whole blocks (their rows are rounded
- *   down to a multiple of the block rows); the last batch is tiled by the largest divisor of its
- *   rows. The per-element losses leave the graph only for `out`.
+ *   float64 reference at 10^8 elements). Batches are tiled by blocks of the largest divisor of
+ *   their rows up to the block size (a large batch is rounded down to whole blocks first). The
+ *   per-element losses leave the graph only for `out`.
  * - A model file: used as it is, with the same outputs added. Its reduction decides: `mean` — each
  *   batch's mean times its count; `sum` — each batch's sum; `none` — `loss_sum`, as above. The
  *   batch values are accumulated in float64, but each batch's own float32 reduction limits the
@@ -97,7 +97,10 @@ export interface EvaluateOptions extends SessionOptions {
    * and `targetDtype` default to the files' types; given, they must match them.
    */
   readonly loss?: LossOptions;
-  /** Prediction elements per batch, rounded down to whole rows (default DEFAULT_BATCH_ELEMENTS). */
+  /**
+   * Prediction elements per batch, rounded down to whole rows, and to whole blocks of the graph's
+   * sums where that takes off less than 1/16 (default DEFAULT_BATCH_ELEMENTS).
+   */
   readonly batchSize?: number;
   /** Where to write the per-element losses (`.npy`); needs reduction none from a model file. */
   readonly out?: string;
@@ -404,10 +407,11 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const { plan, layout } =
       options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(options.loss ?? {}, pred, target, label);
     const o = plan.options;
-    // Whole rows, and whole blocks of the graph's sums where the batch holds one (eval-outputs.ts).
+    // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less
+    // than 1/16 of the batch (otherwise the blocks tile it by a divisor of its rows).
     const blockRows = targetBlockRows(layout.lossRow);
     const wholeRows = Math.max(1, Math.floor(batchSize / layout.predRow));
-    const batchRows = wholeRows >= blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
+    const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
     const graph = await asFileError(plan.modelFile, 'cannot be evaluated', () =>
       evalGraph(plan.bytes, o, plan.graphReduction, pred, target, plan.predType, plan.targetType),
