@@ -113,7 +113,14 @@ export class EvalPool {
    */
   static start(setup: WorkerSetup, count: number, batches: number): EvalPool {
     const script = workerScript();
-    const workers = Array.from({ length: count }, () => new Worker(script, { workerData: setup }));
+    const workers: Worker[] = [];
+    try {
+      for (let i = 0; i < count; i++) workers.push(new Worker(script, { workerData: setup }));
+    } catch (e) {
+      // Those already started are stopped the safe way (close), not left to keep the process alive.
+      void new EvalPool(workers, batches).close();
+      throw e;
+    }
     const pool = new EvalPool(workers, batches);
     workers.forEach((w, i) => pool.watch(w, i));
     return pool;
