@@ -25,7 +25,7 @@ export type {
 } from './session';
 export { CUDA_KNOWN_OPS, checkCudaPlacement, formatPlacement } from './placement';
 export type { NodePlacement, PlacementReport } from './placement';
-export { DEFAULT_BATCH_ELEMENTS, MAX_WORKERS, evaluate } from './evaluate';
+export { DEFAULT_BATCH_ELEMENTS, MAX_WORKERS, MIN_POOL_BATCHES, evaluate } from './evaluate';
 export type { EvaluateOptions, EvaluateProgress, EvaluateResult } from './evaluate';
 export { loadModelFile, readModelFile } from './model-file';
 export type { ModelFile } from './model-file';
