@@ -13,6 +13,10 @@
  * - graph arith / onehot: the loss model (reduction sum) run by onnxruntime-node over the files,
  *   streamed in batches with the next batch read while the current one runs (`NpyReader.batches`),
  *   threads 1 and 2, and batch sizes 64K / 256K / 1M at 16M elements.
+ * - eval graph from memory: the graph `eval` runs (reduction none, checked inputs, the block sums
+ *   and data checks of eval-outputs.ts) on the first batch of the files, over and over in memory
+ *   (as many elements as the files hold), one session of one thread and two side by side in worker
+ *   threads: the graph's own cost, without reading, for the README's account of the ceiling.
  * - eval, whole process: `node bin/focal-onnx.js eval --pred … --target … --json`, timed from spawn
  *   to exit (node start, module load, model build, session, streaming, checks, printing).
  * - eval, in-process: the same run's own streaming time (`seconds` in its JSON: reading, checks,
@@ -41,6 +45,7 @@ import { performance } from 'perf_hooks';
 import { MessagePort, Worker, isMainThread, parentPort, workerData } from 'worker_threads';
 import { NpyReader, NpyWriter, alignedTypedArrayFor } from '../src/io/npy';
 import { buildLoss } from '../src/losses';
+import { addEvalOutputs, blockShape } from '../src/runtime/eval-outputs';
 import { createSession } from '../src/runtime/session';
 import { mulberry32 } from './prng';
 
@@ -54,7 +59,7 @@ const SWEEP_BATCHES = [1 << 16, 1 << 18, 1 << 20];
 const PYTHON = '/usr/bin/python3';
 
 type Task = 'binary' | 'multilabel';
-type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval' | 'eval-inproc';
+type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval' | 'eval-inproc';
 
 /** One measured configuration. */
 interface Row {
@@ -179,7 +184,8 @@ async function dataFor(dir: string, task: Task, size: number): Promise<DataFiles
 // ---- child processes ----------------------------------------------------------------------------
 
 interface ChildSpec {
-  readonly kind: 'ts' | 'graph';
+  /** graph: the exported loss model over the files; eval-graph: eval's graph on one batch, in memory. */
+  readonly kind: 'ts' | 'graph' | 'eval-graph';
   readonly task: Task;
   readonly pred: string;
   readonly target: string;
@@ -250,18 +256,29 @@ async function stripe(spec: ChildSpec, rowLength: number, index: number, stride:
   }
 }
 
-/** A loss session for the spec, warmed up, and its batch function (the batch's loss sum). */
+/**
+ * A loss session for the spec, warmed up, and its batch function (the batch's loss sum): the
+ * exported model (reduction sum), or for `eval-graph` the graph `eval` builds (reduction none,
+ * checked inputs, block sums and data checks), fed its block shape.
+ */
 async function graphRunner(spec: ChildSpec, threads: number): Promise<{ run: (p: Float32Array, t: Float32Array) => Promise<number>; release: () => Promise<void> }> {
   const rowLength = spec.task === 'multilabel' ? LABELS : 1;
-  const m = buildLoss({ task: spec.task, form: spec.form, alpha: ALPHA, gamma: GAMMA, reduction: 'sum' });
-  const session = await createSession(m.bytes, { threads });
+  const evalGraph = spec.kind === 'eval-graph';
+  const options = { task: spec.task, form: spec.form, alpha: ALPHA, gamma: GAMMA, eps: EPS } as const;
+  const bytes = evalGraph
+    ? addEvalOutputs(buildLoss({ ...options, reduction: 'none' }, { validInputs: true }).bytes, { sums: spec.task === 'multilabel' ? 'labels' : 'total', checkPred: true, checkTarget: true })
+    : buildLoss({ ...options, reduction: 'sum' }).bytes;
+  const session = await createSession(bytes, { threads });
   const dims = (n: number): number[] => (spec.task === 'binary' ? [n] : [n / LABELS, LABELS]);
   const run = async (p: Float32Array, t: Float32Array): Promise<number> => {
+    const feeds: Parameters<typeof session.run>[0] = { pred: { dtype: 'float32', dims: dims(p.length), data: p }, target: { dtype: 'float32', dims: dims(t.length), data: t } };
+    if (!evalGraph) return ((await session.run(feeds, ['loss'])).loss.data as Float32Array)[0];
+    const blocks = blockShape(p.length / rowLength, spec.task === 'multilabel' ? LABELS : undefined);
     const out = await session.run(
-      { pred: { dtype: 'float32', dims: dims(p.length), data: p }, target: { dtype: 'float32', dims: dims(t.length), data: t } },
-      ['loss'],
+      { ...feeds, focal_eval_blocks: { dtype: 'int64', dims: [blocks.length], data: BigInt64Array.from(blocks, BigInt) } },
+      ['loss_sum', 'check_pred_min', 'check_pred_max', 'check_target'],
     );
-    return (out.loss.data as Float32Array)[0];
+    return (out.loss_sum.data as Float64Array)[0];
   };
   // One warm-up run (first-run allocations) before anything is timed.
   const count = NpyReader.open(spec.pred).header.count;
@@ -276,6 +293,30 @@ interface WorkerData {
 }
 
 /** In a worker thread: a one-thread session over every W-th batch; posts 'ready', waits for 'go', posts the sum. */
+/**
+ * The eval-graph rows' input: the files' first batch, read once, computed over as batches
+ * `index`, `index + stride`, … of the files' length (the last one shorter), all from memory.
+ */
+async function fromMemory(spec: ChildSpec, rowLength: number, index: number, stride: number, compute: (p: Float32Array, t: Float32Array) => Promise<void>): Promise<void> {
+  const pr = NpyReader.open(spec.pred, ['float32']);
+  const tr = NpyReader.open(spec.target, ['float32']);
+  const count = pr.header.count;
+  const n = Math.min(count, Math.max(rowLength, Math.floor(spec.batch / rowLength) * rowLength));
+  const p = alignedTypedArrayFor('float32', n);
+  const t = alignedTypedArrayFor('float32', n);
+  try {
+    pr.readIntoSync(p, 0, n);
+    tr.readIntoSync(t, 0, n);
+  } finally {
+    pr.close();
+    tr.close();
+  }
+  for (let b = index; b * n < count; b += stride) {
+    const len = Math.min(n, count - b * n);
+    await compute(p.subarray(0, len), t.subarray(0, len));
+  }
+}
+
 async function workerMain(data: WorkerData): Promise<void> {
   const port = parentPort as MessagePort;
   const { spec, index } = data;
@@ -284,7 +325,7 @@ async function workerMain(data: WorkerData): Promise<void> {
   port.postMessage('ready');
   await new Promise((resolve) => port.once('message', resolve));
   let sum = 0;
-  await stripe(spec, rowLength, index, spec.workers ?? 1, async (p, t) => {
+  await (spec.kind === 'eval-graph' ? fromMemory : stripe)(spec, rowLength, index, spec.workers ?? 1, async (p, t) => {
     sum += await g.run(p, t);
   });
   await g.release();
@@ -343,9 +384,11 @@ async function runChild(spec: ChildSpec): Promise<ChildResult> {
   } else {
     const g = await graphRunner(spec, spec.threads);
     started = performance.now();
-    await stream(spec, rowLength, async (p, t) => {
+    const compute = async (p: Float32Array, t: Float32Array): Promise<void> => {
       sum += await g.run(p, t);
-    });
+    };
+    if (spec.kind === 'eval-graph') await fromMemory(spec, rowLength, 0, 1, compute);
+    else await stream(spec, rowLength, compute);
     await g.release();
   }
   const seconds = (performance.now() - started) / 1000;
@@ -460,17 +503,22 @@ async function measure(ctx: Context, task: Task, size: number, files: DataFiles,
     }
     specs.push({ kind: 'graph', task, pred: files.pred, target: files.target, threads: 1, batch: DEFAULT_BATCH, form, workers: 2 });
   }
+  specs.push({ kind: 'eval-graph', task, pred: files.pred, target: files.target, threads: 1, batch: DEFAULT_BATCH, form: 'arith' });
+  specs.push({ kind: 'eval-graph', task, pred: files.pred, target: files.target, threads: 1, batch: DEFAULT_BATCH, form: 'arith', workers: 2 });
   for (const spec of specs) {
     const how = spec.workers ? `${spec.workers} workers` : `${spec.threads} thread(s)`;
-    progress(spec.kind === 'ts' ? 'TypeScript loop' : `graph ${spec.form}, ${how}, batch ${fmtSize(spec.batch)}`);
+    progress(spec.kind === 'ts' ? 'TypeScript loop' : `${spec.kind === 'eval-graph' ? 'eval graph from memory' : 'graph'} ${spec.form}, ${how}, batch ${fmtSize(spec.batch)}`);
     const s = await run(process.execPath, [__filename, '--child', JSON.stringify(spec)]);
     const r = lastJson<ChildResult>(s, `${spec.kind} child`);
+    const what = spec.kind === 'eval-graph' ? `eval graph ${spec.form}, from memory` : `graph ${spec.form}`;
     const label =
       spec.kind === 'ts'
         ? 'TypeScript loop (streamed)'
         : spec.workers
-          ? `graph ${spec.form}, ${spec.workers} worker threads × 1-thread session`
-          : `graph ${spec.form} (onnxruntime-node, streamed)`;
+          ? `${what}, ${spec.workers} worker threads × 1-thread session`
+          : spec.kind === 'eval-graph'
+            ? `${what} (1-thread session)`
+            : `${what} (onnxruntime-node, streamed)`;
     const target = row(ctx, {
       kind: spec.kind,
       task,
@@ -531,7 +579,7 @@ function seedFor(rows: readonly Row[], r: Row): number | undefined {
   return f.length ? Math.max(...f.map(mps)) : undefined;
 }
 
-const ORDER: Kind[] = ['seed', 'eval', 'seed-fwd', 'ts', 'graph', 'eval-inproc'];
+const ORDER: Kind[] = ['seed', 'eval', 'seed-fwd', 'ts', 'graph', 'eval-graph', 'eval-inproc'];
 
 function sortedRows(rows: readonly Row[]): Row[] {
   return [...rows].sort(
@@ -593,6 +641,7 @@ function summaryText(rows: readonly Row[]): string {
     'TS loop',
     'arith: 1 thread / 2 threads / 2 workers',
     'onehot: 1 thread / 2 threads / 2 workers',
+    'eval graph from memory: 1 / 2 sessions',
     'eval streaming, 2 threads',
     'eval peak MB',
   ];
@@ -616,6 +665,7 @@ function summaryText(rows: readonly Row[]): string {
         f(top(find(task, size, 'ts'))),
         `${graph('arith', 1)} / ${graph('arith', 2)} / ${graph('arith', 2, 2)}`,
         `${graph('onehot', 1)} / ${graph('onehot', 2)} / ${graph('onehot', 2, 2)}`,
+        `${f(top(find(task, size, 'eval-graph', (r) => r.workers === undefined)))} / ${f(top(find(task, size, 'eval-graph', (r) => r.workers === 2)))}`,
         f(top(find(task, size, 'eval-inproc', (r) => r.threads === 2))),
         peak.length ? (Math.max(...peak) / 2 ** 20).toFixed(0) : 'n/a',
       ];
@@ -657,6 +707,8 @@ async function chart(rows: readonly Row[]): Promise<string> {
       case 'graph':
         if (r.batch !== DEFAULT_BATCH) return undefined;
         return r.workers ? `graph ${r.form}, ${r.workers} workers` : `graph ${r.form}${th}`;
+      case 'eval-graph':
+        return r.workers ? `eval graph, from memory, ${r.workers} sessions` : undefined;
       case 'eval':
         return r.threads === 2 ? 'eval, whole process, 2 thr' : undefined;
       case 'eval-inproc':
