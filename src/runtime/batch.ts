@@ -140,11 +140,10 @@ export class BatchRunner {
   /**
    * The batch `p` (prediction elements from `pStart`) against `t` (target elements from
    * `tStart`). With `into`, the per-element losses are written there (an array of exactly the
-   * batch's losses; onnxruntime writes into it) and returned as `loss`; `wantLoss` fetches them
-   * into a new array instead. Bad data is a DataError naming the first bad element, predictions
+   * batch's losses; onnxruntime writes into it) and returned as `loss`. Bad data is a DataError naming the first bad element, predictions
    * before targets.
    */
-  async run(p: NpyTypedArray, t: NpyTypedArray, pStart: number, tStart: number, into?: NpyTypedArray, wantLoss = false): Promise<BatchOutcome> {
+  async run(p: NpyTypedArray, t: NpyTypedArray, pStart: number, tStart: number, into?: NpyTypedArray): Promise<BatchOutcome> {
     const { options: o, layout, pred, target, graph: g } = this.spec;
     const probs = o.input === 'probs';
     const rows = p.length / layout.predRow;
@@ -184,7 +183,6 @@ export class BatchRunner {
     }
     const fetches: Record<string, HostTensor | null> = {};
     if (into) fetches.loss = { dtype: o.dtype, dims: lossDims, data: into } as HostTensor;
-    else if (wantLoss) fetches.loss = null;
     for (const name of g.fetches) fetches[name] = null;
     const result = await asFileError(this.spec.modelFile, 'onnxruntime cannot run it on this data', () => this.session.run(feeds, fetches));
     if ((g.predInGraph || g.targetInGraph) && !graphChecksPass(g, result, probs)) {

@@ -510,7 +510,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
         while (!p.done && !t.done) {
           pending = next(); // reads batch k+1 into the other buffers while batch k runs
           const into = lossBuffers?.[batches % 2].subarray(0, p.value.data.length / layout.predRow * layout.lossRow);
-          await consume(await runner.run(p.value.data, t.value.data, p.value.start, t.value.start, into, wantLoss));
+          await consume(await runner.run(p.value.data, t.value.data, p.value.start, t.value.start, into));
           [p, t] = await Promise.all(pending!);
         }
         pending = undefined;

@@ -1,15 +1,10 @@
+import { mulberry32 } from '../../scripts/prng';
 import { f16ArrayToF32, f16BitsToF32, f32ArrayToF16, f32ToF16Bits } from '../../src/io/float16';
 
-/** Deterministic 32-bit PRNG (mulberry32). */
+/** Deterministic 32-bit integers: scripts/prng.ts's mulberry32, scaled back to its uint32 (exact). */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const next = mulberry32(seed);
+  return () => next() * 4294967296;
 }
 
 /** Value of a finite half by its definition, independently of the code under test. */
