@@ -2,21 +2,12 @@
  * Reading a user's .onnx file: its bytes (file-system problems as one-line `UsageError`s), its
  * decoded structure, and the focal-loss options recorded in its metadata, when it has them.
  */
-import * as fs from 'fs';
 import { UsageError } from '../errors';
-import { fsUsageError } from '../io/atomic';
 import { FocalOptions, optionsFromMetadata } from '../losses';
 import { ModelFormatError, ModelInfo, decodeModel } from '../onnx';
+import { readModelFile } from './model-bytes';
 
-/** The bytes of the model file `file`. */
-export function readModelFile(file: string): Uint8Array {
-  try {
-    if (fs.statSync(file).isDirectory()) throw new UsageError(`${file}: is a directory, expected an .onnx file`);
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw fsUsageError(file, 'read', err, { ENOENT: 'file does not exist' });
-  }
-}
+export { readModelFile };
 
 export interface ModelFile {
   readonly file: string;
