@@ -1,72 +1,110 @@
 /**
  * A worker thread of the evaluator's pool (pool.ts): one CPU session (of one thread, unless there
- * are more threads than MAX_WORKERS), its own file handles and batch buffers. It reads the batches
- * it is told to (synchronously: this thread has nothing else to do meanwhile, and the other
- * workers keep the other cores busy), runs them through a `BatchRunner` and posts each outcome
- * back; see pool.ts for the messages.
+ * are more threads than MAX_WORKERS), its own file handles and batch buffers. It starts before the
+ * caller has built the graph and waits for its 'setup'; then it loads the session, opens the files
+ * and posts 'ready'. It reads the batches it is told to (synchronously: this thread has nothing
+ * else to do meanwhile, and the other workers keep the other cores busy), runs them through a
+ * `BatchRunner` and posts each outcome back; see pool.ts for the messages.
+ *
+ * Only the batch code and onnxruntime's binding are loaded here (no protobuf code: the graph comes
+ * as bytes), which is most of what starting a worker costs besides the V8 isolate.
  */
-import { parentPort, workerData } from 'worker_threads';
+import { parentPort } from 'worker_threads';
 import { NpyReader } from '../io/npy';
-import { BatchRunner, BatchSpec, asFileError, errorToData } from './batch';
+import { BatchRunner, asFileError, errorToData } from './batch';
 import type { FromWorker, ToWorker, WorkerSetup } from './pool';
 import { Session, createSession } from './session';
 
-async function main(): Promise<void> {
-  const port = parentPort;
-  if (!port) throw new Error('eval-worker: not started as a worker thread');
-  const setup = workerData as WorkerSetup;
-  const spec: BatchSpec = setup.spec;
-  const post = (m: FromWorker): void => port.postMessage(m);
+/** What a set-up worker holds. */
+interface Loaded {
+  readonly session: Session;
+  readonly pred: NpyReader;
+  readonly target: NpyReader;
+  readonly runner: BatchRunner;
+}
+
+/** The session and files for `setup`; everything opened so far is closed again on a failure. */
+async function load(setup: WorkerSetup): Promise<Loaded> {
+  const spec = setup.spec;
   let session: Session | undefined;
-  let predReader: NpyReader | undefined;
-  let targetReader: NpyReader | undefined;
+  let pred: NpyReader | undefined;
   try {
     session = await asFileError(spec.modelFile, 'onnxruntime cannot load it', () =>
       createSession(spec.graph.bytes, { ep: 'cpu', threads: setup.threads, graphOptimization: setup.graphOptimization, modelName: spec.modelFile }),
     );
-    predReader = NpyReader.open(spec.pred.path);
-    targetReader = NpyReader.open(spec.target.path);
+    pred = NpyReader.open(spec.pred.path);
+    const target = NpyReader.open(spec.target.path);
+    return { session, pred, target, runner: new BatchRunner(spec, session) };
   } catch (e) {
-    predReader?.close();
+    pred?.close();
     await session?.release();
-    post({ type: 'failed', k: -1, error: errorToData(e) });
-    return;
+    throw e;
   }
-  const runner = new BatchRunner(spec, session);
-  const pr = predReader;
-  const tr = targetReader;
-  const s = session;
-  post({ type: 'ready' });
+}
 
-  // Batches run one after the other (they share the runner's buffers), in the order asked.
-  let queue: Promise<void> = Promise.resolve();
+function main(): void {
+  const port = parentPort;
+  if (!port) throw new Error('eval-worker: not started as a worker thread');
+  const post = (m: FromWorker): void => port.postMessage(m);
+
+  // One listener for the worker's whole life (messages to a port with no listener are lost).
+  // Everything after the setup runs in order on `queue`: loading, the batches (they share the
+  // runner's buffers), and the close.
+  let queue: Promise<Loaded | undefined> = new Promise<Loaded | undefined>((resolve) => {
+    port.on('message', function first(m: ToWorker) {
+      if (m.type === 'run') return; // only sent after 'ready'
+      port.off('message', first);
+      if (m.type === 'close') {
+        resolve(undefined); // closed before it was set up: nothing to load
+        return;
+      }
+      resolve(
+        load(m.setup).then(
+          (loaded) => {
+            if (!closing) post({ type: 'ready' });
+            return loaded;
+          },
+          (e: unknown) => {
+            post({ type: 'failed', k: -1, error: errorToData(e) });
+            return undefined;
+          },
+        ),
+      );
+    });
+  });
   let closing = false;
-  const runBatch = async (k: number): Promise<void> => {
-    if (closing) return; // asked to stop: the batches still queued are not wanted
-    try {
-      const out = await runner.runAt(k, pr, tr);
-      post({ type: 'done', k, outcome: out });
-    } catch (e) {
-      post({ type: 'failed', k, error: errorToData(e) });
-    }
-  };
+
   port.on('message', (m: ToWorker) => {
+    if (m.type === 'setup') return; // handled by `first`
     if (m.type === 'run') {
-      queue = queue.then(() => runBatch(m.k));
+      queue = queue.then(async (loaded) => {
+        // Asked to stop: the batches still queued are not wanted.
+        if (!loaded || closing) return loaded;
+        try {
+          post({ type: 'done', k: m.k, outcome: await loaded.runner.runAt(m.k, loaded.pred, loaded.target) });
+        } catch (e) {
+          post({ type: 'failed', k: m.k, error: errorToData(e) });
+        }
+        return loaded;
+      });
       return;
     }
-    // 'close': after the batch running now; then the thread ends by itself (never terminated from
-    // outside while onnxruntime runs: see pool.ts).
+    // 'close': after the batch running now (or the loading); then the thread ends by itself
+    // (never terminated from outside while onnxruntime runs: see pool.ts).
     closing = true;
-    void queue.then(async () => {
-      pr.close();
-      tr.close();
-      await s.release();
+    void queue.then(async (loaded) => {
+      if (loaded) {
+        loaded.pred.close();
+        loaded.target.close();
+        await loaded.session.release();
+      }
       port.close();
     });
   });
 }
 
-main().catch((e: unknown) => {
+try {
+  main();
+} catch (e) {
   parentPort?.postMessage({ type: 'failed', k: -1, error: errorToData(e) } satisfies FromWorker);
-});
+}

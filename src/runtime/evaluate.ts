@@ -237,7 +237,8 @@ function checkModelDims(o: FocalOptions, inputs: readonly { name: string; shape:
 
 interface Plan {
   readonly options: FocalOptions;
-  readonly bytes: Uint8Array;
+  /** The model's bytes: read already (a file), or built now (options; ~10 ms, so after the workers start). */
+  readonly build: () => Uint8Array;
   readonly modelFile?: string;
   /** The reduction the graph itself applies to each batch. */
   readonly graphReduction: Reduction;
@@ -280,7 +281,7 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: str
   }
   const layout = layoutFor(o, pred, target);
   checkModelDims(o, m.info.graph.inputs, pred, layout, file);
-  return { plan: { options: o, bytes: m.bytes, modelFile: file, graphReduction: o.reduction, predType, targetType }, layout };
+  return { plan: { options: o, build: () => m.bytes, modelFile: file, graphReduction: o.reduction, predType, targetType }, layout };
 }
 
 function planFromOptions(loss: LossOptions, pred: NpyHeader, target: NpyHeader, label: Label): { plan: Plan; layout: Layout } {
@@ -290,10 +291,15 @@ function planFromOptions(loss: LossOptions, pred: NpyHeader, target: NpyHeader, 
     const what = o.task === 'multilabel' ? 'labels' : 'classes';
     throw new UsageError(`${label('alpha')} lists ${o.alpha.length} values, one per ${what.slice(0, -1)}, but ${pred.path} has ${layout.predRow} ${what} (shape ${shapeText(pred.shape)})`);
   }
-  // Every batch is checked (in the graph or in JS), so the graph may assume valid inputs.
-  const built = buildLoss({ ...o, reduction: 'none' }, { validInputs: true });
   return {
-    plan: { options: o, bytes: built.bytes, graphReduction: 'none', predType: o.dtype, targetType: o.targetDtype },
+    plan: {
+      options: o,
+      // Every batch is checked (in the graph or in JS), so the graph may assume valid inputs.
+      build: () => buildLoss({ ...o, reduction: 'none' }, { validInputs: true }).bytes,
+      graphReduction: 'none',
+      predType: o.dtype,
+      targetType: o.targetDtype,
+    },
     layout,
   };
 }
@@ -413,8 +419,24 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const wholeRows = Math.max(1, Math.floor(batchSize / layout.predRow));
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
+    const batchCount = Math.ceil(layout.rows / batchRows);
+    const wantLoss = options.out !== undefined;
+    // On the CPU, with more than one thread and enough batches (MIN_POOL_BATCHES): this thread's
+    // session of one thread and worker threads' (pool.ts says why), each reading and running whole
+    // batches. The workers start first, while this thread builds the graph and loads its session,
+    // and join as they have loaded theirs (~0.05 s from here). Otherwise (CUDA, one thread, a
+    // small file, `out`) one session here of every thread, reading the next batch while this one
+    // runs. Not with `out`: the per-element losses are written here in order, and an interrupted
+    // write exits at once, which a running worker cannot survive.
+    const threads = options.threads ?? DEFAULT_THREADS();
+    const workers =
+      (options.ep ?? 'cpu') === 'cpu' && !wantLoss && threads > 1 && batchCount >= MIN_POOL_BATCHES ? Math.min(threads - 1, MAX_WORKERS) : 0;
+    // Each worker is a whole V8 isolate with its own onnxruntime (measured: ~20 MB more peak memory
+    // each); past MAX_WORKERS, the threads are shared out as intra-op threads instead.
+    if (workers > 0) pool = EvalPool.start(workers, batchCount);
+
     const graph = await asFileError(plan.modelFile, 'cannot be evaluated', () =>
-      evalGraph(plan.bytes, o, plan.graphReduction, pred, target, plan.predType, plan.targetType),
+      evalGraph(plan.build(), o, plan.graphReduction, pred, target, plan.predType, plan.targetType),
     );
     const spec: BatchSpec = {
       options: o,
@@ -428,25 +450,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       modelFile: plan.modelFile,
       batchRows,
     };
-    const batchCount = Math.ceil(layout.rows / batchRows);
-    const wantLoss = options.out !== undefined;
-    // On the CPU, with more than one thread and enough batches (MIN_POOL_BATCHES): this thread's
-    // session of one thread and worker threads' (pool.ts says why), each reading and running whole
-    // batches; the workers join as they start (~0.1 s), this session runs batches meanwhile.
-    // Otherwise (CUDA, one thread, a small file, `out`) one session here of every thread, reading
-    // the next batch while this one runs. Not with `out`: the per-element losses are written here
-    // in order, and an interrupted write exits at once, which a running worker cannot survive.
-    const threads = options.threads ?? DEFAULT_THREADS();
-    const workers =
-      (options.ep ?? 'cpu') === 'cpu' && !wantLoss && threads > 1 && batchCount >= MIN_POOL_BATCHES ? Math.min(threads - 1, MAX_WORKERS) : 0;
+    if (pool) pool.setUp({ spec, graphOptimization: options.graphOptimization, threads: Math.max(1, Math.floor((threads - 1) / workers)) });
     const t0 = performance.now();
-    if (workers > 0) {
-      // The workers load their sessions while this thread loads its own. Each worker is a whole
-      // V8 isolate with its own onnxruntime (measured: ~20 MB more peak memory each); past
-      // MAX_WORKERS, the threads are shared out as intra-op threads instead.
-      const perWorker = Math.max(1, Math.floor((threads - 1) / workers));
-      pool = EvalPool.start({ spec, graphOptimization: options.graphOptimization, threads: perWorker }, workers, batchCount);
-    }
     session = await asFileError(plan.modelFile, 'onnxruntime cannot load it', () =>
       createSession(graph.bytes, { ...options, threads: workers > 0 ? 1 : options.threads, modelName: plan.modelFile }),
     );

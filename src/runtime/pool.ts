@@ -13,8 +13,11 @@
  * the other computes, so reading still overlaps computing, on another core. When the pool is
  * worth starting at all is the evaluator's call (MIN_POOL_BATCHES in evaluate.ts).
  *
- * Messages: the worker posts 'ready' (its session loaded and files open) or 'failed' with k = -1;
- * the pool posts 'run' k (at most DEPTH outstanding per worker, and never more than WINDOW
+ * Messages: the pool posts 'setup' (the batch spec, with the graph's bytes) once the caller has
+ * built the graph — the workers are started before that, so that their ~40 ms of starting (a V8
+ * isolate, onnxruntime's binding, the batch code) overlaps the caller's building and loading; the
+ * worker posts 'ready' (its session loaded and files open) or 'failed' with k = -1; the pool posts
+ * 'run' k (at most DEPTH outstanding per worker, and never more than WINDOW
  * batches ahead of the one the caller waits for, which bounds the memory of outcomes waiting in
  * order); the worker answers 'done' k with the outcome or 'failed' k with the error as data
  * (batch.ts); 'close' ends it after the batch it is running (the ones queued are dropped). A failure
@@ -34,7 +37,7 @@ import { Worker } from 'worker_threads';
 import { BatchOutcome, BatchSpec, ErrorData, errorFromData } from './batch';
 import { GraphOptimizationLevel } from './session';
 
-/** What a worker is started with (workerData). */
+/** What a worker is set up with (the 'setup' message). */
 export interface WorkerSetup {
   readonly spec: BatchSpec;
   readonly graphOptimization?: GraphOptimizationLevel;
@@ -42,7 +45,10 @@ export interface WorkerSetup {
   readonly threads: number;
 }
 
-export type ToWorker = { readonly type: 'run'; readonly k: number } | { readonly type: 'close' };
+export type ToWorker =
+  | { readonly type: 'setup'; readonly setup: WorkerSetup }
+  | { readonly type: 'run'; readonly k: number }
+  | { readonly type: 'close' };
 
 export type FromWorker =
   | { readonly type: 'ready' }
@@ -106,16 +112,17 @@ export class EvalPool {
   }
 
   /**
-   * Starts `count` workers for `batches` batches and returns at once; each takes batches as soon as
-   * it has loaded its session (~0.05–0.1 s), and the caller's own runner from when it is given
-   * (`runHereToo`). Start the pool before loading the caller's session: the two load side by side.
-   * A worker that cannot start fails the run with its error.
+   * Starts `count` workers for `batches` batches and returns at once. They start while the caller
+   * builds the graph; `setUp` hands them the batch spec, and each takes batches as soon as it has
+   * loaded its session (~0.05 s after the start in all), the caller's own runner from when it is
+   * given (`runHereToo`). A worker that cannot start fails the run with its error; a pool closed
+   * before `setUp` (the caller's planning failed) stops its workers without a session.
    */
-  static start(setup: WorkerSetup, count: number, batches: number): EvalPool {
+  static start(count: number, batches: number): EvalPool {
     const script = workerScript();
     const workers: Worker[] = [];
     try {
-      for (let i = 0; i < count; i++) workers.push(new Worker(script, { workerData: setup }));
+      for (let i = 0; i < count; i++) workers.push(new Worker(script));
     } catch (e) {
       // Those already started are stopped the safe way (close), not left to keep the process alive.
       void new EvalPool(workers, batches).close();
@@ -124,6 +131,12 @@ export class EvalPool {
     const pool = new EvalPool(workers, batches);
     workers.forEach((w, i) => pool.watch(w, i));
     return pool;
+  }
+
+  /** Sends every worker its setup: from now on they load their sessions. Once. */
+  setUp(setup: WorkerSetup): void {
+    if (this.closing) return;
+    for (const w of this.workers) w.postMessage({ type: 'setup', setup } satisfies ToWorker);
   }
 
   /** The caller's own runner joins: it takes batches from now on. */

@@ -124,6 +124,27 @@ describe('errors from the pool are those of one session', () => {
     expect((e as Error).message).toMatch(/element 12345 is 3; binary targets must be 0 or 1/);
   });
 
+  it('a model that fails after the workers started (before their setup): the error, and the workers stop', async () => {
+    const pred = npy('float32', [N * L], probs);
+    const target = npy('float32', [N * L], bits);
+    // Its 'loss' output has no element type: accepted when planning (the workers start), refused
+    // when the evaluator's outputs are added to it (before the workers get their setup).
+    const m = decodeModelProto(buildLoss({ reduction: 'none' }).bytes);
+    const loss = (m.graph as onnx.GraphProto).output.find((o) => o.name === 'loss') as onnx.ValueInfoProto;
+    (loss.type as onnx.TypeProto).tensorType = null;
+    const model = path.join(dir(), 'untyped-loss.onnx');
+    fs.writeFileSync(model, serializeModel(m));
+    const started = Date.now();
+    const e = await evaluate({ pred, target, model, batchSize: BATCH, threads: 3 }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as Error).message.startsWith(`${model}: cannot be evaluated: `)).toBe(true);
+    // The workers were closed before they loaded anything, not left to the 30 s grace.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('a model file onnxruntime refuses: one UsageError naming the file, from the workers', async () => {
     const pred = npy('float32', [N * L], probs);
     const target = npy('float32', [N * L], bits);
