@@ -1,8 +1,8 @@
 /**
  * The evaluator's sessions side by side on the CPU: W worker threads' (eval-worker.ts, each
- * taking batches once it has loaded, ~0.05–0.1 s) and the caller's own one-thread session (a
- * `LocalRunner`, from when the caller has loaded it, ~0.03 s), every one reading and running whole
- * batches, while the caller consumes the outcomes in batch order.
+ * taking batches once it has loaded, ~0.05 s after it was started) and the caller's own one-thread
+ * session (a `LocalRunner`, from when the caller has built the graph and loaded it, ~0.04 s), every
+ * one reading and running whole batches, while the caller consumes the outcomes in batch order.
  *
  * Why: the focal-loss graphs are chains of cheap element-wise passes (~0.2 ns an element each on
  * one core) around one Log (~2 ns). Split across onnxruntime's intra-op threads, each pass pays a
