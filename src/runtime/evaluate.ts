@@ -70,13 +70,15 @@ export const DEFAULT_BATCH_ELEMENTS = 1 << 18;
 export const MAX_WORKERS = 4;
 
 /**
- * The fewest batches for which the worker pool is worth starting: a worker takes ~0.1 s to load
- * onnxruntime and its session (this thread's session runs batches alone meanwhile), and a run
- * ends only when every worker has started and stopped. Measured whole process on 2 cores (binary
- * float32, default batches, best of 5) against one session of two threads: 4M elements 286 ms
- * against 226, 16M 303 against 298, 32M 377 against 381, 64M 419 against 488.
+ * The fewest batches for which the worker pool is worth starting: the workers join ~15 ms after
+ * this thread's session (which runs batches alone meanwhile), and starting and stopping them costs
+ * the whole process ~10 ms. Measured on 2 cores (float32, default batches, 6 interleaved runs,
+ * whole process / in-process against one session of two threads): 4M elements (16 batches)
+ * 210–215 / 138–168 M/s against 203–225 / 86–135; 8M (32) 223–244 / 186–208 against 217–240 /
+ * 132–178; 16M (64) 248–255 / 240–251 against 256–340 / 102–203, multilabel 16M 255–271 /
+ * 198–237 against 266–363 / 116–188. From 64 batches both are faster.
  */
-export const MIN_POOL_BATCHES = 128;
+export const MIN_POOL_BATCHES = 64;
 
 export interface EvaluateProgress {
   /** Prediction elements done, and in all. */
