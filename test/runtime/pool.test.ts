@@ -6,6 +6,7 @@
  * whichever worker meets it, a model file onnxruntime refuses named in one line. The workers run
  * the build's eval-worker.js (`npm test` builds first).
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { mulberry32 } from '../../scripts/prng';
@@ -89,6 +90,20 @@ describe('the worker pool gives the results of one session', () => {
     expect(done).toHaveLength(res.batches);
     expect(done).toEqual([...done].sort((a, b) => a - b));
     expect(done[done.length - 1]).toBe(N * L);
+  });
+});
+
+describe('what a worker loads', () => {
+  it('no protobuf code: the graph comes as bytes (protobufjs and onnx-proto add ~20 ms to every start)', () => {
+    // The build's worker script, as the pool runs it, loaded in a fresh process (outside a worker
+    // thread it only finds it has no parent port).
+    const script = path.resolve(__dirname, '../../dist/src/runtime/eval-worker.js');
+    const loaded = execFileSync(process.execPath, ['-e', `require(${JSON.stringify(script)}); console.log(JSON.stringify(Object.keys(require.cache)))`], {
+      encoding: 'utf8',
+    });
+    const files = JSON.parse(loaded) as string[];
+    expect(files.some((f) => f.includes('onnxruntime-node'))).toBe(true);
+    expect(files.filter((f) => /protobufjs|onnx-proto|[\\/]src[\\/](onnx|losses)[\\/]/.test(f))).toEqual([]);
   });
 });
 
