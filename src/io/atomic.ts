@@ -92,19 +92,35 @@ function removeLiveTemps(): void {
 
 /**
  * Installs (once; later calls do nothing) the 'exit', SIGINT and SIGTERM handlers that remove all
- * live temporary files. On a signal the process exits with code 128 + signal number right after
- * the cleanup, so SIGINT/SIGTERM listeners registered later never run.
+ * live temporary files. On a signal while temporary files are live (a write in progress), the
+ * process exits with code 128 + signal number right after the cleanup, so SIGINT/SIGTERM listeners
+ * registered later never run. With none live (the writes are over), the handler stands aside: when
+ * it is the signal's only listener it removes itself and raises the signal again, so the process
+ * ends as it would have without it — killed by the signal, not by `process.exit`, which would tear
+ * down worker threads in the middle of an onnxruntime run (the evaluator's pool, in a process that
+ * wrote an output file earlier) and abort; when others listen, they decide.
  */
 export function installCleanupHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const handlers = signals.map((signal) => {
+    const onSignal = (): void => {
+      if (liveTemps.size > 0) {
+        removeLiveTemps();
+        process.exit(128 + os.constants.signals[signal]);
+      }
+      if (process.listenerCount(signal) > 1) return;
+      // Uninstalled (a later write installs them again), and the signal raised again.
+      process.removeListener('exit', removeLiveTemps);
+      signals.forEach((s, i) => process.removeListener(s, handlers[i]));
+      handlersInstalled = false;
+      process.kill(process.pid, signal);
+    };
+    return onSignal;
+  });
   process.on('exit', removeLiveTemps);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      removeLiveTemps();
-      process.exit(128 + os.constants.signals[signal]);
-    });
-  }
+  signals.forEach((s, i) => process.on(s, handlers[i]));
 }
 
 // ---------------------------------------------------------------------------------------------

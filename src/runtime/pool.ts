@@ -28,8 +28,8 @@
  * whole process (std::terminate on a Napi::Error) when its thread is torn down in the middle of a
  * run. So the pool closes them with a message and waits for them to exit, on success and on
  * failure alike; and the evaluator does not use the pool with `out`, whose interruption handler
- * exits the process at once (io/atomic.ts) — a plain Ctrl-C without `out` kills the process
- * before any JS runs, which is safe.
+ * exits the process at once while the output is being written (io/atomic.ts; once no write is in
+ * progress it stands aside) — a plain Ctrl-C kills the process before any JS runs, which is safe.
  */
 import * as fs from 'fs';
 import * as path from 'path';

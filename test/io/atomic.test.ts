@@ -177,15 +177,22 @@ describe('cleanup handlers in a child process', () => {
       `const fs = require('fs');
 const path = require('path');
 const { NpyWriter } = require('./src/io/npy.js');
-const { createTempFile, liveTempFiles } = require('./src/io/atomic.js');
+const { createTempFile, discardTempFile, liveTempFiles } = require('./src/io/atomic.js');
 const [mode, out] = process.argv.slice(2);
 const w = NpyWriter.create(path.join(out, mode + '.npy'), 'float32', [4]);
 w.appendSync(new Float32Array(2));
-createTempFile(path.join(out, mode + '.bin'));
+const raw = createTempFile(path.join(out, mode + '.bin'));
 const temps = liveTempFiles();
-process.stdout.write(JSON.stringify({ temps, existed: temps.map((t) => fs.existsSync(t)) }) + '\\n');
+const existed = temps.map((t) => fs.existsSync(t));
+if (mode.startsWith('over')) {
+  // The writes are over (given up here): no temporary file is live any more.
+  w.abort();
+  discardTempFile(raw);
+}
+if (mode === 'over-listener') process.on('SIGINT', () => { process.stdout.write('own handler\\n'); process.exit(7); });
+process.stdout.write(JSON.stringify({ temps, existed }) + '\\n');
 if (mode === 'throw') throw new Error('deliberate');
-if (mode === 'wait') setInterval(() => {}, 1000);
+if (mode === 'wait' || mode.startsWith('over')) setInterval(() => {}, 1000);
 `,
     );
   });
@@ -197,11 +204,11 @@ if (mode === 'wait') setInterval(() => {}, 1000);
     existed: boolean[];
   }
 
-  /** Runs the child; once it has reported, optionally signals it; returns its report and exit code. */
+  /** Runs the child; once it has reported, optionally signals it; returns its report, exit code or signal, and later output. */
   function runChild(
-    mode: 'wait' | 'end' | 'throw',
+    mode: 'wait' | 'end' | 'throw' | 'over' | 'over-listener',
     signal?: NodeJS.Signals,
-  ): Promise<ChildReport & { code: number | null }> {
+  ): Promise<ChildReport & { code: number | null; killedBy: NodeJS.Signals | null; rest: string }> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [path.join(childDir, 'child.js'), mode, outDir], {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -216,9 +223,10 @@ if (mode === 'wait') setInterval(() => {}, 1000);
         }
       });
       child.on('error', reject);
-      child.on('close', (code) => {
+      child.on('close', (code, killedBy) => {
         if (!reported) return reject(new Error(`child (${mode}) exited with ${code} before reporting`));
-        resolve({ code, ...(JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as ChildReport) });
+        const nl = stdout.indexOf('\n');
+        resolve({ code, killedBy, rest: stdout.slice(nl + 1), ...(JSON.parse(stdout.slice(0, nl)) as ChildReport) });
       });
     });
   }
@@ -231,6 +239,20 @@ if (mode === 'wait') setInterval(() => {}, 1000);
     expect(code).toBe(exitCode);
     expect(existed).toEqual([true, true]);
     for (const t of temps) expect(fs.existsSync(t)).toBe(false);
+    expect(fs.readdirSync(outDir)).toEqual([]);
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s once the writes are over: the handler stands aside, the signal kills the process', async (signal) => {
+    // Not process.exit: that would tear down worker threads mid-run (an evaluator pool started later).
+    const { code, killedBy, existed } = await runChild('over', signal);
+    expect(existed).toEqual([true, true]);
+    expect({ code, killedBy }).toEqual({ code: null, killedBy: signal });
+    expect(fs.readdirSync(outDir)).toEqual([]);
+  });
+
+  it("SIGINT once the writes are over, with the program's own listener: that listener decides", async () => {
+    const { code, killedBy, rest } = await runChild('over-listener', 'SIGINT');
+    expect({ code, killedBy, rest }).toEqual({ code: 7, killedBy: null, rest: 'own handler\n' });
     expect(fs.readdirSync(outDir)).toEqual([]);
   });
 
