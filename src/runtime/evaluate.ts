@@ -394,6 +394,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   }
   const batchSize = options.batchSize ?? DEFAULT_BATCH_ELEMENTS;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
+  const threads = options.threads ?? DEFAULT_THREADS();
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new UsageError(`threads must be a positive integer, got ${threads}`);
   if (options.out !== undefined) {
     for (const [file, what] of [
       [options.pred, 'predictions'],
@@ -430,7 +432,6 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     // small file, `out`) one session here of every thread, reading the next batch while this one
     // runs. Not with `out`: the per-element losses are written here in order, and an interrupted
     // write exits at once, which a running worker cannot survive.
-    const threads = options.threads ?? DEFAULT_THREADS();
     const workers =
       (options.ep ?? 'cpu') === 'cpu' && !wantLoss && threads > 1 && batchCount >= MIN_POOL_BATCHES ? Math.min(threads - 1, MAX_WORKERS) : 0;
     // Each worker is a whole V8 isolate with its own onnxruntime (measured: ~20 MB more peak memory

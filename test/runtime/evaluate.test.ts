@@ -261,6 +261,9 @@ describe('shape and file checks', () => {
     ['int8 targets', () => run({ pred: npy('float32', [6], p6), target: npy('int8', [6], t6) }), /dtype \|i1 \(int8\); binary targets must be float, uint8, bool, int32 or int64/, DataError],
     ['a missing file', () => run({ pred: path.join(dir(), 'nope.npy'), target: npy('float32', [6], t6) }), /nope\.npy: cannot read: file does not exist/, UsageError],
     ['model and options both', () => run({ pred: 'p', target: 't', model: 'm', loss: {} }), /give a model file or loss options, not both/, UsageError],
+    ['a batch size of 0', () => run({ pred: npy('float32', [6], p6), target: npy('float32', [6], t6), batchSize: 0 }), /^batch size must be a positive integer, got 0$/, UsageError],
+    ['a fractional thread count', () => run({ pred: npy('float32', [6], p6), target: npy('float32', [6], t6), threads: 2.5 }), /^threads must be a positive integer, got 2\.5$/, UsageError],
+    ['no threads', () => run({ pred: npy('float32', [6], p6), target: npy('float32', [6], t6), threads: 0 }), /^threads must be a positive integer, got 0$/, UsageError],
   ];
 
   it.each(cases)('%s', async (_name, go, message, kind) => {
