@@ -45,8 +45,9 @@ import { performance } from 'perf_hooks';
 import { MessagePort, Worker, isMainThread, parentPort, workerData } from 'worker_threads';
 import { NpyReader, NpyWriter, alignedTypedArrayFor } from '../src/io/npy';
 import { buildLoss } from '../src/losses';
-import { addEvalOutputs, blockShape } from '../src/runtime/eval-outputs';
+import { blockShape } from '../src/runtime/eval-outputs';
 import { createSession } from '../src/runtime/session';
+import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
 import { mulberry32 } from './prng';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -265,9 +266,7 @@ async function graphRunner(spec: ChildSpec, threads: number): Promise<{ run: (p:
   const rowLength = spec.task === 'multilabel' ? LABELS : 1;
   const evalGraph = spec.kind === 'eval-graph';
   const options = { task: spec.task, form: spec.form, alpha: ALPHA, gamma: GAMMA, eps: EPS } as const;
-  const bytes = evalGraph
-    ? addEvalOutputs(buildLoss({ ...options, reduction: 'none' }, { validInputs: true }).bytes, { sums: spec.task === 'multilabel' ? 'labels' : 'total', checkPred: true, checkTarget: true })
-    : buildLoss({ ...options, reduction: 'sum' }).bytes;
+  const bytes = evalGraph ? evalGraphBytes(options) : buildLoss({ ...options, reduction: 'sum' }).bytes;
   const session = await createSession(bytes, { threads });
   const dims = (n: number): number[] => (spec.task === 'binary' ? [n] : [n / LABELS, LABELS]);
   const run = async (p: Float32Array, t: Float32Array): Promise<number> => {
@@ -276,7 +275,7 @@ async function graphRunner(spec: ChildSpec, threads: number): Promise<{ run: (p:
     const blocks = blockShape(p.length / rowLength, spec.task === 'multilabel' ? LABELS : undefined);
     const out = await session.run(
       { ...feeds, focal_eval_blocks: { dtype: 'int64', dims: [blocks.length], data: BigInt64Array.from(blocks, BigInt) } },
-      ['loss_sum', 'check_pred_min', 'check_pred_max', 'check_target'],
+      [...EVAL_GRAPH_FETCHES],
     );
     return (out.loss_sum.data as Float64Array)[0];
   };
