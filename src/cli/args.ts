@@ -3,7 +3,8 @@
  * gets back validated values, or a UsageError naming the flag, the accepted range and the value.
  *
  * Accepted syntax: `--name value`, `--name=value`, a short alias (`-o value`), booleans as bare
- * `--name` (or `--name=true|false`), positionals anywhere, and `--` to end the flags.
+ * `--name` and `--no-name` (or `--name=true|false`), positionals anywhere, and `--` to end the
+ * flags.
  */
 import { UsageError, quote } from '../errors';
 
@@ -76,13 +77,24 @@ export function parseArgs<F extends FlagSpecs>(command: string, specs: F, argv: 
     }
     const eq = arg.indexOf('=');
     const raw = eq >= 0 ? arg.slice(0, eq) : arg;
-    const name = raw.startsWith('--') ? raw.slice(2) : aliases.get(raw.slice(1));
-    const spec = name === undefined ? undefined : specs[name];
+    let name = raw.startsWith('--') ? raw.slice(2) : aliases.get(raw.slice(1));
+    let spec = name === undefined ? undefined : specs[name];
+    // --no-name: a boolean's false.
+    const negated = spec === undefined && raw.startsWith('--no-') && specs[raw.slice(5)]?.type === 'boolean';
+    if (negated) {
+      name = raw.slice(5);
+      spec = specs[name];
+    }
     if (name === undefined || spec === undefined) {
       throw new UsageError(`unknown flag ${quote(raw)} for '${command}' (see '${command} --help')`);
     }
     if (name in flags) throw new UsageError(`--${name} is given more than once`);
     let text: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
+    if (negated) {
+      if (text !== undefined) throw new UsageError(`${raw} takes no value, got ${quote(text)}`);
+      flags[name] = false;
+      continue;
+    }
     if (spec.type === 'boolean') {
       if (text === undefined || text === 'true') flags[name] = true;
       else if (text === 'false') flags[name] = false;

@@ -27,7 +27,7 @@ const FLAGS = {
   'graph-optimization': { type: 'enum', values: GRAPH_OPTIMIZATION_LEVELS, description: "onnxruntime's graph optimizations (default all)" },
   out: { type: 'string', alias: 'o', placeholder: 'LOSSES.npy', description: 'write the per-element losses here (.npy)' },
   json: { type: 'boolean', description: 'print one JSON object' },
-  progress: { type: 'boolean', description: 'progress bar on stderr (default: when stderr is a terminal)' },
+  progress: { type: 'boolean', description: 'progress bar on stderr (default: when stderr is a terminal; --no-progress for none)' },
 } as const satisfies FlagSpecs;
 
 type Flags = ParsedFlags<typeof FLAGS>;

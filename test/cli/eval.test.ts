@@ -98,8 +98,10 @@ describe('focal-onnx eval', () => {
     expect(tty.stderr.endsWith('\r\x1b[K')).toBe(true);
     const pipe = await runCli(['eval', ...mlFlags(), ...mlFiles(), '--batch-size', '4']);
     expect(pipe.stderr).toBe('');
-    const off = await runCli(['eval', ...mlFlags(), ...mlFiles(), '--progress=false'], { tty: true });
-    expect(off.stderr).toBe('');
+    for (const flag of ['--progress=false', '--no-progress']) {
+      const off = await runCli(['eval', ...mlFlags(), ...mlFiles(), flag], { tty: true });
+      expect({ flag, code: off.code, stderr: off.stderr }).toEqual({ flag, code: 0, stderr: '' });
+    }
   });
 
   it('--ep auto falls back to the CPU with a one-line notice when CUDA is not there', async () => {
