@@ -47,59 +47,53 @@ function main(): void {
   if (!port) throw new Error('eval-worker: not started as a worker thread');
   const post = (m: FromWorker): void => port.postMessage(m);
 
-  // One listener for the worker's whole life (messages to a port with no listener are lost).
-  // Everything after the setup runs in order on `queue`: loading, the batches (they share the
-  // runner's buffers), and the close.
-  let queue: Promise<Loaded | undefined> = new Promise<Loaded | undefined>((resolve) => {
-    port.on('message', function first(m: ToWorker) {
-      if (m.type === 'run') return; // only sent after 'ready'
-      port.off('message', first);
-      if (m.type === 'close') {
-        resolve(undefined); // closed before it was set up: nothing to load
-        return;
-      }
-      resolve(
-        load(m.setup).then(
-          (loaded) => {
-            if (!closing) post({ type: 'ready' });
-            return loaded;
-          },
-          (e: unknown) => {
-            post({ type: 'failed', k: -1, error: errorToData(e) });
-            return undefined;
-          },
-        ),
-      );
-    });
-  });
+  // One listener for the worker's whole life (a message to a port with no listener is lost), and
+  // everything in order on `queue`: the loading, the batches (they share the runner's buffers),
+  // the close. A close before any setup finds nothing loaded.
+  let queue: Promise<Loaded | undefined> = Promise.resolve(undefined);
   let closing = false;
-
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'setup') return; // handled by `first`
-    if (m.type === 'run') {
-      queue = queue.then(async (loaded) => {
-        // Asked to stop: the batches still queued are not wanted.
-        if (!loaded || closing) return loaded;
-        try {
-          post({ type: 'done', k: m.k, outcome: await loaded.runner.runAt(m.k, loaded.pred, loaded.target) });
-        } catch (e) {
-          post({ type: 'failed', k: m.k, error: errorToData(e) });
-        }
-        return loaded;
-      });
-      return;
+    switch (m.type) {
+      case 'setup':
+        queue = queue.then(() =>
+          load(m.setup).then(
+            (loaded) => {
+              if (!closing) post({ type: 'ready' });
+              return loaded;
+            },
+            (e: unknown) => {
+              post({ type: 'failed', k: -1, error: errorToData(e) });
+              return undefined;
+            },
+          ),
+        );
+        return;
+      case 'run':
+        // Only sent after 'ready'.
+        queue = queue.then(async (loaded) => {
+          // Asked to stop: the batches still queued are not wanted.
+          if (!loaded || closing) return loaded;
+          try {
+            post({ type: 'done', k: m.k, outcome: await loaded.runner.runAt(m.k, loaded.pred, loaded.target) });
+          } catch (e) {
+            post({ type: 'failed', k: m.k, error: errorToData(e) });
+          }
+          return loaded;
+        });
+        return;
+      case 'close':
+        // After the batch running now (or the loading); then the thread ends by itself (never
+        // terminated from outside while onnxruntime runs: see pool.ts).
+        closing = true;
+        void queue.then(async (loaded) => {
+          if (loaded) {
+            loaded.pred.close();
+            loaded.target.close();
+            await loaded.session.release();
+          }
+          port.close();
+        });
     }
-    // 'close': after the batch running now (or the loading); then the thread ends by itself
-    // (never terminated from outside while onnxruntime runs: see pool.ts).
-    closing = true;
-    void queue.then(async (loaded) => {
-      if (loaded) {
-        loaded.pred.close();
-        loaded.target.close();
-        await loaded.session.release();
-      }
-      port.close();
-    });
   });
 }
 
