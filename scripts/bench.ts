@@ -47,6 +47,7 @@ import { NpyReader, NpyWriter, alignedTypedArrayFor } from '../src/io/npy';
 import { buildLoss } from '../src/losses';
 import { blockShape } from '../src/runtime/eval-outputs';
 import { createSession } from '../src/runtime/session';
+import { scriptFlags } from './args';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
 import { mulberry32 } from './prng';
 
@@ -100,36 +101,37 @@ function parseSize(s: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 
+const FLAGS = {
+  sizes: { type: 'string', placeholder: '1M,16M,…', description: 'element counts, comma-separated (default 1M,16M,32M,64M)' },
+  reps: { type: 'number', integer: true, min: 1, description: 'runs of each row (default 3)' },
+  seed: { type: 'boolean', description: "run the seed's PyTorch code (default; --no-seed to skip it)" },
+  out: { type: 'string', description: 'where results.json, throughput.svg and README.md go (default bench/)' },
+  data: { type: 'string', description: 'where the generated data files go' },
+  quick: { type: 'boolean', description: '1M and 4M, two runs each, results under the data directory' },
+} as const;
+
 function parseOptions(argv: readonly string[]): Options {
-  const o: Options = {
-    sizes: [1 << 20, 16 << 20, 32 << 20, 64 << 20],
-    reps: 3,
-    seed: true,
-    out: path.join(ROOT, 'bench'),
-    data: process.env.FOCAL_BENCH_DATA ?? path.join(os.tmpdir(), 'focal-onnx-bench'),
-    quick: false,
+  const f = scriptFlags('bench', FLAGS, argv);
+  const quick = f.quick ?? false;
+  let sizes = [1 << 20, 16 << 20, 32 << 20, 64 << 20];
+  if (f.sizes !== undefined) {
+    try {
+      sizes = f.sizes.split(',').map(parseSize);
+    } catch (e) {
+      process.stderr.write(`bench: --sizes: ${(e as Error).message}\n`);
+      process.exit(2);
+    }
+  } else if (quick) sizes = [1 << 20, 4 << 20];
+  const data = f.data !== undefined ? path.resolve(f.data) : (process.env.FOCAL_BENCH_DATA ?? path.join(os.tmpdir(), 'focal-onnx-bench'));
+  return {
+    sizes,
+    reps: f.reps ?? (quick ? 2 : 3),
+    seed: f.seed ?? true,
+    // A quick run (a smoke test) never replaces the committed results.
+    out: f.out !== undefined ? path.resolve(f.out) : quick ? path.join(data, 'quick') : path.join(ROOT, 'bench'),
+    data,
+    quick,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--sizes') o.sizes = value().split(',').map(parseSize);
-    else if (a === '--reps') o.reps = Math.max(1, Number(value()));
-    else if (a === '--out') o.out = path.resolve(value());
-    else if (a === '--data') o.data = path.resolve(value());
-    else if (a === '--no-seed') o.seed = false;
-    else if (a === '--quick') {
-      o.quick = true;
-      o.sizes = [1 << 20, 4 << 20];
-      o.reps = 2;
-    } else throw new Error(`unknown option ${a}; see the top of scripts/bench.ts`);
-  }
-  // A quick run (a smoke test) never replaces the committed results.
-  if (o.quick && !argv.includes('--out')) o.out = path.join(o.data, 'quick');
-  return o;
 }
 
 const fmtSize = (n: number): string => (n >= 1 << 20 && n % (1 << 20) === 0 ? `${n >> 20}M` : n >= 1024 && n % 1024 === 0 ? `${n >> 10}K` : String(n));

@@ -29,6 +29,7 @@ import { performance } from 'perf_hooks';
 import { NpyReader, NpyWriter, readNpyHeader } from '../src/io/npy';
 import { evaluate } from '../src/runtime';
 import { CompensatedSum, RefOptions, focalElements } from '../test/helpers/focal-reference';
+import { scriptFlags } from './args';
 
 interface Args {
   elements: number;
@@ -39,26 +40,25 @@ interface Args {
   json?: string;
 }
 
+const FLAGS = {
+  elements: { type: 'number', integer: true, min: 1, description: 'elements of each file (default 1e9)' },
+  dir: { type: 'string', description: 'where the files go (default a fresh temp directory)' },
+  input: { type: 'enum', values: ['probs', 'logits'], description: 'what pred holds (default probs)' },
+  'batch-size': { type: 'number', integer: true, min: 1, description: "eval's batch size" },
+  keep: { type: 'boolean', description: 'keep the files' },
+  json: { type: 'string', description: 'also write the report here' },
+} as const;
+
 function parse(argv: readonly string[]): Args {
-  const args: Args = { elements: 1e9, dir: '', input: 'probs', keep: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--elements') args.elements = Number(value());
-    else if (a === '--dir') args.dir = value();
-    else if (a === '--input') args.input = value() as Args['input'];
-    else if (a === '--batch-size') args.batchSize = Number(value());
-    else if (a === '--keep') args.keep = true;
-    else if (a === '--json') args.json = value();
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!Number.isSafeInteger(args.elements) || args.elements < 1) throw new Error(`--elements must be a positive integer, got ${args.elements}`);
-  if (args.input !== 'probs' && args.input !== 'logits') throw new Error(`--input must be probs or logits, got ${args.input}`);
-  return args;
+  const f = scriptFlags('long-run', FLAGS, argv);
+  return {
+    elements: f.elements ?? 1e9,
+    dir: f.dir ?? '',
+    input: (f.input ?? 'probs') as Args['input'],
+    batchSize: f['batch-size'],
+    keep: f.keep ?? false,
+    json: f.json,
+  };
 }
 
 // ---- deterministic data -------------------------------------------------------------------------

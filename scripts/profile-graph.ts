@@ -22,10 +22,20 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { blockShape } from '../src/runtime/eval-outputs';
+import { scriptFlags } from './args';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
 import { mulberry32 } from './prng';
 
 const LABELS = 16;
+
+const FLAGS = {
+  task: { type: 'enum', values: ['binary', 'multilabel'], description: 'the task (default binary)' },
+  form: { type: 'enum', values: ['arith', 'onehot'], description: 'the graph form (default arith)' },
+  batch: { type: 'number', integer: true, min: LABELS, max: 1 << 24, description: 'elements a batch (default 262144)' },
+  runs: { type: 'number', integer: true, min: 10, max: 100_000, description: 'runs (default 60)' },
+  positives: { type: 'number', min: 0, max: 1, description: 'the share of targets that are 1 (default 0.3)' },
+  json: { type: 'string', description: 'also write the numbers here' },
+} as const;
 
 interface Args {
   task: 'binary' | 'multilabel';
@@ -36,47 +46,16 @@ interface Args {
   json?: string;
 }
 
-function usage(message: string): never {
-  process.stderr.write(`profile-graph: ${message}\n`);
-  process.exit(2);
-}
-
-function parseArgs(argv: string[]): Args {
-  const a: Args = { task: 'binary', form: 'arith', batch: 1 << 18, runs: 60, positives: 0.3 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (value === undefined) usage(`${flag} needs a value`);
-    const num = (min: number, max: number): number => {
-      const n = Number(value);
-      if (!Number.isFinite(n) || n < min || n > max) usage(`${flag} must be a number in [${min}, ${max}], got ${JSON.stringify(value)}`);
-      return n;
-    };
-    switch (flag) {
-      case '--task':
-        if (value !== 'binary' && value !== 'multilabel') usage(`--task must be binary or multilabel, got ${JSON.stringify(value)}`);
-        a.task = value;
-        break;
-      case '--form':
-        if (value !== 'arith' && value !== 'onehot') usage(`--form must be arith or onehot, got ${JSON.stringify(value)}`);
-        a.form = value;
-        break;
-      case '--batch':
-        a.batch = Math.floor(num(LABELS, 1 << 24));
-        break;
-      case '--runs':
-        a.runs = Math.floor(num(10, 100_000));
-        break;
-      case '--positives':
-        a.positives = num(0, 1);
-        break;
-      case '--json':
-        a.json = value;
-        break;
-      default:
-        usage(`unknown option ${JSON.stringify(flag)} (see the top of scripts/profile-graph.ts)`);
-    }
-  }
-  return a;
+function parse(argv: readonly string[]): Args {
+  const f = scriptFlags('profile-graph', FLAGS, argv);
+  return {
+    task: (f.task ?? 'binary') as Args['task'],
+    form: (f.form ?? 'arith') as Args['form'],
+    batch: f.batch ?? 1 << 18,
+    runs: f.runs ?? 60,
+    positives: f.positives ?? 0.3,
+    json: f.json,
+  };
 }
 
 interface ProfileEvent {
@@ -92,7 +71,7 @@ const median = (xs: readonly number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+  const a = parse(process.argv.slice(2));
   const labels = a.task === 'multilabel' ? LABELS : undefined;
   const n = labels ? a.batch - (a.batch % labels) : a.batch;
   const rows = labels ? n / labels : n;

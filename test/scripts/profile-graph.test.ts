@@ -36,6 +36,6 @@ describe('npm run profile', () => {
     const r = profile('--form', 'dense');
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('profile-graph: --form must be arith or onehot, got "dense"\n');
+    expect(r.stderr).toBe("profile-graph: --form must be one of arith, onehot, got 'dense'\n");
   });
 });
