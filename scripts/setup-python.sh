@@ -27,7 +27,6 @@ if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${pins
   exit 0
 fi
 python=${PYTHON:-python3}
-if [ -x /root/.pyenv/shims/python3 ] && [ -z "${PYTHON:-}" ]; then python=python3; fi
 "$python" -m venv "$venv"
 "$venv/bin/pip" install --retries 0 --quiet --disable-pip-version-check "${pins[@]}" >&2
 printf '%s' "${pins[*]}" > "$stamp"
