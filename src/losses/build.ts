@@ -10,8 +10,10 @@ import { onnx } from 'onnx-proto';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, attr, buildModel, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
-import { LossParams, computeType, literalParams, reduceAll, toType } from './focal';
+import { LossParams, computeType, literalParams, toType } from './focal';
 import { focalGradient } from './grad';
+import { applyTerms, meanDivisor, prepareTargets, reduceTerms, starElements } from './terms-graph';
+import { describeTerms, hasTerms, termsDim } from './terms';
 import { classDim, multiclassElements } from './multiclass';
 import { labelDim, multilabelElements, perLabel } from './multilabel';
 import { FocalOptions, LossOptions, Task, normalizeOptions, optionsToMetadata } from './options';
@@ -78,10 +80,12 @@ export function ioShapes(o: FocalOptions): { pred: Shape; target: Shape } {
   switch (o.task) {
     case 'binary':
       return { pred: ['N'], target: ['N'] };
-    case 'multilabel':
-      return { pred: ['N', labelDim(o)], target: ['N', labelDim(o)] };
+    case 'multilabel': {
+      const L = termsDim(o) ?? labelDim(o);
+      return { pred: ['N', L], target: o.targetFormat === 'index' ? ['N'] : ['N', L] };
+    }
     case 'multiclass':
-      return { pred: ['N', classDim(o)], target: ['N'] };
+      return { pred: ['N', termsDim(o) ?? classDim(o)], target: ['N'] };
   }
 }
 
@@ -97,21 +101,29 @@ export function describeLoss(o: FocalOptions): string {
     `alpha = ${alpha}, gamma = ${o.gamma}, eps = ${o.eps}, reduction = ${o.reduction}, dtype = ${o.dtype}` +
       `${o.dtype === 'float16' ? ' (computed in float32)' : ''}, target dtype = ${o.targetDtype}, form = ${o.form}.`,
   ];
+  if (hasTerms(o)) parts.push(`Terms: ${describeTerms(o)}${o.like ? ` (like ${o.like})` : ''}.`);
+  else if (o.like) parts.push(`Like ${o.like}.`);
   if (o.withGrad) parts.push('Output grad = d(loss)/d(pred)' + (o.reduction === 'none' ? ' of the sum of the elements.' : '.'));
   return parts.join(' ');
 }
 
 /** The outputs of the loss for `pred` and `target` of graph `g` (a model graph or a function body). */
-function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams, extras: BuildExtras): [string, Value][] {
+function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams, extras: BuildExtras, normalizer?: Value): [string, Value][] {
   const x = toType(pred, computeType(o));
-  const elements = ELEMENTS[o.task](x, target, o, p, extras.validInputs);
+  const prep = prepareTargets(x, target, o);
+  let f: Value | undefined;
+  const pp: LossParams = { ...p, onTerm: (parts) => (f = parts.f) };
+  const raw = o.variant === 'star' ? starElements(x, prep.target, p) : ELEMENTS[o.task](x, prep.target, o, pp, extras.validInputs);
+  const applied = hasTerms(o) ? applyTerms(x, raw, f, prep, o) : { loss: raw };
+  const elements = applied.loss;
+  const divisor = o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);
-  const outputs: [string, Value][] = [['loss', out(reduceAll(elements, o.reduction))]];
+  const outputs: [string, Value][] = [['loss', out(reduceTerms(elements, divisor, o))]];
   if (extras.perLabel) {
     if (o.task !== 'multilabel') throw new RangeError(`perLabel: only for task multilabel, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);
   }
-  if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p))]);
+  if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p, { prep, divisor, focalSum: applied.focalSum, rawSum: applied.rawSum }))]);
   return outputs;
 }
 
@@ -120,7 +132,8 @@ function attributeParams(g: Graph, o: FocalOptions): LossParams {
   let alpha: LossParams['alpha'] = null;
   if (Array.isArray(o.alpha)) alpha = g.attributeValue('alpha', 'floats', o.alpha.length);
   else if (o.alpha !== null) alpha = g.attributeValue('alpha', 'float');
-  return { alpha, gamma: g.attributeValue('gamma', 'float'), eps: g.attributeValue('eps', 'float') };
+  const reducedThreshold = o.reducedThreshold === null ? null : g.attributeValue('reduced_threshold', 'float');
+  return { alpha, gamma: g.attributeValue('gamma', 'float'), eps: g.attributeValue('eps', 'float'), reducedThreshold };
 }
 
 /** The `ai.focal` function for these options and the attributes of a node that calls it. */
@@ -133,6 +146,17 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
   };
   if (Array.isArray(o.alpha)) attrs.alpha = attr.floats(o.alpha);
   else if (o.alpha !== null) attrs.alpha = attr.float(o.alpha as number);
+  // The terms as attributes: the threshold is read from its attribute by the body; the others
+  // shape the body (constants and structure) and are recorded for a runtime that knows the op.
+  if (o.reducedThreshold !== null) attrs.reduced_threshold = attr.float(o.reducedThreshold);
+  if (o.targetFormat !== 'dense') attrs.target_format = attr.string(o.targetFormat);
+  if (o.ignoreIndex !== null) attrs.ignore_index = attr.int(o.ignoreIndex);
+  if (o.normalize !== 'elements') attrs.normalize = typeof o.normalize === 'number' ? attr.float(o.normalize) : attr.string(o.normalize);
+  if (o.classWeight) attrs.class_weight = attr.floats(o.classWeight);
+  if (o.posWeight !== null) attrs.pos_weight = typeof o.posWeight === 'number' ? attr.float(o.posWeight) : attr.floats(o.posWeight);
+  if (o.variant !== 'focal') attrs.variant = attr.string(o.variant);
+  if (o.normalized) attrs.normalized = attr.int(1);
+  if (o.countIgnored) attrs.count_ignored = attr.int(1);
   const fn = new FunctionDef({
     domain: FOCAL_DOMAIN,
     name: FUNCTION_NAMES[o.task],
@@ -140,10 +164,11 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
     inputs: [
       { name: 'pred', dtype: o.dtype, shape: shapes.pred },
       { name: 'target', dtype: o.targetDtype, shape: shapes.target },
+      ...(o.normalize === 'input' ? [{ name: 'normalizer', dtype: o.dtype, shape: [] as Shape }] : []),
     ],
     attributes: Object.keys(attrs).sort(),
     docString: describeLoss(o),
-    body: (g, [pred, target]) => lossOutputs(pred, target, o, attributeParams(g, o), extras),
+    body: (g, [pred, target, normalizer]) => lossOutputs(pred, target, o, attributeParams(g, o), extras, normalizer),
   });
   return { fn, attrs };
 }
@@ -155,14 +180,16 @@ export function buildLoss(options: LossOptions = {}, extras: BuildExtras = {}): 
   const shapes = ioShapes(o);
   const pred = g.input('pred', o.dtype, shapes.pred);
   const target = g.input('target', o.targetDtype, shapes.target);
+  // normalize 'input': the divisor of the mean is the caller's (mmdet's avg_factor, computed per batch).
+  const normalizer = o.normalize === 'input' ? g.input('normalizer', o.dtype, []) : undefined;
   let functions: FunctionDef[] = [];
   if (o.asFunction) {
     const { fn, attrs } = focalFunction(o, extras);
-    const outs = fn.call(g, [pred, target], attrs);
+    const outs = fn.call(g, normalizer ? [pred, target, normalizer] : [pred, target], attrs);
     fn.outputs.forEach((spec, i) => g.output(outs[i], spec.name));
     functions = [fn];
   } else {
-    for (const [name, v] of lossOutputs(pred, target, o, literalParams(o), extras)) g.output(v, name);
+    for (const [name, v] of lossOutputs(pred, target, o, literalParams(o), extras, normalizer)) g.output(v, name);
   }
   const model = buildModel(g, {
     docString: describeLoss(o),

@@ -8,6 +8,8 @@
  */
 import { UsageError, quote } from '../errors';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx';
+import { DETECTION_PRESET_NAMES, DetectionPreset, applyDetectionPreset } from './presets-detection';
+import { TERM_KEYS, TermOptions, Terms, normalizeTerms, termsFromMetadata, termsToMetadata } from './terms';
 
 export const TASKS = ['binary', 'multilabel', 'multiclass'] as const;
 export const INPUTS = ['probs', 'logits'] as const;
@@ -28,7 +30,9 @@ export type TargetDType = (typeof TARGET_DTYPES)[number];
 export const SEED_EPS = 1e-4;
 
 /** Options as a user gives them; every field is optional and defaults to the seed's choice. */
-export interface LossOptions {
+export interface LossOptions extends TermOptions {
+  /** A library's defaults and conventions (presets-detection.ts); the options given beside it override them. */
+  like?: DetectionPreset | null;
   /** `binary` (the seed's FocalLoss), `multilabel` (FocalLoss_MultiLabel) or `multiclass`. */
   task?: Task;
   /** `probs` (the seed: pred is a probability) or `logits` (Sigmoid / Softmax first). */
@@ -56,7 +60,9 @@ export interface LossOptions {
 }
 
 /** Validated options with every default filled in. `alpha` is null for no weighting. */
-export interface FocalOptions {
+export interface FocalOptions extends Terms {
+  /** The preset the options came from (recorded; its defaults are in the other fields). */
+  readonly like: DetectionPreset | null;
   readonly task: Task;
   readonly input: InputKind;
   readonly alpha: number | readonly number[] | null;
@@ -109,12 +115,24 @@ function unitInterval(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1;
 }
 
-const KNOWN = new Set<string>([...Object.keys(DEFAULTS), 'targetDtype']);
+const KNOWN = new Set<string>([...Object.keys(DEFAULTS), 'targetDtype', 'like', ...TERM_KEYS]);
+
+/** Options objects this module made: a preset's convention is not applied to them again. */
+const RESOLVED = new WeakSet<object>();
 
 /** Validates `raw` and fills in the defaults. Throws a UsageError naming the first bad option. */
-export function normalizeOptions(raw: LossOptions | FocalOptions = {}, label: Label = plain): FocalOptions {
-  for (const key of Object.keys(raw)) {
+export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: Label = plain): FocalOptions {
+  for (const key of Object.keys(given)) {
     if (!KNOWN.has(key)) throw new UsageError(`unknown option ${quote(key)}; known options: ${[...KNOWN].join(', ')}`);
+  }
+  let like: DetectionPreset | null = null;
+  let raw: LossOptions = given as LossOptions;
+  if (given.like !== undefined && given.like !== null) {
+    if (typeof given.like !== 'string' || !(DETECTION_PRESET_NAMES as readonly string[]).includes(given.like)) {
+      throw new UsageError(`${label('like')} must be one of ${DETECTION_PRESET_NAMES.join(', ')}, got ${fmt(given.like)}`);
+    }
+    like = given.like;
+    raw = applyDetectionPreset(like, given as LossOptions, label, RESOLVED.has(given));
   }
   const task = oneOf(label, 'task', TASKS, raw.task, DEFAULTS.task);
   const input = oneOf(label, 'input', INPUTS, raw.input, DEFAULTS.input);
@@ -152,9 +170,11 @@ export function normalizeOptions(raw: LossOptions | FocalOptions = {}, label: La
 
   // A resolved float type equal to dtype (as in FocalOptions) reads as 'float', so normalizing is idempotent.
   const rawTarget = raw.targetDtype === (dtype as string) ? 'float' : raw.targetDtype;
-  const t = oneOf(label, 'targetDtype', TARGET_DTYPES, rawTarget, task === 'multiclass' ? 'int64' : 'float');
-  if (task === 'multiclass' && t !== 'int64' && t !== 'int32') {
-    throw new UsageError(`${label('targetDtype')} must be int64 or int32 for task multiclass (class indices), got ${fmt(raw.targetDtype)}`);
+  const indices = task === 'multiclass' || (task === 'multilabel' && raw.targetFormat === 'index');
+  const t = oneOf(label, 'targetDtype', TARGET_DTYPES, rawTarget, indices ? 'int64' : 'float');
+  if (indices && t !== 'int64' && t !== 'int32') {
+    const what = task === 'multiclass' ? 'task multiclass' : `${label('targetFormat')} index`;
+    throw new UsageError(`${label('targetDtype')} must be int64 or int32 for ${what} (class indices), got ${fmt(raw.targetDtype)}`);
   }
   const targetDtype = t === 'float' ? dtype : t;
 
@@ -165,7 +185,11 @@ export function normalizeOptions(raw: LossOptions | FocalOptions = {}, label: La
     return v;
   };
 
-  return { task, input, alpha, gamma, reduction, eps, dtype, targetDtype, opset, form, asFunction: flag('asFunction'), withGrad: flag('withGrad') };
+  const terms = normalizeTerms(raw, { task, input, reduction, gamma, targetDtype: t, alphaLength: Array.isArray(alpha) ? alpha.length : undefined }, label);
+
+  const out: FocalOptions = { task, input, alpha, gamma, reduction, eps, dtype, targetDtype, opset, form, asFunction: flag('asFunction'), withGrad: flag('withGrad'), like, ...terms };
+  RESOLVED.add(out);
+  return out;
 }
 
 // ---- metadata -----------------------------------------------------------------------------------
@@ -186,6 +210,8 @@ export function optionsToMetadata(o: FocalOptions): Record<string, string> {
     form: o.form,
     as_function: String(o.asFunction),
     with_grad: String(o.withGrad),
+    ...(o.like ? { like: o.like } : {}),
+    ...termsToMetadata(o),
   };
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(entries)) out[META_PREFIX + k] = String(v);
@@ -206,7 +232,7 @@ export function optionsFromMetadata(meta: Readonly<Record<string, string>>, opse
   else alpha = Number(alphaText);
   const targetText = get('target_dtype');
   const dtype = get('dtype') as LossDType | undefined;
-  return normalizeOptions({
+  const o = normalizeOptions({
     task: get('task') as Task,
     input: get('input') as InputKind,
     alpha,
@@ -219,5 +245,12 @@ export function optionsFromMetadata(meta: Readonly<Record<string, string>>, opse
     form: get('form') as Form,
     asFunction: get('as_function') === 'true',
     withGrad: get('with_grad') === 'true',
+    ...termsFromMetadata(get),
   });
+  // The options are recorded resolved: the preset is named, not applied again.
+  const like = get('like') as DetectionPreset | undefined;
+  if (!like) return o;
+  const out = { ...o, like };
+  RESOLVED.add(out);
+  return out;
 }
