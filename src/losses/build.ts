@@ -10,13 +10,14 @@ import { onnx } from 'onnx-proto';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, attr, buildModel, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
-import { LossParams, computeType, literalParams, toType } from './focal';
+import { LossParams, computeType, literalParams, reduceAll, toType, weighted } from './focal';
 import { focalGradient } from './grad';
 import { applyTerms, meanDivisor, prepareTargets, reduceTerms, starElements } from './terms-graph';
 import { describeTerms, hasTerms, termsDim } from './terms';
 import { classDim, multiclassElements } from './multiclass';
 import { labelDim, multilabelElements, perLabel } from './multilabel';
-import { FocalOptions, LossOptions, Task, normalizeOptions, optionsToMetadata } from './options';
+import { FocalOptions, LossOptions, Task, normalizeOptions, optionsToMetadata, usesSoftForm } from './options';
+import { op } from '../onnx';
 
 /** The custom domain of the function form, and its op per task. */
 export const FOCAL_DOMAIN = 'ai.focal';
@@ -75,18 +76,35 @@ const FORMULAS: Record<Task, string> = {
     'loss_n = -alpha_t * (1 - clamp(p_t, eps, 1))^gamma * log(clamp(p_t, eps, 1)).',
 };
 
-/** Shapes of `pred` and `target` for the task. */
-export function ioShapes(o: FocalOptions): { pred: Shape; target: Shape } {
+/**
+ * Shapes of `pred`, `target` and (with a weight input) `weight` for the task: soft multiclass
+ * targets are rows [N, C]; a sample weight is [N], an element weight shaped like the per-element
+ * loss (reduction none's output).
+ */
+export function ioShapes(o: FocalOptions): { pred: Shape; target: Shape; weight?: Shape } {
+  let io: { pred: Shape; target: Shape };
   switch (o.task) {
     case 'binary':
-      return { pred: ['N'], target: ['N'] };
+      io = { pred: ['N'], target: ['N'] };
+      break;
     case 'multilabel': {
       const L = termsDim(o) ?? labelDim(o);
-      return { pred: ['N', L], target: o.targetFormat === 'index' ? ['N'] : ['N', L] };
+      io = { pred: ['N', L], target: o.targetFormat === 'index' ? ['N'] : ['N', L] };
+      break;
     }
-    case 'multiclass':
-      return { pred: ['N', termsDim(o) ?? classDim(o)], target: ['N'] };
+    case 'multiclass': {
+      const C = termsDim(o) ?? classDim(o);
+      io = { pred: ['N', C], target: o.targets === 'soft' ? ['N', C] : ['N'] };
+      break;
+    }
   }
+  if (o.weight === 'none') return io;
+  return { ...io, weight: o.weight === 'sample' ? ['N'] : elementShape(o, io.pred) };
+}
+
+/** The shape of the per-element loss (reduction none's output). */
+export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): Shape {
+  return o.task === 'multilabel' && !o.labelMean ? pred : ['N'];
 }
 
 /** A human-readable statement of the graph's formula and options (the model's doc_string). */
@@ -101,8 +119,24 @@ export function describeLoss(o: FocalOptions): string {
     `alpha = ${alpha}, gamma = ${o.gamma}, eps = ${o.eps}, reduction = ${o.reduction}, dtype = ${o.dtype}` +
       `${o.dtype === 'float16' ? ' (computed in float32)' : ''}, target dtype = ${o.targetDtype}, form = ${o.form}.`,
   ];
-  if (hasTerms(o)) parts.push(`Terms: ${describeTerms(o)}${o.like ? ` (like ${o.like})` : ''}.`);
-  else if (o.like) parts.push(`Like ${o.like}.`);
+  if (usesSoftForm(o)) {
+    parts.push(
+      (o.targets === 'soft' ? 'Soft targets in [0, 1]' : 'Hard targets label-smoothed') +
+        (o.labelSmoothing > 0 ? ` (label smoothing ${o.labelSmoothing}: t <- t*(1 - X) + X/${o.task === 'multiclass' ? 'C' : '2'})` : '') +
+        (o.task === 'multiclass'
+          ? ': loss_n = sum_c -alpha_c * (1 - c)^gamma * t_c * log(c), c = clip(pred / sum(pred) (softmax for logits), eps, 1 - eps).'
+          : ': loss = alpha_t * (1 - p_t)^gamma * BCE(p, t), BCE = -(t*log(c) + (1 - t)*log(1 - c)), c = clip(p, eps, 1 - eps), p_t = t*p + (1 - t)*(1 - p).'),
+    );
+  }
+  if (o.labelMean) parts.push('Each row is first averaged over its labels (per-sample losses [N]).');
+  if (o.weight !== 'none') {
+    parts.push(
+      `Input weight (${o.weight === 'sample' ? 'per sample, [N]' : 'per element'}) multiplies each loss; ` +
+        (o.reduction === 'weighted-mean' ? 'weighted-mean = sum(w*l) / sum(w).' : 'mean = sum(w*l) / count.'),
+    );
+  }
+  if (hasTerms(o)) parts.push(`Terms: ${describeTerms(o)}.`);
+  if (o.like !== null) parts.push(`Preset: like ${o.like}.`);
   if (o.withGrad) parts.push('Output grad = d(loss)/d(pred)' + (o.reduction === 'none' ? ' of the sum of the elements.' : '.'));
   return parts.join(' ');
 }
@@ -114,26 +148,31 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
   let f: Value | undefined;
   const pp: LossParams = { ...p, onTerm: (parts) => (f = parts.f) };
   const raw = o.variant === 'star' ? starElements(x, prep.target, p) : ELEMENTS[o.task](x, prep.target, o, pp, extras.validInputs);
-  const applied = hasTerms(o) ? applyTerms(x, raw, f, prep, o) : { loss: raw };
-  const elements = applied.loss;
+  const terms = hasTerms(o);
+  const applied = terms ? applyTerms(x, raw, f, prep, o) : { loss: raw };
+  let elements = applied.loss;
+  if (o.labelMean) elements = op.reduceMean(elements, { axes: [1], keepdims: false });
+  elements = weighted(elements, p.weight);
   const divisor = o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);
-  const outputs: [string, Value][] = [['loss', out(reduceTerms(elements, divisor, o))]];
+  const reduced = terms ? reduceTerms(elements, divisor, o) : reduceAll(elements, o.reduction, p.weight);
+  const outputs: [string, Value][] = [['loss', out(reduced)]];
   if (extras.perLabel) {
-    if (o.task !== 'multilabel') throw new RangeError(`perLabel: only for task multilabel, got ${o.task}`);
+    if (o.task !== 'multilabel' || o.labelMean) throw new RangeError(`perLabel: only for task multilabel without labelMean, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);
   }
   if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p, { prep, divisor, focalSum: applied.focalSum, rawSum: applied.rawSum }))]);
   return outputs;
 }
 
-/** In a function body: α, γ and eps from the node's attributes. */
-function attributeParams(g: Graph, o: FocalOptions): LossParams {
+/** In a function body: α, γ, eps and the label smoothing from the node's attributes. */
+function attributeParams(g: Graph, o: FocalOptions, weight?: Value): LossParams {
   let alpha: LossParams['alpha'] = null;
   if (Array.isArray(o.alpha)) alpha = g.attributeValue('alpha', 'floats', o.alpha.length);
   else if (o.alpha !== null) alpha = g.attributeValue('alpha', 'float');
+  const smoothing = o.labelSmoothing > 0 ? g.attributeValue('label_smoothing', 'float') : 0;
   const reducedThreshold = o.reducedThreshold === null ? null : g.attributeValue('reduced_threshold', 'float');
-  return { alpha, gamma: g.attributeValue('gamma', 'float'), eps: g.attributeValue('eps', 'float'), reducedThreshold };
+  return { alpha, gamma: g.attributeValue('gamma', 'float'), eps: g.attributeValue('eps', 'float'), smoothing, weight, reducedThreshold };
 }
 
 /** The `ai.focal` function for these options and the attributes of a node that calls it. */
@@ -157,18 +196,30 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
   if (o.variant !== 'focal') attrs.variant = attr.string(o.variant);
   if (o.normalized) attrs.normalized = attr.int(1);
   if (o.countIgnored) attrs.count_ignored = attr.int(1);
+  // The structural options beyond the seed's are string attributes (as reduction): the body is built for them.
+  if (o.targets !== 'hard') attrs.targets = attr.string(o.targets);
+  if (o.labelSmoothing > 0) attrs.label_smoothing = attr.float(o.labelSmoothing);
+  if (o.weight !== 'none') attrs.weight = attr.string(o.weight);
+  if (o.labelMean) attrs.label_mean = attr.int(1);
+  const inputs = [
+    { name: 'pred', dtype: o.dtype, shape: shapes.pred },
+    { name: 'target', dtype: o.targetDtype, shape: shapes.target },
+  ];
+  if (shapes.weight) inputs.push({ name: 'weight', dtype: o.dtype, shape: shapes.weight });
+  if (o.normalize === 'input') inputs.push({ name: 'normalizer', dtype: o.dtype, shape: [] });
   const fn = new FunctionDef({
     domain: FOCAL_DOMAIN,
     name: FUNCTION_NAMES[o.task],
     opset: o.opset,
-    inputs: [
-      { name: 'pred', dtype: o.dtype, shape: shapes.pred },
-      { name: 'target', dtype: o.targetDtype, shape: shapes.target },
-      ...(o.normalize === 'input' ? [{ name: 'normalizer', dtype: o.dtype, shape: [] as Shape }] : []),
-    ],
+    inputs,
     attributes: Object.keys(attrs).sort(),
     docString: describeLoss(o),
-    body: (g, [pred, target, normalizer]) => lossOutputs(pred, target, o, attributeParams(g, o), extras, normalizer),
+    body: (g, args) => {
+      const [pred, target] = args;
+      const weight = shapes.weight ? args[2] : undefined;
+      const normalizer = o.normalize === 'input' ? args[shapes.weight ? 3 : 2] : undefined;
+      return lossOutputs(pred, target, o, attributeParams(g, o, weight), extras, normalizer);
+    },
   });
   return { fn, attrs };
 }
@@ -180,16 +231,18 @@ export function buildLoss(options: LossOptions = {}, extras: BuildExtras = {}): 
   const shapes = ioShapes(o);
   const pred = g.input('pred', o.dtype, shapes.pred);
   const target = g.input('target', o.targetDtype, shapes.target);
+  const weight = shapes.weight ? g.input('weight', o.dtype, shapes.weight) : undefined;
   // normalize 'input': the divisor of the mean is the caller's (mmdet's avg_factor, computed per batch).
   const normalizer = o.normalize === 'input' ? g.input('normalizer', o.dtype, []) : undefined;
   let functions: FunctionDef[] = [];
   if (o.asFunction) {
     const { fn, attrs } = focalFunction(o, extras);
-    const outs = fn.call(g, normalizer ? [pred, target, normalizer] : [pred, target], attrs);
+    const args = [pred, target, ...(weight ? [weight] : []), ...(normalizer ? [normalizer] : [])];
+    const outs = fn.call(g, args, attrs);
     fn.outputs.forEach((spec, i) => g.output(outs[i], spec.name));
     functions = [fn];
   } else {
-    for (const [name, v] of lossOutputs(pred, target, o, literalParams(o), extras, normalizer)) g.output(v, name);
+    for (const [name, v] of lossOutputs(pred, target, o, literalParams(o, weight), extras, normalizer)) g.output(v, name);
   }
   const model = buildModel(g, {
     docString: describeLoss(o),

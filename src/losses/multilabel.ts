@@ -19,7 +19,7 @@ export const multilabelElements = (pred: Value, target: Value, o: FocalOptions, 
 
 /** The seed's per-label vector [L]: each label column's mean (or sum) over the N rows. */
 export function perLabel(elements: Value, o: FocalOptions): Value {
-  if (o.reduction === 'none') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
+  if (o.reduction !== 'mean' && o.reduction !== 'sum') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
   return reduceAxis(elements, o.reduction, 0);
 }
 

@@ -24,6 +24,8 @@ export const F32_EPS = 2 ** -23;
 export const DETECTION_PRESET_NAMES = ['mmdet', 'detectron2', 'smp', 'kornia', 'monai'] as const;
 export type DetectionPreset = (typeof DETECTION_PRESET_NAMES)[number];
 
+export const isDetectionPreset = (name: string): name is DetectionPreset => (DETECTION_PRESET_NAMES as readonly string[]).includes(name);
+
 export const DETECTION_PRESETS: Record<DetectionPreset, Preset> = {
   mmdet: {
     follows: 'mmdet FocalLoss(use_sigmoid=True) (CPU path: one-hot over C + 1, background dropped); avg_factor as a number to normalize, plus float32 eps',

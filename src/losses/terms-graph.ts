@@ -136,6 +136,8 @@ export function reduceTerms(loss: Value, divisor: Param | 'mean', o: FocalOption
     case 'mean':
       if (divisor === 'mean') return op.reduceMean(loss, { keepdims: false });
       return op.div(op.reduceSum(loss, { keepdims: false }), param(divisor, loss.dtype));
+    default:
+      throw new RangeError(`reduceTerms: the detection terms take reduction mean, sum or none, got ${o.reduction}`);
   }
 }
 

@@ -173,14 +173,14 @@ export function normalizeTerms(raw: TermOptions, c: TermContext, label: Label): 
     if (!Array.isArray(w) || w.length === 0 || !w.every(nonNegative)) {
       throw new UsageError(`${L('classWeight')} must be a non-empty list of numbers >= 0 (one per label / class), got ${fmt(w)}`);
     }
-    if (c.task === 'binary') throw new UsageError(`${L('classWeight')} is per label or class: use task multilabel or multiclass, got binary`);
+    if (c.task === 'binary') throw new UsageError(`${L('classWeight')} is per label or class: use task multilabel or multiclass (task binary), got ${fmt(w)}`);
     classWeight = [...w];
     dims.push([L('classWeight'), w.length]);
   }
   let posWeight: number | readonly number[] | null = null;
   if (raw.posWeight !== undefined && raw.posWeight !== null) {
     const p = raw.posWeight;
-    if (c.task === 'multiclass') throw new UsageError(`${L('posWeight')} weighs the positive term of a sigmoid loss: use task binary or multilabel, got multiclass`);
+    if (c.task === 'multiclass') throw new UsageError(`${L('posWeight')} weighs the positive term of a sigmoid loss: use task binary or multilabel (task multiclass), got ${fmt(p)}`);
     if (nonNegative(p)) posWeight = p;
     else if (Array.isArray(p) && p.length > 0 && p.every(nonNegative)) {
       if (c.task === 'binary') throw new UsageError(`${L('posWeight')} must be one number >= 0 for task binary, got the list ${fmt(p)}`);

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { checkCudaPlacement } from '../../src/runtime/placement';
-import { runModel } from '../helpers/ort';
+import { HostTensor, runModel } from '../helpers/ort';
 import { recordModel } from '../helpers/record-model';
 
 interface DetectionCase {
@@ -47,7 +47,7 @@ async function run(c: DetectionCase, extra: LossOptions): Promise<{ loss: number
   recordModel(`detection-${c.name.replace(/\W+/g, '-')}-${m.options.form}${m.options.asFunction ? '-fn' : ''}`, m.bytes);
   const placement = checkCudaPlacement(m.bytes);
   if (!placement.ok) throw new Error(`${c.name}: not wholly on CUDA: ${JSON.stringify(placement.offGpu)}`);
-  const feeds: Parameters<typeof runModel>[1] = {
+  const feeds: Record<string, HostTensor> = {
     pred: { dtype: m.options.dtype, dims: c.predShape, data: c.pred },
     target: { dtype: m.options.targetDtype, dims: c.targetShape, data: c.target },
   };
