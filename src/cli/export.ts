@@ -3,7 +3,7 @@
  * (atomically: a complete file or none), and prints a one-line summary of what it wrote.
  */
 import { writeFileAtomic } from '../io/atomic';
-import { buildLoss, LossModel } from '../losses';
+import { buildLoss, describeTerms, LossModel } from '../losses';
 import { FlagSpecs, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
 import { LOSS_FLAGS, lossOptionsFromFlags } from './loss-flags';
@@ -25,6 +25,7 @@ export function summarizeModel(m: LossModel): string {
   const extras = [o.asFunction ? 'as function' : '', o.withGrad ? 'with grad' : ''].filter(Boolean).join(', ');
   return (
     `${o.task} ${o.input} α=${alpha} γ=${o.gamma} ${o.reduction} eps=${o.eps} ${o.dtype} opset ${o.opset} ${o.form}` +
+    `${describeTerms(o) ? ` ${describeTerms(o)}` : ''}${o.like ? ` like ${o.like}` : ''}` +
     `${extras ? ` (${extras})` : ''}: ${sig(m.inputs)} → ${sig(m.outputs)}`
   );
 }

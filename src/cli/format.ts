@@ -1,14 +1,16 @@
 /**
  * Small formatters shared by `eval` and `inspect`.
  */
-import { FocalOptions } from '../losses';
+import { FocalOptions, describeTerms } from '../losses';
 
 /** `binary probs α=0.25 γ=2 mean eps=0.0001 float32 (target float32) opset 17 arith` */
 export function describeOptions(o: FocalOptions): string {
   const alpha = o.alpha === null ? 'none' : Array.isArray(o.alpha) ? `[${o.alpha.join(',')}]` : String(o.alpha);
   const target = o.targetDtype === o.dtype ? '' : ` (target ${o.targetDtype})`;
   const extras = [o.asFunction ? 'as function' : '', o.withGrad ? 'with grad' : ''].filter(Boolean).join(', ');
-  return `${o.task} ${o.input} α=${alpha} γ=${o.gamma} ${o.reduction} eps=${o.eps} ${o.dtype}${target} opset ${o.opset} ${o.form}${extras ? ` (${extras})` : ''}`;
+  const terms = describeTerms(o);
+  const like = o.like ? ` like ${o.like}` : '';
+  return `${o.task} ${o.input} α=${alpha} γ=${o.gamma} ${o.reduction} eps=${o.eps} ${o.dtype}${target} opset ${o.opset} ${o.form}${terms ? ` ${terms}` : ''}${like}${extras ? ` (${extras})` : ''}`;
 }
 
 /** `float32[N, 5]` */
