@@ -7,6 +7,7 @@
  * to the node's attributes (`ref_attr_name`), so a runtime that knows the op reads them there.
  */
 import { onnx } from 'onnx-proto';
+import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, attr, buildModel, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
@@ -49,6 +50,14 @@ export interface BuildExtras {
    * inputs (binary.ts). Not for models that are written out.
    */
   readonly validInputs?: boolean;
+  /**
+   * The shape of `pred` (numbers or symbols), for a loss on predictions shaped as a network gives
+   * them: binary any rank (target alike); multilabel rank ≥ 2 with the labels on the last axis
+   * (target alike; e.g. a dense detection head's [B, K, C]); multiclass [N, C]. The loss is the
+   * same function of the elements: mean / sum over all, `loss_per_label` over every axis but the
+   * last. Default: [N] (binary), [N, L] (multilabel), [N, C] (multiclass).
+   */
+  readonly predShape?: Shape;
 }
 
 type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
@@ -73,8 +82,9 @@ const FORMULAS: Record<Task, string> = {
     'loss_n = -alpha_t * (1 - clamp(p_t, eps, 1))^gamma * log(clamp(p_t, eps, 1)).',
 };
 
-/** Shapes of `pred` and `target` for the task. */
-export function ioShapes(o: FocalOptions): { pred: Shape; target: Shape } {
+/** Shapes of `pred` and `target` for the task (and `predShape`, see BuildExtras). */
+export function ioShapes(o: FocalOptions, predShape?: Shape): { pred: Shape; target: Shape } {
+  if (predShape !== undefined) return givenShapes(o, predShape);
   switch (o.task) {
     case 'binary':
       return { pred: ['N'], target: ['N'] };
@@ -83,6 +93,31 @@ export function ioShapes(o: FocalOptions): { pred: Shape; target: Shape } {
     case 'multiclass':
       return { pred: ['N', classDim(o)], target: ['N'] };
   }
+}
+
+function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shape } {
+  const text = `[${shape.join(', ')}]`;
+  if (!Array.isArray(shape) || !shape.every((d) => (typeof d === 'number' && Number.isSafeInteger(d) && d >= 0) || (typeof d === 'string' && d !== ''))) {
+    throw new UsageError(`predShape must be a list of sizes (integers >= 0) or names, got ${JSON.stringify(shape)}`);
+  }
+  const min = o.task === 'binary' ? 1 : 2;
+  if (shape.length < min || (o.task === 'multiclass' && shape.length !== 2)) {
+    const want = { binary: 'of rank 1 or more', multilabel: '[..., L]: rank 2 or more, labels on the last axis', multiclass: '[N, C]' }[o.task];
+    throw new UsageError(`predShape ${text}: ${o.task} predictions must be ${want}`);
+  }
+  const pred = [...shape];
+  if (o.task !== 'binary') {
+    const fixed = o.task === 'multilabel' ? labelDim(o) : classDim(o);
+    const last = pred[pred.length - 1];
+    if (typeof fixed === 'number') {
+      if (typeof last === 'number' && last !== fixed) {
+        const what = o.task === 'multilabel' ? 'label' : 'class';
+        throw new UsageError(`predShape ${text} has ${last} ${what === 'label' ? 'labels' : 'classes'} on its last axis, but alpha lists ${fixed} values, one per ${what}`);
+      }
+      pred[pred.length - 1] = fixed;
+    }
+  }
+  return { pred, target: o.task === 'multiclass' ? pred.slice(0, 1) : pred };
 }
 
 /** A human-readable statement of the graph's formula and options (the model's doc_string). */
@@ -125,7 +160,7 @@ function attributeParams(g: Graph, o: FocalOptions): LossParams {
 
 /** The `ai.focal` function for these options and the attributes of a node that calls it. */
 export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, Attr> } {
-  const shapes = ioShapes(o);
+  const shapes = ioShapes(o, extras.predShape);
   const attrs: Record<string, Attr> = {
     gamma: attr.float(o.gamma),
     eps: attr.float(o.eps),
@@ -152,7 +187,7 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
 export function buildLoss(options: LossOptions = {}, extras: BuildExtras = {}): LossModel {
   const o = normalizeOptions(options);
   const g = new Graph({ opset: o.opset, name: `focal_loss_${o.task}` });
-  const shapes = ioShapes(o);
+  const shapes = ioShapes(o, extras.predShape);
   const pred = g.input('pred', o.dtype, shapes.pred);
   const target = g.input('target', o.targetDtype, shapes.target);
   let functions: FunctionDef[] = [];

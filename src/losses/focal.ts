@@ -120,9 +120,10 @@ export function reduceAll(loss: Value, reduction: Reduction): Value {
   }
 }
 
-/** The reduction over `axis` only (the per-label vector of the multi-label loss). */
-export function reduceAxis(loss: Value, reduction: Exclude<Reduction, 'none'>, axis: number): Value {
-  return reduction === 'mean' ? op.reduceMean(loss, { axes: [axis], keepdims: false }) : op.reduceSum(loss, { axes: [axis], keepdims: false });
+/** The reduction over `axes` only (the per-label vector of the multi-label loss). */
+export function reduceAxis(loss: Value, reduction: Exclude<Reduction, 'none'>, axes: number | readonly number[]): Value {
+  const list = typeof axes === 'number' ? [axes] : [...axes];
+  return reduction === 'mean' ? op.reduceMean(loss, { axes: list, keepdims: false }) : op.reduceSum(loss, { axes: list, keepdims: false });
 }
 
 /** α, γ and eps as the graph sees them: numbers (the flat graph) or a function's attributes. */

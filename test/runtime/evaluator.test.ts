@@ -269,7 +269,7 @@ describe('models', () => {
   function weightedModel(): Uint8Array {
     const m = decodeModelProto(buildLoss({ reduction: 'none' }).bytes);
     const g = m.graph as onnx.GraphProto;
-    for (const n of g.node) n.output = n.output.map((o) => (o === 'loss' ? 'loss_unweighted' : o));
+    for (const n of g.node) n.output = (n.output ?? []).map((o) => (o === 'loss' ? 'loss_unweighted' : o));
     g.node.push(onnx.NodeProto.fromObject({ opType: 'Mul', input: ['loss_unweighted', 'weight'], output: ['loss'], name: 'weighted' }));
     g.input.push(onnx.ValueInfoProto.fromObject({ name: 'weight', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }] } } } }));
     return serializeModel(m);
