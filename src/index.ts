@@ -128,6 +128,7 @@ export {
   EXECUTION_PROVIDERS,
   GRAPH_OPTIMIZATION_LEVELS,
   checkCudaPlacement,
+  createEvaluator,
   createSession,
   describeCudaFailure,
   evaluate,
@@ -136,6 +137,12 @@ export {
   readModelFile,
 } from './runtime';
 export type {
+  BatchValue,
+  Evaluator,
+  EvaluatorBatch,
+  EvaluatorOptions,
+  EvaluatorResult,
+  TensorLike,
   EvaluateOptions,
   EvaluateProgress,
   EvaluateResult,

@@ -154,9 +154,10 @@ export function reduceAll(loss: Value, reduction: Reduction, weight?: Value): Va
   }
 }
 
-/** The reduction over `axis` only (the per-label vector of the multi-label loss). */
-export function reduceAxis(loss: Value, reduction: 'mean' | 'sum', axis: number): Value {
-  return reduction === 'mean' ? op.reduceMean(loss, { axes: [axis], keepdims: false }) : op.reduceSum(loss, { axes: [axis], keepdims: false });
+/** The reduction over `axes` only (the per-label vector of the multi-label loss). */
+export function reduceAxis(loss: Value, reduction: 'mean' | 'sum', axes: number | readonly number[]): Value {
+  const list = typeof axes === 'number' ? [axes] : [...axes];
+  return reduction === 'mean' ? op.reduceMean(loss, { axes: list, keepdims: false }) : op.reduceSum(loss, { axes: list, keepdims: false });
 }
 
 /** `w` (a weight input: [N], or shaped like the elements) lifted to broadcast against `like` ([N, …]). */

@@ -15,7 +15,7 @@
  * device like everything else; nothing is counted on the host.
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, classCount, logSigmoidPair, param, toType } from './focal';
+import { LossParams, Param, logSigmoidPair, param, toType } from './focal';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './terms';
 
@@ -26,6 +26,16 @@ export interface Prepared {
   readonly valid: Value | null;
   /** The 0/1 positives (compute type, element-shaped; multiclass: 1 per valid row), for counting. */
   readonly positives: Value | null;
+}
+
+/** The size of `x`'s last axis as an int64 scalar (the labels of [..., L]), counted on the device when symbolic. */
+export function lastDimCount(x: Value): Value {
+  const g = x.graph;
+  const last = x.shape[x.rank - 1];
+  if (typeof last === 'number') return g.constant(last, 'int64');
+  let row = x;
+  while (row.rank > 1) row = op.gather(row, g.constant(0, 'int64'), 0);
+  return op.cast(op.reduceSum(op.constantOfShape(op.shape(row), 1, 'float32'), { keepdims: false }), 'int64');
 }
 
 /** The ignore value as a constant of `dtype`. */
@@ -45,10 +55,10 @@ export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepar
   if (o.targetFormat === 'index') {
     // CUDA's OneHot: (int64, int64, float32) or (int32, int32, float32); depth L from pred's shape.
     const it = target.dtype === 'int32' ? 'int32' : 'int64';
-    const depth = toType(classCount(x), it);
-    const hot = toType(op.oneHot(toType(target, it), depth, x.graph.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
+    const depth = toType(lastDimCount(x), it);
+    const hot = toType(op.oneHot(toType(target, it), depth, x.graph.constant([0, 1], 'float32'), -1, x.shape[x.rank - 1]), ct);
     if (V === null) return { target: hot, valid: null, positives: hot };
-    const valid = op.unsqueeze(op.not(op.equal(target, ignoreConst(x, V, target.dtype))), [1]);
+    const valid = op.unsqueeze(op.not(op.equal(target, ignoreConst(x, V, target.dtype))), [target.rank]);
     const clean = op.where(valid, hot, 0);
     return { target: clean, valid, positives: clean };
   }
@@ -122,7 +132,7 @@ export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalO
   if (!prep.valid || o.countIgnored) return 'mean';
   const validCount = op.reduceSum(toType(prep.valid, ct), { keepdims: false });
   // Index rows: each valid row holds L elements.
-  if (o.targetFormat === 'index') return op.mul(validCount, toType(classCount(x), ct));
+  if (o.targetFormat === 'index') return op.mul(validCount, toType(lastDimCount(x), ct));
   return validCount;
 }
 
