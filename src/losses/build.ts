@@ -247,7 +247,7 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
     { name: 'target', dtype: o.targetDtype, shape: shapes.target },
   ];
   if (shapes.weight) inputs.push({ name: 'weight', dtype: o.dtype, shape: shapes.weight });
-  if (o.normalize === 'input') inputs.push({ name: 'normalizer', dtype: o.dtype, shape: [] });
+  if (o.normalize === 'input' && o.reduction === 'mean') inputs.push({ name: 'normalizer', dtype: o.dtype, shape: [] });
   const fn = new FunctionDef({
     domain: FOCAL_DOMAIN,
     name: FUNCTION_NAMES[o.task],
@@ -258,7 +258,7 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
     body: (g, args) => {
       const [pred, target] = args;
       const weight = shapes.weight ? args[2] : undefined;
-      const normalizer = o.normalize === 'input' ? args[shapes.weight ? 3 : 2] : undefined;
+      const normalizer = o.normalize === 'input' && o.reduction === 'mean' ? args[shapes.weight ? 3 : 2] : undefined;
       return lossOutputs(pred, target, o, attributeParams(g, o, weight), extras, normalizer);
     },
   });
@@ -274,7 +274,7 @@ export function buildLoss(options: LossOptions = {}, extras: BuildExtras = {}): 
   const target = g.input('target', o.targetDtype, shapes.target);
   const weight = shapes.weight ? g.input('weight', o.dtype, shapes.weight) : undefined;
   // normalize 'input': the divisor of the mean is the caller's (mmdet's avg_factor, computed per batch).
-  const normalizer = o.normalize === 'input' ? g.input('normalizer', o.dtype, []) : undefined;
+  const normalizer = o.normalize === 'input' && o.reduction === 'mean' ? g.input('normalizer', o.dtype, []) : undefined;
   let functions: FunctionDef[] = [];
   if (o.asFunction) {
     const { fn, attrs } = focalFunction(o, extras);

@@ -169,7 +169,9 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
   const like = given.like === undefined || given.like === null ? null : oneOf(label, 'like', LIKES, given.like, 'seed');
   let raw: LossOptions | FocalOptions = given;
   if (like !== null) {
-    raw = isDetectionPreset(like) ? applyDetectionPreset(like, given as LossOptions, label, RESOLVED.has(given)) : applyPreset(given as LossOptions, like);
+    // Resolved options (made here, or a copy of them: every term present) have had the preset's convention applied.
+    const resolved = RESOLVED.has(given) || TERM_KEYS.every((k) => k in given);
+    raw = isDetectionPreset(like) ? applyDetectionPreset(like, given as LossOptions, label, resolved) : applyPreset(given as LossOptions, like);
   }
   const task = oneOf(label, 'task', TASKS, raw.task, DEFAULTS.task);
   const input = oneOf(label, 'input', INPUTS, raw.input, DEFAULTS.input);

@@ -10,7 +10,7 @@
  * - normalized: every l divided by max(Σ F over the elements not ignored, 1e-6);
  * - ignored elements (target = ignoreIndex; an index row or class row equal to it) are 0;
  * - targetFormat index (multi-label): target [N] in [0, L], L the background (an all-negative row);
- * - reduction mean divides Σ l by the normalizer: `elements` (those not ignored; every element
+ * - reduction mean divides Σ l by the normalizer (none returns the elements undivided): `elements` (those not ignored; every element
  *   with countIgnored), `positives` (max(1, the count of positive targets)), a number, or `input`
  *   (a scalar graph input `normalizer`).
  */
@@ -162,8 +162,10 @@ export function normalizeTerms(raw: TermOptions, c: TermContext, label: Label): 
     }
     normalize = n;
   }
-  if (normalize !== 'elements' && c.reduction !== 'mean') {
-    throw new UsageError(`${L('normalize')} ${normalize} is the divisor of reduction mean, got ${label('reduction')} ${c.reduction}`);
+  // As mmdet's avg_factor: the divisor of the mean; reduction none returns the elements as they
+  // are (a file's evaluation then divides their sum); sum has no divisor.
+  if (normalize !== 'elements' && c.reduction !== 'mean' && c.reduction !== 'none') {
+    throw new UsageError(`${L('normalize')} ${normalize} is the divisor of reduction mean (none keeps the elements), got ${label('reduction')} ${c.reduction}`);
   }
 
   const dims: [string, number][] = c.alphaLength !== undefined ? [[label('alpha'), c.alphaLength]] : [];

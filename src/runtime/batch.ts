@@ -9,7 +9,7 @@
 import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
-import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkWeights, convertTargets } from './checks';
+import { BatchPlace, TargetCounts, checkBinaryTargets, checkClassIndices, checkPredictions, checkWeights, convertTargets, countTargets } from './checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-blocks';
 import { HostTensor, Session, TensorDType } from './session';
 
@@ -78,6 +78,9 @@ export interface BatchOutcome {
   readonly rows: number;
   /** The batch's float64 sum of per-element losses (graphs with sums), and per label (multilabel). */
   readonly sum?: number;
+  /** Positive and ignored targets, where the options count them (countsTargets). */
+  readonly positives?: number;
+  readonly ignored?: number;
   readonly labelSums?: Float64Array;
   /** The `loss` output: per element (wanted for `out`), or the batch's mean / sum (models that reduce). */
   readonly loss?: HostTensor;
@@ -171,8 +174,14 @@ export class BatchRunner {
     // of the first that fails is the error). Those the graph does run on its outputs below; the
     // others here.
     const checkPred = (): void => checkPredictions(b.pred.place, b.pred.dtype, b.pred.data, probs);
+    const counting = countsTargets(o);
+    let counts: TargetCounts | undefined;
     const checkTarget = (): void => {
-      if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
+      if (counting) {
+        const kind = o.task === 'multiclass' ? 'class' : o.targetFormat === 'index' ? 'index' : 'dense';
+        const task = kind === 'index' ? 'index' : o.task;
+        counts = countTargets(b.target.place, b.target.dtype, b.target.data, { kind, classes: last, ignore: o.ignoreIndex, task });
+      } else if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
       else checkBinaryTargets(b.target.place, b.target.dtype, b.target.data, o.task);
     };
     if (!g.predInGraph) checkPred();
@@ -195,7 +204,7 @@ export class BatchRunner {
     }
 
     const predDims = collapseDims(b.dims, inputs.pred.rank);
-    const targetNatural = o.task === 'multiclass' ? b.dims.slice(0, -1) : b.dims;
+    const targetNatural = o.task === 'multiclass' || o.targetFormat === 'index' ? b.dims.slice(0, -1) : b.dims;
     const feedTarget = (): HostTensor => {
       const t = b.target;
       let data = t.data;
@@ -239,16 +248,26 @@ export class BatchRunner {
       checkTarget();
     }
     const rows = o.task === 'binary' ? elements : elements / last;
-    if (!g.sums) return { elements, count, rows, loss: result.loss };
+    const tally = counts ? { positives: counts.positives, ignored: counts.ignored } : {};
+    if (!g.sums) return { elements, count, rows, loss: result.loss, ...tally };
     return {
       elements,
       count,
       rows,
+      ...tally,
       sum: scalar(result[EVAL_OUTPUTS.sum]),
       labelSums: result[EVAL_OUTPUTS.labelSums]?.data as Float64Array | undefined,
       loss: result.loss,
     };
   }
+}
+
+/**
+ * Whether the evaluator counts the targets (in JS, checking each): with an ignore value, index
+ * targets, or normalization by positives. The report then gives the positives and the ignored.
+ */
+export function countsTargets(o: FocalOptions): boolean {
+  return o.ignoreIndex !== null || o.targetFormat === 'index' || o.normalize === 'positives';
 }
 
 /** A thrown error as plain data (to cross from a worker thread), and back. */

@@ -121,12 +121,15 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
         `drop ${label('dtype')} (the prediction file decides) or convert the file`,
     );
   }
-  const task = loss.task ?? 'binary';
+  // The preset decides the task and target format where the flags do not.
+  const preset = loss.like ? normalizeOptions({ like: loss.like, task: loss.task, targetFormat: loss.targetFormat }, label) : undefined;
+  const task = loss.task ?? preset?.task ?? 'binary';
+  const index = task === 'multilabel' && (loss.targetFormat ?? preset?.targetFormat) === 'index';
   const t = target.dtype;
   let targetDtype: TargetDType;
-  if (task === 'multiclass') {
+  if (task === 'multiclass' || index) {
     if (t !== 'int64' && t !== 'int32') {
-      throw new DataError(`${target.path}: dtype ${target.descr} (${t}); multiclass targets are class indices: save them as int64 or int32`);
+      throw new DataError(`${target.path}: dtype ${target.descr} (${t}); ${index ? 'index' : 'multiclass'} targets are class indices: save them as int64 or int32`);
     }
     targetDtype = t;
   } else if (isFloatType(t)) targetDtype = 'float';
@@ -167,6 +170,15 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
       break;
     case 'multilabel': {
       if (ps.length < 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multilabel predictions must be [N, L] (or of higher rank, labels on the last axis)`);
+      if (o.targetFormat === 'index') {
+        const want = ps.slice(0, -1);
+        if (ts.length !== want.length || ts.some((d, i) => d !== want[i])) {
+          throw new DataError(`${target.path}: shape ${shapeText(ts)}; index targets must be ${shapeText(want)}, one class index in [0, ${ps[ps.length - 1]}] per row of ${pred.path} (shape ${shapeText(ps)})`);
+        }
+        const row = product(ps.slice(1));
+        rows = { rows: ps[0], rowDims: ps.slice(1), lossRow: row, outShape: ps, pred: { header: pred, rowElements: row }, target: { header: target, rowElements: row / ps[ps.length - 1] } };
+        break;
+      }
       if (ts.length !== ps.length || ts.some((d, i) => d !== ps[i])) {
         throw new DataError(`${target.path}: shape ${shapeText(ts)} does not match ${pred.path}, shape ${shapeText(ps)}; multilabel targets must be shaped like the predictions`);
       }
@@ -275,7 +287,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const pred = (readers.pred = NpyReader.open(options.pred)).header;
     const target = (readers.target = NpyReader.open(options.target)).header;
     const weight = options.weight !== undefined ? (readers.weight = NpyReader.open(options.weight)).header : undefined;
-    const plan = options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label));
+    const plan = options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label), label);
     const o = plan.options;
     checkModelRow(plan, pred, label);
     const rows = rowsFor(o, pred, target, weight);

@@ -43,7 +43,7 @@ import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray } from '../io/npy';
 import { FocalOptions, Label, LossOptions, Reduction, buildLoss, normalizeOptions } from '../losses';
 import { ModelInfo, TensorInfo, decodeModel, ModelFormatError } from '../onnx';
-import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError } from './batch';
+import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
 import { loadModelFile } from './model-file';
 import { optionsFromMetadata } from '../losses';
@@ -83,8 +83,23 @@ function inputSpec(info: { dtype: string; shape: Dims } | undefined, source: str
   return { dtype: info.dtype as TensorDType, rank: info.shape ? info.shape.length : null };
 }
 
+/**
+ * The options the evaluator cannot apply over batches: a `normalizer` input (there is no caller
+ * to give it per batch: give the number), and the normalized loss (its Σ(1 − p_t)^γ is over the
+ * whole input, which a batch's graph does not see).
+ */
+function checkEvaluable(o: FocalOptions, label: Label): void {
+  if (o.normalize === 'input') throw new UsageError(`${label('normalize')} input takes the divisor as a graph input, which eval does not feed; give the number (${label('normalize')} X) or positives`);
+  if (o.normalized) throw new UsageError(`${label('normalized')} divides each batch by its own Σ(1 − p_t)^γ; eval accumulates over batches and does not take it (use export, or one batch with createEvaluator's model)`);
+}
+
 /** The plan for a focal-onnx model (decoded), used as it is. */
 export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: FocalOptions | undefined, source: string): ModelPlan {
+  if (options && options.reduction === 'none') checkEvaluable(options, (x) => x);
+  if (options && options.reduction === 'mean' && (countsTargets(options) || options.normalize !== 'elements')) {
+    // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number to add up.
+    throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with --reduction none, or give the loss flags instead`);
+  }
   if (!options) {
     throw new UsageError(
       `${source}: has no focal.* metadata, so its loss options are unknown (not written by focal-onnx); ` +
@@ -113,7 +128,8 @@ export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: Focal
  * The plan for a model built from validated options (dtype and targetDtype resolved). The graph
  * is built when the spec is made (evalSpec): ~10 ms, after a pool's workers have started.
  */
-export function planFromOptions(o: FocalOptions): ModelPlan {
+export function planFromOptions(o: FocalOptions, label: Label = (x) => x): ModelPlan {
+  checkEvaluable(o, label);
   let built: ReturnType<typeof buildLoss> | undefined;
   return {
     options: o,
@@ -123,8 +139,8 @@ export function planFromOptions(o: FocalOptions): ModelPlan {
       return { bytes: built.bytes, io: built };
     },
     graphReduction: 'none',
-    inputs: { pred: { dtype: o.dtype, rank: o.task === 'binary' ? 1 : 2 }, target: { dtype: o.targetDtype, rank: o.task === 'multilabel' ? 2 : 1 } },
-    fixedRow: Array.isArray(o.alpha) && o.task !== 'binary' ? o.alpha.length : undefined,
+    inputs: { pred: { dtype: o.dtype, rank: o.task === 'binary' ? 1 : 2 }, target: { dtype: o.targetDtype, rank: o.task === 'multilabel' && o.targetFormat !== 'index' ? 2 : 1 } },
+    fixedRow: o.task === 'binary' ? undefined : (o.classWeight?.length ?? (Array.isArray(o.posWeight) ? o.posWeight.length : undefined) ?? (Array.isArray(o.alpha) ? o.alpha.length : undefined)),
   };
 }
 
@@ -149,7 +165,8 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
   };
   const sums = plan.graphReduction === 'none';
   const predInGraph = realFloat(inputs.pred.dtype);
-  const targetInGraph = o.task !== 'multiclass' && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
+  // Targets that are counted (ignore values, index targets, positives) are checked in JS, where they are counted.
+  const targetInGraph = o.task !== 'multiclass' && !countsTargets(o) && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
   const graph = (): EvalGraph => {
     const bytes = addEvalOutputs(built.bytes, { sums: sums ? (o.task === 'multilabel' ? 'labels' : 'total') : false, checkPred: predInGraph, checkTarget: targetInGraph });
     const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
@@ -196,8 +213,15 @@ export interface EvaluatorResult {
   readonly reduction: Reduction;
   readonly mean: number;
   readonly sum: number;
-  /** Number of per-element losses: N·L (multilabel), N (multiclass), or the elements (binary). */
+  /** Number of per-element losses: N·L (multilabel), N (multiclass), or the elements (binary); less the ignored. */
   readonly count: number;
+  /**
+   * With an ignore value, index targets or normalize positives: the positive targets (1s, or class
+   * indices that are neither background nor ignored) and the ignored targets (elements for dense
+   * targets, rows for index and class targets), over every batch.
+   */
+  readonly positives?: number;
+  readonly ignored?: number;
   /** Multi-label: each label's mean over the rows (its sum for reduction sum) — the seed's per-label vector. */
   readonly perLabel?: number[];
   /** Prediction elements and rows (binary: the elements; else all axes but the last) taken. */
@@ -226,6 +250,9 @@ export class EvalCore {
   private readonly runner: BatchRunner;
   private elements = 0;
   private count = 0;
+  private positives = 0;
+  private ignored = 0;
+  private ignoredLosses = 0;
   private rows = 0;
   private batches = 0;
   private busy = 0;
@@ -260,6 +287,13 @@ export class EvalCore {
     else this.acc.addReduced(outcome.loss as HostTensor, outcome.count);
     this.elements += outcome.elements;
     this.count += outcome.count;
+    if (outcome.positives !== undefined) this.positives += outcome.positives;
+    if (outcome.ignored) {
+      this.ignored += outcome.ignored;
+      // An ignored index row holds L losses; an ignored dense target or class row, one.
+      const o = this.spec.options;
+      this.ignoredLosses += o.targetFormat === 'index' ? outcome.ignored * (outcome.elements / outcome.rows) : outcome.ignored;
+    }
     this.rows += outcome.rows;
     this.batches++;
     this.busy += seconds;
@@ -269,10 +303,18 @@ export class EvalCore {
   result(extra: { seconds?: number; sessions?: number } = {}): EvaluatorResult {
     const o = this.spec.options;
     const sum = this.acc.total;
-    const mean = sum / this.count;
+    const counted = countsTargets(o);
+    // The losses that count: every one, less the ignored ones (unless countIgnored, kornia's).
+    const count = counted && !o.countIgnored ? this.count - this.ignoredLosses : this.count;
+    // The mean's divisor over the whole input (normalize), as the graph's over one batch.
+    const divisor = o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
+    const mean = sum / divisor;
     let perLabel: number[] | undefined;
-    if (this.acc.labelSums && this.spec.graphReduction === 'none') {
-      perLabel = Array.from(this.acc.labelSums, (s) => (o.reduction === 'sum' ? s : s / this.rows));
+    // Each label column's mean over the rows (index targets: over the rows not ignored); not for
+    // dense multi-label targets with an ignore value, whose columns count differently.
+    if (this.acc.labelSums && this.spec.graphReduction === 'none' && !(o.ignoreIndex !== null && o.targetFormat === 'dense')) {
+      const rows = o.countIgnored ? this.rows : this.rows - (o.targetFormat === 'index' ? this.ignored : 0);
+      perLabel = Array.from(this.acc.labelSums, (s) => (o.reduction === 'sum' ? s : s / rows));
     }
     const seconds = extra.seconds ?? this.busy;
     return {
@@ -280,7 +322,8 @@ export class EvalCore {
       reduction: o.reduction,
       mean,
       sum,
-      count: this.count,
+      count,
+      ...(counted ? { positives: this.positives, ignored: this.ignored } : {}),
       perLabel,
       elements: this.elements,
       rows: this.rows,
@@ -437,17 +480,18 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   const boolTarget = inputs.target.dtype === 'bool';
   const target = arrayOf(b.target, 'target', name, boolTarget);
   const rows = o.task === 'binary' ? product(dims) : product(dims.slice(0, -1));
-  const targetCount = o.task === 'multiclass' ? dims[0] : product(dims);
+  const indexTargets = o.task === 'multiclass' || o.targetFormat === 'index';
+  const targetCount = indexTargets ? rows : product(dims);
   if (target.data.length !== targetCount) {
-    const want = o.task === 'multiclass' ? `one class index per row: ${targetCount}` : `one per prediction: ${targetCount}`;
+    const want = indexTargets ? `one class index per row: ${targetCount}` : `one per prediction: ${targetCount}`;
     throw new DataError(`${name}: target holds ${target.data.length} elements${target.dims ? ` (dims ${dimsText(target.dims)})` : ''}; expected ${want} (pred dims ${dimsText(dims)})`);
   }
-  if (o.task === 'multiclass') {
-    if (target.dtype !== 'int64' && target.dtype !== 'int32') throw new DataError(`${name}: target holds ${target.dtype}; multiclass targets are class indices: int64 (BigInt64Array) or int32 (Int32Array)`);
+  if (indexTargets) {
+    if (target.dtype !== 'int64' && target.dtype !== 'int32') throw new DataError(`${name}: target holds ${target.dtype}; ${o.task === 'multiclass' ? 'multiclass' : 'index'} targets are class indices: int64 (BigInt64Array) or int32 (Int32Array)`);
   } else if (!['float16', 'float32', 'float64', 'uint8', 'bool', 'int32', 'int64'].includes(target.dtype)) {
     throw new DataError(`${name}: target holds ${target.dtype}; ${o.task} targets must be float, uint8, bool, int32 or int64`);
   }
-  const targetDims = o.task === 'multiclass' ? dims.slice(0, 1) : dims;
+  const targetDims = indexTargets ? dims.slice(0, -1) : dims;
   const result: { dims: readonly number[]; pred: BatchArray; target: BatchArray; weight?: BatchArray } = {
     dims,
     pred: { dtype: pred.dtype, data: pred.data, place: { file: name, element: 'pred element', start: 0, shape: dims } },
@@ -473,7 +517,7 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
   const label = options.label ?? ((x) => x);
   if (options.model !== undefined && options.loss !== undefined) throw new UsageError('give a model or loss options, not both');
   if (options.model === undefined) {
-    return planFromOptions(normalizeOptions({ ...(options.loss ?? {}), asFunction: false, withGrad: false }, label));
+    return planFromOptions(normalizeOptions({ ...(options.loss ?? {}), asFunction: false, withGrad: false }, label), label);
   }
   if (typeof options.model === 'string') {
     const m = loadModelFile(options.model);

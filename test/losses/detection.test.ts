@@ -7,32 +7,11 @@
  * and as an `ai.focal` function, both forms where the case does not fix one; every model passes the
  * static CUDA check.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { checkCudaPlacement } from '../../src/runtime/placement';
 import { HostTensor, runModel } from '../helpers/ort';
 import { recordModel } from '../helpers/record-model';
-
-interface DetectionCase {
-  readonly name: string;
-  readonly options: LossOptions;
-  readonly source: 'library' | 'formula';
-  readonly call?: string;
-  readonly pred: number[];
-  readonly predShape: number[];
-  readonly target: number[];
-  readonly targetShape: number[];
-  readonly loss: number | number[];
-  readonly grad: number[];
-  readonly normalizer?: number;
-  readonly positives: number;
-  readonly ignored: number;
-}
-
-export const DETECTION_CASES: readonly DetectionCase[] = (
-  JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'detection-cases.json'), 'utf8')) as { cases: DetectionCase[] }
-).cases;
+import { DETECTION_CASES, DetectionCase } from '../helpers/detection-fixtures';
 
 function near(got: readonly number[], want: readonly number[], rtol: number, what: string): void {
   expect(got.length).toBe(want.length);
