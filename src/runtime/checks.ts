@@ -10,7 +10,7 @@
  * no BigInt is made per element; float16 is tested on its bits.
  */
 import { DataError } from '../errors';
-import { f16BitsToF32 } from '../io/float16';
+import { f16BitsToF32, f32ToF16Bits } from '../io/float16';
 import { NpyDType, NpyTypedArray } from '../io/npy';
 
 /**
@@ -261,14 +261,21 @@ export function convertBinaryTargets(srcType: 'float16' | 'float32' | 'float64',
     if (dstType === 'float16') (dst as Uint16Array).set(s);
     else {
       const d = dst as Float32Array | Float64Array;
-      for (let i = 0; i < n; i++) d[i] = s[i] === 0x3c00 ? 1 : 0;
+      // 0 and 1 fast; anything else (an ignore value such as 255) converted exactly.
+      for (let i = 0; i < n; i++) {
+        const h = s[i];
+        d[i] = h === 0x3c00 ? 1 : h === 0 ? 0 : f16BitsToF32(h);
+      }
     }
     return;
   }
   const s = src as Float32Array | Float64Array;
   if (dstType === 'float16') {
     const d = dst as Uint16Array;
-    for (let i = 0; i < n; i++) d[i] = s[i] === 1 ? 0x3c00 : 0;
+    for (let i = 0; i < n; i++) {
+      const x = s[i];
+      d[i] = x === 1 ? 0x3c00 : x === 0 ? 0 : f32ToF16Bits(x);
+    }
   } else (dst as Float32Array | Float64Array).set(s.subarray(0, n));
 }
 

@@ -85,6 +85,18 @@ describe('eval over files: the fixtures whole, in one batch and in batches of 3 
     await expect(evaluate({ loss: { ignoreIndex: 255 }, pred, target })).rejects.toThrow(/element 4 is 0.5; binary targets must be 0 or 1 or the ignore value 255/);
   });
 
+  it('an ignore value survives the conversion of a float16 target file to the model type', async () => {
+    const c = byName('smp binary ignore 255');
+    const pred = npy('float32', c.predShape, c.pred);
+    const t16 = npy('float16', c.targetShape, c.target);
+    const t32 = npy('float32', c.targetShape, c.target);
+    const a = await evaluate({ loss: { like: 'smp', ignoreIndex: 255 }, pred, target: t16 });
+    const b = await evaluate({ loss: { like: 'smp', ignoreIndex: 255 }, pred, target: t32 });
+    expect(a.ignored).toBe(c.ignored);
+    expect(a.loss).toBe(b.loss);
+    expect(Math.abs(a.loss - (c.loss as number))).toBeLessThan(1e-5 * (c.loss as number));
+  });
+
   it('refuses what eval cannot accumulate: a normalizer input, the normalized loss', async () => {
     const pred = npy('float32', [2], [0.1, 0.2]);
     const target = npy('float32', [2], [0, 1]);
