@@ -118,6 +118,7 @@ export {
   EXECUTION_PROVIDERS,
   GRAPH_OPTIMIZATION_LEVELS,
   checkCudaPlacement,
+  createEvaluator,
   createSession,
   describeCudaFailure,
   evaluate,
@@ -126,6 +127,12 @@ export {
   readModelFile,
 } from './runtime';
 export type {
+  BatchValue,
+  Evaluator,
+  EvaluatorBatch,
+  EvaluatorOptions,
+  EvaluatorResult,
+  TensorLike,
   EvaluateOptions,
   EvaluateProgress,
   EvaluateResult,

@@ -7,6 +7,7 @@
  * to the node's attributes (`ref_attr_name`), so a runtime that knows the op reads them there.
  */
 import { onnx } from 'onnx-proto';
+import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, attr, buildModel, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
@@ -50,6 +51,14 @@ export interface BuildExtras {
    * inputs (binary.ts). Not for models that are written out.
    */
   readonly validInputs?: boolean;
+  /**
+   * The shape of `pred` (numbers or symbols), for a loss on predictions shaped as a network gives
+   * them: binary any rank (target alike); multilabel rank ≥ 2 with the labels on the last axis
+   * (target alike; e.g. a dense detection head's [B, K, C]); multiclass [N, C]. The loss is the
+   * same function of the elements: mean / sum over all, `loss_per_label` over every axis but the
+   * last. Default: [N] (binary), [N, L] (multilabel), [N, C] (multiclass).
+   */
+  readonly predShape?: Shape;
 }
 
 type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
@@ -75,30 +84,59 @@ const FORMULAS: Record<Task, string> = {
 };
 
 /**
- * Shapes of `pred`, `target` and (with a weight input) `weight` for the task: soft multiclass
- * targets are rows [N, C]; a sample weight is [N], an element weight shaped like the per-element
- * loss (reduction none's output).
+ * Shapes of `pred`, `target` and (with a weight input) `weight` for the task (and `predShape`, see
+ * BuildExtras): soft multiclass targets are rows [N, C]; a sample weight is one per row (pred's
+ * shape without the label axis for multilabel), an element weight shaped like the per-element loss
+ * (reduction none's output).
  */
-export function ioShapes(o: FocalOptions): { pred: Shape; target: Shape; weight?: Shape } {
-  let io: { pred: Shape; target: Shape };
-  switch (o.task) {
-    case 'binary':
-      io = { pred: ['N'], target: ['N'] };
-      break;
-    case 'multilabel':
-      io = { pred: ['N', labelDim(o)], target: ['N', labelDim(o)] };
-      break;
-    case 'multiclass':
-      io = { pred: ['N', classDim(o)], target: o.targets === 'soft' ? ['N', classDim(o)] : ['N'] };
-      break;
-  }
+export function ioShapes(o: FocalOptions, predShape?: Shape): { pred: Shape; target: Shape; weight?: Shape } {
+  const io = predShape !== undefined ? givenShapes(o, predShape) : defaultShapes(o);
+  if (o.task === 'multiclass' && o.targets === 'soft') io.target = io.pred;
   if (o.weight === 'none') return io;
-  return { ...io, weight: o.weight === 'sample' ? ['N'] : elementShape(o, io.pred) };
+  const rows = o.task === 'multilabel' ? io.pred.slice(0, -1) : o.task === 'multiclass' ? io.pred.slice(0, 1) : io.pred;
+  return { ...io, weight: o.weight === 'sample' ? rows : elementShape(o, io.pred) };
 }
 
-/** The shape of the per-element loss (reduction none's output). */
+/** The shape of the per-element loss (reduction none's output) for predictions of shape `pred`. */
 export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): Shape {
-  return o.task === 'multilabel' && !o.labelMean ? pred : ['N'];
+  if (o.task === 'multilabel') return o.labelMean ? pred.slice(0, -1) : pred;
+  return o.task === 'multiclass' ? pred.slice(0, 1) : pred;
+}
+
+function defaultShapes(o: FocalOptions): { pred: Shape; target: Shape } {
+  switch (o.task) {
+    case 'binary':
+      return { pred: ['N'], target: ['N'] };
+    case 'multilabel':
+      return { pred: ['N', labelDim(o)], target: ['N', labelDim(o)] };
+    case 'multiclass':
+      return { pred: ['N', classDim(o)], target: ['N'] };
+  }
+}
+
+function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shape } {
+  const text = `[${shape.join(', ')}]`;
+  if (!Array.isArray(shape) || !shape.every((d) => (typeof d === 'number' && Number.isSafeInteger(d) && d >= 0) || (typeof d === 'string' && d !== ''))) {
+    throw new UsageError(`predShape must be a list of sizes (integers >= 0) or names, got ${JSON.stringify(shape)}`);
+  }
+  const min = o.task === 'binary' ? 1 : 2;
+  if (shape.length < min || (o.task === 'multiclass' && shape.length !== 2)) {
+    const want = { binary: 'of rank 1 or more', multilabel: '[..., L]: rank 2 or more, labels on the last axis', multiclass: '[N, C]' }[o.task];
+    throw new UsageError(`predShape ${text}: ${o.task} predictions must be ${want}`);
+  }
+  const pred = [...shape];
+  if (o.task !== 'binary') {
+    const fixed = o.task === 'multilabel' ? labelDim(o) : classDim(o);
+    const last = pred[pred.length - 1];
+    if (typeof fixed === 'number') {
+      if (typeof last === 'number' && last !== fixed) {
+        const what = o.task === 'multilabel' ? 'label' : 'class';
+        throw new UsageError(`predShape ${text} has ${last} ${what === 'label' ? 'labels' : 'classes'} on its last axis, but alpha lists ${fixed} values, one per ${what}`);
+      }
+      pred[pred.length - 1] = fixed;
+    }
+  }
+  return { pred, target: o.task === 'multiclass' ? pred.slice(0, 1) : pred };
 }
 
 /** A human-readable statement of the graph's formula and options (the model's doc_string). */
@@ -138,7 +176,7 @@ export function describeLoss(o: FocalOptions): string {
 function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams, extras: BuildExtras): [string, Value][] {
   const x = toType(pred, computeType(o));
   let elements = ELEMENTS[o.task](x, target, o, p, extras.validInputs);
-  if (o.labelMean) elements = op.reduceMean(elements, { axes: [1], keepdims: false });
+  if (o.labelMean) elements = op.reduceMean(elements, { axes: [elements.rank - 1], keepdims: false });
   elements = weighted(elements, p.weight);
   const out = (v: Value): Value => toType(v, o.dtype);
   const outputs: [string, Value][] = [['loss', out(reduceAll(elements, o.reduction, p.weight))]];
@@ -161,7 +199,7 @@ function attributeParams(g: Graph, o: FocalOptions, weight?: Value): LossParams 
 
 /** The `ai.focal` function for these options and the attributes of a node that calls it. */
 export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, Attr> } {
-  const shapes = ioShapes(o);
+  const shapes = ioShapes(o, extras.predShape);
   const attrs: Record<string, Attr> = {
     gamma: attr.float(o.gamma),
     eps: attr.float(o.eps),
@@ -195,7 +233,7 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
 export function buildLoss(options: LossOptions = {}, extras: BuildExtras = {}): LossModel {
   const o = normalizeOptions(options);
   const g = new Graph({ opset: o.opset, name: `focal_loss_${o.task}` });
-  const shapes = ioShapes(o);
+  const shapes = ioShapes(o, extras.predShape);
   const pred = g.input('pred', o.dtype, shapes.pred);
   const target = g.input('target', o.targetDtype, shapes.target);
   const weight = shapes.weight ? g.input('weight', o.dtype, shapes.weight) : undefined;
