@@ -86,40 +86,34 @@ const FORMULAS: Record<Task, string> = {
 };
 
 /**
- * Shapes of `pred`, `target` and (with a weight input) `weight` for the task: soft multiclass
- * targets are rows [N, C]; a sample weight is [N], an element weight shaped like the per-element
- * loss (reduction none's output). `predShape`: see BuildExtras.
+ * Shapes of `pred`, `target` and (with a weight input) `weight` for the task (and `predShape`, see
+ * BuildExtras): soft multiclass targets are rows [N, C]; a sample weight is one per row (pred's
+ * shape without the label axis for multilabel), an element weight shaped like the per-element loss
+ * (reduction none's output).
  */
 export function ioShapes(o: FocalOptions, predShape?: Shape): { pred: Shape; target: Shape; weight?: Shape } {
-  let io: { pred: Shape; target: Shape };
-  if (predShape !== undefined) {
-    io = givenShapes(o, predShape);
-    if (o.weight === 'none') return io;
-    return { ...io, weight: o.weight === 'sample' ? io.pred.slice(0, 1) : elementShape(o, io.pred) };
-  }
-  switch (o.task) {
-    case 'binary':
-      io = { pred: ['N'], target: ['N'] };
-      break;
-    case 'multilabel': {
-      const L = termsDim(o) ?? labelDim(o);
-      io = { pred: ['N', L], target: o.targetFormat === 'index' ? ['N'] : ['N', L] };
-      break;
-    }
-    case 'multiclass': {
-      const C = termsDim(o) ?? classDim(o);
-      io = { pred: ['N', C], target: o.targets === 'soft' ? ['N', C] : ['N'] };
-      break;
-    }
-  }
+  const io = predShape !== undefined ? givenShapes(o, predShape) : defaultShapes(o);
+  if (o.task === 'multiclass' && o.targets === 'soft') io.target = io.pred;
   if (o.weight === 'none') return io;
-  return { ...io, weight: o.weight === 'sample' ? ['N'] : elementShape(o, io.pred) };
+  const rows = o.task === 'multilabel' ? io.pred.slice(0, -1) : o.task === 'multiclass' ? io.pred.slice(0, 1) : io.pred;
+  return { ...io, weight: o.weight === 'sample' ? rows : elementShape(o, io.pred) };
 }
 
-/** The shape of the per-element loss (reduction none's output). */
+/** The shape of the per-element loss (reduction none's output) for predictions of shape `pred`. */
 export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): Shape {
-  if (o.task === 'binary' || (o.task === 'multilabel' && !o.labelMean)) return pred;
-  return o.task === 'multilabel' ? pred.slice(0, -1) : pred.slice(0, 1);
+  if (o.task === 'multilabel') return o.labelMean ? pred.slice(0, -1) : pred;
+  return o.task === 'multiclass' ? pred.slice(0, 1) : pred;
+}
+
+function defaultShapes(o: FocalOptions): { pred: Shape; target: Shape } {
+  switch (o.task) {
+    case 'binary':
+      return { pred: ['N'], target: ['N'] };
+    case 'multilabel':
+      return { pred: ['N', termsDim(o) ?? labelDim(o)], target: o.targetFormat === 'index' ? ['N'] : ['N', termsDim(o) ?? labelDim(o)] };
+    case 'multiclass':
+      return { pred: ['N', termsDim(o) ?? classDim(o)], target: ['N'] };
+  }
 }
 
 function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shape } {
@@ -192,7 +186,7 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
   const terms = hasTerms(o);
   const applied = terms ? applyTerms(x, raw, f, prep, o) : { loss: raw };
   let elements = applied.loss;
-  if (o.labelMean) elements = op.reduceMean(elements, { axes: [1], keepdims: false });
+  if (o.labelMean) elements = op.reduceMean(elements, { axes: [elements.rank - 1], keepdims: false });
   elements = weighted(elements, p.weight);
   const divisor = o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);

@@ -235,11 +235,20 @@ export function elementCount(x: Value, dtype: DType): Param {
   return op.reduceSum(op.constantOfShape(op.shape(x), 1, dtype), { keepdims: false });
 }
 
-/** The length of `x`'s axis 1 in `dtype`: a number when known, else counted on the device from row 0. */
+/**
+ * The length of `x`'s last axis (labels, classes) in `dtype`: a number when known, else counted
+ * on the device (from row 0 for rank 2; as count(x) / count(rows) above).
+ */
 export function rowLength(x: Value, dtype: DType): Param {
-  if (typeof x.shape[1] === 'number') return x.shape[1];
-  const row = op.gather(x, x.graph.constant(0, 'int64'), 0);
-  return op.reduceSum(op.constantOfShape(op.shape(row), 1, dtype), { keepdims: false });
+  const last = x.shape[x.rank - 1];
+  if (typeof last === 'number') return last;
+  if (x.rank === 2) {
+    const row = op.gather(x, x.graph.constant(0, 'int64'), 0);
+    return op.reduceSum(op.constantOfShape(op.shape(row), 1, dtype), { keepdims: false });
+  }
+  const all = elementCount(x, dtype);
+  const rows = elementCount(op.reduceSum(x, { axes: [x.rank - 1], keepdims: false }), dtype);
+  return op.div(param(all, dtype), param(rows, dtype));
 }
 
 /**

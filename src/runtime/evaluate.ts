@@ -110,8 +110,11 @@ const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b
 
 // ---- options ------------------------------------------------------------------------------------
 
-/** Loss options for a built model: the files decide `dtype` and `targetDtype`. */
-function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHeader, label: Label): FocalOptions {
+/**
+ * Loss options for a built model: the files decide `dtype` and `targetDtype`, and a weight file's
+ * shape the weight input (`weight`: one per row is `sample`, one per per-element loss `element`).
+ */
+function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHeader, label: Label, weight?: NpyHeader): FocalOptions {
   if (!isFloatType(pred.dtype)) {
     throw new DataError(`${pred.path}: dtype ${pred.descr} (${pred.dtype}); predictions must be float16, float32 or float64`);
   }
@@ -121,13 +124,17 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
         `drop ${label('dtype')} (the prediction file decides) or convert the file`,
     );
   }
-  // The preset decides the task and target format where the flags do not.
-  const preset = loss.like ? normalizeOptions({ like: loss.like, task: loss.task, targetFormat: loss.targetFormat }, label) : undefined;
+  // The preset decides the task, the target format and soft targets where the flags do not.
+  const preset = loss.like ? normalizeOptions({ like: loss.like, task: loss.task, targetFormat: loss.targetFormat, targets: loss.targets }, label) : undefined;
   const task = loss.task ?? preset?.task ?? 'binary';
   const index = task === 'multilabel' && (loss.targetFormat ?? preset?.targetFormat) === 'index';
+  const soft = (loss.targets ?? preset?.targets) === 'soft';
   const t = target.dtype;
   let targetDtype: TargetDType;
-  if (task === 'multiclass' || index) {
+  if (task === 'multiclass' && soft) {
+    if (!isFloatType(t)) throw new DataError(`${target.path}: dtype ${target.descr} (${t}); soft multiclass targets are rows of class probabilities: save them as float`);
+    targetDtype = 'float';
+  } else if (task === 'multiclass' || index) {
     if (t !== 'int64' && t !== 'int32') {
       throw new DataError(`${target.path}: dtype ${target.descr} (${t}); ${index ? 'index' : 'multiclass'} targets are class indices: save them as int64 or int32`);
     }
@@ -146,7 +153,16 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
       );
     }
   }
-  return normalizeOptions({ ...loss, dtype: pred.dtype, targetDtype, asFunction: false, withGrad: false }, label);
+  const base = { ...loss, dtype: pred.dtype, targetDtype, asFunction: false, withGrad: false };
+  // A weight file with no weight kind given (or 'none', as the CLI's normalized flags say): its
+  // shape decides. One weight per prediction is per element where the losses are (multilabel
+  // without labelMean); anything else (one per row; binary, multiclass) per sample. rowsFor then
+  // checks the count.
+  if (!weight || (loss.weight !== undefined && loss.weight !== 'none')) return normalizeOptions(base, label);
+  const o = normalizeOptions({ ...base, weight: 'sample' }, label);
+  const perRow = pred.count / (pred.shape[pred.shape.length - 1] || 1);
+  const perElement = o.task === 'multilabel' && !o.labelMean && weight.count === pred.count && weight.count !== perRow;
+  return perElement ? normalizeOptions({ ...o, weight: 'element' }, label) : o;
 }
 
 // ---- shapes -------------------------------------------------------------------------------------
@@ -183,10 +199,21 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
         throw new DataError(`${target.path}: shape ${shapeText(ts)} does not match ${pred.path}, shape ${shapeText(ps)}; multilabel targets must be shaped like the predictions`);
       }
       const row = product(ps.slice(1));
-      rows = { rows: ps[0], rowDims: ps.slice(1), lossRow: row, outShape: ps, pred: { header: pred, rowElements: row }, target: { header: target, rowElements: row } };
+      // labelMean: one loss per row of labels (the label axis averaged away).
+      const lossRow = o.labelMean ? row / ps[ps.length - 1] : row;
+      const outShape = o.labelMean ? ps.slice(0, -1) : ps;
+      rows = { rows: ps[0], rowDims: ps.slice(1), lossRow, outShape, pred: { header: pred, rowElements: row }, target: { header: target, rowElements: row } };
       break;
     }
     case 'multiclass':
+      if (o.targets === 'soft') {
+        if (ps.length !== 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multiclass predictions must be [N, C]`);
+        if (ts.length !== 2 || ts[0] !== ps[0] || ts[1] !== ps[1]) {
+          throw new DataError(`${target.path}: shape ${shapeText(ts)}; soft multiclass targets must be [N, C] = ${shapeText(ps)}, a row of class probabilities per row of ${pred.path}`);
+        }
+        rows = { rows: ps[0], rowDims: [ps[1]], lossRow: 1, outShape: [ps[0]], pred: { header: pred, rowElements: ps[1] }, target: { header: target, rowElements: ps[1] } };
+        break;
+      }
       if (ps.length !== 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multiclass predictions must be [N, C]`);
       if (ts.length !== 1 || ts[0] !== ps[0]) {
         throw new DataError(
@@ -287,7 +314,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const pred = (readers.pred = NpyReader.open(options.pred)).header;
     const target = (readers.target = NpyReader.open(options.target)).header;
     const weight = options.weight !== undefined ? (readers.weight = NpyReader.open(options.weight)).header : undefined;
-    const plan = options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label), label);
+    const plan =
+      options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label);
     const o = plan.options;
     checkModelRow(plan, pred, label);
     const rows = rowsFor(o, pred, target, weight);
