@@ -50,6 +50,8 @@ PRESETS = {
     "smp": dict(task="binary", input="logits", eps=0, alpha="none", gamma=2, reduction="mean"),
     "kornia": dict(task="multilabel", input="logits", eps=0, alpha=0.25, gamma=2, reduction="none", ignoreIndex=-100, countIgnored=True),
     "monai": dict(task="multilabel", input="logits", eps=0, alpha="none", gamma=2, reduction="mean"),
+    # Issue 12's preset (src/losses/presets.ts), for FL* on soft targets.
+    "fvcore": dict(input="logits", eps=0, alpha="none", gamma=2, reduction="none", targets="soft"),
 }
 DEFAULTS = dict(task="binary", input="probs", alpha=0.25, gamma=2, reduction="mean", eps=1e-4, targetFormat="dense", ignoreIndex=None,
                 normalize="elements", classWeight=None, posWeight=None, variant="focal", normalized=False, reducedThreshold=None, countIgnored=False)
@@ -60,7 +62,7 @@ def resolve(options):
     like = options.get("like")
     if like:
         o.update(PRESETS[like])
-    o.update({k: v for k, v in options.items() if k not in ("like", "dtype", "form", "opset", "targetDtype")})
+    o.update({k: v for k, v in options.items() if k not in ("like", "dtype", "form", "opset", "targetDtype", "targets")})
     if like == "mmdet" and isinstance(o["normalize"], (int, float)) and not isinstance(o["normalize"], bool):
         o["normalize"] = o["normalize"] + ref.F32_EPS  # mmdet's avg_factor + eps
     return o
@@ -226,6 +228,11 @@ def build_cases():
         case(f"fvcore star {task} gamma {gamma}", {"task": task, "input": "logits", "variant": "star", "alpha": alpha, "gamma": gamma, "reduction": red}, x, t,
              library=lambda x, t, a=a, gamma=gamma, red=red: ref.fvcore_sigmoid_focal_loss_star(x, t, alpha=a, gamma=gamma, reduction=red),
              call=f"fvcore sigmoid_focal_loss_star(pred, target, alpha={a}, gamma={gamma}, reduction='{red}')")
+    g = gen(310)
+    x, t = logits(g, 8, 3), torch.rand(8, 3, generator=g, dtype=F64)
+    case("fvcore star soft targets", {"like": "fvcore", "task": "multilabel", "variant": "star", "gamma": 1, "reduction": "sum", "form": "arith"}, x, t,
+         library=lambda x, t: ref.fvcore_sigmoid_focal_loss_star(x, t, reduction="sum"),
+         call="fvcore sigmoid_focal_loss_star(pred, soft_target, reduction='sum')")
     # smp v0.5.0.
     g = gen(400)
     x, t = logits(g, 20), dense(g, 20)

@@ -22,7 +22,7 @@ const byName = (name: string): DetectionCase => {
 
 /** Cases whose loss is a reduction eval can give (mean over the file's divisor, or sum). */
 const EVALUABLE = DETECTION_CASES.filter(
-  (c) => !c.options.normalized && c.options.normalize !== 'input' && (c.options.dtype ?? 'float64') === 'float64' && typeof c.loss === 'number' && !c.options.form,
+  (c) => !c.options.normalized && c.options.normalize !== 'input' && (c.options.dtype ?? 'float64') === 'float64' && typeof c.loss === 'number' && c.options.form !== 'onehot',
 );
 
 function files(c: DetectionCase): { pred: string; target: string; intTarget: boolean } {
