@@ -4,6 +4,7 @@
  * number as the library references give on the whole data (test/fixtures/detection-cases.json),
  * in one batch or many; and the data checks that name the element.
  */
+import * as path from 'path';
 import { DataError, UsageError } from '../../src/errors';
 import { LossOptions } from '../../src/losses';
 import { createEvaluator, evaluate } from '../../src/runtime';
@@ -22,7 +23,7 @@ const byName = (name: string): DetectionCase => {
 
 /** Cases whose loss is a reduction eval can give (mean over the file's divisor, or sum). */
 const EVALUABLE = DETECTION_CASES.filter(
-  (c) => !c.options.normalized && c.options.normalize !== 'input' && (c.options.dtype ?? 'float64') === 'float64' && typeof c.loss === 'number' && c.options.form !== 'onehot',
+  (c) => c.options.normalize !== 'input' && (c.options.dtype ?? 'float64') === 'float64' && typeof c.loss === 'number' && c.options.form !== 'onehot',
 );
 
 function files(c: DetectionCase): { pred: string; target: string; intTarget: boolean } {
@@ -97,11 +98,14 @@ describe('eval over files: the fixtures whole, in one batch and in batches of 3 
     expect(Math.abs(a.loss - (c.loss as number))).toBeLessThan(1e-5 * (c.loss as number));
   });
 
-  it('refuses what eval cannot accumulate: a normalizer input, the normalized loss', async () => {
+  it('refuses what eval cannot give: a normalizer input; --out with the normalized loss; a normalized model file', async () => {
     const pred = npy('float32', [2], [0.1, 0.2]);
     const target = npy('float32', [2], [0, 1]);
     await expect(evaluate({ loss: { normalize: 'input' }, pred, target })).rejects.toThrow(UsageError);
-    await expect(evaluate({ loss: { normalized: true, input: 'logits' }, pred, target })).rejects.toThrow(/normalized/);
+    await expect(evaluate({ loss: { normalized: true, input: 'logits', reduction: 'none' }, pred, target, out: path.join(dir(), 'l.npy') })).rejects.toThrow(/normalized.*--out/);
+    const cli = await runCli(['export', '--like', 'smp', '--normalized', '-o', path.join(dir(), 'n.onnx')]);
+    expect(cli.code).toBe(0);
+    await expect(evaluate({ model: path.join(dir(), 'n.onnx'), pred, target })).rejects.toThrow(/normalized/);
   });
 
   it('createEvaluator takes index targets [N] for pred [N, L]', async () => {
