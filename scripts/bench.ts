@@ -47,7 +47,8 @@
  * On 2 cores the whole run takes ~12 minutes (the peers ~6 of them); torch.compile's first run on
  * a machine compiles each size cold (~25 s each, two functions), later runs find inductor's cache.
  *
- *     npm run bench [-- --sizes 1M,16M,32M,64M] [--reps 3] [--no-seed] [--no-peers] [--out bench] [--data DIR]
+ *     npm run bench [-- --sizes 1M,16M,32M,64M] [--tasks all|binary|multilabel] [--reps 3] [--no-seed]
+ *                   [--no-peers] [--no-levers] [--out bench] [--data DIR]
  *     npm run bench -- --quick     # 1M and 4M, two runs each, results under the data directory
  *
  * Quiet machine wanted: the numbers are wall-clock. The load average before and after is recorded.
@@ -94,6 +95,7 @@ const SOURCES: readonly RowSource[] = [peerRows];
 
 interface Options extends BenchOptions {
   sizes: number[];
+  tasks: Task[];
   seed: boolean;
   levers: boolean;
   out: string;
@@ -109,6 +111,7 @@ function parseSize(s: string): number {
 const FLAGS = {
   sizes: { type: 'string', placeholder: '1M,16M,…', description: 'element counts, comma-separated (default 1M,16M,32M,64M)' },
   reps: { type: 'number', integer: true, min: 1, description: 'runs of each row (default 3)' },
+  tasks: { type: 'enum', values: ['all', 'binary', 'multilabel'], description: 'which files (default all: binary at every size, multilabel at every size but 32M)' },
   seed: { type: 'boolean', description: "run the seed's PyTorch code (default; --no-seed to skip it)" },
   peers: { type: 'boolean', description: 'run the peers: PyTorch, torch.compile, JAX, NumPy in the venv (default; --no-peers to skip them)' },
   levers: { type: 'boolean', description: "measure onnxruntime's in-process levers (scripts/bench-levers.ts; default, not with --quick; --no-levers to skip)" },
@@ -135,6 +138,7 @@ function parseOptions(argv: readonly string[]): Options {
     reps: f.reps ?? (quick ? 2 : 3),
     seed: f.seed ?? true,
     peers: f.peers ?? true,
+    tasks: f.tasks === undefined || f.tasks === 'all' ? ['binary', 'multilabel'] : [f.tasks as Task],
     levers: f.levers ?? !quick,
     // A quick run (a smoke test) never replaces the committed results.
     out: f.out !== undefined ? path.resolve(f.out) : quick ? path.join(data, 'quick') : path.join(ROOT, 'bench'),
@@ -954,9 +958,9 @@ async function main(argv: readonly string[]): Promise<void> {
   const loadBefore = os.loadavg();
   const started = performance.now();
   const plan: [Task, number][] = [];
-  for (const size of o.sizes) plan.push(['binary', size]);
+  if (o.tasks.includes('binary')) for (const size of o.sizes) plan.push(['binary', size]);
   // Multilabel at every size but the binary-only goal size of 32M.
-  for (const size of o.sizes) if (size !== 32 << 20 || o.sizes.length === 1) plan.push(['multilabel', size]);
+  if (o.tasks.includes('multilabel')) for (const size of o.sizes) if (size !== 32 << 20 || o.sizes.length === 1) plan.push(['multilabel', size]);
   for (const [task, size] of plan) {
     process.stderr.write(`${task} ${fmtSize(size)}: data in ${o.data}\n`);
     const files = await dataFor(o.data, task, size);
