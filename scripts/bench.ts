@@ -47,7 +47,8 @@
  * On 2 cores the whole run takes ~12 minutes (the peers ~6 of them); torch.compile's first run on
  * a machine compiles each size cold (~25 s each, two functions), later runs find inductor's cache.
  *
- *     npm run bench [-- --sizes 1M,16M,32M,64M] [--reps 3] [--no-seed] [--no-peers] [--out bench] [--data DIR]
+ *     npm run bench [-- --sizes 1M,16M,32M,64M] [--tasks all|binary|multilabel] [--reps 3] [--no-seed]
+ *                   [--no-peers] [--no-levers] [--out bench] [--data DIR]
  *     npm run bench -- --quick     # 1M and 4M, two runs each, results under the data directory
  *
  * Quiet machine wanted: the numbers are wall-clock. The load average before and after is recorded.
@@ -65,6 +66,7 @@ import { createSession } from '../src/runtime/session';
 import { scriptFlags } from './args';
 import { detectionRows } from './bench-detection';
 import { PEERS, checkPeers, peerRows, peerVersions, peersSkipped } from './bench-peers';
+import { softRows } from './bench-soft';
 import { BenchOptions, DataFiles, ROOT, Row, RowKey, RowSource, SourceContext, Task, fmtSize, lastJson, run } from './bench-rows';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
 import { mulberry32 } from './prng';
@@ -89,12 +91,13 @@ type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval-graph-lo
  * scripts/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
  * bench.ts's own rows. To add one: import it and list it here.
  */
-const SOURCES: readonly RowSource[] = [peerRows, detectionRows];
+const SOURCES: readonly RowSource[] = [peerRows, softRows, detectionRows];
 
 // ---- options ------------------------------------------------------------------------------------
 
 interface Options extends BenchOptions {
   sizes: number[];
+  tasks: Task[];
   seed: boolean;
   levers: boolean;
   out: string;
@@ -110,6 +113,7 @@ function parseSize(s: string): number {
 const FLAGS = {
   sizes: { type: 'string', placeholder: '1M,16M,…', description: 'element counts, comma-separated (default 1M,16M,32M,64M)' },
   reps: { type: 'number', integer: true, min: 1, description: 'runs of each row (default 3)' },
+  tasks: { type: 'enum', values: ['all', 'binary', 'multilabel'], description: 'which files (default all: binary at every size, multilabel at every size but 32M)' },
   seed: { type: 'boolean', description: "run the seed's PyTorch code (default; --no-seed to skip it)" },
   peers: { type: 'boolean', description: 'run the peers: PyTorch, torch.compile, JAX, NumPy in the venv (default; --no-peers to skip them)' },
   levers: { type: 'boolean', description: "measure onnxruntime's in-process levers (scripts/bench-levers.ts; default, not with --quick; --no-levers to skip)" },
@@ -136,6 +140,7 @@ function parseOptions(argv: readonly string[]): Options {
     reps: f.reps ?? (quick ? 2 : 3),
     seed: f.seed ?? true,
     peers: f.peers ?? true,
+    tasks: f.tasks === undefined || f.tasks === 'all' ? ['binary', 'multilabel'] : [f.tasks as Task],
     levers: f.levers ?? !quick,
     // A quick run (a smoke test) never replaces the committed results.
     out: f.out !== undefined ? path.resolve(f.out) : quick ? path.join(data, 'quick') : path.join(ROOT, 'bench'),
@@ -955,9 +960,9 @@ async function main(argv: readonly string[]): Promise<void> {
   const loadBefore = os.loadavg();
   const started = performance.now();
   const plan: [Task, number][] = [];
-  for (const size of o.sizes) plan.push(['binary', size]);
+  if (o.tasks.includes('binary')) for (const size of o.sizes) plan.push(['binary', size]);
   // Multilabel at every size but the binary-only goal size of 32M.
-  for (const size of o.sizes) if (size !== 32 << 20 || o.sizes.length === 1) plan.push(['multilabel', size]);
+  if (o.tasks.includes('multilabel')) for (const size of o.sizes) if (size !== 32 << 20 || o.sizes.length === 1) plan.push(['multilabel', size]);
   for (const [task, size] of plan) {
     process.stderr.write(`${task} ${fmtSize(size)}: data in ${o.data}\n`);
     const files = await dataFor(o.data, task, size);
