@@ -17,6 +17,8 @@
  *   and data checks of eval-outputs.ts) on the first batch of the files, over and over in memory
  *   (as many elements as the files hold), one session of one thread and two side by side in worker
  *   threads: the graph's own cost, without reading, for the README's account of the ceiling.
+ * - createEvaluator from memory: `createEvaluator().add` over the files' first batch, over and over
+ *   (scripts/bench-evaluator.ts), sessions of 1 and 2 threads: a Node program's in-memory batches.
  * - eval, whole process: `node bin/focal-onnx.js eval --pred … --target … --json`, timed from spawn
  *   to exit (node start, module load, model build, session, streaming, checks, printing).
  * - eval, in-process: the same run's own streaming time (`seconds` in its JSON: reading, checks,
@@ -48,6 +50,7 @@ import { buildLoss } from '../src/losses';
 import { blockShape } from '../src/runtime/eval-outputs';
 import { createSession } from '../src/runtime/session';
 import { scriptFlags } from './args';
+import { EVALUATOR_THREADS, measureEvaluator } from './bench-evaluator';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
 import { mulberry32 } from './prng';
 
@@ -61,7 +64,7 @@ const SWEEP_BATCHES = [1 << 16, 1 << 18, 1 << 20];
 const PYTHON = '/usr/bin/python3';
 
 type Task = 'binary' | 'multilabel';
-type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval' | 'eval-inproc';
+type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'evaluator' | 'eval' | 'eval-inproc';
 
 /** One measured configuration. */
 interface Row {
@@ -535,6 +538,16 @@ async function measure(ctx: Context, task: Task, size: number, files: DataFiles,
     target.losses.push(r.loss);
   }
 
+  // createEvaluator from memory (scripts/bench-evaluator.ts)
+  for (const threads of EVALUATOR_THREADS) {
+    progress(`createEvaluator from memory, ${threads} thread(s)`);
+    const r = await measureEvaluator({ task, pred: files.pred, target: files.target, threads, batch: DEFAULT_BATCH });
+    const target = row(ctx, { kind: 'evaluator', task, size, threads, batch: DEFAULT_BATCH, label: r.label });
+    target.times.push(r.seconds);
+    target.peaks.push(r.peakBytes);
+    target.losses.push(r.loss);
+  }
+
   // the seed
   if (ctx.torch !== undefined) {
     const seedArgs = [path.join(ROOT, 'scripts', 'bench-seed.py'), files.pred, files.target, '--task', task];
@@ -580,7 +593,7 @@ function seedFor(rows: readonly Row[], r: Row): number | undefined {
   return f.length ? Math.max(...f.map(mps)) : undefined;
 }
 
-const ORDER: Kind[] = ['seed', 'eval', 'seed-fwd', 'ts', 'graph', 'eval-graph', 'eval-inproc'];
+const ORDER: Kind[] = ['seed', 'eval', 'seed-fwd', 'ts', 'graph', 'eval-graph', 'evaluator', 'eval-inproc'];
 
 function sortedRows(rows: readonly Row[]): Row[] {
   return [...rows].sort(

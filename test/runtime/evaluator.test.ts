@@ -85,6 +85,30 @@ describe('golden cases of the seed, as batches', () => {
   });
 });
 
+describe('the README example', () => {
+  it('gives what it says: 0.0801170 over 9 elements, perLabel [0.0208, 0.0083, 0.2112]', async () => {
+    const ev = await createEvaluator({ loss: { task: 'multilabel', alpha: [0.25, 0.5, 0.75] }, ep: 'cpu' });
+    await ev.add({ pred: Float32Array.from([0.9, 0.2, 0.6, 0.1, 0.7, 0.3]), target: Uint8Array.from([1, 0, 1, 0, 1, 1]), dims: [2, 3] });
+    await ev.add({ pred: Float32Array.from([0.4, 0.8, 0.5]), target: Uint8Array.from([0, 1, 1]), dims: [1, 3] });
+    const { loss, count, perLabel } = ev.result();
+    await ev.close();
+    // The seed's formula in float64 on the float32 inputs.
+    const p = [0.9, 0.2, 0.6, 0.1, 0.7, 0.3, 0.4, 0.8, 0.5].map(Math.fround);
+    const t = [1, 0, 1, 0, 1, 1, 0, 1, 1];
+    const alpha = [0.25, 0.5, 0.75];
+    const el = p.map((x, i) => {
+      const pt = t[i] ? x : 1 - x;
+      const a = t[i] ? alpha[i % 3] : 1 - alpha[i % 3];
+      return -a * (1 - pt) ** 2 * Math.log(pt);
+    });
+    expect(count).toBe(9);
+    expect(Math.abs(loss / (el.reduce((a, b) => a + b) / 9) - 1)).toBeLessThan(1e-6);
+    expect(loss.toFixed(7)).toBe('0.0801170');
+    expect((perLabel as number[]).map((x) => x.toFixed(4))).toEqual(['0.0208', '0.0083', '0.2112']);
+    [0, 1, 2].forEach((l) => expect(Math.abs((perLabel as number[])[l] / ((el[l] + el[l + 3] + el[l + 6]) / 3) - 1)).toBeLessThan(1e-6));
+  });
+});
+
 // ---- inputs -------------------------------------------------------------------------------------
 
 describe('batch arrays', () => {
