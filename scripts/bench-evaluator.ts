@@ -1,5 +1,5 @@
 /**
- * The bench's in-memory evaluator rows (`npm run bench` calls `measureEvaluator`): what a Node
+ * The bench's in-memory evaluator rows, a RowSource of `npm run bench` (scripts/bench-rows.ts): what a Node
  * program that already holds its predictions gets from `createEvaluator().add`, batch after batch —
  * the evaluator's checks, the graph with its block sums and in-graph checks, and the float64
  * accumulation, without reading files. Like the bench's "eval graph from memory" rows, the files'
@@ -13,7 +13,9 @@
 import { spawn } from 'child_process';
 import { performance } from 'perf_hooks';
 import { NpyReader, alignedTypedArrayFor } from '../src/io/npy';
+import { DEFAULT_BATCH_ELEMENTS } from '../src/runtime/evaluate';
 import { createEvaluator } from '../src/runtime/evaluator';
+import { DataFiles, RowSource, SourceContext, Task } from './bench-rows';
 
 /** The bench's loss: the seed's, as every other row computes it. */
 const LOSS = { alpha: 0.25, gamma: 2, eps: 1e-4 } as const;
@@ -98,6 +100,21 @@ export function measureEvaluator(spec: EvaluatorSpec): Promise<EvaluatorMeasurem
     });
   });
 }
+
+/** The rows: `createEvaluator().add` from memory, sessions of 1 and 2 threads, at eval's default batch. */
+export const evaluatorRows: RowSource = {
+  name: 'createEvaluator',
+  async measure(ctx: SourceContext, task: Task, size: number, files: DataFiles): Promise<void> {
+    for (const threads of EVALUATOR_THREADS) {
+      ctx.progress(`createEvaluator from memory, ${threads} thread${threads > 1 ? 's' : ''}`);
+      const r = await measureEvaluator({ task, pred: files.pred, target: files.target, threads, batch: DEFAULT_BATCH_ELEMENTS });
+      const row = ctx.row({ kind: 'evaluator', task, size, threads, batch: DEFAULT_BATCH_ELEMENTS, label: r.label, chart: `createEvaluator, ${threads} thread${threads > 1 ? 's' : ''}` });
+      row.times.push(r.seconds);
+      row.peaks.push(r.peakBytes);
+      row.losses.push(r.loss);
+    }
+  },
+};
 
 if (require.main === module) {
   runEvaluator(JSON.parse(process.argv[2]) as EvaluatorSpec).then(
