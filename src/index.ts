@@ -68,6 +68,10 @@ export {
   normalizeOptions,
   optionsFromMetadata,
   optionsToMetadata,
+  LIKES,
+  PRESETS,
+  TARGETS,
+  WEIGHTS,
 } from './losses';
 export type {
   LossModel,
@@ -82,6 +86,10 @@ export type {
   Reduction,
   TargetDType,
   Task,
+  Like,
+  TargetKind,
+  WeightKind,
+  Preset,
 } from './losses';
 
 export {

@@ -23,7 +23,7 @@ export const multilabelElements = (pred: Value, target: Value, o: FocalOptions, 
  * axis but the last for predictions of higher rank ([B, K, L]: over the B·K rows).
  */
 export function perLabel(elements: Value, o: FocalOptions): Value {
-  if (o.reduction === 'none') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
+  if (o.reduction !== 'mean' && o.reduction !== 'sum') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
   return reduceAxis(elements, o.reduction, [...Array(elements.rank - 1).keys()]);
 }
 

@@ -9,7 +9,8 @@
 import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
-import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkWeights, convertTargets } from './checks';
+import { f16BitsToF32 } from '../io/float16';
+import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets } from './checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-blocks';
 import { HostTensor, Session, TensorDType } from './session';
 
@@ -96,6 +97,23 @@ export interface BatchOutcome {
   readonly labelSums?: Float64Array;
   /** The `loss` output: per element (wanted for `out`), or the batch's mean / sum (models that reduce). */
   readonly loss?: HostTensor;
+  /** The batch's Σ w over its per-element losses (a weight per row counted once per label it weighs), for weighted-mean. */
+  readonly weightSum?: number;
+}
+
+const isFloat = (d: string): d is 'float16' | 'float32' | 'float64' => d === 'float16' || d === 'float32' || d === 'float64';
+
+/** Σ w (float64) of a batch's weights, each counted `times` times (a weight per row over L labels). */
+function weightSum(w: BatchArray, times: number): number {
+  let s = 0;
+  if (w.dtype === 'float16') {
+    const a = w.data as Uint16Array;
+    for (let i = 0; i < a.length; i++) s += f16BitsToF32(a[i]);
+  } else {
+    const a = w.data as Float32Array | Float64Array;
+    for (let i = 0; i < a.length; i++) s += a[i];
+  }
+  return s * times;
 }
 
 /**
@@ -180,9 +198,11 @@ export class BatchRunner {
     if (!pred && predOutput === undefined) throw new Error('batch runner: a batch without predictions for a model that takes them');
     const elements = product(b.dims);
     const last = b.dims[b.dims.length - 1] ?? 1;
-    const multilabel = o.task === 'multilabel';
-    // Per-element losses: one per row for multiclass ([N, C] → [N]), one per prediction otherwise.
-    const count = o.task === 'multiclass' ? elements / last : elements;
+    // Per-label losses summed by label (multilabel, unless each row is averaged over its labels).
+    const multilabel = o.task === 'multilabel' && !o.labelMean;
+    const soft = o.targets === 'soft';
+    // Per-element losses: one per row for multiclass ([N, C] → [N]) and with labelMean, one per prediction otherwise.
+    const count = o.task === 'multiclass' || o.labelMean ? elements / last : elements;
     // The target check runs in the graph only for targets of the model's own type.
     const targetInGraph = g.targetInGraph && b.target.dtype === inputs.target.dtype;
     // The checks, in this order: predictions, then targets, then weights (the first bad element
@@ -192,7 +212,8 @@ export class BatchRunner {
       if (pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
     };
     const checkTarget = (): void => {
-      if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
+      if (soft) checkSoftTargets(b.target.place, b.target.dtype, b.target.data);
+      else if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
       else checkBinaryTargets(b.target.place, b.target.dtype, b.target.data, o.task);
     };
     if (!g.predInGraph) checkPred();
@@ -215,13 +236,14 @@ export class BatchRunner {
     }
 
     const predDims = collapseDims(b.dims, inputs.pred?.rank ?? null);
-    const targetNatural = o.task === 'multiclass' ? b.dims.slice(0, -1) : b.dims;
+    const targetNatural = o.task === 'multiclass' && !soft ? b.dims.slice(0, -1) : b.dims;
     const feedTarget = (): HostTensor => {
       const t = b.target;
       let data = t.data;
       if (t.dtype !== inputs.target.dtype) {
         data = this.converted('target', inputs.target.dtype, t.data.length);
-        convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
+        if (soft && isFloat(t.dtype) && isFloat(inputs.target.dtype)) convertFloats(t.dtype, t.data, inputs.target.dtype, data);
+        else convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
       }
       return { dtype: inputs.target.dtype, dims: collapseDims(targetNatural, inputs.target.rank), data } as HostTensor;
     };
@@ -234,7 +256,9 @@ export class BatchRunner {
       let data = w.data;
       if (w.dtype !== inputs.weight.dtype) {
         data = this.converted('weight', inputs.weight.dtype, w.data.length);
-        convertTargets(w.dtype, w.data, inputs.weight.dtype as NpyDType, data);
+        // Weights are any non-negative floats (convertTargets is for 0/1 labels and indices).
+        if (!isFloat(w.dtype) || !isFloat(inputs.weight.dtype)) throw new TypeError(`weights of dtype ${w.dtype} for a ${inputs.weight.dtype} input`);
+        convertFloats(w.dtype, w.data, inputs.weight.dtype, data);
       }
       feeds.weight = { dtype: inputs.weight.dtype, dims: collapseDims(natural, inputs.weight.rank), data } as HostTensor;
     }
@@ -245,7 +269,7 @@ export class BatchRunner {
     }
     const fetches: Record<string, HostTensor | null> = {};
     if (b.into) {
-      const lossDims = o.task === 'multiclass' ? predDims.slice(0, -1) : predDims;
+      const lossDims = o.task === 'multiclass' || o.labelMean ? predDims.slice(0, -1) : predDims;
       fetches.loss = { dtype: o.dtype, dims: lossDims, data: b.into } as HostTensor;
     }
     for (const name of g.fetches) fetches[name] = null;
@@ -267,8 +291,11 @@ export class BatchRunner {
       checkTarget();
     }
     const rows = o.task === 'binary' ? elements : elements / last;
-    if (!g.sums) return { elements, count, rows, loss: result.loss };
+    // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
+    const ws = o.reduction === 'weighted-mean' && b.weight ? { weightSum: weightSum(b.weight, count / b.weight.data.length) } : {};
+    if (!g.sums) return { elements, count, rows, loss: result.loss, ...ws };
     return {
+      ...ws,
       elements,
       count,
       rows,

@@ -141,7 +141,11 @@ export function planFromOptions(o: FocalOptions): ModelPlan {
       return { bytes: built.bytes, io: built };
     },
     graphReduction: 'none',
-    inputs: { pred: { dtype: o.dtype, rank: o.task === 'binary' ? 1 : 2 }, target: { dtype: o.targetDtype, rank: o.task === 'multilabel' ? 2 : 1 } },
+    inputs: {
+      pred: { dtype: o.dtype, rank: o.task === 'binary' ? 1 : 2 },
+      target: { dtype: o.targetDtype, rank: o.task === 'multilabel' || (o.task === 'multiclass' && o.targets === 'soft') ? 2 : 1 },
+      ...(o.weight !== 'none' ? { weight: { dtype: o.dtype, rank: o.task === 'multilabel' && o.weight === 'element' && !o.labelMean ? 2 : 1 } } : {}),
+    },
     fixedRow: Array.isArray(o.alpha) && o.task !== 'binary' ? o.alpha.length : undefined,
   };
 }
@@ -167,18 +171,21 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
     ...(weightInfo ? { weight: inputSpec(weightInfo, plan.modelFile ?? 'the model', 'weight') } : {}),
   };
   const sums = plan.graphReduction === 'none';
+  const labels = o.task === 'multilabel' && !o.labelMean;
   const predType = inputs.pred?.dtype ?? built.io.outputs.find((x) => x.name === predOutput)?.dtype ?? 'unknown';
   const predInGraph = realFloat(predType);
-  const targetInGraph = o.task !== 'multiclass' && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
+  // The graph's target check is for 0/1 targets; soft ones are checked in JS (in [0, 1]).
+  const targetInGraph =
+    o.task !== 'multiclass' && o.targets !== 'soft' && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
   const graph = (): EvalGraph => {
     const bytes = addEvalOutputs(built.bytes, {
-      sums: sums ? (o.task === 'multilabel' ? 'labels' : 'total') : false,
+      sums: sums ? (labels ? 'labels' : 'total') : false,
       checkPred: predInGraph,
       checkTarget: targetInGraph,
       ...(predOutput !== undefined ? { predName: predOutput } : {}),
     });
     const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
-    if (sums && o.task === 'multilabel') fetches.push(EVAL_OUTPUTS.labelSums);
+    if (sums && labels) fetches.push(EVAL_OUTPUTS.labelSums);
     if (predInGraph) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
     if (targetInGraph) fetches.push(EVAL_OUTPUTS.target);
     return { bytes, sums, predInGraph, targetInGraph, fetches };
@@ -199,6 +206,8 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
 /** The batches' losses in float64: the graph's sums (reduction none), or each batch's mean / sum (a model that reduces). */
 class Accumulator {
   total = 0;
+  /** Σ w over the per-element losses (weighted-mean). */
+  weights = 0;
   labelSums: Float64Array | undefined;
 
   constructor(private readonly reduction: Reduction) {}
@@ -214,9 +223,9 @@ class Accumulator {
   }
 
   /** Adds the `loss` output of a model that reduces (mean or sum); `count` is the batch's number of per-element losses. */
-  addReduced(loss: HostTensor, count: number): void {
+  addReduced(loss: HostTensor, count: number, weightSum: number): void {
     const v = loss.dtype === 'float16' ? f16BitsToF32((loss.data as Uint16Array)[0]) : Number((loss.data as Float32Array)[0]);
-    this.total += this.reduction === 'mean' ? v * count : v;
+    this.total += this.reduction === 'mean' ? v * count : this.reduction === 'weighted-mean' ? v * weightSum : v;
   }
 }
 
@@ -224,7 +233,7 @@ class Accumulator {
 
 /** What the evaluator has accumulated: the same fields as `evaluate()`'s result, less its files'. */
 export interface EvaluatorResult {
-  /** The loss under the options' reduction: the mean (also for `none`) or the sum. NaN before any batch (mean). */
+  /** The loss under the options' reduction: the mean (also for `none`), the sum, or Σ w·l / Σ w. NaN before any batch (mean). */
   readonly loss: number;
   readonly reduction: Reduction;
   readonly mean: number;
@@ -290,7 +299,8 @@ export class EvalCore {
   /** Adds a batch's outcome (from `run`, or a worker's runner), with the seconds it took when known. */
   accept(outcome: BatchOutcome, seconds = 0): void {
     if (outcome.sum !== undefined) this.acc.addSums(outcome.sum, outcome.labelSums);
-    else this.acc.addReduced(outcome.loss as HostTensor, outcome.count);
+    else this.acc.addReduced(outcome.loss as HostTensor, outcome.count, outcome.weightSum ?? 0);
+    this.acc.weights += outcome.weightSum ?? 0;
     this.elements += outcome.elements;
     this.count += outcome.count;
     this.rows += outcome.rows;
@@ -309,7 +319,7 @@ export class EvalCore {
     }
     const seconds = extra.seconds ?? this.busy;
     return {
-      loss: o.reduction === 'sum' ? sum : mean,
+      loss: o.reduction === 'sum' ? sum : o.reduction === 'weighted-mean' ? sum / this.acc.weights : mean,
       reduction: o.reduction,
       mean,
       sum,
@@ -493,17 +503,20 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   const boolTarget = inputs.target.dtype === 'bool';
   const target = arrayOf(b.target, 'target', name, boolTarget);
   const rows = o.task === 'binary' ? product(dims) : product(dims.slice(0, -1));
-  const targetCount = o.task === 'multiclass' ? dims[0] : product(dims);
+  const classIndices = o.task === 'multiclass' && o.targets !== 'soft';
+  const targetCount = classIndices ? dims[0] : product(dims);
   if (target.data.length !== targetCount) {
-    const want = o.task === 'multiclass' ? `one class index per row: ${targetCount}` : `one per prediction: ${targetCount}`;
+    const want = classIndices ? `one class index per row: ${targetCount}` : `one per prediction: ${targetCount}`;
     throw new DataError(`${name}: target holds ${target.data.length} elements${target.dims ? ` (dims ${dimsText(target.dims)})` : ''}; expected ${want} (pred dims ${dimsText(dims)})`);
   }
-  if (o.task === 'multiclass') {
+  if (classIndices) {
     if (target.dtype !== 'int64' && target.dtype !== 'int32') throw new DataError(`${name}: target holds ${target.dtype}; multiclass targets are class indices: int64 (BigInt64Array) or int32 (Int32Array)`);
+  } else if (o.targets === 'soft') {
+    if (target.dtype !== 'float16' && target.dtype !== 'float32' && target.dtype !== 'float64') throw new DataError(`${name}: target holds ${target.dtype}; soft targets must be float16, float32 or float64`);
   } else if (!['float16', 'float32', 'float64', 'uint8', 'bool', 'int32', 'int64'].includes(target.dtype)) {
     throw new DataError(`${name}: target holds ${target.dtype}; ${o.task} targets must be float, uint8, bool, int32 or int64`);
   }
-  const targetDims = o.task === 'multiclass' ? dims.slice(0, 1) : dims;
+  const targetDims = classIndices ? dims.slice(0, 1) : dims;
   const result: { dims: readonly number[]; pred?: BatchArray; target: BatchArray; weight?: BatchArray; feeds?: Record<string, HostTensor>; predPlace?: BatchPlace } = {
     dims,
     target: { dtype: target.dtype, data: target.data, place: { file: name, element: 'target element', start: 0, shape: targetDims } },

@@ -330,7 +330,11 @@ describe('models', () => {
       expect(Math.abs(r.sum / expected - 1)).toBeLessThan(1e-6);
       expect(r.batches).toBe(2);
       await expect(evaluate({ pred: files[0], target: files[1], model: modelFile, threads: 1 })).rejects.toThrow(/takes weights \(an input 'weight'\); give the weight file/);
-      await expect(evaluate({ pred: files[0], target: files[1], weight: files[2], threads: 1 })).rejects.toThrow(/weighted-w\.npy: weights given, but the loss takes none/);
+      // Loss options with a weight file: its shape decides the weight input (here one per element = per sample).
+      const fromFlags = await evaluate({ pred: files[0], target: files[1], weight: files[2], threads: 1, batchSize: 4 });
+      expect(fromFlags.options.weight).toBe('sample');
+      expect(Math.abs(fromFlags.sum / expected - 1)).toBeLessThan(1e-6);
+      await expect(evaluate({ pred: files[0], target: files[1], weight: files[2], loss: { weight: 'none' }, model: undefined, threads: 1 })).resolves.toBeDefined();
     } finally {
       await plain.close();
       await ev.close();
