@@ -27,7 +27,7 @@ import { performance } from 'perf_hooks';
 import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions } from '../losses';
-import { BatchOutcome, asFileError } from './batch';
+import { BatchOutcome, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
 import { FileBatchReader, FileLayout, FileName, FileStream, fileBatch, fileStreams } from './file-batches';
@@ -247,7 +247,8 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: str
   const m = loadModelFile(file);
   const plan = planFromModel(m.bytes, m.info, m.options, file);
   const o = plan.options;
-  const { pred: p, target: t } = plan.inputs;
+  // planFromModel without an output gives the input 'pred' (or refuses the model).
+  const { pred: p, target: t } = plan.inputs as { pred: InputSpec; target: InputSpec };
   if (pred.dtype !== p.dtype) {
     throw new DataError(`${pred.path}: dtype ${pred.dtype}, but ${file} takes ${p.dtype} predictions; convert the file or export a ${pred.dtype} model (--dtype ${pred.dtype})`);
   }
