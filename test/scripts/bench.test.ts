@@ -13,7 +13,11 @@ import * as path from 'path';
 const DIST = path.resolve(__dirname, '../../dist/scripts');
 
 function node(script: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(DIST, script), ...args], { encoding: 'utf8' });
+  return nodeEnv(process.env, script, ...args);
+}
+
+function nodeEnv(env: NodeJS.ProcessEnv, script: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(DIST, script), ...args], { encoding: 'utf8', env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -24,12 +28,14 @@ describe('npm run bench', () => {
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('a tiny run: every kind of row, the peers said to be left out, the hand-written part kept', () => {
+  it('a tiny run: every kind of row, the peers said to be left out when no venv can be made, the hand-written part kept', () => {
     const out = path.join(dir, 'out');
     fs.mkdirSync(out);
     const kept = '<!-- hand-written:start (npm run bench keeps this part as it is) -->\nlevers, by hand\n<!-- hand-written:end -->';
     fs.writeFileSync(path.join(out, 'README.md'), `# old\n\n${kept}\n\nold table\n`);
-    const r = node('bench.js', '--sizes', '64K', '--tasks', 'binary', '--reps', '1', '--no-seed', '--no-peers', '--no-levers', '--out', out, '--data', path.join(dir, 'data'));
+    // A venv that cannot be made (its python fails): the bench says so and goes on.
+    const env = { ...process.env, FOCAL_VENV: path.join(dir, 'no-venv'), PYTHON: '/bin/false' };
+    const r = nodeEnv(env, 'bench.js', '--sizes', '64K', '--tasks', 'binary', '--reps', '1', '--no-seed', '--no-levers', '--out', out, '--data', path.join(dir, 'data'));
     expect(r.status).toBe(0);
     const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as {
       meta: { peers: unknown };
@@ -48,9 +54,12 @@ describe('npm run bench', () => {
     expect(readme).toContain(kept);
     expect(readme).not.toContain('old table');
     expect(readme).toMatch(/## Against the alternatives[\s\S]*\| focal-onnx eval, logits, eps 0 \| [\d.]+ \/ [\d.]+ \|/);
-    expect(readme).toContain('_peers not run (--no-peers)._');
+    const why = 'peers not run: scripts/setup-python.sh could not make the venv (exit 1)';
+    expect(readme).toContain(`_${why}._`);
+    expect(readme).toContain(`- ${why}`);
     expect(fs.readFileSync(path.join(out, 'throughput.svg'), 'utf8')).toMatch(/^<svg/);
-    expect(r.stderr).toContain('note: peers not run (--no-peers)');
+    expect(r.stderr).toContain(`note: ${why}\n`);
+    expect(fs.existsSync(path.join(dir, 'no-venv'))).toBe(false);
   }, 180_000);
 
   it('a bad flag: one line naming it, exit 2', () => {
