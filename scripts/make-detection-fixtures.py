@@ -62,13 +62,13 @@ def resolve(options):
     like = options.get("like")
     if like:
         o.update(PRESETS[like])
-    o.update({k: v for k, v in options.items() if k not in ("like", "dtype", "form", "opset", "targetDtype", "targets")})
+    o.update({k: v for k, v in options.items() if k not in ("like", "dtype", "form", "opset", "targetDtype", "targets", "weight")})
     if like == "mmdet" and isinstance(o["normalize"], (int, float)) and not isinstance(o["normalize"], bool):
         o["normalize"] = o["normalize"] + ref.F32_EPS  # mmdet's avg_factor + eps
     return o
 
 
-def formula(options, pred, target, normalizer=None):
+def formula(options, pred, target, normalizer=None, sample_weight=None):
     """focal-onnx's loss, every term (README 'Detection and segmentation'), in float64 torch."""
     o = resolve(options)
     alpha = None if o["alpha"] in (None, "none") else o["alpha"]
@@ -130,6 +130,8 @@ def formula(options, pred, target, normalizer=None):
     else:
         loss = -f * logpt
     loss = loss * a_t * w * pi
+    if sample_weight is not None:
+        loss = loss * (sample_weight[:, None] if loss.ndim == 2 else sample_weight)
     vf = valid.to(F64)
     if o["normalized"]:
         loss = loss / (f * vf).sum().clamp_min(1e-6)
@@ -193,9 +195,9 @@ def with_ignore(g, t, value, p=0.2):
 CASES = []
 
 
-def case(name, options, pred, target, library=None, call=None, normalizer=None, target_dtype=None, float32=False):
+def case(name, options, pred, target, library=None, call=None, normalizer=None, target_dtype=None, float32=False, weight=None):
     CASES.append(dict(name=name, options=options, pred=pred, target=target, library=library, call=call, normalizer=normalizer,
-                      target_dtype=target_dtype, float32=float32))
+                      target_dtype=target_dtype, float32=float32, weight=weight))
 
 
 def build_cases():
@@ -209,6 +211,14 @@ def build_cases():
         case(f"mmdet {red}{' avg_factor' if avg else ''}", opts, x, t,
              library=lambda x, t, red=red, avg=avg: ref.mmdet_focal_loss(x, t, reduction=red, avg_factor=avg),
              call=f"mmdet FocalLoss(use_sigmoid=True, reduction='{red}')(pred, target{', avg_factor=%r' % avg if avg else ''})")
+    # mmdet's RetinaHead: label_weights (0 for ignored anchors) as the sample weight, avg_factor the positives.
+    g = gen(110)
+    x, t = logits(g, 14, 4), index(g, 14, 4, p_bg=0.6, bg=4)
+    w = (torch.rand(14, generator=g, dtype=F64) > 0.2).to(F64)
+    npos = float(((t < 4) & (w > 0)).sum())
+    case("mmdet label_weights avg_factor", {"like": "mmdet", "weight": "sample", "normalize": npos}, x, t,
+         library=lambda x, t, w=w, npos=npos: ref.mmdet_focal_loss(x, t, weight=w, avg_factor=npos),
+         call=f"mmdet FocalLoss(use_sigmoid=True)(pred, target, weight=label_weights, avg_factor={npos})", weight=w)
     # detectron2: RetinaNet loss_cls (ignore -1, background K, / max(1, positives)).
     for i, (n, k, p_bg, p_ign) in enumerate([(20, 5, 0.6, 0.2), (10, 3, 1.0, 0.0), (16, 4, 0.5, 0.3)]):
         g = gen(200 + i)
@@ -345,7 +355,7 @@ def run_case(c):
     x = x.detach().clone().requires_grad_(True)
     t = c["target"]
     opts = c["options"]
-    out = formula(opts, x, t, c["normalizer"])
+    out = formula(opts, x, t, c["normalizer"], c["weight"])
     scalar = out if out.ndim == 0 else out.sum()
     (grad,) = torch.autograd.grad(scalar, x, allow_unused=False)
     source = "formula"
@@ -375,6 +385,8 @@ def run_case(c):
         entry["call"] = c["call"]
     if c["normalizer"] is not None:
         entry["normalizer"] = c["normalizer"]
+    if c["weight"] is not None:
+        entry["weight"] = [float(v) for v in c["weight"]]
     return entry
 
 

@@ -26,10 +26,11 @@ const EVALUABLE = DETECTION_CASES.filter(
   (c) => c.options.normalize !== 'input' && (c.options.dtype ?? 'float64') === 'float64' && typeof c.loss === 'number' && c.options.form !== 'onehot',
 );
 
-function files(c: DetectionCase): { pred: string; target: string; intTarget: boolean } {
+function files(c: DetectionCase): { pred: string; target: string; intTarget: boolean; weight?: string } {
   const o = c.options;
   const intTarget = o.task === 'multiclass' || o.targetFormat === 'index' || o.like === 'mmdet' || o.like === 'detectron2';
-  return { pred: npy('float64', c.predShape, c.pred), target: npy(intTarget ? 'int64' : 'float64', c.targetShape, c.target), intTarget };
+  const weight = c.weight ? npy('float64', [c.weight.length], c.weight) : undefined;
+  return { pred: npy('float64', c.predShape, c.pred), target: npy(intTarget ? 'int64' : 'float64', c.targetShape, c.target), intTarget, weight };
 }
 
 const lossOf = (c: DetectionCase): LossOptions => {
@@ -42,7 +43,7 @@ describe('eval over files: the fixtures whole, in one batch and in batches of 3 
     const f = files(c);
     const row = c.predShape.length > 1 ? c.predShape[c.predShape.length - 1] : 1;
     for (const batchSize of [1 << 18, 3 * row]) {
-      const r = await evaluate({ loss: lossOf(c), pred: f.pred, target: f.target, batchSize, threads: 1 });
+      const r = await evaluate({ loss: lossOf(c), pred: f.pred, target: f.target, weight: f.weight, batchSize, threads: 1 });
       const want = c.loss as number;
       expect(Math.abs(r.loss - want)).toBeLessThanOrEqual(1e-10 * Math.max(1, Math.abs(want)));
       if (r.positives !== undefined) {
