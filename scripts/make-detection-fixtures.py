@@ -341,6 +341,8 @@ def build_cases():
     x, t = logits(g, 9, 4), index(g, 9, 4, ignore=7, p_ignore=0.2, p_bg=0.3, bg=4)
     case("index logits eps ignore number", {"task": "multilabel", "input": "logits", "targetFormat": "index", "ignoreIndex": 7, "normalize": 4}, x, t)
     case("index logits onehot positives", {"task": "multilabel", "input": "logits", "targetFormat": "index", "ignoreIndex": 7, "normalize": "positives", "form": "onehot", "alpha": [0.1, 0.2, 0.3, 0.4]}, x, t)
+    case("index logits ignore elements mean", {"task": "multilabel", "input": "logits", "targetFormat": "index", "ignoreIndex": 7, "classWeight": [1.0, 0.5, 2.0, 1.5]}, x, t)
+    case("index logits ignore counted mean", {"task": "multilabel", "input": "logits", "targetFormat": "index", "ignoreIndex": 7, "countIgnored": True}, x, t)
     case("index probs star-free none", {"task": "multilabel", "targetFormat": "index", "ignoreIndex": 7, "reduction": "none"}, torch.sigmoid(x), t)
     case("index logits star", {"task": "multilabel", "input": "logits", "targetFormat": "index", "variant": "star", "gamma": 2, "ignoreIndex": 7, "normalize": "positives", "posWeight": 2.0}, x, t)
     g = gen(806)
