@@ -154,11 +154,12 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
   const sums = plan.graphReduction === 'none';
   const labels = o.task === 'multilabel' && !o.labelMean;
   const predInGraph = realFloat(inputs.pred.dtype);
-  // The graph's target check is for 0/1 targets; soft ones are checked in JS (in [0, 1]).
-  const targetInGraph =
-    o.task !== 'multiclass' && o.targets !== 'soft' && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
+  // Float targets of the model's own type are checked in the graph: 0/1, or soft ones in [0, 1]
+  // (also a soft multiclass row); class indices in JS.
+  const soft = o.targets === 'soft';
+  const targetInGraph = (o.task !== 'multiclass' || soft) && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
   const graph = (): EvalGraph => {
-    const bytes = addEvalOutputs(built.bytes, { sums: sums ? (labels ? 'labels' : 'total') : false, checkPred: predInGraph, checkTarget: targetInGraph });
+    const bytes = addEvalOutputs(built.bytes, { sums: sums ? (labels ? 'labels' : 'total') : false, checkPred: predInGraph, checkTarget: targetInGraph && soft ? 'soft' : targetInGraph });
     const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
     if (sums && labels) fetches.push(EVAL_OUTPUTS.labelSums);
     if (predInGraph) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
