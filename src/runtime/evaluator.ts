@@ -193,15 +193,17 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
   const labels = o.task === 'multilabel' && !o.labelMean;
   const predType = inputs.pred?.dtype ?? built.io.outputs.find((x) => x.name === predOutput)?.dtype ?? 'unknown';
   const predInGraph = realFloat(predType);
-  // The graph's target check is for 0/1 targets: soft ones are checked in JS (in [0, 1]), and so
-  // are targets that are counted (ignore values, index targets, positives), where they are counted.
+  // Float targets of the model's own type are checked in the graph: 0/1, or soft ones in [0, 1]
+  // (also a soft multiclass row); class indices in JS, and so are targets that are counted
+  // (ignore values, index targets, positives), where they are counted.
+  const soft = o.targets === 'soft';
   const targetInGraph =
-    o.task !== 'multiclass' && o.targets !== 'soft' && !countsTargets(o) && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
+    (o.task !== 'multiclass' || soft) && !countsTargets(o) && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
   const graph = (): EvalGraph => {
     const bytes = addEvalOutputs(built.bytes, {
       sums: sums ? (labels ? 'labels' : 'total') : false,
       checkPred: predInGraph,
-      checkTarget: targetInGraph,
+      checkTarget: targetInGraph && soft ? 'soft' : targetInGraph,
       ...(predOutput !== undefined ? { predName: predOutput } : {}),
     });
     const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
