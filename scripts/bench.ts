@@ -598,6 +598,8 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const mps = (r: Row): number => r.size / best(r.times) / 1e6;
+/** M elements/s as the tables print it: 3 digits at most, 2 significant below 1 (a Python start at 64K is 0.013). */
+const fmtRate = (x: number): string => (x < 1 ? x.toPrecision(2) : x.toFixed(x < 100 ? 1 : 0));
 const isWhole = (r: Row): boolean => r.kind === 'seed' || r.whole === true;
 
 /** The seed's throughput to compare `r` with: its whole process, or its best in-process forward. */
@@ -642,7 +644,7 @@ function tableText(rows: readonly Row[], markdown: boolean): string {
       r.label + (r.note ? ` (${r.note})` : ''),
       r.workers ? `${r.workers}×1` : r.threads === undefined ? '' : String(r.threads),
       r.batch === undefined ? '' : fmtSize(r.batch),
-      mps(r).toFixed(mps(r) < 100 ? 1 : 0),
+      fmtRate(mps(r)),
       ratio,
       (Math.max(...r.peaks) / 2 ** 20).toFixed(0),
       r.losses.length ? r.losses[0].toPrecision(7) : '',
@@ -667,7 +669,7 @@ function summaryText(rows: readonly Row[]): string {
   const find = (task: Task, size: number, kind: Kind, pick: (r: Row) => boolean = () => true): Row[] =>
     rows.filter((r) => r.task === task && r.size === size && r.kind === kind && pick(r));
   const top = (rs: Row[]): number | undefined => (rs.length ? Math.max(...rs.map(mps)) : undefined);
-  const f = (x: number | undefined): string => (x === undefined ? 'n/a' : x.toFixed(x < 100 ? 1 : 0));
+  const f = (x: number | undefined): string => (x === undefined ? 'n/a' : fmtRate(x));
   const head = [
     'task',
     'elements',
@@ -720,7 +722,7 @@ function summaryText(rows: readonly Row[]): string {
 function peersText(rows: readonly Row[]): string {
   const bin = rows.filter((r) => r.task === 'binary');
   const sizes = [...new Set(bin.filter((r) => r.kind === 'eval' || r.kind === 'peer').map((r) => r.size))].sort((a, b) => a - b);
-  const f = (x: number | undefined): string => (x === undefined ? 'n/a' : x.toFixed(x < 100 ? 1 : 0));
+  const f = (x: number | undefined): string => (x === undefined ? 'n/a' : fmtRate(x));
   const top = (pick: (r: Row) => boolean, size: number): number | undefined => {
     const rs = bin.filter((r) => r.size === size && pick(r));
     return rs.length ? Math.max(...rs.map(mps)) : undefined;
@@ -835,7 +837,8 @@ async function chart(rows: readonly Row[]): Promise<string> {
         return 'eval graph, logits, from memory, 2 sessions';
       case 'peer':
       case 'peer-inproc':
-        return r.label;
+        // One colour a peer; the dash tells whole process from in process.
+        return (PEERS.find((p) => p.id === r.peer)?.label ?? r.label).replace(' sigmoid_focal_loss', '');
       default:
         return r.chart;
     }
@@ -857,7 +860,7 @@ async function chart(rows: readonly Row[]): Promise<string> {
       encoding: {
         x: { field: 'elements', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'elements', axis: { values: [...new Set(values.map((v) => v.elements))], labelExpr: "datum.value >= 1048576 ? datum.value / 1048576 + 'M' : datum.value" } },
         y: { field: 'mps', type: 'quantitative', scale: { type: 'log' }, title: 'million elements / s (best of runs)' },
-        color: { field: 'variant', type: 'nominal', title: null, scale: { scheme: 'category20' }, legend: { orient: 'bottom', columns: 3, labelLimit: 320 } },
+        color: { field: 'variant', type: 'nominal', title: null, scale: { scheme: 'category20' }, legend: { orient: 'bottom', columns: 3, labelLimit: 480 } },
         strokeDash: { field: 'mode', type: 'nominal', title: null, legend: { orient: 'bottom' } },
         tooltip: [{ field: 'variant' }, { field: 'elements' }, { field: 'mps' }],
       },
