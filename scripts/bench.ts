@@ -64,6 +64,8 @@ import { buildLoss } from '../src/losses';
 import { blockShape } from '../src/runtime/eval-outputs';
 import { createSession } from '../src/runtime/session';
 import { scriptFlags } from './args';
+import { detectionRows } from './bench-detection';
+import { evaluatorRows } from './bench-evaluator';
 import { PEERS, checkPeers, peerRows, peerVersions, peersSkipped } from './bench-peers';
 import { softRows } from './bench-soft';
 import { BenchOptions, DataFiles, ROOT, Row, RowKey, RowSource, SourceContext, Task, fmtSize, lastJson, run } from './bench-rows';
@@ -90,7 +92,7 @@ type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval-graph-lo
  * scripts/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
  * bench.ts's own rows. To add one: import it and list it here.
  */
-const SOURCES: readonly RowSource[] = [peerRows, softRows];
+const SOURCES: readonly RowSource[] = [peerRows, detectionRows, evaluatorRows, softRows];
 
 // ---- options ------------------------------------------------------------------------------------
 

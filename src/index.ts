@@ -72,6 +72,11 @@ export {
   PRESETS,
   TARGETS,
   WEIGHTS,
+  NORMALIZE_KINDS,
+  TARGET_FORMATS,
+  VARIANTS,
+  DETECTION_PRESETS,
+  DETECTION_PRESET_NAMES,
 } from './losses';
 export type {
   LossModel,
@@ -90,6 +95,11 @@ export type {
   TargetKind,
   WeightKind,
   Preset,
+  Normalize,
+  TargetFormat,
+  TermOptions,
+  Variant,
+  DetectionPreset,
 } from './losses';
 
 export {

@@ -10,7 +10,7 @@ import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
 import { f16BitsToF32 } from '../io/float16';
-import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets } from './checks';
+import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-blocks';
 import { HostTensor, Session, TensorDType } from './session';
 
@@ -41,8 +41,18 @@ export interface BatchSpec {
   /** The reduction the graph itself applies to each batch. */
   readonly graphReduction: Reduction;
   readonly graph: EvalGraph;
-  /** The model's inputs: `pred`, `target`, and `weight` when the loss takes one. */
-  readonly inputs: { readonly pred: InputSpec; readonly target: InputSpec; readonly weight?: InputSpec };
+  /**
+   * The model's inputs: `pred` (absent when the predictions are a network's output, `predOutput`),
+   * `target`, and `weight` when the loss takes one.
+   */
+  readonly inputs: { readonly pred?: InputSpec; readonly target: InputSpec; readonly weight?: InputSpec };
+  /**
+   * A network and its loss in one model: the output the loss takes as its predictions (fetched
+   * with every batch, checked as predictions are); the batch's `feeds` are the network's inputs.
+   */
+  readonly predOutput?: string;
+  /** The network's inputs (with `predOutput`). */
+  readonly feedNames?: readonly string[];
   /** Where the model came from (a user's file): its failures are then the user's. */
   readonly modelFile?: string;
   /** The label / class count the model fixes (a per-label α, or its pred input's last dim), if any. */
@@ -64,7 +74,12 @@ export interface BatchArray {
  */
 export interface BatchData {
   readonly dims: readonly number[];
-  readonly pred: BatchArray;
+  /** The predictions; absent for a network's model (`BatchSpec.predOutput`), whose `feeds` make them. */
+  readonly pred?: BatchArray;
+  /** A network's inputs, fed as they are. */
+  readonly feeds?: Readonly<Record<string, HostTensor>>;
+  /** How the network's output elements are named in messages (`batch 3: output 'logits' element …`). */
+  readonly predPlace?: BatchPlace;
   readonly target: BatchArray;
   readonly weight?: BatchArray;
   /** Where to write the per-element losses (exactly the batch's count; onnxruntime writes into it). */
@@ -79,6 +94,9 @@ export interface BatchOutcome {
   readonly rows: number;
   /** The batch's float64 sum of per-element losses (graphs with sums), and per label (multilabel). */
   readonly sum?: number;
+  /** Positive and ignored targets, where the options count them (countsTargets). */
+  readonly positives?: number;
+  readonly ignored?: number;
   readonly labelSums?: Float64Array;
   /** The `loss` output: per element (wanted for `out`), or the batch's mean / sum (models that reduce). */
   readonly loss?: HostTensor;
@@ -176,8 +194,11 @@ export class BatchRunner {
    * before weights.
    */
   async run(b: BatchData): Promise<BatchOutcome> {
-    const { options: o, graph: g, inputs } = this.spec;
+    const { options: o, graph: g, inputs, predOutput } = this.spec;
     const probs = o.input === 'probs';
+    // A network's predictions exist only after the run: checked then, on the fetched output.
+    let pred = b.pred;
+    if (!pred && predOutput === undefined) throw new Error('batch runner: a batch without predictions for a model that takes them');
     const elements = product(b.dims);
     const last = b.dims[b.dims.length - 1] ?? 1;
     // Per-label losses summed by label (multilabel, unless each row is averaged over its labels).
@@ -190,9 +211,17 @@ export class BatchRunner {
     // The checks, in this order: predictions, then targets, then weights (the first bad element
     // of the first that fails is the error). Those the graph does run on its outputs below; the
     // others here.
-    const checkPred = (): void => checkPredictions(b.pred.place, b.pred.dtype, b.pred.data, probs);
+    const checkPred = (): void => {
+      if (pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
+    };
+    const counting = countsTargets(o);
+    let counts: TargetCounts | undefined;
     const checkTarget = (): void => {
-      if (soft) checkSoftTargets(b.target.place, b.target.dtype, b.target.data);
+      if (counting) {
+        const kind = o.task === 'multiclass' ? 'class' : o.targetFormat === 'index' ? 'index' : 'dense';
+        const task = kind === 'index' ? 'index' : o.task;
+        counts = countTargets(b.target.place, b.target.dtype, b.target.data, { kind, classes: last, ignore: o.ignoreIndex, task });
+      } else if (soft) checkSoftTargets(b.target.place, b.target.dtype, b.target.data);
       else if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
       else checkBinaryTargets(b.target.place, b.target.dtype, b.target.data, o.task);
     };
@@ -215,8 +244,8 @@ export class BatchRunner {
       }
     }
 
-    const predDims = collapseDims(b.dims, inputs.pred.rank);
-    const targetNatural = o.task === 'multiclass' && !soft ? b.dims.slice(0, -1) : b.dims;
+    const predDims = collapseDims(b.dims, inputs.pred?.rank ?? null);
+    const targetNatural = (o.task === 'multiclass' && !soft) || o.targetFormat === 'index' ? b.dims.slice(0, -1) : b.dims;
     const feedTarget = (): HostTensor => {
       const t = b.target;
       let data = t.data;
@@ -227,10 +256,8 @@ export class BatchRunner {
       }
       return { dtype: inputs.target.dtype, dims: collapseDims(targetNatural, inputs.target.rank), data } as HostTensor;
     };
-    const feeds: Record<string, HostTensor> = {
-      pred: { dtype: inputs.pred.dtype, dims: predDims, data: b.pred.data } as HostTensor,
-      target: feedTarget(),
-    };
+    const feeds: Record<string, HostTensor> = { ...(b.feeds ?? {}), target: feedTarget() };
+    if (inputs.pred && pred) feeds.pred = { dtype: inputs.pred.dtype, dims: predDims, data: pred.data } as HostTensor;
     if (inputs.weight && b.weight) {
       const w = b.weight;
       // One per prediction, or one per row (all axes but the last); the sources check which.
@@ -255,7 +282,17 @@ export class BatchRunner {
       fetches.loss = { dtype: o.dtype, dims: lossDims, data: b.into } as HostTensor;
     }
     for (const name of g.fetches) fetches[name] = null;
+    if (predOutput !== undefined) fetches[predOutput] = null;
     const result = await asFileError(this.spec.modelFile, 'onnxruntime cannot run it on this data', () => this.session.run(feeds, fetches));
+    if (predOutput !== undefined) {
+      const out = result[predOutput];
+      const place = b.predPlace ?? { file: 'the batch', element: `output '${predOutput}' element`, start: 0, shape: b.dims };
+      if (product(out.dims) !== elements) {
+        throw new DataError(`${place.file}: the network's output '${predOutput}' has dims [${out.dims.join(', ')}], but the batch's predictions were to be [${b.dims.join(', ')}]`);
+      }
+      pred = { dtype: out.dtype as NpyDType, data: out.data as NpyTypedArray, place };
+      if (!g.predInGraph) checkPred();
+    }
     if ((g.predInGraph || targetInGraph) && !graphChecksPass(g, result, probs, targetInGraph)) {
       // Something in this batch is off: find and name it. (A NaN loss from valid data, were a
       // model to make one, passes the scan and counts, as it would without the graph checks.)
@@ -263,19 +300,29 @@ export class BatchRunner {
       checkTarget();
     }
     const rows = o.task === 'binary' ? elements : elements / last;
+    const tally = counts ? { positives: counts.positives, ignored: counts.ignored } : {};
     // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
     const ws = o.reduction === 'weighted-mean' && b.weight ? { weightSum: weightSum(b.weight, count / b.weight.data.length) } : {};
-    if (!g.sums) return { elements, count, rows, loss: result.loss, ...ws };
+    if (!g.sums) return { elements, count, rows, loss: result.loss, ...ws, ...tally };
     return {
       ...ws,
       elements,
       count,
       rows,
+      ...tally,
       sum: scalar(result[EVAL_OUTPUTS.sum]),
       labelSums: result[EVAL_OUTPUTS.labelSums]?.data as Float64Array | undefined,
       loss: result.loss,
     };
   }
+}
+
+/**
+ * Whether the evaluator counts the targets (in JS, checking each): with an ignore value, index
+ * targets, or normalization by positives. The report then gives the positives and the ignored.
+ */
+export function countsTargets(o: FocalOptions): boolean {
+  return o.ignoreIndex !== null || o.targetFormat === 'index' || o.normalize === 'positives';
 }
 
 /** A thrown error as plain data (to cross from a worker thread), and back. */

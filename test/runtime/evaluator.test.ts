@@ -15,7 +15,8 @@ import { writeNpy } from '../../src/io/npy';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { decodeModelProto, serializeModel } from '../../src/onnx';
 import { CudaUnavailableError } from '../../src/runtime/session';
-import { EvaluatorBatch, EvaluatorResult, createEvaluator } from '../../src/runtime/evaluator';
+import * as session from '../../src/runtime/session';
+import { EvalCore, EvaluatorBatch, EvaluatorResult, createEvaluator } from '../../src/runtime/evaluator';
 import { evaluate } from '../../src/runtime/evaluate';
 import { mulberry32 } from '../../scripts/prng';
 import { scratchDir } from '../helpers/cli';
@@ -82,6 +83,30 @@ describe('golden cases of the seed, as batches', () => {
     for (const k of ['loss', 'mean', 'sum', 'count', 'elements', 'rows', 'batches', 'reduction', 'ep', 'sessions'] as const) expect([k, mem[k]]).toEqual([k, files[k]]);
     expect(mem.perLabel).toEqual(files.perLabel);
     expect(mem.options).toEqual(files.options);
+  });
+});
+
+describe('the README example', () => {
+  it('gives what it says: 0.0801170 over 9 elements, perLabel [0.0208, 0.0083, 0.2112]', async () => {
+    const ev = await createEvaluator({ loss: { task: 'multilabel', alpha: [0.25, 0.5, 0.75] }, ep: 'cpu' });
+    await ev.add({ pred: Float32Array.from([0.9, 0.2, 0.6, 0.1, 0.7, 0.3]), target: Uint8Array.from([1, 0, 1, 0, 1, 1]), dims: [2, 3] });
+    await ev.add({ pred: Float32Array.from([0.4, 0.8, 0.5]), target: Uint8Array.from([0, 1, 1]), dims: [1, 3] });
+    const { loss, count, perLabel } = ev.result();
+    await ev.close();
+    // The seed's formula in float64 on the float32 inputs.
+    const p = [0.9, 0.2, 0.6, 0.1, 0.7, 0.3, 0.4, 0.8, 0.5].map(Math.fround);
+    const t = [1, 0, 1, 0, 1, 1, 0, 1, 1];
+    const alpha = [0.25, 0.5, 0.75];
+    const el = p.map((x, i) => {
+      const pt = t[i] ? x : 1 - x;
+      const a = t[i] ? alpha[i % 3] : 1 - alpha[i % 3];
+      return -a * (1 - pt) ** 2 * Math.log(pt);
+    });
+    expect(count).toBe(9);
+    expect(Math.abs(loss / (el.reduce((a, b) => a + b) / 9) - 1)).toBeLessThan(1e-6);
+    expect(loss.toFixed(7)).toBe('0.0801170');
+    expect((perLabel as number[]).map((x) => x.toFixed(4))).toEqual(['0.0208', '0.0083', '0.2112']);
+    [0, 1, 2].forEach((l) => expect(Math.abs((perLabel as number[])[l] / ((el[l] + el[l + 3] + el[l + 6]) / 3) - 1)).toBeLessThan(1e-6));
   });
 });
 
@@ -235,6 +260,40 @@ describe('accumulation', () => {
   });
 });
 
+// ---- one session, one mechanism ---------------------------------------------------------------------
+
+describe('one session, and one mechanism for memory and files', () => {
+  it('opens one session for all the batches it is given', async () => {
+    const spy = jest.spyOn(session, 'createSession');
+    try {
+      const ev = await createEvaluator({ threads: 1 });
+      for (let k = 0; k < 5; k++) await ev.add({ pred: Float32Array.from([0.2, 0.7]), target: Float32Array.from([0, 1]) });
+      await ev.close();
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('evaluate() feeds the evaluator: every batch of the files is run and accumulated by EvalCore', async () => {
+    const run = jest.spyOn(EvalCore.prototype, 'run');
+    const accept = jest.spyOn(EvalCore.prototype, 'accept');
+    try {
+      const pred = path.join(dir(), 'mech-p.npy');
+      const target = path.join(dir(), 'mech-t.npy');
+      writeNpy(pred, 'float32', [100], Float32Array.from({ length: 100 }, (_, i) => (i + 0.5) / 100));
+      writeNpy(target, 'uint8', [100], Uint8Array.from({ length: 100 }, (_, i) => i % 2));
+      const r = await evaluate({ pred, target, batchSize: 10, threads: 1 });
+      expect(r.batches).toBe(10);
+      expect(run).toHaveBeenCalledTimes(10);
+      expect(accept).toHaveBeenCalledTimes(10);
+    } finally {
+      run.mockRestore();
+      accept.mockRestore();
+    }
+  });
+});
+
 // ---- models -------------------------------------------------------------------------------------
 
 describe('models', () => {
@@ -315,6 +374,62 @@ describe('models', () => {
       await plain.close();
       await ev.close();
     }
+  });
+});
+
+// ---- a network and its loss ------------------------------------------------------------------------
+
+describe('a network and its loss in one model (`output`, batches of the network’s inputs)', () => {
+  /** x [N, 3] → Sigmoid → `probs` (also an output) → the multilabel loss (reduction none) on it. */
+  function networkModel(): Uint8Array {
+    const m = decodeModelProto(buildLoss({ task: 'multilabel', reduction: 'none' }).bytes);
+    const g = m.graph as onnx.GraphProto;
+    for (const n of g.node) n.input = (n.input ?? []).map((i) => (i === 'pred' ? 'probs' : i));
+    const pred = g.input.find((i) => i.name === 'pred') as onnx.ValueInfoProto;
+    g.input = g.input.filter((i) => i.name !== 'pred');
+    g.input.unshift(onnx.ValueInfoProto.fromObject({ ...pred.toJSON(), name: 'x' }));
+    g.node.unshift(onnx.NodeProto.fromObject({ opType: 'Sigmoid', input: ['x'], output: ['probs'], name: 'net' }));
+    g.output.push(onnx.ValueInfoProto.fromObject({ ...pred.toJSON(), name: 'probs' }));
+    return serializeModel(m);
+  }
+  const x = Float32Array.from([-2, 0.5, 3, 1, -1, 0, 0.25, 4, -3]);
+  const t = Uint8Array.from([0, 1, 1, 1, 0, 0, 1, 1, 0]);
+
+  it('feeds the inputs, takes the output as the predictions, and gives the loss of those predictions', async () => {
+    const model = networkModel();
+    const net = await createEvaluator({ model, output: 'probs', threads: 1 });
+    const plain = await createEvaluator({ loss: { task: 'multilabel' }, threads: 1 });
+    try {
+      await net.add({ inputs: { x: new ort.Tensor('float32', x.subarray(0, 6), [2, 3]) }, target: t.subarray(0, 6), dims: [2, 3] });
+      await net.add({ inputs: { x: new ort.Tensor('float32', x.subarray(6), [1, 3]) }, target: t.subarray(6), dims: [1, 3] });
+      const probs = Float32Array.from(x, (v) => 1 / (1 + Math.exp(-v)));
+      await plain.add({ pred: probs, target: t, dims: [3, 3] });
+      const a = net.result();
+      const b = plain.result();
+      expect(a.count).toBe(9);
+      expect(a.batches).toBe(2);
+      expect(Math.abs(a.loss / b.loss - 1)).toBeLessThan(1e-6);
+      (a.perLabel as number[]).forEach((v, i) => expect(Math.abs(v / (b.perLabel as number[])[i] - 1)).toBeLessThan(1e-6));
+      // The network's output is checked as predictions are, named by its output.
+      await expect(net.add({ inputs: { x: new ort.Tensor('float32', Float32Array.from([0, NaN, 0]), [1, 3]) }, target: t.subarray(0, 3), dims: [1, 3] })).rejects.toThrow(
+        /^batch 2: output 'probs' element 1 \(row 0, column 1\) is NaN; predictions must be finite$/,
+      );
+      await expect(net.add({ inputs: { x: new ort.Tensor('float32', x.subarray(0, 3), [1, 3]) }, target: Uint8Array.from([0, 2, 1]), dims: [1, 3] })).rejects.toThrow(
+        /^batch 3: target element 1 \(row 0, column 1\) is 2; multilabel targets must be 0 or 1$/,
+      );
+      await expect(net.add({ inputs: { x: new ort.Tensor('float32', x.subarray(0, 3), [1, 3]) }, target: t.subarray(0, 6), dims: [2, 3] })).rejects.toThrow(
+        /^batch 4: the network's output 'probs' has dims \[1, 3\], but the batch's predictions were to be \[2, 3\]$/,
+      );
+      await expect(net.add({ pred: probs, target: t, dims: [3, 3] })).rejects.toThrow(/^batch 5: has pred, but the evaluator's model computes its predictions \(output 'probs'\); give its inputs$/);
+      await expect(net.add({ inputs: {}, target: t, dims: [3, 3] })).rejects.toThrow(/^batch 6: inputs lacks 'x'; the model takes 'x'$/);
+      await expect(net.add({ inputs: { x: new ort.Tensor('float32', x, [3, 3]), y: new ort.Tensor('float32', x, [3, 3]) }, target: t, dims: [3, 3] })).rejects.toThrow(/^batch 7: inputs has 'y', which the model does not take/);
+      expect(net.result().batches).toBe(2);
+    } finally {
+      await net.close();
+      await plain.close();
+    }
+    await expect(createEvaluator({ model, output: 'nope' })).rejects.toThrow(/^the model: has no output 'nope'; its outputs are loss, probs$/);
+    await expect(createEvaluator({ output: 'probs' })).rejects.toThrow(/^output names an output of a model/);
   });
 });
 
