@@ -4,8 +4,8 @@ Deterministic: random weights from a fixed seed (nothing downloaded), fixed samp
 for each network and exporter, `test/fixtures/networks/<name>-<exporter>.onnx` (each < 1 MB), and
 `test/fixtures/networks/networks.json`: per network its input, output, task and the loss options
 the tests use, and per model the sample input, PyTorch's own forward pass on it, the target, and
-the reference loss (the seed's, test/helpers's `seed_focal_loss.py` semantics, computed here in
-float64 by PyTorch from PyTorch's forward output) — so the tests check onnxruntime's run of the
+the reference loss (the seed's formula (shared/reference/seed_focal_loss.py), computed here in
+float64 by PyTorch from PyTorch's forward output; Sigmoid / Softmax first for logits) — so the tests check onnxruntime's run of the
 exported network (+ the attached loss) against PyTorch, not against itself.
 
 - cnn: a small CNN classifier, images [B, 3, 16, 16] → logits [B, 10] (multiclass, logits)
@@ -69,16 +69,19 @@ class BinaryHead(nn.Module):
 class DenseHead(nn.Module):
     """RetinaNet-style classification subnet: conv tower, then C logits per cell, flattened to [B, K, C]."""
 
-    def __init__(self, classes=5):
+    def __init__(self, classes=5, cells=16):
         super().__init__()
         self.classes = classes
+        self.cells = cells
         self.tower = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())
         self.cls = nn.Conv2d(8, classes, 3, padding=1)
 
     def forward(self, fmap):
         x = self.cls(self.tower(fmap))  # [B, C, H, W]
-        b = x.shape[0]
-        return x.permute(0, 2, 3, 1).reshape(b, -1, self.classes)  # [B, H·W, C]
+        # A constant target shape (-1 for the batch): reading B through Shape → Gather, as the
+        # TorchScript exporter does for x.shape[0], would put that small computation on the CPU
+        # under onnxruntime's CUDA provider.
+        return x.permute(0, 2, 3, 1).reshape(-1, self.cells, self.classes)  # [B, H·W, C]
 
 
 NETWORKS = [
