@@ -49,6 +49,11 @@ export interface BuildExtras {
    * inputs (binary.ts). Not for models that are written out.
    */
   readonly validInputs?: boolean;
+  /**
+   * The shapes of `pred` and `target` instead of the task's own (`ioShapes`): a network's output
+   * when a loss is attached to it (attach), e.g. multi-label [B, K, C] with the labels last.
+   */
+  readonly shapes?: { readonly pred: Shape; readonly target: Shape };
 }
 
 type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
@@ -125,7 +130,7 @@ function attributeParams(g: Graph, o: FocalOptions): LossParams {
 
 /** The `ai.focal` function for these options and the attributes of a node that calls it. */
 export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, Attr> } {
-  const shapes = ioShapes(o);
+  const shapes = extras.shapes ?? ioShapes(o);
   const attrs: Record<string, Attr> = {
     gamma: attr.float(o.gamma),
     eps: attr.float(o.eps),
@@ -152,7 +157,7 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
 export function buildLoss(options: LossOptions = {}, extras: BuildExtras = {}): LossModel {
   const o = normalizeOptions(options);
   const g = new Graph({ opset: o.opset, name: `focal_loss_${o.task}` });
-  const shapes = ioShapes(o);
+  const shapes = extras.shapes ?? ioShapes(o);
   const pred = g.input('pred', o.dtype, shapes.pred);
   const target = g.input('target', o.targetDtype, shapes.target);
   let functions: FunctionDef[] = [];
