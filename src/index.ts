@@ -110,6 +110,7 @@ export {
   EXECUTION_PROVIDERS,
   GRAPH_OPTIMIZATION_LEVELS,
   checkCudaPlacement,
+  createEvaluator,
   createSession,
   describeCudaFailure,
   evaluate,
@@ -118,6 +119,12 @@ export {
   readModelFile,
 } from './runtime';
 export type {
+  BatchValue,
+  Evaluator,
+  EvaluatorBatch,
+  EvaluatorOptions,
+  EvaluatorResult,
+  TensorLike,
   EvaluateOptions,
   EvaluateProgress,
   EvaluateResult,

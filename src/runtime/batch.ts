@@ -1,28 +1,17 @@
 /**
- * One batch of the streaming evaluator (evaluate.ts): check it, run the model on it, and return
- * what the evaluator accumulates. The same code runs in the evaluator's own thread (CUDA, one CPU
- * thread) and in its worker threads (eval-worker.ts, several CPU sessions), so everything a
- * `BatchRunner` is made from (`BatchSpec`) is plain data that a worker can receive.
+ * One batch of the evaluator (evaluator.ts): check it, run the model on it, and return what the
+ * evaluator accumulates. The same code runs for every source of batches — a caller's arrays
+ * (`createEvaluator().add`), the files `evaluate()` reads in this thread, and the files its worker
+ * threads read (eval-worker.ts) — so everything a `BatchRunner` is made from (`BatchSpec`) is
+ * plain data that a worker can receive, and a batch (`BatchData`) is typed arrays with the
+ * places their elements are named by in messages.
  */
 import { DataError, UsageError } from '../errors';
-import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, alignedTypedArrayFor, typedArrayFor } from '../io/npy';
+import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
-import { checkBinaryTargets, checkClassIndices, checkPredictions, convertBinaryTargets } from './checks';
+import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkWeights, convertTargets } from './checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-blocks';
 import { HostTensor, Session, TensorDType } from './session';
-
-/** How the files map to rows and per-element losses. */
-export interface Layout {
-  /** Rows (N; the elements for binary). */
-  readonly rows: number;
-  /** Prediction and target elements per row. */
-  readonly predRow: number;
-  readonly targetRow: number;
-  /** Per-element losses per row. */
-  readonly lossRow: number;
-  /** Shape of the per-element losses (`out`). */
-  readonly outShape: readonly number[];
-}
 
 /**
  * The model with the evaluator's outputs (eval-outputs.ts), and which work they take off the JS
@@ -39,26 +28,53 @@ export interface EvalGraph {
   readonly fetches: readonly string[];
 }
 
+/** A model input the evaluator feeds: its element type, and its rank (null: unknown, fed as the batch has it). */
+export interface InputSpec {
+  readonly dtype: TensorDType;
+  readonly rank: number | null;
+}
+
 /** Everything a batch runner needs, as plain data (structured-cloneable, for worker threads). */
 export interface BatchSpec {
   readonly options: FocalOptions;
-  readonly layout: Layout;
-  readonly pred: NpyHeader;
-  readonly target: NpyHeader;
-  /** Element types the model takes. */
-  readonly predType: TensorDType;
-  readonly targetType: TensorDType;
   /** The reduction the graph itself applies to each batch. */
   readonly graphReduction: Reduction;
   readonly graph: EvalGraph;
-  /** The user's model file, when the model came from one (its failures are then the user's). */
+  /** The model's inputs: `pred`, `target`, and `weight` when the loss takes one. */
+  readonly inputs: { readonly pred: InputSpec; readonly target: InputSpec; readonly weight?: InputSpec };
+  /** Where the model came from (a user's file): its failures are then the user's. */
   readonly modelFile?: string;
-  /** Rows per batch (the last may have fewer). */
-  readonly batchRows: number;
+  /** The label / class count the model fixes (a per-label α, or its pred input's last dim), if any. */
+  readonly fixedRow?: number;
+}
+
+/** One array of a batch: its element type, its elements, and where they sit (for messages). */
+export interface BatchArray {
+  readonly dtype: NpyDType;
+  readonly data: NpyTypedArray;
+  readonly place: BatchPlace;
+}
+
+/**
+ * One batch, as its source holds it. `dims` are the predictions' dims as the caller or the file
+ * has them (binary: any; multilabel: [..., L], labels last; multiclass: [N, C]); the targets have
+ * the same elements (binary, multilabel) or one per row ([N], multiclass), the weights those of
+ * the predictions or one per row. The runner reshapes them to the model's input ranks.
+ */
+export interface BatchData {
+  readonly dims: readonly number[];
+  readonly pred: BatchArray;
+  readonly target: BatchArray;
+  readonly weight?: BatchArray;
+  /** Where to write the per-element losses (exactly the batch's count; onnxruntime writes into it). */
+  readonly into?: NpyTypedArray;
 }
 
 /** What one batch contributes. */
 export interface BatchOutcome {
+  /** Prediction elements, per-element losses (N·L, N, or the elements), and rows (binary: the elements; else all axes but the last). */
+  readonly elements: number;
+  readonly count: number;
   readonly rows: number;
   /** The batch's float64 sum of per-element losses (graphs with sums), and per label (multilabel). */
   readonly sum?: number;
@@ -89,74 +105,78 @@ function scalar(t: HostTensor | undefined): number {
   return t ? Number((t.data as Float32Array | Float64Array)[0]) : NaN;
 }
 
+const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+
+/**
+ * `dims` with its leading axes merged down to `rank` (C order keeps the elements where they are):
+ * [B, K, L] to rank 2 is [B·K, L], to rank 1 [B·K·L]. A rank the dims cannot reach (more axes
+ * than they have) or an unknown rank leaves them as they are.
+ */
+export function collapseDims(dims: readonly number[], rank: number | null): readonly number[] {
+  if (rank === null || rank < 1 || rank >= dims.length) return dims;
+  const keep = dims.slice(dims.length - rank + 1);
+  return [product(dims.slice(0, dims.length - rank + 1)), ...keep];
+}
+
 /**
  * Whether the graph's check outputs say the batch is fine (false: scan it in JS). A NaN
  * prediction shows as a NaN loss (eval-outputs.ts); a NaN loss from valid data, if a model made
  * one, passes the scan and stays.
  */
-function graphChecksPass(g: EvalGraph, result: Record<string, HostTensor>, probs: boolean): boolean {
+function graphChecksPass(g: EvalGraph, result: Record<string, HostTensor>, probs: boolean, targetInGraph: boolean): boolean {
   if (g.predInGraph) {
     const lo = scalar(result[EVAL_OUTPUTS.predMin]);
     const hi = scalar(result[EVAL_OUTPUTS.predMax]);
     if (probs ? !(lo >= 0 && hi <= 1) : !(Number.isFinite(lo) && Number.isFinite(hi))) return false;
     if (Number.isNaN(scalar(result[g.sums ? EVAL_OUTPUTS.sum : 'loss']))) return false;
   }
-  return !g.targetInGraph || scalar(result[EVAL_OUTPUTS.target]) === 0;
+  return !targetInGraph || scalar(result[EVAL_OUTPUTS.target]) === 0;
 }
 
 /** Checks and runs batches on one session; see the top of this file. */
 export class BatchRunner {
-  private readonly targetBuffer: NpyTypedArray | undefined;
-  private readBuffers: [NpyTypedArray, NpyTypedArray] | undefined;
+  /** Reused arrays for targets / weights converted to the model's types. */
+  private readonly scratch = new Map<string, NpyTypedArray>();
 
   constructor(
     private readonly spec: BatchSpec,
     private readonly session: Session,
-  ) {
-    const { target, targetType, layout, batchRows } = spec;
-    // A float target of another width than the model's is converted here (exactly: it holds 0 and 1).
-    this.targetBuffer = target.dtype !== targetType ? typedArrayFor(targetType as NpyDType, Math.min(batchRows, layout.rows) * layout.targetRow) : undefined;
+  ) {}
+
+  private converted(name: string, dtype: TensorDType, length: number): NpyTypedArray {
+    let a = this.scratch.get(name);
+    if (!a || a.length < length) {
+      a = typedArrayFor(dtype as NpyDType, length);
+      this.scratch.set(name, a);
+    }
+    return a.subarray(0, length) as NpyTypedArray;
   }
 
   /**
-   * Batch k of the files (rows k·batchRows …), read synchronously from `pred` and `target` into
-   * buffers of this runner's own, then run: for a caller that reads and runs batches in turn (the
-   * evaluator's pool, where another session computes meanwhile).
+   * Runs the batch `b`. With `b.into`, the per-element losses are written there and returned as
+   * `loss`. Bad data is a DataError naming the first bad element, predictions before targets
+   * before weights.
    */
-  runAt(k: number, pred: NpyReader, target: NpyReader): Promise<BatchOutcome> {
-    const { layout, batchRows } = this.spec;
-    const first = Math.min(batchRows, layout.rows);
-    this.readBuffers ??= [alignedTypedArrayFor(this.spec.pred.dtype, first * layout.predRow), alignedTypedArrayFor(this.spec.target.dtype, first * layout.targetRow)];
-    const [pb, tb] = this.readBuffers;
-    const start = k * batchRows;
-    const rows = Math.min(batchRows, layout.rows - start);
-    const p = pb.subarray(0, rows * layout.predRow) as NpyTypedArray;
-    const t = tb.subarray(0, rows * layout.targetRow) as NpyTypedArray;
-    pred.readIntoSync(p, start * layout.predRow);
-    target.readIntoSync(t, start * layout.targetRow);
-    return this.run(p, t, start * layout.predRow, start * layout.targetRow);
-  }
-
-  /**
-   * The batch `p` (prediction elements from `pStart`) against `t` (target elements from
-   * `tStart`). With `into`, the per-element losses are written there (an array of exactly the
-   * batch's losses; onnxruntime writes into it) and returned as `loss`. Bad data is a DataError naming the first bad element, predictions
-   * before targets.
-   */
-  async run(p: NpyTypedArray, t: NpyTypedArray, pStart: number, tStart: number, into?: NpyTypedArray): Promise<BatchOutcome> {
-    const { options: o, layout, pred, target, graph: g } = this.spec;
+  async run(b: BatchData): Promise<BatchOutcome> {
+    const { options: o, graph: g, inputs } = this.spec;
     const probs = o.input === 'probs';
-    const rows = p.length / layout.predRow;
-    // The checks, in this order: predictions, then targets (the first bad element of the first
-    // that fails is the error). Those the graph does run on its outputs below; the others here.
-    const checkPred = (): void => checkPredictions({ file: pred.path, start: pStart, shape: pred.shape }, pred.dtype, p, probs);
+    const elements = product(b.dims);
+    const last = b.dims[b.dims.length - 1] ?? 1;
+    const multilabel = o.task === 'multilabel';
+    // Per-element losses: one per row for multiclass ([N, C] → [N]), one per prediction otherwise.
+    const count = o.task === 'multiclass' ? elements / last : elements;
+    // The target check runs in the graph only for targets of the model's own type.
+    const targetInGraph = g.targetInGraph && b.target.dtype === inputs.target.dtype;
+    // The checks, in this order: predictions, then targets, then weights (the first bad element
+    // of the first that fails is the error). Those the graph does run on its outputs below; the
+    // others here.
+    const checkPred = (): void => checkPredictions(b.pred.place, b.pred.dtype, b.pred.data, probs);
     const checkTarget = (): void => {
-      const place = { file: target.path, start: tStart, shape: target.shape };
-      if (o.task === 'multiclass') checkClassIndices(place, target.dtype, t, layout.predRow);
-      else checkBinaryTargets(place, target.dtype, t, o.task);
+      if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
+      else checkBinaryTargets(b.target.place, b.target.dtype, b.target.data, o.task);
     };
     if (!g.predInGraph) checkPred();
-    if (!g.targetInGraph) {
+    if (!targetInGraph) {
       try {
         checkTarget();
       } catch (e) {
@@ -164,35 +184,65 @@ export class BatchRunner {
         throw e;
       }
     }
-    let feedTarget = t;
-    if (this.targetBuffer) {
-      feedTarget = this.targetBuffer.subarray(0, t.length) as NpyTypedArray;
-      convertBinaryTargets(target.dtype as 'float32', t, this.spec.targetType as 'float32', feedTarget);
+    if (b.weight) {
+      try {
+        checkWeights(b.weight.place, b.weight.dtype, b.weight.data);
+      } catch (e) {
+        if (g.predInGraph) checkPred();
+        if (targetInGraph) checkTarget();
+        throw e;
+      }
     }
-    const multilabel = o.task === 'multilabel';
-    const predDims = o.task === 'binary' ? [rows] : [rows, layout.predRow];
-    const targetDims = multilabel ? [rows, layout.targetRow] : [rows];
-    const lossDims = multilabel ? [rows, layout.lossRow] : [rows];
-    const feeds: Record<string, HostTensor> = {
-      pred: { dtype: this.spec.predType, dims: predDims, data: p } as HostTensor,
-      target: { dtype: this.spec.targetType, dims: targetDims, data: feedTarget } as HostTensor,
+
+    const predDims = collapseDims(b.dims, inputs.pred.rank);
+    const targetNatural = o.task === 'multiclass' ? b.dims.slice(0, -1) : b.dims;
+    const feedTarget = (): HostTensor => {
+      const t = b.target;
+      let data = t.data;
+      if (t.dtype !== inputs.target.dtype) {
+        data = this.converted('target', inputs.target.dtype, t.data.length);
+        convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
+      }
+      return { dtype: inputs.target.dtype, dims: collapseDims(targetNatural, inputs.target.rank), data } as HostTensor;
     };
+    const feeds: Record<string, HostTensor> = {
+      pred: { dtype: inputs.pred.dtype, dims: predDims, data: b.pred.data } as HostTensor,
+      target: feedTarget(),
+    };
+    if (inputs.weight && b.weight) {
+      const w = b.weight;
+      // One per prediction, or one per row (all axes but the last); the sources check which.
+      const natural = w.data.length === elements ? b.dims : b.dims.slice(0, -1);
+      let data = w.data;
+      if (w.dtype !== inputs.weight.dtype) {
+        data = this.converted('weight', inputs.weight.dtype, w.data.length);
+        convertTargets(w.dtype, w.data, inputs.weight.dtype as NpyDType, data);
+      }
+      feeds.weight = { dtype: inputs.weight.dtype, dims: collapseDims(natural, inputs.weight.rank), data } as HostTensor;
+    }
     if (g.sums) {
-      const blocks = blockShape(rows, multilabel ? layout.lossRow : undefined);
+      // Blocks tile the per-element losses: rows of L labels (multilabel), else single losses.
+      const blocks = multilabel ? blockShape(elements / last, last) : blockShape(count, undefined);
       feeds[EVAL_INPUTS.blocks] = { dtype: 'int64', dims: [blocks.length], data: BigInt64Array.from(blocks, BigInt) };
     }
     const fetches: Record<string, HostTensor | null> = {};
-    if (into) fetches.loss = { dtype: o.dtype, dims: lossDims, data: into } as HostTensor;
+    if (b.into) {
+      const lossDims = o.task === 'multiclass' ? predDims.slice(0, -1) : predDims;
+      fetches.loss = { dtype: o.dtype, dims: lossDims, data: b.into } as HostTensor;
+    }
     for (const name of g.fetches) fetches[name] = null;
     const result = await asFileError(this.spec.modelFile, 'onnxruntime cannot run it on this data', () => this.session.run(feeds, fetches));
-    if ((g.predInGraph || g.targetInGraph) && !graphChecksPass(g, result, probs)) {
+    if ((g.predInGraph || targetInGraph) && !graphChecksPass(g, result, probs, targetInGraph)) {
       // Something in this batch is off: find and name it. (A NaN loss from valid data, were a
       // model to make one, passes the scan and counts, as it would without the graph checks.)
       checkPred();
       checkTarget();
     }
-    if (!g.sums) return { rows, loss: result.loss };
+    const rows = o.task === 'binary' ? elements : elements / last;
+    if (!g.sums) return { elements, count, rows, loss: result.loss };
     return {
+      elements,
+      count,
       rows,
       sum: scalar(result[EVAL_OUTPUTS.sum]),
       labelSums: result[EVAL_OUTPUTS.labelSums]?.data as Float64Array | undefined,

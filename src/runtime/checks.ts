@@ -13,12 +13,18 @@ import { DataError } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray } from '../io/npy';
 
-/** Where a batch sits in its file, for messages. */
+/**
+ * Where a batch sits, for messages: in a file (`pred.npy: element 17 …`, the element's index in
+ * the file) or in the caller's memory (`batch 3: pred element 17 …`, its index in that batch).
+ */
 export interface BatchPlace {
+  /** The file, or the batch (`batch 3`). */
   readonly file: string;
-  /** Global index of the batch's first element. */
+  /** What an element is called there (default `element`; `pred element` for a batch's array). */
+  readonly element?: string;
+  /** Index of the batch's first element (in the file; 0 for a batch of the caller's). */
   readonly start: number;
-  /** The file's shape (for row / column in messages). */
+  /** The file's (or the batch array's) shape, for row / column in messages. */
   readonly shape: readonly number[];
 }
 
@@ -45,14 +51,26 @@ function valueAt(dtype: NpyDType, data: NpyTypedArray, i: number): string {
   }
 }
 
-/** `element 17` or `element 17 (row 3, column 2)` for a 2-D file. */
-export function elementName(shape: readonly number[], index: number): string {
-  if (shape.length === 2 && shape[1] > 0) return `element ${index} (row ${Math.floor(index / shape[1])}, column ${index % shape[1]})`;
-  return `element ${index}`;
+/**
+ * `element 17`, `element 17 (row 3, column 2)` for a 2-D array, `element 17 (index [0, 5, 2])`
+ * for one of higher rank (C order).
+ */
+export function elementName(shape: readonly number[], index: number, word = 'element'): string {
+  if (shape.length === 2 && shape[1] > 0) return `${word} ${index} (row ${Math.floor(index / shape[1])}, column ${index % shape[1]})`;
+  if (shape.length > 2 && shape.every((d) => d > 0)) {
+    const at: number[] = [];
+    let rest = index;
+    for (let a = shape.length - 1; a >= 0; a--) {
+      at.unshift(rest % shape[a]);
+      rest = Math.floor(rest / shape[a]);
+    }
+    return `${word} ${index} (index [${at.join(', ')}])`;
+  }
+  return `${word} ${index}`;
 }
 
 function fail(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray, i: number, rule: string): never {
-  throw new DataError(`${place.file}: ${elementName(place.shape, place.start + i)} is ${valueAt(dtype, data, i)}; ${rule}`);
+  throw new DataError(`${place.file}: ${elementName(place.shape, place.start + i, place.element)} is ${valueAt(dtype, data, i)}; ${rule}`);
 }
 
 // ---- predictions --------------------------------------------------------------------------------
@@ -177,6 +195,57 @@ export function checkClassIndices(place: BatchPlace, dtype: NpyDType, data: NpyT
     }
   } else throw new TypeError(`class indices of dtype ${dtype} are not checked here`);
   if (bad >= 0) fail(place, dtype, data, bad, `class indices must be in [0, ${classes})`);
+}
+
+// ---- weights ------------------------------------------------------------------------------------
+
+/** Weights (a loss graph's `weight` input): finite and >= 0. */
+export function checkWeights(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray): void {
+  if (dtype === 'float16') {
+    const a = data as Uint16Array;
+    // Sign bit set (other than -0), or exponent all ones (Infinity, NaN).
+    for (let i = 0; i < a.length; i++) {
+      const h = a[i];
+      if ((h & 0x7c00) === 0x7c00 || (h > 0x8000)) fail(place, dtype, data, i, 'weights must be finite and >= 0');
+    }
+    return;
+  }
+  if (dtype !== 'float32' && dtype !== 'float64') throw new TypeError(`weights of dtype ${dtype} are not checked here`);
+  const a = data as Float32Array | Float64Array;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (!(x >= 0 && x < Infinity)) fail(place, dtype, data, i, 'weights must be finite and >= 0');
+  }
+}
+
+// ---- target conversion ----------------------------------------------------------------------------
+
+/** Element i of `data` as a number (float16 from its bits, int64 through its low word: checked targets are small). */
+function numberAt(dtype: NpyDType, data: NpyTypedArray, i: number): number {
+  if (dtype === 'float16') return f16BitsToF32((data as Uint16Array)[i]);
+  if (dtype === 'int64' || dtype === 'uint64') return Number((data as BigInt64Array)[i]);
+  return Number((data as Float32Array)[i]);
+}
+
+/**
+ * Writes checked targets (0/1 labels, or class indices) of any element type into `dst` of the
+ * model's type: exact, since they are small integers. Float to float takes convertBinaryTargets'
+ * fast paths.
+ */
+export function convertTargets(srcType: NpyDType, src: NpyTypedArray, dstType: NpyDType, dst: NpyTypedArray): void {
+  const isFloat = (d: NpyDType): d is 'float16' | 'float32' | 'float64' => d === 'float16' || d === 'float32' || d === 'float64';
+  if (isFloat(srcType) && isFloat(dstType)) return convertBinaryTargets(srcType, src, dstType, dst);
+  const n = src.length;
+  if (dstType === 'int64') {
+    const d = dst as BigInt64Array;
+    for (let i = 0; i < n; i++) d[i] = BigInt(numberAt(srcType, src, i));
+  } else if (dstType === 'float16') {
+    const d = dst as Uint16Array;
+    for (let i = 0; i < n; i++) d[i] = numberAt(srcType, src, i) === 1 ? 0x3c00 : 0;
+  } else {
+    const d = dst as Float32Array;
+    for (let i = 0; i < n; i++) d[i] = numberAt(srcType, src, i);
+  }
 }
 
 // ---- float target conversion --------------------------------------------------------------------

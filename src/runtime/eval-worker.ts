@@ -2,24 +2,24 @@
  * A worker thread of the evaluator's pool (pool.ts): one CPU session (of one thread, unless there
  * are more threads than MAX_WORKERS), its own file handles and batch buffers. It starts before the
  * caller has built the graph and waits for its 'setup'; then it loads the session, opens the files
- * and posts 'ready'. It reads the batches it is told to (synchronously: this thread has nothing
- * else to do meanwhile, and the other workers keep the other cores busy), runs them through a
- * `BatchRunner` and posts each outcome back; see pool.ts for the messages.
+ * and posts 'ready'. It reads the batches it is told to (file-batches.ts; synchronously: this
+ * thread has nothing else to do meanwhile, and the other workers keep the other cores busy), runs
+ * them through a `BatchRunner` — the evaluator's own per-batch code — and posts each outcome back
+ * for the evaluator to accumulate; see pool.ts for the messages.
  *
  * Only the batch code and onnxruntime's binding are loaded here (no protobuf code: the graph comes
  * as bytes), which is most of what starting a worker costs besides the V8 isolate.
  */
 import { parentPort } from 'worker_threads';
-import { NpyReader } from '../io/npy';
 import { BatchRunner, asFileError, errorToData } from './batch';
+import { FileBatchReader } from './file-batches';
 import type { FromWorker, ToWorker, WorkerSetup } from './pool';
 import { Session, createSession } from './session';
 
 /** What a set-up worker holds. */
 interface Loaded {
   readonly session: Session;
-  readonly pred: NpyReader;
-  readonly target: NpyReader;
+  readonly files: FileBatchReader;
   readonly runner: BatchRunner;
 }
 
@@ -27,16 +27,12 @@ interface Loaded {
 async function load(setup: WorkerSetup): Promise<Loaded> {
   const spec = setup.spec;
   let session: Session | undefined;
-  let pred: NpyReader | undefined;
   try {
     session = await asFileError(spec.modelFile, 'onnxruntime cannot load it', () =>
       createSession(spec.graph.bytes, { ep: 'cpu', threads: setup.threads, graphOptimization: setup.graphOptimization, modelName: spec.modelFile }),
     );
-    pred = NpyReader.open(spec.pred.path);
-    const target = NpyReader.open(spec.target.path);
-    return { session, pred, target, runner: new BatchRunner(spec, session) };
+    return { session, files: FileBatchReader.open(setup.layout), runner: new BatchRunner(spec, session) };
   } catch (e) {
-    pred?.close();
     await session?.release();
     throw e;
   }
@@ -74,7 +70,7 @@ function main(): void {
           // Asked to stop: the batches still queued are not wanted.
           if (!loaded || closing) return loaded;
           try {
-            post({ type: 'done', k: m.k, outcome: await loaded.runner.runAt(m.k, loaded.pred, loaded.target) });
+            post({ type: 'done', k: m.k, outcome: await loaded.runner.run(loaded.files.read(m.k)) });
           } catch (e) {
             post({ type: 'failed', k: m.k, error: errorToData(e) });
           }
@@ -87,8 +83,7 @@ function main(): void {
         closing = true;
         void queue.then(async (loaded) => {
           if (loaded) {
-            loaded.pred.close();
-            loaded.target.close();
+            loaded.files.close();
             await loaded.session.release();
           }
           port.close();

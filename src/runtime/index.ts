@@ -1,8 +1,9 @@
 /**
  * Running focal-loss models: sessions on the CPU or CUDA (the only onnxruntime-node import is in
- * session.ts), the static CUDA placement check, and the streaming evaluator (evaluate.ts; its
- * per-batch work in batch.ts, its graph additions in eval-outputs.ts / eval-blocks.ts, its
- * worker-thread sessions in pool.ts / eval-worker.ts).
+ * session.ts), the static CUDA placement check, and the evaluator (evaluator.ts: `createEvaluator`,
+ * batches from memory; its per-batch work in batch.ts, its graph additions in eval-outputs.ts /
+ * eval-blocks.ts), which `evaluate` (evaluate.ts) feeds from `.npy` files (file-batches.ts), on
+ * large files with worker-thread sessions too (pool.ts / eval-worker.ts).
  */
 export {
   CudaUnavailableError,
@@ -25,6 +26,8 @@ export type {
 } from './session';
 export { CUDA_KNOWN_OPS, checkCudaPlacement, formatPlacement } from './placement';
 export type { NodePlacement, PlacementReport } from './placement';
+export { createEvaluator } from './evaluator';
+export type { BatchValue, Evaluator, EvaluatorBatch, EvaluatorOptions, EvaluatorResult, TensorLike } from './evaluator';
 export { DEFAULT_BATCH_ELEMENTS, MAX_WORKERS, MIN_POOL_BATCHES, evaluate } from './evaluate';
 export type { EvaluateOptions, EvaluateProgress, EvaluateResult } from './evaluate';
 export { loadModelFile, readModelFile } from './model-file';

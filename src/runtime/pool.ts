@@ -35,11 +35,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { BatchOutcome, BatchSpec, ErrorData, errorFromData } from './batch';
+import type { FileLayout } from './file-batches';
 import { GraphOptimizationLevel } from './session';
 
 /** What a worker is set up with (the 'setup' message). */
 export interface WorkerSetup {
   readonly spec: BatchSpec;
+  /** The files and how they split into batches. */
+  readonly layout: FileLayout;
   readonly graphOptimization?: GraphOptimizationLevel;
   /** onnxruntime intra-op threads of each worker's session (1 unless there are more threads than workers). */
   readonly threads: number;

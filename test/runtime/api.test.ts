@@ -11,6 +11,7 @@ describe('the public API', () => {
   it('exports the evaluator, sessions, npy I/O, the builder, the losses and the CLI', () => {
     for (const name of [
       'evaluate',
+      'createEvaluator',
       'createSession',
       'checkCudaPlacement',
       'readNpy',

@@ -251,7 +251,7 @@ describe('shape and file checks', () => {
   const t6 = [0, 1, 0, 1, 1, 0];
   const cases: [string, () => Promise<unknown>, RegExp, typeof UsageError][] = [
     ['binary: element counts differ', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [5], t6.slice(0, 5)) }), /holds 5 elements \(shape \[5\]\) but .* holds 6 \(shape \[2, 3\]\); binary targets need one per prediction/, DataError],
-    ['multilabel: target shape differs', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [3, 2], t6), loss: { task: 'multilabel' } }), /shape \[3, 2\] does not match .*shape \[2, 3\]; multilabel targets must be \[N, L\]/, DataError],
+    ['multilabel: target shape differs', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [3, 2], t6), loss: { task: 'multilabel' } }), /shape \[3, 2\] does not match .*shape \[2, 3\]; multilabel targets must be shaped like the predictions$/, DataError],
     ['multilabel: 1-D predictions', () => run({ pred: npy('float32', [6], p6), target: npy('float32', [6], t6), loss: { task: 'multilabel' } }), /shape \[6\]; multilabel predictions must be \[N, L\]/, DataError],
     ['multiclass: target [N, 1]', () => run({ pred: npy('float32', [2, 3], p6), target: npy('int64', [2, 1], [0, 1]), loss: { task: 'multiclass' } }), /multiclass targets must be \[N\] = \[2\].*; save t\.reshape\(-1\)$/, DataError],
     ['multiclass: float targets', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [2], [0, 1]), loss: { task: 'multiclass' } }), /multiclass targets are class indices: save them as int64 or int32/, DataError],

@@ -1,0 +1,537 @@
+/**
+ * The evaluator: the focal loss of batches of predictions against targets, accumulated in
+ * float64 on one onnxruntime session, from wherever the batches come. `createEvaluator(options)`
+ * takes them from a Node program's memory (typed arrays or onnxruntime Tensors, `add(batch)`);
+ * `evaluate()` (evaluate.ts) reads them from `.npy` files and feeds this same evaluator — one
+ * mechanism: the same model, graph additions, checks, session and accumulation.
+ *
+ * The model: either built here from loss options, or a focal-onnx model (a file or its bytes),
+ * whose options are read back from its `focal.*` metadata.
+ * - Built: the graph is built with reduction `none` (and `validInputs`: every batch is checked,
+ *   see below), and the evaluator adds `loss_sum`: the per-element losses summed in the graph in
+ *   blocks of ~256 (in the loss type), the block sums in float64 (per label too,
+ *   `loss_label_sums`, for multi-label; eval-outputs.ts). Only that number leaves onnxruntime per
+ *   batch, and the batches' sums are added here in float64. No long float32 reduction touches the
+ *   result: onnxruntime's float32 ReduceSum drifts with the count it reduces (measured: 1e-6
+ *   relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at 16M), whereas a block of 256
+ *   rounds to ~1e-7 and the errors of the blocks average out (the result is within ~2e-9 of a
+ *   float64 reference at 10^8 elements). Batches are tiled by blocks of the largest divisor of
+ *   their rows up to the block size. The per-element losses leave the graph only for `out`.
+ * - A model file: used as it is, with the same outputs added. Its reduction decides: `mean` — each
+ *   batch's mean times its count; `sum` — each batch's sum; `none` — `loss_sum`, as above. The
+ *   batch values are accumulated in float64, but each batch's own float32 reduction limits the
+ *   precision to about 1e-5 relative (7e-6 at 256K elements per batch); `none` models have none
+ *   of that.
+ * Then mean = total / count, where count is the number of per-element losses (N·L, N, or the
+ * elements), and `perLabel` (multi-label) is each label's mean over the rows (its sum for
+ * reduction sum): the seed's per-label vector.
+ *
+ * Data checks run on every batch (checks.ts); the first bad element rejects the batch with a
+ * one-line `DataError` naming it (the file and the element's index there, or `batch k` and the
+ * element's index in that batch, predictions before targets). float32 / float64 predictions and
+ * float targets of the model's type are checked in the graph — `check_pred_min`,
+ * `check_pred_max`, `check_target` and a NaN `loss_sum` (eval-outputs.ts) — and only a batch that
+ * fails there is scanned in JS, to name the element: a JS scan of every element costs more than
+ * the loss graph itself (~1.2 ns an element for predictions, up to ~5 for 0/1 float targets,
+ * whose two-way branch mispredicts). Other types (float16, integer and bool targets, class
+ * indices, weights) are scanned in JS before the run. A rejected batch adds nothing: the
+ * evaluator goes on with the next.
+ */
+import { performance } from 'perf_hooks';
+import { DataError, UsageError } from '../errors';
+import { f16BitsToF32 } from '../io/float16';
+import { NpyDType, NpyTypedArray } from '../io/npy';
+import { FocalOptions, Label, LossOptions, Reduction, buildLoss, normalizeOptions } from '../losses';
+import { ModelInfo, TensorInfo, decodeModel, ModelFormatError } from '../onnx';
+import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError } from './batch';
+import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
+import { loadModelFile } from './model-file';
+import { optionsFromMetadata } from '../losses';
+import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
+
+// ---- the model ------------------------------------------------------------------------------------
+
+type Dims = readonly (number | string | null)[] | null;
+
+/** A model's inputs as the evaluator sees them. */
+interface ModelInputs {
+  readonly inputs: readonly { readonly name: string; readonly dtype: string; readonly shape: Dims }[];
+  readonly outputs: readonly { readonly name: string }[];
+}
+
+/** The model the evaluator runs, before its graph additions. */
+export interface ModelPlan {
+  readonly options: FocalOptions;
+  /** The model's bytes and inputs: read already (a file), or built now (options; ~10 ms, so after a pool's workers start). */
+  readonly build: () => { readonly bytes: Uint8Array; readonly io: ModelInputs };
+  /** The user's model (its file, or `the model` for bytes): its failures are then the user's. */
+  readonly modelFile?: string;
+  /** The reduction the graph itself applies to each batch. */
+  readonly graphReduction: Reduction;
+  /** Element types and ranks the model takes, known before it is built. */
+  readonly inputs: BatchSpec['inputs'];
+  /** The label / class count the model fixes (its pred input's last dim), if any. */
+  readonly fixedRow?: number;
+}
+
+const SUPPORTED: readonly string[] = ['float16', 'float32', 'float64', 'int8', 'int32', 'int64', 'uint8', 'bool'];
+
+function inputSpec(info: { dtype: string; shape: Dims } | undefined, source: string, name: string): InputSpec {
+  if (!info || !SUPPORTED.includes(info.dtype)) {
+    throw new UsageError(`${source}: has no input '${name}' of a supported element type; expected a focal-onnx model`);
+  }
+  return { dtype: info.dtype as TensorDType, rank: info.shape ? info.shape.length : null };
+}
+
+/** The plan for a focal-onnx model (decoded), used as it is. */
+export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: FocalOptions | undefined, source: string): ModelPlan {
+  if (!options) {
+    throw new UsageError(
+      `${source}: has no focal.* metadata, so its loss options are unknown (not written by focal-onnx); ` +
+        "export one with 'focal-onnx export', or give the loss flags instead of --model",
+    );
+  }
+  const find = (name: string): TensorInfo | undefined => info.graph.inputs.find((i) => i.name === name);
+  const pred = inputSpec(find('pred'), source, 'pred');
+  const target = inputSpec(find('target'), source, 'target');
+  const w = find('weight');
+  const weight = w ? inputSpec(w, source, 'weight') : undefined;
+  if (!info.graph.outputs.some((x) => x.name === 'loss')) throw new UsageError(`${source}: has no output 'loss'; expected a focal-onnx model`);
+  const predShape = find('pred')?.shape;
+  const fixed = options.task !== 'binary' && predShape && predShape.length >= 2 ? predShape[predShape.length - 1] : undefined;
+  return {
+    options,
+    build: () => ({ bytes, io: info.graph }),
+    modelFile: source,
+    graphReduction: options.reduction,
+    inputs: { pred, target, ...(weight ? { weight } : {}) },
+    fixedRow: typeof fixed === 'number' ? fixed : undefined,
+  };
+}
+
+/**
+ * The plan for a model built from validated options (dtype and targetDtype resolved). The graph
+ * is built when the spec is made (evalSpec): ~10 ms, after a pool's workers have started.
+ */
+export function planFromOptions(o: FocalOptions): ModelPlan {
+  let built: ReturnType<typeof buildLoss> | undefined;
+  return {
+    options: o,
+    // Every batch is checked (in the graph or in JS), so the graph may assume valid inputs.
+    build: () => {
+      built ??= buildLoss({ ...o, reduction: 'none' }, { validInputs: true });
+      return { bytes: built.bytes, io: built };
+    },
+    graphReduction: 'none',
+    inputs: { pred: { dtype: o.dtype, rank: o.task === 'binary' ? 1 : 2 }, target: { dtype: o.targetDtype, rank: o.task === 'multilabel' ? 2 : 1 } },
+    fixedRow: Array.isArray(o.alpha) && o.task !== 'binary' ? o.alpha.length : undefined,
+  };
+}
+
+// ---- the evaluator's graph ------------------------------------------------------------------------
+
+const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
+
+/**
+ * The model with the evaluator's outputs (eval-outputs.ts) and what its batches need, ready for a
+ * session. `targetData` is the element type the targets will come in, when known (a file's): the
+ * target check runs in the graph only for the model's own float type.
+ */
+export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
+  const o = plan.options;
+  const built = plan.build();
+  const find = (name: string) => built.io.inputs.find((i) => i.name === name);
+  const weightInfo = find('weight');
+  const inputs: BatchSpec['inputs'] = {
+    pred: inputSpec(find('pred'), plan.modelFile ?? 'the model', 'pred'),
+    target: inputSpec(find('target'), plan.modelFile ?? 'the model', 'target'),
+    ...(weightInfo ? { weight: inputSpec(weightInfo, plan.modelFile ?? 'the model', 'weight') } : {}),
+  };
+  const sums = plan.graphReduction === 'none';
+  const predInGraph = realFloat(inputs.pred.dtype);
+  const targetInGraph = o.task !== 'multiclass' && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
+  const graph = (): EvalGraph => {
+    const bytes = addEvalOutputs(built.bytes, { sums: sums ? (o.task === 'multilabel' ? 'labels' : 'total') : false, checkPred: predInGraph, checkTarget: targetInGraph });
+    const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
+    if (sums && o.task === 'multilabel') fetches.push(EVAL_OUTPUTS.labelSums);
+    if (predInGraph) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
+    if (targetInGraph) fetches.push(EVAL_OUTPUTS.target);
+    return { bytes, sums, predInGraph, targetInGraph, fetches };
+  };
+  return { options: o, graphReduction: plan.graphReduction, graph: graph(), inputs, modelFile: plan.modelFile, fixedRow: plan.fixedRow };
+}
+
+// ---- accumulation ---------------------------------------------------------------------------------
+
+/** The batches' losses in float64: the graph's sums (reduction none), or each batch's mean / sum (a model that reduces). */
+class Accumulator {
+  total = 0;
+  labelSums: Float64Array | undefined;
+
+  constructor(private readonly reduction: Reduction) {}
+
+  /** Adds a batch's float64 sums from the graph (`loss_sum`, and `loss_label_sums` for multilabel). */
+  addSums(total: number, labels: Float64Array | undefined): void {
+    this.total += total;
+    if (labels) {
+      this.labelSums ??= new Float64Array(labels.length);
+      const sums = this.labelSums;
+      for (let l = 0; l < sums.length; l++) sums[l] += labels[l];
+    }
+  }
+
+  /** Adds the `loss` output of a model that reduces (mean or sum); `count` is the batch's number of per-element losses. */
+  addReduced(loss: HostTensor, count: number): void {
+    const v = loss.dtype === 'float16' ? f16BitsToF32((loss.data as Uint16Array)[0]) : Number((loss.data as Float32Array)[0]);
+    this.total += this.reduction === 'mean' ? v * count : v;
+  }
+}
+
+// ---- the evaluator's core -------------------------------------------------------------------------
+
+/** What the evaluator has accumulated: the same fields as `evaluate()`'s result, less its files'. */
+export interface EvaluatorResult {
+  /** The loss under the options' reduction: the mean (also for `none`) or the sum. NaN before any batch (mean). */
+  readonly loss: number;
+  readonly reduction: Reduction;
+  readonly mean: number;
+  readonly sum: number;
+  /** Number of per-element losses: N·L (multilabel), N (multiclass), or the elements (binary). */
+  readonly count: number;
+  /** Multi-label: each label's mean over the rows (its sum for reduction sum) — the seed's per-label vector. */
+  readonly perLabel?: number[];
+  /** Prediction elements and rows (binary: the elements; else all axes but the last) taken. */
+  readonly elements: number;
+  readonly rows: number;
+  readonly batches: number;
+  readonly ep: ExecutionProvider;
+  /** Sessions that ran batches side by side: 1, or (evaluate() on large files) this thread's and workers'. */
+  readonly sessions: number;
+  /** Seconds of evaluating (check, run, accumulate; for files also read and write); and of loading the session. */
+  readonly seconds: number;
+  readonly loadSeconds: number;
+  /** Prediction elements per second of evaluating. */
+  readonly elementsPerSecond: number;
+  readonly options: FocalOptions;
+  /** The model file, or undefined when the model was built from options. */
+  readonly model?: string;
+}
+
+/**
+ * The evaluator proper: one session, the batch runner, the float64 accumulation. Batches come in
+ * as `BatchData` (run here) or as outcomes of the same runner in a worker (evaluate.ts's pool).
+ */
+export class EvalCore {
+  private readonly acc: Accumulator;
+  private readonly runner: BatchRunner;
+  private elements = 0;
+  private count = 0;
+  private rows = 0;
+  private batches = 0;
+  private busy = 0;
+
+  constructor(
+    readonly spec: BatchSpec,
+    readonly session: Session,
+    readonly loadSeconds: number,
+  ) {
+    this.acc = new Accumulator(spec.graphReduction);
+    this.runner = new BatchRunner(spec, session);
+  }
+
+  /** Opens the session for `spec`. */
+  static async open(spec: BatchSpec, options: SessionOptions): Promise<EvalCore> {
+    const t0 = performance.now();
+    const session = await asFileError(spec.modelFile, 'onnxruntime cannot load it', () => createSession(spec.graph.bytes, { ...options, modelName: spec.modelFile }));
+    return new EvalCore(spec, session, (performance.now() - t0) / 1000);
+  }
+
+  /** Runs a batch on this session (nothing accumulated: see `accept`). */
+  run(b: BatchData): Promise<BatchOutcome> {
+    return this.runner.run(b);
+  }
+
+  /** The label count of the multi-label batches so far (every batch must have the same). */
+  labelCount: number | undefined;
+
+  /** Adds a batch's outcome (from `run`, or a worker's runner), with the seconds it took when known. */
+  accept(outcome: BatchOutcome, seconds = 0): void {
+    if (outcome.sum !== undefined) this.acc.addSums(outcome.sum, outcome.labelSums);
+    else this.acc.addReduced(outcome.loss as HostTensor, outcome.count);
+    this.elements += outcome.elements;
+    this.count += outcome.count;
+    this.rows += outcome.rows;
+    this.batches++;
+    this.busy += seconds;
+  }
+
+  /** The running result; `seconds` overrides the time spent in `run` (a file reader's wall time). */
+  result(extra: { seconds?: number; sessions?: number } = {}): EvaluatorResult {
+    const o = this.spec.options;
+    const sum = this.acc.total;
+    const mean = sum / this.count;
+    let perLabel: number[] | undefined;
+    if (this.acc.labelSums && this.spec.graphReduction === 'none') {
+      perLabel = Array.from(this.acc.labelSums, (s) => (o.reduction === 'sum' ? s : s / this.rows));
+    }
+    const seconds = extra.seconds ?? this.busy;
+    return {
+      loss: o.reduction === 'sum' ? sum : mean,
+      reduction: o.reduction,
+      mean,
+      sum,
+      count: this.count,
+      perLabel,
+      elements: this.elements,
+      rows: this.rows,
+      batches: this.batches,
+      ep: this.session.ep,
+      sessions: extra.sessions ?? 1,
+      seconds,
+      loadSeconds: this.loadSeconds,
+      elementsPerSecond: seconds > 0 ? this.elements / seconds : this.elements > 0 ? Infinity : 0,
+      options: o,
+      model: this.spec.modelFile,
+    };
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+// ---- createEvaluator -----------------------------------------------------------------------------
+
+/** An onnxruntime Tensor (onnxruntime-node's or onnxruntime-common's), or anything shaped like one, in CPU memory. */
+export interface TensorLike {
+  readonly type: string;
+  readonly dims: readonly number[];
+  readonly data: unknown;
+}
+
+/** A batch's array: a typed array (Uint16Array holds float16 bits) or an onnxruntime Tensor. */
+export type BatchValue = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array | TensorLike;
+
+export interface EvaluatorBatch {
+  /** Predictions: float32, float64 or float16 (Uint16Array), of the evaluator's dtype. */
+  readonly pred: BatchValue;
+  /** Targets: 0/1 (binary, multilabel; float, uint8, bool, int32 or int64) or class indices (multiclass; int32 or int64). */
+  readonly target: BatchValue;
+  /** Weights, for a loss that takes them (its graph has an input `weight`): one per prediction or one per row. */
+  readonly weight?: BatchValue;
+  /**
+   * The predictions' dims: binary any (default [n]); multilabel [..., L] (labels on the last
+   * axis, any rank ≥ 2); multiclass [N, C]. A Tensor brings its own.
+   */
+  readonly dims?: readonly number[];
+}
+
+export interface EvaluatorOptions extends SessionOptions {
+  /**
+   * The loss options to build the model from (the default: the seed's binary loss). `dtype`
+   * (default float32) is the predictions' type; `targetDtype` the type the model takes targets
+   * in (default: pred's float type; int64 for multiclass) — targets of another type are checked
+   * and converted.
+   */
+  readonly loss?: LossOptions;
+  /** … or a focal-onnx model to evaluate with (a file, or its bytes), its options from its metadata. */
+  readonly model?: string | Uint8Array;
+  /** Names options in messages (the CLI passes its flag names). */
+  readonly label?: Label;
+}
+
+export interface Evaluator {
+  /**
+   * Checks and runs one batch, and adds its losses. A bad batch is refused with a one-line
+   * DataError / UsageError naming it (`batch 3: …`) and adds nothing; the evaluator goes on.
+   * Calls run in turn (a call made while another runs waits for it).
+   */
+  add(batch: EvaluatorBatch): Promise<void>;
+  /** The running result: every batch added so far. */
+  result(): EvaluatorResult;
+  /** Frees the session. Idempotent; `add` after it is an error. */
+  close(): Promise<void>;
+}
+
+const TYPED: readonly [new (...a: never[]) => unknown, NpyDType][] = [
+  [Float32Array, 'float32'],
+  [Float64Array, 'float64'],
+  [Uint16Array, 'float16'],
+  [BigInt64Array, 'int64'],
+  [Int32Array, 'int32'],
+  [Uint8Array, 'uint8'],
+];
+
+function isTensorLike(x: unknown): x is TensorLike {
+  return typeof x === 'object' && x !== null && !ArrayBuffer.isView(x) && 'type' in x && 'dims' in x && 'data' in x;
+}
+
+/** A batch value as an element type, its array and (Tensors) its dims. */
+function arrayOf(v: unknown, what: string, batch: string, boolTarget: boolean): { dtype: NpyDType; data: NpyTypedArray; dims?: readonly number[] } {
+  if (isTensorLike(v)) {
+    const location = (v as { location?: string }).location;
+    if (location !== undefined && location !== 'cpu') throw new UsageError(`${batch}: ${what} is a Tensor on '${location}'; give its data in CPU memory (tensor.getData())`);
+    const type = v.type === 'bool' ? 'bool' : v.type;
+    const entry = TYPED.find(([, d]) => d === type) ?? (type === 'bool' ? [Uint8Array, 'bool' as NpyDType] : undefined);
+    if (!entry || !(v.data instanceof (entry[0] as unknown as typeof Uint8Array))) {
+      throw new UsageError(`${batch}: ${what} is a Tensor of type ${v.type}; expected float32, float64, float16, int64, int32, uint8 or bool`);
+    }
+    return { dtype: type as NpyDType, data: v.data as NpyTypedArray, dims: [...v.dims] };
+  }
+  for (const [ctor, dtype] of TYPED) {
+    if (v instanceof ctor) return { dtype: dtype === 'uint8' && boolTarget ? 'bool' : dtype, data: v as NpyTypedArray };
+  }
+  const found = v === null ? 'null' : ArrayBuffer.isView(v) ? (v as object).constructor.name : Array.isArray(v) ? 'an array' : typeof v;
+  throw new UsageError(`${batch}: ${what} must be a typed array (Float32Array, Float64Array, Uint16Array for float16, BigInt64Array, Int32Array, Uint8Array) or an onnxruntime Tensor, got ${found}`);
+}
+
+const dimsText = (d: readonly number[]): string => `[${d.join(', ')}]`;
+const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+
+/** The caller's batch k as BatchData, with every shape and type checked against the model. */
+function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
+  const name = `batch ${k}`;
+  const { options: o, inputs } = core.spec;
+  if (typeof b !== 'object' || b === null) throw new UsageError(`${name}: must be an object { pred, target, weight?, dims? }, got ${b === null ? 'null' : typeof b}`);
+  for (const key of Object.keys(b)) {
+    if (!['pred', 'target', 'weight', 'dims'].includes(key)) throw new UsageError(`${name}: unknown field '${key}'; a batch is { pred, target, weight?, dims? }`);
+  }
+  if (b.pred === undefined) throw new UsageError(`${name}: pred is missing`);
+  if (b.target === undefined) throw new UsageError(`${name}: target is missing`);
+  const pred = arrayOf(b.pred, 'pred', name, false);
+  if (pred.dtype !== inputs.pred.dtype) {
+    throw new UsageError(
+      `${name}: pred holds ${pred.dtype}, but the evaluator's model takes ${inputs.pred.dtype} predictions; ` +
+        `create the evaluator with dtype ${pred.dtype}${core.spec.modelFile ? ' (a model exported so)' : ''}, or convert them`,
+    );
+  }
+  let dims: readonly number[];
+  if (b.dims !== undefined) {
+    if (!Array.isArray(b.dims) || !b.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new UsageError(`${name}: dims must be an array of non-negative integers, got ${JSON.stringify(b.dims)}`);
+    }
+    if (pred.dims && dimsText(pred.dims) !== dimsText(b.dims)) throw new UsageError(`${name}: dims ${dimsText(b.dims)} differ from the pred Tensor's ${dimsText(pred.dims)}`);
+    dims = b.dims;
+  } else if (pred.dims) dims = pred.dims;
+  else if (o.task === 'binary') dims = [pred.data.length];
+  else throw new UsageError(`${name}: dims is required for task ${o.task}: the predictions' shape, ${o.task === 'multilabel' ? '[N, L]' : '[N, C]'}`);
+  if (product(dims) !== pred.data.length) {
+    throw new UsageError(`${name}: dims ${dimsText(dims)} make ${product(dims)} elements, but pred holds ${pred.data.length}`);
+  }
+  if (dims.length === 0) dims = [1];
+  const last = dims[dims.length - 1];
+  if (o.task === 'multilabel' && dims.length < 2) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multilabel predictions must be [N, L] or of higher rank, labels on the last axis`);
+  if (o.task === 'multiclass' && dims.length !== 2) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multiclass predictions must be [N, C]`);
+  if (o.task !== 'binary') {
+    const what = o.task === 'multilabel' ? 'labels' : 'classes';
+    const fixed = core.spec.fixedRow;
+    if (fixed !== undefined && fixed !== last) {
+      throw new DataError(
+        `${name}: pred has ${last} ${what} (dims ${dimsText(dims)}), but ${core.spec.modelFile ?? `the loss (alpha lists ${fixed} values)`} is for ${fixed} ${what}`,
+      );
+    }
+    if (o.task === 'multilabel' && core.labelCount !== undefined && core.labelCount !== last) {
+      throw new DataError(`${name}: pred has ${last} labels (dims ${dimsText(dims)}), but the batches before it had ${core.labelCount}`);
+    }
+  }
+  const boolTarget = inputs.target.dtype === 'bool';
+  const target = arrayOf(b.target, 'target', name, boolTarget);
+  const rows = o.task === 'binary' ? product(dims) : product(dims.slice(0, -1));
+  const targetCount = o.task === 'multiclass' ? dims[0] : product(dims);
+  if (target.data.length !== targetCount) {
+    const want = o.task === 'multiclass' ? `one class index per row: ${targetCount}` : `one per prediction: ${targetCount}`;
+    throw new DataError(`${name}: target holds ${target.data.length} elements${target.dims ? ` (dims ${dimsText(target.dims)})` : ''}; expected ${want} (pred dims ${dimsText(dims)})`);
+  }
+  if (o.task === 'multiclass') {
+    if (target.dtype !== 'int64' && target.dtype !== 'int32') throw new DataError(`${name}: target holds ${target.dtype}; multiclass targets are class indices: int64 (BigInt64Array) or int32 (Int32Array)`);
+  } else if (!['float16', 'float32', 'float64', 'uint8', 'bool', 'int32', 'int64'].includes(target.dtype)) {
+    throw new DataError(`${name}: target holds ${target.dtype}; ${o.task} targets must be float, uint8, bool, int32 or int64`);
+  }
+  const targetDims = o.task === 'multiclass' ? dims.slice(0, 1) : dims;
+  const result: { dims: readonly number[]; pred: BatchArray; target: BatchArray; weight?: BatchArray } = {
+    dims,
+    pred: { dtype: pred.dtype, data: pred.data, place: { file: name, element: 'pred element', start: 0, shape: dims } },
+    target: { dtype: target.dtype, data: target.data, place: { file: name, element: 'target element', start: 0, shape: targetDims } },
+  };
+  if (b.weight !== undefined) {
+    if (!inputs.weight) throw new UsageError(`${name}: has weights, but the evaluator's loss takes none (its model has no input 'weight')`);
+    const w = arrayOf(b.weight, 'weight', name, false);
+    if (w.dtype !== 'float32' && w.dtype !== 'float64' && w.dtype !== 'float16') throw new DataError(`${name}: weight holds ${w.dtype}; weights must be float32, float64 or float16`);
+    if (w.data.length !== product(dims) && w.data.length !== rows) {
+      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected one per prediction (${product(dims)}) or one per row (${rows}) (pred dims ${dimsText(dims)})`);
+    }
+    const wDims = w.data.length === product(dims) ? dims : dims.slice(0, -1).length ? dims.slice(0, -1) : [rows];
+    result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: wDims } };
+  } else if (inputs.weight) {
+    throw new UsageError(`${name}: weight is missing; the evaluator's loss takes weights (its model has an input 'weight')`);
+  }
+  return result;
+}
+
+/** The plan for `options` (the model, or the loss options with their defaults). */
+function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
+  const label = options.label ?? ((x) => x);
+  if (options.model !== undefined && options.loss !== undefined) throw new UsageError('give a model or loss options, not both');
+  if (options.model === undefined) {
+    return planFromOptions(normalizeOptions({ ...(options.loss ?? {}), asFunction: false, withGrad: false }, label));
+  }
+  if (typeof options.model === 'string') {
+    const m = loadModelFile(options.model);
+    return planFromModel(m.bytes, m.info, m.options, options.model);
+  }
+  if (!(options.model instanceof Uint8Array)) throw new UsageError(`model must be a file name or the model's bytes (Uint8Array), got ${typeof options.model}`);
+  let info: ModelInfo;
+  try {
+    info = decodeModel(options.model);
+  } catch (e) {
+    if (e instanceof ModelFormatError) throw new UsageError(`model: ${e.message}`);
+    throw e;
+  }
+  let o: FocalOptions | undefined;
+  try {
+    o = optionsFromMetadata(info.metadata, info.opsets[''] ?? info.opsets['ai.onnx'] ?? 0);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof SyntaxError) throw new UsageError(`model: its focal.* metadata is invalid: ${e.message}`);
+    throw e;
+  }
+  return planFromModel(options.model, info, o, 'the model');
+}
+
+/**
+ * An evaluator of batches held in memory, on one session (CPU or CUDA, `ep`); see the top of this
+ * file. `threads` are the session's intra-op threads.
+ */
+export async function createEvaluator(options: EvaluatorOptions = {}): Promise<Evaluator> {
+  const threads = options.threads;
+  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) throw new UsageError(`threads must be a positive integer, got ${threads}`);
+  const plan = evaluatorPlan(options);
+  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan));
+  const core = await EvalCore.open(spec, options);
+  let k = 0;
+  let closed = false;
+  let queue: Promise<unknown> = Promise.resolve();
+  const addOne = async (batch: EvaluatorBatch, index: number): Promise<void> => {
+    if (closed) throw new UsageError(`batch ${index}: the evaluator is closed`);
+    const b = batchData(core, batch, index);
+    if (b.pred.data.length === 0) return;
+    const t0 = performance.now();
+    const outcome = await core.run(b);
+    if (spec.options.task === 'multilabel') core.labelCount ??= b.dims[b.dims.length - 1];
+    core.accept(outcome, (performance.now() - t0) / 1000);
+  };
+  return {
+    add(batch) {
+      const index = k++;
+      const run = queue.then(() => addOne(batch, index));
+      queue = run.catch(() => undefined);
+      return run;
+    },
+    result: () => core.result(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await queue;
+      await core.release();
+    },
+  };
+}
