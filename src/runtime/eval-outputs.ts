@@ -106,7 +106,7 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
       nodes.push(node('ReduceSum', [blockSums, `${P}axis0`], EVAL_OUTPUTS.labelSums, [keepdims0]));
       nodes.push(node('ReduceSum', [EVAL_OUTPUTS.labelSums], EVAL_OUTPUTS.sum, [keepdims0]));
       const lossDims = (g.output ?? []).find((o) => o.name === 'loss')?.type?.tensorType?.shape?.dim ?? [];
-      const L = lossDims[1];
+      const L = lossDims[lossDims.length - 1]; // the labels are on the last axis, at any rank
       outputs.push(scalarOut(EVAL_OUTPUTS.labelSums, F64, [L?.dimValue != null ? Number(L.dimValue) : L?.dimParam || 'L']));
     } else {
       nodes.push(node('ReduceSum', [blockSums], EVAL_OUTPUTS.sum, [keepdims0]));
