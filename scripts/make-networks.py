@@ -14,10 +14,14 @@ exported network (+ the attached loss) against PyTorch, not against itself.
 - dense: a dense detection head, feature map [B, 8, 4, 4] → logits [B, K=16 anchors·cells, C=5]
   (multilabel, logits, labels on the last axis)
 
+Also `cnn-images.npy` (64 images) and `cnn-labels.npy` (their class indices), a validation set for
+the README's `eval --network` example, with its reference loss under `samples` in networks.json.
+
 Exporters: `dynamo` (torch.onnx.export(dynamo=True): IR 10, opset 18) and `torchscript`
 (dynamo=False: IR 8, opset 17). The batch axis is dynamic in both.
 
-Run: .venv/bin/python scripts/make-networks.py   (the output is committed)
+Run: .venv/bin/python scripts/make-networks.py [OUT_DIR]   (the output is committed; a test reruns it
+into a temporary directory and compares the bytes)
 """
 import io
 import json
@@ -31,7 +35,7 @@ import torch
 from torch import nn
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-OUT = os.path.join(ROOT, "test", "fixtures", "networks")
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "test", "fixtures", "networks")
 SEED_EPS = 1e-4
 
 
@@ -124,7 +128,14 @@ def export(module, example, input_name, output_name, dynamo):
         else:
             torch.onnx.export(module, (example,), f, dynamo=False, opset_version=17, dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}}, **kwargs)
             model = onnx.load_from_string(f.getvalue())
-    # The producer version (torch's own) is fixed so reruns on this venv give the same bytes.
+    # The dynamo exporter records each node's Python stack trace in its metadata_props (an IR 10
+    # field, kept: the round trip must keep it); the paths are made relative to the repository so
+    # the bytes do not depend on where it is checked out.
+    root = os.path.realpath(ROOT) + os.sep
+    for node in model.graph.node:
+        for p in node.metadata_props:
+            if root in p.value:
+                p.value = p.value.replace(root, "")
     return model
 
 
@@ -176,6 +187,20 @@ def main():
                 fh.write(data)
             opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
             entry["models"].append({"file": file, "exporter": exporter, "irVersion": model.ir_version, "opset": opset, "bytes": len(data)})
+        if name == "cnn":
+            # A small validation set for the README's `eval --network` example and its test.
+            g2 = torch.Generator().manual_seed(4242)
+            images = torch.randn((64, *shape), generator=g2)
+            with torch.no_grad():
+                logits = module(images)
+            labels = torch.randint(0, 10, (64,), generator=g2)
+            np.save(os.path.join(OUT, "cnn-images.npy"), images.numpy().astype(np.float32))
+            np.save(os.path.join(OUT, "cnn-labels.npy"), labels.numpy().astype(np.int64))
+            entry["samples"] = {
+                "images": "cnn-images.npy",
+                "labels": "cnn-labels.npy",
+                "referenceLoss": reference_loss(loss["task"], loss["input"], loss["alpha"], loss["gamma"], logits, labels),
+            }
         info["networks"].append(entry)
     with open(os.path.join(OUT, "networks.json"), "w") as fh:
         json.dump(info, fh, indent=1)

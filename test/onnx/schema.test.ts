@@ -113,3 +113,17 @@ m.training_info.extend([onnx.TrainingInfoProto(algorithm=h.make_graph([], "train
 m.configuration.extend([onnx.DeviceConfigurationProto(name="dev", num_devices=2, device=["a", "b"])])
 onnx.save_model(m, out, save_as_external_data=True, all_tensors_to_one_file=True, location="rich.data", size_threshold=0)
 `;
+
+describePython('scripts/make-networks.py', (python) => {
+  it('is deterministic: a rerun writes the committed networks byte for byte', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'focal-networks-'));
+    try {
+      runPython(python, ['scripts/make-networks.py', out], undefined, 600_000);
+      const made = fs.readdirSync(out).sort();
+      expect(made).toEqual(fs.readdirSync(NETWORKS).sort());
+      for (const f of made) expect([f, Buffer.from(fs.readFileSync(path.join(out, f))).equals(fs.readFileSync(path.join(NETWORKS, f)))]).toEqual([f, true]);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  }, 600_000);
+});
