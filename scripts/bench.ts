@@ -37,7 +37,7 @@
  *
  * Quiet machine wanted: the numbers are wall-clock. The load average before and after is recorded.
  */
-import { spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -48,10 +48,11 @@ import { buildLoss } from '../src/losses';
 import { blockShape } from '../src/runtime/eval-outputs';
 import { createSession } from '../src/runtime/session';
 import { scriptFlags } from './args';
+import { PEERS, checkPeers, peerRows, peerVersions, peersSkipped } from './bench-peers';
+import { BenchOptions, DataFiles, ROOT, Row, RowKey, RowSource, SourceContext, Task, fmtSize, lastJson, run } from './bench-rows';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
 import { mulberry32 } from './prng';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const ALPHA = 0.25;
 const GAMMA = 2;
 const EPS = 1e-4;
@@ -60,38 +61,26 @@ const DEFAULT_BATCH = 1 << 18;
 const SWEEP_BATCHES = [1 << 16, 1 << 18, 1 << 20];
 const PYTHON = '/usr/bin/python3';
 
-type Task = 'binary' | 'multilabel';
-type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval' | 'eval-inproc';
+/**
+ * bench.ts's own kinds of row (Row.kind; a RowSource may add its own). `eval-logits` and
+ * `eval-graph-logits` are eval on the binary files' logits with eps 0 (torchvision's and optax's
+ * function), the rows the logits peers compare with; `peer` / `peer-inproc` are scripts/bench-peers.ts's.
+ */
+type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval-graph-logits' | 'eval' | 'eval-logits' | 'eval-inproc' | 'peer' | 'peer-inproc';
 
-/** One measured configuration. */
-interface Row {
-  readonly kind: Kind;
-  readonly task: Task;
-  readonly size: number;
-  readonly label: string;
-  readonly threads?: number;
-  readonly batch?: number;
-  readonly form?: 'arith' | 'onehot';
-  /** Graph rows: worker threads, each with a one-thread session. */
-  readonly workers?: number;
-  /** Seconds of every repetition. */
-  readonly times: number[];
-  /** Peak resident memory of each repetition's process, bytes. */
-  readonly peaks: number[];
-  /** The loss each repetition printed (a cross-check that every row computes the same thing). */
-  readonly losses: number[];
-  note?: string;
-}
+/**
+ * The rows measured in other files (scripts/bench-<topic>.ts, each exporting a RowSource; see
+ * scripts/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
+ * bench.ts's own rows. To add one: import it and list it here.
+ */
+const SOURCES: readonly RowSource[] = [peerRows];
 
 // ---- options ------------------------------------------------------------------------------------
 
-interface Options {
+interface Options extends BenchOptions {
   sizes: number[];
-  reps: number;
   seed: boolean;
   out: string;
-  data: string;
-  quick: boolean;
 }
 
 function parseSize(s: string): number {
@@ -105,6 +94,7 @@ const FLAGS = {
   sizes: { type: 'string', placeholder: '1M,16M,…', description: 'element counts, comma-separated (default 1M,16M,32M,64M)' },
   reps: { type: 'number', integer: true, min: 1, description: 'runs of each row (default 3)' },
   seed: { type: 'boolean', description: "run the seed's PyTorch code (default; --no-seed to skip it)" },
+  peers: { type: 'boolean', description: 'run the peers: PyTorch, torch.compile, JAX, NumPy in the venv (default; --no-peers to skip them)' },
   out: { type: 'string', description: 'where results.json, throughput.svg and README.md go (default bench/)' },
   data: { type: 'string', description: 'where the generated data files go' },
   quick: { type: 'boolean', description: '1M and 4M, two runs each, results under the data directory' },
@@ -127,6 +117,7 @@ function parseOptions(argv: readonly string[]): Options {
     sizes,
     reps: f.reps ?? (quick ? 2 : 3),
     seed: f.seed ?? true,
+    peers: f.peers ?? true,
     // A quick run (a smoke test) never replaces the committed results.
     out: f.out !== undefined ? path.resolve(f.out) : quick ? path.join(data, 'quick') : path.join(ROOT, 'bench'),
     data,
@@ -134,25 +125,20 @@ function parseOptions(argv: readonly string[]): Options {
   };
 }
 
-const fmtSize = (n: number): string => (n >= 1 << 20 && n % (1 << 20) === 0 ? `${n >> 20}M` : n >= 1024 && n % 1024 === 0 ? `${n >> 10}K` : String(n));
 
 // ---- data ---------------------------------------------------------------------------------------
 
-
-interface DataFiles {
-  readonly pred: string;
-  readonly target: string;
-}
-
 /**
  * Predictions uniform in [0, 1) and targets 1 with probability 0.3 (float32 both), deterministic per
- * task and size; kept in `dir` and reused when a file of the expected header and size is there.
+ * task and size, and for binary the predictions' logits (float32 of log(p / (1 − p)) in float64,
+ * p clipped to [2^−24, 1 − 2^−24]: a float32 p may round to 1); kept in `dir` and reused when a
+ * file of the expected header and size is there.
  */
 async function dataFor(dir: string, task: Task, size: number): Promise<DataFiles> {
   fs.mkdirSync(dir, { recursive: true });
   const shape = task === 'binary' ? [size] : [size / LABELS, LABELS];
   const base = path.join(dir, `${task}-${fmtSize(size)}-v1`);
-  const files = { pred: `${base}-pred.npy`, target: `${base}-target.npy` };
+  const files = { pred: `${base}-pred.npy`, target: `${base}-target.npy`, logits: task === 'binary' ? `${base}-logits.npy` : undefined };
   const ok = (f: string): boolean => {
     try {
       const r = NpyReader.open(f, ['float32']);
@@ -163,24 +149,31 @@ async function dataFor(dir: string, task: Task, size: number): Promise<DataFiles
       return false;
     }
   };
-  if (ok(files.pred) && ok(files.target)) return files;
+  if (ok(files.pred) && ok(files.target) && (files.logits === undefined || ok(files.logits))) return files;
   const rnd = mulberry32(task === 'binary' ? 0x5eed0001 : 0x5eed0002);
   const chunk = 1 << 20;
   const p = NpyWriter.create(files.pred, 'float32', shape);
   const t = NpyWriter.create(files.target, 'float32', shape);
+  const x = files.logits === undefined ? undefined : NpyWriter.create(files.logits, 'float32', shape);
   const pb = new Float32Array(chunk);
   const tb = new Float32Array(chunk);
+  const xb = new Float32Array(chunk);
+  const lo = 2 ** -24;
   for (let done = 0; done < size; done += chunk) {
     const n = Math.min(chunk, size - done);
     for (let i = 0; i < n; i++) {
       pb[i] = rnd();
       tb[i] = rnd() < 0.3 ? 1 : 0;
+      const q = Math.min(Math.max(pb[i], lo), 1 - lo);
+      xb[i] = Math.log(q) - Math.log1p(-q);
     }
     await p.append(pb.subarray(0, n));
     await t.append(tb.subarray(0, n));
+    if (x) await x.append(xb.subarray(0, n));
   }
   await p.commit();
   await t.commit();
+  if (x) await x.commit();
   return files;
 }
 
@@ -198,6 +191,8 @@ interface ChildSpec {
   readonly form?: 'arith' | 'onehot';
   /** Graph only: this many worker threads, each with its own one-thread session and every W-th batch. */
   readonly workers?: number;
+  /** `logits`: `pred` holds logits, the loss is the stable form (eps 0) of torchvision and optax. */
+  readonly input?: 'logits';
 }
 
 interface ChildResult {
@@ -267,7 +262,7 @@ async function stripe(spec: ChildSpec, rowLength: number, index: number, stride:
 async function graphRunner(spec: ChildSpec, threads: number): Promise<{ run: (p: Float32Array, t: Float32Array) => Promise<number>; release: () => Promise<void> }> {
   const rowLength = spec.task === 'multilabel' ? LABELS : 1;
   const evalGraph = spec.kind === 'eval-graph';
-  const options = { task: spec.task, form: spec.form, alpha: ALPHA, gamma: GAMMA, eps: EPS } as const;
+  const options = { task: spec.task, form: spec.form, alpha: ALPHA, gamma: GAMMA, eps: spec.input === 'logits' ? 0 : EPS, input: spec.input ?? 'probs' } as const;
   const bytes = evalGraph ? evalGraphBytes(options) : buildLoss({ ...options, reduction: 'sum' }).bytes;
   const session = await createSession(bytes, { threads });
   const dims = (n: number): number[] => (spec.task === 'binary' ? [n] : [n / LABELS, LABELS]);
@@ -396,32 +391,6 @@ async function runChild(spec: ChildSpec): Promise<ChildResult> {
   return { seconds, loss: sum / count, maxRssKB: process.resourceUsage().maxRSS };
 }
 
-interface Spawned {
-  readonly wall: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number | null;
-}
-
-function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Spawned> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ wall: (performance.now() - t0) / 1000, stdout, stderr, code }));
-  });
-}
-
-function lastJson<T>(s: Spawned, what: string): T {
-  const line = s.stdout.trim().split('\n').pop() ?? '';
-  if (s.code !== 0 || !line.startsWith('{')) throw new Error(`${what} failed (exit ${s.code}): ${s.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  return JSON.parse(line) as T;
-}
-
 /** A preload for the eval child: writes its peak RSS (kB) to $FOCAL_BENCH_RSS when it exits. */
 function rssHook(dir: string): string {
   const file = path.join(dir, 'rss-hook.js');
@@ -439,12 +408,22 @@ interface Context {
   readonly hook: string;
   readonly torch: string | undefined;
   readonly rows: Row[];
+  /** Lines for the README: what did not run, and why. */
+  readonly notes: string[];
 }
 
-function row(ctx: Context, r: Omit<Row, 'times' | 'peaks' | 'losses'>): Row {
+function row(ctx: Context, r: RowKey): Row {
   const found = ctx.rows.find(
     (x) =>
-      x.kind === r.kind && x.task === r.task && x.size === r.size && x.threads === r.threads && x.batch === r.batch && x.form === r.form && x.workers === r.workers,
+      x.kind === r.kind &&
+      x.task === r.task &&
+      x.size === r.size &&
+      x.threads === r.threads &&
+      x.batch === r.batch &&
+      x.form === r.form &&
+      x.workers === r.workers &&
+      x.peer === r.peer &&
+      x.label === r.label,
   );
   if (found) return found;
   const made: Row = { ...r, times: [], peaks: [], losses: [] };
@@ -467,12 +446,33 @@ interface EvalOutput {
 }
 
 /** One repetition of every row of a task and size. */
+/** What a RowSource sees of the run, for one task, size and repetition. */
+function sourceContext(ctx: Context, progress: (what: string) => void): SourceContext {
+  return { options: ctx.o, row: (key) => row(ctx, key), progress, notes: ctx.notes };
+}
+
 async function measure(ctx: Context, task: Task, size: number, files: DataFiles, rep: number): Promise<void> {
   const { o } = ctx;
   const taskFlags = task === 'multilabel' ? ['--task', 'multilabel'] : [];
   const progress = (what: string): void => {
     process.stderr.write(`\r  ${task} ${fmtSize(size)} rep ${rep + 1}/${o.reps}: ${what}`.padEnd(78));
   };
+
+  // eval on the logits with eps 0 (torchvision's and optax's loss): what the logits peers compute
+  if (files.logits !== undefined) {
+    progress('eval, logits');
+    const rssFile = path.join(o.data, `rss-${process.pid}.txt`);
+    const s = await run(
+      process.execPath,
+      ['-r', ctx.hook, path.join(ROOT, 'bin', 'focal-onnx.js'), 'eval', '--pred', files.logits, '--target', files.target, '--input', 'logits', '--eps', '0', '--json', '--threads', '2'],
+      { ...process.env, FOCAL_BENCH_RSS: rssFile },
+    );
+    const r = lastJson<EvalOutput>(s, 'focal-onnx eval --input logits');
+    const whole = row(ctx, { kind: 'eval-logits', task, size, threads: 2, whole: true, label: 'focal-onnx eval, logits, eps 0, whole process' });
+    whole.times.push(s.wall);
+    whole.peaks.push(Number(fs.readFileSync(rssFile, 'utf8')) * 1024);
+    whole.losses.push(r.loss);
+  }
 
   // eval, whole process and in-process, threads 1 and 2
   for (const threads of [1, 2]) {
@@ -485,7 +485,7 @@ async function measure(ctx: Context, task: Task, size: number, files: DataFiles,
     );
     const r = lastJson<EvalOutput>(s, 'focal-onnx eval');
     const peak = Number(fs.readFileSync(rssFile, 'utf8')) * 1024;
-    const whole = row(ctx, { kind: 'eval', task, size, threads, label: 'focal-onnx eval, whole process' });
+    const whole = row(ctx, { kind: 'eval', task, size, threads, whole: true, label: 'focal-onnx eval, whole process' });
     whole.times.push(s.wall);
     whole.peaks.push(peak);
     whole.losses.push(r.loss);
@@ -506,12 +506,15 @@ async function measure(ctx: Context, task: Task, size: number, files: DataFiles,
   }
   specs.push({ kind: 'eval-graph', task, pred: files.pred, target: files.target, threads: 1, batch: DEFAULT_BATCH, form: 'arith' });
   specs.push({ kind: 'eval-graph', task, pred: files.pred, target: files.target, threads: 1, batch: DEFAULT_BATCH, form: 'arith', workers: 2 });
+  if (files.logits !== undefined) {
+    specs.push({ kind: 'eval-graph', task, pred: files.logits, target: files.target, threads: 1, batch: DEFAULT_BATCH, form: 'arith', workers: 2, input: 'logits' });
+  }
   for (const spec of specs) {
     const how = spec.workers ? `${spec.workers} workers` : `${spec.threads} thread(s)`;
     progress(spec.kind === 'ts' ? 'TypeScript loop' : `${spec.kind === 'eval-graph' ? 'eval graph from memory' : 'graph'} ${spec.form}, ${how}, batch ${fmtSize(spec.batch)}`);
     const s = await run(process.execPath, [__filename, '--child', JSON.stringify(spec)]);
     const r = lastJson<ChildResult>(s, `${spec.kind} child`);
-    const what = spec.kind === 'eval-graph' ? `eval graph ${spec.form}, from memory` : `graph ${spec.form}`;
+    const what = spec.kind === 'eval-graph' ? `eval graph ${spec.form}${spec.input === 'logits' ? ', logits, eps 0' : ''}, from memory` : `graph ${spec.form}`;
     const label =
       spec.kind === 'ts'
         ? 'TypeScript loop (streamed)'
@@ -521,7 +524,7 @@ async function measure(ctx: Context, task: Task, size: number, files: DataFiles,
             ? `${what} (1-thread session)`
             : `${what} (onnxruntime-node, streamed)`;
     const target = row(ctx, {
-      kind: spec.kind,
+      kind: spec.input === 'logits' ? 'eval-graph-logits' : spec.kind,
       task,
       size,
       label,
@@ -557,6 +560,9 @@ async function measure(ctx: Context, task: Task, size: number, files: DataFiles,
       }
     }
   }
+
+  // the rows of other files (SOURCES)
+  for (const source of SOURCES) await source.measure(sourceContext(ctx, progress), task, size, files, rep);
 }
 
 // ---- reporting ----------------------------------------------------------------------------------
@@ -567,12 +573,12 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const mps = (r: Row): number => r.size / best(r.times) / 1e6;
-const WHOLE: ReadonlySet<Kind> = new Set<Kind>(['seed', 'eval']);
+const isWhole = (r: Row): boolean => r.kind === 'seed' || r.whole === true;
 
 /** The seed's throughput to compare `r` with: its whole process, or its best in-process forward. */
 function seedFor(rows: readonly Row[], r: Row): number | undefined {
   const same = rows.filter((x) => x.task === r.task && x.size === r.size);
-  if (WHOLE.has(r.kind)) {
+  if (isWhole(r)) {
     const s = same.find((x) => x.kind === 'seed');
     return s ? mps(s) : undefined;
   }
@@ -580,14 +586,19 @@ function seedFor(rows: readonly Row[], r: Row): number | undefined {
   return f.length ? Math.max(...f.map(mps)) : undefined;
 }
 
-const ORDER: Kind[] = ['seed', 'eval', 'seed-fwd', 'ts', 'graph', 'eval-graph', 'eval-inproc'];
+const ORDER: Kind[] = ['seed', 'eval', 'eval-logits', 'peer', 'seed-fwd', 'ts', 'graph', 'eval-graph', 'eval-graph-logits', 'eval-inproc', 'peer-inproc'];
+/** bench.ts's kinds in their order, then the sources' kinds in the order first seen. */
+const kindOrder = (k: string): number => (ORDER as string[]).indexOf(k) >>> 0;
+const peerOrder = (p: string | undefined): number => PEERS.findIndex((x) => x.id === p);
 
 function sortedRows(rows: readonly Row[]): Row[] {
   return [...rows].sort(
     (a, b) =>
       (a.task === b.task ? 0 : a.task === 'binary' ? -1 : 1) ||
       a.size - b.size ||
-      ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind) ||
+      kindOrder(a.kind) - kindOrder(b.kind) ||
+      (kindOrder(a.kind) === 2 ** 32 - 1 ? a.kind.localeCompare(b.kind) : 0) ||
+      peerOrder(a.peer) - peerOrder(b.peer) ||
       (a.form ?? '').localeCompare(b.form ?? '') ||
       (a.workers ?? 0) - (b.workers ?? 0) ||
       (a.threads ?? 0) - (b.threads ?? 0) ||
@@ -675,6 +686,41 @@ function summaryText(rows: readonly Row[]): string {
   return [line(head), `|${head.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`, ...body.map(line)].join('\n');
 }
 
+/**
+ * focal-onnx against the peers (binary): per size, the whole process and in process (M elements/s,
+ * best of the runs), and each peer's first in-process call at the largest size (torch.compile and
+ * jax.jit compile in it). focal-onnx in process is eval's graph from memory, two one-thread
+ * sessions side by side; the peers in process are their function on the arrays in memory.
+ */
+function peersText(rows: readonly Row[]): string {
+  const bin = rows.filter((r) => r.task === 'binary');
+  const sizes = [...new Set(bin.filter((r) => r.kind === 'eval' || r.kind === 'peer').map((r) => r.size))].sort((a, b) => a - b);
+  const f = (x: number | undefined): string => (x === undefined ? 'n/a' : x.toFixed(x < 100 ? 1 : 0));
+  const top = (pick: (r: Row) => boolean, size: number): number | undefined => {
+    const rs = bin.filter((r) => r.size === size && pick(r));
+    return rs.length ? Math.max(...rs.map(mps)) : undefined;
+  };
+  const lines: { what: string; whole: (r: Row) => boolean; inproc: (r: Row) => boolean; first?: (r: Row) => boolean }[] = [
+    { what: 'focal-onnx eval, probabilities, eps 1e-4', whole: (r) => r.kind === 'eval' && r.threads === 2, inproc: (r) => r.kind === 'eval-graph' && r.workers === 2 },
+    { what: 'focal-onnx eval, logits, eps 0', whole: (r) => r.kind === 'eval-logits', inproc: (r) => r.kind === 'eval-graph-logits' },
+    ...PEERS.map((p) => ({
+      what: p.label,
+      whole: (r: Row) => r.kind === 'peer' && r.peer === p.id,
+      inproc: (r: Row) => r.kind === 'peer-inproc' && r.peer === p.id,
+      first: (r: Row) => r.kind === 'peer-inproc' && r.peer === p.id,
+    })),
+  ];
+  const largest = sizes[sizes.length - 1];
+  const head = ['binary, 2 threads', ...sizes.map((n) => `${fmtSize(n)}: whole process / in process`), `first call at ${largest === undefined ? '–' : fmtSize(largest)}, s`];
+  const body = lines.map((l) => {
+    const first = l.first ? bin.find((r) => r.size === largest && l.first?.(r))?.note?.match(/first call ([\d.]+) s/)?.[1] : undefined;
+    return [l.what, ...sizes.map((n) => `${f(top(l.whole, n))} / ${f(top(l.inproc, n))}`), first ?? ''];
+  });
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  const table = [line(head), `|${head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...body.map(line)].join('\n');
+  return peersSkipped ? `${table}\n\n_${peersSkipped}._` : table;
+}
+
 /** Replaces the text between the bench markers of the project README, when it has them. */
 function updateRootReadme(summary: string, meta: { date: string; cpu: string; cores: number }): void {
   const file = path.join(ROOT, 'README.md');
@@ -714,11 +760,21 @@ async function chart(rows: readonly Row[]): Promise<string> {
         return r.threads === 2 ? 'eval, whole process, 2 thr' : undefined;
       case 'eval-inproc':
         return r.threads === 2 ? 'eval, streaming, 2 thr' : undefined;
+      case 'eval-logits':
+        return 'eval, logits, whole process, 2 thr';
+      case 'eval-graph-logits':
+        return 'eval graph, logits, from memory, 2 sessions';
+      case 'peer':
+      case 'peer-inproc':
+        return r.label;
+      default:
+        return r.chart;
     }
   };
   const values = rows.flatMap((r) => {
     const variant = pick(r);
-    return variant ? [{ task: r.task, elements: r.size, variant, mps: Math.round(mps(r) * 10) / 10 }] : [];
+    const mode = isWhole(r) ? 'whole process' : 'in process';
+    return variant ? [{ task: r.task, elements: r.size, variant, mode, mps: Math.round(mps(r) * 10) / 10 }] : [];
   });
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -732,7 +788,8 @@ async function chart(rows: readonly Row[]): Promise<string> {
       encoding: {
         x: { field: 'elements', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'elements', axis: { values: [...new Set(values.map((v) => v.elements))], labelExpr: "datum.value >= 1048576 ? datum.value / 1048576 + 'M' : datum.value" } },
         y: { field: 'mps', type: 'quantitative', scale: { type: 'log' }, title: 'million elements / s (best of runs)' },
-        color: { field: 'variant', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 3, labelLimit: 320 } },
+        color: { field: 'variant', type: 'nominal', title: null, scale: { scheme: 'category20' }, legend: { orient: 'bottom', columns: 3, labelLimit: 320 } },
+        strokeDash: { field: 'mode', type: 'nominal', title: null, legend: { orient: 'bottom' } },
         tooltip: [{ field: 'variant' }, { field: 'elements' }, { field: 'mps' }],
       },
     },
@@ -744,15 +801,27 @@ async function chart(rows: readonly Row[]): Promise<string> {
   return svg;
 }
 
-function readme(rows: readonly Row[], meta: Record<string, unknown>): string {
-  const m = meta as { date: string; cpu: string; cores: number; node: string; ort: string; torch: string | null; load: { before: number[]; after: number[] } };
+const NOTES_START = '<!-- hand-written:start (npm run bench keeps this part as it is) -->';
+const NOTES_END = '<!-- hand-written:end -->';
+
+/** The hand-written part of an existing bench README (markers included), or an empty one. */
+function handWritten(file: string): string {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const a = text.indexOf(NOTES_START);
+  const b = text.indexOf(NOTES_END);
+  return a >= 0 && b > a ? text.slice(a, b + NOTES_END.length) : `${NOTES_START}\n${NOTES_END}`;
+}
+
+function readme(rows: readonly Row[], meta: Record<string, unknown>, notes: readonly string[], kept: string): string {
+  const m = meta as { date: string; cpu: string; cores: number; node: string; ort: string; torch: string | null; peers: Record<string, string> | null; load: { before: number[]; after: number[] } };
   const seedNote = m.torch ? `PyTorch ${m.torch} (Debian python3-torch)` : 'not run: /usr/bin/python3 with torch and numpy was not found (apt-get install python3-torch python3-numpy)';
+  const peersNote = m.peers ? Object.entries(m.peers).map(([k, v]) => `${k} ${v}`).join(', ') + ' (the venv of scripts/setup-python.sh)' : (peersSkipped ?? 'not run');
   return [
     '# Benchmark',
     '',
     'Written by `npm run bench` (scripts/bench.ts); the raw numbers are in `results.json`, the chart is `throughput.svg`.',
     '',
-    `Last run: ${m.date} on ${m.cores} × ${m.cpu}, Node ${m.node}, onnxruntime-node ${m.ort}, seed: ${seedNote}.`,
+    `Last run: ${m.date} on ${m.cores} × ${m.cpu}, Node ${m.node}, onnxruntime-node ${m.ort}, seed: ${seedNote}; peers: ${peersNote}.`,
     `Load average before / after: ${m.load.before.map((x) => x.toFixed(2)).join(' ')} / ${m.load.after.map((x) => x.toFixed(2)).join(' ')}.`,
     '',
     'Data: float32 predictions uniform in [0, 1), float32 targets 0/1 (30% ones); multilabel files are [N/16, 16].',
@@ -764,6 +833,18 @@ function readme(rows: readonly Row[], meta: Record<string, unknown>): string {
     '## Summary',
     '',
     summaryText(rows),
+    '',
+    '## Against the alternatives',
+    '',
+    'The same binary files in each (the logits peers and rows read the logits of the same probabilities), 2 threads;',
+    'M elements/s, best of the runs. In process, focal-onnx is eval\'s graph from memory in two one-thread sessions side by side;',
+    'a peer is its function called on the arrays in memory after a first call (which compiles, for torch.compile and jax.jit).',
+    'Every peer\'s loss agrees with focal-onnx eval\'s on the same files (relative 1e-5; see the loss column below).',
+    '',
+    peersText(rows),
+    '',
+    ...(notes.length ? [...notes.map((n) => `- ${n}`), ''] : []),
+    kept,
     '',
     '## Every row',
     '',
@@ -796,7 +877,8 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write(`note: the seed is not run: ${PYTHON} with torch and numpy was not found (apt-get install python3-torch python3-numpy)\n`);
   }
   fs.mkdirSync(o.data, { recursive: true });
-  const ctx: Context = { o, hook: rssHook(o.data), torch, rows: [] };
+  const ctx: Context = { o, hook: rssHook(o.data), torch, rows: [], notes: [] };
+  for (const source of SOURCES) await source.prepare?.(sourceContext(ctx, (what) => process.stderr.write(`\r  ${source.name}: ${what}`.padEnd(78))));
   const loadBefore = os.loadavg();
   const started = performance.now();
   const plan: [Task, number][] = [];
@@ -817,12 +899,14 @@ async function main(argv: readonly string[]): Promise<void> {
     node: process.version,
     ort: packageVersion('onnxruntime-node'),
     torch: torch ?? null,
+    peers: peerVersions,
     load: { before: loadBefore, after: os.loadavg() },
     seconds: (performance.now() - started) / 1000,
     config: { alpha: ALPHA, gamma: GAMMA, eps: EPS, labels: LABELS, reps: o.reps, sizes: o.sizes, defaultBatch: DEFAULT_BATCH, sweepBatches: SWEEP_BATCHES },
   };
+  const disagree = checkPeers(ctx.rows);
   const table = tableText(ctx.rows, false);
-  process.stdout.write(`\n${table}\n\n${summaryText(ctx.rows)}\n\n`);
+  process.stdout.write(`\n${table}\n\n${summaryText(ctx.rows)}\n\n${peersText(ctx.rows)}\n\n`);
   fs.mkdirSync(o.out, { recursive: true });
   const results = {
     meta,
@@ -836,14 +920,21 @@ async function main(argv: readonly string[]): Promise<void> {
     })),
   };
   fs.writeFileSync(path.join(o.out, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
-  fs.writeFileSync(path.join(o.out, 'README.md'), readme(ctx.rows, meta));
-  if (!o.quick && path.resolve(o.out) === path.join(ROOT, 'bench')) updateRootReadme(summaryText(ctx.rows), meta);
+  const kept = handWritten(path.join(o.out, 'README.md'));
+  fs.writeFileSync(path.join(o.out, 'README.md'), readme(ctx.rows, meta, ctx.notes, kept));
+  if (!o.quick && path.resolve(o.out) === path.join(ROOT, 'bench')) {
+    updateRootReadme(`${summaryText(ctx.rows)}\n\nAgainst the alternatives (binary; M elements/s, whole process / in process; see bench/README.md):\n\n${peersText(ctx.rows)}`, meta);
+  }
   try {
     fs.writeFileSync(path.join(o.out, 'throughput.svg'), await chart(ctx.rows));
   } catch (e) {
     process.stderr.write(`chart not drawn: ${(e as Error).message}\n`);
   }
   process.stderr.write(`wrote ${path.relative(process.cwd(), o.out) || '.'}/results.json, throughput.svg, README.md (${meta.seconds.toFixed(0)} s)\n`);
+  if (disagree.length) {
+    process.stderr.write(`bench: peers that do not compute focal-onnx's loss:\n${disagree.map((d) => `  ${d}\n`).join('')}`);
+    process.exitCode = 1;
+  }
 }
 
 if (!isMainThread) {
