@@ -49,6 +49,7 @@ import { blockShape } from '../src/runtime/eval-outputs';
 import { createSession } from '../src/runtime/session';
 import { scriptFlags } from './args';
 import { PEERS, checkPeers, peerRows, peerVersions, peersSkipped } from './bench-peers';
+import { networkRows } from './bench-network';
 import { BenchOptions, DataFiles, ROOT, Row, RowKey, RowSource, SourceContext, Task, fmtSize, lastJson, run } from './bench-rows';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
 import { mulberry32 } from './prng';
@@ -73,7 +74,7 @@ type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval-graph-lo
  * scripts/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
  * bench.ts's own rows. To add one: import it and list it here.
  */
-const SOURCES: readonly RowSource[] = [peerRows];
+const SOURCES: readonly RowSource[] = [peerRows, networkRows];
 
 // ---- options ------------------------------------------------------------------------------------
 
