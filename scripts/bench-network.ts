@@ -5,12 +5,12 @@
  *
  * - `network`: `focal-onnx eval --network … --json` as a whole process (spawn to exit);
  * - `network-inproc`: the same streaming in process (`evaluateNetwork`), its images per second;
- * - `network-alone`: the CNN alone over the same batches (read, run, fetch its logits), in process.
  *
  * - `network-loss`: the loss's share of the time, per batch of eval --network's size: the loss graph
- *   alone on the CNN's logits, over the network with the loss attached — medians of interleaved
- *   runs (the difference of two streamed totals is within the noise: the loss is a few percent of
- *   the CNN). Its times are the loss alone per batch, scaled to the whole set.
+ *   alone on the CNN's logits, over the network with the loss attached, and the CNN alone — medians
+ *   of interleaved runs on one batch (the difference of two streamed totals is within the noise of
+ *   a shared machine: the loss is a few percent of the CNN). Its times are the loss alone per
+ *   batch, scaled to the whole set.
  *
  * A row's `size` is the number of images. Measured once a repetition, with the first task and size
  * of the run (the CNN's files are its own).
@@ -22,7 +22,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
-import { writeNpy, NpyReader } from '../src/io/npy';
+import { NpyReader, writeNpy } from '../src/io/npy';
 import { attachLoss } from '../src/attach';
 import { buildLoss } from '../src/losses';
 import { DEFAULT_NETWORK_BATCH_ELEMENTS, evaluateNetwork } from '../src/runtime/evaluate-network';
@@ -57,39 +57,13 @@ export function networkData(dir: string, images: number): { x: string; t: string
   return { x, t };
 }
 
-/** Seconds to stream the images through the network alone, in the batches eval --network uses. */
-async function networkAlone(x: string, threads: number): Promise<{ seconds: number; images: number }> {
-  const session = await createSession(NETWORK, { threads });
-  const reader = NpyReader.open(x);
-  try {
-    const per = IMAGE.reduce((a, b) => a * b, 1);
-    const batchRows = Math.max(1, Math.floor(DEFAULT_NETWORK_BATCH_ELEMENTS / per));
-    const t0 = performance.now();
-    let images = 0;
-    const it = reader.batches(batchRows * per);
-    let next = it.next();
-    for (;;) {
-      const b = await next;
-      if (b.done) break;
-      next = it.next(); // read ahead, as eval --network does
-      const n = b.value.data.length / per;
-      await session.run({ images: { dtype: 'float32', dims: [n, ...IMAGE], data: b.value.data as Float32Array } as HostTensor }, ['logits']);
-      images += n;
-    }
-    return { seconds: (performance.now() - t0) / 1000, images };
-  } finally {
-    reader.close();
-    await session.release();
-  }
-}
-
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
  * Per batch (eval --network's batch of images): the seconds of the loss graph alone on the CNN's
  * logits and of the CNN with the loss attached, medians of `runs` interleaved runs.
  */
-async function lossShare(x: string, threads: number, runs: number): Promise<{ loss: number; combined: number; batchRows: number }> {
+async function lossShare(x: string, threads: number, runs: number): Promise<{ loss: number; combined: number; alone: number; batchRows: number }> {
   const per = IMAGE.reduce((a, b) => a * b, 1);
   const batchRows = Math.max(1, Math.floor(DEFAULT_NETWORK_BATCH_ELEMENTS / per));
   const reader = NpyReader.open(x);
@@ -107,19 +81,23 @@ async function lossShare(x: string, threads: number, runs: number): Promise<{ lo
     const logits = (await alone.run(feed, ['logits'])).logits;
     const a: number[] = [];
     const b: number[] = [];
+    const c: number[] = [];
+    const time = async (f: () => Promise<unknown>): Promise<number> => {
+      const t0 = performance.now();
+      await f();
+      return (performance.now() - t0) / 1000;
+    };
     for (let i = 0; i < runs + 2; i++) {
-      let t0 = performance.now();
-      await loss.run({ pred: logits, target: t }, ['loss']);
-      const dl = (performance.now() - t0) / 1000;
-      t0 = performance.now();
-      await combined.run({ ...feed, target: t }, ['loss']);
-      const dc = (performance.now() - t0) / 1000;
+      const dl = await time(() => loss.run({ pred: logits, target: t }, ['loss']));
+      const dc = await time(() => combined.run({ ...feed, target: t }, ['loss']));
+      const da = await time(() => alone.run(feed, ['logits']));
       if (i >= 2) {
         a.push(dl);
         b.push(dc);
+        c.push(da);
       }
     }
-    return { loss: median(a), combined: median(b), batchRows };
+    return { loss: median(a), combined: median(b), alone: median(c), batchRows };
   } finally {
     await Promise.all([combined.release(), alone.release(), loss.release()]);
   }
@@ -165,24 +143,20 @@ export async function measureNetwork(row: (key: RowKey) => Row, dir: string, ima
   inproc.peaks.push(process.memoryUsage().rss);
   inproc.losses.push(r.loss);
 
-  progress('the CNN alone, in process');
-  const a = await networkAlone(x, THREADS);
-  if (a.images !== r.rows) throw new Error(`bench-network: the CNN alone ran ${a.images} images, eval --network ${r.rows}`);
-  const alone = row({ kind: 'network-alone', task, size: images, threads: THREADS, label: 'the CNN alone, same batches, in process (images/s)' });
-  alone.times.push(a.seconds);
-  alone.peaks.push(process.memoryUsage().rss);
-  alone.losses.push(NaN);
-
   progress('the loss alone and the CNN with the loss, per batch');
-  const share = await lossShare(x, THREADS, 40);
-  const lossRow = row({ kind: 'network-loss', task, size: images, threads: THREADS, label: "the loss alone on the CNN's logits (its share of eval --network's time)" });
+  // One thread each: with several sessions of two threads interleaved, each one's spinning thread
+  // pool takes the cores from the next (measured: 5× slower batches).
+  const share = await lossShare(x, 1, 40);
+  const lossRow = row({ kind: 'network-loss', task, size: images, threads: 1, label: "the loss alone on the CNN's logits (its share of eval --network's time)" });
   lossRow.times.push((share.loss * images) / share.batchRows);
   lossRow.peaks.push(process.memoryUsage().rss);
   lossRow.losses.push(NaN);
-  lossRow.note = `${(100 * (share.loss / share.combined)).toFixed(1)}% of the time of the CNN with the loss (${(share.loss * 1e3).toFixed(3)} of ${(share.combined * 1e3).toFixed(2)} ms a batch of ${share.batchRows} images, medians of 40 interleaved runs)`;
+  lossRow.note =
+    `${(100 * (share.loss / share.combined)).toFixed(1)}% of the time of the CNN with the loss: ${(share.loss * 1e3).toFixed(3)} of ${(share.combined * 1e3).toFixed(2)} ms ` +
+    `a batch of ${share.batchRows} images on one thread (the CNN alone ${(share.alone * 1e3).toFixed(2)} ms; medians of 40 interleaved runs)`;
 
   const best = (xs: number[]): number => Math.min(...xs);
-  inproc.note = `${Math.round(images / best(inproc.times))} images/s (the CNN alone over the same batches: ${Math.round(images / best(alone.times))} images/s)`;
+  inproc.note = `${Math.round(images / best(inproc.times))} images/s`;
   whole.note = `${Math.round(images / best(whole.times))} images/s, process start and session load included`;
 }
 
