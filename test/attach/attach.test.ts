@@ -168,6 +168,15 @@ function tinyNetwork(opts: { opset?: number; input?: string; output?: string; dt
   return serializeModel(buildModel(g, { metadata: { owner: 'me' } }));
 }
 
+describe('the public API', () => {
+  it('exports attachLoss and evaluateNetwork', async () => {
+    const api = await import('../../src/index');
+    expect(typeof api.attachLoss).toBe('function');
+    expect(typeof api.evaluateNetwork).toBe('function');
+    expect(api.COLLISION_PREFIX).toBe('focal_');
+  });
+});
+
 describe('names, versions and refusals', () => {
   it('prefixes the loss’s names that the network already uses (target, loss, intermediate values)', async () => {
     // The network's input is called 'target' and its output 'loss'; the builder names its

@@ -81,3 +81,39 @@ describe('focal-onnx attach', () => {
     for (const flag of ['--output NAME', '--task', '--as-function', '--with-grad', '-o, --out OUT.onnx']) expect(r.stdout).toContain(flag);
   });
 });
+
+describe("the README's attach and eval --network examples", () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  /** The `npx focal-onnx …` command starting with `start`, backslash continuations joined, split into arguments. */
+  const command = (start: string): string[] => {
+    const i = readme.indexOf(`npx focal-onnx ${start}`);
+    expect(i).toBeGreaterThanOrEqual(0);
+    const text = readme.slice(i).split('\n');
+    const lines: string[] = [];
+    for (const l of text) {
+      lines.push(l.replace(/\\$/, '').replace(/#.*$/, ''));
+      if (!l.trimEnd().endsWith('\\')) break;
+    }
+    return lines.join(' ').trim().split(/\s+/).slice(2);
+  };
+
+  it('attach prints what the README shows', async () => {
+    const argv = command('attach');
+    const out = file('readme-cnn-loss.onnx');
+    const r = await runCli(argv.map((a) => (a === 'cnn-loss.onnx' ? out : a)));
+    expect(r.code).toBe(0);
+    const shown = /^wrote cnn-loss\.onnx .*$/m.exec(readme)?.[0];
+    expect(r.stdout.trim()).toBe(shown?.replace('cnn-loss.onnx', out));
+  });
+
+  it('eval --network prints the loss the README shows, which is the reference loss', async () => {
+    const r = await runCli(command('eval --network'));
+    expect(r.code).toBe(0);
+    const shown = /^# (loss +[\d.]+ \(mean over 64 rows\))/m.exec(readme)?.[1];
+    expect(r.stdout.split('\n')[0]).toBe(shown);
+    const ref = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'networks', 'networks.json'), 'utf8')) as { networks: { name: string; samples?: { referenceLoss: number } }[] }).networks.find(
+      (n) => n.name === 'cnn',
+    )?.samples?.referenceLoss as number;
+    expect(Math.abs(Number(/loss +([\d.]+)/.exec(r.stdout)?.[1]) - ref)).toBeLessThan(1e-6);
+  });
+});
