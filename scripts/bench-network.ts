@@ -74,7 +74,7 @@ async function lossShare(x: string, threads: number, runs: number): Promise<{ lo
   const options = { task: 'multiclass', input: 'logits', alpha: 'none' } as const;
   const combined = await createSession(attachLoss(fs.readFileSync(NETWORK), { ...options, output: 'logits', reduction: 'none' }).bytes, { threads });
   const alone = await createSession(NETWORK, { threads });
-  const loss = await createSession(buildLoss({ ...options, opset: 18, reduction: 'none' }, { shapes: { pred: ['N', CLASSES], target: ['N'] } }).bytes, { threads });
+  const loss = await createSession(buildLoss({ ...options, opset: 18, reduction: 'none' }, { predShape: ['N', CLASSES] }).bytes, { threads });
   try {
     const feed = { images: { dtype: 'float32', dims: [batchRows, ...IMAGE], data: images } as HostTensor };
     const t = { dtype: 'int64', dims: [batchRows], data: target } as HostTensor;

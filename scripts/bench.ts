@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: how fast focal-onnx computes the focal loss on this machine, side by side with
- * the seed's PyTorch code, on the same generated files.
+ * the seed's PyTorch code and with what a user would run instead (the peers), on the same
+ * generated files.
  *
  * What runs, for each task (binary [N], multilabel [N/16, 16]) and size (1M, 16M, 64M elements of
  * float32 predictions and 0/1 float32 targets; 32M too for binary, the issue's goal size):
@@ -21,6 +22,16 @@
  *   to exit (node start, module load, model build, session, streaming, checks, printing).
  * - eval, in-process: the same run's own streaming time (`seconds` in its JSON: reading, checks,
  *   running and accumulating, without process start and session load).
+ * - eval on logits (binary): `eval --input logits --eps 0` on the logits of the same probabilities
+ *   (torchvision's and optax's loss), whole process, and its graph from memory in two sessions:
+ *   what the logits peers are compared with.
+ * - peers (binary; scripts/bench-peers.ts, run by scripts/bench-peers.py in the venv that
+ *   scripts/setup-python.sh makes): PyTorch 2 eager and torch.compile with the seed's formula and
+ *   with torchvision's sigmoid_focal_loss, jax.jit of optax's sigmoid_focal_loss, NumPy — whole
+ *   process (start, load the files, compute, print) and in process (best of several calls on the
+ *   data in memory), 2 threads; each one's loss is checked against eval's (a peer that disagrees
+ *   is marked in the table and the bench exits 1). Without a venv they are left out, and said so.
+ * - rows from other files: the RowSources in SOURCES (scripts/bench-rows.ts says how to add one).
  *
  * Every in-process row runs in its own child process, so its peak memory (max RSS, from
  * `process.resourceUsage()` or python's getrusage) is its own; for eval a preloaded hook reports it.
@@ -29,10 +40,14 @@
  * seed's best in-process forward, at the same task and size.
  *
  * Writes bench/results.json (raw numbers), bench/throughput.svg (Vega-Lite, rendered headless) and
- * bench/README.md (the table). Data files go to $FOCAL_BENCH_DATA or <tmp>/focal-onnx-bench and
- * are reused by later runs; they never go into the repository.
+ * bench/README.md (the tables; its hand-written part, between the `hand-written` markers, is kept
+ * as it is). Data files go to $FOCAL_BENCH_DATA or <tmp>/focal-onnx-bench and are reused by later
+ * runs; they never go into the repository.
  *
- *     npm run bench [-- --sizes 1M,16M,32M,64M] [--reps 3] [--no-seed] [--out bench] [--data DIR]
+ * On 2 cores the whole run takes ~12 minutes (the peers ~6 of them); torch.compile's first run on
+ * a machine compiles each size cold (~25 s each, two functions), later runs find inductor's cache.
+ *
+ *     npm run bench [-- --sizes 1M,16M,32M,64M] [--reps 3] [--no-seed] [--no-peers] [--out bench] [--data DIR]
  *     npm run bench -- --quick     # 1M and 4M, two runs each, results under the data directory
  *
  * Quiet machine wanted: the numbers are wall-clock. The load average before and after is recorded.
@@ -48,6 +63,7 @@ import { buildLoss } from '../src/losses';
 import { blockShape } from '../src/runtime/eval-outputs';
 import { createSession } from '../src/runtime/session';
 import { scriptFlags } from './args';
+import { evaluatorRows } from './bench-evaluator';
 import { PEERS, checkPeers, peerRows, peerVersions, peersSkipped } from './bench-peers';
 import { networkRows } from './bench-network';
 import { BenchOptions, DataFiles, ROOT, Row, RowKey, RowSource, SourceContext, Task, fmtSize, lastJson, run } from './bench-rows';
@@ -74,13 +90,14 @@ type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval-graph-lo
  * scripts/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
  * bench.ts's own rows. To add one: import it and list it here.
  */
-const SOURCES: readonly RowSource[] = [peerRows, networkRows];
+const SOURCES: readonly RowSource[] = [peerRows, evaluatorRows, networkRows];
 
 // ---- options ------------------------------------------------------------------------------------
 
 interface Options extends BenchOptions {
   sizes: number[];
   seed: boolean;
+  levers: boolean;
   out: string;
 }
 
@@ -96,6 +113,7 @@ const FLAGS = {
   reps: { type: 'number', integer: true, min: 1, description: 'runs of each row (default 3)' },
   seed: { type: 'boolean', description: "run the seed's PyTorch code (default; --no-seed to skip it)" },
   peers: { type: 'boolean', description: 'run the peers: PyTorch, torch.compile, JAX, NumPy in the venv (default; --no-peers to skip them)' },
+  levers: { type: 'boolean', description: "measure onnxruntime's in-process levers (scripts/bench-levers.ts; default, not with --quick; --no-levers to skip)" },
   out: { type: 'string', description: 'where results.json, throughput.svg and README.md go (default bench/)' },
   data: { type: 'string', description: 'where the generated data files go' },
   quick: { type: 'boolean', description: '1M and 4M, two runs each, results under the data directory' },
@@ -119,6 +137,7 @@ function parseOptions(argv: readonly string[]): Options {
     reps: f.reps ?? (quick ? 2 : 3),
     seed: f.seed ?? true,
     peers: f.peers ?? true,
+    levers: f.levers ?? !quick,
     // A quick run (a smoke test) never replaces the committed results.
     out: f.out !== undefined ? path.resolve(f.out) : quick ? path.join(data, 'quick') : path.join(ROOT, 'bench'),
     data,
@@ -722,6 +741,50 @@ function peersText(rows: readonly Row[]): string {
   return peersSkipped ? `${table}\n\n_${peersSkipped}._` : table;
 }
 
+/** One variant of scripts/bench-levers.ts's JSON. */
+interface LeverResult {
+  part: string;
+  name: string;
+  batch: number;
+  ns: number[];
+  ratio: number[];
+}
+
+interface LeverRun {
+  threads: number;
+  rounds: number;
+  elements: number;
+  results: LeverResult[];
+}
+
+/**
+ * The levers, each run's variants in interleaved rounds (scripts/bench-levers.ts): one session of
+ * one thread (as each of eval's sessions side by side) for every part, and the session options
+ * again with two threads (eval's one-session path, where spinning matters).
+ */
+async function measureLevers(o: Options): Promise<LeverRun[]> {
+  const runs: LeverRun[] = [];
+  for (const [part, threads] of [['all', 1], ['session', 2]] as const) {
+    process.stderr.write(`\r  levers: ${part}, ${threads} thread(s)`.padEnd(78));
+    const file = path.join(o.data, `levers-${part}-${threads}.json`);
+    const args = [path.join(__dirname, 'bench-levers.js'), '--part', part, '--threads', String(threads), '--rounds', String(o.quick ? 5 : 15), '--elements', '4M', '--json', file];
+    const s = await run(process.execPath, args);
+    if (s.code !== 0) throw new Error(`bench-levers failed (exit ${s.code}): ${s.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    runs.push(JSON.parse(fs.readFileSync(file, 'utf8')) as LeverRun);
+  }
+  process.stderr.write('\n');
+  return runs;
+}
+
+function leversText(runs: readonly LeverRun[]): string {
+  const head = ['part', 'threads', 'variant', 'ns an element (median / best)', 'ratio to the part\'s baseline (median of rounds)'];
+  const body = runs.flatMap((r) =>
+    r.results.map((x) => [x.part, String(r.threads), x.name, `${median(x.ns).toFixed(2)} / ${Math.min(...x.ns).toFixed(2)}`, median(x.ratio).toFixed(2)]),
+  );
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(head), `|${head.map((_, i) => (i < 3 ? ' --- ' : ' ---: ')).join('|')}|`, ...body.map(line)].join('\n');
+}
+
 /** Replaces the text between the bench markers of the project README, when it has them. */
 function updateRootReadme(summary: string, meta: { date: string; cpu: string; cores: number }): void {
   const file = path.join(ROOT, 'README.md');
@@ -813,7 +876,7 @@ function handWritten(file: string): string {
   return a >= 0 && b > a ? text.slice(a, b + NOTES_END.length) : `${NOTES_START}\n${NOTES_END}`;
 }
 
-function readme(rows: readonly Row[], meta: Record<string, unknown>, notes: readonly string[], kept: string): string {
+function readme(rows: readonly Row[], meta: Record<string, unknown>, notes: readonly string[], kept: string, levers: readonly LeverRun[]): string {
   const m = meta as { date: string; cpu: string; cores: number; node: string; ort: string; torch: string | null; peers: Record<string, string> | null; load: { before: number[]; after: number[] } };
   const seedNote = m.torch ? `PyTorch ${m.torch} (Debian python3-torch)` : 'not run: /usr/bin/python3 with torch and numpy was not found (apt-get install python3-torch python3-numpy)';
   const peersNote = m.peers ? Object.entries(m.peers).map(([k, v]) => `${k} ${v}`).join(', ') + ' (the venv of scripts/setup-python.sh)' : (peersSkipped ?? 'not run');
@@ -847,6 +910,16 @@ function readme(rows: readonly Row[], meta: Record<string, unknown>, notes: read
     ...(notes.length ? [...notes.map((n) => `- ${n}`), ''] : []),
     kept,
     '',
+    ...(levers.length
+      ? [
+          '## In-process levers, this run',
+          '',
+          `\`npm run bench:levers\` (scripts/bench-levers.ts): each variant over the same ${levers[0].elements} elements in memory, ${levers[0].rounds} interleaved rounds; the ratio is to its part's baseline (eval's graph as eval runs it, or the first variant) in the same round.`,
+          '',
+          leversText(levers),
+          '',
+        ]
+      : []),
     '## Every row',
     '',
     tableText(rows, true),
@@ -892,6 +965,7 @@ async function main(argv: readonly string[]): Promise<void> {
     for (let rep = 0; rep < o.reps; rep++) await measure(ctx, task, size, files, rep);
     process.stderr.write('\n');
   }
+  const levers = o.levers ? await measureLevers(o) : [];
   const meta = {
     date: new Date().toISOString(),
     cpu: os.cpus()[0]?.model ?? 'unknown',
@@ -919,10 +993,11 @@ async function main(argv: readonly string[]): Promise<void> {
       ratioToSeed: ((s) => (s === undefined ? null : mps(r) / s))(seedFor(ctx.rows, r)),
       peakBytes: Math.max(...r.peaks),
     })),
+    levers,
   };
   fs.writeFileSync(path.join(o.out, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
   const kept = handWritten(path.join(o.out, 'README.md'));
-  fs.writeFileSync(path.join(o.out, 'README.md'), readme(ctx.rows, meta, ctx.notes, kept));
+  fs.writeFileSync(path.join(o.out, 'README.md'), readme(ctx.rows, meta, ctx.notes, kept, levers));
   if (!o.quick && path.resolve(o.out) === path.join(ROOT, 'bench')) {
     updateRootReadme(`${summaryText(ctx.rows)}\n\nAgainst the alternatives (binary; M elements/s, whole process / in process; see bench/README.md):\n\n${peersText(ctx.rows)}`, meta);
   }

@@ -69,6 +69,10 @@ export {
   normalizeOptions,
   optionsFromMetadata,
   optionsToMetadata,
+  LIKES,
+  PRESETS,
+  TARGETS,
+  WEIGHTS,
 } from './losses';
 export type {
   LossModel,
@@ -83,6 +87,10 @@ export type {
   Reduction,
   TargetDType,
   Task,
+  Like,
+  TargetKind,
+  WeightKind,
+  Preset,
 } from './losses';
 
 export {

@@ -180,7 +180,7 @@ export function attachLoss(networkBytes: Uint8Array, options: AttachOptions, con
   const o = normalizeOptions({ ...loss, dtype: dtype as DType as FocalOptions['dtype'], opset }, label);
   const alphaCount = Array.isArray(o.alpha) ? o.alpha.length : undefined;
   const shapes = lossShapes(o.task, dims, where, alphaCount, label('alpha'));
-  const extras: BuildExtras = { shapes };
+  const extras: BuildExtras = { predShape: shapes.pred };
   const lm = buildLoss(o, extras);
   return merge(net, lm.model, output, o, opset, source);
 }

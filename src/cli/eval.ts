@@ -25,6 +25,11 @@ const FLAGS = {
   'target-dtype': { ...LOSS_FLAGS['target-dtype'], description: 'element type of target (default: the target file’s)' },
   pred: { type: 'string', placeholder: 'P.npy', description: 'predictions: float16/32/64 .npy, C order (required)' },
   target: { type: 'string', placeholder: 'T.npy', description: 'targets: float, uint8, bool, int32 or int64 .npy (required)' },
+  weight: {
+    type: 'string',
+    placeholder: 'W.npy',
+    description: 'weights (.npy, float, >= 0): one per row (sample) or one per prediction (element); its shape decides',
+  },
   ep: { type: 'enum', values: EXECUTION_PROVIDERS, description: 'execution provider: cpu, cuda (GPU only), auto (CUDA if it loads) (default cpu)' },
   'batch-size': { type: 'number', integer: true, min: 1, placeholder: 'N', description: `prediction elements per batch, whole rows (default ${DEFAULT_BATCH_ELEMENTS})` },
   threads: { type: 'number', integer: true, min: 1, max: 1024, placeholder: 'N', description: 'CPU threads (default: every core; from 64 batches, one-thread sessions side by side)' },
@@ -39,8 +44,9 @@ type Flags = ParsedFlags<typeof FLAGS>;
 /** The loss options from the flags; `dtype` and `targetDtype` only when given (the files decide). */
 function lossFromFlags(flags: Flags): LossOptions {
   const { dtype, 'target-dtype': targetDtype, ...rest } = flags;
-  const normalized = lossOptionsFromFlags(rest);
-  const { dtype: _d, targetDtype: _t, ...options } = normalized;
+  // With a weight file the loss takes a weight input; which kind, its shape decides (evaluate).
+  const normalized = lossOptionsFromFlags(rest, flags.weight !== undefined ? { weight: 'sample' } : {});
+  const { dtype: _d, targetDtype: _t, weight: _w, ...options } = normalized;
   const loss: LossOptions = { ...options };
   if (dtype !== undefined) loss.dtype = dtype as LossOptions['dtype'];
   if (targetDtype !== undefined) loss.targetDtype = targetDtype as LossOptions['targetDtype'];
@@ -49,8 +55,8 @@ function lossFromFlags(flags: Flags): LossOptions {
 
 function summary(r: EvaluateResult): string {
   const rows: [string, string][] = [];
-  const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : 'mean';
-  const unit = r.options.task === 'multiclass' ? 'rows' : 'elements';
+  const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
+  const unit = r.options.task === 'multiclass' || r.options.labelMean ? 'rows' : 'elements';
   rows.push(['loss', `${formatLoss(r.loss)} (${what} over ${r.count} ${unit})`]);
   if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
   rows.push(['model', `${r.model ?? 'built from the flags'}: ${describeOptions(r.options)}`]);
@@ -193,7 +199,7 @@ export const evalCommand: Command = {
   name: 'eval',
   summary: 'evaluate the focal loss of predictions against targets (.npy files of any size)',
   usage:
-    'focal-onnx eval (--model FILE.onnx | [loss flags]) --pred P.npy --target T.npy [--ep cpu|cuda|auto]\n' +
+    'focal-onnx eval (--model FILE.onnx | [loss flags]) --pred P.npy --target T.npy [--weight W.npy] [--ep cpu|cuda|auto]\n' +
     '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]\n' +
     '       focal-onnx eval --network NETWORK.onnx --output NAME --feed INPUT=FILE.npy [--feed …] --target T.npy\n' +
     '                [loss flags] [--ep cpu|cuda|auto] [--batch-size N] [--threads N] [--json]',
@@ -222,6 +228,7 @@ export const evalCommand: Command = {
       result = await evaluate({
         pred: flags.pred,
         target: flags.target,
+        weight: flags.weight,
         model: flags.model,
         loss,
         out: flags.out,

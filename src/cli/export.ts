@@ -8,11 +8,17 @@ import { FlagSpecs, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
 import { LOSS_FLAGS, lossOptionsFromFlags } from './loss-flags';
 import { UsageError, quote } from '../errors';
+import { lossExtras } from './format';
 
 const FLAGS = {
   ...LOSS_FLAGS,
   'as-function': { type: 'boolean', description: 'emit the loss as one ai.focal node defined by a model-local function' },
   'with-grad': { type: 'boolean', description: 'add an output grad = d(loss)/d(pred)' },
+  weight: {
+    type: 'enum',
+    values: ['sample', 'element'],
+    description: 'add a graph input weight: per sample ([N], broadcast over labels) or per element (shaped like the per-element loss)',
+  },
   output: { type: 'string', alias: 'o', placeholder: 'FILE.onnx', description: 'where to write the model (required)' },
   json: { type: 'boolean', description: 'print the summary as one JSON object' },
 } as const satisfies FlagSpecs;
@@ -24,7 +30,7 @@ export function summarizeModel(m: LossModel): string {
   const sig = (ts: LossModel['inputs']): string => ts.map((t) => `${t.name} ${t.dtype}[${t.shape.join(', ')}]`).join(', ');
   const extras = [o.asFunction ? 'as function' : '', o.withGrad ? 'with grad' : ''].filter(Boolean).join(', ');
   return (
-    `${o.task} ${o.input} α=${alpha} γ=${o.gamma} ${o.reduction} eps=${o.eps} ${o.dtype} opset ${o.opset} ${o.form}` +
+    `${o.task} ${o.input} α=${alpha} γ=${o.gamma} ${o.reduction} eps=${o.eps} ${o.dtype} opset ${o.opset} ${o.form}${lossExtras(o)}` +
     `${extras ? ` (${extras})` : ''}: ${sig(m.inputs)} → ${sig(m.outputs)}`
   );
 }
@@ -35,13 +41,19 @@ export const exportCommand: Command = {
   usage:
     'focal-onnx export [--task binary|multilabel|multiclass] [--input probs|logits] [--alpha A|A1,A2,…|none]\n' +
     '                  [--gamma G] [--reduction mean|sum|none] [--eps E] [--dtype float32|float64|float16]\n' +
-    '                  [--opset N] [--form arith|onehot] [--as-function] [--with-grad] -o FILE.onnx',
+    '                  [--opset N] [--form arith|onehot] [--targets hard|soft] [--label-smoothing X] [--label-mean]\n' +
+    '                  [--like seed|torchvision|fvcore|optax|keras] [--weight sample|element]\n' +
+    '                  [--as-function] [--with-grad] -o FILE.onnx',
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx export', FLAGS, argv);
     if (positionals.length) throw new UsageError(`export takes no positional arguments, got ${quote(positionals[0])}`);
     if (flags.output === undefined) throw new UsageError('--output (-o) is required: the .onnx file to write');
-    const options = lossOptionsFromFlags(flags, { asFunction: flags['as-function'] ?? false, withGrad: flags['with-grad'] ?? false });
+    const options = lossOptionsFromFlags(flags, {
+      asFunction: flags['as-function'] ?? false,
+      withGrad: flags['with-grad'] ?? false,
+      ...(flags.weight !== undefined ? { weight: flags.weight as 'sample' | 'element' } : {}),
+    });
     const model = buildLoss(options);
     writeFileAtomic(flags.output, model.bytes);
     if (flags.json) {

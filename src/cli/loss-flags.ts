@@ -3,7 +3,21 @@
  * (validated by `normalizeOptions`, whose messages then name the flag).
  */
 import { UsageError, quote } from '../errors';
-import { DEFAULTS, FORMS, INPUTS, LOSS_DTYPES, LossOptions, REDUCTIONS, TARGET_DTYPES, TASKS, FocalOptions, Label, normalizeOptions } from '../losses';
+import {
+  DEFAULTS,
+  FORMS,
+  INPUTS,
+  LIKES,
+  LOSS_DTYPES,
+  LossOptions,
+  REDUCTIONS,
+  TARGETS,
+  TARGET_DTYPES,
+  TASKS,
+  FocalOptions,
+  Label,
+  normalizeOptions,
+} from '../losses';
 import { MAX_OPSET, MIN_OPSET } from '../onnx';
 import { FlagSpecs, ParsedFlags } from './args';
 
@@ -16,7 +30,11 @@ export const LOSS_FLAGS = {
     description: `α in [0, 1], one per label / class (comma-separated), or none (default ${DEFAULTS.alpha})`,
   },
   gamma: { type: 'number', min: 0, description: `γ >= 0, the focusing exponent (default ${DEFAULTS.gamma})` },
-  reduction: { type: 'enum', values: REDUCTIONS, description: `mean, sum, or none: per element (default ${DEFAULTS.reduction})` },
+  reduction: {
+    type: 'enum',
+    values: REDUCTIONS,
+    description: `mean, sum, none (per element), or weighted-mean: Σ w·l / Σ w (needs --weight) (default ${DEFAULTS.reduction})`,
+  },
   // The range [0, 1) is checked by normalizeOptions, so every bad value gets the whole range.
   eps: { type: 'number', description: `clamp floor for p_t in [0, 1); 0 with logits: stable form (default ${DEFAULTS.eps})` },
   dtype: { type: 'enum', values: LOSS_DTYPES, description: `element type of pred and loss (default ${DEFAULTS.dtype})` },
@@ -27,9 +45,27 @@ export const LOSS_FLAGS = {
   },
   opset: { type: 'number', integer: true, min: MIN_OPSET, max: MAX_OPSET, description: `ONNX opset (default ${DEFAULTS.opset})` },
   form: { type: 'enum', values: FORMS, description: `arith (fast) or onehot (the seed op for op) (default ${DEFAULTS.form})` },
+  targets: {
+    type: 'enum',
+    values: TARGETS,
+    description: `hard (0/1, class indices) or soft (in [0, 1]; multiclass [N, C] rows): the BCE term (default ${DEFAULTS.targets})`,
+  },
+  'label-smoothing': { type: 'number', placeholder: 'X', description: 'X in [0, 1], as Keras: t ← t·(1 − X) + X/2 (X/C for multiclass) (default 0)' },
+  'label-mean': { type: 'boolean', description: "multilabel: average each row over its labels first (Keras' binary focal loss)" },
+  like: {
+    type: 'enum',
+    values: LIKES,
+    description: `take the defaults of a library's focal loss: ${LIKES.join(', ')}; any flag given overrides them`,
+  },
 } as const satisfies FlagSpecs;
 
-const FLAG_OF: Partial<Record<keyof LossOptions, string>> = { targetDtype: 'target-dtype', asFunction: 'as-function', withGrad: 'with-grad' };
+const FLAG_OF: Partial<Record<keyof LossOptions, string>> = {
+  targetDtype: 'target-dtype',
+  asFunction: 'as-function',
+  withGrad: 'with-grad',
+  labelSmoothing: 'label-smoothing',
+  labelMean: 'label-mean',
+};
 
 /** Names an option by its flag in messages. */
 export const flagLabel: Label = (option) => `--${FLAG_OF[option] ?? option}`;
@@ -37,6 +73,8 @@ export const flagLabel: Label = (option) => `--${FLAG_OF[option] ?? option}`;
 /** Parses `--alpha`: a number, a comma-separated list, or none. */
 export function parseAlpha(text: string): LossOptions['alpha'] {
   if (text.trim().toLowerCase() === 'none') return 'none';
+  // torchvision's and fvcore's "no α" (kept as −1 here; --like torchvision / fvcore reads it as none).
+  if (text.trim() === '-1') return -1;
   const parts = text.split(',').map((s) => s.trim());
   const nums = parts.map((s) => (s === '' ? NaN : Number(s)));
   if (nums.some((x) => !Number.isFinite(x))) {
@@ -58,6 +96,10 @@ export function lossOptionsFromFlags(flags: ParsedFlags<typeof LOSS_FLAGS>, extr
   if (flags['target-dtype'] !== undefined) raw.targetDtype = flags['target-dtype'] as LossOptions['targetDtype'];
   if (flags.opset !== undefined) raw.opset = flags.opset;
   if (flags.form !== undefined) raw.form = flags.form as LossOptions['form'];
+  if (flags.targets !== undefined) raw.targets = flags.targets as LossOptions['targets'];
+  if (flags['label-smoothing'] !== undefined) raw.labelSmoothing = flags['label-smoothing'];
+  if (flags['label-mean'] !== undefined) raw.labelMean = flags['label-mean'];
+  if (flags.like !== undefined) raw.like = flags.like as LossOptions['like'];
   return normalizeOptions(raw, flagLabel);
 }
 

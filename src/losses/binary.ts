@@ -27,17 +27,59 @@
  * precision (p_t ≈ 1e-6; its Sigmoid is a fast approximation that also differs between the x64 and
  * WebAssembly builds: σ(−z) from it put float32 losses of confident elements 6e-6 off, and the two
  * runtimes 4e-6 apart). eps = 0 drops the clamp: the stable form of torchvision and kornia.
+ *
+ * Soft targets (`targets: 'soft'`, or label smoothing, t ← t·(1 − X) + X/2 first), as torchvision,
+ * fvcore, optax and Keras: the binary cross-entropy instead of −log p_t,
+ *
+ *     loss = α_t · (1 − p_t)^γ · BCE(p, t),   BCE = −(t·log p + (1 − t)·log(1 − p))
+ *     1 − p_t = t·(1 − p) + (1 − t)·p        α_t = t·α + (1 − t)·(1 − α)
+ *
+ * with p clipped to [eps, 1 − eps] inside the BCE only (Keras' clip; eps = 0: none), from logits
+ * log p = log σ(x) and log(1 − p) = log σ(−x) (stable; clipped in the log domain), and
+ * 1 − p_t = t·σ(−x) + (1 − t)·σ(x). For 0/1 targets and eps = 0 it is the hard form's function.
  */
 import { Value, op } from '../onnx';
-import { LossParams, Param, clamped, clampedLog, focalTerm, logSigmoidPair, toType } from './focal';
-import { FocalOptions } from './options';
+import { LossParams, Param, clamped, clampedLog, clipLogProb, clipProb, focalTerm, logSigmoidPair, smoothTargets, toType } from './focal';
+import { FocalOptions, usesSoftForm } from './options';
 
 /**
  * The element-wise binary focal loss of `pred` (already in the compute type) against `target`, of
  * any one shape. `alpha` may be per element of the last axis (the multi-label per-label α).
  */
 export function binaryElements(pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs = false): Value {
+  if (usesSoftForm(o)) return softForm(pred, target, o, p);
   return o.form === 'onehot' ? onehotForm(pred, target, o, p) : arithForm(pred, target, o, p, validInputs);
+}
+
+/** The soft target's t, in the compute type, label-smoothed. */
+export function softTarget(target: Value, ct: Value['dtype'], p: LossParams): Value {
+  return smoothTargets(toType(target, ct), p.smoothing, 2);
+}
+
+/**
+ * The soft form (see the top): −BCE = t·log p + u·log(1 − p) (two products, exact for 0/1 t), the
+ * focal factor of 1 − p_t = t·(1 − p) + u·p, and −α_t as the hard arith form's.
+ */
+function softForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+  const ct = x.dtype;
+  const t = softTarget(target, ct, p);
+  const u = op.sub(1, t);
+  let logP: Value;
+  let log1mP: Value;
+  let m: Value;
+  if (o.input === 'logits') {
+    const ls = logSigmoidPair(x);
+    logP = clipLogProb(ls.pos, p.eps);
+    log1mP = clipLogProb(ls.neg, p.eps);
+    m = op.add(op.mul(t, op.exp(ls.neg)), op.mul(u, op.exp(ls.pos)));
+  } else {
+    const c = clipProb(x, p.eps);
+    logP = op.log(c);
+    log1mP = op.log(op.sub(1, c));
+    m = op.add(op.mul(t, op.sub(1, x)), op.mul(u, x));
+  }
+  const negBce = op.add(op.mul(t, logP), op.mul(u, log1mP));
+  return focalTerm(negBce, m, p.gamma, arithNegAlpha(t, u, p.alpha));
 }
 
 /**

@@ -7,14 +7,16 @@
  * to the node's attributes (`ref_attr_name`), so a runtime that knows the op reads them there.
  */
 import { onnx } from 'onnx-proto';
+import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, attr, buildModel, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
-import { LossParams, computeType, literalParams, reduceAll, toType } from './focal';
+import { LossParams, computeType, literalParams, reduceAll, toType, weighted } from './focal';
 import { focalGradient } from './grad';
 import { classDim, multiclassElements } from './multiclass';
 import { labelDim, multilabelElements, perLabel } from './multilabel';
-import { FocalOptions, LossOptions, Task, normalizeOptions, optionsToMetadata } from './options';
+import { FocalOptions, LossOptions, Task, normalizeOptions, optionsToMetadata, usesSoftForm } from './options';
+import { op } from '../onnx';
 
 /** The custom domain of the function form, and its op per task. */
 export const FOCAL_DOMAIN = 'ai.focal';
@@ -50,10 +52,13 @@ export interface BuildExtras {
    */
   readonly validInputs?: boolean;
   /**
-   * The shapes of `pred` and `target` instead of the task's own (`ioShapes`): a network's output
-   * when a loss is attached to it (attach), e.g. multi-label [B, K, C] with the labels last.
+   * The shape of `pred` (numbers or symbols), for a loss on predictions shaped as a network gives
+   * them: binary any rank (target alike); multilabel rank ≥ 2 with the labels on the last axis
+   * (target alike; e.g. a dense detection head's [B, K, C]); multiclass [N, C]. The loss is the
+   * same function of the elements: mean / sum over all, `loss_per_label` over every axis but the
+   * last. Default: [N] (binary), [N, L] (multilabel), [N, C] (multiclass).
    */
-  readonly shapes?: { readonly pred: Shape; readonly target: Shape };
+  readonly predShape?: Shape;
 }
 
 type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
@@ -78,8 +83,27 @@ const FORMULAS: Record<Task, string> = {
     'loss_n = -alpha_t * (1 - clamp(p_t, eps, 1))^gamma * log(clamp(p_t, eps, 1)).',
 };
 
-/** Shapes of `pred` and `target` for the task. */
-export function ioShapes(o: FocalOptions): { pred: Shape; target: Shape } {
+/**
+ * Shapes of `pred`, `target` and (with a weight input) `weight` for the task (and `predShape`, see
+ * BuildExtras): soft multiclass targets are rows [N, C]; a sample weight is one per row (pred's
+ * shape without the label axis for multilabel), an element weight shaped like the per-element loss
+ * (reduction none's output).
+ */
+export function ioShapes(o: FocalOptions, predShape?: Shape): { pred: Shape; target: Shape; weight?: Shape } {
+  const io = predShape !== undefined ? givenShapes(o, predShape) : defaultShapes(o);
+  if (o.task === 'multiclass' && o.targets === 'soft') io.target = io.pred;
+  if (o.weight === 'none') return io;
+  const rows = o.task === 'multilabel' ? io.pred.slice(0, -1) : o.task === 'multiclass' ? io.pred.slice(0, 1) : io.pred;
+  return { ...io, weight: o.weight === 'sample' ? rows : elementShape(o, io.pred) };
+}
+
+/** The shape of the per-element loss (reduction none's output) for predictions of shape `pred`. */
+export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): Shape {
+  if (o.task === 'multilabel') return o.labelMean ? pred.slice(0, -1) : pred;
+  return o.task === 'multiclass' ? pred.slice(0, 1) : pred;
+}
+
+function defaultShapes(o: FocalOptions): { pred: Shape; target: Shape } {
   switch (o.task) {
     case 'binary':
       return { pred: ['N'], target: ['N'] };
@@ -88,6 +112,31 @@ export function ioShapes(o: FocalOptions): { pred: Shape; target: Shape } {
     case 'multiclass':
       return { pred: ['N', classDim(o)], target: ['N'] };
   }
+}
+
+function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shape } {
+  const text = `[${shape.join(', ')}]`;
+  if (!Array.isArray(shape) || !shape.every((d) => (typeof d === 'number' && Number.isSafeInteger(d) && d >= 0) || (typeof d === 'string' && d !== ''))) {
+    throw new UsageError(`predShape must be a list of sizes (integers >= 0) or names, got ${JSON.stringify(shape)}`);
+  }
+  const min = o.task === 'binary' ? 1 : 2;
+  if (shape.length < min || (o.task === 'multiclass' && shape.length !== 2)) {
+    const want = { binary: 'of rank 1 or more', multilabel: '[..., L]: rank 2 or more, labels on the last axis', multiclass: '[N, C]' }[o.task];
+    throw new UsageError(`predShape ${text}: ${o.task} predictions must be ${want}`);
+  }
+  const pred = [...shape];
+  if (o.task !== 'binary') {
+    const fixed = o.task === 'multilabel' ? labelDim(o) : classDim(o);
+    const last = pred[pred.length - 1];
+    if (typeof fixed === 'number') {
+      if (typeof last === 'number' && last !== fixed) {
+        const what = o.task === 'multilabel' ? 'label' : 'class';
+        throw new UsageError(`predShape ${text} has ${last} ${what === 'label' ? 'labels' : 'classes'} on its last axis, but alpha lists ${fixed} values, one per ${what}`);
+      }
+      pred[pred.length - 1] = fixed;
+    }
+  }
+  return { pred, target: o.task === 'multiclass' ? pred.slice(0, 1) : pred };
 }
 
 /** A human-readable statement of the graph's formula and options (the model's doc_string). */
@@ -102,6 +151,23 @@ export function describeLoss(o: FocalOptions): string {
     `alpha = ${alpha}, gamma = ${o.gamma}, eps = ${o.eps}, reduction = ${o.reduction}, dtype = ${o.dtype}` +
       `${o.dtype === 'float16' ? ' (computed in float32)' : ''}, target dtype = ${o.targetDtype}, form = ${o.form}.`,
   ];
+  if (usesSoftForm(o)) {
+    parts.push(
+      (o.targets === 'soft' ? 'Soft targets in [0, 1]' : 'Hard targets label-smoothed') +
+        (o.labelSmoothing > 0 ? ` (label smoothing ${o.labelSmoothing}: t <- t*(1 - X) + X/${o.task === 'multiclass' ? 'C' : '2'})` : '') +
+        (o.task === 'multiclass'
+          ? ': loss_n = sum_c -alpha_c * (1 - c)^gamma * t_c * log(c), c = clip(pred / sum(pred) (softmax for logits), eps, 1 - eps).'
+          : ': loss = alpha_t * (1 - p_t)^gamma * BCE(p, t), BCE = -(t*log(c) + (1 - t)*log(1 - c)), c = clip(p, eps, 1 - eps), p_t = t*p + (1 - t)*(1 - p).'),
+    );
+  }
+  if (o.labelMean) parts.push('Each row is first averaged over its labels (per-sample losses [N]).');
+  if (o.weight !== 'none') {
+    parts.push(
+      `Input weight (${o.weight === 'sample' ? 'per sample, [N]' : 'per element'}) multiplies each loss; ` +
+        (o.reduction === 'weighted-mean' ? 'weighted-mean = sum(w*l) / sum(w).' : 'mean = sum(w*l) / count.'),
+    );
+  }
+  if (o.like !== null) parts.push(`Preset: like ${o.like}.`);
   if (o.withGrad) parts.push('Output grad = d(loss)/d(pred)' + (o.reduction === 'none' ? ' of the sum of the elements.' : '.'));
   return parts.join(' ');
 }
@@ -109,28 +175,31 @@ export function describeLoss(o: FocalOptions): string {
 /** The outputs of the loss for `pred` and `target` of graph `g` (a model graph or a function body). */
 function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams, extras: BuildExtras): [string, Value][] {
   const x = toType(pred, computeType(o));
-  const elements = ELEMENTS[o.task](x, target, o, p, extras.validInputs);
+  let elements = ELEMENTS[o.task](x, target, o, p, extras.validInputs);
+  if (o.labelMean) elements = op.reduceMean(elements, { axes: [elements.rank - 1], keepdims: false });
+  elements = weighted(elements, p.weight);
   const out = (v: Value): Value => toType(v, o.dtype);
-  const outputs: [string, Value][] = [['loss', out(reduceAll(elements, o.reduction))]];
+  const outputs: [string, Value][] = [['loss', out(reduceAll(elements, o.reduction, p.weight))]];
   if (extras.perLabel) {
-    if (o.task !== 'multilabel') throw new RangeError(`perLabel: only for task multilabel, got ${o.task}`);
+    if (o.task !== 'multilabel' || o.labelMean) throw new RangeError(`perLabel: only for task multilabel without labelMean, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);
   }
   if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p))]);
   return outputs;
 }
 
-/** In a function body: α, γ and eps from the node's attributes. */
-function attributeParams(g: Graph, o: FocalOptions): LossParams {
+/** In a function body: α, γ, eps and the label smoothing from the node's attributes. */
+function attributeParams(g: Graph, o: FocalOptions, weight?: Value): LossParams {
   let alpha: LossParams['alpha'] = null;
   if (Array.isArray(o.alpha)) alpha = g.attributeValue('alpha', 'floats', o.alpha.length);
   else if (o.alpha !== null) alpha = g.attributeValue('alpha', 'float');
-  return { alpha, gamma: g.attributeValue('gamma', 'float'), eps: g.attributeValue('eps', 'float') };
+  const smoothing = o.labelSmoothing > 0 ? g.attributeValue('label_smoothing', 'float') : 0;
+  return { alpha, gamma: g.attributeValue('gamma', 'float'), eps: g.attributeValue('eps', 'float'), smoothing, weight };
 }
 
 /** The `ai.focal` function for these options and the attributes of a node that calls it. */
 export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, Attr> } {
-  const shapes = extras.shapes ?? ioShapes(o);
+  const shapes = ioShapes(o, extras.predShape);
   const attrs: Record<string, Attr> = {
     gamma: attr.float(o.gamma),
     eps: attr.float(o.eps),
@@ -138,17 +207,24 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
   };
   if (Array.isArray(o.alpha)) attrs.alpha = attr.floats(o.alpha);
   else if (o.alpha !== null) attrs.alpha = attr.float(o.alpha as number);
+  // The structural options beyond the seed's are string attributes (as reduction): the body is built for them.
+  if (o.targets !== 'hard') attrs.targets = attr.string(o.targets);
+  if (o.labelSmoothing > 0) attrs.label_smoothing = attr.float(o.labelSmoothing);
+  if (o.weight !== 'none') attrs.weight = attr.string(o.weight);
+  if (o.labelMean) attrs.label_mean = attr.int(1);
+  const inputs = [
+    { name: 'pred', dtype: o.dtype, shape: shapes.pred },
+    { name: 'target', dtype: o.targetDtype, shape: shapes.target },
+  ];
+  if (shapes.weight) inputs.push({ name: 'weight', dtype: o.dtype, shape: shapes.weight });
   const fn = new FunctionDef({
     domain: FOCAL_DOMAIN,
     name: FUNCTION_NAMES[o.task],
     opset: o.opset,
-    inputs: [
-      { name: 'pred', dtype: o.dtype, shape: shapes.pred },
-      { name: 'target', dtype: o.targetDtype, shape: shapes.target },
-    ],
+    inputs,
     attributes: Object.keys(attrs).sort(),
     docString: describeLoss(o),
-    body: (g, [pred, target]) => lossOutputs(pred, target, o, attributeParams(g, o), extras),
+    body: (g, [pred, target, weight]) => lossOutputs(pred, target, o, attributeParams(g, o, weight), extras),
   });
   return { fn, attrs };
 }
@@ -157,17 +233,18 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
 export function buildLoss(options: LossOptions = {}, extras: BuildExtras = {}): LossModel {
   const o = normalizeOptions(options);
   const g = new Graph({ opset: o.opset, name: `focal_loss_${o.task}` });
-  const shapes = extras.shapes ?? ioShapes(o);
+  const shapes = ioShapes(o, extras.predShape);
   const pred = g.input('pred', o.dtype, shapes.pred);
   const target = g.input('target', o.targetDtype, shapes.target);
+  const weight = shapes.weight ? g.input('weight', o.dtype, shapes.weight) : undefined;
   let functions: FunctionDef[] = [];
   if (o.asFunction) {
     const { fn, attrs } = focalFunction(o, extras);
-    const outs = fn.call(g, [pred, target], attrs);
+    const outs = fn.call(g, weight ? [pred, target, weight] : [pred, target], attrs);
     fn.outputs.forEach((spec, i) => g.output(outs[i], spec.name));
     functions = [fn];
   } else {
-    for (const [name, v] of lossOutputs(pred, target, o, literalParams(o), extras)) g.output(v, name);
+    for (const [name, v] of lossOutputs(pred, target, o, literalParams(o, weight), extras)) g.output(v, name);
   }
   const model = buildModel(g, {
     docString: describeLoss(o),

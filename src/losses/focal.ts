@@ -1,11 +1,21 @@
 /**
  * The parts every focal-loss graph shares, written once:
  *
- *     loss = −α_t · (1 − clamp(p_t, eps, 1))^γ · log(clamp(p_t, eps, 1))
+ *     loss = w · −α_t · (1 − p_t)^γ · CE
  *
- * (the seed's `FocalLoss.forward`), the focal factor specialised for the common γ, the reductions,
- * the float16 boundary (computed in float32 inside), and the stable log-sigmoid used for logits
- * with eps = 0.
+ * - hard targets (the seed's `FocalLoss.forward`): CE = −log(clamp(p_t, eps, 1)), p_t clamped in
+ *   the focal factor too;
+ * - soft targets t ∈ [0, 1] (torchvision, fvcore, optax, Keras): CE = BCE(p, t) =
+ *   −(t·log p + (1 − t)·log(1 − p)) with p clipped to [eps, 1 − eps] inside it (Keras' clip; none
+ *   for eps = 0), p_t = t·p + (1 − t)·(1 − p) from the unclipped p, α_t = t·α + (1 − t)·(1 − α);
+ *   multiclass Σ_c −α_c·(1 − p_c)^γ·t_c·log p_c. `focalTerm` takes the −CE term either way;
+ * - label smoothing is a transform of t before all of it (`smoothTargets`), which makes a hard
+ *   target soft;
+ * - w, a sample / element weight input, a multiplier on the element's loss (`weighted`), and the
+ *   reductions over it (`reduceAll`: mean = Σ w·l / count, weighted-mean = Σ w·l / Σ w).
+ *
+ * Also the focal factor specialised for the common γ, the float16 boundary (computed in float32
+ * inside), and the stable log-sigmoid used for logits with eps = 0.
  *
  * Parameters are `Param`s: a number known when the graph is built (folded into constants), or a
  * value — a model-local function's attribute — so one body serves the flat graph and the
@@ -108,8 +118,13 @@ export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
   return { pos: op.sub(op.min(z, 0), l), neg: op.sub(op.min(op.neg(z), 0), l) };
 }
 
-/** The reduction over every element: mean, sum, or none (the elements themselves). */
-export function reduceAll(loss: Value, reduction: Reduction): Value {
+/**
+ * The reduction over every element: mean, sum, none (the elements themselves), or weighted-mean
+ * Σ w·l / Σ w. `loss` is already weighted (`weighted`); `weight` is the weight input as given (a
+ * sample weight [N] may be broadcast over labels in `loss`): mean(w·l) / mean(w) is Σ w·l / Σ w
+ * over the broadcast weights, with no shape arithmetic.
+ */
+export function reduceAll(loss: Value, reduction: Reduction, weight?: Value): Value {
   switch (reduction) {
     case 'mean':
       return op.reduceMean(loss, { keepdims: false });
@@ -117,25 +132,75 @@ export function reduceAll(loss: Value, reduction: Reduction): Value {
       return op.reduceSum(loss, { keepdims: false });
     case 'none':
       return loss;
+    case 'weighted-mean':
+      if (!weight) throw new RangeError('reduceAll: weighted-mean needs the weight input');
+      return op.div(op.reduceMean(loss, { keepdims: false }), op.reduceMean(toType(weight, loss.dtype), { keepdims: false }));
   }
 }
 
-/** The reduction over `axis` only (the per-label vector of the multi-label loss). */
-export function reduceAxis(loss: Value, reduction: Exclude<Reduction, 'none'>, axis: number): Value {
-  return reduction === 'mean' ? op.reduceMean(loss, { axes: [axis], keepdims: false }) : op.reduceSum(loss, { axes: [axis], keepdims: false });
+/** The reduction over `axes` only (the per-label vector of the multi-label loss). */
+export function reduceAxis(loss: Value, reduction: 'mean' | 'sum', axes: number | readonly number[]): Value {
+  const list = typeof axes === 'number' ? [axes] : [...axes];
+  return reduction === 'mean' ? op.reduceMean(loss, { axes: list, keepdims: false }) : op.reduceSum(loss, { axes: list, keepdims: false });
 }
 
-/** α, γ and eps as the graph sees them: numbers (the flat graph) or a function's attributes. */
+/** `w` (a weight input: [N], or shaped like the elements) lifted to broadcast against `like` ([N, …]). */
+export function weightLike(w: Value, like: Value): Value {
+  const x = toType(w, like.dtype);
+  return x.rank < like.rank ? op.unsqueeze(x, [...Array(like.rank - x.rank).keys()].map((i) => x.rank + i)) : x;
+}
+
+/** The element losses times the weight input, when there is one. */
+export function weighted(loss: Value, weight: Value | undefined): Value {
+  return weight ? op.mul(loss, weightLike(weight, loss)) : loss;
+}
+
+/**
+ * Label smoothing as Keras: t·(1 − X) + X/k, k = 2 for a binary target, C for a row of class
+ * probabilities (`k` a number or a device scalar). X = 0 (a number) leaves t as it is.
+ */
+export function smoothTargets(t: Value, x: Param, k: Param): Value {
+  if (x === 0) return t;
+  const ct = t.dtype;
+  const keep = typeof x === 'number' ? 1 - x : op.sub(1, toType(x, ct));
+  const add = typeof x === 'number' && typeof k === 'number' ? x / k : op.div(param(x, ct), param(k, ct));
+  return op.add(op.mul(t, keep), add);
+}
+
+/**
+ * Keras' clip of a probability inside the cross-entropy, in the log domain: for p in (0, 1) given
+ * as log p, log(clip(p, eps, 1 − eps)) = clip(log p, log eps, log(1 − eps)). eps = 0: none.
+ */
+export function clipLogProb(logP: Value, eps: Param): Value {
+  if (eps === 0) return logP;
+  const ct = logP.dtype;
+  const lo = typeof eps === 'number' ? Math.log(eps) : op.log(toType(eps, ct));
+  const hi = typeof eps === 'number' ? Math.log1p(-eps) : op.log(op.sub(1, toType(eps, ct)));
+  return op.clip(logP, lo, hi);
+}
+
+/** Keras' clip of a probability to [eps, 1 − eps]; eps = 0: none. */
+export function clipProb(p: Value, eps: Param): Value {
+  if (eps === 0) return p;
+  const ct = p.dtype;
+  return op.clip(p, param(eps, ct), typeof eps === 'number' ? 1 - eps : op.sub(1, toType(eps, ct)));
+}
+
+/** α, γ, eps and the label smoothing as the graph sees them: numbers (the flat graph) or a function's attributes. */
 export interface LossParams {
   /** A number, a per-label / per-class list, a value (scalar or vector, from an attribute), or null. */
   readonly alpha: number | readonly number[] | Value | null;
   readonly gamma: Param;
   readonly eps: Param;
+  /** X of the label smoothing; 0 for none. */
+  readonly smoothing: Param;
+  /** The weight input, when the model has one. */
+  readonly weight?: Value;
 }
 
 /** The parameters as numbers, for the flat graph. */
-export function literalParams(o: FocalOptions): LossParams {
-  return { alpha: o.alpha, gamma: o.gamma, eps: o.eps };
+export function literalParams(o: FocalOptions, weight?: Value): LossParams {
+  return { alpha: o.alpha, gamma: o.gamma, eps: o.eps, smoothing: o.labelSmoothing, weight };
 }
 
 // ---- sizes known only at run time ----------------------------------------------------------------
@@ -148,6 +213,22 @@ export function literalParams(o: FocalOptions): LossParams {
 export function elementCount(x: Value, dtype: DType): Param {
   if (x.shape.every((d) => typeof d === 'number')) return (x.shape as number[]).reduce((a, b) => a * b, 1);
   return op.reduceSum(op.constantOfShape(op.shape(x), 1, dtype), { keepdims: false });
+}
+
+/**
+ * The length of `x`'s last axis (labels, classes) in `dtype`: a number when known, else counted
+ * on the device (from row 0 for rank 2; as count(x) / count(rows) above).
+ */
+export function rowLength(x: Value, dtype: DType): Param {
+  const last = x.shape[x.rank - 1];
+  if (typeof last === 'number') return last;
+  if (x.rank === 2) {
+    const row = op.gather(x, x.graph.constant(0, 'int64'), 0);
+    return op.reduceSum(op.constantOfShape(op.shape(row), 1, dtype), { keepdims: false });
+  }
+  const all = elementCount(x, dtype);
+  const rows = elementCount(op.reduceSum(x, { axes: [x.rank - 1], keepdims: false }), dtype);
+  return op.div(param(all, dtype), param(rows, dtype));
 }
 
 /**

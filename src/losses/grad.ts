@@ -48,15 +48,27 @@
  * probs case with target 0 and p = 0.0035, where c = 1 − p has rounded).
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, classCount, elementCount, focalFactor, logSigmoidPair, param, toType } from './focal';
-import { FocalOptions } from './options';
+import { softTarget } from './binary';
+import { LossParams, Param, classCount, clipLogProb, clipProb, elementCount, focalFactor, logSigmoidPair, param, rowLength, toType, weightLike } from './focal';
+import { softNegAlpha, softProbs, softTargetRows } from './multiclass';
+import { FocalOptions, usesSoftForm } from './options';
 
 /** Below this the multi-class "others" mass is treated as 0 when normalizing (a normal float32). */
 const TINY_MASS = 1e-30;
 
-/** The gradient output (compute type, shaped like `x`), for `x` already in the compute type. */
+/**
+ * The gradient output (compute type, shaped like `x`), for `x` already in the compute type.
+ *
+ * The weight input, the labels' mean and the reductions are multipliers on each element's
+ * gradient (w does not depend on pred): w · s, with s = 1/count for mean, 1/(count · mean(w)) for
+ * weighted-mean (Σ w·l / Σ w over the broadcast weights), 1 for sum and none, each times 1/L with
+ * `labelMean` but for the means, whose count is already N·L.
+ */
 export function focalGradient(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
-  return o.task === 'multiclass' ? multiclassGradient(x, target, o, p) : binaryGradient(x, target, o, p);
+  let grad: Value;
+  if (o.task === 'multiclass') grad = usesSoftForm(o) ? softMulticlassGradient(x, target, o, p) : multiclassGradient(x, target, o, p);
+  else grad = usesSoftForm(o) ? softBinaryGradient(x, target, o, p) : binaryGradient(x, target, o, p);
+  return p.weight ? op.mul(grad, weightLike(p.weight, grad)) : grad;
 }
 
 // ---- the per-element cores -----------------------------------------------------------------------
@@ -96,14 +108,44 @@ function logitsCore(logPt: Value, m: Value, gamma: Param, eps: Param): Value {
 }
 
 /**
- * −α_t / count: the factor every core is multiplied by (count = the number of loss elements for
- * mean, 1 otherwise). Elements have the target's shape in every task.
+ * −α_t times the reduction's scale (see focalGradient): the factor every core is multiplied by.
+ * `elements` is shaped like the element losses before any mean over labels (the target's shape
+ * for binary and multilabel, [N] for multiclass); `x` is pred (for L).
  */
-function outerFactor(negAlpha: Param, target: Value, o: FocalOptions, ct: DType): Param {
-  if (o.reduction !== 'mean') return negAlpha;
-  const count = elementCount(target, ct);
-  if (typeof negAlpha === 'number' && typeof count === 'number') return negAlpha / count;
-  return op.div(param(negAlpha, ct), count);
+function outerFactor(negAlpha: Param, elements: Value, o: FocalOptions, ct: DType, p: LossParams, x: Value): Param {
+  if (o.reduction === 'mean' || o.reduction === 'weighted-mean') {
+    let count = elementCount(elements, ct);
+    if (o.reduction === 'weighted-mean') {
+      if (!p.weight) throw new RangeError('focalGradient: weighted-mean needs the weight input');
+      count = op.mul(param(count, ct), op.reduceMean(toType(p.weight, ct), { keepdims: false }));
+    }
+    if (typeof negAlpha === 'number' && typeof count === 'number') return negAlpha / count;
+    return op.div(param(negAlpha, ct), count);
+  }
+  if (!o.labelMean) return negAlpha;
+  const l = rowLength(x, ct);
+  if (typeof negAlpha === 'number' && typeof l === 'number') return negAlpha / l;
+  return op.div(param(negAlpha, ct), l);
+}
+
+/** d(m^γ)/dm = γ·m^(γ−1), for the soft probs form: undefined for γ = 0 (no term), 1 for γ = 1. */
+function focalFactorDerivative(m: Value, gamma: Param): Value | 1 | undefined {
+  const ct = m.dtype;
+  if (typeof gamma !== 'number') return op.mul(op.pow(m, op.sub(toType(gamma, ct), 1)), toType(gamma, ct));
+  if (gamma === 0) return undefined;
+  if (gamma === 1) return 1;
+  if (gamma === 2) return op.mul(m, 2);
+  return op.mul(op.pow(m, gamma - 1), gamma);
+}
+
+/** v where the clip left `clipped` equal to `raw` (the gradient passes), else 0; eps = 0: v. */
+function passMask(v: Value, clipped: Value, raw: Value, eps: Param): Value {
+  return eps === 0 ? v : op.where(op.equal(clipped, raw), v, 0);
+}
+
+/** ρ = log c / (c − 1), 1 at c = 1 (no 0/0): −log(1 − m)/m for m = 1 − c. */
+function rho(c: Value, logC: Value): Value {
+  return op.where(op.equal(c, 1), 1, op.div(logC, op.sub(c, 1)));
 }
 
 function scaled(core: Value, factor: Param): Value {
@@ -130,7 +172,57 @@ function binaryGradient(x: Value, target: Value, o: FocalOptions, p: LossParams)
     // As the loss's arith form: p_t = (1 − t) + s·p and 1 − p_t = t − s·p, each without cancellation.
     core = probsCore(op.add(op.sub(1, t), sx), op.sub(t, sx), p.gamma, p.eps);
   }
-  return op.mul(scaled(core, outerFactor(binaryNegAlpha(t, p.alpha), target, o, ct)), s);
+  return op.mul(scaled(core, outerFactor(binaryNegAlpha(t, p.alpha), target, o, ct, p, x)), s);
+}
+
+/**
+ * The soft form (binary.ts): L = −α_t · m^γ · B with B = −BCE = t·log c + u·log(1 − c),
+ * m = 1 − p_t = t·(1 − p) + u·p, so dm/dp = −s (s = 2t − 1) and
+ *
+ *     probs:  dL/dp = −α_t · [−s·γ·m^(γ−1)·B + m^γ·[mask]·(t/c − u/(1 − c))]
+ *     logits: dL/dx = −α_t · [−s·γ·m^γ·r·B + m^γ·(t·(1 − p)·[mask₊] − u·p·[mask₋])],  r = p(1 − p)/m
+ *
+ * (logits: dm/dx = −s·p·(1 − p), and r ≤ 1 keeps the negative power of m out: r = 0 where m
+ * underflows to 0). The masks pass where the clip of p (or of log σ(±x)) left it as it was.
+ * probs with 0 < γ < 1 at m = 0 (p = t ∈ {0, 1}): the true gradient is infinite, and so is this.
+ */
+function softBinaryGradient(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+  const ct = x.dtype;
+  const t = softTarget(target, ct, p);
+  const u = op.sub(1, t);
+  const s = op.sub(t, u);
+  let b: Value;
+  let m: Value;
+  let dB: Value;
+  let dmTerm: Value | 1 | undefined; // d(m^γ)/d(input) / (−s): the factor of −s·B
+  if (o.input === 'logits') {
+    const ls = logSigmoidPair(x);
+    const lp = clipLogProb(ls.pos, p.eps);
+    const lq = clipLogProb(ls.neg, p.eps);
+    const pr = op.exp(ls.pos);
+    const q = op.exp(ls.neg);
+    b = op.add(op.mul(t, lp), op.mul(u, lq));
+    m = op.add(op.mul(t, q), op.mul(u, pr));
+    dB = op.sub(passMask(op.mul(t, q), lp, ls.pos, p.eps), passMask(op.mul(u, pr), lq, ls.neg, p.eps));
+    if (p.gamma !== 0) {
+      const pq = op.mul(pr, q);
+      const r = op.where(op.equal(m, 0), 0, op.div(pq, m));
+      const mg = focalFactor(m, p.gamma);
+      const gr = typeof p.gamma === 'number' && p.gamma === 1 ? r : op.mul(r, param(p.gamma, ct));
+      dmTerm = mg ? op.mul(mg, gr) : gr;
+    }
+  } else {
+    const c = clipProb(x, p.eps);
+    const c1 = op.sub(1, c);
+    b = op.add(op.mul(t, op.log(c)), op.mul(u, op.log(c1)));
+    m = op.add(op.mul(t, op.sub(1, x)), op.mul(u, x));
+    dB = passMask(op.sub(op.div(t, c), op.div(u, c1)), c, x, p.eps);
+    dmTerm = focalFactorDerivative(m, p.gamma);
+  }
+  const f = focalFactor(m, p.gamma);
+  let core: Value = f ? op.mul(f, dB) : dB;
+  if (dmTerm !== undefined) core = op.sub(core, op.mul(dmTerm === 1 ? s : op.mul(s, dmTerm), b));
+  return scaled(core, outerFactor(binaryNegAlpha(t, p.alpha), t, o, ct, p, x));
 }
 
 /**
@@ -160,7 +252,7 @@ function multiclassGradient(x: Value, target: Value, o: FocalOptions, p: LossPar
   const depth = classCount(x);
   const onehot = toType(op.oneHot(toType(target, 'int64'), depth, g.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
   const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
-  const factor = outerFactor(multiclassNegAlpha(target, p.alpha, ct), target, o, ct);
+  const factor = outerFactor(multiclassNegAlpha(target, p.alpha, ct), target, o, ct, p, x);
   const row = (v: Value): Value => op.unsqueeze(v, [1]);
 
   if (o.input === 'probs') {
@@ -183,4 +275,38 @@ function multiclassNegAlpha(target: Value, alpha: LossParams['alpha'], ct: DType
   if (alpha instanceof Value && alpha.rank === 0) return op.neg(toType(alpha, ct));
   const table = alpha instanceof Value ? op.neg(toType(alpha, ct)) : target.graph.constant(alpha.map((a) => -a), ct);
   return op.gather(table, target, 0);
+}
+
+/**
+ * The soft multi-class form (multiclass.ts): per class L_j = −α_j · m_j^γ · t_j · log c_j with
+ * c = clip(q, eps, 1 − eps), m = 1 − c, so dL_j/dc_j = −α_j · t_j · m^γ · (γρ + 1/c) (ρ as the
+ * hard form's, no negative power of m), passing where the clip left q as it was. Then through q:
+ *
+ *     probs (q = p / S, S = Σ p):  dL/dp_k = (g_k − Σ_j g_j·q_j) / S,   g = dL/dq
+ *     logits (log q = LogSoftmax): dL/dx_k = h_k − q_k·Σ_j h_j,        h = dL/d(log q) = q·g
+ */
+function softMulticlassGradient(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+  const ct = x.dtype;
+  const t = softTargetRows(x, target, o, p);
+  const { logC, c, m } = softProbs(x, o, p);
+  const f = focalFactor(m, p.gamma);
+  const r = p.gamma === 0 ? undefined : rho(c, logC);
+  const gr = r === undefined ? undefined : typeof p.gamma === 'number' && p.gamma === 1 ? r : op.mul(r, param(p.gamma, ct));
+  const sumRows = (v: Value): Value => op.reduceSum(v, { axes: [1], keepdims: true });
+  const rows = op.reduceSum(t, { axes: [1], keepdims: false }); // any [N] value: the count of rows
+  const factor = outerFactor(softNegAlpha(p.alpha, ct, x), rows, o, ct, p, x);
+  const tf = f ? op.mul(t, f) : t;
+  if (o.input === 'logits') {
+    // h / (−α_j·scale) = t·m^γ·(γρc + 1), masked.
+    const logQ = op.logSoftmax(x, 1);
+    const inner = gr ? op.add(op.mul(gr, c), 1) : undefined;
+    const h = scaled(passMask(inner ? op.mul(tf, inner) : tf, logC, logQ, p.eps), factor);
+    return op.sub(h, op.mul(op.exp(logQ), sumRows(h)));
+  }
+  const sum = op.reduceSum(x, { axes: [1], keepdims: true });
+  const q = op.div(x, sum);
+  const invC = op.reciprocal(c);
+  const inner = gr ? op.add(gr, invC) : invC;
+  const g = scaled(passMask(op.mul(tf, inner), c, q, p.eps), factor);
+  return op.div(op.sub(g, sumRows(op.mul(g, q))), sum);
 }

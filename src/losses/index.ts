@@ -2,12 +2,18 @@
  * Focal-loss graphs: one file per task, each a pure function from options to graph values; no
  * onnxruntime here. `buildLoss(options)` is the entry point.
  */
-export { buildLoss, describeLoss, focalFunction, ioShapes, FOCAL_DOMAIN, FUNCTION_NAMES } from './build';
+export { buildLoss, describeLoss, elementShape, focalFunction, ioShapes, FOCAL_DOMAIN, FUNCTION_NAMES } from './build';
+export { PRESETS, applyPreset } from './presets';
+export type { Preset, PresetOptions } from './presets';
 export type { LossModel, TensorSpec, BuildExtras } from './build';
 export {
   DEFAULTS,
   FORMS,
   INPUTS,
+  LIKES,
+  TARGETS,
+  WEIGHTS,
+  usesSoftForm,
   LOSS_DTYPES,
   REDUCTIONS,
   SEED_EPS,
@@ -17,4 +23,4 @@ export {
   optionsFromMetadata,
   optionsToMetadata,
 } from './options';
-export type { FocalOptions, Form, InputKind, Label, LossDType, LossOptions, Reduction, TargetDType, Task } from './options';
+export type { FocalOptions, Form, InputKind, Label, Like, LossDType, LossOptions, Reduction, TargetDType, TargetKind, Task, WeightKind } from './options';

@@ -11,10 +11,20 @@
  *
  * Forms: `arith` picks p_t with GatherElements; `onehot` builds the one-hot mask of the target
  * (depth C, from the shape of pred) and takes the masked sum, as the seed does for two classes.
+ *
+ * Soft targets (`targets: 'soft'`: `target` [N, C] of class probabilities — one-hot, mixup,
+ * distillation), or label smoothing of class indices or of such rows (t ← t·(1 − X) + X/C), as
+ * Keras' `CategoricalFocalCrossentropy`:
+ *
+ *     q = pred / Σ_c pred (probs; softmax for logits),  c = clip(q, eps, 1 − eps)
+ *     loss_n = Σ_c −α_c · (1 − c)^γ · t_c · log c
+ *
+ * α a number multiplies every class (Keras' α), a list weighs each class; eps = 0 drops the clip
+ * (with logits log q is LogSoftmax, stable).
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, clamped, clampedLog, classCount, focalTerm, toType } from './focal';
-import { FocalOptions } from './options';
+import { LossParams, Param, clamped, clampedLog, classCount, clipLogProb, clipProb, focalTerm, rowLength, smoothTargets, toType } from './focal';
+import { FocalOptions, usesSoftForm } from './options';
 
 /** The class dimension: fixed by a per-class α list, else symbolic. */
 export function classDim(o: FocalOptions): number | string {
@@ -22,6 +32,7 @@ export function classDim(o: FocalOptions): number | string {
 }
 
 export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+  if (usesSoftForm(o)) return op.reduceSum(softElements(x, target, o, p), { axes: [1], keepdims: false });
   const ct = x.dtype;
   const logits = o.input === 'logits';
   const scores = logits ? op.logSoftmax(x, 1) : x;
@@ -55,4 +66,41 @@ function negAlpha(target: Value, o: FocalOptions, alpha: LossParams['alpha'], ct
   const table = alpha instanceof Value ? op.neg(toType(alpha, ct)) : target.graph.constant(alpha.map((a) => -a), ct);
   // α per class: gathered by the target (arith), or the masked sum over classes (onehot).
   return o.form === 'onehot' ? pick(op.unsqueeze(table, [0])) : op.gather(table, target, 0);
+}
+
+/** The soft target rows [N, C] in the compute type: the given probabilities, or the one-hot of class indices; label-smoothed. */
+export function softTargetRows(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+  const ct = x.dtype;
+  const t =
+    o.targets === 'soft'
+      ? toType(target, ct)
+      : toType(op.oneHot(toType(target, 'int64'), classCount(x), x.graph.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
+  return smoothTargets(t, p.smoothing, p.smoothing === 0 ? 1 : rowLength(x, ct));
+}
+
+/** The clipped class probabilities of the soft form: log c and m = 1 − c, [N, C]. */
+export function softProbs(x: Value, o: FocalOptions, p: LossParams): { logC: Value; m: Value; c: Value } {
+  if (o.input === 'logits') {
+    const logC = clipLogProb(op.logSoftmax(x, 1), p.eps);
+    const c = op.exp(logC);
+    return { logC, c, m: op.sub(1, c) };
+  }
+  const c = clipProb(op.div(x, op.reduceSum(x, { axes: [1], keepdims: true })), p.eps);
+  return { logC: op.log(c), c, m: op.sub(1, c) };
+}
+
+/** The soft form's per-class terms −α_c · (1 − c)^γ · t_c · log c, [N, C]. */
+function softElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+  const ct = x.dtype;
+  const t = softTargetRows(x, target, o, p);
+  const { logC, m } = softProbs(x, o, p);
+  return focalTerm(op.mul(t, logC), m, p.gamma, softNegAlpha(p.alpha, ct, x));
+}
+
+/** −α for every class (a number or scalar attribute), −α_c as a row [C] (a list or vector attribute), or −1. */
+export function softNegAlpha(alpha: LossParams['alpha'], ct: DType, x: Value): Param {
+  if (alpha === null) return -1;
+  if (typeof alpha === 'number') return -alpha;
+  if (alpha instanceof Value) return op.neg(toType(alpha, ct));
+  return x.graph.constant(alpha.map((a) => -a), ct);
 }

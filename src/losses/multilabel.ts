@@ -1,5 +1,6 @@
 /**
- * Multi-label focal loss — the seed's `FocalLoss_MultiLabel`: `pred`, `target` [N, L] → `loss`.
+ * Multi-label focal loss — the seed's `FocalLoss_MultiLabel`: `pred`, `target` [N, L] → `loss`
+ * (or of higher rank, labels on the last axis: [B, K, L] is the same loss as [B·K, L]).
  *
  * The seed runs the binary loss on each label column, keeps each column's mean (or sum), then
  * takes the mean (or sum) over labels. With N rows in every column that is the mean (or sum) over
@@ -17,10 +18,13 @@ import { FocalOptions } from './options';
 export const multilabelElements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs = false): Value =>
   binaryElements(pred, target, o, p, validInputs);
 
-/** The seed's per-label vector [L]: each label column's mean (or sum) over the N rows. */
+/**
+ * The seed's per-label vector [L]: each label column's mean (or sum) over the N rows — over every
+ * axis but the last for predictions of higher rank ([B, K, L]: over the B·K rows).
+ */
 export function perLabel(elements: Value, o: FocalOptions): Value {
-  if (o.reduction === 'none') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
-  return reduceAxis(elements, o.reduction, 0);
+  if (o.reduction !== 'mean' && o.reduction !== 'sum') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
+  return reduceAxis(elements, o.reduction, [...Array(elements.rank - 1).keys()]);
 }
 
 /** The label dimension: fixed by a per-label α list, else symbolic. */

@@ -8,10 +8,16 @@
  */
 import { UsageError, quote } from '../errors';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx';
+import { LIKES, Like, applyPreset } from './presets';
 
 export const TASKS = ['binary', 'multilabel', 'multiclass'] as const;
 export const INPUTS = ['probs', 'logits'] as const;
-export const REDUCTIONS = ['mean', 'sum', 'none'] as const;
+/** `weighted-mean` is Σ w·l / Σ w (Keras' `mean_with_sample_weight`); it needs a weight input. */
+export const REDUCTIONS = ['mean', 'sum', 'none', 'weighted-mean'] as const;
+/** `hard`: 0/1 targets (class indices for multiclass), the seed's; `soft`: probabilities in [0, 1]. */
+export const TARGETS = ['hard', 'soft'] as const;
+/** A graph input `weight`: none, one per sample ([N], broadcast over labels), or one per loss element. */
+export const WEIGHTS = ['none', 'sample', 'element'] as const;
 export const FORMS = ['arith', 'onehot'] as const;
 export const LOSS_DTYPES = ['float32', 'float64', 'float16'] as const;
 /** Target element types besides the prediction's own float type. */
@@ -23,6 +29,10 @@ export type Reduction = (typeof REDUCTIONS)[number];
 export type Form = (typeof FORMS)[number];
 export type LossDType = (typeof LOSS_DTYPES)[number];
 export type TargetDType = (typeof TARGET_DTYPES)[number];
+export type TargetKind = (typeof TARGETS)[number];
+export type WeightKind = (typeof WEIGHTS)[number];
+export { LIKES };
+export type { Like };
 
 /** The seed's clamp floor: `probs.clamp(min=0.0001, max=1.0)`. */
 export const SEED_EPS = 1e-4;
@@ -53,6 +63,21 @@ export interface LossOptions {
   asFunction?: boolean;
   /** Add an output `grad` = d(loss)/d(pred). */
   withGrad?: boolean;
+  /**
+   * `hard` (the seed's: 0/1, class indices for multiclass) or `soft`: t in [0, 1] and the binary
+   * cross-entropy term, α_t · (1 − p_t)^γ · BCE(p, t); multiclass targets [N, C] of class
+   * probabilities, Σ_c −α·(1 − p_c)^γ·t_c·log p_c. With soft targets eps clips the probability
+   * inside the cross-entropy to [eps, 1 − eps] (Keras' clip), not p_t.
+   */
+  targets?: TargetKind;
+  /** X in [0, 1], as Keras: binary t ← t·(1 − X) + X/2, multiclass t ← onehot·(1 − X) + X/C (the soft form). */
+  labelSmoothing?: number;
+  /** A graph input `weight` multiplying each element's loss: per sample ([N]) or per element. */
+  weight?: WeightKind;
+  /** Multilabel: average each row over its labels first (Keras' binary focal loss): per-sample losses [N]. */
+  labelMean?: boolean;
+  /** A library preset (see presets.ts) applied under the options given; null for none. */
+  like?: Like | null;
 }
 
 /** Validated options with every default filled in. `alpha` is null for no weighting. */
@@ -70,6 +95,18 @@ export interface FocalOptions {
   readonly form: Form;
   readonly asFunction: boolean;
   readonly withGrad: boolean;
+  readonly targets: TargetKind;
+  readonly labelSmoothing: number;
+  readonly weight: WeightKind;
+  /** Always false but for multilabel (where it makes the per-element loss [N]). */
+  readonly labelMean: boolean;
+  /** The preset the options were made from, or null. */
+  readonly like: Like | null;
+}
+
+/** Whether the graph computes the soft form (soft targets, or label smoothing of hard ones). */
+export function usesSoftForm(o: FocalOptions): boolean {
+  return o.targets === 'soft' || o.labelSmoothing > 0;
 }
 
 export const DEFAULTS = {
@@ -84,6 +121,11 @@ export const DEFAULTS = {
   form: 'arith',
   asFunction: false,
   withGrad: false,
+  targets: 'hard',
+  labelSmoothing: 0,
+  weight: 'none',
+  labelMean: false,
+  like: null,
 } as const;
 
 /** How an option is named in messages: the option itself by default, the CLI passes its flags. */
@@ -111,11 +153,16 @@ function unitInterval(x: unknown): x is number {
 
 const KNOWN = new Set<string>([...Object.keys(DEFAULTS), 'targetDtype']);
 
-/** Validates `raw` and fills in the defaults. Throws a UsageError naming the first bad option. */
-export function normalizeOptions(raw: LossOptions | FocalOptions = {}, label: Label = plain): FocalOptions {
-  for (const key of Object.keys(raw)) {
+/**
+ * Validates `raw` and fills in the defaults: the preset `like` names (presets.ts), under the
+ * options given, then the seed's. Throws a UsageError naming the first bad option.
+ */
+export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: Label = plain): FocalOptions {
+  for (const key of Object.keys(given)) {
     if (!KNOWN.has(key)) throw new UsageError(`unknown option ${quote(key)}; known options: ${[...KNOWN].join(', ')}`);
   }
+  const like = given.like === undefined || given.like === null ? null : oneOf(label, 'like', LIKES, given.like, 'seed');
+  const raw: LossOptions | FocalOptions = like === null ? given : applyPreset(given as LossOptions, like);
   const task = oneOf(label, 'task', TASKS, raw.task, DEFAULTS.task);
   const input = oneOf(label, 'input', INPUTS, raw.input, DEFAULTS.input);
   const reduction = oneOf(label, 'reduction', REDUCTIONS, raw.reduction, DEFAULTS.reduction);
@@ -150,22 +197,62 @@ export function normalizeOptions(raw: LossOptions | FocalOptions = {}, label: La
     throw new UsageError(`${label('opset')} must be an integer in [${MIN_OPSET}, ${MAX_OPSET}], got ${fmt(opset)}`);
   }
 
+  const targets = oneOf(label, 'targets', TARGETS, raw.targets, DEFAULTS.targets);
+  const soft = targets === 'soft';
+
   // A resolved float type equal to dtype (as in FocalOptions) reads as 'float', so normalizing is idempotent.
   const rawTarget = raw.targetDtype === (dtype as string) ? 'float' : raw.targetDtype;
-  const t = oneOf(label, 'targetDtype', TARGET_DTYPES, rawTarget, task === 'multiclass' ? 'int64' : 'float');
-  if (task === 'multiclass' && t !== 'int64' && t !== 'int32') {
+  const t = oneOf(label, 'targetDtype', TARGET_DTYPES, rawTarget, task === 'multiclass' && !soft ? 'int64' : 'float');
+  if (soft && t !== 'float') {
+    throw new UsageError(`${label('targetDtype')} must be float (the prediction's type) with soft targets, got ${fmt(raw.targetDtype)}`);
+  }
+  if (task === 'multiclass' && !soft && t !== 'int64' && t !== 'int32') {
     throw new UsageError(`${label('targetDtype')} must be int64 or int32 for task multiclass (class indices), got ${fmt(raw.targetDtype)}`);
   }
   const targetDtype = t === 'float' ? dtype : t;
 
-  const flag = (option: 'asFunction' | 'withGrad'): boolean => {
+  const labelSmoothing = raw.labelSmoothing === undefined ? DEFAULTS.labelSmoothing : raw.labelSmoothing;
+  if (!unitInterval(labelSmoothing)) throw new UsageError(`${label('labelSmoothing')} must be a number in [0, 1], got ${fmt(labelSmoothing)}`);
+  if (form === 'onehot' && (soft || labelSmoothing > 0)) {
+    throw new UsageError(
+      `${label('form')} onehot builds the seed's class mask of hard targets; ${soft ? `${label('targets')} soft` : label('labelSmoothing')} needs form arith`,
+    );
+  }
+
+  const weight = oneOf(label, 'weight', WEIGHTS, raw.weight, DEFAULTS.weight);
+  if (reduction === 'weighted-mean' && weight === 'none') {
+    throw new UsageError(`${label('reduction')} weighted-mean is Σ w·l / Σ w and needs ${label('weight')} sample or element`);
+  }
+
+  const flag = (option: 'asFunction' | 'withGrad' | 'labelMean'): boolean => {
     const v = raw[option];
     if (v === undefined) return false;
     if (typeof v !== 'boolean') throw new UsageError(`${label(option)} must be true or false, got ${fmt(v)}`);
     return v;
   };
+  // Averaging over the last axis changes only the multilabel loss ([N, L] → [N]); binary is one
+  // label a row, multiclass already one loss a row.
+  const labelMean = flag('labelMean') && task === 'multilabel';
 
-  return { task, input, alpha, gamma, reduction, eps, dtype, targetDtype, opset, form, asFunction: flag('asFunction'), withGrad: flag('withGrad') };
+  return {
+    task,
+    input,
+    alpha,
+    gamma,
+    reduction,
+    eps,
+    dtype,
+    targetDtype,
+    opset,
+    form,
+    asFunction: flag('asFunction'),
+    withGrad: flag('withGrad'),
+    targets,
+    labelSmoothing,
+    weight,
+    labelMean,
+    like,
+  };
 }
 
 // ---- metadata -----------------------------------------------------------------------------------
@@ -187,6 +274,13 @@ export function optionsToMetadata(o: FocalOptions): Record<string, string> {
     as_function: String(o.asFunction),
     with_grad: String(o.withGrad),
   };
+  // The options beyond the seed's are written only where they differ from the default, so a model
+  // of the default options keeps its bytes.
+  if (o.targets !== DEFAULTS.targets) entries.targets = o.targets;
+  if (o.labelSmoothing !== DEFAULTS.labelSmoothing) entries.label_smoothing = String(o.labelSmoothing);
+  if (o.weight !== DEFAULTS.weight) entries.weight = o.weight;
+  if (o.labelMean) entries.label_mean = 'true';
+  if (o.like !== null) entries.like = o.like;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(entries)) out[META_PREFIX + k] = String(v);
   return out;
@@ -219,5 +313,11 @@ export function optionsFromMetadata(meta: Readonly<Record<string, string>>, opse
     form: get('form') as Form,
     asFunction: get('as_function') === 'true',
     withGrad: get('with_grad') === 'true',
+    targets: (get('targets') ?? DEFAULTS.targets) as TargetKind,
+    labelSmoothing: get('label_smoothing') === undefined ? 0 : Number(get('label_smoothing')),
+    weight: (get('weight') ?? DEFAULTS.weight) as WeightKind,
+    labelMean: get('label_mean') === 'true',
+    // The options above are complete, so the preset overrides nothing: it is only carried.
+    like: get('like') as Like | undefined,
   });
 }

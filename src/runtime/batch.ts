@@ -9,7 +9,8 @@
 import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
-import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkWeights, convertTargets } from './checks';
+import { f16BitsToF32 } from '../io/float16';
+import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets } from './checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-blocks';
 import { HostTensor, Session, TensorDType } from './session';
 
@@ -40,8 +41,18 @@ export interface BatchSpec {
   /** The reduction the graph itself applies to each batch. */
   readonly graphReduction: Reduction;
   readonly graph: EvalGraph;
-  /** The model's inputs: `pred`, `target`, and `weight` when the loss takes one. */
-  readonly inputs: { readonly pred: InputSpec; readonly target: InputSpec; readonly weight?: InputSpec };
+  /**
+   * The model's inputs: `pred` (absent when the predictions are a network's output, `predOutput`),
+   * `target`, and `weight` when the loss takes one.
+   */
+  readonly inputs: { readonly pred?: InputSpec; readonly target: InputSpec; readonly weight?: InputSpec };
+  /**
+   * A network and its loss in one model: the output the loss takes as its predictions (fetched
+   * with every batch, checked as predictions are); the batch's `feeds` are the network's inputs.
+   */
+  readonly predOutput?: string;
+  /** The network's inputs (with `predOutput`). */
+  readonly feedNames?: readonly string[];
   /** Where the model came from (a user's file): its failures are then the user's. */
   readonly modelFile?: string;
   /** The label / class count the model fixes (a per-label α, or its pred input's last dim), if any. */
@@ -63,7 +74,12 @@ export interface BatchArray {
  */
 export interface BatchData {
   readonly dims: readonly number[];
-  readonly pred: BatchArray;
+  /** The predictions; absent for a network's model (`BatchSpec.predOutput`), whose `feeds` make them. */
+  readonly pred?: BatchArray;
+  /** A network's inputs, fed as they are. */
+  readonly feeds?: Readonly<Record<string, HostTensor>>;
+  /** How the network's output elements are named in messages (`batch 3: output 'logits' element …`). */
+  readonly predPlace?: BatchPlace;
   readonly target: BatchArray;
   readonly weight?: BatchArray;
   /** Where to write the per-element losses (exactly the batch's count; onnxruntime writes into it). */
@@ -81,6 +97,23 @@ export interface BatchOutcome {
   readonly labelSums?: Float64Array;
   /** The `loss` output: per element (wanted for `out`), or the batch's mean / sum (models that reduce). */
   readonly loss?: HostTensor;
+  /** The batch's Σ w over its per-element losses (a weight per row counted once per label it weighs), for weighted-mean. */
+  readonly weightSum?: number;
+}
+
+const isFloat = (d: string): d is 'float16' | 'float32' | 'float64' => d === 'float16' || d === 'float32' || d === 'float64';
+
+/** Σ w (float64) of a batch's weights, each counted `times` times (a weight per row over L labels). */
+function weightSum(w: BatchArray, times: number): number {
+  let s = 0;
+  if (w.dtype === 'float16') {
+    const a = w.data as Uint16Array;
+    for (let i = 0; i < a.length; i++) s += f16BitsToF32(a[i]);
+  } else {
+    const a = w.data as Float32Array | Float64Array;
+    for (let i = 0; i < a.length; i++) s += a[i];
+  }
+  return s * times;
 }
 
 /**
@@ -158,21 +191,29 @@ export class BatchRunner {
    * before weights.
    */
   async run(b: BatchData): Promise<BatchOutcome> {
-    const { options: o, graph: g, inputs } = this.spec;
+    const { options: o, graph: g, inputs, predOutput } = this.spec;
     const probs = o.input === 'probs';
+    // A network's predictions exist only after the run: checked then, on the fetched output.
+    let pred = b.pred;
+    if (!pred && predOutput === undefined) throw new Error('batch runner: a batch without predictions for a model that takes them');
     const elements = product(b.dims);
     const last = b.dims[b.dims.length - 1] ?? 1;
-    const multilabel = o.task === 'multilabel';
-    // Per-element losses: one per row for multiclass ([N, C] → [N]), one per prediction otherwise.
-    const count = o.task === 'multiclass' ? elements / last : elements;
+    // Per-label losses summed by label (multilabel, unless each row is averaged over its labels).
+    const multilabel = o.task === 'multilabel' && !o.labelMean;
+    const soft = o.targets === 'soft';
+    // Per-element losses: one per row for multiclass ([N, C] → [N]) and with labelMean, one per prediction otherwise.
+    const count = o.task === 'multiclass' || o.labelMean ? elements / last : elements;
     // The target check runs in the graph only for targets of the model's own type.
     const targetInGraph = g.targetInGraph && b.target.dtype === inputs.target.dtype;
     // The checks, in this order: predictions, then targets, then weights (the first bad element
     // of the first that fails is the error). Those the graph does run on its outputs below; the
     // others here.
-    const checkPred = (): void => checkPredictions(b.pred.place, b.pred.dtype, b.pred.data, probs);
+    const checkPred = (): void => {
+      if (pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
+    };
     const checkTarget = (): void => {
-      if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
+      if (soft) checkSoftTargets(b.target.place, b.target.dtype, b.target.data);
+      else if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
       else checkBinaryTargets(b.target.place, b.target.dtype, b.target.data, o.task);
     };
     if (!g.predInGraph) checkPred();
@@ -194,21 +235,20 @@ export class BatchRunner {
       }
     }
 
-    const predDims = collapseDims(b.dims, inputs.pred.rank);
-    const targetNatural = o.task === 'multiclass' ? b.dims.slice(0, -1) : b.dims;
+    const predDims = collapseDims(b.dims, inputs.pred?.rank ?? null);
+    const targetNatural = o.task === 'multiclass' && !soft ? b.dims.slice(0, -1) : b.dims;
     const feedTarget = (): HostTensor => {
       const t = b.target;
       let data = t.data;
       if (t.dtype !== inputs.target.dtype) {
         data = this.converted('target', inputs.target.dtype, t.data.length);
-        convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
+        if (soft && isFloat(t.dtype) && isFloat(inputs.target.dtype)) convertFloats(t.dtype, t.data, inputs.target.dtype, data);
+        else convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
       }
       return { dtype: inputs.target.dtype, dims: collapseDims(targetNatural, inputs.target.rank), data } as HostTensor;
     };
-    const feeds: Record<string, HostTensor> = {
-      pred: { dtype: inputs.pred.dtype, dims: predDims, data: b.pred.data } as HostTensor,
-      target: feedTarget(),
-    };
+    const feeds: Record<string, HostTensor> = { ...(b.feeds ?? {}), target: feedTarget() };
+    if (inputs.pred && pred) feeds.pred = { dtype: inputs.pred.dtype, dims: predDims, data: pred.data } as HostTensor;
     if (inputs.weight && b.weight) {
       const w = b.weight;
       // One per prediction, or one per row (all axes but the last); the sources check which.
@@ -216,7 +256,9 @@ export class BatchRunner {
       let data = w.data;
       if (w.dtype !== inputs.weight.dtype) {
         data = this.converted('weight', inputs.weight.dtype, w.data.length);
-        convertTargets(w.dtype, w.data, inputs.weight.dtype as NpyDType, data);
+        // Weights are any non-negative floats (convertTargets is for 0/1 labels and indices).
+        if (!isFloat(w.dtype) || !isFloat(inputs.weight.dtype)) throw new TypeError(`weights of dtype ${w.dtype} for a ${inputs.weight.dtype} input`);
+        convertFloats(w.dtype, w.data, inputs.weight.dtype, data);
       }
       feeds.weight = { dtype: inputs.weight.dtype, dims: collapseDims(natural, inputs.weight.rank), data } as HostTensor;
     }
@@ -227,11 +269,21 @@ export class BatchRunner {
     }
     const fetches: Record<string, HostTensor | null> = {};
     if (b.into) {
-      const lossDims = o.task === 'multiclass' ? predDims.slice(0, -1) : predDims;
+      const lossDims = o.task === 'multiclass' || o.labelMean ? predDims.slice(0, -1) : predDims;
       fetches.loss = { dtype: o.dtype, dims: lossDims, data: b.into } as HostTensor;
     }
     for (const name of g.fetches) fetches[name] = null;
+    if (predOutput !== undefined) fetches[predOutput] = null;
     const result = await asFileError(this.spec.modelFile, 'onnxruntime cannot run it on this data', () => this.session.run(feeds, fetches));
+    if (predOutput !== undefined) {
+      const out = result[predOutput];
+      const place = b.predPlace ?? { file: 'the batch', element: `output '${predOutput}' element`, start: 0, shape: b.dims };
+      if (product(out.dims) !== elements) {
+        throw new DataError(`${place.file}: the network's output '${predOutput}' has dims [${out.dims.join(', ')}], but the batch's predictions were to be [${b.dims.join(', ')}]`);
+      }
+      pred = { dtype: out.dtype as NpyDType, data: out.data as NpyTypedArray, place };
+      if (!g.predInGraph) checkPred();
+    }
     if ((g.predInGraph || targetInGraph) && !graphChecksPass(g, result, probs, targetInGraph)) {
       // Something in this batch is off: find and name it. (A NaN loss from valid data, were a
       // model to make one, passes the scan and counts, as it would without the graph checks.)
@@ -239,8 +291,11 @@ export class BatchRunner {
       checkTarget();
     }
     const rows = o.task === 'binary' ? elements : elements / last;
-    if (!g.sums) return { elements, count, rows, loss: result.loss };
+    // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
+    const ws = o.reduction === 'weighted-mean' && b.weight ? { weightSum: weightSum(b.weight, count / b.weight.data.length) } : {};
+    if (!g.sums) return { elements, count, rows, loss: result.loss, ...ws };
     return {
+      ...ws,
       elements,
       count,
       rows,

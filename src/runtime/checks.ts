@@ -10,7 +10,7 @@
  * no BigInt is made per element; float16 is tested on its bits.
  */
 import { DataError } from '../errors';
-import { f16BitsToF32 } from '../io/float16';
+import { f16BitsToF32, f32ToF16Bits } from '../io/float16';
 import { NpyDType, NpyTypedArray } from '../io/npy';
 
 /**
@@ -181,6 +181,20 @@ export function checkBinaryTargets(place: BatchPlace, dtype: NpyDType, data: Npy
   if (i >= 0) fail(place, dtype, data, i, `${task} targets must be 0 or 1`);
 }
 
+/**
+ * Soft targets (binary, multilabel; multiclass rows of class probabilities): each in [0, 1].
+ * Integer and bool targets are 0 or 1 there, as hard ones.
+ */
+export function checkSoftTargets(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray): void {
+  if (dtype !== 'float16' && dtype !== 'float32' && dtype !== 'float64') {
+    const i = firstNotBinary(dtype, data);
+    if (i >= 0) fail(place, dtype, data, i, 'soft targets must be in [0, 1]');
+    return;
+  }
+  const i = firstOutsideUnit(dtype, data);
+  if (i >= 0) fail(place, dtype, data, i, 'soft targets must be in [0, 1]');
+}
+
 /** Multi-class targets: class indices in [0, classes). */
 export function checkClassIndices(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray, classes: number): void {
   let bad = -1;
@@ -249,6 +263,29 @@ export function convertTargets(srcType: NpyDType, src: NpyTypedArray, dstType: N
 }
 
 // ---- float target conversion --------------------------------------------------------------------
+
+/**
+ * Writes any float values (soft targets, weights; float16 as bits) into `dst` of another float
+ * type, rounding as the destination type does (to float16 by its bits).
+ */
+export function convertFloats(srcType: 'float16' | 'float32' | 'float64', src: NpyTypedArray, dstType: 'float16' | 'float32' | 'float64', dst: NpyTypedArray): void {
+  const n = src.length;
+  if (srcType === dstType) {
+    (dst as Float32Array).set(src as Float32Array);
+    return;
+  }
+  if (srcType === 'float16') {
+    const s = src as Uint16Array;
+    const d = dst as Float32Array | Float64Array;
+    for (let i = 0; i < n; i++) d[i] = f16BitsToF32(s[i]);
+    return;
+  }
+  const s = src as Float32Array | Float64Array;
+  if (dstType === 'float16') {
+    const d = dst as Uint16Array;
+    for (let i = 0; i < n; i++) d[i] = f32ToF16Bits(s[i]);
+  } else (dst as Float32Array | Float64Array).set(s.subarray(0, n));
+}
 
 /**
  * Writes checked 0/1 float targets (float16 bits, float32 or float64) into `dst` of another float

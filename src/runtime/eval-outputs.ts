@@ -43,6 +43,8 @@ export interface EvalOutputsSpec {
   readonly sums: false | 'total' | 'labels';
   /** Add `check_pred_min` / `check_pred_max` (pred must be float32 or float64). */
   readonly checkPred: boolean;
+  /** The predictions' value: the input `pred` (default), or a network's output the loss takes. */
+  readonly predName?: string;
   /** Add `check_target` (target must be float32 or float64). */
   readonly checkTarget: boolean;
 }
@@ -50,7 +52,7 @@ export interface EvalOutputsSpec {
 const P = 'focal_eval_';
 
 function elemType(g: onnx.IGraphProto, name: string, list: 'input' | 'output'): number {
-  const v = (g[list] ?? []).find((x) => x.name === name);
+  const v = (g[list] ?? []).find((x) => x.name === name) ?? (list === 'input' ? (g.output ?? []).find((x) => x.name === name) : undefined);
   const t = v?.type?.tensorType?.elemType;
   if (!t) throw new Error(`eval outputs: the model has no ${list} '${name}' of a known tensor type`);
   return t;
@@ -106,7 +108,7 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
       nodes.push(node('ReduceSum', [blockSums, `${P}axis0`], EVAL_OUTPUTS.labelSums, [keepdims0]));
       nodes.push(node('ReduceSum', [EVAL_OUTPUTS.labelSums], EVAL_OUTPUTS.sum, [keepdims0]));
       const lossDims = (g.output ?? []).find((o) => o.name === 'loss')?.type?.tensorType?.shape?.dim ?? [];
-      const L = lossDims[lossDims.length - 1]; // the labels are on the last axis, at any rank
+      const L = lossDims[lossDims.length - 1];
       outputs.push(scalarOut(EVAL_OUTPUTS.labelSums, F64, [L?.dimValue != null ? Number(L.dimValue) : L?.dimParam || 'L']));
     } else {
       nodes.push(node('ReduceSum', [blockSums], EVAL_OUTPUTS.sum, [keepdims0]));
@@ -114,9 +116,10 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
     outputs.push(scalarOut(EVAL_OUTPUTS.sum, F64));
   }
   if (spec.checkPred) {
-    const t = elemType(g, 'pred', 'input');
-    nodes.push(node('ReduceMin', ['pred'], EVAL_OUTPUTS.predMin, [keepdims0]));
-    nodes.push(node('ReduceMax', ['pred'], EVAL_OUTPUTS.predMax, [keepdims0]));
+    const pred = spec.predName ?? 'pred';
+    const t = elemType(g, pred, 'input');
+    nodes.push(node('ReduceMin', [pred], EVAL_OUTPUTS.predMin, [keepdims0]));
+    nodes.push(node('ReduceMax', [pred], EVAL_OUTPUTS.predMax, [keepdims0]));
     outputs.push(scalarOut(EVAL_OUTPUTS.predMin, t), scalarOut(EVAL_OUTPUTS.predMax, t));
   }
   if (spec.checkTarget) {

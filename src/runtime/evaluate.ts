@@ -26,8 +26,8 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor } from '../io/npy';
-import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions } from '../losses';
-import { BatchOutcome, asFileError } from './batch';
+import { FocalOptions, Label, LossOptions, PRESETS, TargetDType, normalizeOptions } from '../losses';
+import { BatchOutcome, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
 import { FileBatchReader, FileLayout, FileName, FileStream, fileBatch, fileStreams } from './file-batches';
@@ -110,8 +110,11 @@ const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b
 
 // ---- options ------------------------------------------------------------------------------------
 
-/** Loss options for a built model: the files decide `dtype` and `targetDtype`. */
-function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHeader, label: Label): FocalOptions {
+/**
+ * Loss options for a built model: the files decide `dtype` and `targetDtype`, and a weight file's
+ * shape the weight input (`weight`: one per row is `sample`, one per per-element loss `element`).
+ */
+function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHeader, label: Label, weight?: NpyHeader): FocalOptions {
   if (!isFloatType(pred.dtype)) {
     throw new DataError(`${pred.path}: dtype ${pred.descr} (${pred.dtype}); predictions must be float16, float32 or float64`);
   }
@@ -122,9 +125,14 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
     );
   }
   const task = loss.task ?? 'binary';
+  // The preset may make the targets soft (normalizeOptions applies it; here it decides the target file's reading).
+  const soft = (loss.targets ?? (loss.like ? PRESETS[loss.like].options.targets : undefined)) === 'soft';
   const t = target.dtype;
   let targetDtype: TargetDType;
-  if (task === 'multiclass') {
+  if (task === 'multiclass' && soft) {
+    if (!isFloatType(t)) throw new DataError(`${target.path}: dtype ${target.descr} (${t}); soft multiclass targets are rows of class probabilities: save them as float`);
+    targetDtype = 'float';
+  } else if (task === 'multiclass') {
     if (t !== 'int64' && t !== 'int32') {
       throw new DataError(`${target.path}: dtype ${target.descr} (${t}); multiclass targets are class indices: save them as int64 or int32`);
     }
@@ -143,7 +151,16 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
       );
     }
   }
-  return normalizeOptions({ ...loss, dtype: pred.dtype, targetDtype, asFunction: false, withGrad: false }, label);
+  const base = { ...loss, dtype: pred.dtype, targetDtype, asFunction: false, withGrad: false };
+  // A weight file with no weight kind given (or 'none', as the CLI's normalized flags say): its
+  // shape decides. One weight per prediction is per element where the losses are (multilabel
+  // without labelMean); anything else (one per row; binary, multiclass) per sample. rowsFor then
+  // checks the count.
+  if (!weight || (loss.weight !== undefined && loss.weight !== 'none')) return normalizeOptions(base, label);
+  const o = normalizeOptions({ ...base, weight: 'sample' }, label);
+  const perRow = pred.count / (pred.shape[pred.shape.length - 1] || 1);
+  const perElement = o.task === 'multilabel' && !o.labelMean && weight.count === pred.count && weight.count !== perRow;
+  return perElement ? normalizeOptions({ ...o, weight: 'element' }, label) : o;
 }
 
 // ---- shapes -------------------------------------------------------------------------------------
@@ -171,10 +188,21 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
         throw new DataError(`${target.path}: shape ${shapeText(ts)} does not match ${pred.path}, shape ${shapeText(ps)}; multilabel targets must be shaped like the predictions`);
       }
       const row = product(ps.slice(1));
-      rows = { rows: ps[0], rowDims: ps.slice(1), lossRow: row, outShape: ps, pred: { header: pred, rowElements: row }, target: { header: target, rowElements: row } };
+      // labelMean: one loss per row of labels (the label axis averaged away).
+      const lossRow = o.labelMean ? row / ps[ps.length - 1] : row;
+      const outShape = o.labelMean ? ps.slice(0, -1) : ps;
+      rows = { rows: ps[0], rowDims: ps.slice(1), lossRow, outShape, pred: { header: pred, rowElements: row }, target: { header: target, rowElements: row } };
       break;
     }
     case 'multiclass':
+      if (o.targets === 'soft') {
+        if (ps.length !== 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multiclass predictions must be [N, C]`);
+        if (ts.length !== 2 || ts[0] !== ps[0] || ts[1] !== ps[1]) {
+          throw new DataError(`${target.path}: shape ${shapeText(ts)}; soft multiclass targets must be [N, C] = ${shapeText(ps)}, a row of class probabilities per row of ${pred.path}`);
+        }
+        rows = { rows: ps[0], rowDims: [ps[1]], lossRow: 1, outShape: [ps[0]], pred: { header: pred, rowElements: ps[1] }, target: { header: target, rowElements: ps[1] } };
+        break;
+      }
       if (ps.length !== 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multiclass predictions must be [N, C]`);
       if (ts.length !== 1 || ts[0] !== ps[0]) {
         throw new DataError(
@@ -208,7 +236,8 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: str
   const m = loadModelFile(file);
   const plan = planFromModel(m.bytes, m.info, m.options, file);
   const o = plan.options;
-  const { pred: p, target: t } = plan.inputs;
+  // planFromModel without an output gives the input 'pred' (or refuses the model).
+  const { pred: p, target: t } = plan.inputs as { pred: InputSpec; target: InputSpec };
   if (pred.dtype !== p.dtype) {
     throw new DataError(`${pred.path}: dtype ${pred.dtype}, but ${file} takes ${p.dtype} predictions; convert the file or export a ${pred.dtype} model (--dtype ${pred.dtype})`);
   }
@@ -275,7 +304,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const pred = (readers.pred = NpyReader.open(options.pred)).header;
     const target = (readers.target = NpyReader.open(options.target)).header;
     const weight = options.weight !== undefined ? (readers.weight = NpyReader.open(options.weight)).header : undefined;
-    const plan = options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label));
+    const plan =
+      options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight));
     const o = plan.options;
     checkModelRow(plan, pred, label);
     const rows = rowsFor(o, pred, target, weight);

@@ -38,12 +38,13 @@
  * evaluator goes on with the next.
  */
 import { performance } from 'perf_hooks';
-import { DataError, UsageError } from '../errors';
+import { DataError, UsageError, quote } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray } from '../io/npy';
 import { FocalOptions, Label, LossOptions, Reduction, buildLoss, normalizeOptions } from '../losses';
 import { ModelInfo, TensorInfo, decodeModel, ModelFormatError } from '../onnx';
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError } from './batch';
+import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
 import { loadModelFile } from './model-file';
 import { optionsFromMetadata } from '../losses';
@@ -56,7 +57,7 @@ type Dims = readonly (number | string | null)[] | null;
 /** A model's inputs as the evaluator sees them. */
 interface ModelInputs {
   readonly inputs: readonly { readonly name: string; readonly dtype: string; readonly shape: Dims }[];
-  readonly outputs: readonly { readonly name: string }[];
+  readonly outputs: readonly { readonly name: string; readonly dtype: string; readonly shape: Dims }[];
 }
 
 /** The model the evaluator runs, before its graph additions. */
@@ -72,6 +73,9 @@ export interface ModelPlan {
   readonly inputs: BatchSpec['inputs'];
   /** The label / class count the model fixes (its pred input's last dim), if any. */
   readonly fixedRow?: number;
+  /** A network and its loss: the output the loss takes as predictions, and the network's inputs. */
+  readonly predOutput?: string;
+  readonly feedNames?: readonly string[];
 }
 
 const SUPPORTED: readonly string[] = ['float16', 'float32', 'float64', 'int8', 'int32', 'int64', 'uint8', 'bool'];
@@ -83,8 +87,12 @@ function inputSpec(info: { dtype: string; shape: Dims } | undefined, source: str
   return { dtype: info.dtype as TensorDType, rank: info.shape ? info.shape.length : null };
 }
 
-/** The plan for a focal-onnx model (decoded), used as it is. */
-export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: FocalOptions | undefined, source: string): ModelPlan {
+/**
+ * The plan for a focal-onnx model (decoded), used as it is. With `output`, the model is a network
+ * and its loss: the loss takes that output as its predictions, and the network's inputs (every
+ * input but `target` and `weight`) come with each batch.
+ */
+export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: FocalOptions | undefined, source: string, output?: string): ModelPlan {
   if (!options) {
     throw new UsageError(
       `${source}: has no focal.* metadata, so its loss options are unknown (not written by focal-onnx); ` +
@@ -92,20 +100,30 @@ export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: Focal
     );
   }
   const find = (name: string): TensorInfo | undefined => info.graph.inputs.find((i) => i.name === name);
-  const pred = inputSpec(find('pred'), source, 'pred');
+  let pred: InputSpec | undefined;
+  let predShape: Dims | undefined;
+  if (output !== undefined) {
+    const out = info.graph.outputs.find((x) => x.name === output);
+    if (!out) throw new UsageError(`${source}: has no output ${quote(output)}; its outputs are ${info.graph.outputs.map((x) => x.name).join(', ')}`);
+    if (!['float16', 'float32', 'float64'].includes(out.dtype)) throw new UsageError(`${source}: output ${quote(output)} is ${out.dtype}; predictions must be float16, float32 or float64`);
+    predShape = out.shape;
+  } else {
+    pred = inputSpec(find('pred'), source, 'pred');
+    predShape = find('pred')?.shape;
+  }
   const target = inputSpec(find('target'), source, 'target');
   const w = find('weight');
   const weight = w ? inputSpec(w, source, 'weight') : undefined;
   if (!info.graph.outputs.some((x) => x.name === 'loss')) throw new UsageError(`${source}: has no output 'loss'; expected a focal-onnx model`);
-  const predShape = find('pred')?.shape;
   const fixed = options.task !== 'binary' && predShape && predShape.length >= 2 ? predShape[predShape.length - 1] : undefined;
   return {
     options,
     build: () => ({ bytes, io: info.graph }),
     modelFile: source,
     graphReduction: options.reduction,
-    inputs: { pred, target, ...(weight ? { weight } : {}) },
+    inputs: { ...(pred ? { pred } : {}), target, ...(weight ? { weight } : {}) },
     fixedRow: typeof fixed === 'number' ? fixed : undefined,
+    ...(output !== undefined ? { predOutput: output, feedNames: info.graph.inputs.map((i) => i.name).filter((n) => n !== 'target' && n !== 'weight') } : {}),
   };
 }
 
@@ -123,7 +141,11 @@ export function planFromOptions(o: FocalOptions): ModelPlan {
       return { bytes: built.bytes, io: built };
     },
     graphReduction: 'none',
-    inputs: { pred: { dtype: o.dtype, rank: o.task === 'binary' ? 1 : 2 }, target: { dtype: o.targetDtype, rank: o.task === 'multilabel' ? 2 : 1 } },
+    inputs: {
+      pred: { dtype: o.dtype, rank: o.task === 'binary' ? 1 : 2 },
+      target: { dtype: o.targetDtype, rank: o.task === 'multilabel' || (o.task === 'multiclass' && o.targets === 'soft') ? 2 : 1 },
+      ...(o.weight !== 'none' ? { weight: { dtype: o.dtype, rank: o.task === 'multilabel' && o.weight === 'element' && !o.labelMean ? 2 : 1 } } : {}),
+    },
     fixedRow: Array.isArray(o.alpha) && o.task !== 'binary' ? o.alpha.length : undefined,
   };
 }
@@ -142,23 +164,41 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
   const built = plan.build();
   const find = (name: string) => built.io.inputs.find((i) => i.name === name);
   const weightInfo = find('weight');
+  const predOutput = plan.predOutput;
   const inputs: BatchSpec['inputs'] = {
-    pred: inputSpec(find('pred'), plan.modelFile ?? 'the model', 'pred'),
+    ...(predOutput === undefined ? { pred: inputSpec(find('pred'), plan.modelFile ?? 'the model', 'pred') } : {}),
     target: inputSpec(find('target'), plan.modelFile ?? 'the model', 'target'),
     ...(weightInfo ? { weight: inputSpec(weightInfo, plan.modelFile ?? 'the model', 'weight') } : {}),
   };
   const sums = plan.graphReduction === 'none';
-  const predInGraph = realFloat(inputs.pred.dtype);
-  const targetInGraph = o.task !== 'multiclass' && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
+  const labels = o.task === 'multilabel' && !o.labelMean;
+  const predType = inputs.pred?.dtype ?? built.io.outputs.find((x) => x.name === predOutput)?.dtype ?? 'unknown';
+  const predInGraph = realFloat(predType);
+  // The graph's target check is for 0/1 targets; soft ones are checked in JS (in [0, 1]).
+  const targetInGraph =
+    o.task !== 'multiclass' && o.targets !== 'soft' && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
   const graph = (): EvalGraph => {
-    const bytes = addEvalOutputs(built.bytes, { sums: sums ? (o.task === 'multilabel' ? 'labels' : 'total') : false, checkPred: predInGraph, checkTarget: targetInGraph });
+    const bytes = addEvalOutputs(built.bytes, {
+      sums: sums ? (labels ? 'labels' : 'total') : false,
+      checkPred: predInGraph,
+      checkTarget: targetInGraph,
+      ...(predOutput !== undefined ? { predName: predOutput } : {}),
+    });
     const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
-    if (sums && o.task === 'multilabel') fetches.push(EVAL_OUTPUTS.labelSums);
+    if (sums && labels) fetches.push(EVAL_OUTPUTS.labelSums);
     if (predInGraph) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
     if (targetInGraph) fetches.push(EVAL_OUTPUTS.target);
     return { bytes, sums, predInGraph, targetInGraph, fetches };
   };
-  return { options: o, graphReduction: plan.graphReduction, graph: graph(), inputs, modelFile: plan.modelFile, fixedRow: plan.fixedRow };
+  return {
+    options: o,
+    graphReduction: plan.graphReduction,
+    graph: graph(),
+    inputs,
+    modelFile: plan.modelFile,
+    fixedRow: plan.fixedRow,
+    ...(predOutput !== undefined ? { predOutput, feedNames: plan.feedNames } : {}),
+  };
 }
 
 // ---- accumulation ---------------------------------------------------------------------------------
@@ -166,6 +206,8 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
 /** The batches' losses in float64: the graph's sums (reduction none), or each batch's mean / sum (a model that reduces). */
 class Accumulator {
   total = 0;
+  /** Σ w over the per-element losses (weighted-mean). */
+  weights = 0;
   labelSums: Float64Array | undefined;
 
   constructor(private readonly reduction: Reduction) {}
@@ -181,9 +223,9 @@ class Accumulator {
   }
 
   /** Adds the `loss` output of a model that reduces (mean or sum); `count` is the batch's number of per-element losses. */
-  addReduced(loss: HostTensor, count: number): void {
+  addReduced(loss: HostTensor, count: number, weightSum: number): void {
     const v = loss.dtype === 'float16' ? f16BitsToF32((loss.data as Uint16Array)[0]) : Number((loss.data as Float32Array)[0]);
-    this.total += this.reduction === 'mean' ? v * count : v;
+    this.total += this.reduction === 'mean' ? v * count : this.reduction === 'weighted-mean' ? v * weightSum : v;
   }
 }
 
@@ -191,7 +233,7 @@ class Accumulator {
 
 /** What the evaluator has accumulated: the same fields as `evaluate()`'s result, less its files'. */
 export interface EvaluatorResult {
-  /** The loss under the options' reduction: the mean (also for `none`) or the sum. NaN before any batch (mean). */
+  /** The loss under the options' reduction: the mean (also for `none`), the sum, or Σ w·l / Σ w. NaN before any batch (mean). */
   readonly loss: number;
   readonly reduction: Reduction;
   readonly mean: number;
@@ -257,7 +299,8 @@ export class EvalCore {
   /** Adds a batch's outcome (from `run`, or a worker's runner), with the seconds it took when known. */
   accept(outcome: BatchOutcome, seconds = 0): void {
     if (outcome.sum !== undefined) this.acc.addSums(outcome.sum, outcome.labelSums);
-    else this.acc.addReduced(outcome.loss as HostTensor, outcome.count);
+    else this.acc.addReduced(outcome.loss as HostTensor, outcome.count, outcome.weightSum ?? 0);
+    this.acc.weights += outcome.weightSum ?? 0;
     this.elements += outcome.elements;
     this.count += outcome.count;
     this.rows += outcome.rows;
@@ -276,7 +319,7 @@ export class EvalCore {
     }
     const seconds = extra.seconds ?? this.busy;
     return {
-      loss: o.reduction === 'sum' ? sum : mean,
+      loss: o.reduction === 'sum' ? sum : o.reduction === 'weighted-mean' ? sum / this.acc.weights : mean,
       reduction: o.reduction,
       mean,
       sum,
@@ -314,7 +357,9 @@ export type BatchValue = Float32Array | Float64Array | Uint16Array | BigInt64Arr
 
 export interface EvaluatorBatch {
   /** Predictions: float32, float64 or float16 (Uint16Array), of the evaluator's dtype. */
-  readonly pred: BatchValue;
+  readonly pred?: BatchValue;
+  /** For a network's model (`output`): its inputs by name, as Tensors. */
+  readonly inputs?: Readonly<Record<string, TensorLike>>;
   /** Targets: 0/1 (binary, multilabel; float, uint8, bool, int32 or int64) or class indices (multiclass; int32 or int64). */
   readonly target: BatchValue;
   /** Weights, for a loss that takes them (its graph has an input `weight`): one per prediction or one per row. */
@@ -336,6 +381,12 @@ export interface EvaluatorOptions extends SessionOptions {
   readonly loss?: LossOptions;
   /** … or a focal-onnx model to evaluate with (a file, or its bytes), its options from its metadata. */
   readonly model?: string | Uint8Array;
+  /**
+   * With `model`: a network and its loss in one model (e.g. attached), whose loss takes this output
+   * of the network as its predictions. Batches then give the network's inputs (`inputs`) instead
+   * of `pred`, and `dims` of that output.
+   */
+  readonly output?: string;
   /** Names options in messages (the CLI passes its flag names). */
   readonly label?: Label;
 }
@@ -393,29 +444,44 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   const name = `batch ${k}`;
   const { options: o, inputs } = core.spec;
   if (typeof b !== 'object' || b === null) throw new UsageError(`${name}: must be an object { pred, target, weight?, dims? }, got ${b === null ? 'null' : typeof b}`);
+  const network = core.spec.predOutput !== undefined;
+  const fields = network ? ['inputs', 'target', 'weight', 'dims'] : ['pred', 'target', 'weight', 'dims'];
+  const shape = network ? '{ inputs, target, weight?, dims }' : '{ pred, target, weight?, dims? }';
   for (const key of Object.keys(b)) {
-    if (!['pred', 'target', 'weight', 'dims'].includes(key)) throw new UsageError(`${name}: unknown field '${key}'; a batch is { pred, target, weight?, dims? }`);
+    if (key === 'pred' && network) throw new UsageError(`${name}: has pred, but the evaluator's model computes its predictions (output '${core.spec.predOutput}'); give its inputs`);
+    if (key === 'inputs' && !network) throw new UsageError(`${name}: has inputs, but the evaluator's model takes its predictions as 'pred'`);
+    if (!fields.includes(key)) throw new UsageError(`${name}: unknown field ${quote(key)}; a batch is ${shape}`);
   }
-  if (b.pred === undefined) throw new UsageError(`${name}: pred is missing`);
   if (b.target === undefined) throw new UsageError(`${name}: target is missing`);
-  const pred = arrayOf(b.pred, 'pred', name, false);
-  if (pred.dtype !== inputs.pred.dtype) {
-    throw new UsageError(
-      `${name}: pred holds ${pred.dtype}, but the evaluator's model takes ${inputs.pred.dtype} predictions; ` +
-        `create the evaluator with dtype ${pred.dtype}${core.spec.modelFile ? ' (a model exported so)' : ''}, or convert them`,
-    );
+  let pred: ReturnType<typeof arrayOf> | undefined;
+  let feeds: Record<string, HostTensor> | undefined;
+  if (network) {
+    feeds = networkFeeds(core.spec.feedNames ?? [], b.inputs, name);
+  } else {
+    if (b.pred === undefined) throw new UsageError(`${name}: pred is missing`);
+    pred = arrayOf(b.pred, 'pred', name, false);
+    const want = (inputs.pred as InputSpec).dtype;
+    if (pred.dtype !== want) {
+      throw new UsageError(
+        `${name}: pred holds ${pred.dtype}, but the evaluator's model takes ${want} predictions; ` +
+          `create the evaluator with dtype ${pred.dtype}${core.spec.modelFile ? ' (a model exported so)' : ''}, or convert them`,
+      );
+    }
   }
   let dims: readonly number[];
   if (b.dims !== undefined) {
     if (!Array.isArray(b.dims) || !b.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new UsageError(`${name}: dims must be an array of non-negative integers, got ${JSON.stringify(b.dims)}`);
     }
-    if (pred.dims && dimsText(pred.dims) !== dimsText(b.dims)) throw new UsageError(`${name}: dims ${dimsText(b.dims)} differ from the pred Tensor's ${dimsText(pred.dims)}`);
+    if (pred?.dims && dimsText(pred.dims) !== dimsText(b.dims)) throw new UsageError(`${name}: dims ${dimsText(b.dims)} differ from the pred Tensor's ${dimsText(pred.dims)}`);
     dims = b.dims;
-  } else if (pred.dims) dims = pred.dims;
-  else if (o.task === 'binary') dims = [pred.data.length];
-  else throw new UsageError(`${name}: dims is required for task ${o.task}: the predictions' shape, ${o.task === 'multilabel' ? '[N, L]' : '[N, C]'}`);
-  if (product(dims) !== pred.data.length) {
+  } else if (pred?.dims) dims = pred.dims;
+  else if (pred && o.task === 'binary') dims = [pred.data.length];
+  else {
+    const what = network ? `the shape of the network's output '${core.spec.predOutput}' for this batch` : "the predictions' shape";
+    throw new UsageError(`${name}: dims is required${network ? '' : ` for task ${o.task}`}: ${what}, ${o.task === 'multilabel' ? '[N, L]' : o.task === 'multiclass' ? '[N, C]' : '[N]'}`);
+  }
+  if (pred && product(dims) !== pred.data.length) {
     throw new UsageError(`${name}: dims ${dimsText(dims)} make ${product(dims)} elements, but pred holds ${pred.data.length}`);
   }
   if (dims.length === 0) dims = [1];
@@ -437,22 +503,29 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   const boolTarget = inputs.target.dtype === 'bool';
   const target = arrayOf(b.target, 'target', name, boolTarget);
   const rows = o.task === 'binary' ? product(dims) : product(dims.slice(0, -1));
-  const targetCount = o.task === 'multiclass' ? dims[0] : product(dims);
+  const classIndices = o.task === 'multiclass' && o.targets !== 'soft';
+  const targetCount = classIndices ? dims[0] : product(dims);
   if (target.data.length !== targetCount) {
-    const want = o.task === 'multiclass' ? `one class index per row: ${targetCount}` : `one per prediction: ${targetCount}`;
+    const want = classIndices ? `one class index per row: ${targetCount}` : `one per prediction: ${targetCount}`;
     throw new DataError(`${name}: target holds ${target.data.length} elements${target.dims ? ` (dims ${dimsText(target.dims)})` : ''}; expected ${want} (pred dims ${dimsText(dims)})`);
   }
-  if (o.task === 'multiclass') {
+  if (classIndices) {
     if (target.dtype !== 'int64' && target.dtype !== 'int32') throw new DataError(`${name}: target holds ${target.dtype}; multiclass targets are class indices: int64 (BigInt64Array) or int32 (Int32Array)`);
+  } else if (o.targets === 'soft') {
+    if (target.dtype !== 'float16' && target.dtype !== 'float32' && target.dtype !== 'float64') throw new DataError(`${name}: target holds ${target.dtype}; soft targets must be float16, float32 or float64`);
   } else if (!['float16', 'float32', 'float64', 'uint8', 'bool', 'int32', 'int64'].includes(target.dtype)) {
     throw new DataError(`${name}: target holds ${target.dtype}; ${o.task} targets must be float, uint8, bool, int32 or int64`);
   }
-  const targetDims = o.task === 'multiclass' ? dims.slice(0, 1) : dims;
-  const result: { dims: readonly number[]; pred: BatchArray; target: BatchArray; weight?: BatchArray } = {
+  const targetDims = classIndices ? dims.slice(0, 1) : dims;
+  const result: { dims: readonly number[]; pred?: BatchArray; target: BatchArray; weight?: BatchArray; feeds?: Record<string, HostTensor>; predPlace?: BatchPlace } = {
     dims,
-    pred: { dtype: pred.dtype, data: pred.data, place: { file: name, element: 'pred element', start: 0, shape: dims } },
     target: { dtype: target.dtype, data: target.data, place: { file: name, element: 'target element', start: 0, shape: targetDims } },
   };
+  if (pred) result.pred = { dtype: pred.dtype, data: pred.data, place: { file: name, element: 'pred element', start: 0, shape: dims } };
+  else {
+    result.feeds = feeds;
+    result.predPlace = { file: name, element: `output '${core.spec.predOutput}' element`, start: 0, shape: dims };
+  }
   if (b.weight !== undefined) {
     if (!inputs.weight) throw new UsageError(`${name}: has weights, but the evaluator's loss takes none (its model has no input 'weight')`);
     const w = arrayOf(b.weight, 'weight', name, false);
@@ -468,16 +541,34 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   return result;
 }
 
+/** A network's inputs for one batch: every one the model has, each a Tensor (or { type, dims, data }). */
+function networkFeeds(names: readonly string[], given: EvaluatorBatch['inputs'], batch: string): Record<string, HostTensor> {
+  if (typeof given !== 'object' || given === null) throw new UsageError(`${batch}: inputs is missing: the network's inputs ${names.map((n) => quote(n)).join(', ')}`);
+  const feeds: Record<string, HostTensor> = {};
+  for (const key of Object.keys(given)) {
+    if (!names.includes(key)) throw new UsageError(`${batch}: inputs has ${quote(key)}, which the model does not take; its inputs are ${names.map((n) => quote(n)).join(', ')}`);
+  }
+  for (const n of names) {
+    const v = given[n];
+    if (v === undefined) throw new UsageError(`${batch}: inputs lacks ${quote(n)}; the model takes ${names.map((x) => quote(x)).join(', ')}`);
+    if (!isTensorLike(v)) throw new UsageError(`${batch}: inputs ${quote(n)} must be an onnxruntime Tensor (or { type, dims, data })`);
+    const a = arrayOf(v, `inputs ${quote(n)}`, batch, false);
+    feeds[n] = { dtype: a.dtype as TensorDType, dims: a.dims as number[], data: a.data } as HostTensor;
+  }
+  return feeds;
+}
+
 /** The plan for `options` (the model, or the loss options with their defaults). */
 function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
   const label = options.label ?? ((x) => x);
   if (options.model !== undefined && options.loss !== undefined) throw new UsageError('give a model or loss options, not both');
+  if (options.output !== undefined && options.model === undefined) throw new UsageError('output names an output of a model: give the model (a network and its loss)');
   if (options.model === undefined) {
     return planFromOptions(normalizeOptions({ ...(options.loss ?? {}), asFunction: false, withGrad: false }, label));
   }
   if (typeof options.model === 'string') {
     const m = loadModelFile(options.model);
-    return planFromModel(m.bytes, m.info, m.options, options.model);
+    return planFromModel(m.bytes, m.info, m.options, options.model, options.output);
   }
   if (!(options.model instanceof Uint8Array)) throw new UsageError(`model must be a file name or the model's bytes (Uint8Array), got ${typeof options.model}`);
   let info: ModelInfo;
@@ -494,7 +585,7 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
     if (e instanceof UsageError || e instanceof SyntaxError) throw new UsageError(`model: its focal.* metadata is invalid: ${e.message}`);
     throw e;
   }
-  return planFromModel(options.model, info, o, 'the model');
+  return planFromModel(options.model, info, o, 'the model', options.output);
 }
 
 /**
@@ -513,7 +604,7 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
   const addOne = async (batch: EvaluatorBatch, index: number): Promise<void> => {
     if (closed) throw new UsageError(`batch ${index}: the evaluator is closed`);
     const b = batchData(core, batch, index);
-    if (b.pred.data.length === 0) return;
+    if (product(b.dims) === 0) return;
     const t0 = performance.now();
     const outcome = await core.run(b);
     if (spec.options.task === 'multilabel') core.labelCount ??= b.dims[b.dims.length - 1];

@@ -79,7 +79,7 @@ describe.each(CASES)('$m.file', ({ n, m }) => {
     const loss = (both.loss.data as Float32Array)[0];
     expect(Math.abs(loss - n.referenceLoss)).toBeLessThan(2e-5 * Math.max(1e-3, Math.abs(n.referenceLoss)) + 1e-7);
     // The standalone loss model (same options, the output's shape) at the network's output.
-    const standalone = buildLoss({ ...n.loss, opset: m.opset, withGrad: true }, { shapes: { pred: n.outputShape, target: n.targetDtype === 'int64' ? [n.outputShape[0]] : n.outputShape } });
+    const standalone = buildLoss({ ...n.loss, opset: m.opset, withGrad: true }, { predShape: n.outputShape });
     const ref = await run(standalone.bytes, { pred: both[n.output], target: targetTensor(n) });
     expect(bytesOf(both.grad).equals(bytesOf(ref.grad))).toBe(true);
     expect((ref.loss.data as Float32Array)[0]).toBe(loss);

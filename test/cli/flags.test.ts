@@ -25,6 +25,7 @@ beforeAll(() => {
   writeNpy(p('pred2.npy'), 'float32', [3, 2], new Float32Array([0.1, 0.9, 0.5, 0.2, 0.7, 0.4]));
   writeNpy(p('target2.npy'), 'float32', [3, 2], new Float32Array([0, 1, 0, 1, 1, 0]));
   writeNpy(p('classes.npy'), 'int64', [3], new BigInt64Array([0n, 1n, 1n]));
+  writeNpy(p('weight4.npy'), 'float32', [4], new Float32Array([1, 2, 3, 4]));
   fs.writeFileSync(p('model.onnx'), buildLoss({}).bytes);
   fs.writeFileSync(p('model-none.onnx'), buildLoss({ reduction: 'none' }).bytes);
   const g = new Graph({ opset: 17 });
@@ -118,6 +119,15 @@ function lossFlagRows(base: readonly string[]): Record<string, Row> {
     '--opset fractional': r(['--opset', '17.5'], '--opset', 'an integer in [13, 21]', "'17.5'"),
     '--opset not a number': r(['--opset', 'latest'], '--opset', '[13, 21]', "'latest'"),
     '--form unknown': r(['--form', 'seed'], '--form', 'arith, onehot', "'seed'"),
+    '--targets unknown': r(['--targets', 'fuzzy'], '--targets', 'hard, soft', "'fuzzy'"),
+    '--targets soft with --form onehot': r(['--targets', 'soft', '--form', 'onehot'], '--form', 'needs form arith', 'soft'),
+    '--targets soft with an integer target dtype': r(['--targets', 'soft', '--target-dtype', 'uint8'], '--target-dtype', 'float', 'uint8'),
+    '--label-smoothing above 1': r(['--label-smoothing', '1.5'], '--label-smoothing', '[0, 1]', '1.5'),
+    '--label-smoothing not a number': r(['--label-smoothing', 'some'], '--label-smoothing', 'a number', "'some'"),
+    '--label-mean with a value': r(['--label-mean=2'], '--label-mean', '=true / =false', "'2'"),
+    '--like unknown': r(['--like', 'pytorch'], '--like', 'seed, torchvision, fvcore, optax, keras', "'pytorch'"),
+    '--alpha -1 without --like torchvision': r(['--alpha', '-1'], '--alpha', '[0, 1]', '-1'),
+    '--reduction weighted-mean without weights': r(['--reduction', 'weighted-mean'], '--reduction', 'needs --weight', 'weighted-mean'),
     'unknown flag': r(['--gama', '2'], '--gama', '--help', null),
     'unknown short flag': r(['-x'], '-x', '--help', null),
     'an underscore spelling': r(['--target_dtype', 'int64'], '--target_dtype', '--help', null),
@@ -127,6 +137,7 @@ function lossFlagRows(base: readonly string[]): Record<string, Row> {
 const EXPORT_ROWS = table({
   ...lossFlagRows(EXPORT),
   '--as-function with a value': { argv: [...EXPORT, '--as-function=yes'], names: '--as-function', accepts: '=true / =false', echoes: "'yes'" },
+  '--weight unknown': { argv: [...EXPORT, '--weight', 'W.npy'], names: '--weight', accepts: 'sample, element', echoes: "'W.npy'" },
   '--with-grad with a value': { argv: [...EXPORT, '--with-grad=1'], names: '--with-grad', accepts: '=true / =false', echoes: "'1'" },
   '--json with a value': { argv: [...EXPORT, '--json=no'], names: '--json', accepts: '=true / =false', echoes: "'no'" },
   '--output missing': { argv: ['export', '--gamma', '1'], names: '--output', accepts: 'required', echoes: null },
@@ -186,6 +197,9 @@ const EVAL_ROWS = table({
   '--out the prediction file': { argv: [...EVAL, '--out', '@pred.npy'], names: '@pred.npy', accepts: 'is also the predictions file', echoes: null },
   '--out the target file': { argv: [...EVAL, '--out', '@target.npy'], names: '@target.npy', accepts: 'is also the targets file', echoes: null },
   '--out missing its value': { argv: [...EVAL, '--out'], names: '--out', accepts: 'LOSSES.npy', echoes: null },
+  '--weight a missing file': { argv: [...EVAL, '--weight', '@nope.npy'], names: '@nope.npy', accepts: 'does not exist', echoes: null },
+  '--weight of another size': { argv: [...EVAL, '--weight', '@weight4.npy'], names: '@weight4.npy', accepts: 'one weight per prediction (6)', echoes: '4 elements' },
+  '--weight with a model that takes none': { argv: [...EVAL, '--model', '@model.onnx', '--weight', '@target.npy'], names: '@target.npy', accepts: 'takes none', echoes: null },
   'a positional argument': { argv: [...EVAL, 'extra.npy'], names: 'positional', accepts: '--pred and --target', echoes: "'extra.npy'" },
   '--network a missing file': { argv: ['eval', '--network', '@nope.onnx', '--output', 'loss', '--feed', 'pred=p.npy', '--target', '@target.npy'], names: '@nope.onnx', accepts: 'does not exist', echoes: null },
   '--network with --pred': { argv: [...EVAL, '--network', '@model-none.onnx', '--output', 'loss', '--feed', 'pred=p.npy'], names: '--network', accepts: 'drop --pred', echoes: null },

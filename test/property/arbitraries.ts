@@ -34,6 +34,25 @@ export interface Case {
   readonly target: number[];
   /** Also ask for the multilabel per-label output (BuildExtras.perLabel). */
   readonly perLabel: boolean;
+  /** Multilabel predictions of rank 3, [B, K, L] with B·K = N (BuildExtras.predShape); else [N, L]. */
+  readonly deepShape?: readonly [number, number, number];
+}
+
+/** The BuildExtras.predShape a case's model is built with (symbolic but for a fixed label count). */
+export function casePredShape(c: Case): (number | string)[] | undefined {
+  return c.deepShape ? ['B', 'K', Array.isArray(c.options.alpha) ? c.cols : 'L'] : undefined;
+}
+
+/** The case's pred and target dims. */
+export function caseDims(c: Case): { pred: number[]; target: number[] } {
+  switch (c.options.task) {
+    case 'binary':
+      return { pred: [c.n], target: [c.n] };
+    case 'multilabel':
+      return c.deepShape ? { pred: [...c.deepShape], target: [...c.deepShape] } : { pred: [c.n, c.cols], target: [c.n, c.cols] };
+    case 'multiclass':
+      return { pred: [c.n, c.cols], target: [c.n] };
+  }
 }
 
 /** `x` rounded to the element type the model is fed in. */
@@ -157,8 +176,8 @@ export const caseArb: fc.Arbitrary<Case> = optionsArb.chain(({ options, cols }) 
       predArb = fc.array(probability, { minLength: predCount, maxLength: predCount });
     }
     return fc
-      .record({ pred: predArb, target: targetArb, perLabel: fc.boolean() })
-      .map(({ pred, target, perLabel }) => {
+      .record({ pred: predArb, target: targetArb, perLabel: fc.boolean(), deep: fc.boolean() })
+      .map(({ pred, target, perLabel, deep }) => {
         let rounded = pred.map((x) => roundTo(dtype, x));
         if (input === 'probs' && eps === 0) {
           // Without a clamp, p_t = 0 gives an infinite loss, which would make the whole case's mean
@@ -172,6 +191,8 @@ export const caseArb: fc.Arbitrary<Case> = optionsArb.chain(({ options, cols }) 
           pred: rounded,
           target,
           perLabel: perLabel && task === 'multilabel' && options.reduction !== 'none',
+          // Half the multilabel cases as [B, K, L]: B = 2 when N is even, else 1.
+          ...(deep && task === 'multilabel' ? { deepShape: [n % 2 === 0 ? 2 : 1, n % 2 === 0 ? n / 2 : n, cols] as const } : {}),
         };
       });
   });

@@ -103,7 +103,7 @@ async function check(a: AttachCase): Promise<void> {
   const alone = await runBytes(net, { [a.input]: x });
   const both = await runBytes(att.bytes, { [a.input]: x, [att.names.target]: target });
   if (!sameBits(both[a.output], alone[a.output])) throw new Error('the network output changed');
-  const standalone = buildLoss(options, { shapes: { pred: dims, target: o.task === 'multiclass' ? [dims[0]] : dims } });
+  const standalone = buildLoss(options, { predShape: dims });
   const ref = await runBytes(standalone.bytes, { pred: alone[a.output], target });
   for (const n of lossOut) {
     if (!sameBits(both[att.names[n]], ref[n])) throw new Error(`${n} differs from the standalone loss model's`);

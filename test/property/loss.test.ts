@@ -11,7 +11,7 @@ import { BuildExtras, buildLoss } from '../../src/losses';
 import { RefOptions, focalElements, focalLoss, froundParams, compensatedSum } from '../helpers/focal-reference';
 import { runModel } from '../helpers/ort';
 import { recordModel } from '../helpers/record-model';
-import { Case, caseArb, lossOptions, roundTo } from './arbitraries';
+import { Case, caseArb, caseDims, casePredShape, lossOptions, roundTo } from './arbitraries';
 import { fcParams } from './fc-config';
 import { checkModel } from './model-checks';
 import { mismatch, toleranceFor } from './tolerance';
@@ -32,21 +32,11 @@ function refOptions(c: Case): RefOptions {
   return o.asFunction ? froundParams(r) : r;
 }
 
-function dims(c: Case): { pred: number[]; target: number[] } {
-  switch (c.options.task) {
-    case 'binary':
-      return { pred: [c.n], target: [c.n] };
-    case 'multilabel':
-      return { pred: [c.n, c.cols], target: [c.n, c.cols] };
-    case 'multiclass':
-      return { pred: [c.n, c.cols], target: [c.n] };
-  }
-}
-
 let built = 0;
 
 async function checkCase(c: Case): Promise<void> {
-  const extras: BuildExtras = c.perLabel ? { perLabel: true } : {};
+  const predShape = casePredShape(c);
+  const extras: BuildExtras = { ...(c.perLabel ? { perLabel: true } : {}), ...(predShape ? { predShape } : {}) };
   const m = buildLoss(lossOptions(c.options), extras);
   // A sample for CI's ONNX checker (every fourth model; the names say what they are).
   if (built++ % 4 === 0) {
@@ -55,7 +45,7 @@ async function checkCase(c: Case): Promise<void> {
   }
   checkModel(m, extras);
 
-  const d = dims(c);
+  const d = caseDims(c);
   const out = await runModel(m.bytes, {
     pred: { dtype: m.options.dtype, dims: d.pred, data: c.pred },
     target: { dtype: m.options.targetDtype, dims: d.target, data: c.target },

@@ -52,7 +52,7 @@ export function checkModel(m: LossModel, extras: BuildExtras = {}): void {
   for (const out of info.graph.outputs) if (!available.has(out.name)) throw new Error(`graph output ${out.name} is never produced`);
 
   // Signature.
-  const shapes = ioShapes(o);
+  const shapes = ioShapes(o, extras.predShape);
   const expectIO = (got: { name: string; dtype: string; shape: unknown }, name: string, dtype: string, shape?: readonly unknown[]): void => {
     if (got.name !== name || got.dtype !== dtype || (shape && JSON.stringify(got.shape) !== JSON.stringify(shape))) {
       throw new Error(`${name}: got ${JSON.stringify(got)}, expected ${dtype}${shape ? JSON.stringify(shape) : ''}`);

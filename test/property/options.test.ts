@@ -70,6 +70,12 @@ const INVALID: Record<Exclude<Field, 'withGrad'> | 'withGrad', (base: ValidOptio
       : fc.oneof(otherString(['float', 'int64', 'int32', 'uint8', 'bool', base.dtype]), notAString),
   asFunction: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
   withGrad: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
+  labelMean: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
+  targets: () => fc.oneof(otherString(['hard', 'soft']), notAString),
+  weight: () => fc.oneof(otherString(['none', 'sample', 'element']), notAString),
+  labelSmoothing: () => fc.oneof(nonFinite, fc.double({ max: 0, maxExcluded: true, noNaN: true }).filter((x) => x < 0), fc.double({ min: 1, minExcluded: true, noNaN: true }), notANumber),
+  // null is no preset (valid).
+  like: () => fc.oneof(otherString(['seed', 'torchvision', 'fvcore', 'optax', 'keras']), notAString.filter((v) => v !== null)),
 };
 
 /** How a value must appear in the message: each number, string and boolean in it, as written. */

@@ -390,3 +390,48 @@ describe('out', () => {
     expect(r.out).toBe(out);
   });
 });
+
+// ---- multi-label predictions of rank > 2 ----------------------------------------------------------
+
+describe('multilabel files of rank > 2, labels on the last axis (a dense detection head, [B, K, L])', () => {
+  const B = 80;
+  const K = 7;
+  const L = 3;
+  const rnd = random(21);
+  const probs = Array.from({ length: B * K * L }, () => rnd());
+  const bits = probs.map(() => (rnd() < 0.25 ? 1 : 0));
+  const loss: LossOptions = { task: 'multilabel', alpha: [0.2, 0.5, 0.8] };
+
+  it('gives the loss and per-label vector of the [B·K, L] files: built, from a rank-3 model file, with out, and side by side', async () => {
+    const flat = await run({ pred: npy('float32', [B * K, L], probs), target: npy('uint8', [B * K, L], bits), loss });
+    const pred = npy('float32', [B, K, L], probs);
+    const target = npy('uint8', [B, K, L], bits);
+    const out = path.join(dir(), `rank3-${serial++}.npy`);
+    const model = path.join(dir(), 'rank3.onnx');
+    fs.writeFileSync(model, buildLoss({ ...loss, targetDtype: 'uint8', reduction: 'none' }, { predShape: ['B', 'K', L] }).bytes);
+    for (const r of [
+      await run({ pred, target, loss, batchSize: 50 }),
+      await run({ pred, target, loss: { ...loss, reduction: 'none' }, out, batchSize: 100 }),
+      await run({ pred, target, model, batchSize: 64 }),
+      await evaluate({ pred, target, loss, batchSize: 21, threads: 3 }),
+    ]) {
+      expect(r.count).toBe(B * K * L);
+      expect(r.rows).toBe(B * K);
+      expect(Math.abs(r.loss / flat.loss - 1)).toBeLessThan(1e-6);
+      r.perLabel?.forEach((v, i) => expect(Math.abs(v / (flat.perLabel as number[])[i] - 1)).toBeLessThan(1e-6));
+      expect(r.perLabel).toHaveLength(L);
+    }
+    expect((await evaluate({ pred, target, loss, batchSize: 21, threads: 3 })).sessions).toBe(3);
+    const written = readNpy(out);
+    expect(written.header.shape).toEqual([B, K, L]);
+  });
+
+  it('names a bad element by its index in the file', async () => {
+    const bad: number[] = bits.slice();
+    bad[(5 * K + 2) * L + 1] = 4;
+    await expect(run({ pred: npy('float32', [B, K, L], probs), target: npy('uint8', [B, K, L], bad), loss, batchSize: 30 })).rejects.toThrow(
+      /a\d+\.npy: element 112 \(index \[5, 2, 1\]\) is 4; multilabel targets must be 0 or 1$/,
+    );
+    await expect(run({ pred: npy('float32', [B, K, L], probs), target: npy('uint8', [B, L, K], bits), loss })).rejects.toThrow(/multilabel targets must be shaped like the predictions$/);
+  });
+});

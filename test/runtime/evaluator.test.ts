@@ -85,6 +85,30 @@ describe('golden cases of the seed, as batches', () => {
   });
 });
 
+describe('the README example', () => {
+  it('gives what it says: 0.0801170 over 9 elements, perLabel [0.0208, 0.0083, 0.2112]', async () => {
+    const ev = await createEvaluator({ loss: { task: 'multilabel', alpha: [0.25, 0.5, 0.75] }, ep: 'cpu' });
+    await ev.add({ pred: Float32Array.from([0.9, 0.2, 0.6, 0.1, 0.7, 0.3]), target: Uint8Array.from([1, 0, 1, 0, 1, 1]), dims: [2, 3] });
+    await ev.add({ pred: Float32Array.from([0.4, 0.8, 0.5]), target: Uint8Array.from([0, 1, 1]), dims: [1, 3] });
+    const { loss, count, perLabel } = ev.result();
+    await ev.close();
+    // The seed's formula in float64 on the float32 inputs.
+    const p = [0.9, 0.2, 0.6, 0.1, 0.7, 0.3, 0.4, 0.8, 0.5].map(Math.fround);
+    const t = [1, 0, 1, 0, 1, 1, 0, 1, 1];
+    const alpha = [0.25, 0.5, 0.75];
+    const el = p.map((x, i) => {
+      const pt = t[i] ? x : 1 - x;
+      const a = t[i] ? alpha[i % 3] : 1 - alpha[i % 3];
+      return -a * (1 - pt) ** 2 * Math.log(pt);
+    });
+    expect(count).toBe(9);
+    expect(Math.abs(loss / (el.reduce((a, b) => a + b) / 9) - 1)).toBeLessThan(1e-6);
+    expect(loss.toFixed(7)).toBe('0.0801170');
+    expect((perLabel as number[]).map((x) => x.toFixed(4))).toEqual(['0.0208', '0.0083', '0.2112']);
+    [0, 1, 2].forEach((l) => expect(Math.abs((perLabel as number[])[l] / ((el[l] + el[l + 3] + el[l + 6]) / 3) - 1)).toBeLessThan(1e-6));
+  });
+});
+
 // ---- inputs -------------------------------------------------------------------------------------
 
 describe('batch arrays', () => {
@@ -269,7 +293,7 @@ describe('models', () => {
   function weightedModel(): Uint8Array {
     const m = decodeModelProto(buildLoss({ reduction: 'none' }).bytes);
     const g = m.graph as onnx.GraphProto;
-    for (const n of g.node) n.output = n.output.map((o) => (o === 'loss' ? 'loss_unweighted' : o));
+    for (const n of g.node) n.output = (n.output ?? []).map((o) => (o === 'loss' ? 'loss_unweighted' : o));
     g.node.push(onnx.NodeProto.fromObject({ opType: 'Mul', input: ['loss_unweighted', 'weight'], output: ['loss'], name: 'weighted' }));
     g.input.push(onnx.ValueInfoProto.fromObject({ name: 'weight', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }] } } } }));
     return serializeModel(m);
@@ -306,11 +330,71 @@ describe('models', () => {
       expect(Math.abs(r.sum / expected - 1)).toBeLessThan(1e-6);
       expect(r.batches).toBe(2);
       await expect(evaluate({ pred: files[0], target: files[1], model: modelFile, threads: 1 })).rejects.toThrow(/takes weights \(an input 'weight'\); give the weight file/);
-      await expect(evaluate({ pred: files[0], target: files[1], weight: files[2], threads: 1 })).rejects.toThrow(/weighted-w\.npy: weights given, but the loss takes none/);
+      // Loss options with a weight file: its shape decides the weight input (here one per element = per sample).
+      const fromFlags = await evaluate({ pred: files[0], target: files[1], weight: files[2], threads: 1, batchSize: 4 });
+      expect(fromFlags.options.weight).toBe('sample');
+      expect(Math.abs(fromFlags.sum / expected - 1)).toBeLessThan(1e-6);
+      await expect(evaluate({ pred: files[0], target: files[1], weight: files[2], loss: { weight: 'none' }, model: undefined, threads: 1 })).resolves.toBeDefined();
     } finally {
       await plain.close();
       await ev.close();
     }
+  });
+});
+
+// ---- a network and its loss ------------------------------------------------------------------------
+
+describe('a network and its loss in one model (`output`, batches of the network’s inputs)', () => {
+  /** x [N, 3] → Sigmoid → `probs` (also an output) → the multilabel loss (reduction none) on it. */
+  function networkModel(): Uint8Array {
+    const m = decodeModelProto(buildLoss({ task: 'multilabel', reduction: 'none' }).bytes);
+    const g = m.graph as onnx.GraphProto;
+    for (const n of g.node) n.input = (n.input ?? []).map((i) => (i === 'pred' ? 'probs' : i));
+    const pred = g.input.find((i) => i.name === 'pred') as onnx.ValueInfoProto;
+    g.input = g.input.filter((i) => i.name !== 'pred');
+    g.input.unshift(onnx.ValueInfoProto.fromObject({ ...pred.toJSON(), name: 'x' }));
+    g.node.unshift(onnx.NodeProto.fromObject({ opType: 'Sigmoid', input: ['x'], output: ['probs'], name: 'net' }));
+    g.output.push(onnx.ValueInfoProto.fromObject({ ...pred.toJSON(), name: 'probs' }));
+    return serializeModel(m);
+  }
+  const x = Float32Array.from([-2, 0.5, 3, 1, -1, 0, 0.25, 4, -3]);
+  const t = Uint8Array.from([0, 1, 1, 1, 0, 0, 1, 1, 0]);
+
+  it('feeds the inputs, takes the output as the predictions, and gives the loss of those predictions', async () => {
+    const model = networkModel();
+    const net = await createEvaluator({ model, output: 'probs', threads: 1 });
+    const plain = await createEvaluator({ loss: { task: 'multilabel' }, threads: 1 });
+    try {
+      await net.add({ inputs: { x: new ort.Tensor('float32', x.subarray(0, 6), [2, 3]) }, target: t.subarray(0, 6), dims: [2, 3] });
+      await net.add({ inputs: { x: new ort.Tensor('float32', x.subarray(6), [1, 3]) }, target: t.subarray(6), dims: [1, 3] });
+      const probs = Float32Array.from(x, (v) => 1 / (1 + Math.exp(-v)));
+      await plain.add({ pred: probs, target: t, dims: [3, 3] });
+      const a = net.result();
+      const b = plain.result();
+      expect(a.count).toBe(9);
+      expect(a.batches).toBe(2);
+      expect(Math.abs(a.loss / b.loss - 1)).toBeLessThan(1e-6);
+      (a.perLabel as number[]).forEach((v, i) => expect(Math.abs(v / (b.perLabel as number[])[i] - 1)).toBeLessThan(1e-6));
+      // The network's output is checked as predictions are, named by its output.
+      await expect(net.add({ inputs: { x: new ort.Tensor('float32', Float32Array.from([0, NaN, 0]), [1, 3]) }, target: t.subarray(0, 3), dims: [1, 3] })).rejects.toThrow(
+        /^batch 2: output 'probs' element 1 \(row 0, column 1\) is NaN; predictions must be finite$/,
+      );
+      await expect(net.add({ inputs: { x: new ort.Tensor('float32', x.subarray(0, 3), [1, 3]) }, target: Uint8Array.from([0, 2, 1]), dims: [1, 3] })).rejects.toThrow(
+        /^batch 3: target element 1 \(row 0, column 1\) is 2; multilabel targets must be 0 or 1$/,
+      );
+      await expect(net.add({ inputs: { x: new ort.Tensor('float32', x.subarray(0, 3), [1, 3]) }, target: t.subarray(0, 6), dims: [2, 3] })).rejects.toThrow(
+        /^batch 4: the network's output 'probs' has dims \[1, 3\], but the batch's predictions were to be \[2, 3\]$/,
+      );
+      await expect(net.add({ pred: probs, target: t, dims: [3, 3] })).rejects.toThrow(/^batch 5: has pred, but the evaluator's model computes its predictions \(output 'probs'\); give its inputs$/);
+      await expect(net.add({ inputs: {}, target: t, dims: [3, 3] })).rejects.toThrow(/^batch 6: inputs lacks 'x'; the model takes 'x'$/);
+      await expect(net.add({ inputs: { x: new ort.Tensor('float32', x, [3, 3]), y: new ort.Tensor('float32', x, [3, 3]) }, target: t, dims: [3, 3] })).rejects.toThrow(/^batch 7: inputs has 'y', which the model does not take/);
+      expect(net.result().batches).toBe(2);
+    } finally {
+      await net.close();
+      await plain.close();
+    }
+    await expect(createEvaluator({ model, output: 'nope' })).rejects.toThrow(/^the model: has no output 'nope'; its outputs are loss, probs$/);
+    await expect(createEvaluator({ output: 'probs' })).rejects.toThrow(/^output names an output of a model/);
   });
 });
 

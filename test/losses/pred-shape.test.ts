@@ -1,0 +1,84 @@
+/**
+ * `buildLoss(options, { predShape })`: losses on predictions shaped as a network gives them. A
+ * multi-label [B, K, L] (a dense detection head, labels on the last axis) is the same loss as its
+ * [B·K, L] — every reduction, both forms, probs and logits, the function form, the gradient and
+ * the per-label vector — and a binary loss takes any rank. Bad shapes are one-line UsageErrors.
+ */
+import { UsageError } from '../../src/errors';
+import { BuildExtras, LossOptions, buildLoss, ioShapes, normalizeOptions } from '../../src/losses';
+import { decodeModel } from '../../src/onnx';
+import { checkCudaPlacement } from '../../src/runtime/placement';
+import { mulberry32 } from '../../scripts/prng';
+import { recordModel } from '../helpers/record-model';
+import { expectClose, runModel } from '../helpers/ort';
+import { checkModel } from '../property/model-checks';
+
+const B = 2;
+const K = 3;
+const L = 4;
+const rnd = mulberry32(5);
+const probs = Array.from({ length: B * K * L }, () => Math.fround(0.01 + 0.98 * rnd()));
+const bits = probs.map(() => (rnd() < 0.4 ? 1 : 0));
+
+const CASES: [string, LossOptions][] = [];
+for (const form of ['arith', 'onehot'] as const) {
+  for (const input of ['probs', 'logits'] as const) {
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      CASES.push([`${form} ${input} ${reduction}`, { task: 'multilabel', form, input, reduction, withGrad: true }]);
+    }
+  }
+}
+CASES.push(['per-label α, function form', { task: 'multilabel', alpha: [0.1, 0.4, 0.6, 0.9], asFunction: true, withGrad: true }]);
+CASES.push(['float64, γ 1.5, opset 18', { task: 'multilabel', dtype: 'float64', gamma: 1.5, opset: 18, withGrad: true }]);
+
+describe('multilabel predictions of rank 3, labels last', () => {
+  it.each(CASES)('%s: the same loss, gradient and per-label vector as [B·K, L]', async (name, options) => {
+    const o = normalizeOptions(options);
+    const perLabel = o.reduction !== 'none';
+    const flat = buildLoss(options, { perLabel });
+    const extras: BuildExtras = { perLabel, predShape: ['B', 'K', Array.isArray(o.alpha) ? L : 'L'] };
+    const deep = buildLoss(options, extras);
+    checkModel(deep, extras);
+    recordModel(`pred-shape-${name}`, deep.bytes);
+    expect(checkCudaPlacement(deep.bytes).offGpu).toEqual([]);
+    expect(decodeModel(deep.bytes).graph.inputs.map((i) => i.shape)).toEqual([
+      ['B', 'K', Array.isArray(o.alpha) ? L : 'L'],
+      ['B', 'K', Array.isArray(o.alpha) ? L : 'L'],
+    ]);
+    const x = o.input === 'logits' ? probs.map((p) => Math.fround(Math.log(p / (1 - p)))) : probs;
+    const a = await runModel(flat.bytes, { pred: { dtype: o.dtype, dims: [B * K, L], data: x }, target: { dtype: o.dtype, dims: [B * K, L], data: bits } });
+    const b = await runModel(deep.bytes, { pred: { dtype: o.dtype, dims: [B, K, L], data: x }, target: { dtype: o.dtype, dims: [B, K, L], data: bits } });
+    expect(b.loss.dims).toEqual(o.reduction === 'none' ? [B, K, L] : []);
+    expect(b.grad.dims).toEqual([B, K, L]);
+    expectClose(b.loss.data, a.loss.data, 1e-6, 1e-9);
+    expectClose(b.grad.data, a.grad.data, 1e-6, 1e-9);
+    if (perLabel) {
+      expect(b.loss_per_label.dims).toEqual([L]);
+      expectClose(b.loss_per_label.data, a.loss_per_label.data, 1e-6, 1e-9);
+    }
+  });
+
+  it('binary predictions of any rank: the mean over every element', async () => {
+    const flat = buildLoss({});
+    const deep = buildLoss({}, { predShape: ['B', K, L] });
+    const a = await runModel(flat.bytes, { pred: { dtype: 'float32', dims: [B * K * L], data: probs }, target: { dtype: 'float32', dims: [B * K * L], data: bits } });
+    const b = await runModel(deep.bytes, { pred: { dtype: 'float32', dims: [B, K, L], data: probs }, target: { dtype: 'float32', dims: [B, K, L], data: bits } });
+    expectClose(b.loss.data, a.loss.data, 1e-6, 1e-9);
+  });
+
+  it.each<[string, LossOptions, BuildExtras['predShape'], RegExp]>([
+    ['multilabel of rank 1', { task: 'multilabel' }, ['N'], /^predShape \[N\]: multilabel predictions must be \[\.\.\., L\]: rank 2 or more, labels on the last axis$/],
+    ['multiclass of rank 3', { task: 'multiclass' }, ['B', 'K', 'C'], /^predShape \[B, K, C\]: multiclass predictions must be \[N, C\]$/],
+    ['a label count α does not have', { task: 'multilabel', alpha: [0.1, 0.2] }, ['B', 'K', 3], /^predShape \[B, K, 3\] has 3 labels on its last axis, but alpha lists 2 values, one per label$/],
+    ['a negative size', { task: 'binary' }, [-1], /^predShape must be a list of sizes \(integers >= 0\) or names, got \[-1\]$/],
+    ['rank 0', { task: 'binary' }, [], /^predShape \[\]: binary predictions must be of rank 1 or more$/],
+  ])('refuses %s', (_name, options, predShape, message) => {
+    expect(() => buildLoss(options, { predShape })).toThrow(UsageError);
+    expect(() => buildLoss(options, { predShape })).toThrow(message);
+  });
+
+  it('ioShapes gives the target its shape: like pred, or [N] for multiclass', () => {
+    expect(ioShapes(normalizeOptions({ task: 'multilabel' }), ['B', 'K', 5])).toEqual({ pred: ['B', 'K', 5], target: ['B', 'K', 5] });
+    expect(ioShapes(normalizeOptions({ task: 'multiclass', alpha: [0.2, 0.8] }), ['N', 'C'])).toEqual({ pred: ['N', 2], target: ['N'] });
+  });
+});

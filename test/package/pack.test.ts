@@ -1,0 +1,204 @@
+/**
+ * focal-onnx as a dependency: `npm pack` ships only what users need (the compiled library and its
+ * types, the bin, the exported models — no tests, scripts, sources or source maps), and the packed
+ * tarball, installed into a fresh project by npm, works from ESM, CommonJS and TypeScript (whose
+ * types resolve: a wrong option is a compile error) and through its bin.
+ *
+ * Offline: the fresh project's node_modules first gets links to this project's own copies of
+ * focal-onnx's dependencies (onnxruntime-node, onnx-proto, protobufjs and theirs, exactly the
+ * versions the lockfile installed), so `npm install --offline ./focal-onnx-0.1.0.tgz` finds every
+ * dependency satisfied and only unpacks the tarball (it keeps the links of the direct
+ * dependencies, whose own resolve where they live); nothing is written outside the scratch
+ * directory. focal-onnx itself is a real copy from the tarball, resolved by Node and TypeScript
+ * from the fresh project. Needs the build (`npm test` runs it first).
+ */
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { scratchDir } from '../helpers/cli';
+
+const ROOT = path.join(__dirname, '..', '..');
+const dir = scratchDir('focal-pack-');
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; dependencies: Record<string, string> };
+
+/** focal-onnx's runtime dependencies and theirs, by name, as installed in this project (its lockfile's tree). */
+function dependencyClosure(modules: string): string[] {
+  const seen = new Set<string>();
+  const queue = Object.keys(pkg.dependencies);
+  while (queue.length) {
+    const name = queue.pop() as string;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const manifest = JSON.parse(fs.readFileSync(path.join(modules, name, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    queue.push(...Object.keys(manifest.dependencies ?? {}));
+  }
+  return [...seen].sort();
+}
+
+function run(cmd: string, args: string[], cwd: string): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('npm pack, installed into a fresh project', () => {
+  let files: string[];
+  let tarball: string;
+  let project: string;
+
+  beforeAll(() => {
+    const out = dir();
+    // The build is npm test's pretest; --ignore-scripts keeps pack from building again.
+    const packed = JSON.parse(execFileSync(NPM, ['pack', '--ignore-scripts', '--json', '--pack-destination', out], { cwd: ROOT, encoding: 'utf8' })) as {
+      filename: string;
+      files: { path: string }[];
+    }[];
+    files = packed[0].files.map((f) => f.path).sort();
+    tarball = path.join(out, packed[0].filename);
+
+    project = path.join(out, 'consumer');
+    const modules = path.join(project, 'node_modules');
+    fs.mkdirSync(modules, { recursive: true });
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }, null, 2));
+    const ours = fs.realpathSync(path.join(ROOT, 'node_modules'));
+    for (const name of dependencyClosure(ours)) {
+      fs.mkdirSync(path.dirname(path.join(modules, name)), { recursive: true });
+      fs.symlinkSync(path.join(ours, name), path.join(modules, name), 'dir');
+    }
+    const r = run(NPM, ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', tarball], project);
+    if (r.code !== 0) throw new Error(`npm install of the tarball failed:\n${r.stderr}`);
+    // npm keeps focal-onnx's direct dependencies (links whose own dependencies resolve where they
+    // live); a TypeScript project brings its own Node types: ours.
+    fs.mkdirSync(path.join(modules, '@types'), { recursive: true });
+    if (!fs.existsSync(path.join(modules, '@types', 'node'))) fs.symlinkSync(path.join(ours, '@types', 'node'), path.join(modules, '@types', 'node'), 'dir');
+  }, 180_000);
+
+  it('ships the library, its types, the bin and the models, and nothing else', () => {
+    expect(files).toContain('package.json');
+    expect(files).toContain('README.md');
+    expect(files).toContain('bin/focal-onnx.js');
+    expect(files).toContain('dist/src/index.js');
+    expect(files).toContain('dist/src/index.d.ts');
+    expect(files).toContain('dist/src/runtime/eval-worker.js');
+    expect(files).toContain('models/binary-probs.onnx');
+    const unexpected = files.filter(
+      (f) => !(f === 'package.json' || f === 'README.md' || f === 'LICENSE' || f.startsWith('bin/') || /^dist\/src\/.*\.(js|d\.ts)$/.test(f) || /^models\/[^/]+\.(onnx|md)$/.test(f)),
+    );
+    expect(unexpected).toEqual([]);
+    expect(files.filter((f) => /^dist\/(test|scripts)\//.test(f) || f.endsWith('.map') || /^src\//.test(f))).toEqual([]);
+  });
+
+  it('installs as a package of its own (not a link to this checkout)', () => {
+    const installed = path.join(project, 'node_modules', pkg.name);
+    expect(fs.lstatSync(installed).isSymbolicLink()).toBe(false);
+    expect(JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version).toBe(pkg.version);
+    expect(fs.existsSync(path.join(installed, 'dist', 'test'))).toBe(false);
+  });
+
+  // One program per module system: build a loss, evaluate a batch in memory and two files (the
+  // files in 100 batches on 2 sessions: the worker script is in the package), print the losses.
+  const program = (imports: string): string => `${imports}
+const fs = require_fs;
+const path = require_path;
+(async () => {
+  const { bytes } = buildLoss({ task: 'multilabel', alpha: [0.2, 0.8] });
+  const ev = await createEvaluator({ loss: { reduction: 'sum' }, threads: 1 });
+  await ev.add({ pred: Float32Array.from([0.9, 0.2, 0.6]), target: Uint8Array.from([1, 0, 1]) });
+  const mem = ev.result().loss;
+  await ev.close();
+  const dir = fs.mkdtempSync(path.join(require_os.tmpdir(), 'focal-consumer-'));
+  const p = Float32Array.from({ length: 1000 }, (_, i) => ((i * 37) % 100) / 100);
+  const t = Float32Array.from({ length: 1000 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+  writeNpy(path.join(dir, 'p.npy'), 'float32', [1000], p);
+  writeNpy(path.join(dir, 't.npy'), 'float32', [1000], t);
+  const r = await evaluate({ pred: path.join(dir, 'p.npy'), target: path.join(dir, 't.npy'), batchSize: 10, threads: 2 });
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log(JSON.stringify({ version: VERSION, modelBytes: bytes.length, mem, file: r.loss, batches: r.batches, sessions: r.sessions }));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+  function expectOutput(stdout: string): void {
+    const o = JSON.parse(stdout) as { version: string; modelBytes: number; mem: number; file: number; batches: number; sessions: number };
+    expect(o.version).toBe(pkg.version);
+    expect(o.modelBytes).toBeGreaterThan(100);
+    // Σ −α_t (1 − p_t)² log p_t over (0.9, 1), (0.2, 0), (0.6, 1), α = 0.25.
+    const expected = -0.25 * 0.1 ** 2 * Math.log(0.9) - 0.75 * 0.2 ** 2 * Math.log(0.8) - 0.25 * 0.4 ** 2 * Math.log(0.6);
+    expect(Math.abs(o.mem / expected - 1)).toBeLessThan(1e-6);
+    expect(o.file).toBeGreaterThan(0);
+    expect(o.batches).toBe(100);
+    expect(o.sessions).toBe(2);
+  }
+
+  it('works from ESM (import)', () => {
+    const file = path.join(project, 'esm.mjs');
+    fs.writeFileSync(
+      file,
+      program(
+        "import { buildLoss, createEvaluator, evaluate, writeNpy, VERSION } from 'focal-onnx';\nimport * as require_fs from 'fs';\nimport * as require_path from 'path';\nimport * as require_os from 'os';",
+      ),
+    );
+    const r = run(process.execPath, [file], project);
+    expect(r.stderr).toBe('');
+    expectOutput(r.stdout);
+  });
+
+  it('works from CommonJS (require)', () => {
+    const file = path.join(project, 'cjs.cjs');
+    fs.writeFileSync(
+      file,
+      program("const { buildLoss, createEvaluator, evaluate, writeNpy, VERSION } = require('focal-onnx');\nconst require_fs = require('fs');\nconst require_path = require('path');\nconst require_os = require('os');"),
+    );
+    const r = run(process.execPath, [file], project);
+    expect(r.stderr).toBe('');
+    expectOutput(r.stdout);
+  });
+
+  it('works from TypeScript: the types resolve, and a wrong option does not compile', () => {
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    // skipLibCheck as `tsc --init` sets it: onnx-proto's own .d.ts needs @types/long's global `Long`.
+    const config = { compilerOptions: { strict: true, module: 'commonjs', target: 'ES2022', lib: ['ES2022'], types: ['node'], noEmit: true, skipLibCheck: true } };
+    fs.writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ ...config, files: ['ok.ts'] }));
+    fs.writeFileSync(
+      path.join(project, 'ok.ts'),
+      [
+        "import { createEvaluator, evaluate, buildLoss, EvaluatorResult, EvaluateResult, LossOptions, UsageError } from 'focal-onnx';",
+        "const options: LossOptions = { task: 'multiclass', input: 'logits', alpha: [0.2, 0.3, 0.5], gamma: 2 };",
+        'const inputs: readonly { name: string }[] = buildLoss(options).inputs;',
+        'async function main(): Promise<number> {',
+        "  const ev = await createEvaluator({ loss: options, ep: 'cpu' });",
+        '  await ev.add({ pred: new Float32Array(6), target: new BigInt64Array(2), dims: [2, 3] });',
+        '  const r: EvaluatorResult = ev.result();',
+        "  const f: EvaluateResult = await evaluate({ pred: 'p.npy', target: 't.npy' });",
+        '  await ev.close();',
+        '  return r.loss + f.count + inputs.length + (new UsageError("x").exitCode);',
+        '}',
+        'void main;',
+      ].join('\n'),
+    );
+    const ok = run(process.execPath, [tsc, '-p', 'tsconfig.json'], project);
+    expect(ok.stdout + ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+
+    fs.writeFileSync(path.join(project, 'tsconfig.bad.json'), JSON.stringify({ ...config, files: ['bad.ts'] }));
+    fs.writeFileSync(path.join(project, 'bad.ts'), "import { createEvaluator } from 'focal-onnx';\nvoid createEvaluator({ loss: { gamma: 'two' } });\n");
+    const bad = run(process.execPath, [tsc, '-p', 'tsconfig.bad.json'], project);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stdout).toMatch(/bad\.ts\(2,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
+  });
+
+  it('runs its bin (npx focal-onnx), exit codes included', () => {
+    const bin = path.join(project, 'node_modules', '.bin', 'focal-onnx');
+    expect(fs.existsSync(bin)).toBe(true);
+    const help = run(bin, ['--help'], project);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/export/);
+    const exported = run(bin, ['export', '--task', 'multilabel', '-o', 'ml.onnx'], project);
+    expect(exported.code).toBe(0);
+    const inspect = run(bin, ['inspect', 'ml.onnx'], project);
+    expect(inspect.code).toBe(0);
+    expect(inspect.stdout).toMatch(/^inputs {4}pred float32\[N, L\], target float32\[N, L\]$/m);
+    const bad = run(bin, ['eval', '--pred', 'missing.npy', '--target', 'missing.npy'], project);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^focal-onnx: missing\.npy: .*\n$/);
+  });
+});
