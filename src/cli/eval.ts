@@ -118,7 +118,7 @@ function networkSummary(r: EvaluateNetworkResult): string {
   rows.push(['loss', `${formatLoss(r.loss)} (${what} over ${r.count} ${r.options.task === 'multiclass' ? 'rows' : 'elements'})`]);
   if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
   rows.push(['model', `${r.network} + the loss on '${r.output}': ${describeOptions(r.options)}`]);
-  rows.push(['data', `${Object.entries(r.feeds).map(([k, v]) => `${k}=${v}`).join(', ')}, ${r.target}: ${r.rows} rows`]);
+  rows.push(['data', `${Object.entries(r.feeds).map(([k, v]) => `${k}=${v}`).join(', ')}, ${r.target}: ${r.inputRows} rows`]);
   rows.push([
     'time',
     `${r.seconds.toFixed(3)} s, ${compact(r.rowsPerSecond)} rows/s, ${compact(r.elementsPerSecond)} predictions/s (${r.batches} batch${r.batches === 1 ? '' : 'es'} of up to ${r.batchRows} rows); session load ${r.loadSeconds.toFixed(3)} s`,
@@ -137,6 +137,7 @@ function networkJson(r: EvaluateNetworkResult): string {
     ...(r.perLabel ? { perLabel: r.perLabel } : {}),
     elements: r.elements,
     rows: r.rows,
+    inputRows: r.inputRows,
     batches: r.batches,
     batchRows: r.batchRows,
     ep: r.ep,

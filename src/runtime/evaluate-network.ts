@@ -4,33 +4,33 @@
  * whole rows (split along the first axis) through one session of the network with the loss
  * attached (src/attach), so the predictions never leave onnxruntime.
  *
- * The model is `attachLoss(network, { output, ...loss, reduction: 'none' })` with the evaluator's
- * graph additions (eval-outputs.ts): `loss_sum`, the per-element losses summed in blocks in the
- * loss type and the block sums in float64 (per label for multi-label: `loss_label_sums`), and
- * `check_target` for float targets; plus, for probabilities, `check_pred_min` / `check_pred_max`
- * of the network's output (a network whose output is not a probability, asked for as one, is a
- * one-line error, not a silent number). Per batch only those few numbers leave the session; the
- * batches' sums are added in float64, mean = total / count as in `evaluate()`.
+ * A reader that feeds the evaluator (evaluator.ts), as `evaluate()` is for prediction files: the
+ * model is `attachLoss(network, { output, ...loss, reduction: 'none' })`, planned as a network and
+ * its loss (`planFromModel(…, output)`), with the evaluator's graph additions — the per-element
+ * losses summed in blocks in the graph and in float64 between them, the network's output checked
+ * as predictions are (in the graph; a bad element named in JS: `net.onnx: output 'prob' element 5
+ * is NaN`), float targets checked in the graph and others in JS (`labels.npy: element 17 is 12`)
+ * — and the same float64 accumulation and result; the user's reduction decides the reported loss.
  *
- * Checks: each feed's dtype and trailing dims against the network input (the first axis is the
- * batch), every file's rows against the first's, the targets per row against the output's
- * (binary / multi-label: as many as the output has per row; multi-class: one class index per
- * row), targets 0 or 1 / class indices in [0, C) (in JS for integer and bool targets, in the
- * graph for float ones), and a NaN or infinite loss (a NaN or infinite input) naming the batch's
- * rows. Each is a one-line UsageError / DataError naming the file or flag.
+ * Checked here, before anything runs: each feed's dtype and trailing dims against the network
+ * input (the first axis is the batch), every file's rows against the first's, and the targets per
+ * row against the output's (binary / multi-label: as many as the output has per row; multi-class:
+ * one class index per row). Each refusal is one UsageError / DataError naming the file or flag.
+ * Limitation: a network that already uses the names `target` or `loss` is refused (the
+ * evaluator's graph additions read those names); `focal-onnx attach` prefixes them instead.
  */
 import { performance } from 'perf_hooks';
 import { onnx } from 'onnx-proto';
 import { attachLoss } from '../attach';
 import { DataError, UsageError, quote } from '../errors';
 import { NpyBatch, NpyReader } from '../io/npy';
-import { FocalOptions, Label, LossOptions, Reduction } from '../losses';
-import { decodeModelProto, serializeModel } from '../onnx';
+import { FocalOptions, Label, LossOptions } from '../losses';
+import { decodeModel, decodeModelProto } from '../onnx';
 import { DTYPES } from '../onnx/dtype';
-import { BatchPlace, checkBinaryTargets, checkClassIndices } from './checks';
-import { EVAL_INPUTS, EVAL_OUTPUTS, addEvalOutputs, blockShape } from './eval-outputs';
+import { BatchData, asFileError } from './batch';
+import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel } from './evaluator';
 import { readModelFile } from './model-bytes';
-import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
+import { HostTensor, SessionOptions, TensorDType } from './session';
 
 /** Default batch: about this many elements of the largest input per batch (whole rows, at least one). */
 export const DEFAULT_NETWORK_BATCH_ELEMENTS = 1 << 18;
@@ -60,29 +60,14 @@ export interface EvaluateNetworkOptions extends SessionOptions {
   readonly label?: Label;
 }
 
-export interface EvaluateNetworkResult {
-  /** The loss under the options' reduction: the mean (also for `none`) or the sum. */
-  readonly loss: number;
-  readonly reduction: Reduction;
-  readonly mean: number;
-  readonly sum: number;
-  /** Number of per-element losses. */
-  readonly count: number;
-  /** Multi-label: each label's mean over the rows (all axes of the output but the last; its sum for reduction sum). */
-  readonly perLabel?: number[];
-  /** Output elements (predictions) the loss was taken of, and the rows (first-axis entries) fed. */
-  readonly elements: number;
-  readonly rows: number;
-  readonly batches: number;
+/** The evaluator's result (evaluator.ts) of the network's output, with what was fed. */
+export interface EvaluateNetworkResult extends EvaluatorResult {
+  /** Entries of the inputs' first axis fed (e.g. images); `rows` is the evaluator's (all the output's axes but the last). */
+  readonly inputRows: number;
+  /** Input rows per batch. */
   readonly batchRows: number;
-  readonly ep: ExecutionProvider;
-  readonly sessions: 1;
-  readonly seconds: number;
-  readonly loadSeconds: number;
-  /** Prediction (output) elements per second, and rows (e.g. images) per second. */
-  readonly elementsPerSecond: number;
+  /** Rows (first-axis entries, e.g. images) per second of streaming. */
   readonly rowsPerSecond: number;
-  readonly options: FocalOptions;
   readonly network: string;
   readonly output: string;
   readonly feeds: Readonly<Record<string, string>>;
@@ -99,23 +84,6 @@ function dimsOf(v: onnx.IValueInfoProto): Dims | null {
   const dims = v.type?.tensorType?.shape?.dim;
   if (!dims) return null;
   return dims.map((d) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : null));
-}
-
-const P = 'focal_eval_';
-
-/** Adds ReduceMin / ReduceMax of the network's output (a probability must lie in [0, 1]). */
-function addOutputRange(bytes: Uint8Array, output: string, elemType: number): Uint8Array {
-  const model = decodeModelProto(bytes);
-  const g = model.graph as onnx.IGraphProto;
-  const keepdims0 = { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 };
-  g.node = [
-    ...(g.node ?? []),
-    { opType: 'ReduceMin', input: [output], output: [EVAL_OUTPUTS.predMin], name: `${P}pred_min`, attribute: [keepdims0] },
-    { opType: 'ReduceMax', input: [output], output: [EVAL_OUTPUTS.predMax], name: `${P}pred_max`, attribute: [keepdims0] },
-  ];
-  const scalar = (name: string): onnx.IValueInfoProto => ({ name, type: { tensorType: { elemType, shape: { dim: [] } } } });
-  g.output = [...(g.output ?? []), scalar(EVAL_OUTPUTS.predMin), scalar(EVAL_OUTPUTS.predMax)];
-  return serializeModel(model);
 }
 
 interface Feed {
@@ -165,7 +133,6 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
   const netInputs = (g.input ?? []).filter((v) => !lossInputs.has(v.name ?? '') && !(g.initializer ?? []).some((t) => t.name === v.name));
   const outInfo = (g.output ?? []).find((v) => v.name === options.output) as onnx.IValueInfoProto;
   const outDims = dimsOf(outInfo) ?? [];
-  const targetInfo = (g.input ?? []).find((v) => v.name === 'target') as onnx.IValueInfoProto;
 
   // ---- the files ----
   const given = Object.keys(options.feeds);
@@ -178,7 +145,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     if (!(v.name! in options.feeds)) throw new UsageError(`${options.network} takes the input ${quote(v.name ?? '')}: give it with --feed ${v.name}=FILE.npy`);
   }
   const readers: NpyReader[] = [];
-  let session: Session | undefined;
+  let core: EvalCore | undefined;
   try {
     const feeds: Feed[] = [];
     for (const v of netInputs) {
@@ -216,7 +183,6 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
 
     const targetReader = NpyReader.open(options.target);
     readers.push(targetReader);
-    const targetType = Object.entries(DTYPES).find(([, d]) => d.code === targetInfo.type?.tensorType?.elemType)?.[0] as TensorDType;
     const task = o.task;
     if (task === 'multiclass') {
       if (th.dtype !== 'int64' && th.dtype !== 'int32') throw new DataError(`${th.path}: dtype ${th.descr} (${th.dtype}); multiclass targets are class indices: save them as int64 or int32`);
@@ -229,43 +195,41 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
       throw new DataError(`${th.path}: has ${th.shape.length ? th.shape[0] : 0} rows (shape ${shapeText(th.shape)}), but ${feeds[0].file} has ${rows}; the targets need one row per example`);
     }
     // The output's dims after the batch axis, where the network fixes them.
-    const outRow = outDims.slice(1);
-    const fixedRow = outRow.every((d): d is number => typeof d === 'number') ? outRow : undefined;
+    const outTail = outDims.slice(1);
+    const fixedRow = outTail.every((d): d is number => typeof d === 'number') ? outTail : undefined;
     const targetRowDims = task === 'multiclass' ? [] : (fixedRow ?? th.shape.slice(1));
     const targetRow = product(th.shape.slice(1));
     if (task === 'multiclass' ? th.shape.length !== 1 : targetRow !== product(targetRowDims)) {
       const want = task === 'multiclass' ? `[N] = [${rows}], one class index per row` : `${product(targetRowDims)} per row, as the output ${quote(options.output)} ${shapeText(outDims)} has`;
       throw new DataError(`${th.path}: shape ${shapeText(th.shape)}; the targets must be ${want}`);
     }
-    const classes = task === 'multiclass' && typeof outDims[1] === 'number' ? outDims[1] : undefined;
+    const classes = task === 'multiclass' ? outDims[1] : undefined;
+    if (task === 'multiclass' && typeof classes !== 'number') {
+      throw new UsageError(`${options.network}: output ${quote(options.output)} has shape ${shapeText(outDims)}; eval --network needs its class count fixed ([N, C] with a number C)`);
+    }
 
-    // ---- the model and the session ----
-    const targetInGraph = task !== 'multiclass' && (th.dtype === 'float32' || th.dtype === 'float64') && th.dtype === targetType;
-    let bytes = addEvalOutputs(attached.bytes, { sums: task === 'multilabel' ? 'labels' : 'total', checkPred: false, checkTarget: targetInGraph });
-    const probs = o.input === 'probs';
-    if (probs) bytes = addOutputRange(bytes, options.output, outInfo.type?.tensorType?.elemType ?? 0);
-    const fetches: string[] = [EVAL_OUTPUTS.sum];
-    if (task === 'multilabel') fetches.push(EVAL_OUTPUTS.labelSums);
-    if (probs) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
-    if (targetInGraph) fetches.push(EVAL_OUTPUTS.target);
-
-    const t0 = performance.now();
-    session = await createSession(bytes, { ...options, modelName: options.network });
-    const loadSeconds = (performance.now() - t0) / 1000;
+    // ---- the evaluator: the model with its graph additions, one session ----
+    // The evaluator's own mechanism (evaluator.ts): the loss per element summed in the graph in
+    // blocks (float64 between them), the network's output checked as predictions are (in the
+    // graph, then in JS to name the element), targets checked; the report's reduction is the
+    // user's, the graph's none.
+    const info = decodeModel(attached.bytes);
+    const base = planFromModel(attached.bytes, info, attached.options, options.network, options.output);
+    const plan: ModelPlan = { ...base, options: o, graphReduction: 'none' };
+    const spec = await asFileError(options.network, 'cannot be evaluated', async () => evalSpec(plan, th.dtype));
+    core = await EvalCore.open(spec, { ...options, modelName: options.network });
 
     const widest = Math.max(1, ...feeds.map((f) => f.row));
     const batchRows = Math.max(1, Math.min(rows, Math.floor(batchSize / widest)));
+    const outRowDims = task === 'multiclass' ? [classes as number] : targetRowDims;
+    const outShape = [rows, ...outRowDims];
+    const outRow = product(outRowDims);
     const streams = [...feeds.map((f) => f.reader.batches(batchRows * Math.max(1, f.row))), targetReader.batches(batchRows * Math.max(1, targetRow))];
-    let total = 0;
-    let labelSums: Float64Array | undefined;
-    let count = 0;
-    let elements = 0;
     let done = 0;
-    let batches = 0;
     const started = performance.now();
     let pending: Promise<IteratorResult<NpyBatch>[]> | undefined;
     const next = (): Promise<IteratorResult<NpyBatch>[]> => {
-      const p = Promise.all(streams.map((s) => s.next()));
+      const p = Promise.all(streams.map((st) => st.next()));
       p.catch(() => undefined); // awaited below; never left unhandled
       return p;
     };
@@ -274,85 +238,36 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
       for (;;) {
         const parts = await pending;
         pending = undefined;
-        if (parts.some((p) => p.done)) break;
+        if (parts.some((part) => part.done)) break;
         pending = next(); // reads batch k+1 while batch k runs
         const n = (parts[0].value as NpyBatch).data.length / Math.max(1, feeds[0].row);
-        const first = done;
         const runFeeds: Record<string, HostTensor> = {};
         feeds.forEach((f, i) => {
           runFeeds[f.name] = { dtype: f.dtype, dims: [n, ...f.rowDims], data: (parts[i].value as NpyBatch).data } as HostTensor;
         });
         const t = parts[feeds.length].value as NpyBatch;
-        const place: BatchPlace = { file: th.path, start: t.start, shape: th.shape };
-        if (task === 'multiclass') {
-          if (classes !== undefined) checkClassIndices(place, th.dtype, t.data, classes);
-        } else if (!targetInGraph) checkBinaryTargets(place, th.dtype, t.data, task);
-        runFeeds.target = { dtype: targetType, dims: [n, ...targetRowDims], data: t.data } as HostTensor;
-        const perRow = task === 'multiclass' ? 1 : product(targetRowDims);
-        const lossRows = task === 'multilabel' ? (n * perRow) / (targetRowDims[targetRowDims.length - 1] ?? 1) : n * perRow;
-        runFeeds[EVAL_INPUTS.blocks] = {
-          dtype: 'int64',
-          dims: [task === 'multilabel' ? 3 : 2],
-          data: BigInt64Array.from(blockShape(lossRows, task === 'multilabel' ? (targetRowDims[targetRowDims.length - 1] as number) : undefined), BigInt),
+        const batch: BatchData = {
+          dims: [n, ...outRowDims],
+          feeds: runFeeds,
+          predPlace: { file: `${options.network}`, element: `output '${options.output}' element`, start: done * outRow, shape: outShape },
+          target: { dtype: th.dtype, data: t.data, place: { file: th.path, start: t.start, shape: th.shape } },
         };
-        let r: Record<string, HostTensor>;
-        try {
-          r = await session.run(runFeeds, fetches);
-        } catch (e) {
-          const message = ((e as Error)?.message ?? String(e)).split('\n')[0];
-          throw new DataError(`${options.network}: onnxruntime cannot run rows ${first}–${first + n - 1} of ${feeds[0].file}: ${message}`);
-        }
-        const rowsText = `rows ${first}–${first + n - 1}`;
-        if (probs) {
-          const lo = Number(r[EVAL_OUTPUTS.predMin].data[0]);
-          const hi = Number(r[EVAL_OUTPUTS.predMax].data[0]);
-          if (!(lo >= 0 && hi <= 1)) {
-            throw new DataError(
-              `${options.network}: output ${quote(options.output)} ranges over [${lo}, ${hi}] on ${rowsText}; ${label('input')} probs needs probabilities in [0, 1] (use ${label('input')} logits for scores)`,
-            );
-          }
-        }
-        if (targetInGraph && Number(r[EVAL_OUTPUTS.target].data[0]) !== 0) checkBinaryTargets(place, th.dtype, t.data, task as 'binary' | 'multilabel');
-        const s = Number(r[EVAL_OUTPUTS.sum].data[0]);
-        if (!Number.isFinite(s)) throw new DataError(`${options.network}: the loss is ${s} on ${rowsText} of ${feeds.map((f) => f.file).join(', ')}; an input is NaN or infinite there`);
-        total += s;
-        if (task === 'multilabel') {
-          const ls = r[EVAL_OUTPUTS.labelSums].data as Float64Array;
-          labelSums ??= new Float64Array(ls.length);
-          for (let l = 0; l < ls.length; l++) labelSums[l] += ls[l];
-        }
-        const c = task === 'multiclass' ? n : n * perRow;
-        count += c;
-        elements += task === 'multiclass' ? n * (classes ?? 1) : c;
+        core.accept(await core.run(batch));
         done += n;
-        batches++;
         options.onProgress?.({ done, total: rows, seconds: (performance.now() - started) / 1000 });
       }
     } finally {
       if (pending) await Promise.allSettled([pending]);
-      await Promise.allSettled(streams.map((s) => s.return()));
+      await Promise.allSettled(streams.map((st) => st.return()));
     }
     const seconds = (performance.now() - started) / 1000;
-    const mean = total / count;
-    const labelRows = labelSums ? count / labelSums.length : 0;
+    const r = core.result({ seconds });
     return {
-      loss: o.reduction === 'sum' ? total : mean,
-      reduction: o.reduction,
-      mean,
-      sum: total,
-      count,
-      perLabel: labelSums ? Array.from(labelSums, (x) => (o.reduction === 'sum' ? x : x / labelRows)) : undefined,
-      elements,
-      rows: done,
-      batches,
+      ...r,
+      inputRows: done,
       batchRows,
-      ep: session.ep,
       sessions: 1,
-      seconds,
-      loadSeconds,
-      elementsPerSecond: seconds > 0 ? elements / seconds : Infinity,
       rowsPerSecond: seconds > 0 ? done / seconds : Infinity,
-      options: o,
       network: options.network,
       output: options.output,
       feeds: options.feeds,
@@ -360,6 +275,6 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     };
   } finally {
     for (const r of readers) r.close();
-    await session?.release();
+    await core?.release();
   }
 }

@@ -54,12 +54,12 @@ describe('evaluateNetwork', () => {
     it('the loss over many batches is the reference loss', async () => {
       const { x, t } = files(n, 25);
       const r = await evaluateNetwork({ network: path.join(DIR, m.file), output: n.output, feeds: { [n.input]: x }, target: t, loss: n.loss, batchSize: 7 * n.inputShape.slice(1).reduce((a, b) => a * b, 1) });
-      expect(r.rows).toBe(n.inputShape[0] * 25);
+      expect(r.inputRows).toBe(n.inputShape[0] * 25);
       expect(r.batchRows).toBe(7);
-      expect(r.batches).toBe(Math.ceil(r.rows / 7));
+      expect(r.batches).toBe(Math.ceil(r.inputRows / 7));
       expect(Math.abs(r.loss - n.referenceLoss)).toBeLessThan(2e-6 * n.referenceLoss);
       const perRow = n.outputShape.slice(1).reduce((a, b) => a * b, 1);
-      expect(r.count).toBe(n.loss.task === 'multiclass' ? r.rows : r.rows * perRow);
+      expect(r.count).toBe(n.loss.task === 'multiclass' ? r.inputRows : r.inputRows * perRow);
       if (n.loss.task === 'multilabel') {
         expect(r.perLabel).toHaveLength(n.outputShape[n.outputShape.length - 1]);
         const avg = (r.perLabel as number[]).reduce((a, b) => a + b, 0) / (r.perLabel as number[]).length;
@@ -121,13 +121,13 @@ describe('evaluateNetwork', () => {
   });
 
   it('refuses probabilities that are not (a logits output read as probs), and a NaN input', async () => {
-    expect(await refusal({ loss: { task: 'multilabel' } }, 'tagger', DataError)).toMatch(/output 'logits' ranges over \[-?[\d.]+, [\d.]+\] on rows 0–4; input probs needs probabilities in \[0, 1\]/);
+    expect(await refusal({ loss: { task: 'multilabel' } }, 'tagger', DataError)).toMatch(/tagger-dynamo\.onnx: output 'logits' element 0 \(row 0, column 0\) is -0\.55\d*; probabilities must be in \[0, 1\]/);
     const n = byName('binary');
     const nan = file('x-nan.npy');
     const xs = Float32Array.from(n.x);
     xs[20] = NaN;
     writeNpy(nan, 'float32', n.inputShape, xs);
-    expect(await refusal({ feeds: { features: nan } }, 'binary', DataError)).toMatch(/: output 'prob' ranges over \[NaN|the loss is NaN on rows 0–5/);
+    expect(await refusal({ feeds: { features: nan } }, 'binary', DataError)).toMatch(/binary-dynamo\.onnx: output 'prob' element 1 .*is NaN/);
   });
 });
 
@@ -154,7 +154,7 @@ describe('focal-onnx eval --network', () => {
     const r = await runCli([...args(), '--json', '--progress']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j).toMatchObject({ rows: 40, count: 40, ep: 'cpu', output: 'logits', reduction: 'mean' });
+    expect(j).toMatchObject({ rows: 40, inputRows: 40, count: 40, ep: 'cpu', output: 'logits', reduction: 'mean' });
     expect(Math.abs(j.loss - cnn.referenceLoss)).toBeLessThan(1e-6);
     expect(j.rowsPerSecond).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/40/);
