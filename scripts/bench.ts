@@ -63,6 +63,7 @@ import { buildLoss } from '../src/losses';
 import { blockShape } from '../src/runtime/eval-outputs';
 import { createSession } from '../src/runtime/session';
 import { scriptFlags } from './args';
+import { detectionRows } from './bench-detection';
 import { evaluatorRows } from './bench-evaluator';
 import { PEERS, checkPeers, peerRows, peerVersions, peersSkipped } from './bench-peers';
 import { networkRows } from './bench-network';
@@ -90,7 +91,7 @@ type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval-graph-lo
  * scripts/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
  * bench.ts's own rows. To add one: import it and list it here.
  */
-const SOURCES: readonly RowSource[] = [peerRows, evaluatorRows, networkRows];
+const SOURCES: readonly RowSource[] = [peerRows, detectionRows, evaluatorRows, networkRows];
 
 // ---- options ------------------------------------------------------------------------------------
 

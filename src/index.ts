@@ -73,6 +73,11 @@ export {
   PRESETS,
   TARGETS,
   WEIGHTS,
+  NORMALIZE_KINDS,
+  TARGET_FORMATS,
+  VARIANTS,
+  DETECTION_PRESETS,
+  DETECTION_PRESET_NAMES,
 } from './losses';
 export type {
   LossModel,
@@ -91,6 +96,11 @@ export type {
   TargetKind,
   WeightKind,
   Preset,
+  Normalize,
+  TargetFormat,
+  TermOptions,
+  Variant,
+  DetectionPreset,
 } from './losses';
 
 export {

@@ -57,8 +57,13 @@ function summary(r: EvaluateResult): string {
   const rows: [string, string][] = [];
   const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
   const unit = r.options.task === 'multiclass' || r.options.labelMean ? 'rows' : 'elements';
-  rows.push(['loss', `${formatLoss(r.loss)} (${what} over ${r.count} ${unit})`]);
+  const norm = r.options.normalize;
+  const over = r.reduction === 'sum' ? `over ${r.count} ${unit}` : norm === 'positives' ? `over max(1, ${r.positives}) positives, ${r.count} ${unit}` : typeof norm === 'number' ? `over ${norm}, ${r.count} ${unit}` : `over ${r.count} ${unit}`;
+  rows.push(['loss', `${formatLoss(r.loss)} (${what} ${over})`]);
   if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
+  if (r.positives !== undefined) {
+    rows.push(['targets', `${r.positives} positive, ${r.ignored ?? 0} ignored`]);
+  }
   rows.push(['model', `${r.model ?? 'built from the flags'}: ${describeOptions(r.options)}`]);
   const size =
     r.options.task === 'binary'
@@ -81,6 +86,7 @@ function jsonResult(r: EvaluateResult): string {
     mean: r.mean,
     sum: r.sum,
     count: r.count,
+    ...(r.positives !== undefined ? { positives: r.positives, ignored: r.ignored } : {}),
     ...(r.perLabel ? { perLabel: r.perLabel } : {}),
     elements: r.elements,
     rows: r.rows,

@@ -1,7 +1,7 @@
 /**
  * Small formatters shared by `eval` and `inspect`.
  */
-import { FocalOptions } from '../losses';
+import { FocalOptions, describeTerms } from '../losses';
 
 /** The options beyond the seed's, where set: ` soft targets, label smoothing 0.1, sample weight, label mean, like keras`. */
 export function lossExtras(o: FocalOptions): string {
@@ -10,6 +10,7 @@ export function lossExtras(o: FocalOptions): string {
     o.labelSmoothing > 0 ? `label smoothing ${o.labelSmoothing}` : '',
     o.weight !== 'none' ? `${o.weight} weight` : '',
     o.labelMean ? 'label mean' : '',
+    describeTerms(o),
     o.like !== null ? `like ${o.like}` : '',
   ].filter(Boolean);
   return parts.length ? ` ${parts.join(', ')}` : '';

@@ -16,6 +16,9 @@ import {
   TASKS,
   FocalOptions,
   Label,
+  NORMALIZE_KINDS,
+  TARGET_FORMATS,
+  VARIANTS,
   normalizeOptions,
 } from '../losses';
 import { MAX_OPSET, MIN_OPSET } from '../onnx';
@@ -57,6 +60,23 @@ export const LOSS_FLAGS = {
     values: LIKES,
     description: `take the defaults of a library's focal loss: ${LIKES.join(', ')}; any flag given overrides them`,
   },
+  'target-format': {
+    type: 'enum',
+    values: TARGET_FORMATS,
+    description: 'multilabel targets: dense (0/1 [N, L]) or index ([N] in [0, L], L the background, as mmdet / detectron2) (default dense)',
+  },
+  'ignore-index': { type: 'number', integer: true, placeholder: 'V', description: 'a target value (element, class index or index row) that adds nothing and is not counted' },
+  normalize: {
+    type: 'string',
+    placeholder: 'elements|positives|input|X',
+    description: 'what mean divides the sum by: the elements not ignored, max(1, positives), a graph input normalizer, or X (default elements)',
+  },
+  'class-weight': { type: 'string', placeholder: 'W1,W2,…', description: 'a multiplier per label (multilabel) or class (multiclass), >= 0' },
+  'pos-weight': { type: 'string', placeholder: 'P|P1,P2,…', description: 'multiplies the positive term (binary / multilabel): one number or one per label' },
+  variant: { type: 'enum', values: VARIANTS, description: "focal, or star: FL* (fvcore's sigmoid_focal_loss_star), −log σ(γ·x·(2t − 1))/γ · α_t, logits (default focal)" },
+  normalized: { type: 'boolean', description: 'divide by Σ(1 − p_t)^γ, clamped at 1e-6 (normalized focal loss, smp)' },
+  'reduced-threshold': { type: 'number', placeholder: 'X', description: 'reduced focal loss: ((1 − p_t)/X)^γ, and 1 where p_t < X (smp), X in (0, 1]' },
+  'count-ignored': { type: 'boolean', description: "ignored elements still count in the mean (kornia's convention)" },
 } as const satisfies FlagSpecs;
 
 const FLAG_OF: Partial<Record<keyof LossOptions, string>> = {
@@ -65,6 +85,12 @@ const FLAG_OF: Partial<Record<keyof LossOptions, string>> = {
   withGrad: 'with-grad',
   labelSmoothing: 'label-smoothing',
   labelMean: 'label-mean',
+  targetFormat: 'target-format',
+  ignoreIndex: 'ignore-index',
+  classWeight: 'class-weight',
+  posWeight: 'pos-weight',
+  reducedThreshold: 'reduced-threshold',
+  countIgnored: 'count-ignored',
 };
 
 /** Names an option by its flag in messages. */
@@ -81,6 +107,22 @@ export function parseAlpha(text: string): LossOptions['alpha'] {
     throw new UsageError(`--alpha must be a number in [0, 1], a comma-separated list of them, or none, got ${quote(text)}`);
   }
   return parts.length === 1 ? nums[0] : nums;
+}
+
+/** A comma-separated list of finite numbers (`--class-weight`, `--pos-weight`); one number stays a number where `single`. */
+export function parseNumbers(flag: string, text: string, single: boolean): number | number[] {
+  const parts = text.split(',').map((x) => x.trim());
+  const nums = parts.map((x) => (x === '' ? NaN : Number(x)));
+  if (nums.some((x) => !Number.isFinite(x))) throw new UsageError(`--${flag} must be a comma-separated list of numbers >= 0, got ${quote(text)}`);
+  return single && nums.length === 1 ? nums[0] : nums;
+}
+
+/** `--normalize`: elements, positives, input, or a number. */
+export function parseNormalize(text: string): LossOptions['normalize'] {
+  if ((NORMALIZE_KINDS as readonly string[]).includes(text)) return text as LossOptions['normalize'];
+  const n = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isFinite(n)) throw new UsageError(`--normalize must be elements, positives, input or a number > 0, got ${quote(text)}`);
+  return n;
 }
 
 /** Loss options from parsed flags (plus extras such as asFunction), validated. */
@@ -100,6 +142,15 @@ export function lossOptionsFromFlags(flags: ParsedFlags<typeof LOSS_FLAGS>, extr
   if (flags['label-smoothing'] !== undefined) raw.labelSmoothing = flags['label-smoothing'];
   if (flags['label-mean'] !== undefined) raw.labelMean = flags['label-mean'];
   if (flags.like !== undefined) raw.like = flags.like as LossOptions['like'];
+  if (flags['target-format'] !== undefined) raw.targetFormat = flags['target-format'] as LossOptions['targetFormat'];
+  if (flags['ignore-index'] !== undefined) raw.ignoreIndex = flags['ignore-index'];
+  if (flags.normalize !== undefined) raw.normalize = parseNormalize(flags.normalize);
+  if (flags['class-weight'] !== undefined) raw.classWeight = parseNumbers('class-weight', flags['class-weight'], false) as number[];
+  if (flags['pos-weight'] !== undefined) raw.posWeight = parseNumbers('pos-weight', flags['pos-weight'], true);
+  if (flags.variant !== undefined) raw.variant = flags.variant as LossOptions['variant'];
+  if (flags.normalized !== undefined) raw.normalized = flags.normalized;
+  if (flags['reduced-threshold'] !== undefined) raw.reducedThreshold = flags['reduced-threshold'];
+  if (flags['count-ignored'] !== undefined) raw.countIgnored = flags['count-ignored'];
   return normalizeOptions(raw, flagLabel);
 }
 

@@ -105,7 +105,7 @@ function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams, vali
     // p_t = u + s·x: x for t = 1 and 1 − x for t = 0, exactly, for any x; then the seed's clamp.
     ({ logPt, m } = clamped(op.add(op.mul(x, op.sub(t, u)), u), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, arithNegAlpha(t, u, p.alpha));
+  return focalTerm(logPt, m, p.gamma, arithNegAlpha(t, u, p.alpha), p);
 }
 
 /**
@@ -174,7 +174,7 @@ function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Va
   } else {
     ({ logPt, m } = clamped(pick(pair(op.sub(1, x), x)), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, onehotNegAlpha(x, mask, flatMask, sumClasses, p.alpha));
+  return focalTerm(logPt, m, p.gamma, onehotNegAlpha(x, mask, flatMask, sumClasses, p.alpha), p);
 }
 
 /**

@@ -13,6 +13,8 @@ import { VERSION } from '../version';
 import { binaryElements } from './binary';
 import { LossParams, computeType, literalParams, reduceAll, toType, weighted } from './focal';
 import { focalGradient } from './grad';
+import { applyTerms, meanDivisor, prepareTargets, reduceTerms, starElements } from './terms-graph';
+import { describeTerms, hasTerms, termsDim } from './terms';
 import { classDim, multiclassElements } from './multiclass';
 import { labelDim, multilabelElements, perLabel } from './multilabel';
 import { FocalOptions, LossOptions, Task, normalizeOptions, optionsToMetadata, usesSoftForm } from './options';
@@ -108,9 +110,9 @@ function defaultShapes(o: FocalOptions): { pred: Shape; target: Shape } {
     case 'binary':
       return { pred: ['N'], target: ['N'] };
     case 'multilabel':
-      return { pred: ['N', labelDim(o)], target: ['N', labelDim(o)] };
+      return { pred: ['N', termsDim(o) ?? labelDim(o)], target: o.targetFormat === 'index' ? ['N'] : ['N', termsDim(o) ?? labelDim(o)] };
     case 'multiclass':
-      return { pred: ['N', classDim(o)], target: ['N'] };
+      return { pred: ['N', termsDim(o) ?? classDim(o)], target: ['N'] };
   }
 }
 
@@ -126,7 +128,7 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
   }
   const pred = [...shape];
   if (o.task !== 'binary') {
-    const fixed = o.task === 'multilabel' ? labelDim(o) : classDim(o);
+    const fixed = termsDim(o) ?? (o.task === 'multilabel' ? labelDim(o) : classDim(o));
     const last = pred[pred.length - 1];
     if (typeof fixed === 'number') {
       if (typeof last === 'number' && last !== fixed) {
@@ -136,7 +138,8 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
       pred[pred.length - 1] = fixed;
     }
   }
-  return { pred, target: o.task === 'multiclass' ? pred.slice(0, 1) : pred };
+  if (o.task === 'multiclass') return { pred, target: o.targets === 'soft' ? pred : pred.slice(0, 1) };
+  return { pred, target: o.targetFormat === 'index' ? pred.slice(0, -1) : pred };
 }
 
 /** A human-readable statement of the graph's formula and options (the model's doc_string). */
@@ -167,24 +170,33 @@ export function describeLoss(o: FocalOptions): string {
         (o.reduction === 'weighted-mean' ? 'weighted-mean = sum(w*l) / sum(w).' : 'mean = sum(w*l) / count.'),
     );
   }
+  if (hasTerms(o)) parts.push(`Terms: ${describeTerms(o)}.`);
   if (o.like !== null) parts.push(`Preset: like ${o.like}.`);
   if (o.withGrad) parts.push('Output grad = d(loss)/d(pred)' + (o.reduction === 'none' ? ' of the sum of the elements.' : '.'));
   return parts.join(' ');
 }
 
 /** The outputs of the loss for `pred` and `target` of graph `g` (a model graph or a function body). */
-function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams, extras: BuildExtras): [string, Value][] {
+function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams, extras: BuildExtras, normalizer?: Value): [string, Value][] {
   const x = toType(pred, computeType(o));
-  let elements = ELEMENTS[o.task](x, target, o, p, extras.validInputs);
+  const prep = prepareTargets(x, target, o);
+  let f: Value | undefined;
+  const pp: LossParams = { ...p, onTerm: (parts) => (f = parts.f) };
+  const raw = o.variant === 'star' ? starElements(x, prep.target, p) : ELEMENTS[o.task](x, prep.target, o, pp, extras.validInputs);
+  const terms = hasTerms(o);
+  const applied = terms ? applyTerms(x, raw, f, prep, o) : { loss: raw };
+  let elements = applied.loss;
   if (o.labelMean) elements = op.reduceMean(elements, { axes: [elements.rank - 1], keepdims: false });
   elements = weighted(elements, p.weight);
+  const divisor = o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);
-  const outputs: [string, Value][] = [['loss', out(reduceAll(elements, o.reduction, p.weight))]];
+  const reduced = terms ? reduceTerms(elements, divisor, o) : reduceAll(elements, o.reduction, p.weight);
+  const outputs: [string, Value][] = [['loss', out(reduced)]];
   if (extras.perLabel) {
     if (o.task !== 'multilabel' || o.labelMean) throw new RangeError(`perLabel: only for task multilabel without labelMean, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);
   }
-  if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p))]);
+  if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p, { prep, divisor, focalSum: applied.focalSum, rawSum: applied.rawSum }))]);
   return outputs;
 }
 
@@ -194,7 +206,8 @@ function attributeParams(g: Graph, o: FocalOptions, weight?: Value): LossParams 
   if (Array.isArray(o.alpha)) alpha = g.attributeValue('alpha', 'floats', o.alpha.length);
   else if (o.alpha !== null) alpha = g.attributeValue('alpha', 'float');
   const smoothing = o.labelSmoothing > 0 ? g.attributeValue('label_smoothing', 'float') : 0;
-  return { alpha, gamma: g.attributeValue('gamma', 'float'), eps: g.attributeValue('eps', 'float'), smoothing, weight };
+  const reducedThreshold = o.reducedThreshold === null ? null : g.attributeValue('reduced_threshold', 'float');
+  return { alpha, gamma: g.attributeValue('gamma', 'float'), eps: g.attributeValue('eps', 'float'), smoothing, weight, reducedThreshold };
 }
 
 /** The `ai.focal` function for these options and the attributes of a node that calls it. */
@@ -207,6 +220,17 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
   };
   if (Array.isArray(o.alpha)) attrs.alpha = attr.floats(o.alpha);
   else if (o.alpha !== null) attrs.alpha = attr.float(o.alpha as number);
+  // The terms as attributes: the threshold is read from its attribute by the body; the others
+  // shape the body (constants and structure) and are recorded for a runtime that knows the op.
+  if (o.reducedThreshold !== null) attrs.reduced_threshold = attr.float(o.reducedThreshold);
+  if (o.targetFormat !== 'dense') attrs.target_format = attr.string(o.targetFormat);
+  if (o.ignoreIndex !== null) attrs.ignore_index = attr.int(o.ignoreIndex);
+  if (o.normalize !== 'elements') attrs.normalize = typeof o.normalize === 'number' ? attr.float(o.normalize) : attr.string(o.normalize);
+  if (o.classWeight) attrs.class_weight = attr.floats(o.classWeight);
+  if (o.posWeight !== null) attrs.pos_weight = typeof o.posWeight === 'number' ? attr.float(o.posWeight) : attr.floats(o.posWeight);
+  if (o.variant !== 'focal') attrs.variant = attr.string(o.variant);
+  if (o.normalized) attrs.normalized = attr.int(1);
+  if (o.countIgnored) attrs.count_ignored = attr.int(1);
   // The structural options beyond the seed's are string attributes (as reduction): the body is built for them.
   if (o.targets !== 'hard') attrs.targets = attr.string(o.targets);
   if (o.labelSmoothing > 0) attrs.label_smoothing = attr.float(o.labelSmoothing);
@@ -217,6 +241,7 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
     { name: 'target', dtype: o.targetDtype, shape: shapes.target },
   ];
   if (shapes.weight) inputs.push({ name: 'weight', dtype: o.dtype, shape: shapes.weight });
+  if (o.normalize === 'input' && o.reduction === 'mean') inputs.push({ name: 'normalizer', dtype: o.dtype, shape: [] });
   const fn = new FunctionDef({
     domain: FOCAL_DOMAIN,
     name: FUNCTION_NAMES[o.task],
@@ -224,7 +249,12 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
     inputs,
     attributes: Object.keys(attrs).sort(),
     docString: describeLoss(o),
-    body: (g, [pred, target, weight]) => lossOutputs(pred, target, o, attributeParams(g, o, weight), extras),
+    body: (g, args) => {
+      const [pred, target] = args;
+      const weight = shapes.weight ? args[2] : undefined;
+      const normalizer = o.normalize === 'input' && o.reduction === 'mean' ? args[shapes.weight ? 3 : 2] : undefined;
+      return lossOutputs(pred, target, o, attributeParams(g, o, weight), extras, normalizer);
+    },
   });
   return { fn, attrs };
 }
@@ -237,14 +267,17 @@ export function buildLoss(options: LossOptions = {}, extras: BuildExtras = {}): 
   const pred = g.input('pred', o.dtype, shapes.pred);
   const target = g.input('target', o.targetDtype, shapes.target);
   const weight = shapes.weight ? g.input('weight', o.dtype, shapes.weight) : undefined;
+  // normalize 'input': the divisor of the mean is the caller's (mmdet's avg_factor, computed per batch).
+  const normalizer = o.normalize === 'input' && o.reduction === 'mean' ? g.input('normalizer', o.dtype, []) : undefined;
   let functions: FunctionDef[] = [];
   if (o.asFunction) {
     const { fn, attrs } = focalFunction(o, extras);
-    const outs = fn.call(g, weight ? [pred, target, weight] : [pred, target], attrs);
+    const args = [pred, target, ...(weight ? [weight] : []), ...(normalizer ? [normalizer] : [])];
+    const outs = fn.call(g, args, attrs);
     fn.outputs.forEach((spec, i) => g.output(outs[i], spec.name));
     functions = [fn];
   } else {
-    for (const [name, v] of lossOutputs(pred, target, o, literalParams(o, weight), extras)) g.output(v, name);
+    for (const [name, v] of lossOutputs(pred, target, o, literalParams(o, weight), extras, normalizer)) g.output(v, name);
   }
   const model = buildModel(g, {
     docString: describeLoss(o),

@@ -66,12 +66,28 @@ export function focalFactor(m: Value, gamma: Param): Value | undefined {
 }
 
 /**
- * The element-wise loss from its factors: `negAlpha · m^γ · logPt`, where `negAlpha` is −α_t
- * (a number, or a value shaped like the elements; −1 when unweighted).
+ * The focal factor F: m^γ, or for the reduced focal loss (threshold X) ((m/X)^γ where p_t ≥ X, and 1
+ * where p_t < X, i.e. where m > 1 − X). Undefined means 1.
  */
-export function focalTerm(logPt: Value, m: Value, gamma: Param, negAlpha: Param): Value {
+export function focalWeight(m: Value, gamma: Param, reduced: Param | null = null): Value | undefined {
+  if (reduced === null) return focalFactor(m, gamma);
+  const ct = m.dtype;
+  const scaled = typeof reduced === 'number' ? op.mul(m, 1 / reduced) : op.div(m, toType(reduced, ct));
+  const f = focalFactor(scaled, gamma) ?? m.graph.constant(1, ct);
+  const oneMinusX = typeof reduced === 'number' ? 1 - reduced : op.sub(1, toType(reduced, ct));
+  return op.where(op.greater(m, param(oneMinusX, ct)), 1, f);
+}
+
+/**
+ * The element-wise loss from its factors: `negAlpha · F · logPt`, where `negAlpha` is −α_t
+ * (a number, or a value shaped like the elements; −1 when unweighted) and F the focal factor
+ * (`focalWeight`, with the reduced threshold of `p`). `p.onTerm`, when set, is told F (for the
+ * normalized loss, which divides by its sum).
+ */
+export function focalTerm(logPt: Value, m: Value, gamma: Param, negAlpha: Param, p?: LossParams): Value {
   const ct = logPt.dtype;
-  const f = focalFactor(m, gamma);
+  const f = focalWeight(m, gamma, p?.reducedThreshold ?? null);
+  p?.onTerm?.({ f, m, logPt });
   const weighted = f ? op.mul(f, logPt) : logPt;
   if (negAlpha === -1) return op.neg(weighted);
   if (typeof negAlpha === 'number') return op.mul(weighted, negAlpha);
@@ -196,11 +212,15 @@ export interface LossParams {
   readonly smoothing: Param;
   /** The weight input, when the model has one. */
   readonly weight?: Value;
+  /** The reduced focal loss's threshold X, or null. */
+  readonly reducedThreshold?: Param | null;
+  /** Told the focal factor F of each element-wise term as it is built (undefined: F = 1). */
+  readonly onTerm?: (parts: { f: Value | undefined; m: Value; logPt: Value }) => void;
 }
 
 /** The parameters as numbers, for the flat graph. */
 export function literalParams(o: FocalOptions, weight?: Value): LossParams {
-  return { alpha: o.alpha, gamma: o.gamma, eps: o.eps, smoothing: o.labelSmoothing, weight };
+  return { alpha: o.alpha, gamma: o.gamma, eps: o.eps, smoothing: o.labelSmoothing, weight, reducedThreshold: o.reducedThreshold };
 }
 
 // ---- sizes known only at run time ----------------------------------------------------------------

@@ -49,9 +49,21 @@
  */
 import { DType, Value, op } from '../onnx';
 import { softTarget } from './binary';
-import { LossParams, Param, classCount, clipLogProb, clipProb, elementCount, focalFactor, logSigmoidPair, param, rowLength, toType, weightLike } from './focal';
+import { LossParams, Param, classCount, clipLogProb, clipProb, elementCount, focalFactor, focalWeight, logSigmoidPair, param, rowLength, toType, weightLike } from './focal';
 import { softNegAlpha, softProbs, softTargetRows } from './multiclass';
 import { FocalOptions, usesSoftForm } from './options';
+import { hasTerms } from './terms';
+import { Prepared, sigmoidNegAlpha, termWeight } from './terms-graph';
+
+/** What the loss built that the gradient of its terms needs. */
+export interface GradContext {
+  readonly prep: Prepared;
+  /** The divisor of reduction mean ('mean': the element count). */
+  readonly divisor: Param | 'mean';
+  /** The normalized loss: max(Σ F, 1e-6) and Σ l before the division. */
+  readonly focalSum?: Value;
+  readonly rawSum?: Value;
+}
 
 /** Below this the multi-class "others" mass is treated as 0 when normalizing (a normal float32). */
 const TINY_MASS = 1e-30;
@@ -64,9 +76,10 @@ const TINY_MASS = 1e-30;
  * weighted-mean (Σ w·l / Σ w over the broadcast weights), 1 for sum and none, each times 1/L with
  * `labelMean` but for the means, whose count is already N·L.
  */
-export function focalGradient(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+export function focalGradient(x: Value, target: Value, o: FocalOptions, p: LossParams, ctx?: GradContext): Value {
   let grad: Value;
-  if (o.task === 'multiclass') grad = usesSoftForm(o) ? softMulticlassGradient(x, target, o, p) : multiclassGradient(x, target, o, p);
+  if (ctx && hasTerms(o)) grad = termsGradient(x, o, p, ctx);
+  else if (o.task === 'multiclass') grad = usesSoftForm(o) ? softMulticlassGradient(x, target, o, p) : multiclassGradient(x, target, o, p);
   else grad = usesSoftForm(o) ? softBinaryGradient(x, target, o, p) : binaryGradient(x, target, o, p);
   return p.weight ? op.mul(grad, weightLike(p.weight, grad)) : grad;
 }
@@ -275,6 +288,126 @@ function multiclassNegAlpha(target: Value, alpha: LossParams['alpha'], ct: DType
   if (alpha instanceof Value && alpha.rank === 0) return op.neg(toType(alpha, ct));
   const table = alpha instanceof Value ? op.neg(toType(alpha, ct)) : target.graph.constant(alpha.map((a) => -a), ct);
   return op.gather(table, target, 0);
+}
+
+// ---- the detection and segmentation terms (terms.ts) -----------------------------------------------
+//
+// With w·π_t the class × positive weight, valid the mask of targets not ignored, F the focal factor
+// (reduced: ((1 − c)/X)^γ where c ≥ X, else 1, so its γ-terms vanish there: γ_eff = 0) and D the
+// divisor of the mean:
+//
+//     l_i = w·π·(−α_t)·F·log c          dl/dc = −α_t·w·π·F·(γ_eff·ρ + 1/c)      (probs)
+//                                       dl/dz = −α_t·w·π·F·(m + γ_eff·c·λ)      (logits, z = s·x)
+//     FL*: l = −α_t·w·π·log σ(γz)/γ,    dl/dz = −α_t·w·π·σ(−γz)
+//     normalized: L = Σ l / S with S = max(Σ_valid F, 1e-6):
+//         dL/dx_i = (dl_i/dx_i)/S − (Σ l)/S² · dF_i/dx_i,
+//         dF/dc = −γ_eff·F/m = −γ_eff·m^(γ−1)/X^γ (probs),  dF/dz = −γ_eff·F·c (logits)
+//
+// then × valid (ignored: 0) and ÷ D for the mean. Multi-class logits use the same G-space as the
+// plain gradient: dh/dx = m·h'(log p_t)·(onehot − q) for any h of log p_t.
+
+/** γ where the focal term applies, 0 where the reduced loss's factor is 1 (m > 1 − X). */
+function gammaEff(m: Value, gamma: Param, reduced: Param | null | undefined): Param {
+  if (reduced === null || reduced === undefined) return gamma;
+  const ct = m.dtype;
+  const oneMinusX = typeof reduced === 'number' ? 1 - reduced : op.sub(1, toType(reduced, ct));
+  return op.where(op.greater(m, param(oneMinusX, ct)), m.graph.constant(0, ct), param(gamma, ct));
+}
+
+/** probs: the core F·(γ_eff·ρ + 1/c) and dF/dc, both 0 where the clamp does not pass p_t. */
+function probsTermCore(pt: Value, gamma: Param, eps: Param, reduced: Param | null | undefined): { core: Value; dF: Value | undefined } {
+  const ct = pt.dtype;
+  const c = op.clip(pt, param(eps, ct), 1);
+  const m = op.sub(1, c);
+  const inv = op.reciprocal(c);
+  const ge = gammaEff(m, gamma, reduced);
+  const rho = op.where(op.equal(c, 1), 1, op.div(op.log(c), op.sub(c, 1)));
+  const inner = op.add(op.mul(rho, param(ge, ct)), inv);
+  const f = focalWeight(m, gamma, reduced ?? null);
+  const core = f ? op.mul(f, inner) : inner;
+  // dF/dc = −γ_eff · m^(γ−1) / X^γ (none for γ = 0).
+  let dF: Value | undefined;
+  if (gamma !== 0) {
+    const pm = typeof gamma === 'number' ? focalFactor(m, gamma - 1) : op.pow(m, op.sub(toType(gamma, ct), 1));
+    dF = op.neg(op.mul(pm ?? op.add(op.mul(m, 0), 1), param(ge, ct)));
+    if (reduced !== null && reduced !== undefined) {
+      const xg = typeof reduced === 'number' && typeof gamma === 'number' ? Math.pow(reduced, -gamma) : op.pow(toType(reduced as Value, ct), op.neg(toType(gamma as Value, ct)));
+      dF = op.mul(dF, param(xg, ct));
+    }
+  }
+  const pass = op.equal(c, pt);
+  return { core: op.where(pass, core, 0), dF: dF && op.where(pass, dF, 0) };
+}
+
+/** logits: the core F·(m + γ_eff·c·λ) and dF/dz = −γ_eff·F·c, both 0 where the clamp does not pass log p_t. */
+function logitsTermCore(logPt: Value, m: Value, gamma: Param, eps: Param, reduced: Param | null | undefined): { core: Value; dF: Value } {
+  const ct = logPt.dtype;
+  const c = op.exp(logPt);
+  const ge = gammaEff(m, gamma, reduced);
+  const inner = op.add(m, op.mul(op.mul(c, op.neg(logPt)), param(ge, ct)));
+  const f = focalWeight(m, gamma, reduced ?? null);
+  const core = f ? op.mul(f, inner) : inner;
+  const dF = op.neg(op.mul(f ? op.mul(f, c) : c, param(ge, ct)));
+  if (eps === 0) return { core, dF };
+  const logEps = typeof eps === 'number' ? Math.log(eps) : op.log(toType(eps, ct));
+  const pass = op.equal(op.clip(logPt, logEps, 0), logPt);
+  return { core: op.where(pass, core, 0), dF: op.where(pass, dF, 0) };
+}
+
+/** From the per-element core (times −α_t·w·π), the normalized loss's correction, the mask and the mean's divisor. */
+function finishTerms(core: Value, dF: Value | undefined, negAlpha: Param, x: Value, o: FocalOptions, ctx: GradContext, countLike: Value): Value {
+  const ct = core.dtype;
+  const w = termWeight(x, ctx.prep, o);
+  let g = scaled(core, negAlpha);
+  if (w) g = op.mul(g, w);
+  if (o.normalized && ctx.focalSum && ctx.rawSum) {
+    const S = ctx.focalSum;
+    g = op.div(g, S);
+    if (dF) g = op.sub(g, op.mul(dF, op.div(ctx.rawSum, op.mul(S, S))));
+  }
+  if (ctx.prep.valid) g = op.where(ctx.prep.valid, g, 0);
+  if (o.reduction !== 'mean') return g;
+  const d = ctx.divisor === 'mean' ? elementCount(countLike, ct) : ctx.divisor;
+  return typeof d === 'number' ? op.mul(g, 1 / d) : op.div(g, toType(d, ct));
+}
+
+function termsGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+  const ct = x.dtype;
+  if (o.task === 'multiclass') {
+    const g = x.graph;
+    const idx = ctx.prep.target;
+    const depth = classCount(x);
+    const onehot = toType(op.oneHot(toType(idx, 'int64'), depth, g.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
+    const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
+    const negAlpha = multiclassNegAlpha(idx, p.alpha, ct);
+    const row = (v: Value): Value => op.unsqueeze(v, [1]);
+    if (o.input === 'probs') {
+      const { core, dF } = probsTermCore(pick(x), p.gamma, p.eps, p.reducedThreshold);
+      return op.mul(row(finishTerms(core, dF, negAlpha, x, o, ctx, idx)), onehot);
+    }
+    const logP = op.logSoftmax(x, 1);
+    const others = op.mul(op.exp(logP), op.sub(1, onehot));
+    const m = op.reduceSum(others, { axes: [1], keepdims: false });
+    const { core, dF } = logitsTermCore(pick(logP), m, p.gamma, p.eps, p.reducedThreshold);
+    const q = op.div(others, row(op.max(m, TINY_MASS)));
+    return op.mul(row(finishTerms(core, dF, negAlpha, x, o, ctx, idx)), op.sub(onehot, q));
+  }
+  const t = toType(ctx.prep.target, ct);
+  const s = op.sub(op.mul(t, 2), 1);
+  const sx = op.mul(x, s);
+  const negAlpha = sigmoidNegAlpha(t, p.alpha);
+  let core: Value;
+  let dF: Value | undefined;
+  if (o.variant === 'star') {
+    // dl/dz = −α_t·σ(−γz), σ(−γz) as exp(log σ(−γz)).
+    core = op.exp(logSigmoidPair(op.mul(sx, param(p.gamma, ct))).neg);
+  } else if (o.input === 'logits') {
+    const ls = logSigmoidPair(sx);
+    ({ core, dF } = logitsTermCore(ls.pos, op.exp(ls.neg), p.gamma, p.eps, p.reducedThreshold));
+  } else {
+    ({ core, dF } = probsTermCore(op.add(op.sub(1, t), sx), p.gamma, p.eps, p.reducedThreshold));
+  }
+  return op.mul(finishTerms(core, dF, negAlpha, x, o, ctx, t), s);
 }
 
 /**

@@ -24,3 +24,7 @@ export {
   optionsToMetadata,
 } from './options';
 export type { FocalOptions, Form, InputKind, Label, Like, LossDType, LossOptions, Reduction, TargetDType, TargetKind, Task, WeightKind } from './options';
+export { NORMALIZE_KINDS, TARGET_FORMATS, VARIANTS, NORMALIZED_FLOOR, describeTerms } from './terms';
+export type { Normalize, NormalizeKind, TargetFormat, TermOptions, Terms, Variant } from './terms';
+export { DETECTION_PRESETS, DETECTION_PRESET_NAMES } from './presets-detection';
+export type { DetectionPreset } from './presets-detection';

@@ -56,7 +56,7 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
   } else {
     ({ logPt, m } = clamped(pick(scores), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, negAlpha(target, o, p.alpha, ct, pick));
+  return focalTerm(logPt, m, p.gamma, negAlpha(target, o, p.alpha, ct, pick), p);
 }
 
 function negAlpha(target: Value, o: FocalOptions, alpha: LossParams['alpha'], ct: DType, pick: (v: Value) => Value): Param {

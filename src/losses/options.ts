@@ -8,6 +8,8 @@
  */
 import { UsageError, quote } from '../errors';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx';
+import { applyDetectionPreset, isDetectionPreset } from './presets-detection';
+import { TERM_DEFAULTS, TERM_KEYS, TermOptions, Terms, normalizeTerms, termsFromMetadata, termsToMetadata } from './terms';
 import { LIKES, Like, applyPreset } from './presets';
 
 export const TASKS = ['binary', 'multilabel', 'multiclass'] as const;
@@ -38,7 +40,7 @@ export type { Like };
 export const SEED_EPS = 1e-4;
 
 /** Options as a user gives them; every field is optional and defaults to the seed's choice. */
-export interface LossOptions {
+export interface LossOptions extends TermOptions {
   /** `binary` (the seed's FocalLoss), `multilabel` (FocalLoss_MultiLabel) or `multiclass`. */
   task?: Task;
   /** `probs` (the seed: pred is a probability) or `logits` (Sigmoid / Softmax first). */
@@ -81,7 +83,7 @@ export interface LossOptions {
 }
 
 /** Validated options with every default filled in. `alpha` is null for no weighting. */
-export interface FocalOptions {
+export interface FocalOptions extends Terms {
   readonly task: Task;
   readonly input: InputKind;
   readonly alpha: number | readonly number[] | null;
@@ -151,7 +153,10 @@ function unitInterval(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1;
 }
 
-const KNOWN = new Set<string>([...Object.keys(DEFAULTS), 'targetDtype']);
+const KNOWN = new Set<string>([...Object.keys(DEFAULTS), 'targetDtype', 'like', ...TERM_KEYS]);
+
+/** Options objects this module made: a preset's convention is not applied to them again. */
+const RESOLVED = new WeakSet<object>();
 
 /**
  * Validates `raw` and fills in the defaults: the preset `like` names (presets.ts), under the
@@ -162,7 +167,12 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
     if (!KNOWN.has(key)) throw new UsageError(`unknown option ${quote(key)}; known options: ${[...KNOWN].join(', ')}`);
   }
   const like = given.like === undefined || given.like === null ? null : oneOf(label, 'like', LIKES, given.like, 'seed');
-  const raw: LossOptions | FocalOptions = like === null ? given : applyPreset(given as LossOptions, like);
+  let raw: LossOptions | FocalOptions = given;
+  if (like !== null) {
+    // Resolved options (made here, or a copy of them: every term present) have had the preset's convention applied.
+    const resolved = RESOLVED.has(given) || TERM_KEYS.every((k) => k in given);
+    raw = isDetectionPreset(like) ? applyDetectionPreset(like, given as LossOptions, label, resolved) : applyPreset(given as LossOptions, like);
+  }
   const task = oneOf(label, 'task', TASKS, raw.task, DEFAULTS.task);
   const input = oneOf(label, 'input', INPUTS, raw.input, DEFAULTS.input);
   const reduction = oneOf(label, 'reduction', REDUCTIONS, raw.reduction, DEFAULTS.reduction);
@@ -202,12 +212,14 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
 
   // A resolved float type equal to dtype (as in FocalOptions) reads as 'float', so normalizing is idempotent.
   const rawTarget = raw.targetDtype === (dtype as string) ? 'float' : raw.targetDtype;
-  const t = oneOf(label, 'targetDtype', TARGET_DTYPES, rawTarget, task === 'multiclass' && !soft ? 'int64' : 'float');
+  const indexFormat = task === 'multilabel' && raw.targetFormat === 'index';
+  const t = oneOf(label, 'targetDtype', TARGET_DTYPES, rawTarget, (task === 'multiclass' && !soft) || indexFormat ? 'int64' : 'float');
   if (soft && t !== 'float') {
     throw new UsageError(`${label('targetDtype')} must be float (the prediction's type) with soft targets, got ${fmt(raw.targetDtype)}`);
   }
-  if (task === 'multiclass' && !soft && t !== 'int64' && t !== 'int32') {
-    throw new UsageError(`${label('targetDtype')} must be int64 or int32 for task multiclass (class indices), got ${fmt(raw.targetDtype)}`);
+  if (((task === 'multiclass' && !soft) || indexFormat) && t !== 'int64' && t !== 'int32') {
+    const what = task === 'multiclass' ? 'task multiclass' : `${label('targetFormat')} index`;
+    throw new UsageError(`${label('targetDtype')} must be int64 or int32 for ${what} (class indices), got ${fmt(raw.targetDtype)}`);
   }
   const targetDtype = t === 'float' ? dtype : t;
 
@@ -234,7 +246,10 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
   // label a row, multiclass already one loss a row.
   const labelMean = flag('labelMean') && task === 'multilabel';
 
-  return {
+  const terms = normalizeTerms(raw, { task, input, reduction, gamma, targetDtype: t, alphaLength: Array.isArray(alpha) ? alpha.length : undefined }, label);
+  checkTermsWith(terms, { soft, labelSmoothing, weight, labelMean, reduction }, label);
+
+  const out: FocalOptions = {
     task,
     input,
     alpha,
@@ -252,7 +267,28 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
     weight,
     labelMean,
     like,
+    ...terms,
   };
+  RESOLVED.add(out);
+  return out;
+}
+
+/**
+ * The detection terms with the options of soft targets and weights: FL* takes soft targets (its
+ * formula is one of t); the other terms are built for hard targets, one loss per element, and the
+ * plain mean.
+ */
+function checkTermsWith(terms: Terms, o: { soft: boolean; labelSmoothing: number; weight: string; labelMean: boolean; reduction: string }, label: Label): void {
+  const used = TERM_KEYS.filter((k) => JSON.stringify(terms[k]) !== JSON.stringify(TERM_DEFAULTS[k]));
+  if (used.length === 0) return;
+  const starOnly = used.every((k) => k === 'variant' || k === 'ignoreIndex' || k === 'posWeight');
+  const clash =
+    o.labelSmoothing > 0 ? label('labelSmoothing') :
+    o.soft && !starOnly ? `${label('targets')} soft` :
+    o.labelMean ? label('labelMean') :
+    o.reduction === 'weighted-mean' ? `${label('reduction')} weighted-mean` :
+    o.weight !== 'none' && terms.normalized ? label('weight') : undefined;
+  if (clash) throw new UsageError(`${label(used[0] as keyof LossOptions)} cannot be combined with ${clash}`);
 }
 
 // ---- metadata -----------------------------------------------------------------------------------
@@ -273,6 +309,7 @@ export function optionsToMetadata(o: FocalOptions): Record<string, string> {
     form: o.form,
     as_function: String(o.asFunction),
     with_grad: String(o.withGrad),
+    ...termsToMetadata(o),
   };
   // The options beyond the seed's are written only where they differ from the default, so a model
   // of the default options keeps its bytes.
@@ -300,7 +337,7 @@ export function optionsFromMetadata(meta: Readonly<Record<string, string>>, opse
   else alpha = Number(alphaText);
   const targetText = get('target_dtype');
   const dtype = get('dtype') as LossDType | undefined;
-  return normalizeOptions({
+  const o = normalizeOptions({
     task: get('task') as Task,
     input: get('input') as InputKind,
     alpha,
@@ -318,6 +355,12 @@ export function optionsFromMetadata(meta: Readonly<Record<string, string>>, opse
     weight: (get('weight') ?? DEFAULTS.weight) as WeightKind,
     labelMean: get('label_mean') === 'true',
     // The options above are complete, so the preset overrides nothing: it is only carried.
-    like: get('like') as Like | undefined,
+    ...termsFromMetadata(get),
   });
+  // The options are recorded resolved: the preset is named, not applied again.
+  const like = get('like') as Like | undefined;
+  if (!like) return o;
+  const out = { ...o, like };
+  RESOLVED.add(out);
+  return out;
 }

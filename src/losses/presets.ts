@@ -20,8 +20,12 @@
  *   `sum_over_batch_size` (mean).
  */
 import type { LossOptions } from './options';
+import { DETECTION_PRESET_NAMES } from './presets-detection';
 
-export const LIKES = ['seed', 'torchvision', 'fvcore', 'optax', 'keras'] as const;
+const BASE_LIKES = ['seed', 'torchvision', 'fvcore', 'optax', 'keras'] as const;
+type BaseLike = (typeof BASE_LIKES)[number];
+/** These and the detection / segmentation presets (presets-detection.ts). */
+export const LIKES = [...BASE_LIKES, ...DETECTION_PRESET_NAMES] as const;
 export type Like = (typeof LIKES)[number];
 
 /** The options a preset sets (never `like` itself, nor the structural dtype / opset / form). */
@@ -35,7 +39,7 @@ export interface Preset {
   readonly alphaOff?: number;
 }
 
-export const PRESETS: Readonly<Record<Like, Preset>> = {
+export const PRESETS: Readonly<Record<BaseLike, Preset>> = {
   seed: {
     call: 'FocalLoss / FocalLoss_MultiLabel (the seed)',
     options: { input: 'probs', targets: 'hard', alpha: 0.25, gamma: 2, eps: 1e-4, reduction: 'mean' },
@@ -64,7 +68,7 @@ export const PRESETS: Readonly<Record<Like, Preset>> = {
  * `raw` over the preset it names: every option `raw` gives (not undefined) wins. The library's own
  * "no α" value (torchvision's −1) becomes 'none'.
  */
-export function applyPreset<T extends LossOptions>(raw: T, like: Like): T {
+export function applyPreset<T extends LossOptions>(raw: T, like: BaseLike): T {
   const preset = PRESETS[like];
   const out: Record<string, unknown> = { ...preset.options };
   for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[k] = v;

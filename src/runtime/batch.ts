@@ -10,7 +10,7 @@ import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
 import { f16BitsToF32 } from '../io/float16';
-import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets } from './checks';
+import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-blocks';
 import { HostTensor, Session, TensorDType } from './session';
 
@@ -94,6 +94,9 @@ export interface BatchOutcome {
   readonly rows: number;
   /** The batch's float64 sum of per-element losses (graphs with sums), and per label (multilabel). */
   readonly sum?: number;
+  /** Positive and ignored targets, where the options count them (countsTargets). */
+  readonly positives?: number;
+  readonly ignored?: number;
   readonly labelSums?: Float64Array;
   /** The `loss` output: per element (wanted for `out`), or the batch's mean / sum (models that reduce). */
   readonly loss?: HostTensor;
@@ -211,8 +214,14 @@ export class BatchRunner {
     const checkPred = (): void => {
       if (pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
     };
+    const counting = countsTargets(o);
+    let counts: TargetCounts | undefined;
     const checkTarget = (): void => {
-      if (soft) checkSoftTargets(b.target.place, b.target.dtype, b.target.data);
+      if (counting) {
+        const kind = o.task === 'multiclass' ? 'class' : o.targetFormat === 'index' ? 'index' : 'dense';
+        const task = kind === 'index' ? 'index' : o.task;
+        counts = countTargets(b.target.place, b.target.dtype, b.target.data, { kind, classes: last, ignore: o.ignoreIndex, task });
+      } else if (soft) checkSoftTargets(b.target.place, b.target.dtype, b.target.data);
       else if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
       else checkBinaryTargets(b.target.place, b.target.dtype, b.target.data, o.task);
     };
@@ -236,7 +245,7 @@ export class BatchRunner {
     }
 
     const predDims = collapseDims(b.dims, inputs.pred?.rank ?? null);
-    const targetNatural = o.task === 'multiclass' && !soft ? b.dims.slice(0, -1) : b.dims;
+    const targetNatural = (o.task === 'multiclass' && !soft) || o.targetFormat === 'index' ? b.dims.slice(0, -1) : b.dims;
     const feedTarget = (): HostTensor => {
       const t = b.target;
       let data = t.data;
@@ -291,19 +300,29 @@ export class BatchRunner {
       checkTarget();
     }
     const rows = o.task === 'binary' ? elements : elements / last;
+    const tally = counts ? { positives: counts.positives, ignored: counts.ignored } : {};
     // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
     const ws = o.reduction === 'weighted-mean' && b.weight ? { weightSum: weightSum(b.weight, count / b.weight.data.length) } : {};
-    if (!g.sums) return { elements, count, rows, loss: result.loss, ...ws };
+    if (!g.sums) return { elements, count, rows, loss: result.loss, ...ws, ...tally };
     return {
       ...ws,
       elements,
       count,
       rows,
+      ...tally,
       sum: scalar(result[EVAL_OUTPUTS.sum]),
       labelSums: result[EVAL_OUTPUTS.labelSums]?.data as Float64Array | undefined,
       loss: result.loss,
     };
   }
+}
+
+/**
+ * Whether the evaluator counts the targets (in JS, checking each): with an ignore value, index
+ * targets, or normalization by positives. The report then gives the positives and the ignored.
+ */
+export function countsTargets(o: FocalOptions): boolean {
+  return o.ignoreIndex !== null || o.targetFormat === 'index' || o.normalize === 'positives';
 }
 
 /** A thrown error as plain data (to cross from a worker thread), and back. */

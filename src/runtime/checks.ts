@@ -298,13 +298,67 @@ export function convertBinaryTargets(srcType: 'float16' | 'float32' | 'float64',
     if (dstType === 'float16') (dst as Uint16Array).set(s);
     else {
       const d = dst as Float32Array | Float64Array;
-      for (let i = 0; i < n; i++) d[i] = s[i] === 0x3c00 ? 1 : 0;
+      // 0 and 1 fast; anything else (an ignore value such as 255) converted exactly.
+      for (let i = 0; i < n; i++) {
+        const h = s[i];
+        d[i] = h === 0x3c00 ? 1 : h === 0 ? 0 : f16BitsToF32(h);
+      }
     }
     return;
   }
   const s = src as Float32Array | Float64Array;
   if (dstType === 'float16') {
     const d = dst as Uint16Array;
-    for (let i = 0; i < n; i++) d[i] = s[i] === 1 ? 0x3c00 : 0;
+    for (let i = 0; i < n; i++) {
+      const x = s[i];
+      d[i] = x === 1 ? 0x3c00 : x === 0 ? 0 : f32ToF16Bits(x);
+    }
   } else (dst as Float32Array | Float64Array).set(s.subarray(0, n));
+}
+
+// ---- targets with an ignore value, index targets: checked and counted ------------------------------
+
+/** How targets are read when they are counted (detection terms: ignore, index targets, positives). */
+export interface CountRule {
+  /** dense 0/1 (binary, multilabel), an index in [0, L] (L the background), or a class in [0, C). */
+  readonly kind: 'dense' | 'index' | 'class';
+  /** L (index) or C (class). */
+  readonly classes: number;
+  readonly ignore: number | null;
+  /** Names the task in messages. */
+  readonly task: string;
+}
+
+/** The batch's positive targets and ignored ones (elements for dense targets, rows otherwise). */
+export interface TargetCounts {
+  readonly positives: number;
+  readonly ignored: number;
+}
+
+/**
+ * Checks every target against `rule` and counts it: a value other than those allowed (0/1, an
+ * index in [0, L], a class in [0, C)) and the ignore value is a DataError naming the element.
+ * Positives are targets equal to 1 (dense), indices other than the background (index), or every
+ * class index (class); none of them ignored.
+ */
+export function countTargets(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray, rule: CountRule): TargetCounts {
+  const { kind, classes, ignore } = rule;
+  let positives = 0;
+  let ignored = 0;
+  const n = data.length;
+  const hi = kind === 'dense' ? 1 : kind === 'index' ? classes : classes - 1;
+  for (let i = 0; i < n; i++) {
+    const v = numberAt(dtype, data, i);
+    if (v === ignore) {
+      ignored++;
+      continue;
+    }
+    if (!(v >= 0 && v <= hi && Number.isInteger(v))) {
+      const allowed = kind === 'dense' ? '0 or 1' : kind === 'index' ? `class indices in [0, ${classes}] (${classes} the background)` : `class indices in [0, ${classes})`;
+      const also = ignore === null ? '' : ` or the ignore value ${ignore}`;
+      fail(place, dtype, data, i, `${rule.task} targets must be ${allowed}${also}`);
+    }
+    if (kind === 'dense' ? v === 1 : kind === 'index' ? v !== classes : true) positives++;
+  }
+  return { positives, ignored };
 }

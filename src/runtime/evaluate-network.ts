@@ -195,17 +195,24 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
       throw new DataError(`${th.path}: has ${th.shape.length ? th.shape[0] : 0} rows (shape ${shapeText(th.shape)}), but ${feeds[0].file} has ${rows}; the targets need one row per example`);
     }
     // The output's dims after the batch axis, where the network fixes them.
+    // The output's dims after the batch axis (where the network fixes them), and the loss's target
+    // input (its shape follows the options: like the output, one class index per row, …).
     const outTail = outDims.slice(1);
-    const fixedRow = outTail.every((d): d is number => typeof d === 'number') ? outTail : undefined;
-    const targetRowDims = task === 'multiclass' ? [] : (fixedRow ?? th.shape.slice(1));
+    const tInfo = (g.input ?? []).find((v) => v.name === 'target') as onnx.IValueInfoProto;
+    const tTail = (dimsOf(tInfo) ?? []).slice(1);
+    const fixed = (d: Dims): d is number[] => d.every((x) => typeof x === 'number');
+    const sameAsOutput = JSON.stringify(tTail) === JSON.stringify(outTail);
+    const targetRowDims = fixed(tTail) ? tTail : th.shape.slice(1);
     const targetRow = product(th.shape.slice(1));
-    if (task === 'multiclass' ? th.shape.length !== 1 : targetRow !== product(targetRowDims)) {
-      const want = task === 'multiclass' ? `[N] = [${rows}], one class index per row` : `${product(targetRowDims)} per row, as the output ${quote(options.output)} ${shapeText(outDims)} has`;
-      throw new DataError(`${th.path}: shape ${shapeText(th.shape)}; the targets must be ${want}`);
+    if (th.shape.length !== tTail.length + 1 || targetRow !== product(targetRowDims) || (fixed(tTail) && th.shape.slice(1).some((d, k) => d !== tTail[k]))) {
+      throw new DataError(
+        `${th.path}: shape ${shapeText(th.shape)}; the targets must be [N${tTail.map((d) => `, ${d ?? '?'}`).join('')}] for the output ${quote(options.output)} ${shapeText(outDims)}` +
+          (task === 'multiclass' ? ', one class index per row' : ''),
+      );
     }
-    const classes = task === 'multiclass' ? outDims[1] : undefined;
-    if (task === 'multiclass' && typeof classes !== 'number') {
-      throw new UsageError(`${options.network}: output ${quote(options.output)} has shape ${shapeText(outDims)}; eval --network needs its class count fixed ([N, C] with a number C)`);
+    const outRowDims = fixed(outTail) ? outTail : sameAsOutput ? targetRowDims : undefined;
+    if (!outRowDims) {
+      throw new UsageError(`${options.network}: output ${quote(options.output)} has shape ${shapeText(outDims)}; eval --network needs its dims after the first fixed, or targets shaped like it`);
     }
 
     // ---- the evaluator: the model with its graph additions, one session ----
@@ -221,7 +228,6 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
 
     const widest = Math.max(1, ...feeds.map((f) => f.row));
     const batchRows = Math.max(1, Math.min(rows, Math.floor(batchSize / widest)));
-    const outRowDims = task === 'multiclass' ? [classes as number] : targetRowDims;
     const outShape = [rows, ...outRowDims];
     const outRow = product(outRowDims);
     const streams = [...feeds.map((f) => f.reader.batches(batchRows * Math.max(1, f.row))), targetReader.batches(batchRows * Math.max(1, targetRow))];

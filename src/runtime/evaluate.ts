@@ -26,7 +26,7 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor } from '../io/npy';
-import { FocalOptions, Label, LossOptions, PRESETS, TargetDType, normalizeOptions } from '../losses';
+import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions } from '../losses';
 import { BatchOutcome, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
@@ -124,17 +124,19 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
         `drop ${label('dtype')} (the prediction file decides) or convert the file`,
     );
   }
-  const task = loss.task ?? 'binary';
-  // The preset may make the targets soft (normalizeOptions applies it; here it decides the target file's reading).
-  const soft = (loss.targets ?? (loss.like ? PRESETS[loss.like].options.targets : undefined)) === 'soft';
+  // The preset decides the task, the target format and soft targets where the flags do not.
+  const preset = loss.like ? normalizeOptions({ like: loss.like, task: loss.task, targetFormat: loss.targetFormat, targets: loss.targets }, label) : undefined;
+  const task = loss.task ?? preset?.task ?? 'binary';
+  const index = task === 'multilabel' && (loss.targetFormat ?? preset?.targetFormat) === 'index';
+  const soft = (loss.targets ?? preset?.targets) === 'soft';
   const t = target.dtype;
   let targetDtype: TargetDType;
   if (task === 'multiclass' && soft) {
     if (!isFloatType(t)) throw new DataError(`${target.path}: dtype ${target.descr} (${t}); soft multiclass targets are rows of class probabilities: save them as float`);
     targetDtype = 'float';
-  } else if (task === 'multiclass') {
+  } else if (task === 'multiclass' || index) {
     if (t !== 'int64' && t !== 'int32') {
-      throw new DataError(`${target.path}: dtype ${target.descr} (${t}); multiclass targets are class indices: save them as int64 or int32`);
+      throw new DataError(`${target.path}: dtype ${target.descr} (${t}); ${index ? 'index' : 'multiclass'} targets are class indices: save them as int64 or int32`);
     }
     targetDtype = t;
   } else if (isFloatType(t)) targetDtype = 'float';
@@ -184,6 +186,15 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
       break;
     case 'multilabel': {
       if (ps.length < 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multilabel predictions must be [N, L] (or of higher rank, labels on the last axis)`);
+      if (o.targetFormat === 'index') {
+        const want = ps.slice(0, -1);
+        if (ts.length !== want.length || ts.some((d, i) => d !== want[i])) {
+          throw new DataError(`${target.path}: shape ${shapeText(ts)}; index targets must be ${shapeText(want)}, one class index in [0, ${ps[ps.length - 1]}] per row of ${pred.path} (shape ${shapeText(ps)})`);
+        }
+        const row = product(ps.slice(1));
+        rows = { rows: ps[0], rowDims: ps.slice(1), lossRow: row, outShape: ps, pred: { header: pred, rowElements: row }, target: { header: target, rowElements: row / ps[ps.length - 1] } };
+        break;
+      }
       if (ts.length !== ps.length || ts.some((d, i) => d !== ps[i])) {
         throw new DataError(`${target.path}: shape ${shapeText(ts)} does not match ${pred.path}, shape ${shapeText(ps)}; multilabel targets must be shaped like the predictions`);
       }
@@ -305,7 +316,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const target = (readers.target = NpyReader.open(options.target)).header;
     const weight = options.weight !== undefined ? (readers.weight = NpyReader.open(options.weight)).header : undefined;
     const plan =
-      options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight));
+      options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label);
     const o = plan.options;
     checkModelRow(plan, pred, label);
     const rows = rowsFor(o, pred, target, weight);

@@ -43,7 +43,7 @@ import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray } from '../io/npy';
 import { FocalOptions, Label, LossOptions, Reduction, buildLoss, normalizeOptions } from '../losses';
 import { ModelInfo, TensorInfo, decodeModel, ModelFormatError } from '../onnx';
-import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError } from './batch';
+import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
 import { loadModelFile } from './model-file';
@@ -88,11 +88,26 @@ function inputSpec(info: { dtype: string; shape: Dims } | undefined, source: str
 }
 
 /**
+ * The options the evaluator cannot apply over batches: a `normalizer` input (there is no caller
+ * to give it per batch: give the number), and the normalized loss (its Σ(1 − p_t)^γ is over the
+ * whole input, which a batch's graph does not see).
+ */
+function checkEvaluable(o: FocalOptions, label: Label): void {
+  if (o.normalize === 'input') throw new UsageError(`${label('normalize')} input takes the divisor as a graph input, which eval does not feed; give the number (${label('normalize')} X) or positives`);
+  if (o.normalized) throw new UsageError(`${label('normalized')} divides each batch by its own Σ(1 − p_t)^γ; eval accumulates over batches and does not take it (use export, or one batch with createEvaluator's model)`);
+}
+
+/**
  * The plan for a focal-onnx model (decoded), used as it is. With `output`, the model is a network
  * and its loss: the loss takes that output as its predictions, and the network's inputs (every
  * input but `target` and `weight`) come with each batch.
  */
 export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: FocalOptions | undefined, source: string, output?: string): ModelPlan {
+  if (options && options.reduction === 'none') checkEvaluable(options, (x) => x);
+  if (options && options.reduction === 'mean' && (countsTargets(options) || options.normalize !== 'elements')) {
+    // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number to add up.
+    throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with --reduction none, or give the loss flags instead`);
+  }
   if (!options) {
     throw new UsageError(
       `${source}: has no focal.* metadata, so its loss options are unknown (not written by focal-onnx); ` +
@@ -131,7 +146,8 @@ export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: Focal
  * The plan for a model built from validated options (dtype and targetDtype resolved). The graph
  * is built when the spec is made (evalSpec): ~10 ms, after a pool's workers have started.
  */
-export function planFromOptions(o: FocalOptions): ModelPlan {
+export function planFromOptions(o: FocalOptions, label: Label = (x) => x): ModelPlan {
+  checkEvaluable(o, label);
   let built: ReturnType<typeof buildLoss> | undefined;
   return {
     options: o,
@@ -143,10 +159,10 @@ export function planFromOptions(o: FocalOptions): ModelPlan {
     graphReduction: 'none',
     inputs: {
       pred: { dtype: o.dtype, rank: o.task === 'binary' ? 1 : 2 },
-      target: { dtype: o.targetDtype, rank: o.task === 'multilabel' || (o.task === 'multiclass' && o.targets === 'soft') ? 2 : 1 },
+      target: { dtype: o.targetDtype, rank: (o.task === 'multilabel' && o.targetFormat !== 'index') || (o.task === 'multiclass' && o.targets === 'soft') ? 2 : 1 },
       ...(o.weight !== 'none' ? { weight: { dtype: o.dtype, rank: o.task === 'multilabel' && o.weight === 'element' && !o.labelMean ? 2 : 1 } } : {}),
     },
-    fixedRow: Array.isArray(o.alpha) && o.task !== 'binary' ? o.alpha.length : undefined,
+    fixedRow: o.task === 'binary' ? undefined : (o.classWeight?.length ?? (Array.isArray(o.posWeight) ? o.posWeight.length : undefined) ?? (Array.isArray(o.alpha) ? o.alpha.length : undefined)),
   };
 }
 
@@ -174,9 +190,10 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
   const labels = o.task === 'multilabel' && !o.labelMean;
   const predType = inputs.pred?.dtype ?? built.io.outputs.find((x) => x.name === predOutput)?.dtype ?? 'unknown';
   const predInGraph = realFloat(predType);
-  // The graph's target check is for 0/1 targets; soft ones are checked in JS (in [0, 1]).
+  // The graph's target check is for 0/1 targets: soft ones are checked in JS (in [0, 1]), and so
+  // are targets that are counted (ignore values, index targets, positives), where they are counted.
   const targetInGraph =
-    o.task !== 'multiclass' && o.targets !== 'soft' && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
+    o.task !== 'multiclass' && o.targets !== 'soft' && !countsTargets(o) && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
   const graph = (): EvalGraph => {
     const bytes = addEvalOutputs(built.bytes, {
       sums: sums ? (labels ? 'labels' : 'total') : false,
@@ -238,8 +255,15 @@ export interface EvaluatorResult {
   readonly reduction: Reduction;
   readonly mean: number;
   readonly sum: number;
-  /** Number of per-element losses: N·L (multilabel), N (multiclass), or the elements (binary). */
+  /** Number of per-element losses: N·L (multilabel), N (multiclass), or the elements (binary); less the ignored. */
   readonly count: number;
+  /**
+   * With an ignore value, index targets or normalize positives: the positive targets (1s, or class
+   * indices that are neither background nor ignored) and the ignored targets (elements for dense
+   * targets, rows for index and class targets), over every batch.
+   */
+  readonly positives?: number;
+  readonly ignored?: number;
   /** Multi-label: each label's mean over the rows (its sum for reduction sum) — the seed's per-label vector. */
   readonly perLabel?: number[];
   /** Prediction elements and rows (binary: the elements; else all axes but the last) taken. */
@@ -268,6 +292,9 @@ export class EvalCore {
   private readonly runner: BatchRunner;
   private elements = 0;
   private count = 0;
+  private positives = 0;
+  private ignored = 0;
+  private ignoredLosses = 0;
   private rows = 0;
   private batches = 0;
   private busy = 0;
@@ -303,6 +330,13 @@ export class EvalCore {
     this.acc.weights += outcome.weightSum ?? 0;
     this.elements += outcome.elements;
     this.count += outcome.count;
+    if (outcome.positives !== undefined) this.positives += outcome.positives;
+    if (outcome.ignored) {
+      this.ignored += outcome.ignored;
+      // An ignored index row holds L losses; an ignored dense target or class row, one.
+      const o = this.spec.options;
+      this.ignoredLosses += o.targetFormat === 'index' ? outcome.ignored * (outcome.elements / outcome.rows) : outcome.ignored;
+    }
     this.rows += outcome.rows;
     this.batches++;
     this.busy += seconds;
@@ -312,10 +346,18 @@ export class EvalCore {
   result(extra: { seconds?: number; sessions?: number } = {}): EvaluatorResult {
     const o = this.spec.options;
     const sum = this.acc.total;
-    const mean = sum / this.count;
+    const counted = countsTargets(o);
+    // The losses that count: every one, less the ignored ones (unless countIgnored, kornia's).
+    const count = counted && !o.countIgnored ? this.count - this.ignoredLosses : this.count;
+    // The mean's divisor over the whole input (normalize), as the graph's over one batch.
+    const divisor = o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
+    const mean = sum / divisor;
     let perLabel: number[] | undefined;
-    if (this.acc.labelSums && this.spec.graphReduction === 'none') {
-      perLabel = Array.from(this.acc.labelSums, (s) => (o.reduction === 'sum' ? s : s / this.rows));
+    // Each label column's mean over the rows (index targets: over the rows not ignored); not for
+    // dense multi-label targets with an ignore value, whose columns count differently.
+    if (this.acc.labelSums && this.spec.graphReduction === 'none' && !(o.ignoreIndex !== null && o.targetFormat === 'dense')) {
+      const rows = o.countIgnored ? this.rows : this.rows - (o.targetFormat === 'index' ? this.ignored : 0);
+      perLabel = Array.from(this.acc.labelSums, (s) => (o.reduction === 'sum' ? s : s / rows));
     }
     const seconds = extra.seconds ?? this.busy;
     return {
@@ -323,7 +365,8 @@ export class EvalCore {
       reduction: o.reduction,
       mean,
       sum,
-      count: this.count,
+      count,
+      ...(counted ? { positives: this.positives, ignored: this.ignored } : {}),
       perLabel,
       elements: this.elements,
       rows: this.rows,
@@ -503,20 +546,20 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   const boolTarget = inputs.target.dtype === 'bool';
   const target = arrayOf(b.target, 'target', name, boolTarget);
   const rows = o.task === 'binary' ? product(dims) : product(dims.slice(0, -1));
-  const classIndices = o.task === 'multiclass' && o.targets !== 'soft';
-  const targetCount = classIndices ? dims[0] : product(dims);
+  const classIndices = (o.task === 'multiclass' && o.targets !== 'soft') || o.targetFormat === 'index';
+  const targetCount = classIndices ? rows : product(dims);
   if (target.data.length !== targetCount) {
     const want = classIndices ? `one class index per row: ${targetCount}` : `one per prediction: ${targetCount}`;
     throw new DataError(`${name}: target holds ${target.data.length} elements${target.dims ? ` (dims ${dimsText(target.dims)})` : ''}; expected ${want} (pred dims ${dimsText(dims)})`);
   }
   if (classIndices) {
-    if (target.dtype !== 'int64' && target.dtype !== 'int32') throw new DataError(`${name}: target holds ${target.dtype}; multiclass targets are class indices: int64 (BigInt64Array) or int32 (Int32Array)`);
+    if (target.dtype !== 'int64' && target.dtype !== 'int32') throw new DataError(`${name}: target holds ${target.dtype}; ${o.task === 'multiclass' ? 'multiclass' : 'index'} targets are class indices: int64 (BigInt64Array) or int32 (Int32Array)`);
   } else if (o.targets === 'soft') {
     if (target.dtype !== 'float16' && target.dtype !== 'float32' && target.dtype !== 'float64') throw new DataError(`${name}: target holds ${target.dtype}; soft targets must be float16, float32 or float64`);
   } else if (!['float16', 'float32', 'float64', 'uint8', 'bool', 'int32', 'int64'].includes(target.dtype)) {
     throw new DataError(`${name}: target holds ${target.dtype}; ${o.task} targets must be float, uint8, bool, int32 or int64`);
   }
-  const targetDims = classIndices ? dims.slice(0, 1) : dims;
+  const targetDims = classIndices ? dims.slice(0, -1) : dims;
   const result: { dims: readonly number[]; pred?: BatchArray; target: BatchArray; weight?: BatchArray; feeds?: Record<string, HostTensor>; predPlace?: BatchPlace } = {
     dims,
     target: { dtype: target.dtype, data: target.data, place: { file: name, element: 'target element', start: 0, shape: targetDims } },
@@ -564,7 +607,7 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
   if (options.model !== undefined && options.loss !== undefined) throw new UsageError('give a model or loss options, not both');
   if (options.output !== undefined && options.model === undefined) throw new UsageError('output names an output of a model: give the model (a network and its loss)');
   if (options.model === undefined) {
-    return planFromOptions(normalizeOptions({ ...(options.loss ?? {}), asFunction: false, withGrad: false }, label));
+    return planFromOptions(normalizeOptions({ ...(options.loss ?? {}), asFunction: false, withGrad: false }, label), label);
   }
   if (typeof options.model === 'string') {
     const m = loadModelFile(options.model);

@@ -131,6 +131,30 @@ function lossFlagRows(base: readonly string[]): Record<string, Row> {
     'unknown flag': r(['--gama', '2'], '--gama', '--help', null),
     'unknown short flag': r(['-x'], '-x', '--help', null),
     'an underscore spelling': r(['--target_dtype', 'int64'], '--target_dtype', '--help', null),
+    ...detectionFlagRows(base),
+  };
+}
+
+/** The detection flags (issue 13): each with a bad value, on the default binary task. */
+function detectionFlagRows(base: readonly string[]): Record<string, Row> {
+  const r = (extra: string[], names: string, accepts: string, echoes: string | null): Row => ({ argv: [...base, ...extra], names, accepts, echoes });
+  return {
+    '--target-format unknown': r(['--target-format', 'onehot'], '--target-format', 'dense, index', "'onehot'"),
+    '--target-format index for binary': r(['--target-format', 'index'], '--target-format', 'task multilabel', 'binary'),
+    '--ignore-index fractional': r(['--ignore-index', '0.5'], '--ignore-index', 'an integer', "'0.5'"),
+    '--ignore-index a label': r(['--ignore-index', '1'], '--ignore-index', 'must not be 0 or 1', '1'),
+    '--normalize unknown': r(['--normalize', 'rows'], '--normalize', 'elements, positives, input or a number > 0', "'rows'"),
+    '--normalize with sum': r(['--normalize', 'positives', '--reduction', 'sum'], '--normalize', 'divisor of reduction mean', 'sum'),
+    '--class-weight for binary': r(['--class-weight', '1,2'], '--class-weight', 'task multilabel or multiclass', '[1, 2]'),
+    '--class-weight not numbers': r(['--class-weight', '1,x'], '--class-weight', 'numbers >= 0', "'1,x'"),
+    '--pos-weight negative': r(['--pos-weight', '-2'], '--pos-weight', 'a number >= 0', '-2'),
+    '--variant unknown': r(['--variant', 'fl*'], '--variant', 'focal, star', "'fl*'"),
+    '--variant star on probabilities': r(['--variant', 'star'], '--variant', '--input logits', 'star'),
+    '--normalized with a value': r(['--normalized=yes'], '--normalized', '=true / =false', "'yes'"),
+    '--reduced-threshold 0': r(['--reduced-threshold', '0'], '--reduced-threshold', '(0, 1]', '0'),
+    '--reduced-threshold not a number': r(['--reduced-threshold', 'half'], '--reduced-threshold', 'a number', "'half'"),
+    '--count-ignored with a value': r(['--count-ignored=1'], '--count-ignored', '=true / =false', "'1'"),
+    '--like a detection preset for the wrong task': r(['--like', 'detectron2', '--task', 'binary'], '--like', 'task multilabel', 'binary'),
   };
 }
 

@@ -202,3 +202,118 @@ export const caseArb: fc.Arbitrary<Case> = optionsArb.chain(({ options, cols }) 
 export function lossOptions(o: ValidOptions): LossOptions {
   return { ...o };
 }
+
+// ---- the detection and segmentation terms (src/losses/terms.ts) -----------------------------------
+
+/** A valid option set with terms, and data for it (float64): targets include the ignore value. */
+export interface TermsCase {
+  readonly options: LossOptions;
+  readonly n: number;
+  readonly cols: number;
+  readonly predShape: number[];
+  readonly targetShape: number[];
+  readonly pred: number[];
+  readonly target: number[];
+  /** The elements of pred whose target is ignored. */
+  readonly ignoredPred: number[];
+  readonly normalizer?: number;
+}
+
+const weightValue = fc.oneof(fc.constantFrom(0, 1, 0.5, 2), fc.double({ min: 0, max: 4, noNaN: true }));
+
+export const termsCaseArb: fc.Arbitrary<TermsCase> = fc
+  .record({
+    task: taskArb,
+    cols: fc.integer({ min: 2, max: 4 }),
+    n: fc.integer({ min: 1, max: 10 }),
+    input: fc.constantFrom('probs' as const, 'logits' as const),
+    gamma: fc.oneof(fc.constantFrom(0, 1, 2, 0.5, 3), fc.double({ min: 0.1, max: 4, noNaN: true })),
+    alphaKind: fc.constantFrom('number', 'none', 'list'),
+    alpha: fc.double({ min: 0.05, max: 0.95, noNaN: true }),
+    alphaList: fc.array(fc.double({ min: 0.05, max: 0.95, noNaN: true }), { minLength: 4, maxLength: 4 }),
+    reduction: fc.constantFrom('mean' as const, 'sum' as const, 'none' as const),
+    eps: fc.constantFrom(0, 1e-4, 1e-7),
+    index: fc.boolean(),
+    ignore: fc.constantFrom(null, -1, 255, 7),
+    normalize: fc.constantFrom('elements', 'positives', 'input', 'number'),
+    normalizeNumber: fc.double({ min: 0.5, max: 50, noNaN: true }),
+    normalizerInput: fc.double({ min: 0.5, max: 50, noNaN: true }),
+    classWeight: fc.option(fc.array(weightValue, { minLength: 4, maxLength: 4 }), { nil: undefined }),
+    posWeightKind: fc.constantFrom('none', 'number', 'list'),
+    posWeight: weightValue,
+    posWeightList: fc.array(weightValue, { minLength: 4, maxLength: 4 }),
+    star: fc.boolean(),
+    normalized: fc.boolean(),
+    reduced: fc.option(fc.double({ min: 0.05, max: 1, noNaN: true }), { nil: undefined }),
+    countIgnored: fc.boolean(),
+    form: fc.constantFrom('arith' as const, 'onehot' as const),
+    asFunction: fc.boolean(),
+    opset: fc.integer({ min: MIN_OPSET, max: MAX_OPSET }),
+    seed: fc.integer(),
+  })
+  .chain((r) => {
+    const cols = r.task === 'binary' ? 1 : r.cols;
+    const index = r.task === 'multilabel' && r.index;
+    const star = r.star && r.input === 'logits' && r.task !== 'multiclass' && r.gamma > 0;
+    const o: LossOptions = {
+      task: r.task,
+      input: r.input,
+      gamma: r.gamma,
+      alpha: r.alphaKind === 'none' ? 'none' : r.alphaKind === 'list' && r.task !== 'binary' ? r.alphaList.slice(0, cols) : r.alpha,
+      reduction: r.reduction,
+      eps: r.eps,
+      dtype: 'float64',
+      form: r.form,
+      asFunction: r.asFunction,
+      opset: r.opset,
+      withGrad: true,
+    };
+    if (index) o.targetFormat = 'index';
+    // A dense binary / multilabel ignore value must not be 0 or 1; -1, 255 and 7 are none of them.
+    if (r.ignore !== null) o.ignoreIndex = r.ignore;
+    if (r.reduction === 'mean' && r.normalize !== 'elements') o.normalize = r.normalize === 'number' ? r.normalizeNumber : (r.normalize as 'positives' | 'input');
+    if (r.classWeight && r.task !== 'binary') o.classWeight = r.classWeight.slice(0, cols);
+    if (r.task !== 'multiclass' && r.posWeightKind === 'number') o.posWeight = r.posWeight;
+    if (r.task === 'multilabel' && r.posWeightKind === 'list') o.posWeight = r.posWeightList.slice(0, cols);
+    if (star) o.variant = 'star';
+    else {
+      if (r.normalized) o.normalized = true;
+      if (r.reduced !== undefined) o.reducedThreshold = r.reduced;
+    }
+    if (r.countIgnored) o.countIgnored = true;
+    const n = r.n;
+    const predShape = r.task === 'binary' ? [n] : [n, cols];
+    const targetShape = r.task === 'multiclass' || index ? [n] : predShape;
+    const predCount = predShape.reduce((a, b) => a * b, 1);
+    const targetCount = targetShape.reduce((a, b) => a * b, 1);
+    // Targets: the ignore value now and then; index targets include the background `cols`.
+    const targetValue =
+      r.task === 'multiclass' ? fc.integer({ min: 0, max: cols - 1 }) : index ? fc.integer({ min: 0, max: cols }) : fc.constantFrom(0, 1);
+    const withIgnore = r.ignore === null ? targetValue : fc.oneof({ weight: 4, arbitrary: targetValue }, { weight: 1, arbitrary: fc.constant(r.ignore) });
+    const predValue =
+      r.input === 'logits'
+        ? fc.double({ min: -8, max: 8, noNaN: true })
+        : r.task === 'multiclass'
+          ? fc.double({ min: 0.02, max: 1, noNaN: true })
+          : fc.double({ min: 0.01, max: 0.99, noNaN: true });
+    return fc.record({ pred: fc.array(predValue, { minLength: predCount, maxLength: predCount }), target: fc.array(withIgnore, { minLength: targetCount, maxLength: targetCount }) }).map(({ pred, target }) => {
+      let p = pred;
+      if (r.task === 'multiclass' && r.input === 'probs') {
+        p = [];
+        for (let i = 0; i < n; i++) {
+          const row = pred.slice(i * cols, (i + 1) * cols);
+          const s = row.reduce((a, b) => a + b, 0);
+          p.push(...row.map((x) => x / s));
+        }
+      }
+      const ignoredPred: number[] = [];
+      if (r.ignore !== null) {
+        for (let i = 0; i < predCount; i++) {
+          const row = Math.floor(i / cols);
+          const t = r.task === 'multiclass' || index ? target[row] : target[i];
+          if (t === r.ignore) ignoredPred.push(i);
+        }
+      }
+      return { options: o, n, cols, predShape, targetShape, pred: p, target, ignoredPred, ...(o.normalize === 'input' ? { normalizer: r.normalizerInput } : {}) };
+    });
+  });

@@ -75,7 +75,25 @@ const INVALID: Record<Exclude<Field, 'withGrad'> | 'withGrad', (base: ValidOptio
   weight: () => fc.oneof(otherString(['none', 'sample', 'element']), notAString),
   labelSmoothing: () => fc.oneof(nonFinite, fc.double({ max: 0, maxExcluded: true, noNaN: true }).filter((x) => x < 0), fc.double({ min: 1, minExcluded: true, noNaN: true }), notANumber),
   // null is no preset (valid).
-  like: () => fc.oneof(otherString(['seed', 'torchvision', 'fvcore', 'optax', 'keras']), notAString.filter((v) => v !== null)),
+  like: () =>
+    fc.oneof(otherString(['seed', 'torchvision', 'fvcore', 'optax', 'keras', 'mmdet', 'detectron2', 'smp', 'kornia', 'monai']), notAString.filter((v) => v !== null)),
+  // The detection terms (src/losses/terms.ts); null is "none" for the nullable ones (valid).
+  targetFormat: () => fc.oneof(otherString(['dense', 'index']), notAString.filter((v) => v !== null)),
+  ignoreIndex: () => fc.oneof(fc.double({ noNaN: true, min: -1e6, max: 1e6 }).filter((x) => !Number.isInteger(x)), nonFinite, fc.constantFrom('255', true), fc.constant(2 ** 40)),
+  normalize: () =>
+    fc.oneof(
+      otherString(['elements', 'positives', 'input']).filter((v) => Number.isNaN(Number(v))),
+      fc.double({ max: 0, noNaN: true }),
+      nonFinite,
+      fc.boolean(),
+    ),
+  classWeight: () => fc.oneof(fc.constant([] as number[]), fc.array(fc.oneof(fc.double({ max: 0, maxExcluded: true, noNaN: true }).filter((x) => x < 0), nonFinite), { minLength: 1, maxLength: 3 }), fc.constantFrom('1,2', 3, true)),
+  posWeight: () =>
+    fc.oneof(fc.double({ max: 0, maxExcluded: true, noNaN: true }).filter((x) => x < 0), nonFinite, fc.constant([] as number[]), fc.constantFrom('2', true), fc.constant([-1])),
+  variant: () => fc.oneof(otherString(['focal', 'star']), notAString),
+  normalized: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
+  countIgnored: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
+  reducedThreshold: () => fc.oneof(fc.constantFrom(0, -0.5, 1.5, NaN, Infinity), fc.double({ min: 1, minExcluded: true, noNaN: true }), fc.constantFrom('0.5', true)),
 };
 
 /** How a value must appear in the message: each number, string and boolean in it, as written. */

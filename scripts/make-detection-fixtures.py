@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""Make test/fixtures/detection-cases.json: golden numbers for the detection and segmentation
+conventions (index targets with a background class, ignored targets, normalization by positives or a
+number or an input, class and positive weights, FL*, normalized and reduced focal loss) and the
+presets mmdet, detectron2, smp, kornia and monai.
+
+What it does
+    Each case is a focal-onnx option set (as `buildLoss` takes it, `like` included), float64 data made
+    with a fixed torch.Generator seed, and the expected loss and d(loss)/d(pred) (of the sum for
+    reduction none) computed in float64 by PyTorch autograd through:
+      * source "library": a reference implementation of a library's own code
+        (test/helpers/references/detection_focal.py, which names the commit each follows), called as
+        the `call` field says;
+      * source "formula": focal-onnx's own formula (`formula()` below) for combinations no library
+        has (probabilities with ignore or class weights, the onehot form, per-class weights on the
+        multi-class loss, the `input` normalizer, ...).
+    Before writing, `formula()` is checked against the library reference on every library case (rel.
+    1e-12), so the two agree on what they share. Float32 cases hold float32-rounded inputs; their
+    numbers are computed in float64. No number is typed by hand.
+
+How to run (the output is committed; rerun only when the cases change)
+    .venv/bin/python scripts/make-detection-fixtures.py
+Deterministic: two runs give byte-identical JSON.
+"""
+import importlib.util
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+torch.use_deterministic_algorithms(True)
+
+F64 = torch.float64
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(REPO, "test", "fixtures", "detection-cases.json")
+RTOL = 1e-12
+
+spec = importlib.util.spec_from_file_location("detection_focal", os.path.join(REPO, "test", "helpers", "references", "detection_focal.py"))
+ref = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ref)
+
+# The presets as focal-onnx defines them (src/losses/presets.ts): the formula() reference fills them in.
+PRESETS = {
+    "mmdet": dict(task="multilabel", input="logits", eps=0, alpha=0.25, gamma=2, reduction="mean", targetFormat="index"),
+    "detectron2": dict(task="multilabel", input="logits", eps=0, alpha=0.25, gamma=2, reduction="mean", targetFormat="index", ignoreIndex=-1, normalize="positives"),
+    "smp": dict(task="binary", input="logits", eps=0, alpha="none", gamma=2, reduction="mean"),
+    "kornia": dict(task="multilabel", input="logits", eps=0, alpha=0.25, gamma=2, reduction="none", ignoreIndex=-100, countIgnored=True),
+    "monai": dict(task="multilabel", input="logits", eps=0, alpha="none", gamma=2, reduction="mean"),
+}
+DEFAULTS = dict(task="binary", input="probs", alpha=0.25, gamma=2, reduction="mean", eps=1e-4, targetFormat="dense", ignoreIndex=None,
+                normalize="elements", classWeight=None, posWeight=None, variant="focal", normalized=False, reducedThreshold=None, countIgnored=False)
+
+
+def resolve(options):
+    o = dict(DEFAULTS)
+    like = options.get("like")
+    if like:
+        o.update(PRESETS[like])
+    o.update({k: v for k, v in options.items() if k not in ("like", "dtype", "form", "opset", "targetDtype")})
+    if like == "mmdet" and isinstance(o["normalize"], (int, float)) and not isinstance(o["normalize"], bool):
+        o["normalize"] = o["normalize"] + ref.F32_EPS  # mmdet's avg_factor + eps
+    return o
+
+
+def formula(options, pred, target, normalizer=None):
+    """focal-onnx's loss, every term (README 'Detection and segmentation'), in float64 torch."""
+    o = resolve(options)
+    alpha = None if o["alpha"] in (None, "none") else o["alpha"]
+    gamma, eps, logits = float(o["gamma"]), float(o["eps"]), o["input"] == "logits"
+    ign = o["ignoreIndex"]
+    if o["task"] == "multiclass":
+        valid = (target != ign) if ign is not None else torch.ones_like(target, dtype=torch.bool)
+        t = torch.where(valid, target, torch.zeros_like(target))
+        if logits:
+            logpt = pred.log_softmax(1).gather(1, t[:, None])[:, 0]
+            if eps > 0:
+                logpt = logpt.clamp(math.log(eps), 0)
+            c = logpt.exp()
+        else:
+            c = pred.gather(1, t[:, None])[:, 0].clamp(eps, 1)
+            logpt = c.log()
+        m = 1 - c
+        a_t = 1.0 if alpha is None else (torch.tensor(alpha, dtype=F64)[t] if isinstance(alpha, list) else alpha)
+        w = torch.tensor(o["classWeight"], dtype=F64)[t] if o["classWeight"] is not None else 1.0
+        pi = 1.0
+        tpos = valid.to(F64)
+        z = None
+    else:
+        if o["targetFormat"] == "index":
+            L = pred.shape[1]
+            rows_valid = (target != ign) if ign is not None else torch.ones_like(target, dtype=torch.bool)
+            idx = torch.where(rows_valid, target, torch.full_like(target, L))
+            t = F.one_hot(idx, L + 1)[:, :L].to(F64)
+            valid = rows_valid[:, None].expand(-1, L)
+        else:
+            valid = (target != ign) if ign is not None else torch.ones_like(target, dtype=torch.bool)
+            t = torch.where(valid, target, torch.zeros_like(target)).to(F64)
+        s = 2 * t - 1
+        if logits:
+            z = pred * s
+            logpt = F.logsigmoid(z)
+            m = F.logsigmoid(-z).exp()
+            if eps > 0:
+                logpt = logpt.clamp(math.log(eps), 0)
+                m = m.clamp(0, 1 - eps)
+            c = logpt.exp()
+        else:
+            z = None
+            c = ((1 - t) + s * pred).clamp(eps, 1)
+            logpt = c.log()
+            m = 1 - c
+        a_t = 1.0 if alpha is None else alpha_t(alpha, t)
+        w = torch.tensor(o["classWeight"], dtype=F64) if o["classWeight"] is not None else 1.0
+        pw = o["posWeight"]
+        pi = 1.0 if pw is None else t * torch.as_tensor(pw, dtype=F64) + (1 - t)
+        tpos = t * valid
+    X = o["reducedThreshold"]
+    if X is None:
+        f = m.pow(gamma)
+    else:
+        f = torch.where(c < X, torch.ones_like(m), (m / X).pow(gamma))
+    if o["variant"] == "star":
+        loss = -F.logsigmoid(gamma * z) / gamma
+    else:
+        loss = -f * logpt
+    loss = loss * a_t * w * pi
+    vf = valid.to(F64)
+    if o["normalized"]:
+        loss = loss / (f * vf).sum().clamp_min(1e-6)
+    loss = loss * vf
+    red = o["reduction"]
+    if red == "none":
+        return loss
+    total = loss.sum()
+    if red == "sum":
+        return total
+    n = o["normalize"]
+    if n == "elements":
+        d = float(valid.numel()) if o["countIgnored"] else vf.sum()
+    elif n == "positives":
+        d = tpos.sum().clamp_min(1)
+    elif n == "input":
+        d = torch.tensor(normalizer, dtype=F64)
+    else:
+        d = float(n)
+    return total / d
+
+
+def alpha_t(alpha, t):
+    a = torch.as_tensor(alpha, dtype=F64)
+    return a * t + (1 - a) * (1 - t)
+
+
+# ---- data -----------------------------------------------------------------------------------------------
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def logits(g, *shape, scale=2.5):
+    return torch.randn(*shape, generator=g, dtype=F64) * scale
+
+
+def probs(g, *shape):
+    return torch.rand(*shape, generator=g, dtype=F64) * 0.98 + 0.01
+
+
+def dense(g, *shape, p=0.3):
+    return (torch.rand(*shape, generator=g, dtype=F64) < p).to(F64)
+
+
+def index(g, n, hi, ignore=None, p_ignore=0.0, p_bg=0.0, bg=None):
+    t = torch.randint(0, hi, (n,), generator=g)
+    r = torch.rand(n, generator=g, dtype=F64)
+    if bg is not None:
+        t = torch.where(r < p_bg, torch.full_like(t, bg), t)
+    if ignore is not None:
+        t = torch.where((r >= p_bg) & (r < p_bg + p_ignore), torch.full_like(t, ignore), t)
+    return t
+
+
+def with_ignore(g, t, value, p=0.2):
+    r = torch.rand(t.shape, generator=g, dtype=F64)
+    return torch.where(r < p, torch.full_like(t, value), t)
+
+
+# ---- the cases ------------------------------------------------------------------------------------------
+CASES = []
+
+
+def case(name, options, pred, target, library=None, call=None, normalizer=None, target_dtype=None, float32=False):
+    CASES.append(dict(name=name, options=options, pred=pred, target=target, library=library, call=call, normalizer=normalizer,
+                      target_dtype=target_dtype, float32=float32))
+
+
+def build_cases():
+    # mmdet: FocalLoss(use_sigmoid=True), index targets with background C.
+    for i, (red, avg) in enumerate([("mean", None), ("sum", None), ("none", None), ("mean", 37.5)]):
+        g = gen(100 + i)
+        x, t = logits(g, 12, 4), index(g, 12, 4, p_bg=0.5, bg=4)
+        opts = {"like": "mmdet", "reduction": red}
+        if avg is not None:
+            opts["normalize"] = avg
+        case(f"mmdet {red}{' avg_factor' if avg else ''}", opts, x, t,
+             library=lambda x, t, red=red, avg=avg: ref.mmdet_focal_loss(x, t, reduction=red, avg_factor=avg),
+             call=f"mmdet FocalLoss(use_sigmoid=True, reduction='{red}')(pred, target{', avg_factor=%r' % avg if avg else ''})")
+    # detectron2: RetinaNet loss_cls (ignore -1, background K, / max(1, positives)).
+    for i, (n, k, p_bg, p_ign) in enumerate([(20, 5, 0.6, 0.2), (10, 3, 1.0, 0.0), (16, 4, 0.5, 0.3)]):
+        g = gen(200 + i)
+        x, t = logits(g, n, k), index(g, n, k, ignore=-1, p_ignore=p_ign, p_bg=p_bg, bg=k)
+        case(f"detectron2 retinanet {n}x{k}" + (" no positives" if p_bg == 1.0 else ""), {"like": "detectron2"}, x, t,
+             library=ref.detectron2_retinanet_cls_loss, call="detectron2 RetinaNet.losses: loss_cls (normalizer max(1, num_pos), no EMA)")
+    g = gen(210)
+    x, t = logits(g, 16, 4), index(g, 16, 4, ignore=-1, p_ignore=0.25, p_bg=0.4, bg=4)
+    case("detectron2 float32 onehot", {"like": "detectron2", "dtype": "float32", "form": "onehot"}, x, t, library=ref.detectron2_retinanet_cls_loss,
+         call="detectron2 RetinaNet.losses: loss_cls", float32=True)
+    # fvcore: FL*.
+    for i, (task, alpha, gamma, red) in enumerate([("binary", "none", 1, "sum"), ("multilabel", 0.25, 2, "mean"), ("multilabel", 0.5, 0.5, "none")]):
+        g = gen(300 + i)
+        shape = (15,) if task == "binary" else (8, 3)
+        x, t = logits(g, *shape), dense(g, *shape)
+        a = -1 if alpha == "none" else alpha
+        case(f"fvcore star {task} gamma {gamma}", {"task": task, "input": "logits", "variant": "star", "alpha": alpha, "gamma": gamma, "reduction": red}, x, t,
+             library=lambda x, t, a=a, gamma=gamma, red=red: ref.fvcore_sigmoid_focal_loss_star(x, t, alpha=a, gamma=gamma, reduction=red),
+             call=f"fvcore sigmoid_focal_loss_star(pred, target, alpha={a}, gamma={gamma}, reduction='{red}')")
+    # smp v0.5.0.
+    g = gen(400)
+    x, t = logits(g, 20), dense(g, 20)
+    case("smp binary", {"like": "smp"}, x, t, library=lambda x, t: ref.smp_focal_loss("binary", x, t), call="smp FocalLoss('binary')")
+    g = gen(401)
+    x, t = logits(g, 24), with_ignore(g, dense(g, 24), 255.0)
+    case("smp binary ignore 255", {"like": "smp", "ignoreIndex": 255}, x, t, library=lambda x, t: ref.smp_focal_loss("binary", x, t, ignore_index=255),
+         call="smp FocalLoss('binary', ignore_index=255)")
+    g = gen(402)
+    x, t = logits(g, 20), dense(g, 20)
+    case("smp normalized sum", {"like": "smp", "normalized": True, "reduction": "sum", "alpha": 0.25}, x, t,
+         library=lambda x, t: ref.smp_focal_loss("binary", x, t, alpha=0.25, normalized=True, reduction="sum"),
+         call="smp FocalLoss('binary', alpha=0.25, normalized=True, reduction='sum')")
+    g = gen(403)
+    x, t = logits(g, 20), dense(g, 20)
+    case("smp normalized mean", {"like": "smp", "normalized": True}, x, t, library=lambda x, t: ref.smp_focal_loss("binary", x, t, normalized=True),
+         call="smp FocalLoss('binary', normalized=True)")
+    for i, X in enumerate([0.5, 0.2]):
+        g = gen(404 + i)
+        x, t = logits(g, 20), dense(g, 20)
+        case(f"smp reduced {X}", {"like": "smp", "reducedThreshold": X, "reduction": "sum"}, x, t,
+             library=lambda x, t, X=X: ref.smp_focal_loss("binary", x, t, reduced_threshold=X, reduction="sum"),
+             call=f"smp FocalLoss('binary', reduced_threshold={X}, reduction='sum')")
+    g = gen(410)
+    x, t = logits(g, 6, 4), dense(g, 6, 4)
+    case("smp multilabel alpha", {"like": "smp", "task": "multilabel", "alpha": 0.25}, x, t,
+         library=lambda x, t: ref.smp_focal_loss("multilabel", x, t, alpha=0.25), call="smp FocalLoss('multilabel', alpha=0.25)")
+    g = gen(411)
+    x, t = logits(g, 14, 5), index(g, 14, 5, ignore=255, p_ignore=0.2)
+    case("smp multiclass ignore 255", {"like": "smp", "task": "multilabel", "targetFormat": "index", "normalize": "positives", "ignoreIndex": 255}, x, t,
+         library=lambda x, t: ref.smp_focal_loss("multiclass", x, t, ignore_index=255), call="smp FocalLoss('multiclass', ignore_index=255)")
+    # kornia 0.9.0rc1: binary_focal_loss_with_logits on [N, C] (ignored counted), focal_loss (multiclass).
+    g = gen(500)
+    x, t = logits(g, 7, 3), dense(g, 7, 3)
+    case("kornia binary none", {"like": "kornia"}, x, t, library=lambda x, t: ref.kornia_binary_focal_loss_with_logits(x, t),
+         call="kornia binary_focal_loss_with_logits(pred, target, alpha=0.25)")
+    g = gen(501)
+    x, t = logits(g, 8, 3), with_ignore(g, dense(g, 8, 3), 255.0)
+    pw, w = [2.0, 0.5, 1.5], [1.0, 3.0, 0.25]
+    case("kornia binary mean pos_weight weight ignore", {"like": "kornia", "reduction": "mean", "posWeight": pw, "classWeight": w, "ignoreIndex": 255}, x, t,
+         library=lambda x, t: ref.kornia_binary_focal_loss_with_logits(x, t, reduction="mean", pos_weight=torch.tensor(pw, dtype=F64), weight=torch.tensor(w, dtype=F64), ignore_index=255),
+         call=f"kornia binary_focal_loss_with_logits(pred, target, alpha=0.25, reduction='mean', pos_weight={pw}, weight={w}, ignore_index=255)")
+    g = gen(502)
+    N, C = 9, 4
+    x, t = logits(g, N, C), index(g, N, C, ignore=255, p_ignore=0.2)
+    w4 = [0.5, 1.0, 2.0, 1.5]
+    case("kornia focal_loss multiclass mean", {"task": "multiclass", "input": "logits", "eps": 0, "alpha": [0.75, 0.25, 0.25, 0.25], "classWeight": w4, "ignoreIndex": 255, "normalize": N * C}, x, t,
+         library=lambda x, t: ref.kornia_focal_loss(x, t, alpha=0.25, reduction="mean", weight=torch.tensor(w4, dtype=F64), ignore_index=255),
+         call=f"kornia focal_loss(pred, target, alpha=0.25, reduction='mean', weight={w4}, ignore_index=255)")
+    # MONAI 1.5.0: FocalLoss() (sigmoid), weight, alpha, to_onehot_y.
+    g = gen(600)
+    x, t = logits(g, 6, 4), dense(g, 6, 4)
+    case("monai default", {"like": "monai"}, x, t, library=lambda x, t: ref.monai_focal_loss(x, t), call="monai FocalLoss()")
+    g = gen(601)
+    x, t = logits(g, 6, 3), dense(g, 6, 3)
+    case("monai weight alpha sum", {"like": "monai", "classWeight": [0.2, 1.0, 3.0], "alpha": 0.75, "reduction": "sum"}, x, t,
+         library=lambda x, t: ref.monai_focal_loss(x, t, alpha=0.75, weight=[0.2, 1.0, 3.0], reduction="sum"),
+         call="monai FocalLoss(alpha=0.75, weight=[0.2, 1.0, 3.0], reduction='sum')")
+    g = gen(602)
+    x, t = logits(g, 10, 3), index(g, 10, 3)
+    case("monai to_onehot_y", {"like": "monai", "targetFormat": "index"}, x, t, library=lambda x, t: ref.monai_focal_loss(x, t, to_onehot_y=True),
+         call="monai FocalLoss(to_onehot_y=True)")
+    # PyTorch BCEWithLogitsLoss(pos_weight): gamma 0, no alpha.
+    g = gen(700)
+    x, t = logits(g, 10, 3), dense(g, 10, 3, p=0.4)
+    case("torch bce pos_weight", {"task": "multilabel", "input": "logits", "eps": 0, "gamma": 0, "alpha": "none", "posWeight": [3.0, 0.5, 1.0]}, x, t,
+         library=lambda x, t: ref.torch_bce_with_logits(x, t, pos_weight=torch.tensor([3.0, 0.5, 1.0], dtype=F64)),
+         call="torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([3.0, 0.5, 1.0]))")
+    g = gen(701)
+    x, t = logits(g, 12), dense(g, 12, p=0.4)
+    case("torch bce pos_weight binary", {"task": "binary", "input": "logits", "eps": 0, "gamma": 0, "alpha": "none", "posWeight": 2.5}, x, t,
+         library=lambda x, t: ref.torch_bce_with_logits(x, t, pos_weight=torch.tensor(2.5, dtype=F64)),
+         call="torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(2.5))")
+
+    # focal-onnx's formula, for what no library has.
+    g = gen(800)
+    x, t = probs(g, 16), with_ignore(g, dense(g, 16), 255.0)
+    for form in ("arith", "onehot"):
+        case(f"binary probs ignore {form}", {"task": "binary", "ignoreIndex": 255, "form": form}, x, t)
+    g = gen(801)
+    x, t = probs(g, 8, 3), with_ignore(g, dense(g, 8, 3), -1.0)
+    case("multilabel probs ignore positives class weight", {"task": "multilabel", "ignoreIndex": -1, "normalize": "positives", "classWeight": [1.0, 2.0, 0.5], "alpha": [0.25, 0.5, 0.75]}, x, t)
+    case("multilabel probs pos weight normalize input", {"task": "multilabel", "posWeight": [2.0, 1.0, 4.0], "normalize": "input"}, x, torch.where(t < 0, torch.zeros_like(t), t), normalizer=3.25)
+    g = gen(802)
+    sm = torch.softmax(logits(g, 10, 4), 1)
+    t = index(g, 10, 4, ignore=-1, p_ignore=0.3)
+    for form in ("arith", "onehot"):
+        case(f"multiclass probs ignore class weight {form}", {"task": "multiclass", "ignoreIndex": -1, "classWeight": [0.5, 1.0, 2.0, 4.0], "form": form}, sm, t)
+        case(f"multiclass logits reduced normalized {form}", {"task": "multiclass", "input": "logits", "ignoreIndex": -1, "reducedThreshold": 0.3, "normalized": True, "gamma": 1.5, "form": form},
+             logits(gen(803), 10, 4), t)
+    g = gen(804)
+    x, t = probs(g, 18), dense(g, 18)
+    case("binary probs reduced", {"task": "binary", "reducedThreshold": 0.4, "reduction": "sum"}, x, t)
+    case("binary probs normalized gamma 3", {"task": "binary", "normalized": True, "gamma": 3}, x, t)
+    g = gen(805)
+    x, t = logits(g, 9, 4), index(g, 9, 4, ignore=7, p_ignore=0.2, p_bg=0.3, bg=4)
+    case("index logits eps ignore number", {"task": "multilabel", "input": "logits", "targetFormat": "index", "ignoreIndex": 7, "normalize": 4}, x, t)
+    case("index logits onehot positives", {"task": "multilabel", "input": "logits", "targetFormat": "index", "ignoreIndex": 7, "normalize": "positives", "form": "onehot", "alpha": [0.1, 0.2, 0.3, 0.4]}, x, t)
+    case("index probs star-free none", {"task": "multilabel", "targetFormat": "index", "ignoreIndex": 7, "reduction": "none"}, torch.sigmoid(x), t)
+    case("index logits star", {"task": "multilabel", "input": "logits", "targetFormat": "index", "variant": "star", "gamma": 2, "ignoreIndex": 7, "normalize": "positives", "posWeight": 2.0}, x, t)
+    g = gen(806)
+    x, t = logits(g, 12, 3), dense(g, 12, 3)
+    case("float32 multilabel normalized reduced", {"task": "multilabel", "input": "logits", "normalized": True, "reducedThreshold": 0.5, "dtype": "float32", "classWeight": [1.0, 0.5, 2.0]}, x, t, float32=True)
+
+
+def run_case(c):
+    x = c["pred"]
+    if c["float32"]:
+        x = x.to(torch.float32).to(F64)
+    x = x.detach().clone().requires_grad_(True)
+    t = c["target"]
+    opts = c["options"]
+    out = formula(opts, x, t, c["normalizer"])
+    scalar = out if out.ndim == 0 else out.sum()
+    (grad,) = torch.autograd.grad(scalar, x, allow_unused=False)
+    source = "formula"
+    if c["library"] is not None:
+        lib = c["library"](x, t)
+        lib_scalar = lib if lib.ndim == 0 else lib.sum()
+        (lib_grad,) = torch.autograd.grad(lib_scalar, x)
+        check(c["name"], out.detach(), lib.detach(), "loss")
+        check(c["name"], grad, lib_grad, "grad")
+        out, grad, source = lib.detach(), lib_grad, "library"
+    o = resolve(opts)
+    target_is_int = o["task"] == "multiclass" or o["targetFormat"] == "index"
+    entry = {
+        "name": c["name"],
+        "options": opts,
+        "source": source,
+        "pred": [float(v) for v in x.detach().reshape(-1)],
+        "predShape": list(x.shape),
+        "target": [int(v) if target_is_int else float(v) for v in t.reshape(-1)],
+        "targetShape": list(t.shape),
+        "loss": float(out.detach()) if out.ndim == 0 else [float(v) for v in out.detach().reshape(-1)],
+        "grad": [float(v) for v in grad.reshape(-1)],
+        "positives": positives(o, t, x.shape[1] if x.ndim == 2 else 1),
+        "ignored": int(ignored(o, t)),
+    }
+    if c["call"]:
+        entry["call"] = c["call"]
+    if c["normalizer"] is not None:
+        entry["normalizer"] = c["normalizer"]
+    return entry
+
+
+def positives(o, t, L):
+    """What eval reports: positive targets (1s, or class indices that are neither background nor ignored)."""
+    ign = o["ignoreIndex"]
+    valid = (t != ign) if ign is not None else torch.ones_like(t, dtype=torch.bool)
+    if o["task"] == "multiclass":
+        return int(valid.sum())
+    if o["targetFormat"] == "index":
+        return int((valid & (t != L)).sum())
+    return int(((t == 1) & valid).sum())
+
+
+def ignored(o, t):
+    ign = o["ignoreIndex"]
+    return 0 if ign is None else int((t == ign).sum())
+
+
+def check(name, a, b, what):
+    a, b = a.reshape(-1), b.reshape(-1)
+    scale = max(1e-300, float(b.abs().max()))
+    err = float((a - b).abs().max()) / scale
+    if not err <= RTOL:
+        sys.exit(f"{name}: formula() and the library reference differ in {what} by {err:.3g} (relative to the largest)")
+
+
+def main():
+    build_cases()
+    cases = [run_case(c) for c in CASES]
+    with open(OUT, "w") as f:
+        f.write('{"generator": "scripts/make-detection-fixtures.py", "torch": "%s", "count": %d, "cases": [\n' % (torch.__version__, len(cases)))
+        f.write(",\n".join(json.dumps(c, sort_keys=True, separators=(",", ":")) for c in cases))
+        f.write("\n]}\n")
+    lib = sum(c["source"] == "library" for c in cases)
+    print(f"wrote {OUT}: {len(cases)} cases ({lib} from a library reference, {len(cases) - lib} from the formula)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+/**
+ * The graph of the detection and segmentation terms (terms.ts), around the task's element-wise loss:
+ *
+ * 1. `prepareTargets`: the target as the task's forms read it — ignored targets replaced by 0 (a
+ *    0/1 float target; multi-class: class 0), index targets turned into their 0/1 mask by a OneHot
+ *    of depth L (the background L, and any index outside [0, L), is an all-zero row) — and the
+ *    `valid` mask (bool, broadcastable to the elements), so no ignored value reaches a Log or a
+ *    Gather.
+ * 2. the task's element-wise loss on them (its forms unchanged), told the focal factor F
+ *    (`onTerm`);
+ * 3. `applyTerms`: × class weight × positive weight, ÷ max(Σ F, 1e-6) (normalized), ignored → 0;
+ * 4. `meanDivisor`: what reduction mean divides Σ l by.
+ *
+ * Counts (elements not ignored, positives) are sums of masks in the graph, so they run on the
+ * device like everything else; nothing is counted on the host.
+ */
+import { DType, Value, op } from '../onnx';
+import { LossParams, Param, logSigmoidPair, param, toType } from './focal';
+import { FocalOptions } from './options';
+import { NORMALIZED_FLOOR } from './terms';
+
+export interface Prepared {
+  /** What the task's forms take as `target`: the original, or the cleaned 0/1 float mask / class index. */
+  readonly target: Value;
+  /** Where the target is not ignored (bool; element-shaped, or [N, 1] for index rows), or null. */
+  readonly valid: Value | null;
+  /** The 0/1 positives (compute type, element-shaped; multiclass: 1 per valid row), for counting. */
+  readonly positives: Value | null;
+}
+
+/** The size of `x`'s last axis as an int64 scalar (the labels of [..., L]), counted on the device when symbolic. */
+export function lastDimCount(x: Value): Value {
+  const g = x.graph;
+  const last = x.shape[x.rank - 1];
+  if (typeof last === 'number') return g.constant(last, 'int64');
+  let row = x;
+  while (row.rank > 1) row = op.gather(row, g.constant(0, 'int64'), 0);
+  return op.cast(op.reduceSum(op.constantOfShape(op.shape(row), 1, 'float32'), { keepdims: false }), 'int64');
+}
+
+/** The ignore value as a constant of `dtype`. */
+function ignoreConst(x: Value, v: number, dtype: DType): Value {
+  return x.graph.constant(v, dtype);
+}
+
+export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepared {
+  const ct = x.dtype;
+  const V = o.ignoreIndex;
+  if (o.task === 'multiclass') {
+    if (V === null) return { target, valid: null, positives: null };
+    const valid = op.not(op.equal(target, ignoreConst(x, V, target.dtype)));
+    const clean = op.where(valid, target, 0);
+    return { target: clean, valid, positives: toType(valid, ct) };
+  }
+  if (o.targetFormat === 'index') {
+    // CUDA's OneHot: (int64, int64, float32) or (int32, int32, float32); depth L from pred's shape.
+    const it = target.dtype === 'int32' ? 'int32' : 'int64';
+    const depth = toType(lastDimCount(x), it);
+    const hot = toType(op.oneHot(toType(target, it), depth, x.graph.constant([0, 1], 'float32'), -1, x.shape[x.rank - 1]), ct);
+    if (V === null) return { target: hot, valid: null, positives: hot };
+    const valid = op.unsqueeze(op.not(op.equal(target, ignoreConst(x, V, target.dtype))), [target.rank]);
+    const clean = op.where(valid, hot, 0);
+    return { target: clean, valid, positives: clean };
+  }
+  if (V === null) return { target, valid: null, positives: null };
+  // Compared in the compute type: Equal has no uint8 kernel on CUDA; small integers are exact in any float type.
+  const t = toType(target, ct);
+  const valid = op.not(op.equal(t, ignoreConst(x, V, ct)));
+  const clean = op.where(valid, t, 0);
+  return { target: clean, valid, positives: clean };
+}
+
+/** The per-element multiplier w · π_t (class weight × positive weight), or undefined for none. */
+export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | undefined {
+  const ct = x.dtype;
+  const g = x.graph;
+  let w: Value | undefined;
+  if (o.classWeight) {
+    const table = g.constant(o.classWeight, ct);
+    w = o.task === 'multiclass' ? op.gather(table, prep.target, 0) : table;
+  }
+  if (o.posWeight !== null) {
+    // π_t = 1 + t·(π − 1): π where t = 1, exactly 1 where t = 0.
+    const t = toType(prep.target, ct);
+    const pm1 = typeof o.posWeight === 'number' ? o.posWeight - 1 : g.constant(o.posWeight.map((v) => v - 1), ct);
+    const pi = op.add(op.mul(t, pm1), 1);
+    w = w ? op.mul(pi, w) : pi;
+  }
+  return w;
+}
+
+/** Σ F over the elements not ignored, floored at 1e-6: the normalized loss's denominator. */
+export function focalSum(f: Value | undefined, like: Value, prep: Prepared): Value {
+  const ct = like.dtype;
+  const fv = f ?? op.constantOfShape(op.shape(like), 1, ct);
+  const masked = prep.valid ? op.where(prep.valid, fv, 0) : fv;
+  return op.max(op.reduceSum(masked, { keepdims: false }), NORMALIZED_FLOOR);
+}
+
+export interface Applied {
+  readonly loss: Value;
+  /** The normalized loss's denominator, max(Σ F, 1e-6), and Σ l before it (for the gradient). */
+  readonly focalSum?: Value;
+  readonly rawSum?: Value;
+}
+
+/** The terms on the element-wise loss `l` (see the top of this file); `f` is the focal factor it was built with. */
+export function applyTerms(x: Value, l: Value, f: Value | undefined, prep: Prepared, o: FocalOptions): Applied {
+  let loss = l;
+  const w = termWeight(x, prep, o);
+  if (w) loss = op.mul(loss, w);
+  if (prep.valid) loss = op.where(prep.valid, loss, 0);
+  if (!o.normalized) return { loss };
+  const fs = focalSum(f, l, prep);
+  const rawSum = op.reduceSum(loss, { keepdims: false });
+  return { loss: op.div(loss, fs), focalSum: fs, rawSum };
+}
+
+/**
+ * What reduction mean divides Σ l by: 'mean' for a plain ReduceMean (every element counts), else the
+ * divisor — the elements not ignored, max(1, positives), a number, or the graph input `normalizer`.
+ */
+export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions, normalizer: Value | undefined): Param | 'mean' {
+  const ct = x.dtype;
+  const n = o.normalize;
+  if (n === 'input') return toType(normalizer as Value, ct);
+  if (typeof n === 'number') return n;
+  if (n === 'positives') {
+    const pos = prep.positives ?? op.constantOfShape(op.shape(elements), 1, ct);
+    return op.max(op.reduceSum(pos, { keepdims: false }), 1);
+  }
+  if (!prep.valid || o.countIgnored) return 'mean';
+  const validCount = op.reduceSum(toType(prep.valid, ct), { keepdims: false });
+  // Index rows: each valid row holds L elements.
+  if (o.targetFormat === 'index') return op.mul(validCount, toType(lastDimCount(x), ct));
+  return validCount;
+}
+
+/** Reduction mean, sum or none with the divisor of `meanDivisor`. */
+export function reduceTerms(loss: Value, divisor: Param | 'mean', o: FocalOptions): Value {
+  switch (o.reduction) {
+    case 'none':
+      return loss;
+    case 'sum':
+      return op.reduceSum(loss, { keepdims: false });
+    case 'mean':
+      if (divisor === 'mean') return op.reduceMean(loss, { keepdims: false });
+      return op.div(op.reduceSum(loss, { keepdims: false }), param(divisor, loss.dtype));
+    default:
+      throw new RangeError(`reduceTerms: the detection terms take reduction mean, sum or none, got ${o.reduction}`);
+  }
+}
+
+/** −α_t = t·(−α) + (1 − t)·(α − 1) for 0/1 targets (exact: one product is 0); −1 when unweighted. */
+export function sigmoidNegAlpha(t: Value, alpha: LossParams['alpha']): Param {
+  const ct = t.dtype;
+  if (alpha === null) return -1;
+  if (typeof alpha === 'number' && alpha === 0.5) return -0.5;
+  const u = op.sub(1, t);
+  if (typeof alpha === 'number') return op.add(op.mul(t, -alpha), op.mul(u, alpha - 1));
+  if (alpha instanceof Value) {
+    const a = toType(alpha, ct);
+    return op.add(op.mul(t, op.neg(a)), op.mul(u, op.sub(a, 1)));
+  }
+  const g = t.graph;
+  return op.add(op.mul(t, g.constant(alpha.map((a) => -a), ct)), op.mul(u, g.constant(alpha.map((a) => a - 1), ct)));
+}
+
+/** FL* (fvcore's sigmoid_focal_loss_star): −α_t · log σ(γ·z) / γ with z = x·(2t − 1). */
+export function starElements(x: Value, t: Value, p: LossParams): Value {
+  const ct = x.dtype;
+  const tt = toType(t, ct);
+  const z = op.mul(x, op.sub(op.mul(tt, 2), 1));
+  const { pos } = logSigmoidPair(op.mul(z, param(p.gamma, ct)));
+  const scaled = typeof p.gamma === 'number' ? op.mul(pos, 1 / p.gamma) : op.div(pos, toType(p.gamma, ct));
+  const negAlpha = sigmoidNegAlpha(tt, p.alpha);
+  if (negAlpha === -1) return op.neg(scaled);
+  return op.mul(scaled, param(negAlpha, ct));
+}
