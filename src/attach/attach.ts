@@ -106,14 +106,14 @@ function sig(v: onnx.IValueInfoProto): TensorSig {
 
 const shapeText = (s: readonly (number | string | null)[]): string => `[${s.map((d) => d ?? '?').join(', ')}]`;
 
-/** The loss's pred and target shapes for the network output's shape, checked against the task. */
-function lossShapes(task: Task, dims: readonly (number | string | null)[], where: string, alphaCount: number | undefined, alphaLabel: string): { pred: Shape; target: Shape } {
+/** The loss's pred shape for the network output's shape, checked against the task (the target's follows from it, `ioShapes`). */
+function predShapeFor(task: Task, dims: readonly (number | string | null)[], where: string, alphaCount: number | undefined, alphaLabel: string): Shape {
   // Unknown dimensions get symbols of their own (the builder needs a number or a symbol).
   const pred: (number | string)[] = dims.map((d, k) => (d === null ? `${COLLISION_PREFIX}dim${k}` : d));
   switch (task) {
     case 'binary':
       if (pred.length === 0) throw new UsageError(`${where} is a scalar; binary predictions need at least one axis`);
-      return { pred, target: pred };
+      return pred;
     case 'multilabel':
       if (pred.length < 2) throw new UsageError(`${where} has shape ${shapeText(dims)}; multilabel predictions need [N, …, L], the labels on the last axis`);
       break;
@@ -129,7 +129,7 @@ function lossShapes(task: Task, dims: readonly (number | string | null)[], where
     }
     pred[last] = alphaCount;
   }
-  return { pred, target: task === 'multiclass' ? [pred[0]] : pred };
+  return pred;
 }
 
 /** Builds the model of the network in `networkBytes` with the focal loss on `options.output`; see the top of this file. */
@@ -179,8 +179,7 @@ export function attachLoss(networkBytes: Uint8Array, options: AttachOptions, con
 
   const o = normalizeOptions({ ...loss, dtype: dtype as DType as FocalOptions['dtype'], opset }, label);
   const alphaCount = Array.isArray(o.alpha) ? o.alpha.length : undefined;
-  const shapes = lossShapes(o.task, dims, where, alphaCount, label('alpha'));
-  const extras: BuildExtras = { predShape: shapes.pred };
+  const extras: BuildExtras = { predShape: predShapeFor(o.task, dims, where, alphaCount, label('alpha')) };
   const lm = buildLoss(o, extras);
   return merge(net, lm.model, output, o, opset, source);
 }

@@ -165,6 +165,7 @@ async function runNetwork(flags: Flags, io: CliIO): Promise<number> {
   for (const f of ['pred', 'model', 'out'] as const) {
     if (flags[f] !== undefined) throw new UsageError(`--network takes the predictions from the network: drop --${f}`);
   }
+  if (flags.weight !== undefined) throw new UsageError('--weight is not taken with --network (yet): evaluate the attached model with createEvaluator to weight its batches');
   if (flags.output === undefined) throw new UsageError(`--output is required with --network: the output of ${flags.network} the loss takes as its prediction`);
   if (flags.feed === undefined) throw new UsageError(`--feed INPUT=FILE.npy is required with --network, one per input of ${flags.network}`);
   if (flags.target === undefined) throw new UsageError('--target is required: the targets (.npy)');

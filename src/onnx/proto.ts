@@ -1,6 +1,6 @@
 /**
  * The protobuf schema models are read and written with: ONNX 1.23.1's `onnx.proto` (IR 14),
- * generated with protobufjs into `schema/onnx.json` (scripts/make-onnx-schema.ts) and loaded by
+ * generated with protobufjs into `onnx-schema.ts` (scripts/make-onnx-schema.ts) and loaded by
  * reflection. A decode keeps every field ONNX 1.23 knows — onnx-proto 8.0.1's generated code,
  * from ONNX 1.10 (IR 8), drops the newer ones (node and value_info `metadata_props`, function
  * `value_info` / `attribute_proto` / `overload`, …) that torch.onnx's dynamo exporter writes.
@@ -12,9 +12,9 @@
  */
 import * as protobuf from 'protobufjs/light';
 import type { onnx } from 'onnx-proto';
-import schema from './schema/onnx.json';
+import { ONNX_SCHEMA } from './onnx-schema';
 
-const root = protobuf.Root.fromJSON(schema as protobuf.INamespace);
+const root = protobuf.Root.fromJSON(ONNX_SCHEMA as protobuf.INamespace);
 
 /** The ModelProto message type of the schema. */
 export const ModelProtoType = root.lookupType('onnx.ModelProto');

@@ -139,6 +139,26 @@ describePython('the combined models, checked by onnx 1.23', (python) => {
     expect(compared.every((c) => c.equal)).toBe(true);
   });
 
+  it("keeps the network's own functions, metadata and value_info beside the ai.focal function", async () => {
+    const src = path.join(dir, 'with-function.onnx');
+    runPython(python, ['-c', FUNCTION_NETWORK, src]);
+    const network = fs.readFileSync(src);
+    const a = attachLoss(network, { output: 'probs', task: 'multilabel', asFunction: true, withGrad: true });
+    const m = decodeModelProto(a.bytes);
+    expect((m.functions ?? []).map((f) => `${f.domain}.${f.name}`)).toEqual(['ai.example.Squash', 'ai.focal.MultiLabelFocalLoss']);
+    expect((m.opsetImport ?? []).map((o) => o.domain).sort()).toEqual(['', 'ai.example', 'ai.focal']);
+    const out = path.join(dir, 'with-function-loss.onnx');
+    fs.writeFileSync(out, a.bytes);
+    const stripped = path.join(dir, 'with-function-stripped.onnx');
+    fs.writeFileSync(stripped, stripLoss(a, decodeModelProto(network)));
+    runPython(python, ['-c', 'import sys, onnx\nonnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)', out]);
+    const [c] = runPython(python, ['scripts/compare-models.py', src, stripped]).trim().split('\n').map((l) => JSON.parse(l) as { equal: boolean; differences: string[] });
+    expect(c.differences).toEqual([]);
+    const r = await run(a.bytes, { x: new ort.Tensor('float32', Float32Array.from([-2, -1, 0, 1, 2, 3]), [2, 3]), target: new ort.Tensor('float32', Float32Array.from([0, 0, 1, 1, 1, 0]), [2, 3]) });
+    const alone = await run(buildLoss({ task: 'multilabel', withGrad: true }).bytes, { pred: r.probs, target: new ort.Tensor('float32', Float32Array.from([0, 0, 1, 1, 1, 0]), [2, 3]) });
+    expect((r.loss.data as Float32Array)[0]).toBe((alone.loss.data as Float32Array)[0]);
+  });
+
   it('keeps external-data references, which onnxruntime resolves next to the combined model', async () => {
     const src = path.join(dir, 'ext.onnx');
     const cnn = path.join(DIR, 'cnn-torchscript.onnx');
@@ -250,3 +270,18 @@ describe('names, versions and refusals', () => {
     refuses(Uint8Array.from([1, 2, 3]), { output: 'out' }, /^net\.onnx: not an ONNX model/);
   });
 });
+
+/** A network calling a model-local function of its own (IR 10 fields included); run with the output path. */
+const FUNCTION_NETWORK = String.raw`
+import sys, onnx
+from onnx import helper as h, TensorProto as T
+fn = h.make_function("ai.example", "Squash", ["x"], ["y"], [h.make_node("Sigmoid", ["x"], ["y"])], [h.make_opsetid("", 18)], attributes=[])
+fn.value_info.extend([h.make_tensor_value_info("y", T.FLOAT, ["N", 3])])
+node = h.make_node("Squash", ["x"], ["probs"], domain="ai.example", name="squash")
+node.metadata_props.extend([onnx.StringStringEntryProto(key="k", value="v")])
+vi = h.make_tensor_value_info("probs", T.FLOAT, ["N", 3])
+g = h.make_graph([node], "net", [h.make_tensor_value_info("x", T.FLOAT, ["N", 3])], [h.make_tensor_value_info("probs", T.FLOAT, ["N", 3])], value_info=[])
+m = h.make_model(g, opset_imports=[h.make_opsetid("", 18), h.make_opsetid("ai.example", 1)], functions=[fn], ir_version=10)
+m.metadata_props.extend([onnx.StringStringEntryProto(key="author", value="me")])
+onnx.save(m, sys.argv[1])
+`;
