@@ -11,7 +11,7 @@
  *
  * Parts (--part, default all):
  * - kernels: one-node graphs on one thread, ns an element — which CPU kernels are vectorized
- *   (Log, Exp, Softplus, Sigmoid, Tanh, LogSoftmax over a pair, Abs, Mul, Clip, Where, …);
+ *   (Log, Exp, Softplus, Sigmoid, LogSoftmax over a pair, Abs, Mul, Clip, Where, …);
  * - forms: log σ for logits as the graph has it (Exp → log1p) against Softplus-based and
  *   LogSoftmax-based forms; and the probabilities' eval graph against fewer-pass variants;
  * - session: session options on eval's graph — spinning, denormals as zero, memory pattern, arena,
@@ -157,18 +157,10 @@ function kernels(data: Data, threads: number): Variant[] {
     k('Exp', (x) => op.exp(x), lx),
     k('Softplus', (x) => op.softplus(x), lx),
     k('Sigmoid', (x) => op.sigmoid(x), lx),
-    k('Tanh (as a unary op)', (x) => unaryTanh(x), lx),
     k('Pow x^2', (x) => op.pow(x, 2)),
     k('ReduceSum (all)', (x) => op.reduceSum(x, { keepdims: false })),
     sessionVariant('kernels', 'LogSoftmax over [n/2, 2] (a pair per 2 elements)', oneNode((x) => op.logSoftmax(x, 1), [-1, 2]), opts, data, pair, ['y']),
   ];
-}
-
-/** Tanh through the builder's generic unary path (the builder has no tanh emitter: it is not a focal-loss op). */
-function unaryTanh(x: Value): Value {
-  // tanh(x) = 2σ(2x) − 1: the ONNX op itself is not emitted by src/onnx; this measures Sigmoid's
-  // vectorized path with two cheap passes, for the record.
-  return op.sub(op.mul(op.sigmoid(op.mul(x, 2)), 2), 1);
 }
 
 /** log σ(z) and 1 − p_t for logits, the pieces the logits form needs, in three ways. */

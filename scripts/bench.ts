@@ -47,7 +47,8 @@
  * On 2 cores the whole run takes ~12 minutes (the peers ~6 of them); torch.compile's first run on
  * a machine compiles each size cold (~25 s each, two functions), later runs find inductor's cache.
  *
- *     npm run bench [-- --sizes 1M,16M,32M,64M] [--reps 3] [--no-seed] [--no-peers] [--out bench] [--data DIR]
+ *     npm run bench [-- --sizes 1M,16M,32M,64M] [--tasks all|binary|multilabel] [--reps 3] [--no-seed]
+ *                   [--no-peers] [--no-levers] [--out bench] [--data DIR]
  *     npm run bench -- --quick     # 1M and 4M, two runs each, results under the data directory
  *
  * Quiet machine wanted: the numbers are wall-clock. The load average before and after is recorded.
@@ -97,6 +98,7 @@ const SOURCES: readonly RowSource[] = [peerRows, detectionRows, evaluatorRows, n
 
 interface Options extends BenchOptions {
   sizes: number[];
+  tasks: Task[];
   seed: boolean;
   levers: boolean;
   out: string;
@@ -112,6 +114,7 @@ function parseSize(s: string): number {
 const FLAGS = {
   sizes: { type: 'string', placeholder: '1M,16M,…', description: 'element counts, comma-separated (default 1M,16M,32M,64M)' },
   reps: { type: 'number', integer: true, min: 1, description: 'runs of each row (default 3)' },
+  tasks: { type: 'enum', values: ['all', 'binary', 'multilabel'], description: 'which files (default all: binary at every size, multilabel at every size but 32M)' },
   seed: { type: 'boolean', description: "run the seed's PyTorch code (default; --no-seed to skip it)" },
   peers: { type: 'boolean', description: 'run the peers: PyTorch, torch.compile, JAX, NumPy in the venv (default; --no-peers to skip them)' },
   levers: { type: 'boolean', description: "measure onnxruntime's in-process levers (scripts/bench-levers.ts; default, not with --quick; --no-levers to skip)" },
@@ -138,6 +141,7 @@ function parseOptions(argv: readonly string[]): Options {
     reps: f.reps ?? (quick ? 2 : 3),
     seed: f.seed ?? true,
     peers: f.peers ?? true,
+    tasks: f.tasks === undefined || f.tasks === 'all' ? ['binary', 'multilabel'] : [f.tasks as Task],
     levers: f.levers ?? !quick,
     // A quick run (a smoke test) never replaces the committed results.
     out: f.out !== undefined ? path.resolve(f.out) : quick ? path.join(data, 'quick') : path.join(ROOT, 'bench'),
@@ -594,6 +598,8 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const mps = (r: Row): number => r.size / best(r.times) / 1e6;
+/** M elements/s as the tables print it: 3 digits at most, 2 significant below 1 (a Python start at 64K is 0.013). */
+const fmtRate = (x: number): string => (x < 1 ? x.toPrecision(2) : x.toFixed(x < 100 ? 1 : 0));
 const isWhole = (r: Row): boolean => r.kind === 'seed' || r.whole === true;
 
 /** The seed's throughput to compare `r` with: its whole process, or its best in-process forward. */
@@ -638,7 +644,7 @@ function tableText(rows: readonly Row[], markdown: boolean): string {
       r.label + (r.note ? ` (${r.note})` : ''),
       r.workers ? `${r.workers}×1` : r.threads === undefined ? '' : String(r.threads),
       r.batch === undefined ? '' : fmtSize(r.batch),
-      mps(r).toFixed(mps(r) < 100 ? 1 : 0),
+      fmtRate(mps(r)),
       ratio,
       (Math.max(...r.peaks) / 2 ** 20).toFixed(0),
       r.losses.length ? r.losses[0].toPrecision(7) : '',
@@ -663,7 +669,7 @@ function summaryText(rows: readonly Row[]): string {
   const find = (task: Task, size: number, kind: Kind, pick: (r: Row) => boolean = () => true): Row[] =>
     rows.filter((r) => r.task === task && r.size === size && r.kind === kind && pick(r));
   const top = (rs: Row[]): number | undefined => (rs.length ? Math.max(...rs.map(mps)) : undefined);
-  const f = (x: number | undefined): string => (x === undefined ? 'n/a' : x.toFixed(x < 100 ? 1 : 0));
+  const f = (x: number | undefined): string => (x === undefined ? 'n/a' : fmtRate(x));
   const head = [
     'task',
     'elements',
@@ -716,7 +722,7 @@ function summaryText(rows: readonly Row[]): string {
 function peersText(rows: readonly Row[]): string {
   const bin = rows.filter((r) => r.task === 'binary');
   const sizes = [...new Set(bin.filter((r) => r.kind === 'eval' || r.kind === 'peer').map((r) => r.size))].sort((a, b) => a - b);
-  const f = (x: number | undefined): string => (x === undefined ? 'n/a' : x.toFixed(x < 100 ? 1 : 0));
+  const f = (x: number | undefined): string => (x === undefined ? 'n/a' : fmtRate(x));
   const top = (pick: (r: Row) => boolean, size: number): number | undefined => {
     const rs = bin.filter((r) => r.size === size && pick(r));
     return rs.length ? Math.max(...rs.map(mps)) : undefined;
@@ -831,7 +837,8 @@ async function chart(rows: readonly Row[]): Promise<string> {
         return 'eval graph, logits, from memory, 2 sessions';
       case 'peer':
       case 'peer-inproc':
-        return r.label;
+        // One colour a peer; the dash tells whole process from in process.
+        return (PEERS.find((p) => p.id === r.peer)?.label ?? r.label).replace(' sigmoid_focal_loss', '');
       default:
         return r.chart;
     }
@@ -853,7 +860,7 @@ async function chart(rows: readonly Row[]): Promise<string> {
       encoding: {
         x: { field: 'elements', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'elements', axis: { values: [...new Set(values.map((v) => v.elements))], labelExpr: "datum.value >= 1048576 ? datum.value / 1048576 + 'M' : datum.value" } },
         y: { field: 'mps', type: 'quantitative', scale: { type: 'log' }, title: 'million elements / s (best of runs)' },
-        color: { field: 'variant', type: 'nominal', title: null, scale: { scheme: 'category20' }, legend: { orient: 'bottom', columns: 3, labelLimit: 320 } },
+        color: { field: 'variant', type: 'nominal', title: null, scale: { scheme: 'category20' }, legend: { orient: 'bottom', columns: 3, labelLimit: 480 } },
         strokeDash: { field: 'mode', type: 'nominal', title: null, legend: { orient: 'bottom' } },
         tooltip: [{ field: 'variant' }, { field: 'elements' }, { field: 'mps' }],
       },
@@ -957,9 +964,9 @@ async function main(argv: readonly string[]): Promise<void> {
   const loadBefore = os.loadavg();
   const started = performance.now();
   const plan: [Task, number][] = [];
-  for (const size of o.sizes) plan.push(['binary', size]);
+  if (o.tasks.includes('binary')) for (const size of o.sizes) plan.push(['binary', size]);
   // Multilabel at every size but the binary-only goal size of 32M.
-  for (const size of o.sizes) if (size !== 32 << 20 || o.sizes.length === 1) plan.push(['multilabel', size]);
+  if (o.tasks.includes('multilabel')) for (const size of o.sizes) if (size !== 32 << 20 || o.sizes.length === 1) plan.push(['multilabel', size]);
   for (const [task, size] of plan) {
     process.stderr.write(`${task} ${fmtSize(size)}: data in ${o.data}\n`);
     const files = await dataFor(o.data, task, size);
