@@ -89,6 +89,10 @@ def make_inputs(model, rng):
             else:
                 x = rng.uniform(0.02, 0.98, size=shape)
             feeds[name] = x.astype(dtype)
+        elif name == "target" and meta.get("focal.target_format") == "index":
+            # Index targets (issue 13): [N] in [0, L], L the background.
+            labels = dims_of(graph_inputs["pred"], sizes)[-1]
+            feeds[name] = rng.integers(0, labels + 1, size=shape).astype(dtype)
         elif name == "target":
             if task == "multiclass" and not soft:
                 classes = dims_of(graph_inputs["pred"], sizes)[1]
@@ -99,8 +103,15 @@ def make_inputs(model, rng):
                 feeds[name] = (rng.uniform(size=shape) < 0.3).astype(dtype)
         elif name == "weight":
             feeds[name] = rng.uniform(0.1, 2, size=shape).astype(dtype)
+        elif name == "normalizer":
+            feeds[name] = np.asarray(rng.uniform(1, 10), dtype=dtype)
         else:
             return None
+    if "focal.ignore_index" in meta and "target" in feeds:
+        # Ignored targets (issue 13): about one in four set to the ignore value.
+        t = feeds["target"]
+        ignored = rng.uniform(size=t.shape) < 0.25
+        feeds["target"] = np.where(ignored, np.asarray(int(meta["focal.ignore_index"])).astype(t.dtype), t)
     return feeds
 
 

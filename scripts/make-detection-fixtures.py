@@ -50,6 +50,8 @@ PRESETS = {
     "smp": dict(task="binary", input="logits", eps=0, alpha="none", gamma=2, reduction="mean"),
     "kornia": dict(task="multilabel", input="logits", eps=0, alpha=0.25, gamma=2, reduction="none", ignoreIndex=-100, countIgnored=True),
     "monai": dict(task="multilabel", input="logits", eps=0, alpha="none", gamma=2, reduction="mean"),
+    # Issue 12's preset (src/losses/presets.ts), for FL* on soft targets.
+    "fvcore": dict(input="logits", eps=0, alpha="none", gamma=2, reduction="none", targets="soft"),
 }
 DEFAULTS = dict(task="binary", input="probs", alpha=0.25, gamma=2, reduction="mean", eps=1e-4, targetFormat="dense", ignoreIndex=None,
                 normalize="elements", classWeight=None, posWeight=None, variant="focal", normalized=False, reducedThreshold=None, countIgnored=False)
@@ -60,13 +62,13 @@ def resolve(options):
     like = options.get("like")
     if like:
         o.update(PRESETS[like])
-    o.update({k: v for k, v in options.items() if k not in ("like", "dtype", "form", "opset", "targetDtype")})
+    o.update({k: v for k, v in options.items() if k not in ("like", "dtype", "form", "opset", "targetDtype", "targets", "weight")})
     if like == "mmdet" and isinstance(o["normalize"], (int, float)) and not isinstance(o["normalize"], bool):
         o["normalize"] = o["normalize"] + ref.F32_EPS  # mmdet's avg_factor + eps
     return o
 
 
-def formula(options, pred, target, normalizer=None):
+def formula(options, pred, target, normalizer=None, sample_weight=None):
     """focal-onnx's loss, every term (README 'Detection and segmentation'), in float64 torch."""
     o = resolve(options)
     alpha = None if o["alpha"] in (None, "none") else o["alpha"]
@@ -128,6 +130,8 @@ def formula(options, pred, target, normalizer=None):
     else:
         loss = -f * logpt
     loss = loss * a_t * w * pi
+    if sample_weight is not None:
+        loss = loss * (sample_weight[:, None] if loss.ndim == 2 else sample_weight)
     vf = valid.to(F64)
     if o["normalized"]:
         loss = loss / (f * vf).sum().clamp_min(1e-6)
@@ -191,9 +195,9 @@ def with_ignore(g, t, value, p=0.2):
 CASES = []
 
 
-def case(name, options, pred, target, library=None, call=None, normalizer=None, target_dtype=None, float32=False):
+def case(name, options, pred, target, library=None, call=None, normalizer=None, target_dtype=None, float32=False, weight=None):
     CASES.append(dict(name=name, options=options, pred=pred, target=target, library=library, call=call, normalizer=normalizer,
-                      target_dtype=target_dtype, float32=float32))
+                      target_dtype=target_dtype, float32=float32, weight=weight))
 
 
 def build_cases():
@@ -207,6 +211,14 @@ def build_cases():
         case(f"mmdet {red}{' avg_factor' if avg else ''}", opts, x, t,
              library=lambda x, t, red=red, avg=avg: ref.mmdet_focal_loss(x, t, reduction=red, avg_factor=avg),
              call=f"mmdet FocalLoss(use_sigmoid=True, reduction='{red}')(pred, target{', avg_factor=%r' % avg if avg else ''})")
+    # mmdet's RetinaHead: label_weights (0 for ignored anchors) as the sample weight, avg_factor the positives.
+    g = gen(110)
+    x, t = logits(g, 14, 4), index(g, 14, 4, p_bg=0.6, bg=4)
+    w = (torch.rand(14, generator=g, dtype=F64) > 0.2).to(F64)
+    npos = float(((t < 4) & (w > 0)).sum())
+    case("mmdet label_weights avg_factor", {"like": "mmdet", "weight": "sample", "normalize": npos}, x, t,
+         library=lambda x, t, w=w, npos=npos: ref.mmdet_focal_loss(x, t, weight=w, avg_factor=npos),
+         call=f"mmdet FocalLoss(use_sigmoid=True)(pred, target, weight=label_weights, avg_factor={npos})", weight=w)
     # detectron2: RetinaNet loss_cls (ignore -1, background K, / max(1, positives)).
     for i, (n, k, p_bg, p_ign) in enumerate([(20, 5, 0.6, 0.2), (10, 3, 1.0, 0.0), (16, 4, 0.5, 0.3)]):
         g = gen(200 + i)
@@ -226,6 +238,11 @@ def build_cases():
         case(f"fvcore star {task} gamma {gamma}", {"task": task, "input": "logits", "variant": "star", "alpha": alpha, "gamma": gamma, "reduction": red}, x, t,
              library=lambda x, t, a=a, gamma=gamma, red=red: ref.fvcore_sigmoid_focal_loss_star(x, t, alpha=a, gamma=gamma, reduction=red),
              call=f"fvcore sigmoid_focal_loss_star(pred, target, alpha={a}, gamma={gamma}, reduction='{red}')")
+    g = gen(310)
+    x, t = logits(g, 8, 3), torch.rand(8, 3, generator=g, dtype=F64)
+    case("fvcore star soft targets", {"like": "fvcore", "task": "multilabel", "variant": "star", "gamma": 1, "reduction": "sum", "form": "arith"}, x, t,
+         library=lambda x, t: ref.fvcore_sigmoid_focal_loss_star(x, t, reduction="sum"),
+         call="fvcore sigmoid_focal_loss_star(pred, soft_target, reduction='sum')")
     # smp v0.5.0.
     g = gen(400)
     x, t = logits(g, 20), dense(g, 20)
@@ -324,6 +341,8 @@ def build_cases():
     x, t = logits(g, 9, 4), index(g, 9, 4, ignore=7, p_ignore=0.2, p_bg=0.3, bg=4)
     case("index logits eps ignore number", {"task": "multilabel", "input": "logits", "targetFormat": "index", "ignoreIndex": 7, "normalize": 4}, x, t)
     case("index logits onehot positives", {"task": "multilabel", "input": "logits", "targetFormat": "index", "ignoreIndex": 7, "normalize": "positives", "form": "onehot", "alpha": [0.1, 0.2, 0.3, 0.4]}, x, t)
+    case("index logits ignore elements mean", {"task": "multilabel", "input": "logits", "targetFormat": "index", "ignoreIndex": 7, "classWeight": [1.0, 0.5, 2.0, 1.5]}, x, t)
+    case("index logits ignore counted mean", {"task": "multilabel", "input": "logits", "targetFormat": "index", "ignoreIndex": 7, "countIgnored": True}, x, t)
     case("index probs star-free none", {"task": "multilabel", "targetFormat": "index", "ignoreIndex": 7, "reduction": "none"}, torch.sigmoid(x), t)
     case("index logits star", {"task": "multilabel", "input": "logits", "targetFormat": "index", "variant": "star", "gamma": 2, "ignoreIndex": 7, "normalize": "positives", "posWeight": 2.0}, x, t)
     g = gen(806)
@@ -338,7 +357,7 @@ def run_case(c):
     x = x.detach().clone().requires_grad_(True)
     t = c["target"]
     opts = c["options"]
-    out = formula(opts, x, t, c["normalizer"])
+    out = formula(opts, x, t, c["normalizer"], c["weight"])
     scalar = out if out.ndim == 0 else out.sum()
     (grad,) = torch.autograd.grad(scalar, x, allow_unused=False)
     source = "formula"
@@ -368,6 +387,8 @@ def run_case(c):
         entry["call"] = c["call"]
     if c["normalizer"] is not None:
         entry["normalizer"] = c["normalizer"]
+    if c["weight"] is not None:
+        entry["weight"] = [float(v) for v in c["weight"]]
     return entry
 
 

@@ -61,6 +61,12 @@ export interface BuildExtras {
    * last. Default: [N] (binary), [N, L] (multilabel), [N, C] (multiclass).
    */
   readonly predShape?: Shape;
+  /**
+   * Add `focal_sum` (float64 scalar): Σ F, the focal factors of the elements not ignored — what
+   * the normalized loss divides by — for an evaluator that builds the loss without `normalized`
+   * and divides the whole input's sum by the whole input's Σ F.
+   */
+  readonly focalSum?: boolean;
 }
 
 type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
@@ -195,6 +201,10 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
   if (extras.perLabel) {
     if (o.task !== 'multilabel' || o.labelMean) throw new RangeError(`perLabel: only for task multilabel without labelMean, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);
+  }
+  if (extras.focalSum) {
+    const fv = f ?? op.constantOfShape(op.shape(raw), 1, raw.dtype);
+    outputs.push(['focal_sum', toType(op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, { keepdims: false }), 'float64')]);
   }
   if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p, { prep, divisor, focalSum: applied.focalSum, rawSum: applied.rawSum }))]);
   return outputs;

@@ -172,15 +172,17 @@ export function weighted(loss: Value, weight: Value | undefined): Value {
 }
 
 /**
- * Label smoothing as Keras: t·(1 − X) + X/k, k = 2 for a binary target, C for a row of class
- * probabilities (`k` a number or a device scalar). X = 0 (a number) leaves t as it is.
+ * Label smoothing as Keras, t·(1 − X) + X/k (k = 2 for a binary target, C for a row of class
+ * probabilities; `k` a number or a device scalar), computed as t − X·(t − 1/k): the same number,
+ * and no Mul by a constant near 1 — onnxruntime's optimizer drops a Mul by a float64 constant
+ * that rounds to 1.0f (1 − X for a small X) after a Cast from integer targets. X = 0 (a number)
+ * leaves t as it is.
  */
 export function smoothTargets(t: Value, x: Param, k: Param): Value {
   if (x === 0) return t;
   const ct = t.dtype;
-  const keep = typeof x === 'number' ? 1 - x : op.sub(1, toType(x, ct));
-  const add = typeof x === 'number' && typeof k === 'number' ? x / k : op.div(param(x, ct), param(k, ct));
-  return op.add(op.mul(t, keep), add);
+  const inv = typeof k === 'number' ? 1 / k : op.reciprocal(toType(k, ct));
+  return op.sub(t, op.mul(op.sub(t, inv), param(x, ct)));
 }
 
 /**

@@ -281,7 +281,8 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
 function checkTermsWith(terms: Terms, o: { soft: boolean; labelSmoothing: number; weight: string; labelMean: boolean; reduction: string }, label: Label): void {
   const used = TERM_KEYS.filter((k) => JSON.stringify(terms[k]) !== JSON.stringify(TERM_DEFAULTS[k]));
   if (used.length === 0) return;
-  const starOnly = used.every((k) => k === 'variant' || k === 'ignoreIndex' || k === 'posWeight');
+  // FL* on soft targets (fvcore's star is a function of t): with its ignore value and positive weight too.
+  const starOnly = terms.variant === 'star' && used.every((k) => k === 'variant' || k === 'ignoreIndex' || k === 'posWeight');
   const clash =
     o.labelSmoothing > 0 ? label('labelSmoothing') :
     o.soft && !starOnly ? `${label('targets')} soft` :

@@ -94,6 +94,8 @@ export interface BatchOutcome {
   readonly rows: number;
   /** The batch's float64 sum of per-element losses (graphs with sums), and per label (multilabel). */
   readonly sum?: number;
+  /** The batch's Σ F (the normalized loss's denominator, before the whole input's division). */
+  readonly focalSum?: number;
   /** Positive and ignored targets, where the options count them (countsTargets). */
   readonly positives?: number;
   readonly ignored?: number;
@@ -300,7 +302,10 @@ export class BatchRunner {
       checkTarget();
     }
     const rows = o.task === 'binary' ? elements : elements / last;
-    const tally = counts ? { positives: counts.positives, ignored: counts.ignored } : {};
+    const tally = {
+      ...(counts ? { positives: counts.positives, ignored: counts.ignored } : {}),
+      ...(g.fetches.includes('focal_sum') ? { focalSum: scalar(result.focal_sum) } : {}),
+    };
     // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
     const ws = o.reduction === 'weighted-mean' && b.weight ? { weightSum: weightSum(b.weight, count / b.weight.data.length) } : {};
     if (!g.sums) return { elements, count, rows, loss: result.loss, ...ws, ...tally };

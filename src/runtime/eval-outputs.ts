@@ -20,7 +20,9 @@
  *   Log, the products and the masked sums keep NaN), so `loss_sum` (or a reduced `loss`) is NaN.
  * - `check_target`: Σ|t·(1 − t)| (ReduceL1), for float targets: 0 exactly when every target is 0
  *   or 1, positive for anything else (for a tiny t the product is t itself, never rounded to 0,
- *   and a sum of non-negative terms never shrinks), NaN for a NaN.
+ *   and a sum of non-negative terms never shrinks), NaN for a NaN. For soft targets (`'soft'`)
+ *   Σ|t − clip(t, 0, 1)|: 0 exactly when every target is in [0, 1] (t − 0 and t − 1 are exact
+ *   near the bounds), NaN for a NaN.
  *
  * The evaluator reads these outputs and, only for a batch that looks wrong, scans it in JavaScript
  * to name the first bad element (checks.ts): the same messages, for a few reductions per batch
@@ -45,8 +47,8 @@ export interface EvalOutputsSpec {
   readonly checkPred: boolean;
   /** The predictions' value: the input `pred` (default), or a network's output the loss takes. */
   readonly predName?: string;
-  /** Add `check_target` (target must be float32 or float64). */
-  readonly checkTarget: boolean;
+  /** Add `check_target` (target must be float32 or float64): of 0/1 targets, or of soft ones in [0, 1]. */
+  readonly checkTarget: boolean | 'soft';
 }
 
 const P = 'focal_eval_';
@@ -128,9 +130,19 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
     if (t === F64) one.doubleData = [1];
     else one.floatData = [1];
     inits.push(one);
-    nodes.push(node('Sub', [`${P}one`, 'target'], `${P}u`));
-    nodes.push(node('Mul', ['target', `${P}u`], `${P}tu`));
-    nodes.push(node('ReduceL1', [`${P}tu`], EVAL_OUTPUTS.target, [keepdims0]));
+    if (spec.checkTarget === 'soft') {
+      const zero: onnx.ITensorProto = { name: `${P}zero`, dataType: t, dims: [] };
+      if (t === F64) zero.doubleData = [0];
+      else zero.floatData = [0];
+      inits.push(zero);
+      nodes.push(node('Clip', ['target', `${P}zero`, `${P}one`], `${P}t01`));
+      nodes.push(node('Sub', ['target', `${P}t01`], `${P}tout`));
+      nodes.push(node('ReduceL1', [`${P}tout`], EVAL_OUTPUTS.target, [keepdims0]));
+    } else {
+      nodes.push(node('Sub', [`${P}one`, 'target'], `${P}u`));
+      nodes.push(node('Mul', ['target', `${P}u`], `${P}tu`));
+      nodes.push(node('ReduceL1', [`${P}tu`], EVAL_OUTPUTS.target, [keepdims0]));
+    }
     outputs.push(scalarOut(EVAL_OUTPUTS.target, t));
   }
   g.node.push(...nodes.map((n) => onnx.NodeProto.fromObject(n)));

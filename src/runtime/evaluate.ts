@@ -318,6 +318,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const plan =
       options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label);
     const o = plan.options;
+    if (o.normalized && options.out !== undefined) {
+      throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
+    }
     checkModelRow(plan, pred, label);
     const rows = rowsFor(o, pred, target, weight);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less

@@ -41,7 +41,7 @@ import { performance } from 'perf_hooks';
 import { DataError, UsageError, quote } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray } from '../io/npy';
-import { FocalOptions, Label, LossOptions, Reduction, buildLoss, normalizeOptions } from '../losses';
+import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions } from '../losses';
 import { ModelInfo, TensorInfo, decodeModel, ModelFormatError } from '../onnx';
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
@@ -92,9 +92,11 @@ function inputSpec(info: { dtype: string; shape: Dims } | undefined, source: str
  * to give it per batch: give the number), and the normalized loss (its Σ(1 − p_t)^γ is over the
  * whole input, which a batch's graph does not see).
  */
-function checkEvaluable(o: FocalOptions, label: Label): void {
+function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
+  // A model file's normalized loss divides each batch by its own Σ F: not a number to add up.
+  if (o.normalized && model) throw new UsageError(`${label('normalized')}: the model divides each batch by its own Σ(1 − p_t)^γ; give the loss flags instead of --model (eval then divides by the whole input's)`);
   if (o.normalize === 'input') throw new UsageError(`${label('normalize')} input takes the divisor as a graph input, which eval does not feed; give the number (${label('normalize')} X) or positives`);
-  if (o.normalized) throw new UsageError(`${label('normalized')} divides each batch by its own Σ(1 − p_t)^γ; eval accumulates over batches and does not take it (use export, or one batch with createEvaluator's model)`);
+
 }
 
 /**
@@ -103,7 +105,7 @@ function checkEvaluable(o: FocalOptions, label: Label): void {
  * input but `target` and `weight`) come with each batch.
  */
 export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: FocalOptions | undefined, source: string, output?: string): ModelPlan {
-  if (options && options.reduction === 'none') checkEvaluable(options, (x) => x);
+  if (options) checkEvaluable(options, (x) => x, true);
   if (options && options.reduction === 'mean' && (countsTargets(options) || options.normalize !== 'elements')) {
     // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number to add up.
     throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with --reduction none, or give the loss flags instead`);
@@ -153,7 +155,8 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x): Model
     options: o,
     // Every batch is checked (in the graph or in JS), so the graph may assume valid inputs.
     build: () => {
-      built ??= buildLoss({ ...o, reduction: 'none' }, { validInputs: true });
+      // The normalized loss: built without it, its Σ F an output, the division done over the whole input.
+      built ??= buildLoss({ ...o, reduction: 'none', normalized: false }, { validInputs: true, focalSum: o.normalized });
       return { bytes: built.bytes, io: built };
     },
     graphReduction: 'none',
@@ -190,21 +193,24 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
   const labels = o.task === 'multilabel' && !o.labelMean;
   const predType = inputs.pred?.dtype ?? built.io.outputs.find((x) => x.name === predOutput)?.dtype ?? 'unknown';
   const predInGraph = realFloat(predType);
-  // The graph's target check is for 0/1 targets: soft ones are checked in JS (in [0, 1]), and so
-  // are targets that are counted (ignore values, index targets, positives), where they are counted.
+  // Float targets of the model's own type are checked in the graph: 0/1, or soft ones in [0, 1]
+  // (also a soft multiclass row); class indices in JS, and so are targets that are counted
+  // (ignore values, index targets, positives), where they are counted.
+  const soft = o.targets === 'soft';
   const targetInGraph =
-    o.task !== 'multiclass' && o.targets !== 'soft' && !countsTargets(o) && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
+    (o.task !== 'multiclass' || soft) && !countsTargets(o) && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
   const graph = (): EvalGraph => {
     const bytes = addEvalOutputs(built.bytes, {
       sums: sums ? (labels ? 'labels' : 'total') : false,
       checkPred: predInGraph,
-      checkTarget: targetInGraph,
+      checkTarget: targetInGraph && soft ? 'soft' : targetInGraph,
       ...(predOutput !== undefined ? { predName: predOutput } : {}),
     });
     const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
     if (sums && labels) fetches.push(EVAL_OUTPUTS.labelSums);
     if (predInGraph) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
     if (targetInGraph) fetches.push(EVAL_OUTPUTS.target);
+    if (o.normalized && sums) fetches.push('focal_sum');
     return { bytes, sums, predInGraph, targetInGraph, fetches };
   };
   return {
@@ -295,6 +301,7 @@ export class EvalCore {
   private positives = 0;
   private ignored = 0;
   private ignoredLosses = 0;
+  private focalSum = 0;
   private rows = 0;
   private batches = 0;
   private busy = 0;
@@ -331,6 +338,7 @@ export class EvalCore {
     this.elements += outcome.elements;
     this.count += outcome.count;
     if (outcome.positives !== undefined) this.positives += outcome.positives;
+    if (outcome.focalSum !== undefined) this.focalSum += outcome.focalSum;
     if (outcome.ignored) {
       this.ignored += outcome.ignored;
       // An ignored index row holds L losses; an ignored dense target or class row, one.
@@ -345,7 +353,9 @@ export class EvalCore {
   /** The running result; `seconds` overrides the time spent in `run` (a file reader's wall time). */
   result(extra: { seconds?: number; sessions?: number } = {}): EvaluatorResult {
     const o = this.spec.options;
-    const sum = this.acc.total;
+    // The normalized loss: the whole input's Σ l over its Σ F, floored as the graph floors it.
+    const norm = o.normalized && this.spec.graphReduction === 'none' ? Math.max(this.focalSum, NORMALIZED_FLOOR) : 1;
+    const sum = this.acc.total / norm;
     const counted = countsTargets(o);
     // The losses that count: every one, less the ignored ones (unless countIgnored, kornia's).
     const count = counted && !o.countIgnored ? this.count - this.ignoredLosses : this.count;
@@ -357,7 +367,7 @@ export class EvalCore {
     // dense multi-label targets with an ignore value, whose columns count differently.
     if (this.acc.labelSums && this.spec.graphReduction === 'none' && !(o.ignoreIndex !== null && o.targetFormat === 'dense')) {
       const rows = o.countIgnored ? this.rows : this.rows - (o.targetFormat === 'index' ? this.ignored : 0);
-      perLabel = Array.from(this.acc.labelSums, (s) => (o.reduction === 'sum' ? s : s / rows));
+      perLabel = Array.from(this.acc.labelSums, (s) => (o.reduction === 'sum' ? s / norm : s / norm / rows));
     }
     const seconds = extra.seconds ?? this.busy;
     return {

@@ -19,14 +19,14 @@ describe('export with the detection flags', () => {
     const file = out('d2.onnx');
     const r = await runCli(['export', '--like', 'detectron2', '--with-grad', '-o', file]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('multilabel logits α=0.25 γ=2 mean eps=0 float32 opset 17 arith index targets ignore=-1 normalize=positives like detectron2');
+    expect(r.stdout).toContain('multilabel logits α=0.25 γ=2 mean eps=0 float32 opset 17 arith index targets ignore=-1 normalize=positives, like detectron2');
     expect(r.stdout).toContain('target int64[N]');
     const info = decodeModel(fs.readFileSync(file));
     const o = optionsFromMetadata(info.metadata, 17);
     expect(o).toMatchObject({ like: 'detectron2', targetFormat: 'index', ignoreIndex: -1, normalize: 'positives', task: 'multilabel', input: 'logits', eps: 0 });
     const ins = await runCli(['inspect', file, '--ep', 'cuda']);
     expect(ins.code).toBe(0);
-    expect(ins.stdout).toMatch(/loss +multilabel logits .*index targets ignore=-1 normalize=positives like detectron2/);
+    expect(ins.stdout).toMatch(/loss +multilabel logits .*index targets ignore=-1 normalize=positives, like detectron2/);
     expect(ins.stdout).toContain('runs wholly on CUDA');
   });
 

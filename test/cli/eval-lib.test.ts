@@ -69,6 +69,8 @@ it('--out writes the per-element losses of a soft, weighted, label-mean case (Ke
 describe('data checks with soft targets and weights: one line naming the file and element', () => {
   it.each<[string, string[], RegExp]>([
     ['a soft target above 1', ['--targets', 'soft'], /t\d+\.npy: element 2 is 1\.5; soft targets must be in \[0, 1\]/],
+    ['a soft target a hair below 0 (the check in the graph sees it)', ['--targets', 'soft', '--tiny'], /t\d+\.npy: element 1 is -1e-30; soft targets must be in \[0, 1\]/],
+    ['a NaN soft target', ['--targets', 'soft', '--nan'], /t\d+\.npy: element 0 is NaN/],
     ['a soft multiclass row entry below 0', ['--task', 'multiclass', '--targets', 'soft'], /soft targets must be in \[0, 1\]/],
     ['a negative weight', ['--weight-bad'], /w\d+\.npy: element 1 is -1; weights must be finite and >= 0/],
     ['weighted-mean without weights', ['--reduction', 'weighted-mean'], /--reduction weighted-mean is Σ w·l \/ Σ w and needs --weight sample or element/],
@@ -77,8 +79,9 @@ describe('data checks with soft targets and weights: one line naming the file an
     const t = npyFiles(dir, 't');
     const multiclass = extra.includes('multiclass');
     const pred = multiclass ? npy('float32', [2, 2], [0.3, 0.7, 0.5, 0.5]) : npy('float32', [3], [0.2, 0.5, 0.9]);
-    const target = multiclass ? t('float32', [2, 2], [1, 0, -0.25, 1.25]) : t('float32', [3], extra.includes('--targets') ? [0, 0.5, 1.5] : [0, 0, 1]);
-    const args = ['eval', '--pred', pred, '--target', target, ...extra.filter((x) => x !== '--weight-bad')];
+    const softValues = extra.includes('--tiny') ? [0.5, -1e-30, 1] : extra.includes('--nan') ? [NaN, 0.5, 1] : [0, 0.5, 1.5];
+    const target = multiclass ? t('float32', [2, 2], [1, 0, -0.25, 1.25]) : t('float32', [3], extra.includes('--targets') ? softValues : [0, 0, 1]);
+    const args = ['eval', '--pred', pred, '--target', target, ...extra.filter((x) => !['--weight-bad', '--tiny', '--nan'].includes(x))];
     if (extra.includes('--weight-bad')) args.push('--weight', w('float32', [3], [1, -1, 2]));
     const r = await runCli(args);
     expect(r.code).toBe(2);

@@ -19,6 +19,8 @@ export interface DetectionCase {
   readonly loss: number | number[];
   readonly grad: number[];
   readonly normalizer?: number;
+  /** A sample weight per row (the `weight` input), where the case has one. */
+  readonly weight?: number[];
   readonly positives: number;
   readonly ignored: number;
 }

@@ -24,7 +24,7 @@
  */
 
 export type RefTask = 'binary' | 'multilabel' | 'multiclass';
-export type RefReduction = 'mean' | 'sum' | 'none';
+export type RefReduction = 'mean' | 'sum' | 'none' | 'weighted-mean';
 
 export interface RefOptions {
   readonly task: RefTask;
@@ -34,20 +34,39 @@ export interface RefOptions {
   readonly gamma: number;
   readonly eps: number;
   readonly reduction: RefReduction;
+  /**
+   * Soft targets (torchvision, optax, Keras; see `softElements`): binary / multilabel t in [0, 1]
+   * and the binary cross-entropy, multiclass target rows [N, C]. Default hard.
+   */
+  readonly targets?: 'hard' | 'soft';
+  /** Keras' label smoothing X (the soft formula, also for hard targets). Default 0. */
+  readonly labelSmoothing?: number;
+  /** The soft formula even where X (rounded, as a function's float32 attribute) is 0. */
+  readonly softForm?: boolean;
+  /** Multilabel: each row averaged over its labels first. */
+  readonly labelMean?: boolean;
+  /**
+   * The soft form's clip of a probability as the model holds its bounds [eps, 1 − eps] (a float32
+   * model rounds each: near 1 − eps that moves log(1 − c) by up to u/eps). Default exact.
+   */
+  readonly clipBounds?: readonly [number, number];
 }
 
-/** pred and target, row-major. binary: pred [N], target [N]; multilabel: [N, L] both; multiclass: pred [N, C], target [N]. */
+/** pred and target, row-major. binary: pred [N], target [N]; multilabel: [N, L] both; multiclass: pred [N, C], target [N] (soft: [N, C]). */
 export interface RefData {
   readonly pred: ArrayLike<number>;
   readonly target: ArrayLike<number>;
   /** L (multilabel) or C (multiclass); ignored for binary. */
   readonly cols?: number;
+  /** Weights: one per element loss, or one per row (`weightPer: 'sample'`, broadcast over the labels). */
+  readonly weight?: ArrayLike<number>;
+  readonly weightPer?: 'sample' | 'element';
 }
 
 /** The parameters as a float32 attribute holds them (for the `asFunction` form). */
 export function froundParams<O extends RefOptions>(o: O): O {
   const alpha = o.alpha === null ? null : typeof o.alpha === 'number' ? Math.fround(o.alpha) : o.alpha.map(Math.fround);
-  return { ...o, alpha, gamma: Math.fround(o.gamma), eps: Math.fround(o.eps) };
+  return { ...o, alpha, gamma: Math.fround(o.gamma), eps: Math.fround(o.eps), labelSmoothing: Math.fround(o.labelSmoothing ?? 0) };
 }
 
 /** log σ(z), accurate for every z (no overflow, no cancellation). */
@@ -108,8 +127,99 @@ function checkTarget(t: number, allowed: (t: number) => boolean, i: number): voi
   if (!allowed(t)) throw new RangeError(`focal-reference: target[${i}] = ${t} is not a valid label`);
 }
 
+/** Whether the soft formula applies: soft targets, or label smoothing of hard ones. */
+const softForm = (o: RefOptions): boolean => o.softForm === true || o.targets === 'soft' || (o.labelSmoothing ?? 0) > 0;
+
+/** log of a probability given as log p, clipped to [eps, 1 − eps] (Keras); eps = 0: none. */
+function clipLog(logP: number, eps: number): number {
+  if (eps === 0) return logP;
+  return Math.min(Math.max(logP, Math.log(eps)), Math.log1p(-eps));
+}
+
+/** A probability clipped to [eps, 1 − eps] (or the model's rounded bounds); eps = 0: none. */
+function clipProb(p: number, o: RefOptions): number {
+  if (o.eps === 0) return p;
+  const [lo, hi] = o.clipBounds ?? [o.eps, 1 - o.eps];
+  return Math.min(Math.max(p, lo), hi);
+}
+
+/**
+ * The soft formula, from the issue's statement and Keras' / torchvision's code, nothing of the graph:
+ *
+ *     binary / multilabel, t ← t·(1 − X) + X/2:  loss = α_t · (1 − p_t)^γ · BCE(c, t)
+ *       BCE = −(t·log c + (1 − t)·log(1 − c)), c = clip(p, eps, 1 − eps) (none for eps = 0),
+ *       p_t = t·p + (1 − t)·(1 − p) of the unclipped p, α_t = t·α + (1 − t)·(1 − α)
+ *     multiclass, rows t (one-hot of an index, or given) ← t·(1 − X) + X/C:
+ *       loss_n = Σ_c −α_c · (1 − c_c)^γ · t_c · log c_c, c = clip(p / Σ p, eps, 1 − eps) (softmax for logits)
+ */
+function softElements(o: RefOptions, d: RefData): number[] {
+  const x = o.labelSmoothing ?? 0;
+  const out: number[] = [];
+  if (o.task === 'multiclass') {
+    const c = d.cols!;
+    const n = d.pred.length / c;
+    for (let i = 0; i < n; i++) {
+      const row = Array.from({ length: c }, (_, j) => d.pred[i * c + j]);
+      const sum = row.reduce((a, b) => a + b, 0);
+      let s = 0;
+      for (let j = 0; j < c; j++) {
+        const t0 = o.targets === 'soft' ? d.target[i * c + j] : d.target[i] === j ? 1 : 0;
+        const t = t0 * (1 - x) + x / c;
+        const logC = o.input === 'logits' ? clipLog(logSoftmaxAt(row, j), o.eps) : Math.log(clipProb(row[j] / sum, o));
+        const m = -Math.expm1(logC);
+        const a = o.alpha === null ? 1 : typeof o.alpha === 'number' ? o.alpha : o.alpha[j];
+        s += -a * Math.pow(m, o.gamma) * t * logC;
+      }
+      out.push(s);
+    }
+    return out;
+  }
+  const cols = o.task === 'multilabel' ? (d.cols ?? 1) : 1;
+  for (let i = 0; i < d.pred.length; i++) {
+    const t = d.target[i] * (1 - x) + x / 2;
+    const p = d.pred[i];
+    let logP: number;
+    let log1mP: number;
+    let m: number;
+    if (o.input === 'logits') {
+      logP = logSigmoid(p);
+      log1mP = logSigmoid(-p);
+      m = t * Math.exp(log1mP) + (1 - t) * Math.exp(logP);
+      logP = clipLog(logP, o.eps);
+      log1mP = clipLog(log1mP, o.eps);
+    } else {
+      const c = clipProb(p, o);
+      logP = Math.log(c);
+      log1mP = Math.log1p(-c);
+      m = t * (1 - p) + (1 - t) * p;
+    }
+    const bce = -(t * logP + (1 - t) * log1mP);
+    const a = o.alpha === null ? 1 : typeof o.alpha === 'number' ? o.alpha : o.alpha[i % cols];
+    const alphaT = o.alpha === null ? 1 : t * a + (1 - t) * (1 - a);
+    out.push(alphaT * Math.pow(m, o.gamma) * bce);
+  }
+  return out;
+}
+
+/**
+ * The per-element losses as the model's reduction none gives them: the element-wise ones, each
+ * multilabel row averaged over its labels with `labelMean`, times the weights.
+ */
+export function weightedElements(o: RefOptions, d: RefData): number[] {
+  let el = focalElements(o, d);
+  const cols = o.task === 'multilabel' ? (d.cols ?? 1) : 1;
+  if (o.labelMean && o.task === 'multilabel') {
+    el = Array.from({ length: el.length / cols }, (_, r) => compensatedSum(el.slice(r * cols, (r + 1) * cols)) / cols);
+  }
+  if (!d.weight) return el;
+  const w = d.weight;
+  const per = d.weightPer === 'sample' && o.task === 'multilabel' && !o.labelMean ? cols : 1;
+  return el.map((l, i) => w[Math.floor(i / per)] * l);
+}
+
 /** The element-wise losses (binary: N; multilabel: N·L; multiclass: N), in float64. */
 export function focalElements(o: RefOptions, d: RefData): number[] {
+  if (softForm(o)) return softElements(o, d);
   const out: number[] = [];
   if (o.task === 'multiclass') {
     const c = d.cols;
@@ -177,10 +287,18 @@ export function compensatedSum(xs: readonly number[]): number {
   return s.value;
 }
 
-/** The loss as the model's `loss` output: a scalar (mean, sum) or the elements (none). */
+/**
+ * The loss as the model's `loss` output: a scalar (mean = Σ w·l / count, sum, weighted-mean =
+ * Σ w·l / Σ w over the broadcast weights) or the elements (none).
+ */
 export function focalLoss(o: RefOptions, d: RefData): number[] {
-  const el = focalElements(o, d);
+  const el = weightedElements(o, d);
   if (o.reduction === 'none') return el;
   const s = compensatedSum(el);
+  if (o.reduction === 'weighted-mean') {
+    if (!d.weight) throw new RangeError('focal-reference: weighted-mean needs weights');
+    // Σ w over the broadcast weights: a weight per row weighs each of the el.length / w.length losses of its row.
+    return [s / (compensatedSum(Array.from(d.weight)) * (el.length / d.weight.length))];
+  }
   return [o.reduction === 'sum' ? s : s / el.length];
 }

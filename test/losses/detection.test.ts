@@ -31,6 +31,7 @@ async function run(c: DetectionCase, extra: LossOptions): Promise<{ loss: number
     target: { dtype: m.options.targetDtype, dims: c.targetShape, data: c.target },
   };
   if (c.normalizer !== undefined) feeds.normalizer = { dtype: m.options.dtype, dims: [], data: [c.normalizer] };
+  if (c.weight !== undefined) feeds.weight = { dtype: m.options.dtype, dims: [c.weight.length], data: c.weight };
   const out = await runModel(m.bytes, feeds);
   return { loss: out.loss.data, grad: out.grad.data };
 }

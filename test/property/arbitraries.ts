@@ -14,13 +14,19 @@ export interface ValidOptions {
   input: 'probs' | 'logits';
   alpha: number | number[] | 'none';
   gamma: number;
-  reduction: 'mean' | 'sum' | 'none';
+  reduction: 'mean' | 'sum' | 'none' | 'weighted-mean';
   eps: number;
   dtype: LossDType;
   targetDtype: 'float' | 'int64' | 'int32' | 'uint8' | 'bool';
   opset: number;
   form: 'arith' | 'onehot';
   asFunction: boolean;
+  /** The options of the losses people train with (issue 12); absent in about half the cases. */
+  targets?: 'hard' | 'soft';
+  labelSmoothing?: number;
+  weight?: 'none' | 'sample' | 'element';
+  labelMean?: boolean;
+  like?: 'seed' | 'torchvision' | 'fvcore' | 'optax' | 'keras' | null;
 }
 
 export interface Case {
@@ -30,8 +36,10 @@ export interface Case {
   readonly cols: number;
   /** Row-major pred, already representable in `options.dtype`. */
   readonly pred: number[];
-  /** 0/1 (binary, multilabel) or class indices (multiclass). */
+  /** 0/1 (binary, multilabel) or class indices (multiclass); soft: in [0, 1] (multiclass rows [N, C]). */
   readonly target: number[];
+  /** The weight input's data (options.weight sample: one per row; element: one per element loss). */
+  readonly weight?: number[];
   /** Also ask for the multilabel per-label output (BuildExtras.perLabel). */
   readonly perLabel: boolean;
   /** Multilabel predictions of rank 3, [B, K, L] with B·K = N (BuildExtras.predShape); else [N, L]. */
@@ -43,16 +51,26 @@ export function casePredShape(c: Case): (number | string)[] | undefined {
   return c.deepShape ? ['B', 'K', Array.isArray(c.options.alpha) ? c.cols : 'L'] : undefined;
 }
 
-/** The case's pred and target dims. */
-export function caseDims(c: Case): { pred: number[]; target: number[] } {
+/** The case's pred, target (and weight) dims. */
+export function caseDims(c: Case): { pred: number[]; target: number[]; weight?: number[] } {
+  let d: { pred: number[]; target: number[] };
   switch (c.options.task) {
     case 'binary':
-      return { pred: [c.n], target: [c.n] };
+      d = { pred: [c.n], target: [c.n] };
+      break;
     case 'multilabel':
-      return c.deepShape ? { pred: [...c.deepShape], target: [...c.deepShape] } : { pred: [c.n, c.cols], target: [c.n, c.cols] };
+      d = c.deepShape ? { pred: [...c.deepShape], target: [...c.deepShape] } : { pred: [c.n, c.cols], target: [c.n, c.cols] };
+      break;
     case 'multiclass':
-      return { pred: [c.n, c.cols], target: [c.n] };
+      d = { pred: [c.n, c.cols], target: c.options.targets === 'soft' ? [c.n, c.cols] : [c.n] };
+      break;
   }
+  const w = c.options.weight ?? 'none';
+  if (w === 'none') return d;
+  // A sample weight is one per row (pred without its label axis); an element weight is shaped like the per-element loss.
+  const rows = c.options.task === 'multilabel' ? d.pred.slice(0, -1) : c.options.task === 'multiclass' ? d.pred.slice(0, 1) : d.pred;
+  const element = c.options.task === 'multilabel' && !c.options.labelMean ? d.pred : rows;
+  return { ...d, weight: w === 'sample' ? rows : element };
 }
 
 /** `x` rounded to the element type the model is fed in. */
@@ -111,6 +129,17 @@ export const optionsArb: fc.Arbitrary<{ options: ValidOptions; cols: number }> =
       opset: fc.integer({ min: MIN_OPSET, max: MAX_OPSET }),
       form: fc.constantFrom('arith' as const, 'onehot' as const),
       asFunction: fc.boolean(),
+      trained: fc.option(
+        fc.record({
+          targets: fc.constantFrom('hard' as const, 'soft' as const),
+          labelSmoothing: fc.oneof(fc.constant(0), fc.constantFrom(0.1, 0.2), fc.double({ min: 0, max: 1, noNaN: true })),
+          weight: fc.constantFrom('none' as const, 'sample' as const, 'element' as const),
+          weightedMean: fc.boolean(),
+          labelMean: fc.boolean(),
+          like: fc.constantFrom(null, 'seed' as const, 'torchvision' as const, 'fvcore' as const, 'optax' as const, 'keras' as const),
+        }),
+        { freq: 2 },
+      ),
     })
     .map((r) => {
       const alpha = r.alphaKind === 'none' ? ('none' as const) : r.alphaKind === 'number' ? r.alphaNumber : r.alphaList.slice(0, r.cols);
@@ -127,6 +156,14 @@ export const optionsArb: fc.Arbitrary<{ options: ValidOptions; cols: number }> =
         form: r.form,
         asFunction: r.asFunction,
       };
+      const t = r.trained;
+      if (t) {
+        // Every option given explicitly, so a preset (like) only names itself. The soft form is arith only.
+        Object.assign(options, { targets: t.targets, labelSmoothing: t.labelSmoothing, weight: t.weight, labelMean: t.labelMean, like: t.like });
+        if (t.targets === 'soft' || t.labelSmoothing > 0) options.form = 'arith';
+        if (t.targets === 'soft') options.targetDtype = 'float';
+        if (t.weight !== 'none' && t.weightedMean) options.reduction = 'weighted-mean';
+      }
       return { options, cols: r.cols };
     }),
 );
@@ -152,7 +189,7 @@ export const caseArb: fc.Arbitrary<Case> = optionsArb.chain(({ options, cols }) 
   const { task, input, dtype, eps } = options;
   return fc.integer({ min: 1, max: 16 }).chain((n) => {
     const predCount = task === 'binary' ? n : n * cols;
-    const targetArb =
+    let targetArb: fc.Arbitrary<number[]> =
       task === 'multiclass'
         ? fc.array(fc.integer({ min: 0, max: cols - 1 }), { minLength: n, maxLength: n })
         : fc.array(fc.constantFrom(0, 1), { minLength: predCount, maxLength: predCount });
@@ -175,10 +212,29 @@ export const caseArb: fc.Arbitrary<Case> = optionsArb.chain(({ options, cols }) 
     } else {
       predArb = fc.array(probability, { minLength: predCount, maxLength: predCount });
     }
+    const soft = options.targets === 'soft';
+    const softForm = soft || (options.labelSmoothing ?? 0) > 0;
+    if (soft) {
+      const targetCount = task === 'multiclass' ? n * cols : predCount;
+      targetArb = fc.array(fc.oneof({ weight: 3, arbitrary: unit }, { weight: 1, arbitrary: fc.constantFrom(0, 1) }), { minLength: targetCount, maxLength: targetCount });
+    }
+    // Weights in [1e-3, 2], some 0: one per row (sample), or one per element loss (element). (A
+    // subnormal weight sum is flushed to 0 by a float32 graph: weighted-mean's 0/0, not a loss.)
+    const lossCount = task === 'multilabel' && !options.labelMean ? predCount : n;
+    const weightCount = options.weight === 'sample' ? n : options.weight === 'element' ? lossCount : 0;
+    const weightArb = fc.array(fc.oneof({ weight: 4, arbitrary: fc.double({ min: 1e-3, max: 2, noNaN: true }) }, { weight: 1, arbitrary: fc.constant(0) }), {
+      minLength: weightCount,
+      maxLength: weightCount,
+    });
     return fc
-      .record({ pred: predArb, target: targetArb, perLabel: fc.boolean(), deep: fc.boolean() })
-      .map(({ pred, target, perLabel, deep }) => {
+      .record({ pred: predArb, target: targetArb, perLabel: fc.boolean(), deep: fc.boolean(), weight: weightArb })
+      .map(({ pred, target, perLabel, deep, weight }) => {
         let rounded = pred.map((x) => roundTo(dtype, x));
+        if (input === 'probs' && eps === 0 && softForm) {
+          // The soft form's cross-entropy takes log p and log(1 − p) of every element (of every
+          // class): keep them finite.
+          rounded = rounded.map((x) => (x === 0 ? 2 ** -10 : task !== 'multiclass' && x === 1 ? 1 - 2 ** -10 : x));
+        }
         if (input === 'probs' && eps === 0) {
           // Without a clamp, p_t = 0 gives an infinite loss, which would make the whole case's mean
           // or sum infinite (a true but uninformative comparison): keep p_t > 0.
@@ -189,8 +245,10 @@ export const caseArb: fc.Arbitrary<Case> = optionsArb.chain(({ options, cols }) 
           n,
           cols,
           pred: rounded,
-          target,
-          perLabel: perLabel && task === 'multilabel' && options.reduction !== 'none',
+          // (The per-label vector is the seed's: unweighted, one per label.)
+          perLabel: perLabel && task === 'multilabel' && (options.reduction === 'mean' || options.reduction === 'sum') && !options.labelMean && (options.weight ?? 'none') === 'none',
+          ...(weightCount ? { weight: weight.map((w) => roundTo(dtype, w)) } : {}),
+          target: soft ? target.map((v) => roundTo(dtype, v)) : target,
           // Half the multilabel cases as [B, K, L]: B = 2 when N is even, else 1.
           ...(deep && task === 'multilabel' ? { deepShape: [n % 2 === 0 ? 2 : 1, n % 2 === 0 ? n / 2 : n, cols] as const } : {}),
         };

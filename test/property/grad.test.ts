@@ -16,7 +16,7 @@
  */
 import fc from 'fast-check';
 import { LossDType, buildLoss } from '../../src/losses';
-import { RefOptions, focalLoss, froundParams } from '../helpers/focal-reference';
+import { RefData, RefOptions, focalLoss, froundParams } from '../helpers/focal-reference';
 import { runModel } from '../helpers/ort';
 import { recordModel } from '../helpers/record-model';
 import { ValidOptions, alphaValue, gammaValue, roundTo } from './arbitraries';
@@ -28,6 +28,8 @@ interface GradCase {
   readonly cols: number;
   readonly pred: number[];
   readonly target: number[];
+  /** The weight input's data (options.weight). */
+  readonly weight?: number[];
 }
 
 const RTOL: Record<LossDType, number> = { float64: 1e-7, float32: 1e-6, float16: 2 ** -10 };
@@ -65,6 +67,19 @@ const gradCaseArb: fc.Arbitrary<GradCase> = fc
     asFunction: fc.boolean(),
     unit: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 60, maxLength: 60 }),
     labels: fc.array(fc.nat(), { minLength: 60, maxLength: 60 }),
+    // Issue 12's options, in about half the cases: soft targets, label smoothing, weights, labelMean.
+    trained: fc.option(
+      fc.record({
+        soft: fc.boolean(),
+        labelSmoothing: fc.constantFrom(0, 0.1, 0.35),
+        weight: fc.constantFrom('none' as const, 'sample' as const, 'element' as const),
+        weightedMean: fc.boolean(),
+        labelMean: fc.boolean(),
+        softUnit: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 60, maxLength: 60 }),
+        weights: fc.array(fc.double({ min: 0.05, max: 2, noNaN: true }), { minLength: 60, maxLength: 60 }),
+      }),
+      { freq: 2 },
+    ),
   })
   .map((r) => {
     const task = r.task;
@@ -106,28 +121,53 @@ const gradCaseArb: fc.Arbitrary<GradCase> = fc
     } else {
       pred = Array.from({ length: count }, (_, i) => 0.02 + 0.96 * u(i));
     }
-    const target =
+    let target =
       task === 'multiclass'
         ? Array.from({ length: r.n }, (_, i) => r.labels[i] % cols)
         : Array.from({ length: count }, (_, i) => r.labels[i] % 2);
-    return { options, n: r.n, cols, pred: pred.map((x) => roundTo(r.dtype, x)), target };
+    const t = r.trained;
+    let weight: number[] | undefined;
+    if (t) {
+      Object.assign(options, { targets: t.soft ? 'soft' : 'hard', labelSmoothing: t.labelSmoothing, weight: t.weight, labelMean: t.labelMean && task === 'multilabel' });
+      if (t.soft || t.labelSmoothing > 0) options.form = 'arith';
+      if (t.soft) {
+        options.targetDtype = 'float';
+        if (task === 'multiclass') {
+          // Rows of class probabilities.
+          target = [];
+          for (let row = 0; row < r.n; row++) {
+            const w = Array.from({ length: cols }, (_, j) => t.softUnit[(row * cols + j) % 60]);
+            const s = w.reduce((a, b) => a + b, 0);
+            target.push(...w.map((x) => (s > 0 ? x / s : 1 / cols)));
+          }
+        } else target = Array.from({ length: count }, (_, i) => t.softUnit[i % 60]);
+        target = target.map((x) => roundTo(r.dtype, x));
+      }
+      if (t.weight !== 'none') {
+        if (t.weightedMean) options.reduction = 'weighted-mean';
+        const losses = task === 'multilabel' && !options.labelMean ? count : r.n;
+        const k = t.weight === 'sample' ? r.n : losses;
+        weight = Array.from({ length: k }, (_, i) => roundTo(r.dtype, t.weights[i % 60]));
+      }
+    }
+    return { options, n: r.n, cols, pred: pred.map((x) => roundTo(r.dtype, x)), target, weight };
   });
 
 /** The reference's scalar: the reduced loss, or the sum of the elements for `none`. */
-function scalar(o: RefOptions, pred: number[], target: number[], cols: number): number {
-  const v = focalLoss(o, { pred, target, cols });
+function scalar(o: RefOptions, pred: number[], target: number[], cols: number, w?: Pick<RefData, 'weight' | 'weightPer'>): number {
+  const v = focalLoss(o, { pred, target, cols, ...w });
   return v.reduce((a, b) => a + b, 0);
 }
 
 /** d scalar / d pred_i by central differences with one Richardson step. */
-function numericGradient(o: RefOptions, pred: readonly number[], target: number[], cols: number): number[] {
+function numericGradient(o: RefOptions, pred: readonly number[], target: number[], cols: number, w?: Pick<RefData, 'weight' | 'weightPer'>): number[] {
   return pred.map((x, i) => {
     // Step: 1e-3 of the distance to the nearest kink of the function in x (0 or 1 for a probability).
     const h = o.input === 'probs' ? 1e-3 * Math.min(x, 1 - x) : 1e-3;
     const at = (d: number): number => {
       const p = [...pred];
       p[i] = x + d;
-      return scalar(o, p, target, cols);
+      return scalar(o, p, target, cols, w);
     };
     const central = (s: number): number => (at(s) - at(-s)) / (2 * s);
     return (4 * central(h / 2) - central(h)) / 3;
@@ -140,18 +180,34 @@ async function checkGrad(c: GradCase): Promise<void> {
   const o = c.options;
   const m = buildLoss({ ...o, withGrad: true });
   if (built++ % 5 === 0) recordModel(`property-grad-${o.task}-${o.input}-${o.form}-${o.dtype}-opset${o.opset}${o.asFunction ? '-fn' : ''}-${built}`, m.bytes);
-  const dims = o.task === 'binary' ? { pred: [c.n], target: [c.n] } : o.task === 'multilabel' ? { pred: [c.n, c.cols], target: [c.n, c.cols] } : { pred: [c.n, c.cols], target: [c.n] };
+  const softRows = o.task === 'multiclass' && o.targets === 'soft';
+  const dims = o.task === 'binary' ? { pred: [c.n], target: [c.n] } : o.task === 'multilabel' || softRows ? { pred: [c.n, c.cols], target: [c.n, c.cols] } : { pred: [c.n, c.cols], target: [c.n] };
+  const wDims = c.weight ? [c.n, ...(c.weight.length > c.n ? [c.cols] : [])] : undefined;
   const out = await runModel(m.bytes, {
     pred: { dtype: o.dtype, dims: dims.pred, data: c.pred },
     target: { dtype: m.options.targetDtype, dims: dims.target, data: c.target },
+    ...(c.weight && wDims ? { weight: { dtype: o.dtype, dims: wDims, data: c.weight } } : {}),
   });
   if (JSON.stringify(out.grad.dims) !== JSON.stringify(dims.pred)) throw new Error(`grad dims ${out.grad.dims}, expected ${dims.pred}`);
-  let ro: RefOptions = { task: o.task, input: o.input, alpha: o.alpha === 'none' ? null : o.alpha, gamma: o.gamma, eps: o.eps, reduction: o.reduction };
-  // The function form's body reads α, γ and eps from float32 attributes.
+  let ro: RefOptions = {
+    task: o.task,
+    input: o.input,
+    alpha: o.alpha === 'none' ? null : o.alpha,
+    gamma: o.gamma,
+    eps: o.eps,
+    reduction: o.reduction,
+    targets: o.targets,
+    labelSmoothing: o.labelSmoothing,
+    labelMean: o.labelMean,
+    softForm: o.targets === 'soft' || (o.labelSmoothing ?? 0) > 0,
+  };
+  // The function form's body reads α, γ, eps and the label smoothing from float32 attributes.
   if (o.asFunction) ro = froundParams(ro);
-  const expected = numericGradient(ro, c.pred, c.target, c.cols);
+  const w = c.weight && o.weight && o.weight !== 'none' ? { weight: c.weight, weightPer: o.weight } : undefined;
+  const expected = numericGradient(ro, c.pred, c.target, c.cols, w);
   const scale = Math.max(...expected.map(Math.abs));
-  const perElement = o.reduction === 'mean' ? 1 / (o.task === 'multiclass' ? c.n : c.pred.length) : 1;
+  // (Weights ≤ 2 scale an element's absolute error; the soft multiclass loss sums C classes a row.)
+  const perElement = (o.reduction === 'mean' || o.reduction === 'weighted-mean' ? 1 / (o.task === 'multiclass' ? c.n : c.pred.length) : 1) * (c.weight ? 2 : 1) * (ro.softForm && o.task === 'multiclass' ? c.cols : 1);
   const allowed = RTOL[o.dtype] * scale + atolFor(o.dtype, o.gamma) * perElement + 1e-300;
   const bad = expected.map((e, i) => ({ i, e, a: out.grad.data[i] })).filter((x) => !(Math.abs(x.a - x.e) <= allowed));
   if (bad.length) {

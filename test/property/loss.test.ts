@@ -25,6 +25,13 @@ function refOptions(c: Case): RefOptions {
     gamma: o.gamma,
     eps: o.eps,
     reduction: o.reduction,
+    targets: o.targets,
+    labelSmoothing: o.labelSmoothing,
+    labelMean: o.labelMean && o.task === 'multilabel',
+    softForm: o.targets === 'soft' || (o.labelSmoothing ?? 0) > 0,
+    // The soft form's probability clip as the model holds it: float32 constants (or attributes) round.
+    // (A float64 function's eps is a float32 attribute, which froundParams rounds below.)
+    ...(o.dtype !== 'float64' ? { clipBounds: [Math.fround(o.eps), Math.fround(1 - (o.asFunction ? Math.fround(o.eps) : o.eps))] as const } : {}),
   };
   // The function form's body reads α, γ and eps from float32 attributes. (A flat float32 model
   // rounds its derived constants — α − 1, 1 − 2α, log eps — each to float32, which is within the
@@ -49,15 +56,19 @@ async function checkCase(c: Case): Promise<void> {
   const out = await runModel(m.bytes, {
     pred: { dtype: m.options.dtype, dims: d.pred, data: c.pred },
     target: { dtype: m.options.targetDtype, dims: d.target, data: c.target },
+    ...(d.weight && c.weight ? { weight: { dtype: m.options.dtype, dims: d.weight, data: c.weight } } : {}),
   });
 
   const ro = refOptions(c);
-  const data = { pred: c.pred, target: c.target, cols: c.cols };
+  const w = c.options.weight ?? 'none';
+  const data = { pred: c.pred, target: c.target, cols: c.cols, ...(c.weight && w !== 'none' ? { weight: c.weight, weightPer: w } : {}) };
   const expected = focalLoss(ro, data);
   const r = c.options.input === 'logits' ? Math.max(1, ...c.pred.map(Math.abs)) : 1;
   const tol = toleranceFor(c.options.dtype, r);
-  const elements = c.options.task === 'multiclass' ? c.n : c.pred.length;
-  const what = mismatch(out.loss.data, expected, tol, c.options.reduction === 'sum' ? elements : 1);
+  const elements = c.options.task === 'multiclass' || (c.options.labelMean && c.options.task === 'multilabel') ? c.n : c.pred.length;
+  // Weights (≤ 2) scale each element's absolute error; the soft multiclass loss sums C terms a row.
+  const scale = (c.weight ? 2 : 1) * (c.options.task === 'multiclass' && (c.options.targets === 'soft' || (c.options.labelSmoothing ?? 0) > 0) ? c.cols : 1);
+  const what = mismatch(out.loss.data, expected, tol, (c.options.reduction === 'sum' ? elements : 1) * scale);
   if (what) throw new Error(`loss: ${what}`);
   if (out.loss.dtype !== c.options.dtype) throw new Error(`loss dtype ${out.loss.dtype}, expected ${c.options.dtype}`);
 

@@ -5,7 +5,7 @@
  * back as the same options, and its bytes are deterministic and survive decode → serialize.
  */
 import { onnx } from 'onnx-proto';
-import { BuildExtras, FOCAL_DOMAIN, FUNCTION_NAMES, LossModel, buildLoss, ioShapes, normalizeOptions, optionsFromMetadata } from '../../src/losses';
+import { BuildExtras, FOCAL_DOMAIN, FUNCTION_NAMES, LossModel, buildLoss, elementShape, ioShapes, normalizeOptions, optionsFromMetadata } from '../../src/losses';
 import { NodeInfo, decodeModel, decodeModelProto, irVersionFor, serializeModel } from '../../src/onnx';
 
 function checkNodes(nodes: readonly NodeInfo[], available: Set<string>, where: string, domains: readonly string[]): void {
@@ -58,10 +58,11 @@ export function checkModel(m: LossModel, extras: BuildExtras = {}): void {
       throw new Error(`${name}: got ${JSON.stringify(got)}, expected ${dtype}${shape ? JSON.stringify(shape) : ''}`);
     }
   };
-  if (info.graph.inputs.length !== 2) throw new Error(`${info.graph.inputs.length} graph inputs`);
+  if (info.graph.inputs.length !== (shapes.weight ? 3 : 2)) throw new Error(`${info.graph.inputs.length} graph inputs`);
+  if (shapes.weight) expectIO(info.graph.inputs[2], 'weight', o.dtype, shapes.weight);
   expectIO(info.graph.inputs[0], 'pred', o.dtype, shapes.pred);
   expectIO(info.graph.inputs[1], 'target', o.targetDtype, shapes.target);
-  const lossShape = o.reduction === 'none' ? (o.task === 'multiclass' ? shapes.target : shapes.pred) : [];
+  const lossShape = o.reduction === 'none' ? elementShape(o, shapes.pred) : [];
   const outNames = ['loss', ...(extras.perLabel ? ['loss_per_label'] : []), ...(o.withGrad ? ['grad'] : [])];
   if (JSON.stringify(info.graph.outputs.map((x) => x.name)) !== JSON.stringify(outNames)) {
     throw new Error(`outputs ${info.graph.outputs.map((x) => x.name).join(', ')}, expected ${outNames.join(', ')}`);

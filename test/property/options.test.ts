@@ -63,7 +63,10 @@ const INVALID: Record<Exclude<Field, 'withGrad'> | 'withGrad', (base: ValidOptio
       notANumber,
     ),
   targetDtype: (base) =>
-    base.task === 'multiclass'
+    base.targets === 'soft'
+      ? // Soft targets are float (the model's type, or 'float'); the dtype names are left out as above.
+        fc.constantFrom('uint8', 'bool', 'int64', 'int32', 'int16', 'x')
+      : base.task === 'multiclass'
       ? // Class indices must be int64 or int32. (The model's own float type name is left to a
         // known-bug test below: the message echoes it as 'float'.)
         fc.constantFrom('float', 'uint8', 'bool', 'float16', 'float32', 'float64', 'int16', 'x').filter((t) => t !== base.dtype)

@@ -4,6 +4,7 @@
  * number as the library references give on the whole data (test/fixtures/detection-cases.json),
  * in one batch or many; and the data checks that name the element.
  */
+import * as path from 'path';
 import { DataError, UsageError } from '../../src/errors';
 import { LossOptions } from '../../src/losses';
 import { createEvaluator, evaluate } from '../../src/runtime';
@@ -22,13 +23,14 @@ const byName = (name: string): DetectionCase => {
 
 /** Cases whose loss is a reduction eval can give (mean over the file's divisor, or sum). */
 const EVALUABLE = DETECTION_CASES.filter(
-  (c) => !c.options.normalized && c.options.normalize !== 'input' && (c.options.dtype ?? 'float64') === 'float64' && typeof c.loss === 'number' && !c.options.form,
+  (c) => c.options.normalize !== 'input' && (c.options.dtype ?? 'float64') === 'float64' && typeof c.loss === 'number' && c.options.form !== 'onehot',
 );
 
-function files(c: DetectionCase): { pred: string; target: string; intTarget: boolean } {
+function files(c: DetectionCase): { pred: string; target: string; intTarget: boolean; weight?: string } {
   const o = c.options;
   const intTarget = o.task === 'multiclass' || o.targetFormat === 'index' || o.like === 'mmdet' || o.like === 'detectron2';
-  return { pred: npy('float64', c.predShape, c.pred), target: npy(intTarget ? 'int64' : 'float64', c.targetShape, c.target), intTarget };
+  const weight = c.weight ? npy('float64', [c.weight.length], c.weight) : undefined;
+  return { pred: npy('float64', c.predShape, c.pred), target: npy(intTarget ? 'int64' : 'float64', c.targetShape, c.target), intTarget, weight };
 }
 
 const lossOf = (c: DetectionCase): LossOptions => {
@@ -41,7 +43,7 @@ describe('eval over files: the fixtures whole, in one batch and in batches of 3 
     const f = files(c);
     const row = c.predShape.length > 1 ? c.predShape[c.predShape.length - 1] : 1;
     for (const batchSize of [1 << 18, 3 * row]) {
-      const r = await evaluate({ loss: lossOf(c), pred: f.pred, target: f.target, batchSize, threads: 1 });
+      const r = await evaluate({ loss: lossOf(c), pred: f.pred, target: f.target, weight: f.weight, batchSize, threads: 1 });
       const want = c.loss as number;
       expect(Math.abs(r.loss - want)).toBeLessThanOrEqual(1e-10 * Math.max(1, Math.abs(want)));
       if (r.positives !== undefined) {
@@ -97,11 +99,14 @@ describe('eval over files: the fixtures whole, in one batch and in batches of 3 
     expect(Math.abs(a.loss - (c.loss as number))).toBeLessThan(1e-5 * (c.loss as number));
   });
 
-  it('refuses what eval cannot accumulate: a normalizer input, the normalized loss', async () => {
+  it('refuses what eval cannot give: a normalizer input; --out with the normalized loss; a normalized model file', async () => {
     const pred = npy('float32', [2], [0.1, 0.2]);
     const target = npy('float32', [2], [0, 1]);
     await expect(evaluate({ loss: { normalize: 'input' }, pred, target })).rejects.toThrow(UsageError);
-    await expect(evaluate({ loss: { normalized: true, input: 'logits' }, pred, target })).rejects.toThrow(/normalized/);
+    await expect(evaluate({ loss: { normalized: true, input: 'logits', reduction: 'none' }, pred, target, out: path.join(dir(), 'l.npy') })).rejects.toThrow(/normalized.*--out/);
+    const cli = await runCli(['export', '--like', 'smp', '--normalized', '-o', path.join(dir(), 'n.onnx')]);
+    expect(cli.code).toBe(0);
+    await expect(evaluate({ model: path.join(dir(), 'n.onnx'), pred, target })).rejects.toThrow(/normalized/);
   });
 
   it('createEvaluator takes index targets [N] for pred [N, L]', async () => {

@@ -15,7 +15,8 @@ import { writeNpy } from '../../src/io/npy';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { decodeModelProto, serializeModel } from '../../src/onnx';
 import { CudaUnavailableError } from '../../src/runtime/session';
-import { EvaluatorBatch, EvaluatorResult, createEvaluator } from '../../src/runtime/evaluator';
+import * as session from '../../src/runtime/session';
+import { EvalCore, EvaluatorBatch, EvaluatorResult, createEvaluator } from '../../src/runtime/evaluator';
 import { evaluate } from '../../src/runtime/evaluate';
 import { mulberry32 } from '../../scripts/prng';
 import { scratchDir } from '../helpers/cli';
@@ -255,6 +256,40 @@ describe('accumulation', () => {
       await alone.close();
     } finally {
       await ev.close();
+    }
+  });
+});
+
+// ---- one session, one mechanism ---------------------------------------------------------------------
+
+describe('one session, and one mechanism for memory and files', () => {
+  it('opens one session for all the batches it is given', async () => {
+    const spy = jest.spyOn(session, 'createSession');
+    try {
+      const ev = await createEvaluator({ threads: 1 });
+      for (let k = 0; k < 5; k++) await ev.add({ pred: Float32Array.from([0.2, 0.7]), target: Float32Array.from([0, 1]) });
+      await ev.close();
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('evaluate() feeds the evaluator: every batch of the files is run and accumulated by EvalCore', async () => {
+    const run = jest.spyOn(EvalCore.prototype, 'run');
+    const accept = jest.spyOn(EvalCore.prototype, 'accept');
+    try {
+      const pred = path.join(dir(), 'mech-p.npy');
+      const target = path.join(dir(), 'mech-t.npy');
+      writeNpy(pred, 'float32', [100], Float32Array.from({ length: 100 }, (_, i) => (i + 0.5) / 100));
+      writeNpy(target, 'uint8', [100], Uint8Array.from({ length: 100 }, (_, i) => i % 2));
+      const r = await evaluate({ pred, target, batchSize: 10, threads: 1 });
+      expect(r.batches).toBe(10);
+      expect(run).toHaveBeenCalledTimes(10);
+      expect(accept).toHaveBeenCalledTimes(10);
+    } finally {
+      run.mockRestore();
+      accept.mockRestore();
     }
   });
 });

@@ -18,7 +18,7 @@ const SWEEP: LossOptions[] = [
   { task: 'multilabel', like: 'keras', labelSmoothing: 0.1, weight: 'sample', reduction: 'weighted-mean', withGrad: true },
   { task: 'binary', like: 'torchvision', reduction: 'mean', withGrad: true, asFunction: true },
   { task: 'multiclass', targets: 'soft', input: 'logits', alpha: [0.2, 0.3, 0.5], weight: 'element', withGrad: true, dtype: 'float64' },
-  { task: 'multiclass', labelSmoothing: 0.2, like: 'keras', asFunction: true, withGrad: true, dtype: 'float16' },
+  { task: 'multiclass', labelSmoothing: 0.2, like: 'keras', weight: 'sample', reduction: 'weighted-mean', asFunction: true, withGrad: true, dtype: 'float16' },
   { task: 'multilabel', like: 'optax', alpha: 0.25, gamma: 1.5, reduction: 'sum', withGrad: true },
 ];
 
