@@ -12,13 +12,13 @@ import fc from 'fast-check';
 import * as ort from 'onnxruntime-node';
 import { attachLoss } from '../../src/attach';
 import { buildLoss } from '../../src/losses';
-import { Graph, buildModel, decodeModel, op, serializeModel } from '../../src/onnx';
+import { DType, Graph, buildModel, decodeModel, op, serializeModel } from '../../src/onnx';
 import { checkCudaPlacement, formatPlacement } from '../../src/runtime/placement';
 import { toOrtTensor } from '../helpers/ort';
 import { Case, caseArb, lossOptions } from './arbitraries';
 import { fcParams } from './fc-config';
 
-const NAMES = ['x', 'out', 'target', 'loss', 'grad', 'pred', 'mul_0', 'constant_0', 'focal_target'];
+const NAMES = ['x', 'out', 'target', 'loss', 'grad', 'weight', 'pred', 'mul_0', 'constant_0', 'focal_target'];
 
 interface AttachCase {
   readonly c: Case;
@@ -44,6 +44,7 @@ const attachArb: fc.Arbitrary<AttachCase> = caseArb.chain((c) =>
 function outputDims(a: AttachCase): number[] {
   const { c } = a;
   if (c.options.task === 'multiclass') return [c.n, c.cols];
+  if (c.options.task === 'multilabel' && c.deepShape) return [...c.deepShape];
   // The data has n·cols elements: the middle axes take a factor from n where they divide it.
   const m = a.middle.reduce((x, y) => x * y, 1);
   const rows = c.n % m === 0 ? c.n / m : c.n;
@@ -74,16 +75,32 @@ async function runBytes(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): P
   }
 }
 
+/** The loss's other inputs for predictions of `dims`: target, and weight (as caseDims shapes them). */
+function lossFeeds(a: AttachCase, dims: number[], targetDtype: DType): Record<string, ort.Tensor> {
+  const o = a.c.options;
+  const target = o.task === 'multiclass' && o.targets !== 'soft' ? [dims[0]] : dims;
+  const feeds: Record<string, ort.Tensor> = { target: toOrtTensor({ dtype: targetDtype, dims: target, data: a.c.target }) };
+  const w = o.weight ?? 'none';
+  if (w !== 'none' && a.c.weight) {
+    const rows = o.task === 'multilabel' ? dims.slice(0, -1) : o.task === 'multiclass' ? dims.slice(0, 1) : dims;
+    const element = o.task === 'multilabel' && !o.labelMean ? dims : rows;
+    feeds.weight = toOrtTensor({ dtype: o.dtype, dims: w === 'sample' ? rows : element, data: a.c.weight });
+  }
+  return feeds;
+}
+
 async function check(a: AttachCase): Promise<void> {
   const o = a.c.options;
   const dims = outputDims(a);
   const net = network(a, dims);
   const options = { ...lossOptions(o), withGrad: a.withGrad };
   const att = attachLoss(net, { ...options, output: a.output });
+  const standalone = buildLoss(options, { predShape: dims });
+  const own = standalone.inputs.map((i) => i.name).filter((n) => n !== 'pred');
 
   // Signature and names.
-  const lossOut = a.withGrad ? ['loss', 'grad'] : ['loss'];
-  if (JSON.stringify(att.inputs.map((i) => i.name)) !== JSON.stringify([a.input, att.names.target])) throw new Error(`inputs ${JSON.stringify(att.inputs)}`);
+  const lossOut = standalone.outputs.map((x) => x.name);
+  if (JSON.stringify(att.inputs.map((i) => i.name)) !== JSON.stringify([a.input, ...own.map((n) => att.names[n])])) throw new Error(`inputs ${JSON.stringify(att.inputs)}`);
   if (JSON.stringify(att.outputs.map((i) => i.name)) !== JSON.stringify([a.output, ...lossOut.map((n) => att.names[n])])) throw new Error(`outputs ${JSON.stringify(att.outputs)}`);
   const info = decodeModel(att.bytes);
   const defined = new Set([...info.graph.inputs.map((i) => i.name), ...info.graph.initializers.map((i) => i.name)]);
@@ -99,12 +116,14 @@ async function check(a: AttachCase): Promise<void> {
 
   // Values: the network's output as alone, the loss as the standalone model's on it.
   const x = toOrtTensor({ dtype: o.dtype, dims, data: a.c.pred });
-  const target = toOrtTensor({ dtype: att.options.targetDtype, dims: o.task === 'multiclass' ? [dims[0]] : dims, data: a.c.target });
+  const feeds = lossFeeds(a, dims, att.options.targetDtype);
+  for (const n of own) if (!feeds[n]) throw new Error(`no data for the loss's input ${n}`);
+  const renamed: Record<string, ort.Tensor> = {};
+  for (const n of own) renamed[att.names[n]] = feeds[n];
   const alone = await runBytes(net, { [a.input]: x });
-  const both = await runBytes(att.bytes, { [a.input]: x, [att.names.target]: target });
+  const both = await runBytes(att.bytes, { [a.input]: x, ...renamed });
   if (!sameBits(both[a.output], alone[a.output])) throw new Error('the network output changed');
-  const standalone = buildLoss(options, { predShape: dims });
-  const ref = await runBytes(standalone.bytes, { pred: alone[a.output], target });
+  const ref = await runBytes(standalone.bytes, { pred: alone[a.output], ...feeds });
   for (const n of lossOut) {
     if (!sameBits(both[att.names[n]], ref[n])) throw new Error(`${n} differs from the standalone loss model's`);
   }
