@@ -1,9 +1,10 @@
 /**
  * focal-onnx: focal-loss graphs as ONNX models, and their evaluation with ONNX Runtime in Node.
  *
- * The public API, by name: the graph builder (src/onnx), the losses (src/losses), `.npy` and
- * float16 I/O (src/io), sessions, the CUDA placement check and the streaming evaluator
- * (src/runtime), the error classes, and `run`, the command line as a function.
+ * The public API, by name: the graph builder (src/onnx), the losses (src/losses), attaching a
+ * loss to a network (src/attach), `.npy` and float16 I/O (src/io), sessions, the CUDA placement
+ * check and the evaluators (src/runtime), the error classes, and `run`, the command line as a
+ * function.
  */
 export { UsageError, DataError, isUsageError } from './errors';
 export { VERSION } from './version';
@@ -129,6 +130,8 @@ export {
   GRAPH_OPTIMIZATION_LEVELS,
   checkCudaPlacement,
   createEvaluator,
+  evaluateNetwork,
+  DEFAULT_NETWORK_BATCH_ELEMENTS,
   createSession,
   describeCudaFailure,
   evaluate,
@@ -158,6 +161,11 @@ export type {
   TensorDType,
   TensorDataMap,
 } from './runtime';
+
+export type { EvaluateNetworkOptions, EvaluateNetworkProgress, EvaluateNetworkResult } from './runtime';
+
+export { attachLoss, COLLISION_PREFIX } from './attach';
+export type { AttachContext, AttachOptions, AttachedModel, TensorSig } from './attach';
 
 export { run } from './cli/main';
 export type { CliIO } from './cli/command';

@@ -4,12 +4,14 @@
  *
  * Accepted syntax: `--name value`, `--name=value`, a short alias (`-o value`), booleans as bare
  * `--name` and `--no-name` (or `--name=true|false`), positionals anywhere, and `--` to end the
- * flags.
+ * flags. A flag is given at most once, except a `list` flag (`--feed a=x.npy --feed b=y.npy`),
+ * whose values come back in order as an array.
  */
 import { UsageError, quote } from '../errors';
 
 export type FlagSpec =
   | { readonly type: 'string'; readonly description: string; readonly placeholder?: string; readonly alias?: string }
+  | { readonly type: 'list'; readonly description: string; readonly placeholder?: string; readonly alias?: string }
   | { readonly type: 'boolean'; readonly description: string; readonly alias?: string }
   | {
       readonly type: 'number';
@@ -27,7 +29,7 @@ export type FlagSpec =
 
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
 
-type ValueOf<S extends FlagSpec> = S extends { type: 'boolean' } ? boolean : S extends { type: 'number' } ? number : string;
+type ValueOf<S extends FlagSpec> = S extends { type: 'boolean' } ? boolean : S extends { type: 'number' } ? number : S extends { type: 'list' } ? string[] : string;
 
 export type ParsedFlags<F extends FlagSpecs> = { -readonly [K in keyof F]?: ValueOf<F[K]> };
 
@@ -60,7 +62,7 @@ export function parseNumberFlag(name: string, spec: Extract<FlagSpec, { type: 'n
 
 /** Parses `argv` against `specs`. `command` names the command in messages ('focal-onnx eval'). */
 export function parseArgs<F extends FlagSpecs>(command: string, specs: F, argv: readonly string[]): Parsed<F> {
-  const flags: Record<string, string | number | boolean> = {};
+  const flags: Record<string, string | number | boolean | string[]> = {};
   const positionals: string[] = [];
   const aliases = new Map<string, string>();
   for (const [name, spec] of Object.entries(specs)) if (spec.alias) aliases.set(spec.alias, name);
@@ -88,7 +90,7 @@ export function parseArgs<F extends FlagSpecs>(command: string, specs: F, argv: 
     if (name === undefined || spec === undefined) {
       throw new UsageError(`unknown flag ${quote(raw)} for '${command}' (see '${command} --help')`);
     }
-    if (name in flags) throw new UsageError(`--${name} is given more than once`);
+    if (name in flags && spec.type !== 'list') throw new UsageError(`--${name} is given more than once`);
     let text: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
     if (negated) {
       if (text !== undefined) throw new UsageError(`${raw} takes no value, got ${quote(text)}`);
@@ -110,6 +112,10 @@ export function parseArgs<F extends FlagSpecs>(command: string, specs: F, argv: 
         if (text === '') throw new UsageError(`--${name} needs a value: ${describeValue(spec)}, got ''`);
         flags[name] = text;
         break;
+      case 'list':
+        if (text === '') throw new UsageError(`--${name} needs a value: ${describeValue(spec)}, got ''`);
+        flags[name] = [...((flags[name] as string[] | undefined) ?? []), text];
+        break;
       case 'number':
         flags[name] = parseNumberFlag(name, spec, text);
         break;
@@ -129,6 +135,7 @@ function describeValue(spec: FlagSpec): string {
     case 'enum':
       return `one of ${spec.values.join(', ')}`;
     case 'string':
+    case 'list':
       return spec.placeholder ?? 'a value';
     case 'boolean':
       return 'nothing';

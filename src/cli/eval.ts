@@ -7,6 +7,7 @@
 import { UsageError, quote } from '../errors';
 import { LossOptions } from '../losses';
 import { DEFAULT_BATCH_ELEMENTS, EXECUTION_PROVIDERS, EvaluateResult, GRAPH_OPTIMIZATION_LEVELS, evaluate } from '../runtime';
+import { EvaluateNetworkResult, evaluateNetwork } from '../runtime/evaluate-network';
 import { ExecutionProviderChoice, GraphOptimizationLevel } from '../runtime/session';
 import { FlagSpecs, ParsedFlags, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
@@ -16,6 +17,9 @@ import { ProgressBar, compact } from './progress';
 
 const FLAGS = {
   model: { type: 'string', placeholder: 'FILE.onnx', description: 'a model written by focal-onnx export (instead of the loss flags)' },
+  network: { type: 'string', placeholder: 'NETWORK.onnx', description: 'a network: evaluate the loss of its --output on the --feed files (instead of --pred)' },
+  output: { type: 'string', placeholder: 'NAME', description: 'with --network: the output the loss takes as its prediction' },
+  feed: { type: 'list', placeholder: 'INPUT=FILE.npy', description: 'with --network: the .npy file for a network input, split along its first axis (one --feed per input)' },
   ...LOSS_FLAGS,
   dtype: { ...LOSS_FLAGS.dtype, description: 'element type of pred and loss (default: the prediction file’s)' },
   'target-dtype': { ...LOSS_FLAGS['target-dtype'], description: 'element type of target (default: the target file’s)' },
@@ -101,16 +105,118 @@ function jsonResult(r: EvaluateResult): string {
   });
 }
 
+/** `--feed INPUT=FILE.npy` flags as a map from input to file. */
+export function parseFeeds(feeds: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of feeds) {
+    const eq = f.indexOf('=');
+    if (eq <= 0 || eq === f.length - 1) throw new UsageError(`--feed must be INPUT=FILE.npy (a network input and its file), got ${quote(f)}`);
+    const name = f.slice(0, eq);
+    if (name in out) throw new UsageError(`--feed ${name}=… is given more than once`);
+    out[name] = f.slice(eq + 1);
+  }
+  return out;
+}
+
+function networkSummary(r: EvaluateNetworkResult): string {
+  const rows: [string, string][] = [];
+  const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : 'mean';
+  rows.push(['loss', `${formatLoss(r.loss)} (${what} over ${r.count} ${r.options.task === 'multiclass' ? 'rows' : 'elements'})`]);
+  if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
+  rows.push(['model', `${r.network} + the loss on '${r.output}': ${describeOptions(r.options)}`]);
+  rows.push(['data', `${Object.entries(r.feeds).map(([k, v]) => `${k}=${v}`).join(', ')}, ${r.target}: ${r.inputRows} rows`]);
+  rows.push([
+    'time',
+    `${r.seconds.toFixed(3)} s, ${compact(r.rowsPerSecond)} rows/s, ${compact(r.elementsPerSecond)} predictions/s (${r.batches} batch${r.batches === 1 ? '' : 'es'} of up to ${r.batchRows} rows); session load ${r.loadSeconds.toFixed(3)} s`,
+  ]);
+  rows.push(['provider', r.ep]);
+  return rows.map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');
+}
+
+function networkJson(r: EvaluateNetworkResult): string {
+  return JSON.stringify({
+    loss: r.loss,
+    reduction: r.reduction,
+    mean: r.mean,
+    sum: r.sum,
+    count: r.count,
+    ...(r.perLabel ? { perLabel: r.perLabel } : {}),
+    elements: r.elements,
+    rows: r.rows,
+    inputRows: r.inputRows,
+    batches: r.batches,
+    batchRows: r.batchRows,
+    ep: r.ep,
+    sessions: r.sessions,
+    seconds: r.seconds,
+    loadSeconds: r.loadSeconds,
+    elementsPerSecond: r.elementsPerSecond,
+    rowsPerSecond: r.rowsPerSecond,
+    network: r.network,
+    output: r.output,
+    feeds: r.feeds,
+    options: r.options,
+    target: r.target,
+  });
+}
+
+/** `eval --network`: the network's flags checked, then evaluateNetwork. */
+async function runNetwork(flags: Flags, io: CliIO): Promise<number> {
+  for (const f of ['pred', 'model', 'out'] as const) {
+    if (flags[f] !== undefined) throw new UsageError(`--network takes the predictions from the network: drop --${f}`);
+  }
+  if (flags.weight !== undefined) throw new UsageError('--weight is not taken with --network (yet): evaluate the attached model with createEvaluator to weight its batches');
+  if (flags.output === undefined) throw new UsageError(`--output is required with --network: the output of ${flags.network} the loss takes as its prediction`);
+  if (flags.feed === undefined) throw new UsageError(`--feed INPUT=FILE.npy is required with --network, one per input of ${flags.network}`);
+  if (flags.target === undefined) throw new UsageError('--target is required: the targets (.npy)');
+  const feeds = parseFeeds(flags.feed);
+  const { dtype, 'target-dtype': targetDtype, opset, ...rest } = flags;
+  const { dtype: _d, targetDtype: _t, opset: _o, ...normalized } = lossOptionsFromFlags(rest);
+  const loss: LossOptions = { ...normalized };
+  if (dtype !== undefined) loss.dtype = dtype as LossOptions['dtype'];
+  if (targetDtype !== undefined) loss.targetDtype = targetDtype as LossOptions['targetDtype'];
+  if (opset !== undefined) loss.opset = opset;
+  const bar = (flags.progress ?? io.stderr.isTTY === true) ? new ProgressBar(io.stderr) : undefined;
+  let result: EvaluateNetworkResult;
+  try {
+    result = await evaluateNetwork({
+      network: flags.network as string,
+      output: flags.output,
+      feeds,
+      target: flags.target,
+      loss,
+      batchSize: flags['batch-size'],
+      ep: flags.ep as ExecutionProviderChoice | undefined,
+      threads: flags.threads,
+      graphOptimization: flags['graph-optimization'] as GraphOptimizationLevel | undefined,
+      label: flagLabel,
+      onNotice: (line) => {
+        bar?.clear();
+        write(io.stderr, `focal-onnx: ${line}`);
+      },
+      onProgress: bar ? (p) => bar.update(p.done, p.total, p.seconds) : undefined,
+    });
+  } finally {
+    bar?.clear();
+  }
+  write(io.stdout, flags.json ? networkJson(result) : networkSummary(result));
+  return 0;
+}
+
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'evaluate the focal loss of predictions against targets (.npy files of any size)',
   usage:
     'focal-onnx eval (--model FILE.onnx | [loss flags]) --pred P.npy --target T.npy [--weight W.npy] [--ep cpu|cuda|auto]\n' +
-    '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]',
+    '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]\n' +
+    '       focal-onnx eval --network NETWORK.onnx --output NAME --feed INPUT=FILE.npy [--feed …] --target T.npy\n' +
+    '                [loss flags] [--ep cpu|cuda|auto] [--batch-size N] [--threads N] [--json]',
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx eval', FLAGS, argv);
     if (positionals.length) throw new UsageError(`eval takes no positional arguments, got ${quote(positionals[0])} (use --pred and --target)`);
+    if (flags.network !== undefined) return runNetwork(flags, io);
+    for (const f of ['output', 'feed'] as const) if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --network NETWORK.onnx`);
     if (flags.pred === undefined) throw new UsageError('--pred is required: the predictions (.npy)');
     if (flags.target === undefined) throw new UsageError('--target is required: the targets (.npy)');
     let loss: LossOptions | undefined;

@@ -8,11 +8,12 @@ import { ModelFormatError } from '../onnx';
 import { VERSION } from '../version';
 import { formatFlags } from './args';
 import { CliIO, Command, write } from './command';
+import { attachCommand } from './attach';
 import { evalCommand } from './eval';
 import { exportCommand } from './export';
 import { inspectCommand } from './inspect';
 
-export const COMMANDS: readonly Command[] = [evalCommand, exportCommand, inspectCommand];
+export const COMMANDS: readonly Command[] = [attachCommand, evalCommand, exportCommand, inspectCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

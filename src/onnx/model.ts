@@ -12,6 +12,7 @@ import { onnx } from 'onnx-proto';
 import { DType, DTYPES, codeName, dtypeFromCode } from './dtype';
 import { Attr, Dim, Graph, Shape, Value } from './graph';
 import { FUNCTIONS_MIN_IR, checkOpset, irVersionFor } from './opset';
+import { decodeModelBytes, encodeModelProto } from './proto';
 import { shapeString } from './shape';
 
 export const PRODUCER_NAME = 'focal-onnx';
@@ -217,9 +218,9 @@ export function buildModel(graph: Graph, options: ModelOptions = {}): onnx.IMode
   return model;
 }
 
-/** Protobuf bytes of a model. */
+/** Protobuf bytes of a model, with the ONNX 1.23 schema (proto.ts): fields the builder does not make pass through. */
 export function serializeModel(model: onnx.IModelProto): Uint8Array {
-  return onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish();
+  return encodeModelProto(model);
 }
 
 // ---- decoding -----------------------------------------------------------------------------------
@@ -232,11 +233,14 @@ export class ModelFormatError extends Error {
   }
 }
 
-/** Decodes protobuf bytes into a ModelProto, refusing bytes that are not a model. */
+/**
+ * Decodes protobuf bytes into a ModelProto with the ONNX 1.23 schema (proto.ts: nothing a newer
+ * exporter writes is lost), refusing bytes that are not a model.
+ */
 export function decodeModelProto(bytes: Uint8Array): onnx.ModelProto {
   let model: onnx.ModelProto;
   try {
-    model = onnx.ModelProto.decode(bytes);
+    model = decodeModelBytes(bytes);
   } catch (e) {
     throw new ModelFormatError(`not an ONNX model: ${(e as Error).message}`);
   }

@@ -3,7 +3,8 @@
  * session.ts), the static CUDA placement check, and the evaluator (evaluator.ts: `createEvaluator`,
  * batches from memory; its per-batch work in batch.ts, its graph additions in eval-outputs.ts /
  * eval-blocks.ts), which `evaluate` (evaluate.ts) feeds from `.npy` files (file-batches.ts), on
- * large files with worker-thread sessions too (pool.ts / eval-worker.ts).
+ * large files with worker-thread sessions too (pool.ts / eval-worker.ts); and `evaluateNetwork`
+ * (evaluate-network.ts), a user's network with the loss attached, fed from `.npy` files.
  */
 export {
   CudaUnavailableError,
@@ -30,5 +31,7 @@ export { createEvaluator } from './evaluator';
 export type { BatchValue, Evaluator, EvaluatorBatch, EvaluatorOptions, EvaluatorResult, TensorLike } from './evaluator';
 export { DEFAULT_BATCH_ELEMENTS, MAX_WORKERS, MIN_POOL_BATCHES, evaluate } from './evaluate';
 export type { EvaluateOptions, EvaluateProgress, EvaluateResult } from './evaluate';
+export { DEFAULT_NETWORK_BATCH_ELEMENTS, evaluateNetwork } from './evaluate-network';
+export type { EvaluateNetworkOptions, EvaluateNetworkProgress, EvaluateNetworkResult } from './evaluate-network';
 export { loadModelFile, readModelFile } from './model-file';
 export type { ModelFile } from './model-file';

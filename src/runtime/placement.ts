@@ -25,8 +25,9 @@
  * float16, is placed on the CPU, and its outputs count as host tensors in turn. E.g. `OneHot`'s
  * depth from `Gather(Shape(x), 1)`: the Gather runs on the CPU.
  *
- * The table covers the operators this project emits and their neighbours; an operator not in it is
- * reported as unknown (not as fine). It states the kernels of the default ONNX domain for
+ * The table covers the operators this project emits and their neighbours, and the layers of common
+ * networks a loss is attached to (Conv, Gemm, pooling, normalization, activations); an operator
+ * not in it is reported as unknown (not as fine). It states the kernels of the default ONNX domain for
  * opsets 13 and later, plus the older Clip (opset 11: float32 only) and OneHot (none before 11).
  */
 import { ModelInfo, NodeInfo, decodeModel } from '../onnx';
@@ -177,6 +178,23 @@ const CUDA: ReadonlyMap<string, Check> = entries({
   ReduceProd: same([...F, 'int32']),
   ArgMax: same(F),
   ArgMin: same(F),
+  // Network layers (attach): OperatorKernels.md, CUDAExecutionProvider.
+  Conv: byOpset([22, same([...F, BF], [0, 1, 2])], [1, same(F, [0, 1, 2])]),
+  ConvTranspose: same(F, [0, 1, 2]),
+  Gemm: byOpset([13, same([...F, BF], [0, 1, 2])], [7, same(F, [0, 1, 2])]),
+  MaxPool: byOpset([12, same([...F, 'int8', 'uint8'])], [1, same(F)]),
+  GlobalAveragePool: same(F),
+  GlobalMaxPool: same(F),
+  Erf: byOpset([13, same([...F, BF])], [9, same(F)]),
+  Gelu: byOpset([20, same([...F, BF])], [1, 'none']),
+  LayerNormalization: byOpset([17, same([...F, BF], [0, 1, 2])], [1, 'none']),
+  InstanceNormalization: same(F, [0, 1, 2]),
+  LeakyRelu: same(F),
+  PRelu: same(F, [0, 1]),
+  Elu: same(F),
+  HardSigmoid: same(F),
+  HardSwish: byOpset([14, same(F)], [1, 'none']),
+  Dropout: byOpset([13, same([...F, BF])], [7, same(F)]),
 });
 
 /** Inputs that a CUDA kernel takes in host memory (its KernelDef's InputMemoryType CPU). */

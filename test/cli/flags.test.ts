@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildLoss } from '../../src/losses';
+import { Graph, buildModel, op, serializeModel } from '../../src/onnx';
 import { writeNpy } from '../../src/io/npy';
 import { COMMANDS } from '../../src/cli/main';
 import { runCli, scratchDir } from '../helpers/cli';
@@ -27,6 +28,9 @@ beforeAll(() => {
   writeNpy(p('weight4.npy'), 'float32', [4], new Float32Array([1, 2, 3, 4]));
   fs.writeFileSync(p('model.onnx'), buildLoss({}).bytes);
   fs.writeFileSync(p('model-none.onnx'), buildLoss({ reduction: 'none' }).bytes);
+  const g = new Graph({ opset: 17 });
+  g.output(op.sigmoid(g.input('x', 'float32', ['N'])), 'out');
+  fs.writeFileSync(p('net.onnx'), serializeModel(buildModel(g)));
   fs.writeFileSync(p('a-file'), 'not a directory');
   fs.mkdirSync(p('a-dir'));
   fs.writeFileSync(p('existing.onnx'), 'old bytes');
@@ -66,6 +70,9 @@ async function expectRefused(row: Row): Promise<string> {
 
 const EXPORT = ['export', '-o', '@existing.onnx'];
 const EVAL = ['eval', '--pred', '@pred.npy', '--target', '@target.npy'];
+/** attach, on a focal-onnx model of reduction none (its output `loss` [N] is a binary prediction). */
+const ATTACH = ['attach', '@model-none.onnx', '--output', 'loss', '-o', '@existing.onnx'];
+const NETWORK = ['eval', '--network', '@net.onnx', '--output', 'out', '--target', '@target.npy'];
 const TASKS = 'binary, multilabel, multiclass';
 
 /** [name, row]: `it.each` tables. */
@@ -218,6 +225,34 @@ const EVAL_ROWS = table({
   '--weight of another size': { argv: [...EVAL, '--weight', '@weight4.npy'], names: '@weight4.npy', accepts: 'one weight per prediction (6)', echoes: '4 elements' },
   '--weight with a model that takes none': { argv: [...EVAL, '--model', '@model.onnx', '--weight', '@target.npy'], names: '@target.npy', accepts: 'takes none', echoes: null },
   'a positional argument': { argv: [...EVAL, 'extra.npy'], names: 'positional', accepts: '--pred and --target', echoes: "'extra.npy'" },
+  '--network a missing file': { argv: ['eval', '--network', '@nope.onnx', '--output', 'loss', '--feed', 'pred=p.npy', '--target', '@target.npy'], names: '@nope.onnx', accepts: 'does not exist', echoes: null },
+  '--network with --pred': { argv: [...EVAL, '--network', '@model-none.onnx', '--output', 'loss', '--feed', 'pred=p.npy'], names: '--network', accepts: 'drop --pred', echoes: null },
+  '--network without --output': { argv: ['eval', '--network', '@model-none.onnx', '--feed', 'pred=p.npy', '--target', '@target.npy'], names: '--output', accepts: 'required with --network', echoes: null },
+  '--output not an output of the network': { argv: ['eval', '--network', '@model-none.onnx', '--output', 'logits', '--feed', 'pred=p.npy', '--target', '@target.npy'], names: '--output', accepts: 'is not an output', echoes: "'logits'" },
+  '--output without --network': { argv: [...EVAL, '--output', 'logits'], names: '--output', accepts: 'goes with --network', echoes: null },
+  '--feed without =': { argv: [...NETWORK, '--feed', 'pred'], names: '--feed', accepts: 'INPUT=FILE.npy', echoes: "'pred'" },
+  '--feed for an input the network lacks': { argv: [...NETWORK, '--feed', 'images=x.npy'], names: '--feed images', accepts: 'has no input', echoes: "'images'" },
+  '--feed missing with --network': { argv: NETWORK, names: '--feed', accepts: 'required with --network', echoes: null },
+});
+
+const ATTACH_ROWS = table({
+  ...lossFlagRows(ATTACH),
+  '--as-function with a value': { argv: [...ATTACH, '--as-function=yes'], names: '--as-function', accepts: '=true / =false', echoes: "'yes'" },
+  '--with-grad with a value': { argv: [...ATTACH, '--with-grad=1'], names: '--with-grad', accepts: '=true / =false', echoes: "'1'" },
+  '--json with a value': { argv: [...ATTACH, '--json=no'], names: '--json', accepts: '=true / =false', echoes: "'no'" },
+  '--output missing': { argv: ['attach', '@model-none.onnx', '-o', '@existing.onnx'], names: '--output', accepts: 'required', echoes: null },
+  '--output not an output': { argv: ['attach', '@model-none.onnx', '--output', 'logits', '-o', '@existing.onnx'], names: '--output', accepts: 'is not an output', echoes: "'logits'" },
+  '--output missing its value': { argv: ['attach', '@model-none.onnx', '-o', '@existing.onnx', '--output'], names: '--output', accepts: 'NAME', echoes: null },
+  '--out missing': { argv: ['attach', '@model-none.onnx', '--output', 'loss'], names: '--out', accepts: 'required', echoes: null },
+  '--out missing its value': { argv: ['attach', '@model-none.onnx', '--output', 'loss', '-o'], names: '--out', accepts: 'OUT.onnx', echoes: null },
+  '--out in a missing directory': { argv: ['attach', '@model-none.onnx', '--output', 'loss', '-o', '@missing/m.onnx'], names: '@missing/m.onnx', accepts: 'does not exist', echoes: null },
+  '--out a directory': { argv: ['attach', '@model-none.onnx', '--output', 'loss', '-o', '@a-dir'], names: '@a-dir', accepts: 'is a directory', echoes: null },
+  '--dtype other than the output': { argv: [...ATTACH, '--dtype', 'float64'], names: '--dtype', accepts: 'the network decides', echoes: 'float64' },
+  '--opset other than the network': { argv: [...ATTACH, '--opset', '18'], names: '--opset', accepts: 'which uses opset 17', echoes: '18' },
+  'no network': { argv: ['attach', '--output', 'loss', '-o', '@existing.onnx'], names: 'attach', accepts: 'NETWORK.onnx', echoes: null },
+  'two networks': { argv: [...ATTACH, '@model.onnx'], names: 'attach', accepts: 'one network', echoes: 'model.onnx' },
+  'a missing network': { argv: ['attach', '@nope.onnx', '--output', 'loss', '-o', '@existing.onnx'], names: '@nope.onnx', accepts: 'does not exist', echoes: null },
+  'a network that is not a model': { argv: ['attach', '@pred.npy', '--output', 'loss', '-o', '@existing.onnx'], names: '@pred.npy', accepts: 'not an ONNX model', echoes: null },
 });
 
 const INSPECT_ROWS = table({
@@ -243,6 +278,12 @@ describe('eval: every flag with a bad value', () => {
   });
 });
 
+describe('attach: every flag with a bad value', () => {
+  it.each(ATTACH_ROWS)('%s', async (_name, row) => {
+    await expectRefused(row);
+  });
+});
+
 describe('inspect: every flag with a bad value', () => {
   it.each(INSPECT_ROWS)('%s', async (_name, row) => {
     await expectRefused(row);
@@ -254,12 +295,13 @@ describe('coverage of the tables', () => {
     ['export', EXPORT_ROWS],
     ['eval', EVAL_ROWS],
     ['inspect', INSPECT_ROWS],
+    ['attach', ATTACH_ROWS],
   ] as const)('every flag of %s has a bad-value row (a new flag needs one)', (name, rows) => {
     const command = COMMANDS.find((c) => c.name === name)!;
     const used = new Set(rows.flatMap(([, row]) => row.argv.map((a) => a.split('=')[0])));
     const missing = Object.entries(command.flags).filter(([flag, spec]) => !used.has(`--${flag}`) && !(spec.alias && used.has(`-${spec.alias}`)));
     expect(missing.map(([flag]) => flag)).toEqual([]);
-    expect(COMMANDS.map((c) => c.name).sort()).toEqual(['eval', 'export', 'inspect']);
+    expect(COMMANDS.map((c) => c.name).sort()).toEqual(['attach', 'eval', 'export', 'inspect']);
   });
 });
 
