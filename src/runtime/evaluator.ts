@@ -583,8 +583,16 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     if (!inputs.weight) throw new UsageError(`${name}: has weights, but the evaluator's loss takes none (its model has no input 'weight')`);
     const w = arrayOf(b.weight, 'weight', name, false);
     if (w.dtype !== 'float32' && w.dtype !== 'float64' && w.dtype !== 'float16') throw new DataError(`${name}: weight holds ${w.dtype}; weights must be float32, float64 or float16`);
-    if (w.data.length !== product(dims) && w.data.length !== rows) {
-      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected one per prediction (${product(dims)}) or one per row (${rows}) (pred dims ${dimsText(dims)})`);
+    // What the loss's weight input takes: one per row (sample), or one per per-element loss
+    // (element: a prediction's, but a row's where the loss is per row, multiclass or label mean);
+    // a model whose metadata does not say takes either.
+    const perLoss = o.task === 'multiclass' || o.labelMean ? rows : product(dims);
+    const wants: [string, number][] = [];
+    if (o.weight !== 'sample') wants.push([perLoss === rows && o.task !== 'binary' ? 'one per row' : 'one per prediction', perLoss]);
+    if (o.weight !== 'element' && !wants.some(([, n]) => n === rows)) wants.push(['one per row', rows]);
+    if (!wants.some(([, n]) => n === w.data.length)) {
+      const want = wants.map(([what, n]) => `${what} (${n})`).join(' or ');
+      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${want} (pred dims ${dimsText(dims)})`);
     }
     const wDims = w.data.length === product(dims) ? dims : dims.slice(0, -1).length ? dims.slice(0, -1) : [rows];
     result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: wDims } };

@@ -490,6 +490,25 @@ describe('errors name the batch and the element, and the evaluator goes on', () 
     await expect(e.add(ok)).rejects.toThrow(/^batch 4: the evaluator is closed$/);
   });
 
+  it('refuses weights that do not fit the loss weight input it was built with, before the run', async () => {
+    const pred = Float32Array.from([0.2, 0.3, 0.5, 0.6, 0.3, 0.1]);
+    const target = BigInt64Array.from([2n, 0n]);
+    const mc = await createEvaluator({ loss: { task: 'multiclass', weight: 'sample' }, threads: 1 });
+    const perPrediction = { pred, target, dims: [2, 3], weight: new Float32Array(6).fill(1) };
+    const err = await mc.add(perPrediction).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toBe('batch 0: weight holds 6 elements; expected one per row (2) (pred dims [2, 3])');
+    await mc.add({ ...perPrediction, weight: Float32Array.from([1, 2]) });
+    expect(mc.result().count).toBe(2);
+    await mc.close();
+    const ml = await createEvaluator({ loss: { task: 'multilabel', weight: 'element' }, threads: 1 });
+    const mlBatch = { pred, target: Float32Array.from([1, 0, 0, 1, 0, 1]), dims: [2, 3] };
+    await expect(ml.add({ ...mlBatch, weight: Float32Array.from([1, 2]) })).rejects.toThrow(/^batch 0: weight holds 2 elements; expected one per prediction \(6\) \(pred dims \[2, 3\]\)$/);
+    await ml.add({ ...mlBatch, weight: new Float32Array(6).fill(0.5) });
+    expect(ml.result().count).toBe(6);
+    await ml.close();
+  });
+
   it('refuses bad options and models in one line', async () => {
     await expect(createEvaluator({ loss: { gamma: -1 } })).rejects.toThrow(/^gamma must be a finite number >= 0, got -1$/);
     await expect(createEvaluator({ loss: {}, model: new Uint8Array(0) })).rejects.toThrow(/^give a model or loss options, not both$/);
