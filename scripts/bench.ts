@@ -685,7 +685,10 @@ function summaryText(rows: readonly Row[]): string {
     'eval streaming, 2 threads',
     'eval peak MB',
   ];
-  const keys = [...new Set(rows.map((r) => `${r.task}|${r.size}`))];
+  // Only the sizes bench.ts's own rows measured: a RowSource's sizes (a detection image, the
+  // evaluator's small batches) have their own tables in bench/README.md.
+  const own: readonly string[] = ['seed', 'seed-fwd', 'ts', 'graph', 'eval-graph', 'eval', 'eval-inproc'];
+  const keys = [...new Set(rows.filter((r) => own.includes(r.kind)).map((r) => `${r.task}|${r.size}`))];
   const body = sortedRows(rows)
     .filter((r, i, all) => all.findIndex((x) => x.task === r.task && x.size === r.size) === i)
     .filter((r) => keys.includes(`${r.task}|${r.size}`))

@@ -1,7 +1,7 @@
 /**
  * ONNX element types the builder knows, with their TensorProto codes and byte sizes.
  */
-import { onnx } from 'onnx-proto';
+import { DATA_TYPE_NAMES, DataType } from './proto';
 
 export type DType =
   | 'float16'
@@ -13,7 +13,7 @@ export type DType =
   | 'uint8'
   | 'bool';
 
-const DT = onnx.TensorProto.DataType;
+const DT = DataType;
 
 interface DTypeInfo {
   readonly code: number;
@@ -54,6 +54,6 @@ export function dtypeFromCode(code: number): DType | undefined {
 export function codeName(code: number): string {
   const known = dtypeFromCode(code);
   if (known) return known;
-  const name = (DT as unknown as Record<number, string>)[code];
+  const name = DATA_TYPE_NAMES[code];
   return name ? name.toLowerCase() : `type${code}`;
 }

@@ -11,7 +11,8 @@
  * a value its final name. The same sequence of calls gives the same names, so serialization is
  * deterministic.
  */
-import { onnx } from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
+import { AttributeType } from './proto';
 import { DType, DTYPES, NUMERIC_DTYPES, isFloat } from './dtype';
 import { checkOpset } from './opset';
 import { f32ToF16Bits } from '../io/float16';
@@ -305,7 +306,7 @@ export class Graph {
 }
 
 function attrToProto(name: string, a: Attr): onnx.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
+  const T = AttributeType;
   switch (a.kind) {
     case 'int':
       return { name, type: T.INT, i: a.value };

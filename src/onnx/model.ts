@@ -8,11 +8,11 @@
  * body of standard ops that refers to the node's attributes through `ref_attr_name`. A runtime that
  * knows the op may run its own kernel; any other inlines the body.
  */
-import { onnx } from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
 import { DType, DTYPES, codeName, dtypeFromCode } from './dtype';
 import { Attr, Dim, Graph, Shape, Value } from './graph';
 import { FUNCTIONS_MIN_IR, checkOpset, irVersionFor } from './opset';
-import { decodeModelBytes, encodeModelProto } from './proto';
+import { AttributeType, decodeModelBytes, encodeModelProto } from './proto';
 import { shapeString } from './shape';
 
 export const PRODUCER_NAME = 'focal-onnx';
@@ -373,7 +373,7 @@ function decodeRaw(dtype: DType, raw: Uint8Array, count: number): number[] {
 
 function attrInfo(a: onnx.IAttributeProto): AttrInfo {
   if (a.refAttrName) return { ref: a.refAttrName };
-  const T = onnx.AttributeProto.AttributeType;
+  const T = AttributeType;
   switch (a.type) {
     case T.FLOAT:
       return a.f ?? 0;

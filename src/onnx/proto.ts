@@ -16,6 +16,22 @@ import { ONNX_SCHEMA } from './onnx-schema';
 
 const root = protobuf.Root.fromJSON(ONNX_SCHEMA as protobuf.INamespace);
 
+/**
+ * The schema's enums, typed as onnx-proto's (the same numbers): the builder takes them from here so
+ * that onnx-proto's generated code (and its protobufjs runtime, ~18 ms) is never loaded — its
+ * TypeScript interfaces describe the objects, nothing more.
+ */
+export const DataType = root.lookupEnum('onnx.TensorProto.DataType').values as unknown as typeof onnx.TensorProto.DataType;
+export const AttributeType = root.lookupEnum('onnx.AttributeProto.AttributeType').values as unknown as typeof onnx.AttributeProto.AttributeType;
+/** A TensorProto data type's name by its code (`FLOAT`, `BFLOAT16`, …). */
+export const DATA_TYPE_NAMES: Readonly<Record<number, string>> = root.lookupEnum('onnx.TensorProto.DataType').valuesById;
+
+type MessageName = 'NodeProto' | 'ValueInfoProto' | 'TensorProto';
+/** A message of the schema from a plain object, as onnx-proto's `fromObject` makes one. */
+export function messageFromObject<T>(name: MessageName, object: object): T {
+  return root.lookupType(`onnx.${name}`).fromObject(object as Record<string, unknown>) as unknown as T;
+}
+
 /** The ModelProto message type of the schema. */
 export const ModelProtoType = root.lookupType('onnx.ModelProto');
 

@@ -33,9 +33,10 @@
  * The new nodes and initializers are named `focal_eval_*`; they read only the graph's inputs and
  * its `loss` output, so they work on any focal-onnx model, flat or function form.
  */
-import { onnx } from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
 import { DTYPES } from '../onnx/dtype';
 import { decodeModelProto, serializeModel } from '../onnx';
+import { AttributeType, messageFromObject } from '../onnx/proto';
 import { EVAL_INPUTS, EVAL_OUTPUTS } from './eval-blocks';
 
 export { BLOCK_ELEMENTS, EVAL_INPUTS, EVAL_OUTPUTS, blockRows, blockShape, targetBlockRows } from './eval-blocks';
@@ -64,7 +65,7 @@ function node(opType: string, inputs: string[], output: string, attrs: onnx.IAtt
   return { opType, input: inputs, output: [output], name: output, attribute: attrs };
 }
 
-const INT = onnx.AttributeProto.AttributeType.INT;
+const INT = AttributeType.INT;
 const keepdims0: onnx.IAttributeProto = { name: 'keepdims', type: INT, i: 0 };
 
 function scalarOut(name: string, elem: number, dims: (number | string)[] = []): onnx.IValueInfoProto {
@@ -145,9 +146,9 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
     }
     outputs.push(scalarOut(EVAL_OUTPUTS.target, t));
   }
-  g.node.push(...nodes.map((n) => onnx.NodeProto.fromObject(n)));
-  g.input.push(...inputs.map((i) => onnx.ValueInfoProto.fromObject(i)));
-  g.output.push(...outputs.map((o) => onnx.ValueInfoProto.fromObject(o)));
-  g.initializer.push(...inits.map((i) => onnx.TensorProto.fromObject(i)));
+  g.node.push(...nodes.map((n) => messageFromObject<onnx.NodeProto>('NodeProto', n)));
+  g.input.push(...inputs.map((i) => messageFromObject<onnx.ValueInfoProto>('ValueInfoProto', i)));
+  g.output.push(...outputs.map((o) => messageFromObject<onnx.ValueInfoProto>('ValueInfoProto', o)));
+  g.initializer.push(...inits.map((i) => messageFromObject<onnx.TensorProto>('TensorProto', i)));
   return serializeModel(model);
 }
