@@ -6,7 +6,7 @@
  */
 import { UsageError, quote } from '../errors';
 import { LossOptions } from '../losses';
-import { DEFAULT_BATCH_ELEMENTS, EXECUTION_PROVIDERS, EvaluateResult, GRAPH_OPTIMIZATION_LEVELS, evaluate } from '../runtime';
+import { DEFAULT_BATCH_ELEMENTS, EXECUTION_PROVIDERS, EvaluateOptions, EvaluateResult, GRAPH_OPTIMIZATION_LEVELS, evaluate } from '../runtime';
 import { EvaluateNetworkResult, evaluateNetwork } from '../runtime/evaluate-network';
 import { ExecutionProviderChoice, GraphOptimizationLevel } from '../runtime/session';
 import { FlagSpecs, ParsedFlags, parseArgs } from './args';
@@ -160,6 +160,33 @@ function networkJson(r: EvaluateNetworkResult): string {
   });
 }
 
+type SharedRunOptions = Pick<EvaluateOptions, 'batchSize' | 'ep' | 'threads' | 'graphOptimization' | 'label' | 'onNotice' | 'onProgress'>;
+
+/**
+ * The run options both forms of eval share (batch size, provider, threads, optimization level,
+ * the flags' names in messages, notices and the progress bar on stderr), and the bar cleared
+ * however the run ends.
+ */
+async function withProgress<R>(flags: Flags, io: CliIO, run: (options: SharedRunOptions) => Promise<R>): Promise<R> {
+  const bar = (flags.progress ?? io.stderr.isTTY === true) ? new ProgressBar(io.stderr) : undefined;
+  try {
+    return await run({
+      batchSize: flags['batch-size'],
+      ep: flags.ep as ExecutionProviderChoice | undefined,
+      threads: flags.threads,
+      graphOptimization: flags['graph-optimization'] as GraphOptimizationLevel | undefined,
+      label: flagLabel,
+      onNotice: (line) => {
+        bar?.clear();
+        write(io.stderr, `focal-onnx: ${line}`);
+      },
+      onProgress: bar ? (p) => bar.update(p.done, p.total, p.seconds) : undefined,
+    });
+  } finally {
+    bar?.clear();
+  }
+}
+
 /** `eval --network`: the network's flags checked, then evaluateNetwork. */
 async function runNetwork(flags: Flags, io: CliIO): Promise<number> {
   for (const f of ['pred', 'model', 'out'] as const) {
@@ -176,29 +203,9 @@ async function runNetwork(flags: Flags, io: CliIO): Promise<number> {
   if (dtype !== undefined) loss.dtype = dtype as LossOptions['dtype'];
   if (targetDtype !== undefined) loss.targetDtype = targetDtype as LossOptions['targetDtype'];
   if (opset !== undefined) loss.opset = opset;
-  const bar = (flags.progress ?? io.stderr.isTTY === true) ? new ProgressBar(io.stderr) : undefined;
-  let result: EvaluateNetworkResult;
-  try {
-    result = await evaluateNetwork({
-      network: flags.network as string,
-      output: flags.output,
-      feeds,
-      target: flags.target,
-      loss,
-      batchSize: flags['batch-size'],
-      ep: flags.ep as ExecutionProviderChoice | undefined,
-      threads: flags.threads,
-      graphOptimization: flags['graph-optimization'] as GraphOptimizationLevel | undefined,
-      label: flagLabel,
-      onNotice: (line) => {
-        bar?.clear();
-        write(io.stderr, `focal-onnx: ${line}`);
-      },
-      onProgress: bar ? (p) => bar.update(p.done, p.total, p.seconds) : undefined,
-    });
-  } finally {
-    bar?.clear();
-  }
+  const result = await withProgress(flags, io, (run) =>
+    evaluateNetwork({ network: flags.network as string, output: flags.output as string, feeds, target: flags.target as string, loss, ...run }),
+  );
   write(io.stdout, flags.json ? networkJson(result) : networkSummary(result));
   return 0;
 }
@@ -229,31 +236,9 @@ export const evalCommand: Command = {
       loss = lossFromFlags(flags);
     }
 
-    const showProgress = flags.progress ?? io.stderr.isTTY === true;
-    const bar = showProgress ? new ProgressBar(io.stderr) : undefined;
-    let result: EvaluateResult;
-    try {
-      result = await evaluate({
-        pred: flags.pred,
-        target: flags.target,
-        weight: flags.weight,
-        model: flags.model,
-        loss,
-        out: flags.out,
-        batchSize: flags['batch-size'],
-        ep: flags.ep as ExecutionProviderChoice | undefined,
-        threads: flags.threads,
-        graphOptimization: flags['graph-optimization'] as GraphOptimizationLevel | undefined,
-        label: flagLabel,
-        onNotice: (line) => {
-          bar?.clear();
-          write(io.stderr, `focal-onnx: ${line}`);
-        },
-        onProgress: bar ? (p) => bar.update(p.done, p.total, p.seconds) : undefined,
-      });
-    } finally {
-      bar?.clear();
-    }
+    const result = await withProgress(flags, io, (run) =>
+      evaluate({ pred: flags.pred as string, target: flags.target as string, weight: flags.weight, model: flags.model, loss, out: flags.out, ...run }),
+    );
     write(io.stdout, flags.json ? jsonResult(result) : summary(result));
     return 0;
   },
