@@ -185,7 +185,7 @@ function binaryGradient(x: Value, target: Value, o: FocalOptions, p: LossParams)
     // As the loss's arith form: p_t = (1 − t) + s·p and 1 − p_t = t − s·p, each without cancellation.
     core = probsCore(op.add(op.sub(1, t), sx), op.sub(t, sx), p.gamma, p.eps);
   }
-  return op.mul(scaled(core, outerFactor(binaryNegAlpha(t, p.alpha), target, o, ct, p, x)), s);
+  return op.mul(scaled(core, outerFactor(sigmoidNegAlpha(t, p.alpha), target, o, ct, p, x)), s);
 }
 
 /**
@@ -235,26 +235,7 @@ function softBinaryGradient(x: Value, target: Value, o: FocalOptions, p: LossPar
   const f = focalFactor(m, p.gamma);
   let core: Value = f ? op.mul(f, dB) : dB;
   if (dmTerm !== undefined) core = op.sub(core, op.mul(dmTerm === 1 ? s : op.mul(s, dmTerm), b));
-  return scaled(core, outerFactor(binaryNegAlpha(t, p.alpha), t, o, ct, p, x));
-}
-
-/**
- * −α_t = t·(−α) + (1 − t)·(α − 1) for a scalar, per-label list or attribute α; −1 when unweighted.
- * Exact for 0/1 targets (one product is ±0), unlike (α − 1) + t·(1 − 2α), which cancels for t = 1
- * and loses the digits of a small α.
- */
-function binaryNegAlpha(t: Value, alpha: LossParams['alpha']): Param {
-  const ct = t.dtype;
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number' && alpha === 0.5) return -0.5;
-  const u = op.sub(1, t);
-  if (typeof alpha === 'number') return op.add(op.mul(t, -alpha), op.mul(u, alpha - 1));
-  if (alpha instanceof Value) {
-    const a = toType(alpha, ct);
-    return op.add(op.mul(t, op.neg(a)), op.mul(u, op.sub(a, 1)));
-  }
-  const g = t.graph;
-  return op.add(op.mul(t, g.constant(alpha.map((a) => -a), ct)), op.mul(u, g.constant(alpha.map((a) => a - 1), ct)));
+  return scaled(core, outerFactor(sigmoidNegAlpha(t, p.alpha), t, o, ct, p, x));
 }
 
 // ---- multi-class -----------------------------------------------------------------------------------

@@ -151,7 +151,11 @@ export function reduceTerms(loss: Value, divisor: Param | 'mean', o: FocalOption
   }
 }
 
-/** −α_t = t·(−α) + (1 − t)·(α − 1) for 0/1 targets (exact: one product is 0); −1 when unweighted. */
+/**
+ * −α_t = t·(−α) + (1 − t)·(α − 1) for a scalar, per-label list or attribute α; −1 when unweighted.
+ * Exact for 0/1 targets (one product is ±0), unlike (α − 1) + t·(1 − 2α), which cancels for t = 1
+ * and loses the digits of a small α. Shared by the detection terms and the gradients (grad.ts).
+ */
 export function sigmoidNegAlpha(t: Value, alpha: LossParams['alpha']): Param {
   const ct = t.dtype;
   if (alpha === null) return -1;
