@@ -12,10 +12,10 @@
  */
 import { spawn } from 'child_process';
 import { performance } from 'perf_hooks';
-import { NpyReader, alignedTypedArrayFor } from '../src/io/npy';
+import { NpyReader } from '../src/io/npy';
 import { DEFAULT_BATCH_ELEMENTS } from '../src/runtime/evaluate';
 import { createEvaluator } from '../src/runtime/evaluator';
-import { DataFiles, RowSource, SourceContext, Task } from './bench-rows';
+import { DataFiles, RowSource, SourceContext, Task, readFirstBatch } from './bench-rows';
 
 /** The bench's loss: the seed's, as every other row computes it. */
 const LOSS = { alpha: 0.25, gamma: 2, eps: 1e-4 } as const;
@@ -44,21 +44,12 @@ export interface EvaluatorMeasurement {
 
 /** In this process: the measurement of `spec`. */
 export async function runEvaluator(spec: EvaluatorSpec): Promise<{ seconds: number; loss: number; batches: number }> {
-  const pr = NpyReader.open(spec.pred, ['float32']);
-  const tr = NpyReader.open(spec.target, ['float32']);
-  const shape = pr.header.shape;
+  const header = NpyReader.open(spec.pred, ['float32']);
+  const shape = header.header.shape;
+  header.close();
   const row = spec.task === 'multilabel' ? shape[shape.length - 1] : 1;
-  const count = pr.header.count;
-  const n = Math.min(count, Math.max(row, Math.floor(spec.batch / row) * row));
-  const p = alignedTypedArrayFor('float32', n);
-  const t = alignedTypedArrayFor('float32', n);
-  try {
-    pr.readIntoSync(p, 0, n);
-    tr.readIntoSync(t, 0, n);
-  } finally {
-    pr.close();
-    tr.close();
-  }
+  const { p, t, count } = readFirstBatch(spec.pred, spec.target, spec.batch, row);
+  const n = p.length;
   const dims = (len: number): number[] => (spec.task === 'binary' ? [len] : [len / row, row]);
   // One warm-up batch (first-run allocations) on an evaluator of its own, then the timed one.
   const warm = await createEvaluator({ loss: { ...LOSS, task: spec.task }, threads: spec.threads });

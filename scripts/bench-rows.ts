@@ -22,6 +22,7 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
+import { NpyReader, alignedTypedArrayFor } from '../src/io/npy';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -120,3 +121,25 @@ export function lastJson<T>(s: Spawned, what: string): T {
 }
 
 export const fmtSize = (n: number): string => (n >= 1 << 20 && n % (1 << 20) === 0 ? `${n >> 20}M` : n >= 1024 && n % 1024 === 0 ? `${n >> 10}K` : String(n));
+
+/**
+ * The first batch of a float32 prediction file and its target file, read once into page-aligned
+ * buffers: `batch` elements rounded down to whole rows of `rowLength` (at least one row, at most
+ * the file). The in-memory rows compute over it again and again.
+ */
+export function readFirstBatch(pred: string, target: string, batch: number, rowLength: number): { p: Float32Array; t: Float32Array; count: number } {
+  const pr = NpyReader.open(pred, ['float32']);
+  const tr = NpyReader.open(target, ['float32']);
+  const count = pr.header.count;
+  const n = Math.min(count, Math.max(rowLength, Math.floor(batch / rowLength) * rowLength));
+  const p = alignedTypedArrayFor('float32', n) as Float32Array;
+  const t = alignedTypedArrayFor('float32', n) as Float32Array;
+  try {
+    pr.readIntoSync(p, 0, n);
+    tr.readIntoSync(t, 0, n);
+  } finally {
+    pr.close();
+    tr.close();
+  }
+  return { p, t, count };
+}

@@ -69,7 +69,7 @@ import { evaluatorRows } from './bench-evaluator';
 import { PEERS, checkPeers, peerRows, peerVersions, peersSkipped } from './bench-peers';
 import { networkRows } from './bench-network';
 import { softRows } from './bench-soft';
-import { BenchOptions, DataFiles, ROOT, Row, RowKey, RowSource, SourceContext, Task, fmtSize, lastJson, run } from './bench-rows';
+import { BenchOptions, DataFiles, ROOT, Row, RowKey, RowSource, SourceContext, Task, fmtSize, lastJson, readFirstBatch, run } from './bench-rows';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
 import { mulberry32 } from './prng';
 
@@ -320,19 +320,8 @@ interface WorkerData {
  * `index`, `index + stride`, … of the files' length (the last one shorter), all from memory.
  */
 async function fromMemory(spec: ChildSpec, rowLength: number, index: number, stride: number, compute: (p: Float32Array, t: Float32Array) => Promise<void>): Promise<void> {
-  const pr = NpyReader.open(spec.pred, ['float32']);
-  const tr = NpyReader.open(spec.target, ['float32']);
-  const count = pr.header.count;
-  const n = Math.min(count, Math.max(rowLength, Math.floor(spec.batch / rowLength) * rowLength));
-  const p = alignedTypedArrayFor('float32', n);
-  const t = alignedTypedArrayFor('float32', n);
-  try {
-    pr.readIntoSync(p, 0, n);
-    tr.readIntoSync(t, 0, n);
-  } finally {
-    pr.close();
-    tr.close();
-  }
+  const { p, t, count } = readFirstBatch(spec.pred, spec.target, spec.batch, rowLength);
+  const n = p.length;
   for (let b = index; b * n < count; b += stride) {
     const len = Math.min(n, count - b * n);
     await compute(p.subarray(0, len), t.subarray(0, len));
