@@ -2,7 +2,10 @@
  * focal-onnx as a dependency: `npm pack` ships only what users need (the compiled library and its
  * types, the bin, the exported models — no tests, scripts, sources or source maps), and the packed
  * tarball, installed into a fresh project by npm, works from ESM, CommonJS and TypeScript (whose
- * types resolve: a wrong option is a compile error) and through its bin.
+ * types resolve: a wrong option is a compile error) and through its bin. So does its build-only
+ * entry, `focal-onnx/build` (the subpath export; its types by `exports` and, for TypeScript's
+ * classic node resolution, `typesVersions`), which loads nothing of onnxruntime: no module of its
+ * package, no native shared object (process.report's list).
  *
  * Offline: the fresh project's node_modules first gets links to this project's own copies of
  * focal-onnx's dependencies (onnxruntime-node, onnx-proto, protobufjs and theirs, exactly the
@@ -79,6 +82,8 @@ describe('npm pack, installed into a fresh project', () => {
     expect(files).toContain('bin/focal-onnx.js');
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/src/index.d.ts');
+    expect(files).toContain('dist/src/build.js');
+    expect(files).toContain('dist/src/build.d.ts');
     expect(files).toContain('dist/src/runtime/eval-worker.js');
     expect(files).toContain('models/binary-probs.onnx');
     const unexpected = files.filter(
@@ -184,6 +189,91 @@ const path = require_path;
     const bad = run(process.execPath, [tsc, '-p', 'tsconfig.bad.json'], project);
     expect(bad.code).not.toBe(0);
     expect(bad.stdout).toMatch(/bad\.ts\(2,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
+  });
+
+  // The build-only entry: build a loss and attach one to a network, then report what the process
+  // loaded: no onnxruntime module (require.cache, shared by ESM's loader for these CommonJS files)
+  // and no onnxruntime shared object. Then the main entry, whose binding the same check sees.
+  const NETWORK = path.join(ROOT, 'test', 'fixtures', 'networks', 'cnn-dynamo.onnx');
+  const buildProgram = (imports: string): string => `${imports}
+const loss = buildLoss({ task: 'multilabel', alpha: [0.2, 0.8] });
+const attached = attachLoss(readFileSync(${JSON.stringify(NETWORK)}), { task: 'multiclass', input: 'logits', output: 'logits' });
+const loaded = () => ({
+  modules: Object.keys(cache).filter((k) => /onnxruntime/i.test(k)).length,
+  native: process.report.getReport().sharedObjects.filter((s) => /onnxruntime/i.test(s)).length,
+});
+const before = loaded();
+(async () => {
+  await loadMain();
+  console.log(JSON.stringify({ version: VERSION, modelBytes: loss.bytes.length, outputs: attached.model.graph.output.map((o) => o.name), before, after: loaded() }));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+  function expectBuildOutput(stdout: string): void {
+    const o = JSON.parse(stdout) as { version: string; modelBytes: number; outputs: string[]; before: { modules: number; native: number }; after: { modules: number; native: number } };
+    expect(o.version).toBe(pkg.version);
+    expect(o.modelBytes).toBeGreaterThan(100);
+    expect(o.outputs).toEqual(['logits', 'loss']);
+    expect(o.before).toEqual({ modules: 0, native: 0 });
+    expect(o.after.modules).toBeGreaterThan(0);
+    expect(o.after.native).toBeGreaterThan(0);
+  }
+
+  it('focal-onnx/build works from ESM (import) and loads no onnxruntime', () => {
+    const file = path.join(project, 'build-esm.mjs');
+    fs.writeFileSync(
+      file,
+      buildProgram(
+        "import { buildLoss, attachLoss, VERSION } from 'focal-onnx/build';\nimport { readFileSync } from 'fs';\nimport { createRequire } from 'module';\nconst cache = createRequire(import.meta.url).cache;\nconst loadMain = () => import('focal-onnx');",
+      ),
+    );
+    const r = run(process.execPath, [file], project);
+    expect(r.stderr).toBe('');
+    expectBuildOutput(r.stdout);
+  });
+
+  it('focal-onnx/build works from CommonJS (require) and loads no onnxruntime', () => {
+    const file = path.join(project, 'build-cjs.cjs');
+    fs.writeFileSync(
+      file,
+      buildProgram(
+        "const { buildLoss, attachLoss, VERSION } = require('focal-onnx/build');\nconst { readFileSync } = require('fs');\nconst cache = require.cache;\nconst loadMain = async () => require('focal-onnx');",
+      ),
+    );
+    const r = run(process.execPath, [file], project);
+    expect(r.stderr).toBe('');
+    expectBuildOutput(r.stdout);
+  });
+
+  it('focal-onnx/build from TypeScript: its types resolve (classic node and node16 resolution), and a wrong option does not compile', () => {
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const base = { strict: true, target: 'ES2022', lib: ['ES2022'], types: ['node'], noEmit: true, skipLibCheck: true };
+    fs.writeFileSync(
+      path.join(project, 'build-ok.ts'),
+      [
+        "import { buildLoss, attachLoss, AttachedModel, LossModel, LossOptions, PRESETS, UsageError } from 'focal-onnx/build';",
+        "const options: LossOptions = { task: 'multiclass', input: 'logits', alpha: [0.2, 0.3, 0.5], gamma: 2 };",
+        'const m: LossModel = buildLoss(options);',
+        "const a: AttachedModel = attachLoss(m.bytes, { ...options, output: 'logits' });",
+        'export const n: number = m.inputs.length + a.bytes.length + Object.keys(PRESETS).length + new UsageError("x").exitCode;',
+      ].join('\n'),
+    );
+    fs.writeFileSync(path.join(project, 'build-bad.ts'), "import { buildLoss } from 'focal-onnx/build';\nvoid buildLoss({ gamma: 'two' });\n");
+    for (const [name, resolution] of [
+      ['node10', { module: 'commonjs', moduleResolution: 'node10' }],
+      ['node16', { module: 'node16', moduleResolution: 'node16' }],
+    ] as const) {
+      const ok = path.join(project, `tsconfig.build-${name}.json`);
+      fs.writeFileSync(ok, JSON.stringify({ compilerOptions: { ...base, ...resolution }, files: ['build-ok.ts'] }));
+      const r = run(process.execPath, [tsc, '-p', ok], project);
+      expect([name, r.stdout + r.stderr]).toEqual([name, '']);
+      expect(r.code).toBe(0);
+      const bad = path.join(project, `tsconfig.build-bad-${name}.json`);
+      fs.writeFileSync(bad, JSON.stringify({ compilerOptions: { ...base, ...resolution }, files: ['build-bad.ts'] }));
+      const b = run(process.execPath, [tsc, '-p', bad], project);
+      expect(b.code).not.toBe(0);
+      expect(b.stdout).toMatch(/build-bad\.ts\(2,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
+    }
   });
 
   it('runs its bin (npx focal-onnx), exit codes included', () => {
