@@ -90,7 +90,7 @@ describe('npm pack, installed into a fresh project', () => {
       (f) => !(f === 'package.json' || f === 'README.md' || f === 'LICENSE' || f.startsWith('bin/') || /^dist\/src\/.*\.(js|d\.ts)$/.test(f) || /^models\/[^/]+\.(onnx|md)$/.test(f)),
     );
     expect(unexpected).toEqual([]);
-    expect(files.filter((f) => /^dist\/(test|scripts)\//.test(f) || f.endsWith('.map') || /^src\//.test(f))).toEqual([]);
+    expect(files.filter((f) => /^dist\/(test|scripts|bench)\//.test(f) || f.endsWith('.map') || /^src\//.test(f))).toEqual([]);
   });
 
   it('installs as a package of its own (not a link to this checkout)', () => {

@@ -6,7 +6,7 @@
  * What runs, for each task (binary [N], multilabel [N/16, 16]) and size (1M, 16M, 64M elements of
  * float32 predictions and 0/1 float32 targets; 32M too for binary, the issue's goal size):
  *
- * - seed, whole process: `/usr/bin/python3 scripts/bench-seed.py` — python starts, imports torch and
+ * - seed, whole process: `/usr/bin/python3 bench/bench-seed.py` — python starts, imports torch and
  *   the seed module, np.load's both files, runs the seed's FocalLoss / FocalLoss_MultiLabel once,
  *   prints. Timed from spawn to exit. (Skipped, and said so, when python3-torch is missing.)
  * - seed, in-process: the seed's forward call alone (files already in memory), threads 1 and 2.
@@ -25,13 +25,13 @@
  * - eval on logits (binary): `eval --input logits --eps 0` on the logits of the same probabilities
  *   (torchvision's and optax's loss), whole process, and its graph from memory in two sessions:
  *   what the logits peers are compared with.
- * - peers (binary; scripts/bench-peers.ts, run by scripts/bench-peers.py in the venv that
+ * - peers (binary; bench/bench-peers.ts, run by bench/bench-peers.py in the venv that
  *   scripts/setup-python.sh makes): PyTorch 2 eager and torch.compile with the seed's formula and
  *   with torchvision's sigmoid_focal_loss, jax.jit of optax's sigmoid_focal_loss, NumPy — whole
  *   process (start, load the files, compute, print) and in process (best of several calls on the
  *   data in memory), 2 threads; each one's loss is checked against eval's (a peer that disagrees
  *   is marked in the table and the bench exits 1). Without a venv they are left out, and said so.
- * - rows from other files: the RowSources in SOURCES (scripts/bench-rows.ts says how to add one).
+ * - rows from other files: the RowSources in SOURCES (bench/bench-rows.ts says how to add one).
  *
  * Every in-process row runs in its own child process, so its peak memory (max RSS, from
  * `process.resourceUsage()` or python's getrusage) is its own; for eval a preloaded hook reports it.
@@ -71,7 +71,7 @@ import { networkRows } from './bench-network';
 import { softRows } from './bench-soft';
 import { BenchOptions, DataFiles, ROOT, Row, RowKey, RowSource, SourceContext, Task, fmtSize, lastJson, readFirstBatch, run } from './bench-rows';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
-import { mulberry32 } from './prng';
+import { mulberry32 } from '../scripts/prng';
 
 const ALPHA = 0.25;
 const GAMMA = 2;
@@ -84,13 +84,13 @@ const PYTHON = '/usr/bin/python3';
 /**
  * bench.ts's own kinds of row (Row.kind; a RowSource may add its own). `eval-logits` and
  * `eval-graph-logits` are eval on the binary files' logits with eps 0 (torchvision's and optax's
- * function), the rows the logits peers compare with; `peer` / `peer-inproc` are scripts/bench-peers.ts's.
+ * function), the rows the logits peers compare with; `peer` / `peer-inproc` are bench/bench-peers.ts's.
  */
 type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval-graph-logits' | 'eval' | 'eval-logits' | 'eval-inproc' | 'peer' | 'peer-inproc';
 
 /**
- * The rows measured in other files (scripts/bench-<topic>.ts, each exporting a RowSource; see
- * scripts/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
+ * The rows measured in other files (bench/bench-<topic>.ts, each exporting a RowSource; see
+ * bench/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
  * bench.ts's own rows. To add one: import it and list it here.
  */
 const SOURCES: readonly RowSource[] = [peerRows, softRows, detectionRows, evaluatorRows, networkRows];
@@ -118,7 +118,7 @@ const FLAGS = {
   tasks: { type: 'enum', values: ['all', 'binary', 'multilabel'], description: 'which files (default all: binary at every size, multilabel at every size but 32M)' },
   seed: { type: 'boolean', description: "run the seed's PyTorch code (default; --no-seed to skip it)" },
   peers: { type: 'boolean', description: 'run the peers: PyTorch, torch.compile, JAX, NumPy in the venv (default; --no-peers to skip them)' },
-  levers: { type: 'boolean', description: "measure onnxruntime's in-process levers (scripts/bench-levers.ts; default, not with --quick; --no-levers to skip)" },
+  levers: { type: 'boolean', description: "measure onnxruntime's in-process levers (bench/bench-levers.ts; default, not with --quick; --no-levers to skip)" },
   out: { type: 'string', description: 'where results.json, throughput.svg and README.md go (default bench/)' },
   data: { type: 'string', description: 'where the generated data files go' },
   quick: { type: 'boolean', description: '1M and 4M, two runs each, results under the data directory' },
@@ -555,7 +555,7 @@ async function measure(ctx: Context, task: Task, size: number, files: DataFiles,
 
   // the seed
   if (ctx.torch !== undefined) {
-    const seedArgs = [path.join(ROOT, 'scripts', 'bench-seed.py'), files.pred, files.target, '--task', task];
+    const seedArgs = [path.join(ROOT, 'bench', 'bench-seed.py'), files.pred, files.target, '--task', task];
     progress('seed, whole process');
     const s = await run(PYTHON, seedArgs);
     const r = lastJson<SeedOutput>(s, 'bench-seed.py');
@@ -741,7 +741,7 @@ function peersText(rows: readonly Row[]): string {
   return peersSkipped ? `${table}\n\n_${peersSkipped}._` : table;
 }
 
-/** One variant of scripts/bench-levers.ts's JSON. */
+/** One variant of bench/bench-levers.ts's JSON. */
 interface LeverResult {
   part: string;
   name: string;
@@ -758,7 +758,7 @@ interface LeverRun {
 }
 
 /**
- * The levers, each run's variants in interleaved rounds (scripts/bench-levers.ts): one session of
+ * The levers, each run's variants in interleaved rounds (bench/bench-levers.ts): one session of
  * one thread (as each of eval's sessions side by side) for every part, and the session options
  * again with two threads (eval's one-session path, where spinning matters).
  */
@@ -884,7 +884,7 @@ function readme(rows: readonly Row[], meta: Record<string, unknown>, notes: read
   return [
     '# Benchmark',
     '',
-    'Written by `npm run bench` (scripts/bench.ts); the raw numbers are in `results.json`, the chart is `throughput.svg`.',
+    'Written by `npm run bench` (bench/bench.ts); the raw numbers are in `results.json`, the chart is `throughput.svg`.',
     '',
     `Last run: ${m.date} on ${m.cores} × ${m.cpu}, Node ${m.node}, onnxruntime-node ${m.ort}, seed: ${seedNote}; peers: ${peersNote}.`,
     `Load average before / after: ${m.load.before.map((x) => x.toFixed(2)).join(' ')} / ${m.load.after.map((x) => x.toFixed(2)).join(' ')}.`,
@@ -915,7 +915,7 @@ function readme(rows: readonly Row[], meta: Record<string, unknown>, notes: read
       ? [
           '## In-process levers, this run',
           '',
-          `\`npm run bench:levers\` (scripts/bench-levers.ts): each variant over the same ${levers[0].elements} elements in memory, ${levers[0].rounds} interleaved rounds; the ratio is to its part's baseline (eval's graph as eval runs it, or the first variant) in the same round.`,
+          `\`npm run bench:levers\` (bench/bench-levers.ts): each variant over the same ${levers[0].elements} elements in memory, ${levers[0].rounds} interleaved rounds; the ratio is to its part's baseline (eval's graph as eval runs it, or the first variant) in the same round.`,
           '',
           leversText(levers),
           '',

@@ -1,9 +1,9 @@
 /**
- * What `npm run bench` (scripts/bench.ts) records, and how a row measured in another file plugs in.
+ * What `npm run bench` (bench/bench.ts) records, and how a row measured in another file plugs in.
  *
  * A row is one measured configuration: its times (one a repetition), the peak memory of the
  * process that ran it, and the loss it printed. bench.ts measures its own rows; a `RowSource` (a
- * `scripts/bench-<topic>.ts` file exporting one, listed in bench.ts's `SOURCES`) measures more:
+ * `bench/bench-<topic>.ts` file exporting one, listed in bench.ts's `SOURCES`) measures more:
  *
  *     export const softTargetRows: RowSource = {
  *       name: 'soft targets',
@@ -40,7 +40,7 @@ export interface Row {
   readonly form?: 'arith' | 'onehot';
   /** Graph rows: worker threads, each with a one-thread session. */
   readonly workers?: number;
-  /** Peer rows: which peer (scripts/bench-peers.py's --peer). */
+  /** Peer rows: which peer (bench/bench-peers.py's --peer). */
   readonly peer?: string;
   /** A whole-process row (compared with the seed's whole process). */
   readonly whole?: boolean;
@@ -69,7 +69,7 @@ export interface BenchOptions {
   readonly sizes: readonly number[];
   readonly reps: number;
   readonly quick: boolean;
-  /** Run the peers (scripts/bench-peers.ts); --no-peers leaves them out. */
+  /** Run the peers (bench/bench-peers.ts); --no-peers leaves them out. */
   readonly peers: boolean;
   /** Where data files (and scratch files) go. */
   readonly data: string;

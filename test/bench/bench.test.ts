@@ -1,7 +1,7 @@
 /**
  * `npm run bench` and `npm run bench:levers` (the build's copies: `npm test` builds first), at a
  * tiny size: the bench writes its JSON, README and chart with every row kind it measures (the
- * peers left out here: test/scripts/bench-peers.test.ts runs them), says in its tables that the
+ * peers left out here: test/bench/bench-peers.test.ts runs them), says in its tables that the
  * peers did not run, and keeps the README's hand-written part; the levers print a row a variant,
  * each with its ratio to its baseline. Bad flags: one line, exit 2. Timings are not checked.
  */
@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-const DIST = path.resolve(__dirname, '../../dist/scripts');
+const DIST = path.resolve(__dirname, '../../dist/bench');
 
 function node(script: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return nodeEnv(process.env, script, ...args);
