@@ -12,7 +12,7 @@
  * side and mode, and the median over rounds of this / base (below 1: this checkout is faster).
  * Both sides must give the same loss (1e-6 relative), or the A/B stops.
  *
- *     npm run bench:ab -- --base /path/to/other/checkout [--elements 32M] [--rounds 7] [--json bench/ab.json]
+ *     npm run bench:ab -- --base /path/to/other/checkout [--elements 32M] [--rounds 15] [--json bench/ab.json]
  *
  * Quiet machine wanted: the figures are wall-clock; the load average before and after is recorded.
  */
@@ -114,7 +114,7 @@ export function checkBase(dir: string): string | undefined {
 
 export async function abEval(o: AbOptions): Promise<AbResult> {
   const elements = o.elements ?? 32 << 20;
-  const rounds = o.rounds ?? 7;
+  const rounds = o.rounds ?? 15;
   const data = o.data ?? process.env.FOCAL_BENCH_DATA ?? path.join(os.tmpdir(), 'focal-onnx-bench');
   const progress = o.progress ?? (() => undefined);
   const sides: [Side, Side] = [
@@ -179,7 +179,7 @@ export function abTable(r: AbResult): string {
 const FLAGS = {
   base: { type: 'string', description: 'the other checkout (its dist built): what this one is compared with' },
   elements: { type: 'string', placeholder: '32M', description: 'elements of the binary files (default 32M)' },
-  rounds: { type: 'number', integer: true, min: 1, description: 'interleaved rounds (default 7), after one warm-up round' },
+  rounds: { type: 'number', integer: true, min: 1, description: 'interleaved rounds (default 15), after one warm-up round' },
   data: { type: 'string', description: "where the data files go (default npm run bench's)" },
   json: { type: 'string', description: 'where the JSON goes (default bench/ab.json)' },
 } as const;
