@@ -7,12 +7,14 @@
  * attaches one to a network. The main entry, loaded the same way, does load onnxruntime's binding:
  * the same check sees it there, so its silence on the build entry means something.
  *
- * Its names are the main entry's (the same objects) minus the runtime's and `run`: a name added to
- * one and not the other fails here. test/package/pack.test.ts uses it from the packed tarball
+ * Its names are the main entry's (the same objects) minus the runtime's and the CLI's (`run`,
+ * `CliIO`), its types included (read from the declarations the build wrote): a name added to one
+ * and not the other fails here. test/package/pack.test.ts uses it from the packed tarball
  * (`import … from 'focal-onnx/build'`, ESM, CommonJS and TypeScript).
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+import * as ts from 'typescript';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist', 'src');
@@ -88,5 +90,22 @@ describe('focal-onnx/build (src/build.ts)', () => {
     expect(build.exports.sort()).toEqual(expected);
     for (const k of expected) expect([k, entry[k] === index[k]]).toEqual([k, true]);
     expect(expected).toEqual(expect.arrayContaining(['buildLoss', 'attachLoss', 'normalizeOptions', 'PRESETS', 'Graph', 'op', 'writeNpy', 'UsageError', 'VERSION']));
+  });
+
+  it("declares the main entry's names, types included, minus the runtime's and the CLI's", () => {
+    const files = ['index.d.ts', 'build.d.ts', path.join('runtime', 'index.d.ts')].map((f) => path.join(DIST, f));
+    const program = ts.createProgram(files, { skipLibCheck: true, types: [] });
+    const checker = program.getTypeChecker();
+    const names = (file: string): string[] => {
+      const module = checker.getSymbolAtLocation(program.getSourceFile(file) as ts.SourceFile) as ts.Symbol;
+      return checker
+        .getExportsOfModule(module)
+        .map((x) => x.name)
+        .sort();
+    };
+    const [index, entry, runtime] = files.map(names);
+    const expected = index.filter((k) => !runtime.includes(k) && k !== 'run' && k !== 'CliIO');
+    expect(entry).toEqual(expected);
+    expect(expected).toEqual(expect.arrayContaining(['LossOptions', 'AttachOptions', 'NpyDType', 'DType', 'Preset', 'buildLoss']));
   });
 });
