@@ -98,6 +98,15 @@ describe('npm pack, installed into a fresh project', () => {
     expect(fs.lstatSync(installed).isSymbolicLink()).toBe(false);
     expect(JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version).toBe(pkg.version);
     expect(fs.existsSync(path.join(installed, 'dist', 'test'))).toBe(false);
+    // Its exports map: the two entries, its package.json and the shipped models resolve by name.
+    const r = run(process.execPath, ['-p', "['focal-onnx', 'focal-onnx/build', 'focal-onnx/package.json', 'focal-onnx/models/binary-probs.onnx'].map((m) => require.resolve(m)).join('\\n')"], project);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n').map((f) => path.relative(installed, f))).toEqual([
+      path.join('dist', 'src', 'index.js'),
+      path.join('dist', 'src', 'build.js'),
+      'package.json',
+      path.join('models', 'binary-probs.onnx'),
+    ]);
   });
 
   // One program per module system: build a loss, evaluate a batch in memory and two files (the
