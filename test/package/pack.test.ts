@@ -254,7 +254,7 @@ const before = loaded();
     expectBuildOutput(r.stdout);
   });
 
-  it('focal-onnx/build from TypeScript: its types resolve (classic node and node16 resolution), and a wrong option does not compile', () => {
+  it('focal-onnx/build from TypeScript: its types resolve (classic node, node16 and bundler resolution), and a wrong option does not compile', () => {
     const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const base = { strict: true, target: 'ES2022', lib: ['ES2022'], types: ['node'], noEmit: true, skipLibCheck: true };
     fs.writeFileSync(
@@ -271,6 +271,7 @@ const before = loaded();
     for (const [name, resolution] of [
       ['node10', { module: 'commonjs', moduleResolution: 'node10' }],
       ['node16', { module: 'node16', moduleResolution: 'node16' }],
+      ['bundler', { module: 'esnext', moduleResolution: 'bundler' }],
     ] as const) {
       const ok = path.join(project, `tsconfig.build-${name}.json`);
       fs.writeFileSync(ok, JSON.stringify({ compilerOptions: { ...base, ...resolution }, files: ['build-ok.ts'] }));
@@ -283,7 +284,7 @@ const before = loaded();
       expect(b.code).not.toBe(0);
       expect(b.stdout).toMatch(/build-bad\.ts\(2,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
     }
-  });
+  }, 180_000);
 
   it('runs its bin (npx focal-onnx), exit codes included', () => {
     const bin = path.join(project, 'node_modules', '.bin', 'focal-onnx');
