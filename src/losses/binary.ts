@@ -39,7 +39,8 @@
  * 1 − p_t = t·σ(−x) + (1 − t)·σ(x). For 0/1 targets and eps = 0 it is the hard form's function.
  */
 import { Value, op } from '../onnx';
-import { LossParams, Param, clamped, clampedLog, clipLogProb, clipProb, focalTerm, logSigmoidPair, smoothTargets, toType } from './focal';
+import { negAlphaT } from './alpha';
+import { LossParams, clamped, clampedLog, clipLogProb, clipProb, focalTerm, logSigmoidPair, smoothTargets, toType } from './focal';
 import { FocalOptions, usesSoftForm } from './options';
 
 /**
@@ -79,7 +80,7 @@ function softForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Valu
     m = op.add(op.mul(t, op.sub(1, x)), op.mul(u, x));
   }
   const negBce = op.add(op.mul(t, logP), op.mul(u, log1mP));
-  return focalTerm(negBce, m, p.gamma, arithNegAlpha(t, u, p.alpha));
+  return focalTerm(negBce, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, u, fast: true }));
 }
 
 /**
@@ -105,39 +106,7 @@ function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams, vali
     // p_t = u + s·x: x for t = 1 and 1 − x for t = 0, exactly, for any x; then the seed's clamp.
     ({ logPt, m } = clamped(op.add(op.mul(x, op.sub(t, u)), u), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, arithNegAlpha(t, u, p.alpha), p);
-}
-
-/**
- * −α_t for a scalar, per-label list or attribute α; −1 when unweighted. Two forms:
- * - (α − 1) + t·(1 − 2α), two passes, where that rounds to exactly −α for t = 1 in the compute type
- *   (checked here for each α: true for the seed's 0.25 and any α with few significant bits);
- * - t·(−α) + u·(α − 1) otherwise, three passes, exact for any α (one product is 0): the two-pass
- *   form cancels for t = 1 and would leave a small α (or one near 1) with a relative error ~u/α.
- */
-function arithNegAlpha(t: Value, u: Value, alpha: LossParams['alpha']): Param {
-  const ct = t.dtype;
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number') {
-    if (alpha === 0.5) return -0.5;
-    if (alpha === 0) return op.neg(u);
-    if (alpha === 1) return op.neg(t);
-    if (twoPassExact([alpha], ct)) return op.add(op.mul(t, 1 - 2 * alpha), alpha - 1);
-    return op.add(op.mul(t, -alpha), op.mul(u, alpha - 1));
-  }
-  const g = t.graph;
-  if (alpha instanceof Value) {
-    const a = toType(alpha, ct);
-    return op.add(op.mul(t, op.neg(a)), op.mul(u, op.sub(a, 1)));
-  }
-  if (twoPassExact(alpha, ct)) return op.add(op.mul(t, g.constant(alpha.map((a) => 1 - 2 * a), ct)), g.constant(alpha.map((a) => a - 1), ct));
-  return op.add(op.mul(t, g.constant(alpha.map((a) => -a), ct)), op.mul(u, g.constant(alpha.map((a) => a - 1), ct)));
-}
-
-/** Whether (α − 1) + 1·(1 − 2α), each constant and the sum rounded to `ct`, is exactly −α (rounded) for every α. */
-function twoPassExact(alphas: readonly number[], ct: string): boolean {
-  const r = ct === 'float64' ? (x: number): number => x : Math.fround;
-  return alphas.every((a) => r(r(1 - 2 * a) + r(a - 1)) === r(-a));
+  return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, u, fast: true }), p);
 }
 
 function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
@@ -174,28 +143,6 @@ function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Va
   } else {
     ({ logPt, m } = clamped(pick(pair(op.sub(1, x), x)), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, onehotNegAlpha(x, mask, flatMask, sumClasses, p.alpha), p);
+  return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'mask', like: x, mask, flatMask, sumClasses }), p);
 }
 
-/**
- * The seed's α table [1 − α, α] (negated), masked: −α_t per element. A scalar α is one row
- * [α − 1, −α] times the flat mask; a per-label α is a [2, 1, L] table times the mask, then summed.
- */
-function onehotNegAlpha(x: Value, mask: Value, flatMask: Value, sumClasses: (v: Value) => Value, alpha: LossParams['alpha']): Param {
-  const ct = mask.dtype;
-  const g = mask.graph;
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number') return op.reshapeLike(op.matMul(g.constant([alpha - 1, -alpha], ct, [1, 2]), flatMask), x);
-  if (alpha instanceof Value) {
-    const a = toType(alpha, ct);
-    if (a.rank === 0) {
-      const row = op.reshape(op.concat([op.unsqueeze(op.sub(a, 1), [0]), op.unsqueeze(op.neg(a), [0])], 0), [1, 2]);
-      return op.reshapeLike(op.matMul(row, flatMask), x);
-    }
-    // [L] → [2, 1, …, L]: the class axis first, the label axis last, ones between.
-    const lift = (v: Value): Value => op.unsqueeze(v, [...Array(mask.rank - a.rank).keys()]);
-    return sumClasses(op.mul(op.concat([lift(op.sub(a, 1)), lift(op.neg(a))], 0), mask));
-  }
-  const dims = [2, ...Array(mask.rank - 2).fill(1), alpha.length];
-  return sumClasses(op.mul(g.constant([...alpha.map((a) => a - 1), ...alpha.map((a) => -a)], ct, dims), mask));
-}

@@ -48,12 +48,13 @@
  * probs case with target 0 and p = 0.0035, where c = 1 − p has rounded).
  */
 import { DType, Value, op } from '../onnx';
+import { negAlphaT } from './alpha';
 import { softTarget } from './binary';
 import { LossParams, Param, classCount, clipLogProb, clipProb, elementCount, focalFactor, focalWeight, logSigmoidPair, param, rowLength, toType, weightLike } from './focal';
-import { softNegAlpha, softProbs, softTargetRows } from './multiclass';
+import { softProbs, softTargetRows } from './multiclass';
 import { FocalOptions, usesSoftForm } from './options';
 import { hasTerms } from './terms';
-import { Prepared, sigmoidNegAlpha, termWeight } from './terms-graph';
+import { Prepared, termWeight } from './terms-graph';
 
 /** What the loss built that the gradient of its terms needs. */
 export interface GradContext {
@@ -185,7 +186,7 @@ function binaryGradient(x: Value, target: Value, o: FocalOptions, p: LossParams)
     // As the loss's arith form: p_t = (1 − t) + s·p and 1 − p_t = t − s·p, each without cancellation.
     core = probsCore(op.add(op.sub(1, t), sx), op.sub(t, sx), p.gamma, p.eps);
   }
-  return op.mul(scaled(core, outerFactor(sigmoidNegAlpha(t, p.alpha), target, o, ct, p, x)), s);
+  return op.mul(scaled(core, outerFactor(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t }), target, o, ct, p, x)), s);
 }
 
 /**
@@ -235,7 +236,7 @@ function softBinaryGradient(x: Value, target: Value, o: FocalOptions, p: LossPar
   const f = focalFactor(m, p.gamma);
   let core: Value = f ? op.mul(f, dB) : dB;
   if (dmTerm !== undefined) core = op.sub(core, op.mul(dmTerm === 1 ? s : op.mul(s, dmTerm), b));
-  return scaled(core, outerFactor(sigmoidNegAlpha(t, p.alpha), t, o, ct, p, x));
+  return scaled(core, outerFactor(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t }), t, o, ct, p, x));
 }
 
 // ---- multi-class -----------------------------------------------------------------------------------
@@ -246,7 +247,7 @@ function multiclassGradient(x: Value, target: Value, o: FocalOptions, p: LossPar
   const depth = classCount(x);
   const onehot = toType(op.oneHot(toType(target, 'int64'), depth, g.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
   const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
-  const factor = outerFactor(multiclassNegAlpha(target, p.alpha, ct), target, o, ct, p, x);
+  const factor = outerFactor(negAlphaT(p.alpha, ct, { kind: 'class', like: target, select: (table) => op.gather(table, target, 0) }), target, o, ct, p, x);
   const row = (v: Value): Value => op.unsqueeze(v, [1]);
 
   if (o.input === 'probs') {
@@ -260,15 +261,6 @@ function multiclassGradient(x: Value, target: Value, o: FocalOptions, p: LossPar
   const gz = scaled(logitsCore(pick(logP), m, p.gamma, p.eps), factor);
   const q = op.div(others, row(op.max(m, TINY_MASS)));
   return op.mul(row(gz), op.sub(onehot, q));
-}
-
-/** −α_t: −α, −α[t] (a list or attribute vector, gathered by the target), or −1 when unweighted. */
-function multiclassNegAlpha(target: Value, alpha: LossParams['alpha'], ct: DType): Param {
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number') return -alpha;
-  if (alpha instanceof Value && alpha.rank === 0) return op.neg(toType(alpha, ct));
-  const table = alpha instanceof Value ? op.neg(toType(alpha, ct)) : target.graph.constant(alpha.map((a) => -a), ct);
-  return op.gather(table, target, 0);
 }
 
 // ---- the detection and segmentation terms (terms.ts) -----------------------------------------------
@@ -360,7 +352,7 @@ function termsGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContex
     const depth = classCount(x);
     const onehot = toType(op.oneHot(toType(idx, 'int64'), depth, g.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
     const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
-    const negAlpha = multiclassNegAlpha(idx, p.alpha, ct);
+    const negAlpha = negAlphaT(p.alpha, ct, { kind: 'class', like: idx, select: (table) => op.gather(table, idx, 0) });
     const row = (v: Value): Value => op.unsqueeze(v, [1]);
     if (o.input === 'probs') {
       const { core, dF } = probsTermCore(pick(x), p.gamma, p.eps, p.reducedThreshold);
@@ -376,7 +368,7 @@ function termsGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContex
   const t = toType(ctx.prep.target, ct);
   const s = op.sub(op.mul(t, 2), 1);
   const sx = op.mul(x, s);
-  const negAlpha = sigmoidNegAlpha(t, p.alpha);
+  const negAlpha = negAlphaT(p.alpha, ct, { kind: 'sigmoid', t });
   let core: Value;
   let dF: Value | undefined;
   if (o.variant === 'star') {
@@ -408,7 +400,7 @@ function softMulticlassGradient(x: Value, target: Value, o: FocalOptions, p: Los
   const gr = r === undefined ? undefined : typeof p.gamma === 'number' && p.gamma === 1 ? r : op.mul(r, param(p.gamma, ct));
   const sumRows = (v: Value): Value => op.reduceSum(v, { axes: [1], keepdims: true });
   const rows = op.reduceSum(t, { axes: [1], keepdims: false }); // any [N] value: the count of rows
-  const factor = outerFactor(softNegAlpha(p.alpha, ct, x), rows, o, ct, p, x);
+  const factor = outerFactor(negAlphaT(p.alpha, ct, { kind: 'class', like: x }), rows, o, ct, p, x);
   const tf = f ? op.mul(t, f) : t;
   if (o.input === 'logits') {
     // h / (−α_j·scale) = t·m^γ·(γρc + 1), masked.

@@ -22,8 +22,9 @@
  * α a number multiplies every class (Keras' α), a list weighs each class; eps = 0 drops the clip
  * (with logits log q is LogSoftmax, stable).
  */
-import { DType, Value, op } from '../onnx';
-import { LossParams, Param, clamped, clampedLog, classCount, clipLogProb, clipProb, focalTerm, rowLength, smoothTargets, toType } from './focal';
+import { Value, op } from '../onnx';
+import { LossParams, clamped, clampedLog, classCount, clipLogProb, clipProb, focalTerm, rowLength, smoothTargets, toType } from './focal';
+import { negAlphaT } from './alpha';
 import { FocalOptions, usesSoftForm } from './options';
 
 /** The class dimension: fixed by a per-class α list, else symbolic. */
@@ -56,16 +57,7 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
   } else {
     ({ logPt, m } = clamped(pick(scores), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, negAlpha(target, o, p.alpha, ct, pick), p);
-}
-
-function negAlpha(target: Value, o: FocalOptions, alpha: LossParams['alpha'], ct: DType, pick: (v: Value) => Value): Param {
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number') return -alpha;
-  if (alpha instanceof Value && alpha.rank === 0) return op.neg(toType(alpha, ct));
-  const table = alpha instanceof Value ? op.neg(toType(alpha, ct)) : target.graph.constant(alpha.map((a) => -a), ct);
-  // α per class: gathered by the target (arith), or the masked sum over classes (onehot).
-  return o.form === 'onehot' ? pick(op.unsqueeze(table, [0])) : op.gather(table, target, 0);
+  return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: target, select: o.form === 'onehot' ? (table) => pick(op.unsqueeze(table, [0])) : (table) => op.gather(table, target, 0) }), p);
 }
 
 /** The soft target rows [N, C] in the compute type: the given probabilities, or the one-hot of class indices; label-smoothed. */
@@ -94,13 +86,6 @@ function softElements(x: Value, target: Value, o: FocalOptions, p: LossParams): 
   const ct = x.dtype;
   const t = softTargetRows(x, target, o, p);
   const { logC, m } = softProbs(x, o, p);
-  return focalTerm(op.mul(t, logC), m, p.gamma, softNegAlpha(p.alpha, ct, x));
+  return focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x }));
 }
 
-/** −α for every class (a number or scalar attribute), −α_c as a row [C] (a list or vector attribute), or −1. */
-export function softNegAlpha(alpha: LossParams['alpha'], ct: DType, x: Value): Param {
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number') return -alpha;
-  if (alpha instanceof Value) return op.neg(toType(alpha, ct));
-  return x.graph.constant(alpha.map((a) => -a), ct);
-}

@@ -16,6 +16,7 @@
  */
 import { DType, Value, op } from '../onnx';
 import { LossParams, Param, logSigmoidPair, param, toType } from './focal';
+import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './terms';
 
@@ -151,25 +152,6 @@ export function reduceTerms(loss: Value, divisor: Param | 'mean', o: FocalOption
   }
 }
 
-/**
- * −α_t = t·(−α) + (1 − t)·(α − 1) for a scalar, per-label list or attribute α; −1 when unweighted.
- * Exact for 0/1 targets (one product is ±0), unlike (α − 1) + t·(1 − 2α), which cancels for t = 1
- * and loses the digits of a small α. Shared by the detection terms and the gradients (grad.ts).
- */
-export function sigmoidNegAlpha(t: Value, alpha: LossParams['alpha']): Param {
-  const ct = t.dtype;
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number' && alpha === 0.5) return -0.5;
-  const u = op.sub(1, t);
-  if (typeof alpha === 'number') return op.add(op.mul(t, -alpha), op.mul(u, alpha - 1));
-  if (alpha instanceof Value) {
-    const a = toType(alpha, ct);
-    return op.add(op.mul(t, op.neg(a)), op.mul(u, op.sub(a, 1)));
-  }
-  const g = t.graph;
-  return op.add(op.mul(t, g.constant(alpha.map((a) => -a), ct)), op.mul(u, g.constant(alpha.map((a) => a - 1), ct)));
-}
-
 /** FL* (fvcore's sigmoid_focal_loss_star): −α_t · log σ(γ·z) / γ with z = x·(2t − 1). */
 export function starElements(x: Value, t: Value, p: LossParams): Value {
   const ct = x.dtype;
@@ -177,7 +159,7 @@ export function starElements(x: Value, t: Value, p: LossParams): Value {
   const z = op.mul(x, op.sub(op.mul(tt, 2), 1));
   const { pos } = logSigmoidPair(op.mul(z, param(p.gamma, ct)));
   const scaled = typeof p.gamma === 'number' ? op.mul(pos, 1 / p.gamma) : op.div(pos, toType(p.gamma, ct));
-  const negAlpha = sigmoidNegAlpha(tt, p.alpha);
+  const negAlpha = negAlphaT(p.alpha, ct, { kind: 'sigmoid', t: tt });
   if (negAlpha === -1) return op.neg(scaled);
   return op.mul(scaled, param(negAlpha, ct));
 }
