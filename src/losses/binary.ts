@@ -40,7 +40,7 @@
  */
 import { Value, op } from '../onnx';
 import { negAlphaT } from './alpha';
-import { LossParams, clamped, clampedLog, clipLogProb, clipProb, focalTerm, logSigmoidPair, smoothTargets, toType } from './focal';
+import { LossParams, clamped, clampedLog, clipLogProb, clipProb, focalTerm, logSigmoidPair, oneHot, smoothTargets, toType } from './focal';
 import { FocalOptions, usesSoftForm } from './options';
 
 /**
@@ -124,7 +124,7 @@ function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Va
   // Float32 from int32 indices: CUDA's OneHot takes (int64, int64, float32) or (int32, int32,
   // float32); int32 halves the index bytes of a float target.
   const it = target.dtype === 'int64' ? 'int64' : 'int32';
-  const isNeg = toType(op.oneHot(toType(target, it), g.constant(1, it), g.constant([0, 1], 'float32'), cls), ct);
+  const isNeg = oneHot(toType(target, it), g.constant(1, it), ct, cls);
   const mask = op.concat([isNeg, op.sub(1, isNeg)], cls);
   const flatMask = op.reshape(mask, [2, -1]);
   // The masked sum over the two classes, Σ_c v[c]·mask[c], as the product with the row [1, 1]:

@@ -47,6 +47,48 @@ export function padd(a: Param, b: Param, like: DType): Param {
   return op.add(param(a, like), param(b, like));
 }
 
+/** a / b, folded when both are numbers. */
+export function pdiv(a: Param, b: Param, like: DType): Param {
+  if (typeof a === 'number' && typeof b === 'number') return a / b;
+  return op.div(param(a, like), param(b, like));
+}
+
+/**
+ * f(p) in the compute type `ct`: the number `num(p)` when p is a number (folded when the graph is
+ * built), else `val` of p (cast to `ct`) in the graph. The named folds below are the ones the loss uses.
+ */
+export function fold(p: Param, ct: DType, num: (a: number) => number, val: (v: Value) => Value): Param {
+  return typeof p === 'number' ? num(p) : val(toType(p, ct));
+}
+
+/** 1 − p. */
+export const oneMinus = (p: Param, ct: DType): Param => fold(p, ct, (a) => 1 - a, (v) => op.sub(1, v));
+/** log p. */
+export const logOf = (p: Param, ct: DType): Param => fold(p, ct, Math.log, op.log);
+/** log(1 − p) (log1p(−p) for a number). */
+export const logOneMinus = (p: Param, ct: DType): Param => fold(p, ct, (a) => Math.log1p(-a), (v) => op.log(op.sub(1, v)));
+/** 1 / p. */
+export const recip = (p: Param, ct: DType): Param => fold(p, ct, (a) => 1 / a, op.reciprocal);
+/** p − 1. */
+export const minusOne = (p: Param, ct: DType): Param => fold(p, ct, (a) => a - 1, (v) => op.sub(v, 1));
+
+/** A number, or a list as a typed constant of `ct` (a per-label / per-class table), after `f` on each entry. */
+export function typed(v: number | readonly number[], g: Value['graph'], ct: DType, f: (a: number) => number = (a) => a): number | Value {
+  return typeof v === 'number' ? f(v) : g.constant(v.map(f), ct);
+}
+
+/** x / p: a Mul by the folded 1/p for a number, else a Div. */
+export function divBy(x: Value, p: Param): Value {
+  return typeof p === 'number' ? op.mul(x, 1 / p) : op.div(x, toType(p, x.dtype));
+}
+
+/** x · p, with no node for p = 1 and a Neg for p = −1. */
+export function scaled(x: Value, p: Param): Value {
+  if (p === 1) return x;
+  if (p === -1) return op.neg(x);
+  return op.mul(x, param(p, x.dtype));
+}
+
 /** a · b, folded when both are numbers. */
 export function pmul(a: Param, b: Param, like: DType): Param {
   if (typeof a === 'number' && typeof b === 'number') return a * b;
@@ -72,10 +114,8 @@ export function focalFactor(m: Value, gamma: Param): Value | undefined {
 export function focalWeight(m: Value, gamma: Param, reduced: Param | null = null): Value | undefined {
   if (reduced === null) return focalFactor(m, gamma);
   const ct = m.dtype;
-  const scaled = typeof reduced === 'number' ? op.mul(m, 1 / reduced) : op.div(m, toType(reduced, ct));
-  const f = focalFactor(scaled, gamma) ?? m.graph.constant(1, ct);
-  const oneMinusX = typeof reduced === 'number' ? 1 - reduced : op.sub(1, toType(reduced, ct));
-  return op.where(op.greater(m, param(oneMinusX, ct)), 1, f);
+  const f = focalFactor(divBy(m, reduced), gamma) ?? m.graph.constant(1, ct);
+  return op.where(op.greater(m, param(oneMinus(reduced, ct), ct)), 1, f);
 }
 
 /**
@@ -109,8 +149,8 @@ export function clamped(pt: Value, eps: Param): { logPt: Value; m: Value } {
 export function clampedLog(logPt: Value, m: Value, eps: Param): { logPt: Value; m: Value } {
   if (eps === 0) return { logPt, m };
   const ct = logPt.dtype;
-  const logEps = typeof eps === 'number' ? Math.log(eps) : op.log(toType(eps, ct));
-  const upper = typeof eps === 'number' ? 1 - eps : op.sub(1, toType(eps, ct));
+  const logEps = logOf(eps, ct);
+  const upper = oneMinus(eps, ct);
   return { logPt: op.clip(logPt, logEps, 0), m: op.clip(m, 0, upper) };
 }
 
@@ -181,8 +221,7 @@ export function weighted(loss: Value, weight: Value | undefined): Value {
 export function smoothTargets(t: Value, x: Param, k: Param): Value {
   if (x === 0) return t;
   const ct = t.dtype;
-  const inv = typeof k === 'number' ? 1 / k : op.reciprocal(toType(k, ct));
-  return op.sub(t, op.mul(op.sub(t, inv), param(x, ct)));
+  return op.sub(t, op.mul(op.sub(t, recip(k, ct)), param(x, ct)));
 }
 
 /**
@@ -192,16 +231,15 @@ export function smoothTargets(t: Value, x: Param, k: Param): Value {
 export function clipLogProb(logP: Value, eps: Param): Value {
   if (eps === 0) return logP;
   const ct = logP.dtype;
-  const lo = typeof eps === 'number' ? Math.log(eps) : op.log(toType(eps, ct));
-  const hi = typeof eps === 'number' ? Math.log1p(-eps) : op.log(op.sub(1, toType(eps, ct)));
-  return op.clip(logP, lo, hi);
+  const lo = logOf(eps, ct);
+  return op.clip(logP, lo, logOneMinus(eps, ct));
 }
 
 /** Keras' clip of a probability to [eps, 1 − eps]; eps = 0: none. */
 export function clipProb(p: Value, eps: Param): Value {
   if (eps === 0) return p;
   const ct = p.dtype;
-  return op.clip(p, param(eps, ct), typeof eps === 'number' ? 1 - eps : op.sub(1, toType(eps, ct)));
+  return op.clip(p, param(eps, ct), oneMinus(eps, ct));
 }
 
 /** α, γ, eps and the label smoothing as the graph sees them: numbers (the flat graph) or a function's attributes. */
@@ -254,12 +292,25 @@ export function rowLength(x: Value, dtype: DType): Param {
 }
 
 /**
- * The class count C of `x` [N, C] as an int64 scalar (OneHot's depth): a constant when known, else
- * counted on the device from row 0 (so N must be at least 1).
+ * The size of `x`'s last axis (the classes of [N, C], the labels of [..., L]) as an int64 scalar
+ * (OneHot's depth): a constant when known, else counted on the device from the first row (so
+ * every axis before it must be at least 1).
  */
 export function classCount(x: Value): Value {
   const g = x.graph;
-  if (typeof x.shape[1] === 'number') return g.constant(x.shape[1], 'int64');
-  const row = op.gather(x, g.constant(0, 'int64'), 0);
+  const last = x.shape[x.rank - 1];
+  if (typeof last === 'number') return g.constant(last, 'int64');
+  let row = x;
+  while (row.rank > 1) row = op.gather(row, g.constant(0, 'int64'), 0);
   return op.cast(op.reduceSum(op.constantOfShape(op.shape(row), 1, 'float32'), { keepdims: false }), 'int64');
+}
+
+/**
+ * The one-hot rows of class indices `index` (int32 or int64, as the caller cast them) over `depth`
+ * classes along `axis`, in the compute type `ct`: OneHot emits float32 (CUDA's OneHot takes
+ * (int64, int64, float32) or (int32, int32, float32)), cast where `ct` differs. `known`: the depth
+ * when it is known, for the output's shape.
+ */
+export function oneHot(index: Value, depth: Value, ct: DType, axis = -1, known?: number | string): Value {
+  return toType(op.oneHot(index, depth, index.graph.constant([0, 1], 'float32'), axis, known), ct);
 }

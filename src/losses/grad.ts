@@ -50,7 +50,28 @@
 import { DType, Value, op } from '../onnx';
 import { negAlphaT } from './alpha';
 import { softTarget } from './binary';
-import { LossParams, Param, classCount, clipLogProb, clipProb, elementCount, focalFactor, focalWeight, logSigmoidPair, param, rowLength, toType, weightLike } from './focal';
+import {
+  LossParams,
+  Param,
+  classCount,
+  clipLogProb,
+  clipProb,
+  divBy,
+  elementCount,
+  focalFactor,
+  focalWeight,
+  logOf,
+  logSigmoidPair,
+  minusOne,
+  oneHot,
+  oneMinus,
+  param,
+  pdiv,
+  rowLength,
+  scaled,
+  toType,
+  weightLike,
+} from './focal';
 import { softProbs, softTargetRows } from './multiclass';
 import { FocalOptions, usesSoftForm } from './options';
 import { hasTerms } from './terms';
@@ -99,7 +120,7 @@ function probsCore(pt: Value, m: Value, gamma: Param, eps: Param): Value {
   if (gamma !== 0) {
     // ρ = log c / (c − 1), 1 at c = 1 (the Where keeps the 0/0 out).
     const rho = op.where(op.equal(c, 1), 1, op.div(op.log(c), op.sub(c, 1)));
-    inner = op.add(typeof gamma === 'number' && gamma === 1 ? rho : op.mul(rho, param(gamma, ct)), inv);
+    inner = op.add(scaled(rho, gamma), inv);
   }
   const f = focalFactor(m, gamma);
   const core = f ? op.mul(f, inner) : inner;
@@ -112,13 +133,12 @@ function logitsCore(logPt: Value, m: Value, gamma: Param, eps: Param): Value {
   let inner: Value = m;
   if (gamma !== 0) {
     const cl = op.mul(op.exp(logPt), op.neg(logPt)); // c·λ ≥ 0
-    inner = op.add(m, typeof gamma === 'number' && gamma === 1 ? cl : op.mul(cl, param(gamma, ct)));
+    inner = op.add(m, scaled(cl, gamma));
   }
   const f = focalFactor(m, gamma);
   const core = f ? op.mul(f, inner) : inner;
   if (eps === 0) return core;
-  const logEps = typeof eps === 'number' ? Math.log(eps) : op.log(toType(eps, ct));
-  return op.where(op.equal(op.clip(logPt, logEps, 0), logPt), core, 0);
+  return op.where(op.equal(op.clip(logPt, logOf(eps, ct), 0), logPt), core, 0);
 }
 
 /**
@@ -133,13 +153,10 @@ function outerFactor(negAlpha: Param, elements: Value, o: FocalOptions, ct: DTyp
       if (!p.weight) throw new RangeError('focalGradient: weighted-mean needs the weight input');
       count = op.mul(param(count, ct), op.reduceMean(toType(p.weight, ct), { keepdims: false }));
     }
-    if (typeof negAlpha === 'number' && typeof count === 'number') return negAlpha / count;
-    return op.div(param(negAlpha, ct), count);
+    return pdiv(negAlpha, count, ct);
   }
   if (!o.labelMean) return negAlpha;
-  const l = rowLength(x, ct);
-  if (typeof negAlpha === 'number' && typeof l === 'number') return negAlpha / l;
-  return op.div(param(negAlpha, ct), l);
+  return pdiv(negAlpha, rowLength(x, ct), ct);
 }
 
 /** d(m^γ)/dm = γ·m^(γ−1), for the soft probs form: undefined for γ = 0 (no term), 1 for γ = 1. */
@@ -160,12 +177,6 @@ function passMask(v: Value, clipped: Value, raw: Value, eps: Param): Value {
 /** ρ = log c / (c − 1), 1 at c = 1 (no 0/0): −log(1 − m)/m for m = 1 − c. */
 function rho(c: Value, logC: Value): Value {
   return op.where(op.equal(c, 1), 1, op.div(logC, op.sub(c, 1)));
-}
-
-function scaled(core: Value, factor: Param): Value {
-  if (factor === 1) return core;
-  if (factor === -1) return op.neg(core);
-  return op.mul(core, param(factor, core.dtype));
 }
 
 // ---- binary and multi-label ------------------------------------------------------------------------
@@ -222,7 +233,7 @@ function softBinaryGradient(x: Value, target: Value, o: FocalOptions, p: LossPar
       const pq = op.mul(pr, q);
       const r = op.where(op.equal(m, 0), 0, op.div(pq, m));
       const mg = focalFactor(m, p.gamma);
-      const gr = typeof p.gamma === 'number' && p.gamma === 1 ? r : op.mul(r, param(p.gamma, ct));
+      const gr = scaled(r, p.gamma);
       dmTerm = mg ? op.mul(mg, gr) : gr;
     }
   } else {
@@ -243,9 +254,8 @@ function softBinaryGradient(x: Value, target: Value, o: FocalOptions, p: LossPar
 
 function multiclassGradient(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   const ct = x.dtype;
-  const g = x.graph;
   const depth = classCount(x);
-  const onehot = toType(op.oneHot(toType(target, 'int64'), depth, g.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
+  const onehot = oneHot(toType(target, 'int64'), depth, ct, -1, x.shape[1]);
   const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
   const factor = outerFactor(negAlphaT(p.alpha, ct, { kind: 'class', like: target, select: (table) => op.gather(table, target, 0) }), target, o, ct, p, x);
   const row = (v: Value): Value => op.unsqueeze(v, [1]);
@@ -283,8 +293,7 @@ function multiclassGradient(x: Value, target: Value, o: FocalOptions, p: LossPar
 function gammaEff(m: Value, gamma: Param, reduced: Param | null | undefined): Param {
   if (reduced === null || reduced === undefined) return gamma;
   const ct = m.dtype;
-  const oneMinusX = typeof reduced === 'number' ? 1 - reduced : op.sub(1, toType(reduced, ct));
-  return op.where(op.greater(m, param(oneMinusX, ct)), m.graph.constant(0, ct), param(gamma, ct));
+  return op.where(op.greater(m, param(oneMinus(reduced, ct), ct)), m.graph.constant(0, ct), param(gamma, ct));
 }
 
 /** probs: the core F·(γ_eff·ρ + 1/c) and dF/dc, both 0 where the clamp does not pass p_t. */
@@ -301,7 +310,7 @@ function probsTermCore(pt: Value, gamma: Param, eps: Param, reduced: Param | nul
   // dF/dc = −γ_eff · m^(γ−1) / X^γ (none for γ = 0).
   let dF: Value | undefined;
   if (gamma !== 0) {
-    const pm = typeof gamma === 'number' ? focalFactor(m, gamma - 1) : op.pow(m, op.sub(toType(gamma, ct), 1));
+    const pm = focalFactor(m, minusOne(gamma, ct));
     dF = op.neg(op.mul(pm ?? op.add(op.mul(m, 0), 1), param(ge, ct)));
     if (reduced !== null && reduced !== undefined) {
       const xg = typeof reduced === 'number' && typeof gamma === 'number' ? Math.pow(reduced, -gamma) : op.pow(toType(reduced as Value, ct), op.neg(toType(gamma as Value, ct)));
@@ -322,8 +331,7 @@ function logitsTermCore(logPt: Value, m: Value, gamma: Param, eps: Param, reduce
   const core = f ? op.mul(f, inner) : inner;
   const dF = op.neg(op.mul(f ? op.mul(f, c) : c, param(ge, ct)));
   if (eps === 0) return { core, dF };
-  const logEps = typeof eps === 'number' ? Math.log(eps) : op.log(toType(eps, ct));
-  const pass = op.equal(op.clip(logPt, logEps, 0), logPt);
+  const pass = op.equal(op.clip(logPt, logOf(eps, ct), 0), logPt);
   return { core: op.where(pass, core, 0), dF: op.where(pass, dF, 0) };
 }
 
@@ -341,16 +349,15 @@ function finishTerms(core: Value, dF: Value | undefined, negAlpha: Param, x: Val
   if (ctx.prep.valid) g = op.where(ctx.prep.valid, g, 0);
   if (o.reduction !== 'mean') return g;
   const d = ctx.divisor === 'mean' ? elementCount(countLike, ct) : ctx.divisor;
-  return typeof d === 'number' ? op.mul(g, 1 / d) : op.div(g, toType(d, ct));
+  return divBy(g, d);
 }
 
 function termsGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
   const ct = x.dtype;
   if (o.task === 'multiclass') {
-    const g = x.graph;
     const idx = ctx.prep.target;
     const depth = classCount(x);
-    const onehot = toType(op.oneHot(toType(idx, 'int64'), depth, g.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
+    const onehot = oneHot(toType(idx, 'int64'), depth, ct, -1, x.shape[1]);
     const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
     const negAlpha = negAlphaT(p.alpha, ct, { kind: 'class', like: idx, select: (table) => op.gather(table, idx, 0) });
     const row = (v: Value): Value => op.unsqueeze(v, [1]);
@@ -397,7 +404,7 @@ function softMulticlassGradient(x: Value, target: Value, o: FocalOptions, p: Los
   const { logC, c, m } = softProbs(x, o, p);
   const f = focalFactor(m, p.gamma);
   const r = p.gamma === 0 ? undefined : rho(c, logC);
-  const gr = r === undefined ? undefined : typeof p.gamma === 'number' && p.gamma === 1 ? r : op.mul(r, param(p.gamma, ct));
+  const gr = r === undefined ? undefined : scaled(r, p.gamma);
   const sumRows = (v: Value): Value => op.reduceSum(v, { axes: [1], keepdims: true });
   const rows = op.reduceSum(t, { axes: [1], keepdims: false }); // any [N] value: the count of rows
   const factor = outerFactor(negAlphaT(p.alpha, ct, { kind: 'class', like: x }), rows, o, ct, p, x);

@@ -23,7 +23,7 @@
  * (with logits log q is LogSoftmax, stable).
  */
 import { Value, op } from '../onnx';
-import { LossParams, clamped, clampedLog, classCount, clipLogProb, clipProb, focalTerm, rowLength, smoothTargets, toType } from './focal';
+import { LossParams, clamped, clampedLog, classCount, clipLogProb, clipProb, focalTerm, oneHot, rowLength, smoothTargets, toType } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions, usesSoftForm } from './options';
 
@@ -40,9 +40,8 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
 
   let pick: (v: Value) => Value;
   if (o.form === 'onehot') {
-    const g = x.graph;
     const depth = classCount(x);
-    const mask = toType(op.oneHot(toType(target, 'int64'), depth, g.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
+    const mask = oneHot(toType(target, 'int64'), depth, ct, -1, x.shape[1]);
     pick = (v) => op.reduceSum(op.mul(v, mask), { axes: [1], keepdims: false });
   } else {
     const idx = op.unsqueeze(target, [1]);
@@ -66,7 +65,7 @@ export function softTargetRows(x: Value, target: Value, o: FocalOptions, p: Loss
   const t =
     o.targets === 'soft'
       ? toType(target, ct)
-      : toType(op.oneHot(toType(target, 'int64'), classCount(x), x.graph.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
+      : oneHot(toType(target, 'int64'), classCount(x), ct, -1, x.shape[1]);
   return smoothTargets(t, p.smoothing, p.smoothing === 0 ? 1 : rowLength(x, ct));
 }
 

@@ -15,7 +15,7 @@
  * device like everything else; nothing is counted on the host.
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, logSigmoidPair, param, toType } from './focal';
+import { LossParams, Param, classCount, divBy, logSigmoidPair, oneHot, param, toType, typed } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './terms';
@@ -27,16 +27,6 @@ export interface Prepared {
   readonly valid: Value | null;
   /** The 0/1 positives (compute type, element-shaped; multiclass: 1 per valid row), for counting. */
   readonly positives: Value | null;
-}
-
-/** The size of `x`'s last axis as an int64 scalar (the labels of [..., L]), counted on the device when symbolic. */
-export function lastDimCount(x: Value): Value {
-  const g = x.graph;
-  const last = x.shape[x.rank - 1];
-  if (typeof last === 'number') return g.constant(last, 'int64');
-  let row = x;
-  while (row.rank > 1) row = op.gather(row, g.constant(0, 'int64'), 0);
-  return op.cast(op.reduceSum(op.constantOfShape(op.shape(row), 1, 'float32'), { keepdims: false }), 'int64');
 }
 
 /** The ignore value as a constant of `dtype`. */
@@ -56,8 +46,8 @@ export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepar
   if (o.targetFormat === 'index') {
     // CUDA's OneHot: (int64, int64, float32) or (int32, int32, float32); depth L from pred's shape.
     const it = target.dtype === 'int32' ? 'int32' : 'int64';
-    const depth = toType(lastDimCount(x), it);
-    const hot = toType(op.oneHot(toType(target, it), depth, x.graph.constant([0, 1], 'float32'), -1, x.shape[x.rank - 1]), ct);
+    const depth = toType(classCount(x), it);
+    const hot = oneHot(toType(target, it), depth, ct, -1, x.shape[x.rank - 1]);
     if (V === null) return { target: hot, valid: null, positives: hot };
     const valid = op.unsqueeze(op.not(op.equal(target, ignoreConst(x, V, target.dtype))), [target.rank]);
     const clean = op.where(valid, hot, 0);
@@ -83,8 +73,7 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
   if (o.posWeight !== null) {
     // π_t = 1 + t·(π − 1): π where t = 1, exactly 1 where t = 0.
     const t = toType(prep.target, ct);
-    const pm1 = typeof o.posWeight === 'number' ? o.posWeight - 1 : g.constant(o.posWeight.map((v) => v - 1), ct);
-    const pi = op.add(op.mul(t, pm1), 1);
+    const pi = op.add(op.mul(t, typed(o.posWeight, g, ct, (v) => v - 1)), 1);
     w = w ? op.mul(pi, w) : pi;
   }
   return w;
@@ -133,7 +122,7 @@ export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalO
   if (!prep.valid || o.countIgnored) return 'mean';
   const validCount = op.reduceSum(toType(prep.valid, ct), { keepdims: false });
   // Index rows: each valid row holds L elements.
-  if (o.targetFormat === 'index') return op.mul(validCount, toType(lastDimCount(x), ct));
+  if (o.targetFormat === 'index') return op.mul(validCount, toType(classCount(x), ct));
   return validCount;
 }
 
@@ -158,7 +147,7 @@ export function starElements(x: Value, t: Value, p: LossParams): Value {
   const tt = toType(t, ct);
   const z = op.mul(x, op.sub(op.mul(tt, 2), 1));
   const { pos } = logSigmoidPair(op.mul(z, param(p.gamma, ct)));
-  const scaled = typeof p.gamma === 'number' ? op.mul(pos, 1 / p.gamma) : op.div(pos, toType(p.gamma, ct));
+  const scaled = divBy(pos, p.gamma);
   const negAlpha = negAlphaT(p.alpha, ct, { kind: 'sigmoid', t: tt });
   if (negAlpha === -1) return op.neg(scaled);
   return op.mul(scaled, param(negAlpha, ct));
