@@ -175,29 +175,40 @@ export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
 }
 
 /**
- * The reduction over every element: mean, sum, none (the elements themselves), or weighted-mean
- * Σ w·l / Σ w. `loss` is already weighted (`weighted`); `weight` is the weight input as given (a
- * sample weight [N] may be broadcast over labels in `loss`): mean(w·l) / mean(w) is Σ w·l / Σ w
- * over the broadcast weights, with no shape arithmetic.
+ * The reduction, written once: none (the elements themselves), sum, mean = Σ l / D, or
+ * weighted-mean = Σ w·l / Σ w. `divisor` is D ('mean', the default: the element count, a plain
+ * ReduceMean; else a number or a device scalar, see terms-graph's `meanDivisor`). `loss` is already
+ * weighted (`weighted`); `weight` is the weight input as given (a sample weight [N] may be broadcast
+ * over labels in `loss`): mean(w·l) / mean(w) is Σ w·l / Σ w over the broadcast weights, with no
+ * shape arithmetic. `axes`: over those axes only (the multi-label per-label vector, a row's mean
+ * over its labels).
  */
-export function reduceAll(loss: Value, reduction: Reduction, weight?: Value): Value {
+export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param | 'mean'; weight?: Value; axes?: readonly number[] } = {}): Value {
+  const how = r.axes ? { axes: [...r.axes], keepdims: false } : { keepdims: false };
   switch (reduction) {
-    case 'mean':
-      return op.reduceMean(loss, { keepdims: false });
-    case 'sum':
-      return op.reduceSum(loss, { keepdims: false });
     case 'none':
       return loss;
+    case 'sum':
+      return op.reduceSum(loss, how);
+    case 'mean':
+      if (r.divisor === undefined || r.divisor === 'mean') return op.reduceMean(loss, how);
+      return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
     case 'weighted-mean':
-      if (!weight) throw new RangeError('reduceAll: weighted-mean needs the weight input');
-      return op.div(op.reduceMean(loss, { keepdims: false }), op.reduceMean(toType(weight, loss.dtype), { keepdims: false }));
+      if (!r.weight) throw new RangeError('reduce: weighted-mean needs the weight input');
+      return op.div(op.reduceMean(loss, how), op.reduceMean(toType(r.weight, loss.dtype), how));
   }
 }
 
-/** The reduction over `axes` only (the per-label vector of the multi-label loss). */
-export function reduceAxis(loss: Value, reduction: 'mean' | 'sum', axes: number | readonly number[]): Value {
-  const list = typeof axes === 'number' ? [axes] : [...axes];
-  return reduction === 'mean' ? op.reduceMean(loss, { axes: list, keepdims: false }) : op.reduceSum(loss, { axes: list, keepdims: false });
+/**
+ * The reduction's gradient beside it: what each element's gradient is divided by — D (mean; the
+ * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean), or undefined for sum and none.
+ */
+export function reduceDivisor(reduction: Reduction, divisor: Param | 'mean', countLike: Value, ct: DType, weight?: Value): Param | undefined {
+  if (reduction === 'sum' || reduction === 'none') return undefined;
+  const count = divisor === 'mean' ? elementCount(countLike, ct) : divisor;
+  if (reduction === 'mean') return count;
+  if (!weight) throw new RangeError('reduceDivisor: weighted-mean needs the weight input');
+  return op.mul(param(count, ct), op.reduceMean(toType(weight, ct), { keepdims: false }));
 }
 
 /** `w` (a weight input: [N], or shaped like the elements) lifted to broadcast against `like` ([N, …]). */

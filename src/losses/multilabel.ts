@@ -12,7 +12,7 @@
  */
 import { Value } from '../onnx';
 import { binaryElements } from './binary';
-import { LossParams, reduceAxis } from './focal';
+import { LossParams, reduce } from './focal';
 import { FocalOptions } from './options';
 
 export const multilabelElements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs = false): Value =>
@@ -24,7 +24,7 @@ export const multilabelElements = (pred: Value, target: Value, o: FocalOptions, 
  */
 export function perLabel(elements: Value, o: FocalOptions): Value {
   if (o.reduction !== 'mean' && o.reduction !== 'sum') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
-  return reduceAxis(elements, o.reduction, [...Array(elements.rank - 1).keys()]);
+  return reduce(elements, o.reduction, { axes: [...Array(elements.rank - 1).keys()] });
 }
 
 /** The label dimension: fixed by a per-label α list, else symbolic. */

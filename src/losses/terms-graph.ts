@@ -79,12 +79,19 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
   return w;
 }
 
-/** Σ F over the elements not ignored, floored at 1e-6: the normalized loss's denominator. */
+/**
+ * Σ F, written once: the focal factors of the elements not ignored (F = 1 where the loss has none:
+ * `f` undefined, shaped like `like`). The normalized loss divides by it (`focalSum`), and the
+ * evaluator adds it up over batches (build.ts's `focal_sum` output).
+ */
+export function sumF(f: Value | undefined, like: Value, prep: Prepared): Value {
+  const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
+  return op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, { keepdims: false });
+}
+
+/** Σ F floored at 1e-6: the normalized loss's denominator. */
 export function focalSum(f: Value | undefined, like: Value, prep: Prepared): Value {
-  const ct = like.dtype;
-  const fv = f ?? op.constantOfShape(op.shape(like), 1, ct);
-  const masked = prep.valid ? op.where(prep.valid, fv, 0) : fv;
-  return op.max(op.reduceSum(masked, { keepdims: false }), NORMALIZED_FLOOR);
+  return op.max(sumF(f, like, prep), NORMALIZED_FLOOR);
 }
 
 export interface Applied {
@@ -124,21 +131,6 @@ export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalO
   // Index rows: each valid row holds L elements.
   if (o.targetFormat === 'index') return op.mul(validCount, toType(classCount(x), ct));
   return validCount;
-}
-
-/** Reduction mean, sum or none with the divisor of `meanDivisor`. */
-export function reduceTerms(loss: Value, divisor: Param | 'mean', o: FocalOptions): Value {
-  switch (o.reduction) {
-    case 'none':
-      return loss;
-    case 'sum':
-      return op.reduceSum(loss, { keepdims: false });
-    case 'mean':
-      if (divisor === 'mean') return op.reduceMean(loss, { keepdims: false });
-      return op.div(op.reduceSum(loss, { keepdims: false }), param(divisor, loss.dtype));
-    default:
-      throw new RangeError(`reduceTerms: the detection terms take reduction mean, sum or none, got ${o.reduction}`);
-  }
 }
 
 /** FL* (fvcore's sigmoid_focal_loss_star): −α_t · log σ(γ·z) / γ with z = x·(2t − 1). */
