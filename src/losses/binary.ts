@@ -40,7 +40,26 @@
  */
 import { Value, op } from '../onnx';
 import { negAlphaT } from './alpha';
-import { LossParams, clamped, clampedLog, clipLogProb, clipProb, focalTerm, logSigmoidPair, oneHot, smoothTargets, toType } from './focal';
+import {
+  LossParams,
+  TermGradient,
+  clamped,
+  clampedLog,
+  clipLogProb,
+  clipProb,
+  focalFactor,
+  focalFactorDerivative,
+  focalTerm,
+  focalTermGradLogits,
+  focalTermGradProbs,
+  logSigmoidPair,
+  oneHot,
+  passMask,
+  scaled,
+  smoothTargets,
+  toType,
+} from './focal';
+import { GradContext, starGradient, termsGradient } from './terms-graph';
 import { FocalOptions, usesSoftForm } from './options';
 
 /**
@@ -146,3 +165,75 @@ function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Va
   return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'mask', like: x, mask, flatMask, sumClasses }), p);
 }
 
+// ---- gradients (see grad.ts for the derivation) -----------------------------------------------------
+
+/**
+ * The gradient of the hard forms (arith and onehot compute the same function), FL* and the
+ * detection terms: with s = 2t − 1 and z = s·x (logits), p_t = (1 − t) + s·p and 1 − p_t = t − s·p
+ * (probs, each without cancellation, as the arith form), dL/dx = s · dL/dz (or s · dL/dp_t).
+ */
+export function binaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+  const ct = x.dtype;
+  const t = toType(ctx.prep.target, ct);
+  const s = op.sub(op.mul(t, 2), 1);
+  const sx = op.mul(x, s);
+  let g: TermGradient;
+  if (o.variant === 'star') g = starGradient(sx, p);
+  else if (o.input === 'logits') {
+    // log σ(z) = min(z, 0) − T and log σ(−z) = −max(z, 0) − T, T = log(1 + e^(−|z|)) shared.
+    const ls = logSigmoidPair(sx);
+    g = focalTermGradLogits(ls.pos, op.exp(ls.neg), p);
+  } else g = focalTermGradProbs(op.add(op.sub(1, t), sx), op.sub(t, sx), p);
+  const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t }), x, o, p, ctx, ctx.prep.target);
+  return op.mul(finish(g), s);
+}
+
+/**
+ * The soft form's gradient: L = −α_t · m^γ · B with B = −BCE = t·log c + u·log(1 − c),
+ * m = 1 − p_t = t·(1 − p) + u·p, so dm/dp = −s (s = 2t − 1) and
+ *
+ *     probs:  dL/dp = −α_t · [−s·γ·m^(γ−1)·B + m^γ·[mask]·(t/c − u/(1 − c))]
+ *     logits: dL/dx = −α_t · [−s·γ·m^γ·r·B + m^γ·(t·(1 − p)·[mask₊] − u·p·[mask₋])],  r = p(1 − p)/m
+ *
+ * (logits: dm/dx = −s·p·(1 − p), and r ≤ 1 keeps the negative power of m out: r = 0 where m
+ * underflows to 0). The masks pass where the clip of p (or of log σ(±x)) left it as it was.
+ * probs with 0 < γ < 1 at m = 0 (p = t ∈ {0, 1}): the true gradient is infinite, and so is this.
+ */
+export function softBinaryGradient(x: Value, target: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+  const ct = x.dtype;
+  const t = softTarget(target, ct, p);
+  const u = op.sub(1, t);
+  const s = op.sub(t, u);
+  let b: Value;
+  let m: Value;
+  let dB: Value;
+  let dmTerm: Value | 1 | undefined; // d(m^γ)/d(input) / (−s): the factor of −s·B
+  if (o.input === 'logits') {
+    const ls = logSigmoidPair(x);
+    const lp = clipLogProb(ls.pos, p.eps);
+    const lq = clipLogProb(ls.neg, p.eps);
+    const pr = op.exp(ls.pos);
+    const q = op.exp(ls.neg);
+    b = op.add(op.mul(t, lp), op.mul(u, lq));
+    m = op.add(op.mul(t, q), op.mul(u, pr));
+    dB = op.sub(passMask(op.mul(t, q), lp, ls.pos, p.eps), passMask(op.mul(u, pr), lq, ls.neg, p.eps));
+    if (p.gamma !== 0) {
+      const pq = op.mul(pr, q);
+      const r = op.where(op.equal(m, 0), 0, op.div(pq, m));
+      const mg = focalFactor(m, p.gamma);
+      const gr = scaled(r, p.gamma);
+      dmTerm = mg ? op.mul(mg, gr) : gr;
+    }
+  } else {
+    const c = clipProb(x, p.eps);
+    const c1 = op.sub(1, c);
+    b = op.add(op.mul(t, op.log(c)), op.mul(u, op.log(c1)));
+    m = op.add(op.mul(t, op.sub(1, x)), op.mul(u, x));
+    dB = passMask(op.sub(op.div(t, c), op.div(u, c1)), c, x, p.eps);
+    dmTerm = focalFactorDerivative(m, p.gamma);
+  }
+  const f = focalFactor(m, p.gamma);
+  let core: Value = f ? op.mul(f, dB) : dB;
+  if (dmTerm !== undefined) core = op.sub(core, op.mul(dmTerm === 1 ? s : op.mul(s, dmTerm), b));
+  return termsGradient(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t }), x, o, p, ctx, t)({ core });
+}

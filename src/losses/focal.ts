@@ -134,6 +134,96 @@ export function focalTerm(logPt: Value, m: Value, gamma: Param, negAlpha: Param,
   return op.mul(toType(negAlpha, ct), weighted);
 }
 
+// ---- the focal term's gradient (see grad.ts for the derivation) ---------------------------------
+
+/** d(m^γ)/dm = γ·m^(γ−1), for the soft probs form: undefined for γ = 0 (no term), 1 for γ = 1. */
+export function focalFactorDerivative(m: Value, gamma: Param): Value | 1 | undefined {
+  const ct = m.dtype;
+  if (typeof gamma !== 'number') return op.mul(op.pow(m, op.sub(toType(gamma, ct), 1)), toType(gamma, ct));
+  if (gamma === 0) return undefined;
+  if (gamma === 1) return 1;
+  if (gamma === 2) return op.mul(m, 2);
+  return op.mul(op.pow(m, gamma - 1), gamma);
+}
+
+/** γ where the focal term applies: γ, or with the reduced loss's threshold X 0 where its factor is 1 (m > 1 − X). */
+function gammaEff(m: Value, gamma: Param, reduced: Param | null | undefined): Param {
+  if (reduced === null || reduced === undefined) return gamma;
+  const ct = m.dtype;
+  return op.where(op.greater(m, param(oneMinus(reduced, ct), ct)), m.graph.constant(0, ct), param(gamma, ct));
+}
+
+/** ρ = log c / (c − 1), 1 at c = 1 (the Where keeps the 0/0 out): −log(1 − m)/m for m = 1 − c. */
+export function rho(c: Value, logC?: Value): Value {
+  return op.where(op.equal(c, 1), 1, op.div(logC ?? op.log(c), op.sub(c, 1)));
+}
+
+/** v where the clip left `clipped` equal to `raw` (the gradient passes), else 0; eps = 0: v. */
+export function passMask(v: Value, clipped: Value, raw: Value, eps: Param): Value {
+  return eps === 0 ? v : op.where(op.equal(clipped, raw), v, 0);
+}
+
+/**
+ * The focal term's gradient per element, without −α_t (which the caller folds with the terms and
+ * the reduction): `core`, and `dF`, the focal factor's own derivative (for the normalized loss,
+ * built only when asked). Both are 0 where the clamp does not pass p_t (PyTorch's clamp_backward).
+ */
+export interface TermGradient {
+  readonly core: Value;
+  readonly dF?: () => Value | undefined;
+}
+
+/**
+ * probs, d/dc: core = F·(γ_eff·ρ + 1/c), dF/dc = −γ_eff·m^(γ−1)/X^γ, with c = clamp(p_t, eps, 1).
+ * `m` is 1 − p_t computed without cancellation where the caller can (binary: t − s·p).
+ */
+export function focalTermGradProbs(pt: Value, m: Value, p: LossParams): TermGradient {
+  const ct = pt.dtype;
+  const { gamma, reducedThreshold: reduced = null } = p;
+  const c = op.clip(pt, param(p.eps, ct), 1);
+  const inv = op.reciprocal(c);
+  const ge = gammaEff(m, gamma, reduced);
+  const inner = ge === 0 ? inv : op.add(scaled(rho(c), ge), inv);
+  const f = focalWeight(m, gamma, reduced);
+  const core = f ? op.mul(f, inner) : inner;
+  const pass = op.equal(c, pt);
+  const dF = (): Value | undefined => {
+    if (ge === 0) return undefined;
+    let d = op.neg(op.mul(focalFactor(m, minusOne(gamma, ct)) ?? op.add(op.mul(m, 0), 1), param(ge, ct)));
+    if (reduced !== null) {
+      const xg = typeof reduced === 'number' && typeof gamma === 'number' ? Math.pow(reduced, -gamma) : op.pow(toType(reduced as Value, ct), op.neg(toType(gamma as Value, ct)));
+      d = op.mul(d, param(xg, ct));
+    }
+    return op.where(pass, d, 0);
+  };
+  return { core: op.where(pass, core, 0), dF };
+}
+
+/**
+ * logits, d/dz with log p_t = log σ(z) or log-softmax: core = F·(m + γ_eff·c·λ), dF/dz = −γ_eff·F·c,
+ * with c = p_t, λ = −log p_t; no clamp (and no mask) for eps = 0.
+ */
+export function focalTermGradLogits(logPt: Value, m: Value, p: LossParams): TermGradient {
+  const ct = logPt.dtype;
+  const { gamma, eps, reducedThreshold: reduced = null } = p;
+  const ge = gammaEff(m, gamma, reduced);
+  let c: Value | undefined;
+  let inner: Value = m;
+  if (ge !== 0) {
+    c = op.exp(logPt);
+    inner = op.add(m, scaled(op.mul(c, op.neg(logPt)), ge)); // c·λ ≥ 0
+  }
+  const f = focalWeight(m, gamma, reduced);
+  const core = f ? op.mul(f, inner) : inner;
+  const pass = eps === 0 ? undefined : op.equal(op.clip(logPt, logOf(eps, ct), 0), logPt);
+  const dF = (): Value | undefined => {
+    if (ge === 0 || c === undefined) return undefined;
+    const d = op.neg(op.mul(f ? op.mul(f, c) : c, param(ge, ct)));
+    return pass ? op.where(pass, d, 0) : d;
+  };
+  return { core: pass ? op.where(pass, core, 0) : core, dF };
+}
+
 /** The seed's clamp on p_t: log(clamp(p_t, eps, 1)) and 1 − clamp(p_t, eps, 1). */
 export function clamped(pt: Value, eps: Param): { logPt: Value; m: Value } {
   const c = op.clip(pt, param(eps, pt.dtype), 1);

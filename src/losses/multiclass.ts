@@ -23,7 +23,27 @@
  * (with logits log q is LogSoftmax, stable).
  */
 import { Value, op } from '../onnx';
-import { LossParams, clamped, clampedLog, classCount, clipLogProb, clipProb, focalTerm, oneHot, rowLength, smoothTargets, toType } from './focal';
+import {
+  LossParams,
+  clamped,
+  clampedLog,
+  classCount,
+  clipLogProb,
+  clipProb,
+  focalFactor,
+  focalTerm,
+  focalTermGradLogits,
+  focalTermGradProbs,
+  oneHot,
+  param,
+  passMask,
+  rho,
+  rowLength,
+  scaled,
+  smoothTargets,
+  toType,
+} from './focal';
+import { GradContext, termsGradient } from './terms-graph';
 import { negAlphaT } from './alpha';
 import { FocalOptions, usesSoftForm } from './options';
 
@@ -88,3 +108,67 @@ function softElements(x: Value, target: Value, o: FocalOptions, p: LossParams): 
   return focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x }));
 }
 
+// ---- gradients (see grad.ts for the derivation) -----------------------------------------------------
+
+/** Below this the multi-class "others" mass is treated as 0 when normalizing (a normal float32). */
+const TINY_MASS = 1e-30;
+
+/**
+ * The gradient of the hard form (and its terms): probs dL/dp_j = [j = t] · dL/dp_t; logits
+ * dL/dx = G · (onehot − q), G = dL/d(log p_t)·m, q the softmax over the other classes and m their
+ * mass Σ_{k≠t} p_k (accurate relative to itself, unlike 1 − p_t near p_t = 1).
+ */
+export function multiclassGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+  const ct = x.dtype;
+  const idx = ctx.prep.target;
+  const depth = classCount(x);
+  const onehot = oneHot(toType(idx, 'int64'), depth, ct, -1, x.shape[1]);
+  const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
+  const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'class', like: idx, select: (table) => op.gather(table, idx, 0) }), x, o, p, ctx, idx);
+  const row = (v: Value): Value => op.unsqueeze(v, [1]);
+
+  if (o.input === 'probs') {
+    const pt = pick(x);
+    return op.mul(row(finish(focalTermGradProbs(pt, op.sub(1, op.clip(pt, param(p.eps, ct), 1)), p))), onehot);
+  }
+  const logP = op.logSoftmax(x, 1);
+  const others = op.mul(op.exp(logP), op.sub(1, onehot));
+  const m = op.reduceSum(others, { axes: [1], keepdims: false });
+  const gz = finish(focalTermGradLogits(pick(logP), m, p));
+  const q = op.div(others, row(op.max(m, TINY_MASS)));
+  return op.mul(row(gz), op.sub(onehot, q));
+}
+
+/**
+ * The soft form's gradient: per class L_j = −α_j · m_j^γ · t_j · log c_j with
+ * c = clip(q, eps, 1 − eps), m = 1 − c, so dL_j/dc_j = −α_j · t_j · m^γ · (γρ + 1/c) (ρ as the
+ * hard form's, no negative power of m), passing where the clip left q as it was. Then through q:
+ *
+ *     probs (q = p / S, S = Σ p):  dL/dp_k = (g_k − Σ_j g_j·q_j) / S,   g = dL/dq
+ *     logits (log q = LogSoftmax): dL/dx_k = h_k − q_k·Σ_j h_j,        h = dL/d(log q) = q·g
+ */
+export function softMulticlassGradient(x: Value, target: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+  const ct = x.dtype;
+  const t = softTargetRows(x, target, o, p);
+  const { logC, c, m } = softProbs(x, o, p);
+  const f = focalFactor(m, p.gamma);
+  const r = p.gamma === 0 ? undefined : rho(c, logC);
+  const gr = r === undefined ? undefined : scaled(r, p.gamma);
+  const sumRows = (v: Value): Value => op.reduceSum(v, { axes: [1], keepdims: true });
+  const rows = op.reduceSum(t, { axes: [1], keepdims: false }); // any [N] value: the count of rows
+  const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'class', like: x }), x, o, p, ctx, rows);
+  const tf = f ? op.mul(t, f) : t;
+  if (o.input === 'logits') {
+    // h / (−α_j·scale) = t·m^γ·(γρc + 1), masked.
+    const logQ = op.logSoftmax(x, 1);
+    const inner = gr ? op.add(op.mul(gr, c), 1) : undefined;
+    const h = finish({ core: passMask(inner ? op.mul(tf, inner) : tf, logC, logQ, p.eps) });
+    return op.sub(h, op.mul(op.exp(logQ), sumRows(h)));
+  }
+  const sum = op.reduceSum(x, { axes: [1], keepdims: true });
+  const q = op.div(x, sum);
+  const invC = op.reciprocal(c);
+  const inner = gr ? op.add(gr, invC) : invC;
+  const g = finish({ core: passMask(op.mul(tf, inner), c, q, p.eps) });
+  return op.div(op.sub(g, sumRows(op.mul(g, q))), sum);
+}

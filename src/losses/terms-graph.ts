@@ -15,7 +15,22 @@
  * device like everything else; nothing is counted on the host.
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, classCount, divBy, logSigmoidPair, oneHot, param, toType, typed } from './focal';
+import {
+  LossParams,
+  Param,
+  TermGradient,
+  classCount,
+  divBy,
+  logSigmoidPair,
+  oneHot,
+  param,
+  pdiv,
+  reduceDivisor,
+  rowLength,
+  scaled,
+  toType,
+  typed,
+} from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './terms';
@@ -113,6 +128,54 @@ export function applyTerms(x: Value, l: Value, f: Value | undefined, prep: Prepa
   return { loss: op.div(loss, fs), focalSum: fs, rawSum };
 }
 
+/** What the loss built that the gradient of its terms needs. */
+export interface GradContext {
+  readonly prep: Prepared;
+  /** The divisor of reduction mean ('mean': the element count). */
+  readonly divisor: Param | 'mean';
+  /** The normalized loss: max(Σ F, 1e-6) and Σ l before the division. */
+  readonly focalSum?: Value;
+  readonly rawSum?: Value;
+}
+
+/**
+ * applyTerms's gradient, with −α_t and the reduction's: what turns the focal term's gradient
+ * (`TermGradient`, or a core of the soft forms) into the element's gradient of the loss. With w·π_t
+ * the class × positive weight, valid the mask of targets not ignored, S = max(Σ_valid F, 1e-6) and
+ * D the reduction's divisor:
+ *
+ *     dL/dx_i = valid · (−α_t·w·π·core_i / S − (Σ l)/S² · dF_i) / D
+ *
+ * For the plain loss (no weight, mask or normalization between −α_t and the reduction) −α_t/D is
+ * one factor, folded when both are numbers; a multi-label row's mean over its labels (sum and
+ * none) divides by L there too. `countLike` is shaped like the element losses before any mean
+ * over labels, for the element count.
+ */
+export function termsGradient(negAlpha: Param, x: Value, o: FocalOptions, p: LossParams, ctx: GradContext, countLike: Value): (g: TermGradient) => Value {
+  const ct = x.dtype;
+  const { prep } = ctx;
+  const normalized = o.normalized && ctx.focalSum && ctx.rawSum ? { S: ctx.focalSum, raw: ctx.rawSum } : undefined;
+  const w = termWeight(x, prep, o);
+  if (!w && !prep.valid && !normalized) {
+    const d = reduceDivisor(o.reduction, ctx.divisor, countLike, ct, p.weight);
+    const factor = d !== undefined ? pdiv(negAlpha, d, ct) : o.labelMean ? pdiv(negAlpha, rowLength(x, ct), ct) : negAlpha;
+    return ({ core }) => scaled(core, factor);
+  }
+  return ({ core, dF }) => {
+    let g = scaled(core, negAlpha);
+    if (w) g = op.mul(g, w);
+    if (normalized) {
+      const { S, raw } = normalized;
+      g = op.div(g, S);
+      const d = dF?.();
+      if (d) g = op.sub(g, op.mul(d, op.div(raw, op.mul(S, S))));
+    }
+    if (prep.valid) g = op.where(prep.valid, g, 0);
+    const d = reduceDivisor(o.reduction, ctx.divisor, countLike, ct, p.weight);
+    return d === undefined ? g : divBy(g, d);
+  };
+}
+
 /**
  * What reduction mean divides Σ l by: 'mean' for a plain ReduceMean (every element counts), else the
  * divisor — the elements not ignored, max(1, positives), a number, or the graph input `normalizer`.
@@ -143,4 +206,9 @@ export function starElements(x: Value, t: Value, p: LossParams): Value {
   const negAlpha = negAlphaT(p.alpha, ct, { kind: 'sigmoid', t: tt });
   if (negAlpha === -1) return op.neg(scaled);
   return op.mul(scaled, param(negAlpha, ct));
+}
+
+/** FL*'s gradient beside it: d/dz of −α_t·log σ(γz)/γ is −α_t·σ(−γz), σ(−γz) as exp(log σ(−γz)); z = s·x. */
+export function starGradient(sx: Value, p: LossParams): TermGradient {
+  return { core: op.exp(logSigmoidPair(op.mul(sx, param(p.gamma, sx.dtype))).neg) };
 }
