@@ -14,9 +14,9 @@ import { binaryElements } from './binary';
 import { LossParams, computeType, literalParams, reduce, toType, weighted } from './focal';
 import { focalGradient } from './grad';
 import { applyTerms, meanDivisor, prepareTargets, starElements, sumF } from './terms-graph';
-import { describeTerms, hasTerms, termsDim } from './terms';
-import { classDim, multiclassElements } from './multiclass';
-import { labelDim, multilabelElements, perLabel } from './multilabel';
+import { describeTerms, hasTerms } from './terms';
+import { multiclassElements } from './multiclass';
+import { perLabel } from './multilabel';
 import { FocalOptions, LossOptions, Task, normalizeOptions, optionsToMetadata, usesSoftForm } from './options';
 
 /** The custom domain of the function form, and its op per task. */
@@ -72,7 +72,7 @@ type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, val
 
 const ELEMENTS: Record<Task, Elements> = {
   binary: binaryElements,
-  multilabel: multilabelElements,
+  multilabel: binaryElements,
   multiclass: multiclassElements,
 };
 
@@ -110,14 +110,27 @@ export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): S
   return o.task === 'multiclass' ? pred.slice(0, 1) : pred;
 }
 
+/**
+ * The label / class dimension: fixed by the option that lists one value per label or class
+ * (classWeight, a posWeight list or an α list; normalizeOptions checks that they agree), else
+ * symbolic.
+ */
+function fixedDim(o: FocalOptions): { size: number | string; option?: 'classWeight' | 'posWeight' | 'alpha' } {
+  for (const option of ['classWeight', 'posWeight', 'alpha'] as const) {
+    const v = o[option];
+    if (Array.isArray(v)) return { size: v.length, option };
+  }
+  return { size: o.task === 'multiclass' ? 'C' : 'L' };
+}
+
 function defaultShapes(o: FocalOptions): { pred: Shape; target: Shape } {
   switch (o.task) {
     case 'binary':
       return { pred: ['N'], target: ['N'] };
     case 'multilabel':
-      return { pred: ['N', termsDim(o) ?? labelDim(o)], target: o.targetFormat === 'index' ? ['N'] : ['N', termsDim(o) ?? labelDim(o)] };
+      return { pred: ['N', fixedDim(o).size], target: o.targetFormat === 'index' ? ['N'] : ['N', fixedDim(o).size] };
     case 'multiclass':
-      return { pred: ['N', termsDim(o) ?? classDim(o)], target: ['N'] };
+      return { pred: ['N', fixedDim(o).size], target: ['N'] };
   }
 }
 
@@ -133,12 +146,12 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
   }
   const pred = [...shape];
   if (o.task !== 'binary') {
-    const fixed = termsDim(o) ?? (o.task === 'multilabel' ? labelDim(o) : classDim(o));
+    const { size: fixed, option } = fixedDim(o);
     const last = pred[pred.length - 1];
     if (typeof fixed === 'number') {
       if (typeof last === 'number' && last !== fixed) {
         const what = o.task === 'multilabel' ? 'label' : 'class';
-        throw new UsageError(`predShape ${text} has ${last} ${what === 'label' ? 'labels' : 'classes'} on its last axis, but alpha lists ${fixed} values, one per ${what}`);
+        throw new UsageError(`predShape ${text} has ${last} ${what === 'label' ? 'labels' : 'classes'} on its last axis, but ${option} lists ${fixed} values, one per ${what}`);
       }
       pred[pred.length - 1] = fixed;
     }

@@ -41,12 +41,6 @@ export function param(p: Param, like: DType): Value | number {
   return typeof p === 'number' ? p : toType(p, like);
 }
 
-/** a + b, folded when both are numbers. */
-export function padd(a: Param, b: Param, like: DType): Param {
-  if (typeof a === 'number' && typeof b === 'number') return a + b;
-  return op.add(param(a, like), param(b, like));
-}
-
 /** a / b, folded when both are numbers. */
 export function pdiv(a: Param, b: Param, like: DType): Param {
   if (typeof a === 'number' && typeof b === 'number') return a / b;
@@ -87,12 +81,6 @@ export function scaled(x: Value, p: Param): Value {
   if (p === 1) return x;
   if (p === -1) return op.neg(x);
   return op.mul(x, param(p, x.dtype));
-}
-
-/** a · b, folded when both are numbers. */
-export function pmul(a: Param, b: Param, like: DType): Param {
-  if (typeof a === 'number' && typeof b === 'number') return a * b;
-  return op.mul(param(a, like), param(b, like));
 }
 
 /**

@@ -47,11 +47,6 @@ import { GradContext, termsGradient } from './terms-graph';
 import { negAlphaT } from './alpha';
 import { FocalOptions, usesSoftForm } from './options';
 
-/** The class dimension: fixed by a per-class α list, else symbolic. */
-export function classDim(o: FocalOptions): number | string {
-  return Array.isArray(o.alpha) ? o.alpha.length : 'C';
-}
-
 export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   if (usesSoftForm(o)) return op.reduceSum(softElements(x, target, o, p), { axes: [1], keepdims: false });
   const ct = x.dtype;
