@@ -23,26 +23,7 @@
  * (with logits log q is LogSoftmax, stable).
  */
 import { Value, op } from '../onnx';
-import {
-  LossParams,
-  clamped,
-  clampedLog,
-  classCount,
-  clipLogProb,
-  clipProb,
-  focalFactor,
-  focalTerm,
-  focalTermGradLogits,
-  focalTermGradProbs,
-  oneHot,
-  param,
-  passMask,
-  rho,
-  rowLength,
-  scaled,
-  smoothTargets,
-  toType,
-} from './focal';
+import { LossParams, clamped, clampedLog, classCount, clipLogProb, clipProb, focalFactor, focalTerm, focalTermGradLogits, focalTermGradProbs, oneHot, param, passMask, rho, rowLength, scaled, smoothTargets, toType } from './focal';
 import { GradContext, termsGradient } from './terms-graph';
 import { negAlphaT } from './alpha';
 import { FocalOptions, usesSoftForm } from './options';

@@ -15,22 +15,7 @@
  * device like everything else; nothing is counted on the host.
  */
 import { DType, Value, op } from '../onnx';
-import {
-  LossParams,
-  Param,
-  TermGradient,
-  classCount,
-  divBy,
-  logSigmoidPair,
-  oneHot,
-  param,
-  pdiv,
-  reduceDivisor,
-  rowLength,
-  scaled,
-  toType,
-  typed,
-} from './focal';
+import { LossParams, Param, TermGradient, classCount, divBy, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './terms';
