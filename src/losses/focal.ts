@@ -171,12 +171,13 @@ export function focalTermGradProbs(pt: Value, m: Value, p: LossParams): TermGrad
   const c = op.clip(pt, param(p.eps, ct), 1);
   const inv = op.reciprocal(c);
   const ge = gammaEff(m, gamma, reduced);
-  const inner = ge === 0 ? inv : op.add(scaled(rho(c), ge), inv);
+  // γ = 0: no focal term to differentiate (and no ρ·0, NaN where ρ is infinite).
+  const inner = gamma === 0 ? inv : op.add(scaled(rho(c), ge), inv);
   const f = focalWeight(m, gamma, reduced);
   const core = f ? op.mul(f, inner) : inner;
   const pass = op.equal(c, pt);
   const dF = (): Value | undefined => {
-    if (ge === 0) return undefined;
+    if (gamma === 0) return undefined;
     let d = op.neg(op.mul(focalFactor(m, minusOne(gamma, ct)) ?? op.add(op.mul(m, 0), 1), param(ge, ct)));
     if (reduced !== null) {
       const xg = typeof reduced === 'number' && typeof gamma === 'number' ? Math.pow(reduced, -gamma) : op.pow(toType(reduced as Value, ct), op.neg(toType(gamma as Value, ct)));
@@ -197,7 +198,7 @@ export function focalTermGradLogits(logPt: Value, m: Value, p: LossParams): Term
   const ge = gammaEff(m, gamma, reduced);
   let c: Value | undefined;
   let inner: Value = m;
-  if (ge !== 0) {
+  if (gamma !== 0) {
     c = op.exp(logPt);
     inner = op.add(m, scaled(op.mul(c, op.neg(logPt)), ge)); // c·λ ≥ 0
   }
@@ -205,7 +206,7 @@ export function focalTermGradLogits(logPt: Value, m: Value, p: LossParams): Term
   const core = f ? op.mul(f, inner) : inner;
   const pass = eps === 0 ? undefined : op.equal(op.clip(logPt, logOf(eps, ct), 0), logPt);
   const dF = (): Value | undefined => {
-    if (ge === 0 || c === undefined) return undefined;
+    if (c === undefined) return undefined;
     const d = op.neg(op.mul(f ? op.mul(f, c) : c, param(ge, ct)));
     return pass ? op.where(pass, d, 0) : d;
   };
