@@ -12,14 +12,17 @@
  * - label smoothing is a transform of t before all of it (`smoothTargets`), which makes a hard
  *   target soft;
  * - w, a sample / element weight input, a multiplier on the element's loss (`weighted`), and the
- *   reductions over it (`reduceAll`: mean = Σ w·l / count, weighted-mean = Σ w·l / Σ w).
+ *   reduction over it (`reduce`: mean = Σ w·l / count, weighted-mean = Σ w·l / Σ w);
+ * - the gradient of the focal term and of the reduction, each beside it (grad.ts derives them);
+ * - the one-hot of class indices and the sizes known only at run time.
  *
  * Also the focal factor specialised for the common γ, the float16 boundary (computed in float32
  * inside), and the stable log-sigmoid used for logits with eps = 0.
  *
- * Parameters are `Param`s: a number known when the graph is built (folded into constants), or a
- * value — a model-local function's attribute — so one body serves the flat graph and the
- * `ai.focal` function alike.
+ * Parameters are `Param`s: a number known when the graph is built, or a value — a model-local
+ * function's attribute — so one body serves the flat graph and the `ai.focal` function alike.
+ * Numbers are folded into typed constants by the helpers below (`fold` and its named forms,
+ * `typed`, `divBy`, `scaled`, `pdiv`), not by a `typeof` test at each use.
  */
 import { DType, Value, op } from '../onnx';
 import { FocalOptions, Reduction } from './options';
