@@ -1,0 +1,315 @@
+/**
+ * The loss options, one entry each: its name in the API, its flag on the command line, its
+ * default, how its flag's text is read, how a value is checked (the message names the option, or
+ * through `label` the flag), its `metadata_props` key, its attribute on the `ai.focal` function
+ * node, and its help text. normalizeOptions, the metadata, the function attributes, the flags of
+ * `export`, `attach` and `eval`, their help and docs/cli.md are all made from this table.
+ *
+ * The table's order is the metadata's order (a model's bytes depend on it).
+ */
+import { UsageError, quote } from '../errors';
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx';
+import {
+  FORMS,
+  INPUTS,
+  LIKES,
+  LOSS_DTYPES,
+  NORMALIZE_KINDS,
+  REDUCTIONS,
+  SEED_EPS,
+  TARGETS,
+  TARGET_DTYPES,
+  TARGET_FORMATS,
+  TASKS,
+  VARIANTS,
+  WEIGHTS,
+} from './vocabulary';
+import type { FocalOptions, LossOptions } from './vocabulary';
+
+/** How a flag's value is written on the command line (the shape of the CLI's FlagSpec, without its description). */
+export type FlagKind =
+  | { readonly type: 'enum'; readonly values: readonly string[] }
+  | { readonly type: 'number'; readonly placeholder?: string; readonly min?: number; readonly max?: number; readonly integer?: boolean }
+  | { readonly type: 'string'; readonly placeholder: string }
+  | { readonly type: 'boolean' };
+
+export interface OptionEntry {
+  readonly name: keyof LossOptions;
+  /** The flag without its dashes; none for an option of the API only. */
+  readonly flag?: string;
+  readonly cli: FlagKind;
+  readonly help: string;
+  /** The normalized default (the seed's). */
+  readonly default: unknown;
+  /** The flag's text as the option's value (string flags; the CLI's parser reads the others); `flag` is '--name'. */
+  readonly parse?: (text: string, flag: string) => unknown;
+  /** A value given (not undefined), checked on its own; `name` is how the user wrote the option. */
+  readonly check?: (value: unknown, name: string) => unknown;
+  /** `focal.KEY` in the metadata; `always`: written even at the default (the seed's options). */
+  readonly meta?: { readonly key: string; readonly always?: boolean };
+  /** The attribute of the `ai.focal` node; `always`: even at the default; `int`: an integer. */
+  readonly attr?: { readonly name: string; readonly always?: boolean; readonly int?: boolean };
+}
+
+export function fmt(x: unknown): string {
+  if (typeof x === 'string') return quote(x);
+  if (Array.isArray(x)) return `[${x.map(fmt).join(', ')}]`;
+  return String(x);
+}
+
+/** Whether two option values are the same (lists by their entries). */
+export const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+export const unitInterval = (x: unknown): x is number => finite(x) && x >= 0 && x <= 1;
+const nonNegative = (x: unknown): x is number => finite(x) && x >= 0;
+
+/** A check that passes `ok` values and throws `${name} must be ${what}, got …` for the others. */
+const must = (ok: (v: unknown) => boolean, what: string) => (v: unknown, name: string) => {
+  if (!ok(v)) throw new UsageError(`${name} must be ${what}, got ${fmt(v)}`);
+  return v;
+};
+const oneOf = (values: readonly string[]) => must((v) => typeof v === 'string' && values.includes(v), `one of ${values.join(', ')}`);
+const bool = must((v) => typeof v === 'boolean', 'true or false');
+/** null stays null (off); other values must pass `check`. */
+const orNull = (check: (v: unknown, name: string) => unknown) => (v: unknown, name: string) => (v === null ? null : check(v, name));
+const enumEntry = (name: keyof LossOptions, values: readonly string[], help: string, rest: Partial<OptionEntry> = {}): OptionEntry => ({
+  name,
+  flag: snake(name).replace(/_/g, '-'),
+  cli: { type: 'enum', values },
+  help,
+  default: values[0],
+  check: oneOf(values),
+  ...rest,
+});
+
+const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** A comma-separated list of finite numbers (one number stays a number where `single`). */
+function numbers(text: string, flag: string, single: boolean, what: string): number | number[] {
+  const parts = text.split(',').map((s) => s.trim());
+  const nums = parts.map((s) => (s === '' ? NaN : Number(s)));
+  if (nums.some((x) => !Number.isFinite(x))) throw new UsageError(`${flag} must be ${what}, got ${quote(text)}`);
+  return single && nums.length === 1 ? nums[0] : nums;
+}
+
+export const OPTIONS: readonly OptionEntry[] = [
+  enumEntry('task', TASKS, 'the loss: binary, multilabel, multiclass (default binary)', { meta: { key: 'task', always: true } }),
+  enumEntry('input', INPUTS, 'what pred holds: probabilities or logits (default probs)', { meta: { key: 'input', always: true } }),
+  {
+    name: 'alpha',
+    flag: 'alpha',
+    cli: { type: 'string', placeholder: 'A|A1,A2,…|none' },
+    help: 'α in [0, 1], one per label / class (comma-separated), or none (default 0.25)',
+    default: 0.25,
+    // -1 is torchvision's and fvcore's "no α" (--like torchvision / fvcore reads it as none).
+    parse: (text, flag) =>
+      text.trim().toLowerCase() === 'none' ? 'none' : text.trim() === '-1' ? -1 : numbers(text, flag, true, 'a number in [0, 1], a comma-separated list of them, or none'),
+    check: (a, name) => {
+      if (a === null || a === 'none') return null;
+      if (unitInterval(a)) return a;
+      if (Array.isArray(a) && a.length > 0 && a.every(unitInterval)) return [...a];
+      throw new UsageError(`${name} must be a number in [0, 1], a non-empty list of them, or 'none', got ${fmt(a)}`);
+    },
+    meta: { key: 'alpha', always: true },
+    attr: { name: 'alpha', always: true },
+  },
+  {
+    name: 'gamma',
+    flag: 'gamma',
+    cli: { type: 'number', placeholder: 'G', min: 0 },
+    help: 'γ >= 0, the focusing exponent (default 2)',
+    default: 2,
+    check: must(nonNegative, 'a finite number >= 0'),
+    meta: { key: 'gamma', always: true },
+    attr: { name: 'gamma', always: true },
+  },
+  enumEntry('reduction', REDUCTIONS, 'mean, sum, none (per element), or weighted-mean: Σ w·l / Σ w (needs --weight) (default mean)', {
+    meta: { key: 'reduction', always: true },
+    attr: { name: 'reduction', always: true },
+  }),
+  {
+    name: 'eps',
+    flag: 'eps',
+    // The range [0, 1) is checked here, not by the flag parser, so every bad value gets the whole range.
+    cli: { type: 'number', placeholder: 'E' },
+    help: `clamp floor for p_t in [0, 1); 0 with logits: stable form (default ${SEED_EPS})`,
+    default: SEED_EPS,
+    check: must((e) => finite(e) && e >= 0 && e < 1, 'a number in [0, 1)'),
+    meta: { key: 'eps', always: true },
+    attr: { name: 'eps', always: true },
+  },
+  enumEntry('dtype', LOSS_DTYPES, 'element type of pred and loss (default float32)', { meta: { key: 'dtype', always: true } }),
+  // Its default and its rules depend on the task and the targets: normalizeOptions resolves it.
+  enumEntry('targetDtype', TARGET_DTYPES, 'element type of target: float (as pred), int64, int32, uint8, bool (default: float; int64 for multiclass)', {
+    default: 'float',
+    check: undefined,
+    meta: { key: 'target_dtype', always: true },
+  }),
+  {
+    name: 'opset',
+    flag: 'opset',
+    cli: { type: 'number', integer: true, min: MIN_OPSET, max: MAX_OPSET },
+    help: `ONNX opset (default ${DEFAULT_OPSET})`,
+    default: DEFAULT_OPSET,
+    check: must((v) => Number.isInteger(v) && (v as number) >= MIN_OPSET && (v as number) <= MAX_OPSET, `an integer in [${MIN_OPSET}, ${MAX_OPSET}]`),
+  },
+  enumEntry('form', FORMS, 'arith (fast) or onehot (the seed op for op) (default arith)', { meta: { key: 'form', always: true } }),
+  {
+    name: 'asFunction',
+    flag: 'as-function',
+    cli: { type: 'boolean' },
+    help: 'emit the loss as one ai.focal node defined by a model-local function',
+    default: false,
+    check: bool,
+    meta: { key: 'as_function', always: true },
+  },
+  {
+    name: 'withGrad',
+    flag: 'with-grad',
+    cli: { type: 'boolean' },
+    help: 'add an output grad = d(loss)/d(pred)',
+    default: false,
+    check: bool,
+    meta: { key: 'with_grad', always: true },
+  },
+  enumEntry('targetFormat', TARGET_FORMATS, 'multilabel targets: dense (0/1 [N, L]) or index ([N] in [0, L], L the background, as mmdet / detectron2) (default dense)', {
+    meta: { key: 'target_format' },
+    attr: { name: 'target_format' },
+  }),
+  {
+    name: 'ignoreIndex',
+    flag: 'ignore-index',
+    cli: { type: 'number', integer: true, placeholder: 'V' },
+    help: 'a target value (element, class index or index row) that adds nothing and is not counted',
+    default: null,
+    check: orNull(must((v) => Number.isInteger(v) && Math.abs(v as number) <= 2 ** 31 - 1, 'an integer (a target value to ignore)')),
+    meta: { key: 'ignore_index' },
+    attr: { name: 'ignore_index', int: true },
+  },
+  {
+    name: 'normalize',
+    flag: 'normalize',
+    cli: { type: 'string', placeholder: 'elements|positives|input|X' },
+    help: 'what mean divides the sum by: the elements not ignored, max(1, positives), a graph input normalizer, or X (default elements)',
+    default: 'elements',
+    parse: (text, flag) => {
+      if ((NORMALIZE_KINDS as readonly string[]).includes(text)) return text;
+      const n = text.trim() === '' ? NaN : Number(text);
+      if (!Number.isFinite(n)) throw new UsageError(`${flag} must be elements, positives, input or a number > 0, got ${quote(text)}`);
+      return n;
+    },
+    check: must((n) => (finite(n) && n > 0) || (NORMALIZE_KINDS as readonly unknown[]).includes(n), 'elements, positives, input or a number > 0'),
+    meta: { key: 'normalize' },
+    attr: { name: 'normalize' },
+  },
+  {
+    name: 'classWeight',
+    flag: 'class-weight',
+    cli: { type: 'string', placeholder: 'W1,W2,…' },
+    help: 'a multiplier per label (multilabel) or class (multiclass), >= 0',
+    default: null,
+    parse: (text, flag) => numbers(text, flag, false, 'a comma-separated list of numbers >= 0'),
+    check: orNull(must((w) => Array.isArray(w) && w.length > 0 && w.every(nonNegative), 'a non-empty list of numbers >= 0 (one per label / class)')),
+    meta: { key: 'class_weight' },
+    attr: { name: 'class_weight' },
+  },
+  {
+    name: 'posWeight',
+    flag: 'pos-weight',
+    cli: { type: 'string', placeholder: 'P|P1,P2,…' },
+    help: 'multiplies the positive term (binary / multilabel): one number or one per label',
+    default: null,
+    parse: (text, flag) => numbers(text, flag, true, 'a comma-separated list of numbers >= 0'),
+    // Checked with the task (normalizeOptions): multiclass refuses it whatever it is.
+    meta: { key: 'pos_weight' },
+    attr: { name: 'pos_weight' },
+  },
+  enumEntry('variant', VARIANTS, "focal, or star: FL* (fvcore's sigmoid_focal_loss_star), −log σ(γ·x·(2t − 1))/γ · α_t, logits (default focal)", {
+    meta: { key: 'variant' },
+    attr: { name: 'variant' },
+  }),
+  {
+    name: 'normalized',
+    flag: 'normalized',
+    cli: { type: 'boolean' },
+    help: 'divide by Σ(1 − p_t)^γ, clamped at 1e-6 (normalized focal loss, smp)',
+    default: false,
+    check: bool,
+    meta: { key: 'normalized' },
+    attr: { name: 'normalized', int: true },
+  },
+  {
+    name: 'reducedThreshold',
+    flag: 'reduced-threshold',
+    cli: { type: 'number', placeholder: 'X' },
+    help: 'reduced focal loss: ((1 − p_t)/X)^γ, and 1 where p_t < X (smp), X in (0, 1]',
+    default: null,
+    check: orNull(must((x) => finite(x) && x > 0 && x <= 1, 'a number in (0, 1]')),
+    meta: { key: 'reduced_threshold' },
+    attr: { name: 'reduced_threshold' },
+  },
+  {
+    name: 'countIgnored',
+    flag: 'count-ignored',
+    cli: { type: 'boolean' },
+    help: "ignored elements still count in the mean (kornia's convention)",
+    default: false,
+    check: bool,
+    meta: { key: 'count_ignored' },
+    attr: { name: 'count_ignored', int: true },
+  },
+  enumEntry('targets', TARGETS, 'hard (0/1, class indices) or soft (in [0, 1]; multiclass [N, C] rows): the BCE term (default hard)', {
+    meta: { key: 'targets' },
+    attr: { name: 'targets' },
+  }),
+  {
+    name: 'labelSmoothing',
+    flag: 'label-smoothing',
+    cli: { type: 'number', placeholder: 'X' },
+    help: 'X in [0, 1], as Keras: t ← t·(1 − X) + X/2 (X/C for multiclass) (default 0)',
+    default: 0,
+    check: must(unitInterval, 'a number in [0, 1]'),
+    meta: { key: 'label_smoothing' },
+    attr: { name: 'label_smoothing' },
+  },
+  enumEntry('weight', WEIGHTS, 'add a graph input weight: per sample ([N], broadcast over labels) or per element (shaped like the per-element loss)', {
+    cli: { type: 'enum', values: ['sample', 'element'] },
+    meta: { key: 'weight' },
+    attr: { name: 'weight' },
+  }),
+  {
+    name: 'labelMean',
+    flag: 'label-mean',
+    cli: { type: 'boolean' },
+    help: "multilabel: average each row over its labels first (Keras' binary focal loss)",
+    default: false,
+    check: bool,
+    meta: { key: 'label_mean' },
+    attr: { name: 'label_mean', int: true },
+  },
+  {
+    name: 'normalizeOffset',
+    cli: { type: 'number' },
+    help: "added once to a numeric normalize (mmdet's float32 eps on avg_factor; set by --like mmdet)",
+    default: 0,
+    check: must(nonNegative, 'a finite number >= 0'),
+  },
+  {
+    name: 'like',
+    flag: 'like',
+    cli: { type: 'enum', values: LIKES },
+    help: `take the defaults of a library's focal loss: ${LIKES.join(', ')}; any flag given overrides them`,
+    default: null,
+    check: orNull(oneOf(LIKES)),
+    meta: { key: 'like' },
+  },
+];
+
+export const OPTION: Readonly<Record<keyof LossOptions, OptionEntry>> = Object.fromEntries(OPTIONS.map((e) => [e.name, e])) as Record<keyof LossOptions, OptionEntry>;
+
+/** Every option's default, as the normalized options hold it (targetDtype: 'float', the pred's type). */
+export const DEFAULT_VALUES = Object.fromEntries(OPTIONS.map((e) => [e.name, e.default])) as Record<keyof FocalOptions, unknown>;
+
+/** The flag of an option in messages: `--class-weight` (the option's name for API-only options). */
+export const flagOf = (option: keyof LossOptions): string => `--${OPTION[option]?.flag ?? option}`;
