@@ -12,7 +12,7 @@ import { lossExtras } from './format';
 
 const FLAGS = {
   ...LOSS_FLAGS,
-  output: { type: 'string', alias: 'o', placeholder: 'FILE.onnx', description: 'where to write the model (required)' },
+  output: { type: 'string', alias: 'o', placeholder: 'FILE.onnx', description: 'where to write the model (required; atomically: a complete file or none)' },
   json: { type: 'boolean', description: 'print the summary as one JSON object' },
 } as const satisfies FlagSpecs;
 

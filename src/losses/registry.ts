@@ -39,6 +39,8 @@ export interface OptionEntry {
   readonly flag?: string;
   readonly cli: FlagKind;
   readonly help: string;
+  /** More than the help line, for docs/cli.md (markdown). */
+  readonly doc?: string;
   /** The normalized default (the seed's). */
   readonly default: unknown;
   /** The flag's text as the option's value (string flags; the CLI's parser reads the others); `flag` is '--name'. */
@@ -94,8 +96,8 @@ function numbers(text: string, flag: string, single: boolean, what: string): num
 }
 
 export const OPTIONS: readonly OptionEntry[] = [
-  enumEntry('task', TASKS, 'the loss: binary, multilabel, multiclass (default binary)', { meta: { key: 'task', always: true } }),
-  enumEntry('input', INPUTS, 'what pred holds: probabilities or logits (default probs)', { meta: { key: 'input', always: true } }),
+  enumEntry('task', TASKS, 'the loss: binary, multilabel, multiclass (default binary)', { doc: "`binary` (the seed's `FocalLoss`: pred, target [N]), `multilabel` (`FocalLoss_MultiLabel`: [N, L]), `multiclass` (pred [N, C], target [N] class indices)",  meta: { key: 'task', always: true } }),
+  enumEntry('input', INPUTS, 'what pred holds: probabilities or logits (default probs)', { doc: '`probs` (the seed) or `logits` (Sigmoid / Softmax first, computed in the log domain)',  meta: { key: 'input', always: true } }),
   {
     name: 'alpha',
     flag: 'alpha',
@@ -119,12 +121,14 @@ export const OPTIONS: readonly OptionEntry[] = [
     flag: 'gamma',
     cli: { type: 'number', placeholder: 'G', min: 0 },
     help: 'γ >= 0, the focusing exponent (default 2)',
+    doc: 'any real ≥ 0; γ = 0 is the clamped cross-entropy',
     default: 2,
     check: must(nonNegative, 'a finite number >= 0'),
     meta: { key: 'gamma', always: true },
     attr: { name: 'gamma', always: true },
   },
   enumEntry('reduction', REDUCTIONS, 'mean, sum, none (per element), or weighted-mean: Σ w·l / Σ w (needs --weight) (default mean)', {
+    doc: '`mean`, `sum`, `none` (per element: shaped like pred; [N] for multiclass and `--label-mean`), `weighted-mean` (needs `--weight`)',
     meta: { key: 'reduction', always: true },
     attr: { name: 'reduction', always: true },
   }),
@@ -134,12 +138,14 @@ export const OPTIONS: readonly OptionEntry[] = [
     // The range [0, 1) is checked here, not by the flag parser, so every bad value gets the whole range.
     cli: { type: 'number', placeholder: 'E' },
     help: `clamp floor for p_t in [0, 1); 0 with logits: stable form (default ${SEED_EPS})`,
+    doc: 'the clamp floor in [0, 1); `0` with logits is the stable log-sigmoid / log-softmax form of torchvision and kornia',
     default: SEED_EPS,
     check: must((e) => finite(e) && e >= 0 && e < 1, 'a number in [0, 1)'),
     meta: { key: 'eps', always: true },
     attr: { name: 'eps', always: true },
   },
-  enumEntry('dtype', LOSS_DTYPES, 'element type of pred and loss (default float32)', { meta: { key: 'dtype', always: true } }),
+  enumEntry('dtype', LOSS_DTYPES, 'element type of pred and loss (default float32)', {
+    doc: '`float32`, `float64`, `float16` (half inputs and outputs, computed in float32 inside)', meta: { key: 'dtype', always: true } }),
   // Its default and its rules depend on the task and the targets: normalizeOptions resolves it.
   enumEntry('targetDtype', TARGET_DTYPES, 'element type of target: float (as pred), int64, int32, uint8, bool (default: float; int64 for multiclass)', {
     default: 'float',
@@ -151,15 +157,18 @@ export const OPTIONS: readonly OptionEntry[] = [
     flag: 'opset',
     cli: { type: 'number', integer: true, min: MIN_OPSET, max: MAX_OPSET },
     help: `ONNX opset (default ${DEFAULT_OPSET})`,
+    doc: `${MIN_OPSET}–${MAX_OPSET}; the model gets the lowest IR version its opset needs`,
     default: DEFAULT_OPSET,
     check: must((v) => Number.isInteger(v) && (v as number) >= MIN_OPSET && (v as number) <= MAX_OPSET, `an integer in [${MIN_OPSET}, ${MAX_OPSET}]`),
   },
-  enumEntry('form', FORMS, 'arith (fast) or onehot (the seed op for op) (default arith)', { meta: { key: 'form', always: true } }),
+  enumEntry('form', FORMS, 'arith (fast) or onehot (the seed op for op) (default arith)', {
+    doc: '`arith` (fast) or `onehot` (the seed op for op: Concat, OneHot mask, masked sum)', meta: { key: 'form', always: true } }),
   {
     name: 'asFunction',
     flag: 'as-function',
     cli: { type: 'boolean' },
     help: 'emit the loss as one ai.focal node defined by a model-local function',
+    doc: 'one `ai.focal` node (`BinaryFocalLoss`, `MultiLabelFocalLoss`, `MultiClassFocalLoss`) with attributes alpha, gamma, eps, reduction (and the other options below that have one), defined by a model-local function',
     default: false,
     check: bool,
     meta: { key: 'as_function', always: true },
@@ -169,6 +178,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     flag: 'with-grad',
     cli: { type: 'boolean' },
     help: 'add an output grad = d(loss)/d(pred)',
+    doc: 'a second output `grad` = d(loss)/d(pred) (for `none`, of the sum)',
     default: false,
     check: bool,
     meta: { key: 'with_grad', always: true },
@@ -234,6 +244,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     flag: 'normalized',
     cli: { type: 'boolean' },
     help: 'divide by Σ(1 − p_t)^γ, clamped at 1e-6 (normalized focal loss, smp)',
+    doc: 'divide by Σ(1 − p_t)^γ over the elements not ignored, clamped at 1e-6 (arXiv 1909.07829)',
     default: false,
     check: bool,
     meta: { key: 'normalized' },
@@ -244,6 +255,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     flag: 'reduced-threshold',
     cli: { type: 'number', placeholder: 'X' },
     help: 'reduced focal loss: ((1 − p_t)/X)^γ, and 1 where p_t < X (smp), X in (0, 1]',
+    doc: 'the focal term is ((1 − p_t)/X)^γ, and 1 where p_t < X (arXiv 1903.01347)',
     default: null,
     check: orNull(must((x) => finite(x) && x > 0 && x <= 1, 'a number in (0, 1]')),
     meta: { key: 'reduced_threshold' },
@@ -260,6 +272,10 @@ export const OPTIONS: readonly OptionEntry[] = [
     attr: { name: 'count_ignored', int: true },
   },
   enumEntry('targets', TARGETS, 'hard (0/1, class indices) or soft (in [0, 1]; multiclass [N, C] rows): the BCE term (default hard)', {
+    doc:
+      "`hard` (0/1; class indices for multiclass: the seed's) or `soft`: t in [0, 1] and the binary cross-entropy, α_t·(1 − p_t)^γ·BCE(p, t) with p_t = t·p + (1 − t)(1 − p), " +
+      "α_t = t·α + (1 − t)(1 − α); multiclass targets [N, C] of class probabilities, Σ_c −α·(1 − p_c)^γ·t_c·log p_c (Keras'). With soft targets eps clips p to [eps, 1 − eps] " +
+      'inside the cross-entropy (Keras\' clip), not p_t. For 0/1 targets and eps 0 it is the hard loss',
     meta: { key: 'targets' },
     attr: { name: 'targets' },
   }),
@@ -268,12 +284,16 @@ export const OPTIONS: readonly OptionEntry[] = [
     flag: 'label-smoothing',
     cli: { type: 'number', placeholder: 'X' },
     help: 'X in [0, 1], as Keras: t ← t·(1 − X) + X/2 (X/C for multiclass) (default 0)',
+    doc: 'X in [0, 1], as Keras: binary t ← t·(1 − X) + X/2, multiclass t ← onehot·(1 − X) + X/C (also of class indices), then the soft form',
     default: 0,
     check: must(unitInterval, 'a number in [0, 1]'),
     meta: { key: 'label_smoothing' },
     attr: { name: 'label_smoothing' },
   },
   enumEntry('weight', WEIGHTS, 'add a graph input weight: per sample ([N], broadcast over labels) or per element (shaped like the per-element loss)', {
+    doc:
+      "a graph input `weight`: `sample` ([N], broadcast over labels) or `element` (shaped like the per-element loss); mean is then Σ w·l / count (torchvision-style, Keras' " +
+      "`sum_over_batch_size`), `--reduction weighted-mean` Σ w·l / Σ w (Keras' `mean_with_sample_weight`). eval: `--weight W.npy`, whose shape decides",
     cli: { type: 'enum', values: ['sample', 'element'] },
     meta: { key: 'weight' },
     attr: { name: 'weight' },
@@ -300,6 +320,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     flag: 'like',
     cli: { type: 'enum', values: LIKES },
     help: `take the defaults of a library's focal loss: ${LIKES.join(', ')}; any flag given overrides them`,
+    doc: "`seed`, `torchvision`, `fvcore`, `optax`, `keras`: that library's defaults (README, *The libraries' focal losses*); `mmdet`, `detectron2`, `smp`, `kornia`, `monai` (README, *Detection and segmentation*); any flag given overrides them. Recorded as `focal.like`",
     default: null,
     check: orNull(oneOf(LIKES)),
     meta: { key: 'like' },
