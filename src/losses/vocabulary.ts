@@ -70,20 +70,10 @@ export interface TermOptions {
   countIgnored?: boolean;
 }
 
-/** The terms, validated, every default filled in. */
-export interface Terms {
-  readonly targetFormat: TargetFormat;
-  readonly ignoreIndex: number | null;
-  readonly normalize: Normalize;
-  readonly classWeight: readonly number[] | null;
-  readonly posWeight: number | readonly number[] | null;
-  readonly variant: Variant;
-  readonly normalized: boolean;
-  readonly reducedThreshold: number | null;
-  readonly countIgnored: boolean;
-}
-
-/** Options as a user gives them; every field is optional and defaults to the seed's choice. */
+/**
+ * Options as a user gives them; every field is optional and defaults to the seed's choice. Each
+ * is an entry of registry.ts, with its flag, default and help (docs/cli.md lists them).
+ */
 export interface LossOptions extends TermOptions {
   /** `binary` (the seed's FocalLoss), `multilabel` (FocalLoss_MultiLabel) or `multiclass`. */
   task?: Task;
@@ -98,10 +88,7 @@ export interface LossOptions extends TermOptions {
   eps?: number;
   /** Element type of pred and loss; float16 is computed in float32 inside. */
   dtype?: LossDType;
-  /**
-   * Element type of target: 'float' (the pred's type, the default for binary / multilabel) or an
-   * integer / bool type. The pred's own float type name is accepted as 'float'.
-   */
+  /** Element type of target: 'float' (the pred's type; its name is accepted too) or an integer / bool type. */
   targetDtype?: TargetDType | LossDType;
   opset?: number;
   form?: Form;
@@ -109,12 +96,7 @@ export interface LossOptions extends TermOptions {
   asFunction?: boolean;
   /** Add an output `grad` = d(loss)/d(pred). */
   withGrad?: boolean;
-  /**
-   * `hard` (the seed's: 0/1, class indices for multiclass) or `soft`: t in [0, 1] and the binary
-   * cross-entropy term, α_t · (1 − p_t)^γ · BCE(p, t); multiclass targets [N, C] of class
-   * probabilities, Σ_c −α·(1 − p_c)^γ·t_c·log p_c. With soft targets eps clips the probability
-   * inside the cross-entropy to [eps, 1 − eps] (Keras' clip), not p_t.
-   */
+  /** `hard` (0/1, class indices for multiclass) or `soft`: t in [0, 1] and the BCE term (Keras'; eps clips p inside it). */
   targets?: TargetKind;
   /** X in [0, 1], as Keras: binary t ← t·(1 − X) + X/2, multiclass t ← onehot·(1 − X) + X/C (the soft form). */
   labelSmoothing?: number;
@@ -122,39 +104,24 @@ export interface LossOptions extends TermOptions {
   weight?: WeightKind;
   /** Multilabel: average each row over its labels first (Keras' binary focal loss): per-sample losses [N]. */
   labelMean?: boolean;
-  /**
-   * Added once to a numeric `normalize` when the options are normalized (mmdet adds float32's eps
-   * to avg_factor: its preset sets this). Normalized options carry 0: the sum is in `normalize`.
-   */
+  /** Added once to a numeric `normalize` (mmdet's float32 eps on avg_factor, set by its preset); normalized options carry 0. */
   normalizeOffset?: number;
   /** A library preset (see presets.ts) applied under the options given; null for none. */
   like?: Like | null;
 }
 
-/** Validated options with every default filled in. `alpha` is null for no weighting. */
-export interface FocalOptions extends Terms {
-  readonly task: Task;
-  readonly input: InputKind;
+type Filled<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
+
+/** The terms, validated, every default filled in. */
+export type Terms = Filled<TermOptions>;
+
+/**
+ * Validated options with every default filled in: `alpha` null for no weighting, `targetDtype`
+ * resolved ('float' becomes the pred's dtype), `labelMean` false but for multilabel.
+ */
+export interface FocalOptions extends Filled<Omit<LossOptions, 'alpha' | 'targetDtype'>> {
   readonly alpha: number | readonly number[] | null;
-  readonly gamma: number;
-  readonly reduction: Reduction;
-  readonly eps: number;
-  readonly dtype: LossDType;
-  /** The target's element type, resolved ('float' becomes the pred's dtype). */
-  readonly targetDtype: 'float16' | 'float32' | 'float64' | 'int64' | 'int32' | 'uint8' | 'bool';
-  readonly opset: number;
-  readonly form: Form;
-  readonly asFunction: boolean;
-  readonly withGrad: boolean;
-  readonly targets: TargetKind;
-  readonly labelSmoothing: number;
-  readonly weight: WeightKind;
-  /** Always false but for multilabel (where it makes the per-element loss [N]). */
-  readonly labelMean: boolean;
-  /** 0: a preset's offset (mmdet's eps) is already in `normalize`. */
-  readonly normalizeOffset: number;
-  /** The preset the options were made from, or null. */
-  readonly like: Like | null;
+  readonly targetDtype: LossDType | Exclude<TargetDType, 'float'>;
 }
 
 /** How an option is named in messages: the option itself by default, the CLI passes its flags. */
