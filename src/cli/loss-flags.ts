@@ -3,13 +3,13 @@
  * option table (src/losses/registry.ts), their translation into `LossOptions` (validated by
  * `normalizeOptions`, whose messages then name the flag), and the usage lines that list them.
  */
-import { FocalOptions, Label, LossOptions, OPTIONS, flagOf, normalizeOptions } from '../losses';
+import { FocalOptions, Label, LossOptions, OPTIONS, flagOf, helpLine, normalizeOptions } from '../losses';
 import { FlagSpec, FlagSpecs } from './args';
 
 const FLAGGED = OPTIONS.filter((e) => e.flag !== undefined);
 
 /** Every loss flag, by its name on the command line, in the table's order. */
-export const LOSS_FLAGS: FlagSpecs = Object.fromEntries(FLAGGED.map((e) => [e.flag as string, { ...e.cli, description: e.help } as FlagSpec]));
+export const LOSS_FLAGS: FlagSpecs = Object.fromEntries(FLAGGED.map((e) => [e.flag as string, { ...e.cli, description: helpLine(e) } as FlagSpec]));
 
 /** Names an option by its flag in messages. */
 export const flagLabel: Label = flagOf;

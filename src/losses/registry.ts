@@ -109,17 +109,17 @@ const text = (placeholder: string): FlagKind => ({ type: 'string', placeholder }
 
 export const OPTIONS: readonly OptionEntry[] = [
   option('task', choice(TASKS), {
-    help: 'the loss: binary, multilabel, multiclass (default binary)',
+    help: 'the loss: binary, multilabel, multiclass',
     doc: "`binary` (the seed's `FocalLoss`: pred, target [N]), `multilabel` (`FocalLoss_MultiLabel`: [N, L]), `multiclass` (pred [N, C], target [N] class indices)",
     meta: 'always',
   }),
   option('input', choice(INPUTS), {
-    help: 'what pred holds: probabilities or logits (default probs)',
+    help: 'what pred holds: probabilities or logits',
     doc: '`probs` (the seed) or `logits` (Sigmoid / Softmax first, computed in the log domain)',
     meta: 'always',
   }),
   option('alpha', text('A|A1,A2,…|none'), {
-    help: 'α in [0, 1], one per label / class (comma-separated), or none (default 0.25)',
+    help: 'α in [0, 1], one per label / class (comma-separated), or none',
     default: 0.25,
     // -1 is torchvision's and fvcore's "no α" (--like torchvision / fvcore reads it as none).
     parse: (t, flag) => (t.trim().toLowerCase() === 'none' ? 'none' : t.trim() === '-1' ? -1 : numbers(t, flag, true, 'a number in [0, 1], a comma-separated list of them, or none')),
@@ -129,51 +129,46 @@ export const OPTIONS: readonly OptionEntry[] = [
       if (Array.isArray(a) && a.length > 0 && a.every(unitInterval)) return [...a];
       throw new UsageError(`${name} must be a number in [0, 1], a non-empty list of them, or 'none', got ${fmt(a)}`);
     },
-    meta: 'always',
-    attr: 'always',
+    meta: 'always', attr: 'always',
   }),
   option('gamma', number('G', { min: 0 }), {
-    help: 'γ >= 0, the focusing exponent (default 2)',
+    help: 'γ >= 0, the focusing exponent',
     doc: 'any real ≥ 0; γ = 0 is the clamped cross-entropy',
     default: 2,
     check: must(nonNegative, 'a finite number >= 0'),
-    meta: 'always',
-    attr: 'always',
+    meta: 'always', attr: 'always',
   }),
   option('reduction', choice(REDUCTIONS), {
-    help: 'mean, sum, none (per element), or weighted-mean: Σ w·l / Σ w (needs --weight) (default mean)',
+    help: 'mean, sum, none (per element), or weighted-mean: Σ w·l / Σ w (needs --weight)',
     doc: '`mean`, `sum`, `none` (per element: shaped like pred; [N] for multiclass and `--label-mean`), `weighted-mean` (needs `--weight`)',
-    meta: 'always',
-    attr: 'always',
+    meta: 'always', attr: 'always',
   }),
   // The range [0, 1) is checked here, not by the flag parser, so every bad value gets the whole range.
   option('eps', number('E'), {
-    help: `clamp floor for p_t in [0, 1); 0 with logits: stable form (default ${SEED_EPS})`,
+    help: `clamp floor for p_t in [0, 1); 0 with logits: stable form`,
     doc: 'the clamp floor in [0, 1); `0` with logits is the stable log-sigmoid / log-softmax form of torchvision and kornia',
     default: SEED_EPS,
     check: must((e) => finite(e) && e >= 0 && e < 1, 'a number in [0, 1)'),
-    meta: 'always',
-    attr: 'always',
+    meta: 'always', attr: 'always',
   }),
   option('dtype', choice(LOSS_DTYPES), {
-    help: 'element type of pred and loss (default float32)',
+    help: 'element type of pred and loss',
     doc: '`float32`, `float64`, `float16` (half inputs and outputs, computed in float32 inside)',
     meta: 'always',
   }),
   // Its default and its rules depend on the task and the targets: normalizeOptions resolves it.
   option('targetDtype', choice(TARGET_DTYPES), {
     help: 'element type of target: float (as pred), int64, int32, uint8, bool (default: float; int64 for multiclass)',
-    check: undefined,
-    meta: 'always',
+    check: undefined, meta: 'always',
   }),
   option('opset', number('N', { integer: true, min: MIN_OPSET, max: MAX_OPSET }), {
-    help: `ONNX opset (default ${DEFAULT_OPSET})`,
+    help: `ONNX opset`,
     doc: `${MIN_OPSET}–${MAX_OPSET}; the model gets the lowest IR version its opset needs`,
     default: DEFAULT_OPSET,
     check: must((v) => Number.isInteger(v) && (v as number) >= MIN_OPSET && (v as number) <= MAX_OPSET, `an integer in [${MIN_OPSET}, ${MAX_OPSET}]`),
   }),
   option('form', choice(FORMS), {
-    help: 'arith (fast) or onehot (the seed op for op) (default arith)',
+    help: 'arith (fast) or onehot (the seed op for op)',
     doc: '`arith` (fast) or `onehot` (the seed op for op: Concat, OneHot mask, masked sum)',
     meta: 'always',
   }),
@@ -188,19 +183,17 @@ export const OPTIONS: readonly OptionEntry[] = [
     meta: 'always',
   }),
   option('targetFormat', choice(TARGET_FORMATS), {
-    help: 'multilabel targets: dense (0/1 [N, L]) or index ([N] in [0, L], L the background, as mmdet / detectron2) (default dense)',
-    meta: 'changed',
-    attr: 'changed',
+    help: 'multilabel targets: dense (0/1 [N, L]) or index ([N] in [0, L], L the background, as mmdet / detectron2)',
+    meta: 'changed', attr: 'changed',
   }),
   option('ignoreIndex', number('V', { integer: true }), {
     help: 'a target value (element, class index or index row) that adds nothing and is not counted',
     default: null,
     check: orNull(must((v) => Number.isInteger(v) && Math.abs(v as number) <= 2 ** 31 - 1, 'an integer (a target value to ignore)')),
-    meta: 'changed',
-    attr: 'int',
+    meta: 'changed', attr: 'int',
   }),
   option('normalize', text('elements|positives|input|X'), {
-    help: 'what mean divides the sum by: the elements not ignored, max(1, positives), a graph input normalizer, or X (default elements)',
+    help: 'what mean divides the sum by: the elements not ignored, max(1, positives), a graph input normalizer, or X',
     default: 'elements',
     parse: (t, flag) => {
       if ((NORMALIZE_KINDS as readonly string[]).includes(t)) return t;
@@ -209,61 +202,53 @@ export const OPTIONS: readonly OptionEntry[] = [
       return n;
     },
     check: must((n) => (finite(n) && n > 0) || (NORMALIZE_KINDS as readonly unknown[]).includes(n), 'elements, positives, input or a number > 0'),
-    meta: 'changed',
-    attr: 'changed',
+    meta: 'changed', attr: 'changed',
   }),
   option('classWeight', text('W1,W2,…'), {
     help: 'a multiplier per label (multilabel) or class (multiclass), >= 0',
     default: null,
     parse: (t, flag) => numbers(t, flag, false, 'a comma-separated list of numbers >= 0'),
     check: orNull(must((w) => Array.isArray(w) && w.length > 0 && w.every(nonNegative), 'a non-empty list of numbers >= 0 (one per label / class)')),
-    meta: 'changed',
-    attr: 'changed',
+    meta: 'changed', attr: 'changed',
   }),
   // Checked with the task (normalizeOptions): multiclass refuses it whatever it is.
   option('posWeight', text('P|P1,P2,…'), {
     help: 'multiplies the positive term (binary / multilabel): one number or one per label',
     default: null,
     parse: (t, flag) => numbers(t, flag, true, 'a comma-separated list of numbers >= 0'),
-    meta: 'changed',
-    attr: 'changed',
+    meta: 'changed', attr: 'changed',
   }),
   option('variant', choice(VARIANTS), {
-    help: "focal, or star: FL* (fvcore's sigmoid_focal_loss_star), −log σ(γ·x·(2t − 1))/γ · α_t, logits (default focal)",
-    meta: 'changed',
-    attr: 'changed',
+    help: "focal, or star: FL* (fvcore's sigmoid_focal_loss_star), −log σ(γ·x·(2t − 1))/γ · α_t, logits",
+    meta: 'changed', attr: 'changed',
   }),
   option('normalized', BOOLEAN, {
     help: 'divide by Σ(1 − p_t)^γ, clamped at 1e-6 (normalized focal loss, smp)',
     doc: 'divide by Σ(1 − p_t)^γ over the elements not ignored, clamped at 1e-6 (arXiv 1909.07829)',
-    meta: 'changed',
-    attr: 'int',
+    meta: 'changed', attr: 'int',
   }),
   option('reducedThreshold', number('X'), {
     help: 'reduced focal loss: ((1 − p_t)/X)^γ, and 1 where p_t < X (smp), X in (0, 1]',
     doc: 'the focal term is ((1 − p_t)/X)^γ, and 1 where p_t < X (arXiv 1903.01347)',
     default: null,
     check: orNull(must((x) => finite(x) && x > 0 && x <= 1, 'a number in (0, 1]')),
-    meta: 'changed',
-    attr: 'changed',
+    meta: 'changed', attr: 'changed',
   }),
   option('countIgnored', BOOLEAN, { help: "ignored elements still count in the mean (kornia's convention)", meta: 'changed', attr: 'int' }),
   option('targets', choice(TARGETS), {
-    help: 'hard (0/1, class indices) or soft (in [0, 1]; multiclass [N, C] rows): the BCE term (default hard)',
+    help: 'hard (0/1, class indices) or soft (in [0, 1]; multiclass [N, C] rows): the BCE term',
     doc:
       "`hard` (0/1; class indices for multiclass: the seed's) or `soft`: t in [0, 1] and the binary cross-entropy, α_t·(1 − p_t)^γ·BCE(p, t) with p_t = t·p + (1 − t)(1 − p), " +
       "α_t = t·α + (1 − t)(1 − α); multiclass targets [N, C] of class probabilities, Σ_c −α·(1 − p_c)^γ·t_c·log p_c (Keras'). With soft targets eps clips p to [eps, 1 − eps] " +
       "inside the cross-entropy (Keras' clip), not p_t. For 0/1 targets and eps 0 it is the hard loss",
-    meta: 'changed',
-    attr: 'changed',
+    meta: 'changed', attr: 'changed',
   }),
   option('labelSmoothing', number('X'), {
-    help: 'X in [0, 1], as Keras: t ← t·(1 − X) + X/2 (X/C for multiclass) (default 0)',
+    help: 'X in [0, 1], as Keras: t ← t·(1 − X) + X/2 (X/C for multiclass)',
     doc: 'X in [0, 1], as Keras: binary t ← t·(1 − X) + X/2, multiclass t ← onehot·(1 − X) + X/C (also of class indices), then the soft form',
     default: 0,
     check: must(unitInterval, 'a number in [0, 1]'),
-    meta: 'changed',
-    attr: 'changed',
+    meta: 'changed', attr: 'changed',
   }),
   option('weight', choice(WEIGHTS), {
     cli: choice(['sample', 'element']),
@@ -271,8 +256,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     doc:
       "a graph input `weight`: `sample` ([N], broadcast over labels) or `element` (shaped like the per-element loss); mean is then Σ w·l / count (torchvision-style, Keras' " +
       "`sum_over_batch_size`), `--reduction weighted-mean` Σ w·l / Σ w (Keras' `mean_with_sample_weight`). eval: `--weight W.npy`, whose shape decides",
-    meta: 'changed',
-    attr: 'changed',
+    meta: 'changed', attr: 'changed',
   }),
   option('labelMean', BOOLEAN, { help: "multilabel: average each row over its labels first (Keras' binary focal loss)", meta: 'changed', attr: 'int' }),
   option('normalizeOffset', number(), {
@@ -291,6 +275,10 @@ export const OPTIONS: readonly OptionEntry[] = [
     meta: 'changed',
   }),
 ];
+
+/** The help line of an option's flag: its help and its default (when it has one). */
+export const helpLine = (e: OptionEntry): string =>
+  e.default === null || e.default === false || e.help.includes('(default') ? e.help : `${e.help} (default ${e.default})`;
 
 export const OPTION: Readonly<Record<keyof LossOptions, OptionEntry>> = Object.fromEntries(OPTIONS.map((e) => [e.name, e])) as Record<keyof LossOptions, OptionEntry>;
 
