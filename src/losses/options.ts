@@ -13,7 +13,7 @@ import { applyPreset, isLike } from './presets';
 import { DEFAULT_VALUES, OPTION, OPTIONS, fmt, same } from './registry';
 import { TERM_KEYS } from './terms';
 import { LIKES, TARGET_DTYPES } from './vocabulary';
-import type { FocalOptions, Label, LossOptions, Terms } from './vocabulary';
+import type { FocalOptions, Label, LossOptions } from './vocabulary';
 
 export * from './vocabulary';
 
@@ -27,7 +27,6 @@ const DEFAULT_KEYS = ['task', 'input', 'alpha', 'gamma', 'reduction', 'eps', 'dt
 export const DEFAULTS = Object.fromEntries(DEFAULT_KEYS.map((k) => [k, DEFAULT_VALUES[k]])) as Readonly<Pick<FocalOptions, (typeof DEFAULT_KEYS)[number]>>;
 
 const plain: Label = (o) => o;
-
 
 /**
  * Validates `given` and fills in the defaults: the preset `like` names (presets.ts), under the
@@ -145,26 +144,16 @@ function checkTermsWith(o: FocalOptions, label: Label): void {
   if (clash) throw new UsageError(`${label(used[0])} cannot be combined with ${clash}`);
 }
 
-/** An option that fixes the label / class count: which, as the user named it, and the count. */
-export interface RowSource {
-  readonly option: 'alpha' | 'classWeight' | 'posWeight';
-  /** The option as the user wrote it: `--class-weight` on the command line, `classWeight` in the API. */
-  readonly name: string;
-  readonly count: number;
-  /** `--class-weight lists 3 values, one per label` */
-  readonly text: string;
-}
+/** An option that fixes the label / class count, its name as the user wrote it (`--class-weight`, `classWeight`), the count, and `text`: `--class-weight lists 3 values, one per label`. */
+export type RowSource = { readonly option: 'alpha' | 'classWeight' | 'posWeight'; readonly name: string; readonly count: number; readonly text: string };
 
 function rowSources(o: Pick<FocalOptions, 'task' | 'alpha' | 'classWeight' | 'posWeight'>, label: Label): RowSource[] {
-  const per = o.task === 'multiclass' ? 'class' : 'label';
-  const out: RowSource[] = [];
-  for (const option of ['alpha', 'classWeight', 'posWeight'] as const) {
-    const value = o[option];
-    if (!Array.isArray(value)) continue;
-    const name = label(option);
-    out.push({ option, name, count: value.length, text: `${name} lists ${value.length} values, one per ${per}` });
-  }
-  return out;
+  return (['alpha', 'classWeight', 'posWeight'] as const)
+    .filter((option) => Array.isArray(o[option]))
+    .map((option) => {
+      const [name, count] = [label(option), (o[option] as readonly number[]).length];
+      return { option, name, count, text: `${name} lists ${count} values, one per ${o.task === 'multiclass' ? 'class' : 'label'}` };
+    });
 }
 
 /**
@@ -224,16 +213,7 @@ export function optionsFromMetadata(meta: Readonly<Record<string, string>>, opse
     if (!e.meta) continue;
     const text = meta[META_PREFIX + e.meta.key];
     // Absent: the default, given explicitly (so a preset fills in nothing); an old file without α has none.
-    if (text === undefined) raw[e.name] = e.name === 'alpha' ? 'none' : e.meta.always ? undefined : e.default;
-    else {
-      try {
-        raw[e.name] = JSON.parse(text);
-      } catch {
-        raw[e.name] = text;
-      }
-    }
+    raw[e.name] = text === undefined ? (e.name === 'alpha' ? 'none' : e.meta.always ? undefined : e.default) : /^[-\d[]|^(true|false)$/.test(text) ? JSON.parse(text) : text;
   }
   return normalizeOptions(raw as LossOptions);
 }
-
-export type { Terms };

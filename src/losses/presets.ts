@@ -43,38 +43,23 @@ export interface Preset {
 }
 
 export const PRESETS: Readonly<Record<BaseLike, Preset>> = {
-  seed: {
-    call: 'FocalLoss / FocalLoss_MultiLabel (the seed)',
-    options: { input: 'probs', targets: 'hard', alpha: 0.25, gamma: 2, eps: 1e-4, reduction: 'mean' },
-  },
-  torchvision: {
-    call: 'torchvision.ops.sigmoid_focal_loss',
-    options: { input: 'logits', targets: 'soft', alpha: 0.25, gamma: 2, eps: 0, reduction: 'none' },
-    alphaOff: -1,
-  },
-  fvcore: {
-    call: 'fvcore.nn.sigmoid_focal_loss',
-    options: { input: 'logits', targets: 'soft', alpha: 'none', gamma: 2, eps: 0, reduction: 'none' },
-    alphaOff: -1,
-  },
-  optax: {
-    call: 'optax.losses.sigmoid_focal_loss',
-    options: { input: 'logits', targets: 'soft', alpha: 'none', gamma: 2, eps: 0, reduction: 'none' },
-  },
+  seed: { call: 'FocalLoss / FocalLoss_MultiLabel (the seed)', options: { input: 'probs', targets: 'hard', alpha: 0.25, gamma: 2, eps: 1e-4, reduction: 'mean' } },
+  torchvision: { call: 'torchvision.ops.sigmoid_focal_loss', options: { input: 'logits', targets: 'soft', alpha: 0.25, gamma: 2, eps: 0, reduction: 'none' }, alphaOff: -1 },
+  fvcore: { call: 'fvcore.nn.sigmoid_focal_loss', options: { input: 'logits', targets: 'soft', alpha: 'none', gamma: 2, eps: 0, reduction: 'none' }, alphaOff: -1 },
+  optax: { call: 'optax.losses.sigmoid_focal_loss', options: { input: 'logits', targets: 'soft', alpha: 'none', gamma: 2, eps: 0, reduction: 'none' } },
   keras: {
     call: 'keras.losses.BinaryFocalCrossentropy / CategoricalFocalCrossentropy',
     options: { input: 'probs', targets: 'soft', alpha: 'none', gamma: 2, eps: 1e-7, reduction: 'mean', labelMean: true },
   },
 };
 
+/** The library call it reproduces and the version checked; its tasks; its defaults (mmdet's eps on avg_factor is `normalizeOffset`). */
 export interface DetectionPresetSpec {
-  /** The library call it reproduces, and the version it was checked against. */
   readonly follows: string;
   readonly version: string;
   readonly tasks: readonly Task[];
-  /** Its defaults; mmdet's float32 eps on avg_factor is one of them (`normalizeOffset`). */
   readonly options: LossOptions;
-  /** What to say beside the task refused. */
+  /** What to say beside a task refused. */
   readonly advice?: string;
 }
 

@@ -134,8 +134,7 @@ export const OPTIONS: readonly OptionEntry[] = [
   option('gamma', number('G', { min: 0 }), {
     help: 'γ >= 0, the focusing exponent',
     doc: 'any real ≥ 0; γ = 0 is the clamped cross-entropy',
-    default: 2,
-    check: must(nonNegative, 'a finite number >= 0'),
+    default: 2, check: must(nonNegative, 'a finite number >= 0'),
     meta: 'always', attr: 'always',
   }),
   option('reduction', choice(REDUCTIONS), {
@@ -147,8 +146,7 @@ export const OPTIONS: readonly OptionEntry[] = [
   option('eps', number('E'), {
     help: `clamp floor for p_t in [0, 1); 0 with logits: stable form`,
     doc: 'the clamp floor in [0, 1); `0` with logits is the stable log-sigmoid / log-softmax form of torchvision and kornia',
-    default: SEED_EPS,
-    check: must((e) => finite(e) && e >= 0 && e < 1, 'a number in [0, 1)'),
+    default: SEED_EPS, check: must((e) => finite(e) && e >= 0 && e < 1, 'a number in [0, 1)'),
     meta: 'always', attr: 'always',
   }),
   option('dtype', choice(LOSS_DTYPES), {
@@ -188,8 +186,7 @@ export const OPTIONS: readonly OptionEntry[] = [
   }),
   option('ignoreIndex', number('V', { integer: true }), {
     help: 'a target value (element, class index or index row) that adds nothing and is not counted',
-    default: null,
-    check: orNull(must((v) => Number.isInteger(v) && Math.abs(v as number) <= 2 ** 31 - 1, 'an integer (a target value to ignore)')),
+    default: null, check: orNull(must((v) => Number.isInteger(v) && Math.abs(v as number) <= 2 ** 31 - 1, 'an integer (a target value to ignore)')),
     meta: 'changed', attr: 'int',
   }),
   option('normalize', text('elements|positives|input|X'), {
@@ -218,10 +215,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     parse: (t, flag) => numbers(t, flag, true, 'a comma-separated list of numbers >= 0'),
     meta: 'changed', attr: 'changed',
   }),
-  option('variant', choice(VARIANTS), {
-    help: "focal, or star: FL* (fvcore's sigmoid_focal_loss_star), −log σ(γ·x·(2t − 1))/γ · α_t, logits",
-    meta: 'changed', attr: 'changed',
-  }),
+  option('variant', choice(VARIANTS), { help: "focal, or star: FL* (fvcore's sigmoid_focal_loss_star), −log σ(γ·x·(2t − 1))/γ · α_t, logits", meta: 'changed', attr: 'changed' }),
   option('normalized', BOOLEAN, {
     help: 'divide by Σ(1 − p_t)^γ, clamped at 1e-6 (normalized focal loss, smp)',
     doc: 'divide by Σ(1 − p_t)^γ over the elements not ignored, clamped at 1e-6 (arXiv 1909.07829)',
@@ -230,8 +224,7 @@ export const OPTIONS: readonly OptionEntry[] = [
   option('reducedThreshold', number('X'), {
     help: 'reduced focal loss: ((1 − p_t)/X)^γ, and 1 where p_t < X (smp), X in (0, 1]',
     doc: 'the focal term is ((1 − p_t)/X)^γ, and 1 where p_t < X (arXiv 1903.01347)',
-    default: null,
-    check: orNull(must((x) => finite(x) && x > 0 && x <= 1, 'a number in (0, 1]')),
+    default: null, check: orNull(must((x) => finite(x) && x > 0 && x <= 1, 'a number in (0, 1]')),
     meta: 'changed', attr: 'changed',
   }),
   option('countIgnored', BOOLEAN, { help: "ignored elements still count in the mean (kornia's convention)", meta: 'changed', attr: 'int' }),
@@ -246,8 +239,7 @@ export const OPTIONS: readonly OptionEntry[] = [
   option('labelSmoothing', number('X'), {
     help: 'X in [0, 1], as Keras: t ← t·(1 − X) + X/2 (X/C for multiclass)',
     doc: 'X in [0, 1], as Keras: binary t ← t·(1 − X) + X/2, multiclass t ← onehot·(1 − X) + X/C (also of class indices), then the soft form',
-    default: 0,
-    check: must(unitInterval, 'a number in [0, 1]'),
+    default: 0, check: must(unitInterval, 'a number in [0, 1]'),
     meta: 'changed', attr: 'changed',
   }),
   option('weight', choice(WEIGHTS), {
@@ -262,16 +254,14 @@ export const OPTIONS: readonly OptionEntry[] = [
   option('normalizeOffset', number(), {
     flag: false,
     help: "added once to a numeric normalize (mmdet's float32 eps on avg_factor; set by --like mmdet)",
-    default: 0,
-    check: must(nonNegative, 'a finite number >= 0'),
+    default: 0, check: must(nonNegative, 'a finite number >= 0'),
   }),
   option('like', choice(LIKES), {
     help: `take the defaults of a library's focal loss: ${LIKES.join(', ')}; any flag given overrides them`,
     doc:
       "`seed`, `torchvision`, `fvcore`, `optax`, `keras`: that library's defaults (README, *The libraries' focal losses*); `mmdet`, `detectron2`, `smp`, `kornia`, " +
       '`monai` (README, *Detection and segmentation*); any flag given overrides them. Recorded as `focal.like`',
-    default: null,
-    check: orNull(oneOf(LIKES)),
+    default: null, check: orNull(oneOf(LIKES)),
     meta: 'changed',
   }),
 ];

@@ -1,7 +1,6 @@
 /**
- * The words of the loss options: the tasks, reductions, kinds and element types, the presets'
- * names, and the shapes of the options (as a user gives them, and normalized). A leaf: it imports
- * nothing of src/losses, so every other module here can import it without a circle.
+ * The words of the loss options: tasks, reductions, kinds, element types, the presets' names, and
+ * the options' types. A leaf: it imports nothing, so every module can import it without a circle.
  */
 
 export const TASKS = ['binary', 'multilabel', 'multiclass'] as const;
