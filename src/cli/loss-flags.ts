@@ -14,7 +14,7 @@ export const LOSS_FLAGS: FlagSpecs = Object.fromEntries(FLAGGED.map((e) => [e.fl
 /** Names an option by its flag in messages. */
 export const flagLabel: Label = flagOf;
 
-/** Loss options from parsed flags (plus extras), validated; flags listed in `skip` are left out. */
+/** Loss options from parsed flags (over `extra`), validated; messages name the flags. */
 export function lossOptionsFromFlags(flags: Readonly<Record<string, unknown>>, extra: LossOptions = {}): FocalOptions {
   return normalizeOptions({ ...extra, ...rawLossOptions(flags) }, flagLabel);
 }
