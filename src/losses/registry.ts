@@ -60,7 +60,7 @@ export function fmt(x: unknown): string {
 }
 
 /** Whether two option values are the same (lists by their entries). */
-export const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+export const same = (a: unknown, b: unknown): boolean => a === b || (typeof a === 'object' && typeof b === 'object' && JSON.stringify(a) === JSON.stringify(b));
 
 const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 export const unitInterval = (x: unknown): x is number => finite(x) && x >= 0 && x <= 1;

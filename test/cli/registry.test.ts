@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildLoss, LIKES, OPTIONS, normalizeOptions } from '../../src/losses';
+import { buildLoss, LIKES, OPTIONS, normalizeOptions, optionsFromMetadata, optionsToMetadata } from '../../src/losses';
 import { decodeModel } from '../../src/onnx';
 import { COMMANDS } from '../../src/cli/main';
 import { runCli, scratchDir } from '../helpers/cli';
@@ -57,7 +57,7 @@ describe('normalizing is idempotent: a preset is data, applied once', () => {
     expect(normalizeOptions({ ...once })).toEqual(once);
   });
 
-  it('property: any preset under any options that normalize, normalizes to itself', () => {
+  it('property: any preset under any options that normalize, normalizes to itself and comes back from its metadata', () => {
     const given = fc.record(
       {
         like: fc.constantFrom(...LIKES),
@@ -83,6 +83,7 @@ describe('normalizing is idempotent: a preset is data, applied once', () => {
         checked++;
         expect(normalizeOptions(once)).toEqual(once);
         expect(normalizeOptions({ ...once })).toEqual(once);
+        expect(optionsFromMetadata(optionsToMetadata(once), once.opset)).toEqual(once);
       }),
       { numRuns: 400, seed: 18 },
     );
