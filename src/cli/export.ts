@@ -6,22 +6,17 @@ import { writeFileAtomic } from '../io/atomic';
 import { buildLoss, LossModel } from '../losses';
 import { FlagSpecs, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
-import { LOSS_FLAGS, lossOptionsFromFlags } from './loss-flags';
+import { LOSS_FLAGS, flagTokens, lossOptionsFromFlags } from './loss-flags';
 import { UsageError, quote } from '../errors';
 import { lossExtras } from './format';
 
 const FLAGS = {
   ...LOSS_FLAGS,
-  'as-function': { type: 'boolean', description: 'emit the loss as one ai.focal node defined by a model-local function' },
-  'with-grad': { type: 'boolean', description: 'add an output grad = d(loss)/d(pred)' },
-  weight: {
-    type: 'enum',
-    values: ['sample', 'element'],
-    description: 'add a graph input weight: per sample ([N], broadcast over labels) or per element (shaped like the per-element loss)',
-  },
-  output: { type: 'string', alias: 'o', placeholder: 'FILE.onnx', description: 'where to write the model (required)' },
+  output: { type: 'string', alias: 'o', placeholder: 'FILE.onnx', description: 'where to write the model (required; atomically: a complete file or none)' },
   json: { type: 'boolean', description: 'print the summary as one JSON object' },
 } as const satisfies FlagSpecs;
+
+const INDENT = ' '.repeat('focal-onnx export '.length);
 
 /** `binary probs α=0.25 γ=2 mean eps=0.0001 float32 opset 17 arith: pred float32[N], target float32[N] → loss float32[]` */
 export function summarizeModel(m: LossModel): string {
@@ -38,22 +33,13 @@ export function summarizeModel(m: LossModel): string {
 export const exportCommand: Command = {
   name: 'export',
   summary: 'write a focal-loss graph as an .onnx model',
-  usage:
-    'focal-onnx export [--task binary|multilabel|multiclass] [--input probs|logits] [--alpha A|A1,A2,…|none]\n' +
-    '                  [--gamma G] [--reduction mean|sum|none] [--eps E] [--dtype float32|float64|float16]\n' +
-    '                  [--opset N] [--form arith|onehot] [--targets hard|soft] [--label-smoothing X] [--label-mean]\n' +
-    '                  [--like seed|torchvision|fvcore|optax|keras] [--weight sample|element]\n' +
-    '                  [--as-function] [--with-grad] -o FILE.onnx',
+  usage: `focal-onnx export ${flagTokens(LOSS_FLAGS, INDENT)}\n${INDENT}[--json] -o FILE.onnx`,
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx export', FLAGS, argv);
     if (positionals.length) throw new UsageError(`export takes no positional arguments, got ${quote(positionals[0])}`);
     if (flags.output === undefined) throw new UsageError('--output (-o) is required: the .onnx file to write');
-    const options = lossOptionsFromFlags(flags, {
-      asFunction: flags['as-function'] ?? false,
-      withGrad: flags['with-grad'] ?? false,
-      ...(flags.weight !== undefined ? { weight: flags.weight as 'sample' | 'element' } : {}),
-    });
+    const options = lossOptionsFromFlags(flags);
     const model = buildLoss(options);
     writeFileAtomic(flags.output, model.bytes);
     if (flags.json) {

@@ -8,7 +8,7 @@
  */
 import { onnx } from 'onnx-proto';
 import { UsageError } from '../errors';
-import { Attr, DType, FunctionDef, Graph, Shape, Value, attr, buildModel, serializeModel } from '../onnx';
+import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
 import { LossParams, computeType, literalParams, reduce, toType, weighted } from './focal';
@@ -17,7 +17,7 @@ import { applyTerms, meanDivisor, prepareTargets, starElements, sumF } from './t
 import { describeTerms, hasTerms } from './terms';
 import { multiclassElements } from './multiclass';
 import { perLabel } from './multilabel';
-import { FocalOptions, LossOptions, Task, normalizeOptions, optionsToMetadata, usesSoftForm } from './options';
+import { FocalOptions, LossOptions, Task, functionAttributes, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';
 
 /** The custom domain of the function form, and its op per task. */
 export const FOCAL_DOMAIN = 'ai.focal';
@@ -115,12 +115,8 @@ export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): S
  * (classWeight, a posWeight list or an α list; normalizeOptions checks that they agree), else
  * symbolic.
  */
-function fixedDim(o: FocalOptions): { size: number | string; option?: 'classWeight' | 'posWeight' | 'alpha' } {
-  for (const option of ['classWeight', 'posWeight', 'alpha'] as const) {
-    const v = o[option];
-    if (Array.isArray(v)) return { size: v.length, option };
-  }
-  return { size: o.task === 'multiclass' ? 'C' : 'L' };
+function fixedDim(o: FocalOptions): number | string {
+  return rowSource(o)?.count ?? (o.task === 'multiclass' ? 'C' : 'L');
 }
 
 function defaultShapes(o: FocalOptions): { pred: Shape; target: Shape } {
@@ -128,9 +124,9 @@ function defaultShapes(o: FocalOptions): { pred: Shape; target: Shape } {
     case 'binary':
       return { pred: ['N'], target: ['N'] };
     case 'multilabel':
-      return { pred: ['N', fixedDim(o).size], target: o.targetFormat === 'index' ? ['N'] : ['N', fixedDim(o).size] };
+      return { pred: ['N', fixedDim(o)], target: o.targetFormat === 'index' ? ['N'] : ['N', fixedDim(o)] };
     case 'multiclass':
-      return { pred: ['N', fixedDim(o).size], target: ['N'] };
+      return { pred: ['N', fixedDim(o)], target: ['N'] };
   }
 }
 
@@ -146,12 +142,11 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
   }
   const pred = [...shape];
   if (o.task !== 'binary') {
-    const { size: fixed, option } = fixedDim(o);
+    const fixed = fixedDim(o);
     const last = pred[pred.length - 1];
     if (typeof fixed === 'number') {
       if (typeof last === 'number' && last !== fixed) {
-        const what = o.task === 'multilabel' ? 'label' : 'class';
-        throw new UsageError(`predShape ${text} has ${last} ${what === 'label' ? 'labels' : 'classes'} on its last axis, but ${option} lists ${fixed} values, one per ${what}`);
+        throw new UsageError(`predShape ${text} has ${last} ${o.task === 'multilabel' ? 'labels' : 'classes'} on its last axis, but ${rowSource(o)?.text}`);
       }
       pred[pred.length - 1] = fixed;
     }
@@ -235,29 +230,7 @@ function attributeParams(g: Graph, o: FocalOptions, weight?: Value): LossParams 
 /** The `ai.focal` function for these options and the attributes of a node that calls it. */
 export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, Attr> } {
   const shapes = ioShapes(o, extras.predShape);
-  const attrs: Record<string, Attr> = {
-    gamma: attr.float(o.gamma),
-    eps: attr.float(o.eps),
-    reduction: attr.string(o.reduction),
-  };
-  if (Array.isArray(o.alpha)) attrs.alpha = attr.floats(o.alpha);
-  else if (o.alpha !== null) attrs.alpha = attr.float(o.alpha as number);
-  // The terms as attributes: the threshold is read from its attribute by the body; the others
-  // shape the body (constants and structure) and are recorded for a runtime that knows the op.
-  if (o.reducedThreshold !== null) attrs.reduced_threshold = attr.float(o.reducedThreshold);
-  if (o.targetFormat !== 'dense') attrs.target_format = attr.string(o.targetFormat);
-  if (o.ignoreIndex !== null) attrs.ignore_index = attr.int(o.ignoreIndex);
-  if (o.normalize !== 'elements') attrs.normalize = typeof o.normalize === 'number' ? attr.float(o.normalize) : attr.string(o.normalize);
-  if (o.classWeight) attrs.class_weight = attr.floats(o.classWeight);
-  if (o.posWeight !== null) attrs.pos_weight = typeof o.posWeight === 'number' ? attr.float(o.posWeight) : attr.floats(o.posWeight);
-  if (o.variant !== 'focal') attrs.variant = attr.string(o.variant);
-  if (o.normalized) attrs.normalized = attr.int(1);
-  if (o.countIgnored) attrs.count_ignored = attr.int(1);
-  // The structural options beyond the seed's are string attributes (as reduction): the body is built for them.
-  if (o.targets !== 'hard') attrs.targets = attr.string(o.targets);
-  if (o.labelSmoothing > 0) attrs.label_smoothing = attr.float(o.labelSmoothing);
-  if (o.weight !== 'none') attrs.weight = attr.string(o.weight);
-  if (o.labelMean) attrs.label_mean = attr.int(1);
+  const attrs = functionAttributes(o);
   const inputs = [
     { name: 'pred', dtype: o.dtype, shape: shapes.pred },
     { name: 'target', dtype: o.targetDtype, shape: shapes.target },

@@ -26,7 +26,7 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor } from '../io/npy';
-import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions } from '../losses';
+import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
 import { BatchOutcome, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
@@ -272,7 +272,7 @@ function checkModelRow(plan: ModelPlan, pred: NpyHeader, label: Label): void {
   if (have === plan.fixedRow) return;
   const what = o.task === 'multilabel' ? 'labels' : 'classes';
   if (plan.modelFile !== undefined) throw new DataError(`${pred.path}: has ${have} ${what} (shape ${shapeText(pred.shape)}) but ${plan.modelFile} is for ${plan.fixedRow} ${what}`);
-  throw new UsageError(`${label('alpha')} lists ${plan.fixedRow} values, one per ${what.slice(0, -1)}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
+  throw new UsageError(`${rowSource(o, label)?.text ?? `the loss is for ${plan.fixedRow} ${what}`}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
 }
 
 // ---- the loop -----------------------------------------------------------------------------------
