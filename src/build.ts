@@ -5,7 +5,7 @@
  * binding) or any module of src/runtime or src/cli: a program that only builds or attaches graphs
  * imports `focal-onnx/build` and starts without them.
  *
- * The same names, the same objects, as the main entry (`focal-onnx`, src/index.ts), which adds the
+ * The main entry (`focal-onnx`, src/index.ts) re-exports all of these and adds the
  * runtime (sessions, evaluators) and `run`; test/package/build-entry.test.ts checks that this list
  * is exactly the main entry's minus those, and that loading it loads no runtime module.
  */
