@@ -16,10 +16,10 @@ import { LOSS_FLAGS, flagLabel, hasLossFlags, lossOptionsFromFlags } from './los
 import { ProgressBar, compact } from './progress';
 
 const FLAGS = {
-  model: { type: 'string', placeholder: 'FILE.onnx', description: 'a model written by focal-onnx export (instead of the loss flags)' },
+  model: { type: 'string', placeholder: 'FILE.onnx', description: 'a model written by focal-onnx export (instead of the loss flags), or by focal-onnx attach (with --feed)' },
   network: { type: 'string', placeholder: 'NETWORK.onnx', description: 'a network: evaluate the loss of its --output on the --feed files (instead of --pred)' },
-  output: { type: 'string', placeholder: 'NAME', description: 'with --network: the output the loss takes as its prediction' },
-  feed: { type: 'list', placeholder: 'INPUT=FILE.npy', description: 'with --network: the .npy file for a network input, split along its first axis (one --feed per input)' },
+  output: { type: 'string', placeholder: 'NAME', description: 'with --network: the output the loss takes as its prediction (an attached --model: the one it names)' },
+  feed: { type: 'list', placeholder: 'INPUT=FILE.npy', description: 'with --network or an attached --model: the .npy file for a network input, split along its first axis (one --feed per input)' },
   ...LOSS_FLAGS,
   dtype: { ...LOSS_FLAGS.dtype, description: 'element type of pred and loss (default: the prediction file’s)' },
   'target-dtype': { ...LOSS_FLAGS['target-dtype'], description: 'element type of target (default: the target file’s)' },
@@ -120,16 +120,17 @@ export function parseFeeds(feeds: readonly string[]): Record<string, string> {
 
 function networkSummary(r: EvaluateNetworkResult): string {
   const rows: [string, string][] = [];
-  const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : 'mean';
+  const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
   rows.push(['loss', `${formatLoss(r.loss)} (${what} over ${r.count} ${r.options.task === 'multiclass' ? 'rows' : 'elements'})`]);
   if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
   rows.push(['model', `${r.network} + the loss on '${r.output}': ${describeOptions(r.options)}`]);
-  rows.push(['data', `${Object.entries(r.feeds).map(([k, v]) => `${k}=${v}`).join(', ')}, ${r.target}: ${r.inputRows} rows`]);
+  rows.push(['data', `${Object.entries(r.feeds).map(([k, v]) => `${k}=${v}`).join(', ')}, ${r.target}${r.weight ? `, weights ${r.weight}` : ''}: ${r.inputRows} rows`]);
   rows.push([
     'time',
     `${r.seconds.toFixed(3)} s, ${compact(r.rowsPerSecond)} rows/s, ${compact(r.elementsPerSecond)} predictions/s (${r.batches} batch${r.batches === 1 ? '' : 'es'} of up to ${r.batchRows} rows); session load ${r.loadSeconds.toFixed(3)} s`,
   ]);
   rows.push(['provider', r.ep]);
+  if (r.out) rows.push(['wrote', `${r.out} (per-element losses)`]);
   return rows.map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');
 }
 
@@ -157,6 +158,8 @@ function networkJson(r: EvaluateNetworkResult): string {
     feeds: r.feeds,
     options: r.options,
     target: r.target,
+    weight: r.weight ?? null,
+    out: r.out ?? null,
   });
 }
 
@@ -187,27 +190,38 @@ async function withProgress<R>(flags: Flags, io: CliIO, run: (options: SharedRun
   }
 }
 
-/** `eval --network`: the network's flags checked, then evaluateNetwork. */
+/** `eval --network` (or `--model ATTACHED.onnx --feed …`): the network's flags checked, then evaluateNetwork. */
 async function runNetwork(flags: Flags, io: CliIO): Promise<number> {
-  for (const f of ['pred', 'model', 'out'] as const) {
-    if (flags[f] !== undefined) throw new UsageError(`--network takes the predictions from the network: drop --${f}`);
-  }
-  if (flags.weight !== undefined) throw new UsageError('--weight is not taken with --network (yet): evaluate the attached model with createEvaluator to weight its batches');
-  if (flags.output === undefined) throw new UsageError(`--output is required with --network: the output of ${flags.network} the loss takes as its prediction`);
+  const attached = flags.network === undefined;
+  const what = attached ? '--model with --feed' : '--network';
+  if (flags.pred !== undefined) throw new UsageError(`${what} takes the predictions from the network: drop --pred`);
+  if (!attached && flags.model !== undefined) throw new UsageError('--network takes the predictions from the network: drop --model (or evaluate an attached model with --model and --feed, without --network)');
+  if (!attached && flags.output === undefined) throw new UsageError(`--output is required with --network: the output of ${flags.network} the loss takes as its prediction`);
   if (flags.feed === undefined) throw new UsageError(`--feed INPUT=FILE.npy is required with --network, one per input of ${flags.network}`);
   if (flags.target === undefined) throw new UsageError('--target is required: the targets (.npy)');
   const feeds = parseFeeds(flags.feed);
-  const { dtype, 'target-dtype': targetDtype, opset, ...rest } = flags;
-  const { dtype: _d, targetDtype: _t, opset: _o, ...normalized } = lossOptionsFromFlags(rest);
-  const loss: LossOptions = { ...normalized };
-  if (dtype !== undefined) loss.dtype = dtype as LossOptions['dtype'];
-  if (targetDtype !== undefined) loss.targetDtype = targetDtype as LossOptions['targetDtype'];
-  if (opset !== undefined) loss.opset = opset;
+  let loss: LossOptions | undefined;
+  if (attached) refuseLossFlags(flags);
+  else {
+    const { dtype, 'target-dtype': targetDtype, opset, ...rest } = flags;
+    const { dtype: _d, targetDtype: _t, opset: _o, weight: _w, ...normalized } = lossOptionsFromFlags(rest, flags.weight !== undefined ? { weight: 'sample' } : {});
+    loss = { ...normalized };
+    if (dtype !== undefined) loss.dtype = dtype as LossOptions['dtype'];
+    if (targetDtype !== undefined) loss.targetDtype = targetDtype as LossOptions['targetDtype'];
+    if (opset !== undefined) loss.opset = opset;
+  }
   const result = await withProgress(flags, io, (run) =>
-    evaluateNetwork({ network: flags.network as string, output: flags.output as string, feeds, target: flags.target as string, loss, ...run }),
+    evaluateNetwork({ network: flags.network, model: flags.model, output: flags.output, feeds, target: flags.target as string, weight: flags.weight, out: flags.out, loss, ...run }),
   );
   write(io.stdout, flags.json ? networkJson(result) : networkSummary(result));
   return 0;
+}
+
+/** `--model` takes its loss options from the file: loss flags beside it are refused. */
+function refuseLossFlags(flags: Flags): void {
+  if (!hasLossFlags(flags)) return;
+  const given = Object.keys(LOSS_FLAGS).filter((k) => flags[k as keyof typeof LOSS_FLAGS] !== undefined);
+  throw new UsageError(`--model takes its loss options from the file; drop ${given.map((k) => `--${k}`).join(', ')} or drop --model`);
 }
 
 export const evalCommand: Command = {
@@ -216,25 +230,20 @@ export const evalCommand: Command = {
   usage:
     'focal-onnx eval (--model FILE.onnx | [loss flags]) --pred P.npy --target T.npy [--weight W.npy] [--ep cpu|cuda|auto]\n' +
     '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]\n' +
-    '       focal-onnx eval --network NETWORK.onnx --output NAME --feed INPUT=FILE.npy [--feed …] --target T.npy\n' +
-    '                [loss flags] [--ep cpu|cuda|auto] [--batch-size N] [--threads N] [--json]',
+    '       focal-onnx eval (--network NETWORK.onnx --output NAME [loss flags] | --model ATTACHED.onnx [--output NAME])\n' +
+    '                --feed INPUT=FILE.npy [--feed …] --target T.npy [--weight W.npy] [--ep cpu|cuda|auto]\n' +
+    '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]',
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx eval', FLAGS, argv);
     if (positionals.length) throw new UsageError(`eval takes no positional arguments, got ${quote(positionals[0])} (use --pred and --target)`);
-    if (flags.network !== undefined) return runNetwork(flags, io);
-    for (const f of ['output', 'feed'] as const) if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --network NETWORK.onnx`);
+    if (flags.network !== undefined || (flags.model !== undefined && flags.feed !== undefined)) return runNetwork(flags, io);
+    for (const f of ['output', 'feed'] as const) if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --network NETWORK.onnx (or --model ATTACHED.onnx --feed …)`);
     if (flags.pred === undefined) throw new UsageError('--pred is required: the predictions (.npy)');
     if (flags.target === undefined) throw new UsageError('--target is required: the targets (.npy)');
     let loss: LossOptions | undefined;
-    if (flags.model !== undefined) {
-      if (hasLossFlags(flags)) {
-        const given = Object.keys(LOSS_FLAGS).filter((k) => flags[k as keyof typeof LOSS_FLAGS] !== undefined);
-        throw new UsageError(`--model takes its loss options from the file; drop ${given.map((k) => `--${k}`).join(', ')} or drop --model`);
-      }
-    } else {
-      loss = lossFromFlags(flags);
-    }
+    if (flags.model !== undefined) refuseLossFlags(flags);
+    else loss = lossFromFlags(flags);
 
     const result = await withProgress(flags, io, (run) =>
       evaluate({ pred: flags.pred as string, target: flags.target as string, weight: flags.weight, model: flags.model, loss, out: flags.out, ...run }),

@@ -57,6 +57,8 @@ export interface BatchSpec {
   readonly modelFile?: string;
   /** The label / class count the model fixes (a per-label α, or its pred input's last dim), if any. */
   readonly fixedRow?: number;
+  /** The option that fixes it, as the user named it (`--class-weight`, `alpha`). */
+  readonly fixedBy?: string;
 }
 
 /** One array of a batch: its element type, its elements, and where they sit (for messages). */

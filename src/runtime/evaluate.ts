@@ -22,18 +22,18 @@
  * dtype; the pred file's shape for binary and multilabel, [N] for multiclass) through a temporary
  * file that is renamed into place only when everything succeeded.
  */
-import * as path from 'path';
-import { performance } from 'perf_hooks';
 import { DataError, UsageError } from '../errors';
-import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor } from '../io/npy';
+import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions } from '../losses';
-import { BatchOutcome, InputSpec, asFileError } from './batch';
+import { InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
-import { FileBatchReader, FileLayout, FileName, FileStream, fileBatch, fileStreams } from './file-batches';
+import { FileBatchReader, FileLayout, FileName, fileBatch, fileStreams } from './file-batches';
 import { loadModelFile } from './model-file';
 import { EvalPool } from './pool';
-import { DEFAULT_THREADS, HostTensor, SessionOptions } from './session';
+import { isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightTypeProblem, weightsText } from './rules';
+import { DEFAULT_THREADS, SessionOptions } from './session';
+import { OutcomeSink, checkOutPath, readAhead } from './stream';
 
 /**
  * Default batch: about this many prediction elements (rounded down to whole rows, at least one).
@@ -103,17 +103,38 @@ export interface EvaluateResult extends EvaluatorResult {
 }
 
 const plain: Label = (o) => o;
-const FLOAT_TYPES: readonly NpyDType[] = ['float16', 'float32', 'float64'];
-const isFloatType = (d: string): d is 'float16' | 'float32' | 'float64' => (FLOAT_TYPES as readonly string[]).includes(d);
-const shapeText = (s: readonly (number | string | null)[]): string => `[${s.map((d) => d ?? '?').join(', ')}]`;
-const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 // ---- options ------------------------------------------------------------------------------------
 
 /**
- * Loss options for a built model: the files decide `dtype` and `targetDtype`, and a weight file's
- * shape the weight input (`weight`: one per row is `sample`, one per per-element loss `element`).
+ * What a source's files decide of the loss options, with one normalization of the rest (the
+ * preset, the flags) to learn the task: the target type (`float`: the predictions' own; checked
+ * against the task's rules, rules.ts) and, for a weight file with no weight kind given (or 'none',
+ * as the CLI's normalized flags say), the kind its size says: one weight per prediction is per
+ * element where the losses are (multilabel without labelMean), anything else per sample.
+ * `counts`: the predictions' count and rows under those options.
  */
+export function lossFromFiles(loss: LossOptions, target: NpyHeader, weight: NpyHeader | undefined, label: Label, counts: (o: FocalOptions) => { predictions: number; perRow: number }): LossOptions {
+  const weightGiven = loss.weight !== undefined && loss.weight !== 'none';
+  const { targetDtype: _t, ...rest } = loss;
+  const o = normalizeOptions({ ...rest, ...(weight && !weightGiven ? { weight: 'sample' as const } : {}), asFunction: false, withGrad: false }, label);
+  const t = target.dtype;
+  const problem = targetTypeProblem(o, t);
+  if (problem) throw new DataError(`${target.path}: dtype ${target.descr} (${t}); ${problem}`);
+  const targetDtype: TargetDType = isFloatType(t) ? 'float' : (t as TargetDType);
+  if (loss.targetDtype !== undefined && (isFloatType(loss.targetDtype) && isFloatType(t) ? false : (loss.targetDtype === 'float' ? 'float' : loss.targetDtype) !== targetDtype)) {
+    throw new UsageError(`${label('targetDtype')} ${loss.targetDtype} does not match ${target.path}, which holds ${t}; drop ${label('targetDtype')} (the target file decides)`);
+  }
+  let kind = o.weight;
+  if (weight && !weightGiven) {
+    const { predictions, perRow } = counts(o);
+    const perElement = o.task === 'multilabel' && !o.labelMean && weight.count === predictions && weight.count !== perRow;
+    kind = perElement ? 'element' : 'sample';
+  }
+  return { ...loss, targetDtype, weight: kind };
+}
+
+/** Loss options for a built model: the prediction file decides `dtype`, the others as lossFromFiles says. */
 function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHeader, label: Label, weight?: NpyHeader): FocalOptions {
   if (!isFloatType(pred.dtype)) {
     throw new DataError(`${pred.path}: dtype ${pred.descr} (${pred.dtype}); predictions must be float16, float32 or float64`);
@@ -124,45 +145,9 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
         `drop ${label('dtype')} (the prediction file decides) or convert the file`,
     );
   }
-  // The preset decides the task, the target format and soft targets where the flags do not.
-  const preset = loss.like ? normalizeOptions({ like: loss.like, task: loss.task, targetFormat: loss.targetFormat, targets: loss.targets }, label) : undefined;
-  const task = loss.task ?? preset?.task ?? 'binary';
-  const index = task === 'multilabel' && (loss.targetFormat ?? preset?.targetFormat) === 'index';
-  const soft = (loss.targets ?? preset?.targets) === 'soft';
-  const t = target.dtype;
-  let targetDtype: TargetDType;
-  if (task === 'multiclass' && soft) {
-    if (!isFloatType(t)) throw new DataError(`${target.path}: dtype ${target.descr} (${t}); soft multiclass targets are rows of class probabilities: save them as float`);
-    targetDtype = 'float';
-  } else if (task === 'multiclass' || index) {
-    if (t !== 'int64' && t !== 'int32') {
-      throw new DataError(`${target.path}: dtype ${target.descr} (${t}); ${index ? 'index' : 'multiclass'} targets are class indices: save them as int64 or int32`);
-    }
-    targetDtype = t;
-  } else if (isFloatType(t)) targetDtype = 'float';
-  else if (t === 'uint8' || t === 'bool' || t === 'int32' || t === 'int64') targetDtype = t;
-  else {
-    throw new DataError(`${target.path}: dtype ${target.descr} (${t}); ${task} targets must be float, uint8, bool, int32 or int64`);
-  }
-  if (loss.targetDtype !== undefined) {
-    const given = loss.targetDtype === pred.dtype ? 'float' : loss.targetDtype;
-    if (given !== targetDtype) {
-      throw new UsageError(
-        `${label('targetDtype')} ${loss.targetDtype} does not match ${target.path}, which holds ${t}; ` +
-          `drop ${label('targetDtype')} (the target file decides)`,
-      );
-    }
-  }
-  const base = { ...loss, dtype: pred.dtype, targetDtype, asFunction: false, withGrad: false };
-  // A weight file with no weight kind given (or 'none', as the CLI's normalized flags say): its
-  // shape decides. One weight per prediction is per element where the losses are (multilabel
-  // without labelMean); anything else (one per row; binary, multiclass) per sample. rowsFor then
-  // checks the count.
-  if (!weight || (loss.weight !== undefined && loss.weight !== 'none')) return normalizeOptions(base, label);
-  const o = normalizeOptions({ ...base, weight: 'sample' }, label);
   const perRow = pred.count / (pred.shape[pred.shape.length - 1] || 1);
-  const perElement = o.task === 'multilabel' && !o.labelMean && weight.count === pred.count && weight.count !== perRow;
-  return perElement ? normalizeOptions({ ...o, weight: 'element' }, label) : o;
+  const resolved = lossFromFiles({ ...loss, dtype: pred.dtype }, target, weight, label, () => ({ predictions: pred.count, perRow }));
+  return normalizeOptions({ ...resolved, asFunction: false, withGrad: false }, label);
 }
 
 // ---- shapes -------------------------------------------------------------------------------------
@@ -226,26 +211,21 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
   }
   if (pred.count === 0) throw new DataError(`${pred.path}: holds no elements (shape ${shapeText(ps)}); nothing to evaluate`);
   if (!weight) return rows;
-  // One weight per prediction, or one per row (all axes but the last).
-  const perRow = o.task === 'binary' ? pred.count : product(ps.slice(0, -1));
-  let w: FileStream;
-  if (weight.count === pred.count) w = { header: weight, rowElements: rows.pred.rowElements };
-  else if (weight.count === perRow) w = { header: weight, rowElements: rows.pred.rowElements / ps[ps.length - 1] };
-  else {
-    throw new DataError(
-      `${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected one weight per prediction (${pred.count}) ` +
-        `or one per row (${perRow}) of ${pred.path} (shape ${shapeText(ps)})`,
-    );
+  // The weights the loss takes (rules.ts): one per prediction, or one per row.
+  const layout = lossLayout(o, o.task === 'binary' ? [pred.count] : ps);
+  const problem = weightTypeProblem(weight.dtype);
+  if (problem) throw new DataError(`${weight.path}: dtype ${weight.descr} (${weight.dtype}); ${problem}`);
+  if (!layout.weights.some(([, n]) => n === weight.count)) {
+    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(layout, 'weight')} of ${pred.path} (shape ${shapeText(ps)})`);
   }
-  if (!isFloatType(weight.dtype)) throw new DataError(`${weight.path}: dtype ${weight.descr} (${weight.dtype}); weights must be float16, float32 or float64`);
-  return { ...rows, weight: w };
+  return { ...rows, weight: { header: weight, rowElements: (weight.count / layout.rows) * (rows.pred.rowElements / (o.task === 'binary' ? 1 : ps[ps.length - 1])) } };
 }
 
 // ---- the model ----------------------------------------------------------------------------------
 
 function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: string | undefined): ModelPlan {
   const m = loadModelFile(file);
-  const plan = planFromModel(m.bytes, m.info, m.options, file);
+  const plan = planFromModel(m.bytes, m.info.graph, m.options, file);
   const o = plan.options;
   // planFromModel without an output gives the input 'pred' (or refuses the model).
   const { pred: p, target: t } = plan.inputs as { pred: InputSpec; target: InputSpec };
@@ -272,16 +252,10 @@ function checkModelRow(plan: ModelPlan, pred: NpyHeader, label: Label): void {
   if (have === plan.fixedRow) return;
   const what = o.task === 'multilabel' ? 'labels' : 'classes';
   if (plan.modelFile !== undefined) throw new DataError(`${pred.path}: has ${have} ${what} (shape ${shapeText(pred.shape)}) but ${plan.modelFile} is for ${plan.fixedRow} ${what}`);
-  throw new UsageError(`${label('alpha')} lists ${plan.fixedRow} values, one per ${what.slice(0, -1)}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
+  throw new UsageError(`${plan.fixedBy ?? label('alpha')} lists ${plan.fixedRow} values, one per ${what.slice(0, -1)}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
 }
 
 // ---- the loop -----------------------------------------------------------------------------------
-
-function samePath(a: string, b: string): boolean {
-  return path.resolve(a) === path.resolve(b);
-}
-
-type Pending = Promise<IteratorResult<{ start: number; data: NpyTypedArray }>>[];
 
 /**
  * Evaluates the focal loss of `options.pred` against `options.target`; see the top of this file.
@@ -297,15 +271,11 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
   const threads = options.threads ?? DEFAULT_THREADS();
   if (!Number.isSafeInteger(threads) || threads < 1) throw new UsageError(`threads must be a positive integer, got ${threads}`);
-  if (options.out !== undefined) {
-    for (const [file, what] of [
-      [options.pred, 'predictions'],
-      [options.target, 'targets'],
-      [options.weight, 'weights'],
-    ] as const) {
-      if (file !== undefined && samePath(options.out, file)) throw new UsageError(`${options.out}: is also the ${what} file; write the losses elsewhere`);
-    }
-  }
+  checkOutPath(options.out, [
+    [options.pred, 'predictions'],
+    [options.target, 'targets'],
+    [options.weight, 'weights'],
+  ]);
 
   const readers: Partial<Record<FileName, NpyReader>> = {};
   let core: EvalCore | undefined;
@@ -357,75 +327,29 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       pool.runHereToo((k) => c.run(here.read(k)));
     }
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
-
-    const started = performance.now();
-    let rowsDone = 0;
-    let appending: Promise<void> | undefined;
-    const ev = core;
-
-    /** Adds a batch's outcome, in batch order: to the evaluator, the per-element losses to `out`, progress. */
-    const consume = async (outcome: BatchOutcome, batchRowCount: number): Promise<void> => {
-      ev.accept(outcome);
-      if (writer) {
-        await appending;
-        // Awaited before the next append (or at the end); a failure arriving in between must not
-        // be an unhandled rejection.
-        const append = writer.append((outcome.loss as HostTensor).data as NpyTypedArray);
-        append.catch(() => undefined);
-        appending = append;
-      }
-      rowsDone += batchRowCount;
-      options.onProgress?.({ done: Math.min(rowsDone, layout.rows) * rowElements, total: pred.count, seconds: (performance.now() - started) / 1000 });
-    };
-
-    if (pool) {
-      try {
+    const sink = new OutcomeSink(core, writer, o.dtype, Math.min(batchRows, layout.rows) * layout.lossRow, (done, seconds) =>
+      options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),
+    );
+    try {
+      if (pool) {
         let k = 0;
-        for await (const outcome of pool.outcomes()) await consume(outcome, Math.min(batchRows, layout.rows - batchRows * k++));
-        await appending;
-      } finally {
-        await Promise.allSettled([appending]);
-      }
-    } else {
-      // Per-element losses go straight into two reused arrays (onnxruntime writes them there):
-      // batch k uses array k % 2, so the append of batch k - 1 may still be in flight while k runs.
-      const lossBatch = Math.min(batchRows, layout.rows) * layout.lossRow;
-      const lossBuffers =
-        plan.graphReduction === 'none' && writer ? [alignedTypedArrayFor(o.dtype, lossBatch), alignedTypedArrayFor(o.dtype, lossBatch)] : undefined;
-      const streams = fileStreams(layout);
-      const iterators = streams.map(([name, s]) => (readers[name] as NpyReader).batches(batchRows * s.rowElements));
-      let pending: Pending | undefined;
-      const next = (): Pending => {
-        const all = iterators.map((it) => it.next());
-        for (const x of all) x.catch(() => undefined); // awaited below; never left unhandled
-        return all;
-      };
-      try {
-        pending = next();
-        let got = await Promise.all(pending);
-        let k = 0;
-        while (got.every((g) => !g.done)) {
-          pending = next(); // reads batch k+1 into the other buffers while batch k runs
-          const start = k * batchRows;
+        for await (const outcome of pool.outcomes()) await sink.take(outcome, Math.min(batchRows, layout.rows - batchRows * k++));
+      } else {
+        const streams = fileStreams(layout);
+        let start = 0;
+        for await (const data of readAhead(streams.map(([name, s]) => ({ reader: readers[name] as NpyReader, rowElements: s.rowElements })), batchRows)) {
           const n = Math.min(batchRows, layout.rows - start);
-          const data: Partial<Record<FileName, NpyTypedArray>> = {};
-          streams.forEach(([name], i) => (data[name] = (got[i].value as { data: NpyTypedArray }).data));
-          const into = lossBuffers?.[k % 2].subarray(0, n * layout.lossRow);
-          await consume(await ev.run(fileBatch(layout, start, n, data as Record<FileName, NpyTypedArray>, into)), n);
-          k++;
-          got = await Promise.all(pending);
+          const arrays: Partial<Record<FileName, NpyTypedArray>> = {};
+          streams.forEach(([name], i) => (arrays[name] = data[i]));
+          await sink.take(await core.run(fileBatch(layout, start, n, arrays as Record<FileName, NpyTypedArray>, sink.into(n * layout.lossRow))), n);
+          start += n;
         }
-        pending = undefined;
-        if (!got.every((g) => g.done)) throw new Error('the files\' batches are out of step');
-        await appending;
-      } finally {
-        if (pending) await Promise.allSettled(pending);
-        await Promise.allSettled([appending]);
-        await Promise.allSettled(iterators.map((it) => it.return()));
       }
+      await sink.finish();
+    } finally {
+      await sink.settle();
     }
-    const seconds = (performance.now() - started) / 1000;
-    if (writer) await writer.commit();
+    const seconds = sink.seconds();
     return {
       ...core.result({ seconds, sessions: workers + 1 }),
       batchRows,

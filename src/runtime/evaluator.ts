@@ -42,12 +42,11 @@ import { DataError, UsageError, quote } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray } from '../io/npy';
 import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions } from '../losses';
-import { ModelInfo, TensorInfo, decodeModel, ModelFormatError } from '../onnx';
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
-import { loadModelFile } from './model-file';
-import { optionsFromMetadata } from '../losses';
+import { decodeModelFile, loadModelFile } from './model-file';
+import { lossLayout, targetKind, targetTypeProblem, weightDims, weightTypeProblem, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -71,8 +70,9 @@ export interface ModelPlan {
   readonly graphReduction: Reduction;
   /** Element types and ranks the model takes, known before it is built. */
   readonly inputs: BatchSpec['inputs'];
-  /** The label / class count the model fixes (its pred input's last dim), if any. */
+  /** The label / class count the model fixes (its pred input's last dim), if any, and the option that fixes it (as the user named it). */
   readonly fixedRow?: number;
+  readonly fixedBy?: string;
   /** A network and its loss: the output the loss takes as predictions, and the network's inputs. */
   readonly predOutput?: string;
   readonly feedNames?: readonly string[];
@@ -104,7 +104,7 @@ function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
  * and its loss: the loss takes that output as its predictions, and the network's inputs (every
  * input but `target` and `weight`) come with each batch.
  */
-export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: FocalOptions | undefined, source: string, output?: string): ModelPlan {
+export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: FocalOptions | undefined, source: string, output?: string): ModelPlan {
   if (options) checkEvaluable(options, (x) => x, true);
   if (options && options.reduction === 'mean' && (countsTargets(options) || options.normalize !== 'elements')) {
     // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number to add up.
@@ -116,12 +116,12 @@ export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: Focal
         "export one with 'focal-onnx export', or give the loss flags instead of --model",
     );
   }
-  const find = (name: string): TensorInfo | undefined => info.graph.inputs.find((i) => i.name === name);
+  const find = (name: string) => io.inputs.find((i) => i.name === name);
   let pred: InputSpec | undefined;
   let predShape: Dims | undefined;
   if (output !== undefined) {
-    const out = info.graph.outputs.find((x) => x.name === output);
-    if (!out) throw new UsageError(`${source}: has no output ${quote(output)}; its outputs are ${info.graph.outputs.map((x) => x.name).join(', ')}`);
+    const out = io.outputs.find((x) => x.name === output);
+    if (!out) throw new UsageError(`${source}: has no output ${quote(output)}; its outputs are ${io.outputs.map((x) => x.name).join(', ')}`);
     if (!['float16', 'float32', 'float64'].includes(out.dtype)) throw new UsageError(`${source}: output ${quote(output)} is ${out.dtype}; predictions must be float16, float32 or float64`);
     predShape = out.shape;
   } else {
@@ -131,17 +131,25 @@ export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: Focal
   const target = inputSpec(find('target'), source, 'target');
   const w = find('weight');
   const weight = w ? inputSpec(w, source, 'weight') : undefined;
-  if (!info.graph.outputs.some((x) => x.name === 'loss')) throw new UsageError(`${source}: has no output 'loss'; expected a focal-onnx model`);
+  if (!io.outputs.some((x) => x.name === 'loss')) throw new UsageError(`${source}: has no output 'loss'; expected a focal-onnx model`);
   const fixed = options.task !== 'binary' && predShape && predShape.length >= 2 ? predShape[predShape.length - 1] : undefined;
   return {
     options,
-    build: () => ({ bytes, io: info.graph }),
+    build: () => ({ bytes, io }),
     modelFile: source,
     graphReduction: options.reduction,
     inputs: { ...(pred ? { pred } : {}), target, ...(weight ? { weight } : {}) },
     fixedRow: typeof fixed === 'number' ? fixed : undefined,
-    ...(output !== undefined ? { predOutput: output, feedNames: info.graph.inputs.map((i) => i.name).filter((n) => n !== 'target' && n !== 'weight') } : {}),
+    ...(output !== undefined ? { predOutput: output, feedNames: io.inputs.map((i) => i.name).filter((n) => n !== 'target' && n !== 'weight') } : {}),
   };
+}
+
+/** The label / class count a per-label option list fixes, and that option as the user named it. */
+function fixedRowOf(o: FocalOptions, label: Label): { fixedRow?: number; fixedBy?: string } {
+  if (o.task === 'binary') return {};
+  const lists: [string, unknown][] = [['classWeight', o.classWeight], ['posWeight', o.posWeight], ['alpha', o.alpha]];
+  for (const [name, v] of lists) if (Array.isArray(v)) return { fixedRow: v.length, fixedBy: label(name as Parameters<Label>[0]) };
+  return {};
 }
 
 /**
@@ -165,7 +173,7 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x): Model
       target: { dtype: o.targetDtype, rank: (o.task === 'multilabel' && o.targetFormat !== 'index') || (o.task === 'multiclass' && o.targets === 'soft') ? 2 : 1 },
       ...(o.weight !== 'none' ? { weight: { dtype: o.dtype, rank: o.task === 'multilabel' && o.weight === 'element' && !o.labelMean ? 2 : 1 } } : {}),
     },
-    fixedRow: o.task === 'binary' ? undefined : (o.classWeight?.length ?? (Array.isArray(o.posWeight) ? o.posWeight.length : undefined) ?? (Array.isArray(o.alpha) ? o.alpha.length : undefined)),
+    ...fixedRowOf(o, label),
   };
 }
 
@@ -220,6 +228,7 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
     inputs,
     modelFile: plan.modelFile,
     fixedRow: plan.fixedRow,
+    fixedBy: plan.fixedBy,
     ...(predOutput !== undefined ? { predOutput, feedNames: plan.feedNames } : {}),
   };
 }
@@ -545,34 +554,23 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     const what = o.task === 'multilabel' ? 'labels' : 'classes';
     const fixed = core.spec.fixedRow;
     if (fixed !== undefined && fixed !== last) {
-      throw new DataError(
-        `${name}: pred has ${last} ${what} (dims ${dimsText(dims)}), but ${core.spec.modelFile ?? `the loss (alpha lists ${fixed} values)`} is for ${fixed} ${what}`,
-      );
+      throw new DataError(`${name}: pred has ${last} ${what} (dims ${dimsText(dims)}), but ${core.spec.modelFile ?? `the loss (${core.spec.fixedBy} lists ${fixed} values)`} is for ${fixed} ${what}`);
     }
     if (o.task === 'multilabel' && core.labelCount !== undefined && core.labelCount !== last) {
       throw new DataError(`${name}: pred has ${last} labels (dims ${dimsText(dims)}), but the batches before it had ${core.labelCount}`);
     }
   }
-  const boolTarget = inputs.target.dtype === 'bool';
-  const target = arrayOf(b.target, 'target', name, boolTarget);
-  const rows = o.task === 'binary' ? product(dims) : product(dims.slice(0, -1));
-  const classIndices = (o.task === 'multiclass' && o.targets !== 'soft') || o.targetFormat === 'index';
-  const targetCount = classIndices ? rows : product(dims);
-  if (target.data.length !== targetCount) {
-    const want = classIndices ? `one class index per row: ${targetCount}` : `one per prediction: ${targetCount}`;
+  const layout = lossLayout(o, dims);
+  const target = arrayOf(b.target, 'target', name, inputs.target.dtype === 'bool');
+  if (target.data.length !== product(layout.targetDims)) {
+    const want = targetKind(o) === 'indices' ? `one class index per row: ${layout.rows}` : `one per prediction: ${layout.elements}`;
     throw new DataError(`${name}: target holds ${target.data.length} elements${target.dims ? ` (dims ${dimsText(target.dims)})` : ''}; expected ${want} (pred dims ${dimsText(dims)})`);
   }
-  if (classIndices) {
-    if (target.dtype !== 'int64' && target.dtype !== 'int32') throw new DataError(`${name}: target holds ${target.dtype}; ${o.task === 'multiclass' ? 'multiclass' : 'index'} targets are class indices: int64 (BigInt64Array) or int32 (Int32Array)`);
-  } else if (o.targets === 'soft') {
-    if (target.dtype !== 'float16' && target.dtype !== 'float32' && target.dtype !== 'float64') throw new DataError(`${name}: target holds ${target.dtype}; soft targets must be float16, float32 or float64`);
-  } else if (!['float16', 'float32', 'float64', 'uint8', 'bool', 'int32', 'int64'].includes(target.dtype)) {
-    throw new DataError(`${name}: target holds ${target.dtype}; ${o.task} targets must be float, uint8, bool, int32 or int64`);
-  }
-  const targetDims = classIndices ? dims.slice(0, -1) : dims;
+  const targetRule = targetTypeProblem(o, target.dtype, true);
+  if (targetRule) throw new DataError(`${name}: target holds ${target.dtype}; ${targetRule}`);
   const result: { dims: readonly number[]; pred?: BatchArray; target: BatchArray; weight?: BatchArray; feeds?: Record<string, HostTensor>; predPlace?: BatchPlace } = {
     dims,
-    target: { dtype: target.dtype, data: target.data, place: { file: name, element: 'target element', start: 0, shape: targetDims } },
+    target: { dtype: target.dtype, data: target.data, place: { file: name, element: 'target element', start: 0, shape: layout.targetDims } },
   };
   if (pred) result.pred = { dtype: pred.dtype, data: pred.data, place: { file: name, element: 'pred element', start: 0, shape: dims } };
   else {
@@ -582,20 +580,12 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   if (b.weight !== undefined) {
     if (!inputs.weight) throw new UsageError(`${name}: has weights, but the evaluator's loss takes none (its model has no input 'weight')`);
     const w = arrayOf(b.weight, 'weight', name, false);
-    if (w.dtype !== 'float32' && w.dtype !== 'float64' && w.dtype !== 'float16') throw new DataError(`${name}: weight holds ${w.dtype}; weights must be float32, float64 or float16`);
-    // What the loss's weight input takes: one per row (sample), or one per per-element loss
-    // (element: a prediction's, but a row's where the loss is per row, multiclass or label mean);
-    // a model whose metadata does not say takes either.
-    const perLoss = o.task === 'multiclass' || o.labelMean ? rows : product(dims);
-    const wants: [string, number][] = [];
-    if (o.weight !== 'sample') wants.push([perLoss === rows && o.task !== 'binary' ? 'one per row' : 'one per prediction', perLoss]);
-    if (o.weight !== 'element' && !wants.some(([, n]) => n === rows)) wants.push(['one per row', rows]);
-    if (!wants.some(([, n]) => n === w.data.length)) {
-      const want = wants.map(([what, n]) => `${what} (${n})`).join(' or ');
-      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${want} (pred dims ${dimsText(dims)})`);
+    const weightRule = weightTypeProblem(w.dtype);
+    if (weightRule) throw new DataError(`${name}: weight holds ${w.dtype}; ${weightRule}`);
+    if (!layout.weights.some(([, n]) => n === w.data.length)) {
+      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${weightsText(layout)} (pred dims ${dimsText(dims)})`);
     }
-    const wDims = w.data.length === product(dims) ? dims : dims.slice(0, -1).length ? dims.slice(0, -1) : [rows];
-    result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: wDims } };
+    result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: weightDims(dims, w.data.length) } };
   } else if (inputs.weight) {
     throw new UsageError(`${name}: weight is missing; the evaluator's loss takes weights (its model has an input 'weight')`);
   }
@@ -627,26 +617,9 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
   if (options.model === undefined) {
     return planFromOptions(normalizeOptions({ ...(options.loss ?? {}), asFunction: false, withGrad: false }, label), label);
   }
-  if (typeof options.model === 'string') {
-    const m = loadModelFile(options.model);
-    return planFromModel(m.bytes, m.info, m.options, options.model, options.output);
-  }
-  if (!(options.model instanceof Uint8Array)) throw new UsageError(`model must be a file name or the model's bytes (Uint8Array), got ${typeof options.model}`);
-  let info: ModelInfo;
-  try {
-    info = decodeModel(options.model);
-  } catch (e) {
-    if (e instanceof ModelFormatError) throw new UsageError(`model: ${e.message}`);
-    throw e;
-  }
-  let o: FocalOptions | undefined;
-  try {
-    o = optionsFromMetadata(info.metadata, info.opsets[''] ?? info.opsets['ai.onnx'] ?? 0);
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof SyntaxError) throw new UsageError(`model: its focal.* metadata is invalid: ${e.message}`);
-    throw e;
-  }
-  return planFromModel(options.model, info, o, 'the model', options.output);
+  if (typeof options.model !== 'string' && !(options.model instanceof Uint8Array)) throw new UsageError(`model must be a file name or the model's bytes (Uint8Array), got ${typeof options.model}`);
+  const m = typeof options.model === 'string' ? loadModelFile(options.model) : decodeModelFile(options.model, 'model');
+  return planFromModel(m.bytes, m.info.graph, m.options, typeof options.model === 'string' ? options.model : 'the model', options.output);
 }
 
 /**
