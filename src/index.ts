@@ -140,6 +140,7 @@ export {
   readModelFile,
 } from './runtime';
 export type {
+  BatchLosses,
   BatchValue,
   Evaluator,
   EvaluatorBatch,

@@ -23,6 +23,11 @@ import { HostTensor, Session, TensorDType } from './session';
 export interface EvalGraph {
   readonly bytes: Uint8Array;
   readonly sums: boolean;
+  /**
+   * The block shape fed with each batch (eval-outputs.ts): tiles of ~256 losses (`tiles`), one
+   * block of the whole batch (`one`: a small batch's float64 label sums), or none (`false`).
+   */
+  readonly blocks: 'tiles' | 'one' | false;
   readonly predInGraph: boolean;
   readonly targetInGraph: boolean;
   /** The outputs to fetch besides a pre-allocated `loss`. */
@@ -41,6 +46,12 @@ export interface BatchSpec {
   /** The reduction the graph itself applies to each batch. */
   readonly graphReduction: Reduction;
   readonly graph: EvalGraph;
+  /**
+   * The graph for small batches (createEvaluator's, up to SMALL_BATCH_ELEMENTS predictions): every
+   * loss cast to float64 and summed, no checks in the graph (they cost more than the JS scan
+   * there), so that a small batch costs about what the loss graph itself costs.
+   */
+  readonly small?: EvalGraph;
   /**
    * The model's inputs: `pred` (absent when the predictions are a network's output, `predOutput`),
    * `target`, and `weight` when the loss takes one.
@@ -178,10 +189,23 @@ export class BatchRunner {
   /** Reused arrays for targets / weights converted to the model's types. */
   private readonly scratch = new Map<string, NpyTypedArray>();
 
+  /** The block shape input of the last batch size, reused while the size stays. */
+  private blocks: { count: number; tensor: HostTensor } | undefined;
+
   constructor(
     private readonly spec: BatchSpec,
     private readonly session: Session,
+    private readonly graph: EvalGraph = spec.graph,
   ) {}
+
+  private blockInput(count: number, labels: number | undefined): HostTensor {
+    if (this.blocks?.count !== count) {
+      const rows = labels === undefined ? count : count / labels;
+      const shape = this.graph.blocks === 'one' ? [1, rows, ...(labels === undefined ? [] : [labels])] : blockShape(rows, labels);
+      this.blocks = { count, tensor: { dtype: 'int64', dims: [shape.length], data: BigInt64Array.from(shape, BigInt) } };
+    }
+    return this.blocks.tensor;
+  }
 
   private converted(name: string, dtype: TensorDType, length: number): NpyTypedArray {
     let a = this.scratch.get(name);
@@ -198,7 +222,8 @@ export class BatchRunner {
    * before weights.
    */
   async run(b: BatchData): Promise<BatchOutcome> {
-    const { options: o, graph: g, inputs, predOutput } = this.spec;
+    const { options: o, inputs, predOutput } = this.spec;
+    const g = this.graph;
     const probs = o.input === 'probs';
     // A network's predictions exist only after the run: checked then, on the fetched output.
     let pred = b.pred;
@@ -275,11 +300,8 @@ export class BatchRunner {
       }
       feeds.weight = { dtype: inputs.weight.dtype, dims: collapseDims(natural, inputs.weight.rank), data } as HostTensor;
     }
-    if (g.sums) {
-      // Blocks tile the per-element losses: rows of L labels (multilabel), else single losses.
-      const blocks = multilabel ? blockShape(elements / last, last) : blockShape(count, undefined);
-      feeds[EVAL_INPUTS.blocks] = { dtype: 'int64', dims: [blocks.length], data: BigInt64Array.from(blocks, BigInt) };
-    }
+    // Blocks tile the per-element losses: rows of L labels (multilabel), else single losses.
+    if (g.sums && g.blocks) feeds[EVAL_INPUTS.blocks] = this.blockInput(count, multilabel ? last : undefined);
     const fetches: Record<string, HostTensor | null> = {};
     if (b.into) {
       const lossDims = o.task === 'multiclass' || o.labelMean ? predDims.slice(0, -1) : predDims;

@@ -44,6 +44,11 @@ export { BLOCK_ELEMENTS, EVAL_INPUTS, EVAL_OUTPUTS, blockRows, blockShape, targe
 export interface EvalOutputsSpec {
   /** Add `loss_sum` (needs a per-element `loss`), and `loss_label_sums` for multilabel. */
   readonly sums: false | 'total' | 'labels';
+  /**
+   * Sum in float64 from the start (small batches): every loss cast to float64, then `loss_sum`
+   * one ReduceSum (no block input), `loss_label_sums` over one block of the whole batch.
+   */
+  readonly float64Sums?: boolean;
   /** Add `check_pred_min` / `check_pred_max` (pred must be float32 or float64). */
   readonly checkPred: boolean;
   /** The predictions' value: the input `pred` (default), or a network's output the loss takes. */
@@ -87,13 +92,21 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
   const inits: onnx.ITensorProto[] = [];
 
   if (spec.sums) {
-    const lossType = elemType(g, 'loss', 'output');
-    const labels = spec.sums === 'labels';
+    // The losses summed: cast to float64 first (small batches), or in their type (float16 as float32).
+    const lossType = spec.float64Sums ? F64 : elemType(g, 'loss', 'output');
     let each = 'loss';
-    if (lossType === DTYPES.float16.code) {
-      each = `${P}loss32`;
-      nodes.push(node('Cast', ['loss'], each, [{ name: 'to', type: INT, i: DTYPES.float32.code }]));
+    if (spec.float64Sums || lossType === DTYPES.float16.code) {
+      each = `${P}loss${spec.float64Sums ? 64 : 32}`;
+      nodes.push(node('Cast', ['loss'], each, [{ name: 'to', type: INT, i: spec.float64Sums ? F64 : DTYPES.float32.code }]));
     }
+  }
+  if (spec.sums === 'total' && spec.float64Sums) {
+    nodes.push(node('ReduceSum', [`${P}loss64`], EVAL_OUTPUTS.sum, [keepdims0]));
+    outputs.push(scalarOut(EVAL_OUTPUTS.sum, F64));
+  } else if (spec.sums) {
+    const lossType = spec.float64Sums ? F64 : elemType(g, 'loss', 'output');
+    const labels = spec.sums === 'labels';
+    const each = spec.float64Sums ? `${P}loss64` : lossType === DTYPES.float16.code ? `${P}loss32` : 'loss';
     inputs.push({
       name: EVAL_INPUTS.blocks,
       type: { tensorType: { elemType: DTYPES.int64.code, shape: { dim: [{ dimValue: labels ? 3 : 2 }] } } },

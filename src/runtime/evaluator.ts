@@ -40,7 +40,7 @@
 import { performance } from 'perf_hooks';
 import { DataError, UsageError, quote } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
-import { NpyDType, NpyTypedArray } from '../io/npy';
+import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions } from '../losses';
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
@@ -184,9 +184,10 @@ const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
 /**
  * The model with the evaluator's outputs (eval-outputs.ts) and what its batches need, ready for a
  * session. `targetData` is the element type the targets will come in, when known (a file's): the
- * target check runs in the graph only for the model's own float type.
+ * target check runs in the graph only for the model's own float type. `withSmall`: also the graph
+ * for small batches (BatchSpec.small; createEvaluator's batches come in any size).
  */
-export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
+export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = false): BatchSpec {
   const o = plan.options;
   const built = plan.build();
   const find = (name: string) => built.io.inputs.find((i) => i.name === name);
@@ -207,24 +208,29 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
   const soft = o.targets === 'soft';
   const targetInGraph =
     (o.task !== 'multiclass' || soft) && !countsTargets(o) && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
-  const graph = (): EvalGraph => {
+  const graph = (small: boolean): EvalGraph => {
+    // Small batches: float64 sums, the checks in JS (see BatchSpec.small).
+    const pred = !small && predInGraph;
+    const target = !small && targetInGraph;
     const bytes = addEvalOutputs(built.bytes, {
       sums: sums ? (labels ? 'labels' : 'total') : false,
-      checkPred: predInGraph,
-      checkTarget: targetInGraph && soft ? 'soft' : targetInGraph,
+      float64Sums: small,
+      checkPred: pred,
+      checkTarget: target && soft ? 'soft' : target,
       ...(predOutput !== undefined ? { predName: predOutput } : {}),
     });
     const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
     if (sums && labels) fetches.push(EVAL_OUTPUTS.labelSums);
-    if (predInGraph) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
-    if (targetInGraph) fetches.push(EVAL_OUTPUTS.target);
+    if (pred) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
+    if (target) fetches.push(EVAL_OUTPUTS.target);
     if (o.normalized && sums) fetches.push('focal_sum');
-    return { bytes, sums, predInGraph, targetInGraph, fetches };
+    return { bytes, sums, blocks: !sums ? false : !small ? 'tiles' : labels ? 'one' : false, predInGraph: pred, targetInGraph: target, fetches };
   };
   return {
     options: o,
     graphReduction: plan.graphReduction,
-    graph: graph(),
+    graph: graph(false),
+    ...(withSmall ? { small: graph(true) } : {}),
     inputs,
     modelFile: plan.modelFile,
     fixedRow: plan.fixedRow,
@@ -260,6 +266,13 @@ class Accumulator {
     this.total += this.reduction === 'mean' ? v * count : this.reduction === 'weighted-mean' ? v * weightSum : v;
   }
 }
+
+/**
+ * Batches of up to this many predictions run on the small-batch graph (BatchSpec.small) where the
+ * evaluator has one: there the graph's checks and block sums cost more than the loss itself, and
+ * the JS scan less (measured, bench/small-batch.ts).
+ */
+export const SMALL_BATCH_ELEMENTS = 1 << 12;
 
 // ---- the evaluator's core -------------------------------------------------------------------------
 
@@ -315,10 +328,16 @@ export class EvalCore {
   private batches = 0;
   private busy = 0;
 
+  /** The small batches' runner (spec.small), on a session of its own opened at the first small batch. */
+  private small: Promise<BatchRunner> | undefined;
+  private smallRunner: BatchRunner | undefined;
+  private smallSession: Session | undefined;
+
   constructor(
     readonly spec: BatchSpec,
     readonly session: Session,
-    readonly loadSeconds: number,
+    public loadSeconds: number,
+    private readonly options: SessionOptions = {},
   ) {
     this.acc = new Accumulator(spec.graphReduction);
     this.runner = new BatchRunner(spec, session);
@@ -327,13 +346,26 @@ export class EvalCore {
   /** Opens the session for `spec`. */
   static async open(spec: BatchSpec, options: SessionOptions): Promise<EvalCore> {
     const t0 = performance.now();
-    const session = await asFileError(spec.modelFile, 'onnxruntime cannot load it', () => createSession(spec.graph.bytes, { ...options, modelName: spec.modelFile }));
-    return new EvalCore(spec, session, (performance.now() - t0) / 1000);
+    const session = await EvalCore.load(spec, spec.graph, options);
+    return new EvalCore(spec, session, (performance.now() - t0) / 1000, options);
   }
 
-  /** Runs a batch on this session (nothing accumulated: see `accept`). */
+  private static load(spec: BatchSpec, graph: EvalGraph, options: SessionOptions): Promise<Session> {
+    return asFileError(spec.modelFile, 'onnxruntime cannot load it', () => createSession(graph.bytes, { ...options, modelName: spec.modelFile }));
+  }
+
+  /** Runs a batch (nothing accumulated: see `accept`): a small one, where the spec has its graph, on that. */
   run(b: BatchData): Promise<BatchOutcome> {
-    return this.runner.run(b);
+    const small = this.spec.small;
+    if (!small || b.pred === undefined || b.pred.data.length > SMALL_BATCH_ELEMENTS) return this.runner.run(b);
+    if (this.smallRunner) return this.smallRunner.run(b);
+    this.small ??= (async () => {
+      const t0 = performance.now();
+      this.smallSession = await EvalCore.load(this.spec, small, this.options);
+      this.loadSeconds += (performance.now() - t0) / 1000;
+      return (this.smallRunner = new BatchRunner(this.spec, this.smallSession, small));
+    })();
+    return this.small.then((r) => r.run(b));
   }
 
   /** The label count of the multi-label batches so far (every batch must have the same). */
@@ -400,8 +432,10 @@ export class EvalCore {
     };
   }
 
-  release(): Promise<void> {
-    return this.session.release();
+  async release(): Promise<void> {
+    await Promise.allSettled([this.small]);
+    await this.smallSession?.release();
+    await this.session.release();
   }
 }
 
@@ -449,17 +483,31 @@ export interface EvaluatorOptions extends SessionOptions {
    * of `pred`, and `dims` of that output.
    */
   readonly output?: string;
+  /**
+   * Each `add` resolves to its batch's per-element losses (in the loss dtype: `dims` the
+   * predictions' for binary and multilabel, without the last axis for multiclass and label mean).
+   * Needs a model that computes them: built from loss options, or a file of reduction none.
+   */
+  readonly losses?: boolean;
   /** Names options in messages (the CLI passes its flag names). */
   readonly label?: Label;
+}
+
+/** A batch's per-element losses (EvaluatorOptions.losses). */
+export interface BatchLosses {
+  readonly dims: readonly number[];
+  /** float32, float64, or float16 bits. */
+  readonly data: Float32Array | Float64Array | Uint16Array;
 }
 
 export interface Evaluator {
   /**
    * Checks and runs one batch, and adds its losses. A bad batch is refused with a one-line
    * DataError / UsageError naming it (`batch 3: …`) and adds nothing; the evaluator goes on.
-   * Calls run in turn (a call made while another runs waits for it).
+   * Calls run in turn (a call made while another runs waits for it). Resolves to the batch's
+   * per-element losses with `losses: true`.
    */
-  add(batch: EvaluatorBatch): Promise<void>;
+  add(batch: EvaluatorBatch): Promise<BatchLosses | undefined>;
   /** The running result: every batch added so far. */
   result(): EvaluatorResult;
   /** Frees the session. Idempotent; `add` after it is an error. */
@@ -630,25 +678,46 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
   const threads = options.threads;
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) throw new UsageError(`threads must be a positive integer, got ${threads}`);
   const plan = evaluatorPlan(options);
-  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan));
+  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true));
+  const o = spec.options;
+  if (options.losses && (spec.graphReduction !== 'none' || o.normalized)) {
+    throw new UsageError(
+      o.normalized
+        ? `losses: ${(options.label ?? ((x: string) => x))('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; the per-element losses would come before that division`
+        : `losses: needs the per-element losses, but ${spec.modelFile} has reduction ${spec.graphReduction}; use a model exported with reduction none, or loss options`,
+    );
+  }
   const core = await EvalCore.open(spec, options);
   let k = 0;
   let closed = false;
+  let inFlight = 0;
   let queue: Promise<unknown> = Promise.resolve();
-  const addOne = async (batch: EvaluatorBatch, index: number): Promise<void> => {
+  const settled = (): void => {
+    inFlight--;
+  };
+  const addOne = async (batch: EvaluatorBatch, index: number): Promise<BatchLosses | undefined> => {
     if (closed) throw new UsageError(`batch ${index}: the evaluator is closed`);
-    const b = batchData(core, batch, index);
-    if (product(b.dims) === 0) return;
+    let b = batchData(core, batch, index);
+    if (product(b.dims) === 0) return undefined;
+    let losses: BatchLosses | undefined;
+    if (options.losses) {
+      const layout = lossLayout(o, b.dims);
+      losses = { dims: layout.lossDims, data: typedArrayFor(o.dtype, layout.count) as BatchLosses['data'] };
+      b = { ...b, into: losses.data };
+    }
     const t0 = performance.now();
     const outcome = await core.run(b);
-    if (spec.options.task === 'multilabel') core.labelCount ??= b.dims[b.dims.length - 1];
+    if (o.task === 'multilabel') core.labelCount ??= b.dims[b.dims.length - 1];
     core.accept(outcome, (performance.now() - t0) / 1000);
+    return losses;
   };
   return {
     add(batch) {
       const index = k++;
-      const run = queue.then(() => addOne(batch, index));
-      queue = run.catch(() => undefined);
+      // In turn: straight away when nothing runs, else after the batch before it.
+      const run = inFlight === 0 ? addOne(batch, index) : queue.then(() => addOne(batch, index));
+      inFlight++;
+      queue = run.then(settled, settled);
       return run;
     },
     result: () => core.result(),

@@ -28,7 +28,7 @@ export type {
 export { CUDA_KNOWN_OPS, checkCudaPlacement, formatPlacement } from './placement';
 export type { NodePlacement, PlacementReport } from './placement';
 export { createEvaluator } from './evaluator';
-export type { BatchValue, Evaluator, EvaluatorBatch, EvaluatorOptions, EvaluatorResult, TensorLike } from './evaluator';
+export type { BatchLosses, BatchValue, Evaluator, EvaluatorBatch, EvaluatorOptions, EvaluatorResult, TensorLike } from './evaluator';
 export { DEFAULT_BATCH_ELEMENTS, MAX_WORKERS, MIN_POOL_BATCHES, evaluate } from './evaluate';
 export type { EvaluateOptions, EvaluateProgress, EvaluateResult } from './evaluate';
 export { DEFAULT_NETWORK_BATCH_ELEMENTS, evaluateNetwork } from './evaluate-network';
