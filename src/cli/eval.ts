@@ -32,7 +32,7 @@ const FLAGS = {
   },
   ep: { type: 'enum', values: EXECUTION_PROVIDERS, description: 'execution provider: cpu, cuda (GPU only), auto (CUDA if it loads) (default cpu)' },
   'batch-size': { type: 'number', integer: true, min: 1, placeholder: 'N', description: `prediction elements per batch, whole rows (default ${DEFAULT_BATCH_ELEMENTS})` },
-  threads: { type: 'number', integer: true, min: 1, max: 1024, placeholder: 'N', description: 'CPU threads (default: every core; from 64 batches, one-thread sessions side by side)' },
+  threads: { type: 'number', integer: true, min: 1, max: 1024, placeholder: 'N', description: 'CPU threads (default: every core)' },
   'graph-optimization': { type: 'enum', values: GRAPH_OPTIMIZATION_LEVELS, description: "onnxruntime's graph optimizations (default all)" },
   out: { type: 'string', alias: 'o', placeholder: 'LOSSES.npy', description: 'write the per-element losses here (.npy)' },
   json: { type: 'boolean', description: 'print one JSON object' },
@@ -74,7 +74,7 @@ function summary(r: EvaluateResult): string {
     'time',
     `${r.seconds.toFixed(3)} s, ${compact(r.elementsPerSecond)} elements/s (${r.batches} batch${r.batches === 1 ? '' : 'es'} of up to ${r.batchRows} rows); session load ${r.loadSeconds.toFixed(3)} s`,
   ]);
-  rows.push(['provider', r.sessions > 1 ? `${r.ep}, ${r.sessions} sessions side by side (this thread and ${r.sessions - 1} worker${r.sessions > 2 ? 's' : ''})` : r.ep]);
+  rows.push(['provider', r.ep]);
   if (r.out) rows.push(['wrote', `${r.out} (per-element losses)`]);
   return rows.map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');
 }

@@ -1,17 +1,16 @@
 /**
  * One batch of the evaluator (evaluator.ts): check it, run the model on it, and return what the
  * evaluator accumulates. The same code runs for every source of batches — a caller's arrays
- * (`createEvaluator().add`), the files `evaluate()` reads in this thread, and the files its worker
- * threads read (eval-worker.ts) — so everything a `BatchRunner` is made from (`BatchSpec`) is
- * plain data that a worker can receive, and a batch (`BatchData`) is typed arrays with the
- * places their elements are named by in messages.
+ * (`createEvaluator().add`), prediction files (`evaluate()`), a network's input files
+ * (`evaluateNetwork()`); a batch (`BatchData`) is typed arrays with the places their elements are
+ * named by in messages.
  */
 import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
 import { f16BitsToF32 } from '../io/float16';
 import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
-import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-blocks';
+import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-outputs';
 import { HostTensor, Session, TensorDType } from './session';
 
 /**
@@ -40,7 +39,7 @@ export interface InputSpec {
   readonly rank: number | null;
 }
 
-/** Everything a batch runner needs, as plain data (structured-cloneable, for worker threads). */
+/** Everything a batch runner needs. */
 export interface BatchSpec {
   readonly options: FocalOptions;
   /** The reduction the graph itself applies to each batch. */
@@ -352,26 +351,4 @@ export class BatchRunner {
  */
 export function countsTargets(o: FocalOptions): boolean {
   return o.ignoreIndex !== null || o.targetFormat === 'index' || o.normalize === 'positives';
-}
-
-/** A thrown error as plain data (to cross from a worker thread), and back. */
-export interface ErrorData {
-  readonly kind: 'usage' | 'data' | 'bug';
-  readonly message: string;
-  readonly stack?: string;
-}
-
-export function errorToData(e: unknown): ErrorData {
-  if (e instanceof DataError) return { kind: 'data', message: e.message };
-  if (e instanceof UsageError) return { kind: 'usage', message: e.message };
-  const err = e instanceof Error ? e : new Error(String(e));
-  return { kind: 'bug', message: err.message, stack: err.stack };
-}
-
-export function errorFromData(d: ErrorData): Error {
-  if (d.kind === 'data') return new DataError(d.message);
-  if (d.kind === 'usage') return new UsageError(d.message);
-  const err = new Error(d.message);
-  if (d.stack) err.stack = d.stack;
-  return err;
 }

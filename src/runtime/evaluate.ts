@@ -16,23 +16,21 @@
  *
  * Reading overlaps computing: batch k+1 is read (on libuv's thread pool, into the other of two
  * reused page-aligned buffers, see NpyReader.batches) while batch k is checked and run. File
- * buffers are wrapped in tensors without copying. On the CPU, for large files, one-thread
- * sessions side by side (pool.ts) each read and run whole batches, and this evaluator accumulates
- * their outcomes in order. With `out`, the per-element losses stream into an `.npy` (the loss
+ * buffers are wrapped in tensors without copying (stream.ts: the read-ahead every file source
+ * shares). One session of every thread: worker-thread sessions side by side (a pool, until
+ * 0.1) gained nothing measurable over it (bench/README.md). With `out`, the per-element losses stream into an `.npy` (the loss
  * dtype; the pred file's shape for binary and multilabel, [N] for multiclass) through a temporary
  * file that is renamed into place only when everything succeeded.
  */
 import { DataError, UsageError } from '../errors';
 import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions } from '../losses';
-import { InputSpec, asFileError } from './batch';
+import { BatchData, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
-import { FileBatchReader, FileLayout, FileName, fileBatch, fileStreams } from './file-batches';
 import { loadModelFile } from './model-file';
-import { EvalPool } from './pool';
 import { isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightTypeProblem, weightsText } from './rules';
-import { DEFAULT_THREADS, SessionOptions } from './session';
+import { SessionOptions } from './session';
 import { OutcomeSink, checkOutPath, readAhead } from './stream';
 
 /**
@@ -44,18 +42,13 @@ import { OutcomeSink, checkOutPath, readAhead } from './stream';
  */
 export const DEFAULT_BATCH_ELEMENTS = 1 << 18;
 
-/** At most this many worker sessions besides this thread's (pool.ts); more threads become intra-op threads of each. */
+/**
+ * @deprecated Kept so the name stays: `evaluate()` no longer starts worker-thread sessions (the
+ * pool gained nothing measurable over one session of two threads at 32M elements: bench/README.md).
+ */
 export const MAX_WORKERS = 4;
 
-/**
- * The fewest batches for which the worker pool is worth starting: the workers join ~15 ms after
- * this thread's session (which runs batches alone meanwhile), and starting and stopping them costs
- * the whole process ~10 ms. Measured on 2 cores (float32, default batches, 6 interleaved runs,
- * whole process / in-process against one session of two threads): 4M elements (16 batches)
- * 210–215 / 138–168 M/s against 203–225 / 86–135; 8M (32) 223–244 / 186–208 against 217–240 /
- * 132–178; 16M (64) 248–255 / 240–251 against 256–340 / 102–203, multilabel 16M 255–271 /
- * 198–237 against 266–363 / 116–188. From 64 batches both are faster.
- */
+/** @deprecated Kept so the name stays: `evaluate()` no longer starts a worker pool (see MAX_WORKERS). */
 export const MIN_POOL_BATCHES = 64;
 
 export interface EvaluateProgress {
@@ -152,8 +145,29 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
 
 // ---- shapes -------------------------------------------------------------------------------------
 
-/** How the files split into rows (file-batches.ts), before the batch size is chosen. */
-type Rows = Omit<FileLayout, 'batchRows'>;
+/** One file of a batch: its header, and its elements per row. */
+interface FileStream {
+  readonly header: NpyHeader;
+  readonly rowElements: number;
+}
+
+/**
+ * How the files split into rows — what a batch holds whole: one element of a binary file
+ * (flattened, as the seed does), else one item of the files' first axis ([L] labels, [K, L] boxes
+ * of labels, [C] classes) — and into per-element losses.
+ */
+interface Rows {
+  /** Rows in the files (the elements, for binary). */
+  readonly rows: number;
+  /** The dims of one row of predictions: [] (a binary element) or the file's shape after the first axis. */
+  readonly rowDims: readonly number[];
+  /** Per-element losses per row, and the shape of them all (`out`). */
+  readonly lossRow: number;
+  readonly outShape: readonly number[];
+  readonly pred: FileStream;
+  readonly target: FileStream;
+  readonly weight?: FileStream;
+}
 
 function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined): Rows {
   const ps = pred.shape;
@@ -269,22 +283,26 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   }
   const batchSize = options.batchSize ?? DEFAULT_BATCH_ELEMENTS;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
-  const threads = options.threads ?? DEFAULT_THREADS();
-  if (!Number.isSafeInteger(threads) || threads < 1) throw new UsageError(`threads must be a positive integer, got ${threads}`);
+  const threads = options.threads;
+  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) throw new UsageError(`threads must be a positive integer, got ${threads}`);
   checkOutPath(options.out, [
     [options.pred, 'predictions'],
     [options.target, 'targets'],
     [options.weight, 'weights'],
   ]);
 
-  const readers: Partial<Record<FileName, NpyReader>> = {};
+  const readers: NpyReader[] = [];
+  const open = (file: string): NpyReader => {
+    const r = NpyReader.open(file);
+    readers.push(r);
+    return r;
+  };
   let core: EvalCore | undefined;
-  let pool: EvalPool | undefined;
   let writer: NpyWriter | undefined;
   try {
-    const pred = (readers.pred = NpyReader.open(options.pred)).header;
-    const target = (readers.target = NpyReader.open(options.target)).header;
-    const weight = options.weight !== undefined ? (readers.weight = NpyReader.open(options.weight)).header : undefined;
+    const pred = open(options.pred).header;
+    const target = open(options.target).header;
+    const weight = options.weight !== undefined ? open(options.weight).header : undefined;
     const plan =
       options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label);
     const o = plan.options;
@@ -292,66 +310,45 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
     }
     checkModelRow(plan, pred, label);
-    const rows = rowsFor(o, pred, target, weight);
+    const layout = rowsFor(o, pred, target, weight);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less
     // than 1/16 of the batch (otherwise the blocks tile it by a divisor of its rows).
-    const rowElements = rows.pred.rowElements;
-    const blockRows = targetBlockRows(rows.lossRow);
+    const rowElements = layout.pred.rowElements;
+    const blockRows = targetBlockRows(layout.lossRow);
     const wholeRows = Math.max(1, Math.floor(batchSize / rowElements));
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
-    const layout: FileLayout = { ...rows, batchRows };
-
-    const batchCount = Math.ceil(layout.rows / batchRows);
-    const wantLoss = options.out !== undefined;
-    // On the CPU, with more than one thread and enough batches (MIN_POOL_BATCHES): this thread's
-    // session of one thread and worker threads' (pool.ts says why), each reading and running whole
-    // batches. The workers start first, while this thread builds the graph and loads its session,
-    // and join as they have loaded theirs (~0.05 s from here). Otherwise (CUDA, one thread, a
-    // small file, `out`) one session here of every thread, reading the next batch while this one
-    // runs. Not with `out`: the per-element losses are written here in order, and an interrupted
-    // write exits at once, which a running worker cannot survive.
-    const workers =
-      (options.ep ?? 'cpu') === 'cpu' && !wantLoss && threads > 1 && batchCount >= MIN_POOL_BATCHES ? Math.min(threads - 1, MAX_WORKERS) : 0;
-    // Each worker is a whole V8 isolate with its own onnxruntime (measured: ~20 MB more peak memory
-    // each); past MAX_WORKERS, the threads are shared out as intra-op threads instead.
-    if (workers > 0) pool = EvalPool.start(workers, batchCount);
 
     const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype));
     if (spec.inputs.weight && !weight) throw new UsageError(`${plan.modelFile ?? 'the loss'}: takes weights (an input 'weight'); give the weight file`);
     if (weight && !spec.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${plan.modelFile ?? 'the loss'} takes none (no input 'weight')`);
-    if (pool) pool.setUp({ spec, layout, graphOptimization: options.graphOptimization, threads: Math.max(1, Math.floor((threads - 1) / workers)) });
-    core = await EvalCore.open(spec, { ...options, threads: workers > 0 ? 1 : options.threads });
-    if (pool) {
-      const here = new FileBatchReader(layout, readers);
-      const c = core;
-      pool.runHereToo((k) => c.run(here.read(k)));
-    }
+    core = await EvalCore.open(spec, options);
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
     const sink = new OutcomeSink(core, writer, o.dtype, Math.min(batchRows, layout.rows) * layout.lossRow, (done, seconds) =>
       options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),
     );
+    const files = [layout.pred, layout.target, ...(layout.weight ? [layout.weight] : [])];
+    const ev = core;
     try {
-      if (pool) {
-        let k = 0;
-        for await (const outcome of pool.outcomes()) await sink.take(outcome, Math.min(batchRows, layout.rows - batchRows * k++));
-      } else {
-        const streams = fileStreams(layout);
-        let start = 0;
-        for await (const data of readAhead(streams.map(([name, s]) => ({ reader: readers[name] as NpyReader, rowElements: s.rowElements })), batchRows)) {
-          const n = Math.min(batchRows, layout.rows - start);
-          const arrays: Partial<Record<FileName, NpyTypedArray>> = {};
-          streams.forEach(([name], i) => (arrays[name] = data[i]));
-          await sink.take(await core.run(fileBatch(layout, start, n, arrays as Record<FileName, NpyTypedArray>, sink.into(n * layout.lossRow))), n);
-          start += n;
-        }
+      let start = 0;
+      for await (const data of readAhead(files.map((f, i) => ({ reader: readers[i], rowElements: f.rowElements })), batchRows)) {
+        const n = Math.min(batchRows, layout.rows - start);
+        const array = (f: FileStream, d: NpyTypedArray) => ({ dtype: f.header.dtype, data: d, place: { file: f.header.path, start: start * f.rowElements, shape: f.header.shape } });
+        const batch: BatchData = {
+          dims: [n, ...layout.rowDims],
+          pred: array(layout.pred, data[0]),
+          target: array(layout.target, data[1]),
+          ...(layout.weight ? { weight: array(layout.weight, data[2]) } : {}),
+          into: sink.into(n * layout.lossRow),
+        };
+        await sink.take(await ev.run(batch), n);
+        start += n;
       }
       await sink.finish();
     } finally {
       await sink.settle();
     }
-    const seconds = sink.seconds();
     return {
-      ...core.result({ seconds, sessions: workers + 1 }),
+      ...core.result({ seconds: sink.seconds() }),
       batchRows,
       pred: options.pred,
       target: options.target,
@@ -360,9 +357,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     };
   } finally {
     writer?.abort();
-    // The pool first: its runner here may still be reading a batch from these files.
-    await pool?.close();
-    for (const r of Object.values(readers)) r?.close();
+    for (const r of readers) r.close();
     await core?.release();
   }
 }

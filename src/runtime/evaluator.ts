@@ -62,7 +62,7 @@ interface ModelInputs {
 /** The model the evaluator runs, before its graph additions. */
 export interface ModelPlan {
   readonly options: FocalOptions;
-  /** The model's bytes and inputs: read already (a file), or built now (options; ~10 ms, so after a pool's workers start). */
+  /** The model's bytes and inputs: read already (a file), or built when asked (options; ~10 ms). */
   readonly build: () => { readonly bytes: Uint8Array; readonly io: ModelInputs };
   /** The user's model (its file, or `the model` for bytes): its failures are then the user's. */
   readonly modelFile?: string;
@@ -154,7 +154,7 @@ function fixedRowOf(o: FocalOptions, label: Label): { fixedRow?: number; fixedBy
 
 /**
  * The plan for a model built from validated options (dtype and targetDtype resolved). The graph
- * is built when the spec is made (evalSpec): ~10 ms, after a pool's workers have started.
+ * is built when the spec is made (evalSpec): ~10 ms.
  */
 export function planFromOptions(o: FocalOptions, label: Label = (x) => x): ModelPlan {
   checkEvaluable(o, label);
@@ -299,7 +299,7 @@ export interface EvaluatorResult {
   readonly rows: number;
   readonly batches: number;
   readonly ep: ExecutionProvider;
-  /** Sessions that ran batches side by side: 1, or (evaluate() on large files) this thread's and workers'. */
+  /** Sessions that ran batches side by side: 1 (kept from when `evaluate()` had a worker pool). */
   readonly sessions: number;
   /** Seconds of evaluating (check, run, accumulate; for files also read and write); and of loading the session. */
   readonly seconds: number;
@@ -313,7 +313,7 @@ export interface EvaluatorResult {
 
 /**
  * The evaluator proper: one session, the batch runner, the float64 accumulation. Batches come in
- * as `BatchData` (run here) or as outcomes of the same runner in a worker (evaluate.ts's pool).
+ * as `BatchData` from every source (memory, files, a network's files); `run` then `accept`.
  */
 export class EvalCore {
   private readonly acc: Accumulator;
@@ -371,7 +371,7 @@ export class EvalCore {
   /** The label count of the multi-label batches so far (every batch must have the same). */
   labelCount: number | undefined;
 
-  /** Adds a batch's outcome (from `run`, or a worker's runner), with the seconds it took when known. */
+  /** Adds a batch's outcome (from `run`), with the seconds it took when known. */
   accept(outcome: BatchOutcome, seconds = 0): void {
     if (outcome.sum !== undefined) this.acc.addSums(outcome.sum, outcome.labelSums);
     else this.acc.addReduced(outcome.loss as HostTensor, outcome.count, outcome.weightSum ?? 0);

@@ -1,10 +1,10 @@
 /**
  * Running focal-loss models: sessions on the CPU or CUDA (the only onnxruntime-node import is in
- * session.ts), the static CUDA placement check, and the evaluator (evaluator.ts: `createEvaluator`,
- * batches from memory; its per-batch work in batch.ts, its graph additions in eval-outputs.ts /
- * eval-blocks.ts), which `evaluate` (evaluate.ts) feeds from `.npy` files (file-batches.ts), on
- * large files with worker-thread sessions too (pool.ts / eval-worker.ts); and `evaluateNetwork`
- * (evaluate-network.ts), a user's network with the loss attached, fed from `.npy` files.
+ * session.ts), the static CUDA placement check, and the evaluator — one core (evaluator.ts: the
+ * model and its graph additions, eval-outputs.ts; the per-batch checks and run, batch.ts; the
+ * task's data rules, rules.ts; the float64 accumulation) fed by three sources: batches from memory
+ * (`createEvaluator`), prediction files (`evaluate`, evaluate.ts) and a network's input files
+ * (`evaluateNetwork`, evaluate-network.ts), the files through one read-ahead stream (stream.ts).
  */
 export {
   CudaUnavailableError,
