@@ -206,7 +206,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
 
     // ---- the evaluator: the model with its graph additions, one session, the stream ----
     const spec = await asFileError(source, 'cannot be evaluated', async () => evalSpec(plan, th.dtype));
-    core = await EvalCore.open(spec, { ...options, modelName: source });
+    core = await EvalCore.open(spec, { spinning: false, ...options, modelName: source });
     const batchRows = Math.max(1, Math.min(rows, Math.floor(batchSize / Math.max(1, ...feeds.map((f) => f.rowElements)))));
     const outRow = product(outRowDims);
     const lossRow = whole.count / rows;

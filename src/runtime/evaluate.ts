@@ -321,7 +321,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype));
     if (spec.inputs.weight && !weight) throw new UsageError(`${plan.modelFile ?? 'the loss'}: takes weights (an input 'weight'); give the weight file`);
     if (weight && !spec.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${plan.modelFile ?? 'the loss'} takes none (no input 'weight')`);
-    core = await EvalCore.open(spec, options);
+    core = await EvalCore.open(spec, { spinning: false, ...options });
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
     const sink = new OutcomeSink(core, writer, o.dtype, Math.min(batchRows, layout.rows) * layout.lossRow, (done, seconds) =>
       options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),
