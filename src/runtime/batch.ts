@@ -11,6 +11,7 @@ import type { FocalOptions, Reduction } from '../losses';
 import { f16BitsToF32 } from '../io/float16';
 import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-outputs';
+import { isFloatType, lossLayout, product } from './rules';
 import { HostTensor, Session, TensorDType } from './session';
 
 /**
@@ -118,7 +119,6 @@ export interface BatchOutcome {
   readonly weightSum?: number;
 }
 
-const isFloat = (d: string): d is 'float16' | 'float32' | 'float64' => d === 'float16' || d === 'float32' || d === 'float64';
 
 /** Σ w (float64) of a batch's weights, each counted `times` times (a weight per row over L labels). */
 function weightSum(w: BatchArray, times: number): number {
@@ -155,7 +155,6 @@ function scalar(t: HostTensor | undefined): number {
   return t ? Number((t.data as Float32Array | Float64Array)[0]) : NaN;
 }
 
-const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 /**
  * `dims` with its leading axes merged down to `rank` (C order keeps the elements where they are):
@@ -227,13 +226,12 @@ export class BatchRunner {
     // A network's predictions exist only after the run: checked then, on the fetched output.
     let pred = b.pred;
     if (!pred && predOutput === undefined) throw new Error('batch runner: a batch without predictions for a model that takes them');
-    const elements = product(b.dims);
+    // The rows, per-element losses and targets' dims of these predictions (rules.ts).
+    const { elements, rows, count, targetDims } = lossLayout(o, b.dims);
     const last = b.dims[b.dims.length - 1] ?? 1;
     // Per-label losses summed by label (multilabel, unless each row is averaged over its labels).
     const multilabel = o.task === 'multilabel' && !o.labelMean;
     const soft = o.targets === 'soft';
-    // Per-element losses: one per row for multiclass ([N, C] → [N]) and with labelMean, one per prediction otherwise.
-    const count = o.task === 'multiclass' || o.labelMean ? elements / last : elements;
     // The target check runs in the graph only for targets of the model's own type.
     const targetInGraph = g.targetInGraph && b.target.dtype === inputs.target.dtype;
     // The checks, in this order: predictions, then targets, then weights (the first bad element
@@ -273,16 +271,15 @@ export class BatchRunner {
     }
 
     const predDims = collapseDims(b.dims, inputs.pred?.rank ?? null);
-    const targetNatural = (o.task === 'multiclass' && !soft) || o.targetFormat === 'index' ? b.dims.slice(0, -1) : b.dims;
     const feedTarget = (): HostTensor => {
       const t = b.target;
       let data = t.data;
       if (t.dtype !== inputs.target.dtype) {
         data = this.converted('target', inputs.target.dtype, t.data.length);
-        if (soft && isFloat(t.dtype) && isFloat(inputs.target.dtype)) convertFloats(t.dtype, t.data, inputs.target.dtype, data);
+        if (soft && isFloatType(t.dtype) && isFloatType(inputs.target.dtype)) convertFloats(t.dtype, t.data, inputs.target.dtype, data);
         else convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
       }
-      return { dtype: inputs.target.dtype, dims: collapseDims(targetNatural, inputs.target.rank), data } as HostTensor;
+      return { dtype: inputs.target.dtype, dims: collapseDims(targetDims, inputs.target.rank), data } as HostTensor;
     };
     const feeds: Record<string, HostTensor> = { ...(b.feeds ?? {}), target: feedTarget() };
     if (inputs.pred && pred) feeds.pred = { dtype: inputs.pred.dtype, dims: predDims, data: pred.data } as HostTensor;
@@ -294,7 +291,7 @@ export class BatchRunner {
       if (w.dtype !== inputs.weight.dtype) {
         data = this.converted('weight', inputs.weight.dtype, w.data.length);
         // Weights are any non-negative floats (convertTargets is for 0/1 labels and indices).
-        if (!isFloat(w.dtype) || !isFloat(inputs.weight.dtype)) throw new TypeError(`weights of dtype ${w.dtype} for a ${inputs.weight.dtype} input`);
+        if (!isFloatType(w.dtype) || !isFloatType(inputs.weight.dtype)) throw new TypeError(`weights of dtype ${w.dtype} for a ${inputs.weight.dtype} input`);
         convertFloats(w.dtype, w.data, inputs.weight.dtype, data);
       }
       feeds.weight = { dtype: inputs.weight.dtype, dims: collapseDims(natural, inputs.weight.rank), data } as HostTensor;
@@ -303,8 +300,7 @@ export class BatchRunner {
     if (g.sums && g.blocks) feeds[EVAL_INPUTS.blocks] = this.blockInput(count, multilabel ? last : undefined);
     const fetches: Record<string, HostTensor | null> = {};
     if (b.into) {
-      const lossDims = o.task === 'multiclass' || o.labelMean ? predDims.slice(0, -1) : predDims;
-      fetches.loss = { dtype: o.dtype, dims: lossDims, data: b.into } as HostTensor;
+      fetches.loss = { dtype: o.dtype, dims: lossLayout(o, predDims).lossDims, data: b.into } as HostTensor;
     }
     for (const name of g.fetches) fetches[name] = null;
     if (predOutput !== undefined) fetches[predOutput] = null;
@@ -324,7 +320,6 @@ export class BatchRunner {
       checkPred();
       checkTarget();
     }
-    const rows = o.task === 'binary' ? elements : elements / last;
     const tally = {
       ...(counts ? { positives: counts.positives, ignored: counts.ignored } : {}),
       ...(g.fetches.includes('focal_sum') ? { focalSum: scalar(result.focal_sum) } : {}),

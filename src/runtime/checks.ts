@@ -12,6 +12,7 @@
 import { DataError } from '../errors';
 import { f16BitsToF32, f32ToF16Bits } from '../io/float16';
 import { NpyDType, NpyTypedArray } from '../io/npy';
+import { isFloatType } from './rules';
 
 /**
  * Where a batch sits, for messages: in a file (`pred.npy: element 17 …`, the element's index in
@@ -247,8 +248,7 @@ function numberAt(dtype: NpyDType, data: NpyTypedArray, i: number): number {
  * fast paths.
  */
 export function convertTargets(srcType: NpyDType, src: NpyTypedArray, dstType: NpyDType, dst: NpyTypedArray): void {
-  const isFloat = (d: NpyDType): d is 'float16' | 'float32' | 'float64' => d === 'float16' || d === 'float32' || d === 'float64';
-  if (isFloat(srcType) && isFloat(dstType)) return convertBinaryTargets(srcType, src, dstType, dst);
+  if (isFloatType(srcType) && isFloatType(dstType)) return convertBinaryTargets(srcType, src, dstType, dst);
   const n = src.length;
   if (dstType === 'int64') {
     const d = dst as BigInt64Array;

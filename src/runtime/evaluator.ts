@@ -46,7 +46,7 @@ import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph,
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
 import { decodeModelFile, loadModelFile } from './model-file';
-import { lossLayout, targetKind, targetTypeProblem, weightDims, weightTypeProblem, weightsText } from './rules';
+import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightTypeProblem, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -547,7 +547,6 @@ function arrayOf(v: unknown, what: string, batch: string, boolTarget: boolean): 
 }
 
 const dimsText = (d: readonly number[]): string => `[${d.join(', ')}]`;
-const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 /** The caller's batch k as BatchData, with every shape and type checked against the model. */
 function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
