@@ -266,7 +266,7 @@ function checkModelRow(plan: ModelPlan, pred: NpyHeader, label: Label): void {
   if (have === plan.fixedRow) return;
   const what = o.task === 'multilabel' ? 'labels' : 'classes';
   if (plan.modelFile !== undefined) throw new DataError(`${pred.path}: has ${have} ${what} (shape ${shapeText(pred.shape)}) but ${plan.modelFile} is for ${plan.fixedRow} ${what}`);
-  throw new UsageError(`${plan.fixedBy ?? label('alpha')} lists ${plan.fixedRow} values, one per ${what.slice(0, -1)}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
+  throw new UsageError(`${plan.fixedBy ?? label('alpha')} lists ${plan.fixedRow} values, one per ${o.task === 'multilabel' ? 'label' : 'class'}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
 }
 
 // ---- the loop -----------------------------------------------------------------------------------

@@ -184,3 +184,33 @@ describe('the per-element losses of createEvaluator (losses: true)', () => {
     await expect(createEvaluator({ model: buildLoss({}).bytes, losses: true })).rejects.toThrow(/^losses: needs the per-element losses, but the model has reduction mean/);
   });
 });
+
+describe('a per-label option of the wrong length is named as the user gave it', () => {
+  const p = (): string => {
+    const f = file('p5.npy');
+    writeNpy(f, 'float32', [2, 5], Float32Array.from({ length: 10 }, (_, i) => i / 10 - 0.5));
+    return f;
+  };
+  it.each([
+    ['--class-weight', ['--task', 'multiclass', '--class-weight', '1,2,3'], 'int64', /^focal-onnx: --class-weight lists 3 values, one per class, but .*p5\.npy has 5 classes \(shape \[2, 5\]\)\n$/],
+    ['--pos-weight', ['--task', 'multilabel', '--pos-weight', '1,2'], 'float32', /^focal-onnx: --pos-weight lists 2 values, one per label, but .*p5\.npy has 5 labels \(shape \[2, 5\]\)\n$/],
+  ])('eval %s', async (_flag, flags, targetType, pattern) => {
+    const t = file(`t5-${targetType}.npy`);
+    if (targetType === 'int64') writeNpy(t, 'int64', [2], BigInt64Array.from([1n, 3n]));
+    else writeNpy(t, 'float32', [2, 5], new Float32Array(10));
+    const r = await runCli(['eval', '--pred', p(), '--target', t, '--input', 'logits', ...flags]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(pattern);
+  });
+
+  it('createEvaluator names the option (classWeight) in its batch error', async () => {
+    const ev = await createEvaluator({ loss: { task: 'multiclass', input: 'logits', classWeight: [1, 2, 3] } });
+    try {
+      await expect(ev.add({ pred: new Float32Array(10), target: BigInt64Array.from([1n, 2n]), dims: [2, 5] })).rejects.toThrow(
+        /^batch 0: pred has 5 classes \(dims \[2, 5\]\), but the loss \(classWeight lists 3 values\) is for 3 classes$/,
+      );
+    } finally {
+      await ev.close();
+    }
+  });
+});
