@@ -114,9 +114,12 @@ export function lossFromFiles(loss: LossOptions, target: NpyHeader, weight: NpyH
   const t = target.dtype;
   const problem = targetTypeProblem(o, t);
   if (problem) throw new DataError(`${target.path}: dtype ${target.descr} (${t}); ${problem}`);
-  const targetDtype: TargetDType = isFloatType(t) ? 'float' : (t as TargetDType);
-  if (loss.targetDtype !== undefined && (isFloatType(loss.targetDtype) && isFloatType(t) ? false : (loss.targetDtype === 'float' ? 'float' : loss.targetDtype) !== targetDtype)) {
-    throw new UsageError(`${label('targetDtype')} ${loss.targetDtype} does not match ${target.path}, which holds ${t}; drop ${label('targetDtype')} (the target file decides)`);
+  // Float targets: the predictions' float type, or the float type asked for (other widths are converted).
+  const given = loss.targetDtype;
+  const floatGiven = given !== undefined && (given === 'float' || isFloatType(given));
+  const targetDtype: LossOptions['targetDtype'] = isFloatType(t) ? (floatGiven ? given : 'float') : (t as TargetDType);
+  if (given !== undefined && (isFloatType(t) ? !floatGiven : given !== t)) {
+    throw new UsageError(`${label('targetDtype')} ${given} does not match ${target.path}, which holds ${t}; drop ${label('targetDtype')} (the target file decides)`);
   }
   let kind = o.weight;
   if (weight && !weightGiven) {
