@@ -112,6 +112,17 @@ describe.each([
     expect(r.options.weight).toBe(weight);
     expect(Math.abs(r.loss - reference.loss)).toBeLessThan(1e-6 * reference.loss);
     expectClose(losses(out), reference.out, 1e-5);
+    // The same from the command line, where the weight file's shape decides the weight kind.
+    const cliOut = file(`${name}-cli-losses.npy`);
+    const flags = ['--task', String(n.loss.task), '--input', String(n.loss.input), '--alpha', String(n.loss.alpha), '--gamma', String(n.loss.gamma), '--reduction', reduction];
+    const cli = await runCli(['eval', '--network', network, '--output', n.output, '--feed', `${n.input}=${d.x}`, '--target', d.t, '--weight', d.w, '--out', cliOut, '--threads', '1', '--json', ...flags]);
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    const j = JSON.parse(cli.stdout) as { loss: number; options: { weight: string }; weight: string; out: string };
+    expect(j.options.weight).toBe(weight);
+    expect(j).toMatchObject({ weight: d.w, out: cliOut });
+    expect(Math.abs(j.loss - reference.loss)).toBeLessThan(1e-6 * reference.loss);
+    expectClose(losses(cliOut), reference.out, 1e-5);
   });
 
   it('an attached model: evaluateNetwork({ model }) and eval --model ATTACHED.onnx --feed … --weight', async () => {
