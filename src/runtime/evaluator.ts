@@ -1,9 +1,12 @@
 /**
  * The evaluator: the focal loss of batches of predictions against targets, accumulated in
- * float64 on one onnxruntime session, from wherever the batches come. `createEvaluator(options)`
- * takes them from a Node program's memory (typed arrays or onnxruntime Tensors, `add(batch)`);
- * `evaluate()` (evaluate.ts) reads them from `.npy` files and feeds this same evaluator — one
- * mechanism: the same model, graph additions, checks, session and accumulation.
+ * float64 on one onnxruntime session, from wherever the batches come: the core (`EvalCore`) and
+ * its sources. `createEvaluator(options)` takes them from a Node program's memory (typed arrays or
+ * onnxruntime Tensors, `add(batch)`; `losses: true` returns each batch's per-element losses);
+ * `evaluate()` (evaluate.ts) reads them from `.npy` files and `evaluateNetwork()`
+ * (evaluate-network.ts) from a network's input files, through one read-ahead stream (stream.ts) —
+ * one mechanism: the same model, graph additions, data rules (rules.ts), checks, session and
+ * accumulation.
  *
  * The model: either built here from loss options, or a focal-onnx model (a file or its bytes),
  * whose options are read back from its `focal.*` metadata.
@@ -16,7 +19,8 @@
  *   relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at 16M), whereas a block of 256
  *   rounds to ~1e-7 and the errors of the blocks average out (the result is within ~2e-9 of a
  *   float64 reference at 10^8 elements). Batches are tiled by blocks of the largest divisor of
- *   their rows up to the block size. The per-element losses leave the graph only for `out`.
+ *   their rows up to the block size. The per-element losses leave the graph only for `out` /
+ *   `losses`.
  * - A model file: used as it is, with the same outputs added. Its reduction decides: `mean` — each
  *   batch's mean times its count; `sum` — each batch's sum; `none` — `loss_sum`, as above. The
  *   batch values are accumulated in float64, but each batch's own float32 reduction limits the
@@ -35,7 +39,9 @@
  * the loss graph itself (~1.2 ns an element for predictions, up to ~5 for 0/1 float targets,
  * whose two-way branch mispredicts). Other types (float16, integer and bool targets, class
  * indices, weights) are scanned in JS before the run. A rejected batch adds nothing: the
- * evaluator goes on with the next.
+ * evaluator goes on with the next. Small batches from memory (up to SMALL_BATCH_ELEMENTS) run on a
+ * graph of their own, where those checks and block sums would cost more than the loss: every loss
+ * cast to float64 and summed, every check in JS (its session opened at the first such batch).
  */
 import { performance } from 'perf_hooks';
 import { DataError, UsageError, quote } from '../errors';
