@@ -52,7 +52,7 @@ import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph,
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
 import { decodeModelFile, loadModelFile } from './model-file';
-import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightTypeProblem, weightsText } from './rules';
+import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -554,18 +554,19 @@ function arrayOf(v: unknown, what: string, batch: string, boolTarget: boolean): 
 
 const dimsText = (d: readonly number[]): string => `[${d.join(', ')}]`;
 
+const FIELDS: readonly string[] = ['pred', 'target', 'weight', 'dims'];
+const NETWORK_FIELDS: readonly string[] = ['inputs', 'target', 'weight', 'dims'];
+
 /** The caller's batch k as BatchData, with every shape and type checked against the model. */
 function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   const name = `batch ${k}`;
   const { options: o, inputs } = core.spec;
   if (typeof b !== 'object' || b === null) throw new UsageError(`${name}: must be an object { pred, target, weight?, dims? }, got ${b === null ? 'null' : typeof b}`);
   const network = core.spec.predOutput !== undefined;
-  const fields = network ? ['inputs', 'target', 'weight', 'dims'] : ['pred', 'target', 'weight', 'dims'];
-  const shape = network ? '{ inputs, target, weight?, dims }' : '{ pred, target, weight?, dims? }';
-  for (const key of Object.keys(b)) {
+  for (const key in b) {
     if (key === 'pred' && network) throw new UsageError(`${name}: has pred, but the evaluator's model computes its predictions (output '${core.spec.predOutput}'); give its inputs`);
     if (key === 'inputs' && !network) throw new UsageError(`${name}: has inputs, but the evaluator's model takes its predictions as 'pred'`);
-    if (!fields.includes(key)) throw new UsageError(`${name}: unknown field ${quote(key)}; a batch is ${shape}`);
+    if (!(network ? NETWORK_FIELDS : FIELDS).includes(key)) throw new UsageError(`${name}: unknown field ${quote(key)}; a batch is ${network ? '{ inputs, target, weight?, dims }' : '{ pred, target, weight?, dims? }'}`);
   }
   if (b.target === undefined) throw new UsageError(`${name}: target is missing`);
   let pred: ReturnType<typeof arrayOf> | undefined;
@@ -635,8 +636,8 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     const w = arrayOf(b.weight, 'weight', name, false);
     const weightRule = weightTypeProblem(w.dtype);
     if (weightRule) throw new DataError(`${name}: weight holds ${w.dtype}; ${weightRule}`);
-    if (!layout.weights.some(([, n]) => n === w.data.length)) {
-      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${weightsText(layout)} (pred dims ${dimsText(dims)})`);
+    if (!weightCounts(o, layout).some(([, n]) => n === w.data.length)) {
+      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${weightsText(weightCounts(o, layout))} (pred dims ${dimsText(dims)})`);
     }
     result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: weightDims(dims, w.data.length) } };
   } else if (inputs.weight) {
