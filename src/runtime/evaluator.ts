@@ -487,7 +487,8 @@ export interface EvaluatorOptions extends SessionOptions {
   readonly model?: string | Uint8Array;
   /**
    * With `model`: a network and its loss in one model (e.g. attached), whose loss takes this output
-   * of the network as its predictions. Batches then give the network's inputs (`inputs`) instead
+   * of the network as its predictions (default: the one an attached model's metadata names).
+   * Batches then give the network's inputs (`inputs`) instead
    * of `pred`, and `dims` of that output.
    */
   readonly output?: string;
@@ -675,7 +676,9 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
   }
   if (typeof options.model !== 'string' && !(options.model instanceof Uint8Array)) throw new UsageError(`model must be a file name or the model's bytes (Uint8Array), got ${typeof options.model}`);
   const m = typeof options.model === 'string' ? loadModelFile(options.model) : decodeModelFile(options.model, 'model');
-  return planFromModel(m.bytes, m.info.graph, m.options, typeof options.model === 'string' ? options.model : 'the model', options.output);
+  // An attached model (focal-onnx attach) names the output its loss takes.
+  const output = options.output ?? m.info.metadata['focal.output'];
+  return planFromModel(m.bytes, m.info.graph, m.options, typeof options.model === 'string' ? options.model : 'the model', output);
 }
 
 /**
