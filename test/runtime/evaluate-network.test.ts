@@ -168,8 +168,8 @@ describe('focal-onnx eval --network', () => {
 
   it.each([
     ['--pred with --network', ['--pred', 'p.npy'], /--network takes the predictions from the network: drop --pred/],
-    ['--out with --network', ['--out', 'l.npy'], /drop --out/],
-    ['--weight with --network', ['--weight', 'w.npy'], /--weight is not taken with --network/],
+    ['--model with --network', ['--model', 'm.onnx'], /--network takes the predictions from the network: drop --model/],
+    ['a --weight file that does not exist', ['--weight', 'w.npy'], /w\.npy: .*does not exist/],
     ['a --feed without =', ['--feed', 'images'], /--feed must be INPUT=FILE\.npy/],
     ['the same input twice', ['--feed', 'images=a.npy'], /--feed images=… is given more than once/],
     ['an opset other than the network’s', ['--opset', '13'], /--opset 13 does not match .*which uses opset 17/],
