@@ -160,7 +160,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     check: undefined, meta: 'always',
   }),
   option('opset', number('N', { integer: true, min: MIN_OPSET, max: MAX_OPSET }), {
-    help: `ONNX opset`,
+    help: `ONNX opset, ${MIN_OPSET}–${MAX_OPSET}`,
     doc: `${MIN_OPSET}–${MAX_OPSET}; the model gets the lowest IR version its opset needs`,
     default: DEFAULT_OPSET,
     check: must((v) => Number.isInteger(v) && (v as number) >= MIN_OPSET && (v as number) <= MAX_OPSET, `an integer in [${MIN_OPSET}, ${MAX_OPSET}]`),
