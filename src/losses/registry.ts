@@ -259,8 +259,8 @@ export const OPTIONS: readonly OptionEntry[] = [
   option('like', choice(LIKES), {
     help: `take the defaults of a library's focal loss: ${LIKES.join(', ')}; any flag given overrides them`,
     doc:
-      "`seed`, `torchvision`, `fvcore`, `optax`, `keras`: that library's defaults (README, *The libraries' focal losses*); `mmdet`, `detectron2`, `smp`, `kornia`, " +
-      '`monai` (README, *Detection and segmentation*); any flag given overrides them. Recorded as `focal.like`',
+      "`seed`, `torchvision`, `fvcore`, `optax`, `keras`: that library's defaults (docs/conventions.md, *The libraries' focal losses*); `mmdet`, `detectron2`, `smp`, `kornia`, " +
+      '`monai` (docs/conventions.md, *Detection and segmentation*); any flag given overrides them. Recorded as `focal.like`',
     default: null, check: orNull(oneOf(LIKES)),
     meta: 'changed',
   }),
