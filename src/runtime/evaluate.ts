@@ -322,7 +322,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
     const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype));
-    if (spec.inputs.weight && !weight) throw new UsageError(`${plan.modelFile ?? 'the loss'}: takes weights (an input 'weight'); give the weight file`);
+    if (spec.inputs.weight && !weight) throw new UsageError(`${plan.modelFile ?? 'the loss'}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
     if (weight && !spec.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${plan.modelFile ?? 'the loss'} takes none (no input 'weight')`);
     core = await EvalCore.open(spec, { spinning: false, ...options });
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
