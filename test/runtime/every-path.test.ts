@@ -17,24 +17,13 @@ import { evaluateNetwork } from '../../src/runtime/evaluate-network';
 import { BatchLosses, createEvaluator } from '../../src/runtime/evaluator';
 import { createSession } from '../../src/runtime/session';
 import { runCli, scratchDir } from '../helpers/cli';
+import { NETWORKS_DIR, NetworkEntry, network } from '../helpers/networks';
 
-const DIR = path.join(__dirname, '..', 'fixtures', 'networks');
+const DIR = NETWORKS_DIR;
 const dir = scratchDir('focal-every-path-');
 const file = (name: string): string => path.join(dir(), name);
 
-interface NetworkEntry {
-  name: string;
-  input: string;
-  inputShape: number[];
-  output: string;
-  outputShape: number[];
-  loss: LossOptions;
-  x: number[];
-  target: unknown;
-  targetDtype: 'int64' | 'float32';
-}
-const NETWORKS = (JSON.parse(fs.readFileSync(path.join(DIR, 'networks.json'), 'utf8')) as { networks: NetworkEntry[] }).networks;
-const byName = (name: string): NetworkEntry => NETWORKS.find((n) => n.name === name) as NetworkEntry;
+const byName = network;
 
 const TIMES = 5;
 
