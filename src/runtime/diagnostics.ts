@@ -127,15 +127,16 @@ const BINS = 1 << (31 - BIN_SHIFT);
 export class LossHistogram {
   readonly counts = new Float64Array(BINS);
   readonly sums = new Float64Array(BINS);
-  count = 0;
-  sum = 0;
 
   /** The curve at x = 0, 1/(points−1), …, 1. With no loss at all (every loss 0): y = x. */
   curve(points = 101): CdfCurve {
     const out: CdfCurve = [];
     let total = 0;
-    for (let b = 0; b < BINS; b++) total += this.sums[b];
-    const n = this.count;
+    let n = 0;
+    for (let b = 0; b < BINS; b++) {
+      total += this.sums[b];
+      n += this.counts[b];
+    }
     let b = 0;
     let cBefore = 0;
     let yBefore = 0;
@@ -320,10 +321,6 @@ export class DiagnosticsAccumulator {
         }
         if (++l === L) l = 0;
       }
-      for (const h of [pos, neg]) {
-        h.count = 0;
-        h.sum = 0;
-      }
     } else {
       const all = this.all;
       const multiclass = o.task === 'multiclass';
@@ -379,7 +376,6 @@ export class DiagnosticsAccumulator {
    */
   result(ownLoss: number, reduce: (total: number, focalSum: number) => number): Diagnostics {
     const o = this.o;
-    for (const h of [this.pos, this.neg, this.all, ...this.swept]) h.count = DiagnosticsAccumulator.total(h).count;
     const perClass: ClassDiagnostics[] = [];
     for (let c = 0; c < this.classSums.length; c++) perClass.push({ index: c, sum: this.classSums[c], count: this.classCounts[c], positives: this.classPositives[c] });
     const lossAt = (gamma: number, alpha: SweepPoint['alpha']): number => {
