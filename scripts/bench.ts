@@ -69,6 +69,7 @@ import { evaluatorRows } from './bench-evaluator';
 import { PEERS, checkPeers, peerRows, peerVersions, peersSkipped } from './bench-peers';
 import { networkRows } from './bench-network';
 import { softRows } from './bench-soft';
+import { diagnosticsRows } from './bench-diagnostics';
 import { BenchOptions, DataFiles, ROOT, Row, RowKey, RowSource, SourceContext, Task, fmtSize, lastJson, readFirstBatch, run } from './bench-rows';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
 import { mulberry32 } from './prng';
@@ -93,7 +94,7 @@ type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval-graph-lo
  * scripts/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
  * bench.ts's own rows. To add one: import it and list it here.
  */
-const SOURCES: readonly RowSource[] = [peerRows, softRows, detectionRows, evaluatorRows, networkRows];
+const SOURCES: readonly RowSource[] = [peerRows, softRows, detectionRows, evaluatorRows, networkRows, diagnosticsRows];
 
 // ---- options ------------------------------------------------------------------------------------
 

@@ -118,21 +118,52 @@ export function sweepOutputs(i: number): { loss: string; sum: string; focalSum: 
  */
 function mergeSweeps(g: onnx.GraphProto, sweeps: readonly Uint8Array[], predName: string): string[] {
   const shared = new Map<string, string>([['pred', predName], ['target', 'target'], ['weight', 'weight']]);
+  // A node that computes what one already in the graph computes (the same operator, attributes
+  // and inputs) is not added: its outputs are that node's. The swept losses then share every node
+  // before their γ / α (the clip, the log, the target terms) with the evaluated loss and with each
+  // other, and the values are the same, bit for bit, as each loss built alone.
+  const computed = new Map<string, string[]>();
+  const keyOf = (n: onnx.INodeProto, inputs: readonly string[]): string =>
+    JSON.stringify([n.domain ?? '', n.opType, inputs, (n.attribute ?? []).map((a) => (a as onnx.AttributeProto).toJSON?.() ?? a)]);
+  for (const n of g.node) if ((n.output ?? []).length) computed.set(keyOf(n, n.input ?? []), n.output ?? []);
+  const initializers = new Map<string, string>();
+  for (const t of g.initializer) {
+    const { name, ...rest } = (t as onnx.TensorProto).toJSON();
+    initializers.set(JSON.stringify(rest), name as string);
+  }
   return sweeps.map((bytes, i) => {
     const m = decodeModelProto(bytes);
     const sg = m.graph as onnx.GraphProto;
     const prefix = `focal_sweep${i}_`;
-    const rename = (n: string): string => (n === '' ? n : (shared.get(n) ?? `${prefix}${n}`));
+    const names = new Map(shared);
+    const rename = (n: string): string => (n === '' ? n : (names.get(n) ?? `${prefix}${n}`));
+    for (const t of sg.initializer) {
+      const { name, ...rest } = (t as onnx.TensorProto).toJSON();
+      const key = JSON.stringify(rest);
+      const same = initializers.get(key);
+      if (same !== undefined) {
+        names.set(name as string, same);
+        continue;
+      }
+      t.name = rename(t.name ?? '');
+      initializers.set(key, t.name);
+      g.initializer.push(t);
+    }
+    const outputs = new Set((sg.output ?? []).map((o) => o.name ?? ''));
     for (const n of sg.node) {
       if ((n.attribute ?? []).some((a) => a.g || (a.graphs && a.graphs.length))) throw new Error('eval outputs: a swept loss with subgraphs');
-      n.input = (n.input ?? []).map(rename);
+      const inputs = (n.input ?? []).map(rename);
+      const key = keyOf(n, inputs);
+      const same = computed.get(key);
+      if (same && !(n.output ?? []).some((o) => outputs.has(o))) {
+        (n.output ?? []).forEach((o, k) => names.set(o, same[k]));
+        continue;
+      }
+      n.input = inputs;
       n.output = (n.output ?? []).map(rename);
       n.name = `${prefix}${n.name ?? ''}`;
+      computed.set(key, n.output);
       g.node.push(n);
-    }
-    for (const t of sg.initializer) {
-      t.name = rename(t.name ?? '');
-      g.initializer.push(t);
     }
     for (const o of sg.output) {
       o.name = rename(o.name ?? '');
