@@ -159,6 +159,13 @@ export function reportCharts(r: ReportInput): Record<string, object> {
   return charts;
 }
 
+/** One of the report's charts (`reportCharts`' keys) as a standalone SVG file's text. */
+export async function renderReportChart(r: ReportInput, name: string): Promise<string> {
+  const spec = reportCharts(r)[name];
+  if (!spec) throw new UsageError(`no chart ${name}; the report's charts: ${Object.keys(reportCharts(r)).join(', ')}`);
+  return (await svg(await loadVega(), spec)).replace('<svg', '<svg xmlns="http://www.w3.org/2000/svg"');
+}
+
 /** The whole page, with every chart rendered to inline SVG. */
 export async function renderReport(r: ReportInput): Promise<string> {
   const v = await loadVega();
