@@ -130,6 +130,7 @@ export {
   GRAPH_OPTIMIZATION_LEVELS,
   checkCudaPlacement,
   createEvaluator,
+  DEFAULT_SWEEP_GAMMA,
   evaluateNetwork,
   DEFAULT_NETWORK_BATCH_ELEMENTS,
   createSession,
@@ -164,6 +165,7 @@ export type {
 } from './runtime';
 
 export type { EvaluateNetworkOptions, EvaluateNetworkProgress, EvaluateNetworkResult } from './runtime';
+export type { CdfCurve, ClassDiagnostics, Diagnostics, DiagnosticsOptions, SplitSum } from './runtime';
 
 export { attachLoss, COLLISION_PREFIX } from './attach';
 export type { AttachContext, AttachOptions, AttachedModel, TensorSig } from './attach';
