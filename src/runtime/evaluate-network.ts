@@ -32,7 +32,7 @@ import { asFileError } from './batch';
 import { lossFromFiles } from './evaluate';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel } from './evaluator';
 import { loadModelFile, readModelFile } from './model-file';
-import { lossLayout, product, shapeText, weightTypeProblem, weightsText } from './rules';
+import { lossLayout, product, shapeText, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { HostTensor, SessionOptions, TensorDType } from './session';
 import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
 
@@ -204,7 +204,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     if (wh) {
       const problem = weightTypeProblem(wh.dtype);
       if (problem) throw new DataError(`${wh.path}: dtype ${wh.descr} (${wh.dtype}); ${problem}`);
-      if (!whole.weights.some(([, n]) => n === wh.count)) throw new DataError(`${wh.path}: holds ${wh.count} elements (shape ${shapeText(wh.shape)}); expected ${weightsText(whole, 'weight')} of the output ${quote(output)} [${rows}, ${outRowDims.join(', ')}]`);
+      if (!weightCounts(o, whole).some(([, n]) => n === wh.count)) throw new DataError(`${wh.path}: holds ${wh.count} elements (shape ${shapeText(wh.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of the output ${quote(output)} [${rows}, ${outRowDims.join(', ')}]`);
     }
 
     // ---- the evaluator: the model with its graph additions, one session, the stream ----
