@@ -317,8 +317,13 @@ export class BatchRunner {
     }
     for (const name of g.fetches) fetches[name] = null;
     if (g.sweep) {
-      if (!b.into) fetches.loss = null;
-      for (const name of [...g.sweep.sums, ...(g.sweep.focalSums ?? []), ...g.sweep.losses]) fetches[name] = null;
+      // The per-element losses the diagnostics bin, written into arrays reused batch after batch
+      // (the core bins a batch's before the next runs): no fresh memory for them at every batch.
+      const lossDims = lossLayout(o, predDims).lossDims;
+      const reused = (name: string): HostTensor => ({ dtype: o.dtype, dims: lossDims, data: this.converted(`diag ${name}`, o.dtype, count) }) as HostTensor;
+      if (!b.into) fetches.loss = reused('loss');
+      for (const name of [...g.sweep.sums, ...(g.sweep.focalSums ?? [])]) fetches[name] = null;
+      for (const name of g.sweep.losses) fetches[name] = reused(name);
     }
     if (predOutput !== undefined) fetches[predOutput] = null;
     const result = await asFileError(this.spec.modelFile, 'onnxruntime cannot run it on this data', () => this.session.run(feeds, fetches));
