@@ -16,7 +16,7 @@ import { LOSS_FLAGS, flagLabel, hasLossFlags, lossOptionsFromFlags } from './los
 import { ProgressBar, compact } from './progress';
 import { DEFAULT_SWEEP_GAMMA, Diagnostics, DiagnosticsOptions } from '../runtime/diagnostics';
 import { curveAt, renderReport } from '../report/html';
-import { writeFileAtomic } from '../io/atomic';
+import { createTempFile, discardTempFile, writeFileAtomic } from '../io/atomic';
 import type { EvaluatorResult } from '../runtime/evaluator';
 
 /** `--sweep-gamma 0,0.5,1`: the list, or a UsageError naming the flag. */
@@ -35,6 +35,10 @@ function diagnosticsFromFlags(flags: Flags): DiagnosticsOptions | undefined {
   if (!flags.diagnostics && flags.report === undefined && g === undefined && a === undefined) return undefined;
   if (flags.report !== undefined && !flags.report.toLowerCase().endsWith('.html') && !flags.report.toLowerCase().endsWith('.htm')) {
     throw new UsageError(`--report must name an .html file, got ${quote(flags.report)}`);
+  }
+  if (flags.report !== undefined) {
+    // Where it goes is checked before the evaluation (a missing directory, a directory in the way).
+    discardTempFile(createTempFile(flags.report));
   }
   return {
     ...(g !== undefined ? { sweepGamma: numberList('sweep-gamma', g, (x) => Number.isFinite(x) && x >= 0, 'numbers >= 0') } : {}),

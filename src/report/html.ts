@@ -37,7 +37,9 @@ async function loadVega(): Promise<{ vega: Vega; vl: VegaLite }> {
     const [vega, vl] = await Promise.all([load('vega'), load('vega-lite')]);
     return { vega: vega as Vega, vl: vl as VegaLite };
   } catch (e) {
-    throw new UsageError(`--report renders its charts with the packages vega and vega-lite, which are not installed here (${String((e as Error).message).split('\n')[0]}): npm install vega vega-lite`);
+    const code = (e as { code?: string }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw e;
+    throw new UsageError('--report renders its charts with the packages vega and vega-lite, which are not installed here: npm install vega vega-lite');
   }
 }
 
