@@ -277,6 +277,38 @@ describe('diagnostics on every source', () => {
     await plain.close();
   });
 
+  it.each([
+    { task: 'multilabel', normalized: true },
+    { task: 'multilabel', weight: 'sample', reduction: 'weighted-mean' },
+    { task: 'multilabel', normalize: 'positives', ignoreIndex: -1 },
+    { task: 'multilabel', labelMean: true },
+    { task: 'multilabel', dtype: 'float64' },
+  ] as LossOptions[])('the sweep with the other options kept (%j) equals separate evaluators', async (loss) => {
+    const r = rng(9);
+    const [N, L] = [2000, 3];
+    const conv = (a: Float32Array) => (loss.dtype === 'float64' ? Float64Array.from(a) : a);
+    const b = {
+      pred: conv(Float32Array.from({ length: N * L }, () => r())),
+      target: conv(Float32Array.from({ length: N * L }, () => (r() < 0.2 ? 1 : 0))),
+      dims: [N, L],
+      ...(loss.weight ? { weight: Float32Array.from({ length: N }, () => 2 * r()) } : {}),
+    };
+    const ev = await createEvaluator({ loss, threads: 1, diagnostics: { sweepGamma: [0, 1, 2] } });
+    await ev.add(b);
+    await ev.add(b);
+    const d = ev.diagnostics();
+    expect(Object.keys(d.cdf)).toEqual(loss.labelMean ? ['all'] : ['positive', 'negative']);
+    expect(d.perClass).toHaveLength(loss.labelMean ? 1 : L);
+    for (const g of [0, 1]) {
+      const e2 = await createEvaluator({ loss: { ...loss, gamma: g }, threads: 1 });
+      await e2.add(b);
+      await e2.add(b);
+      expect(rel(d.gammaSweep.find((x) => x.gamma === g)?.loss as number, e2.result().loss)).toBeLessThanOrEqual(1e-9);
+      await e2.close();
+    }
+    await ev.close();
+  });
+
   it('evaluateNetwork: the loss of a network, its sweep equal to separate runs', async () => {
     const net = path.join(__dirname, '..', 'fixtures', 'networks');
     const common = { network: path.join(net, 'cnn-dynamo.onnx'), output: 'logits', feeds: { images: path.join(net, 'cnn-images.npy') }, target: path.join(net, 'cnn-labels.npy'), batchSize: 3 * 768, threads: 1 };
