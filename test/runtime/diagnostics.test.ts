@@ -14,7 +14,9 @@ import { LossOptions } from '../../src/losses';
 import { CdfCurve, Diagnostics, LossHistogram } from '../../src/runtime/diagnostics';
 import { evaluate } from '../../src/runtime/evaluate';
 import { evaluateNetwork } from '../../src/runtime/evaluate-network';
-import { createEvaluator } from '../../src/runtime/evaluator';
+import { createEvaluator, evalSpec, planFromOptions } from '../../src/runtime/evaluator';
+import { checkCudaPlacement, formatPlacement } from '../../src/runtime/placement';
+import { normalizeOptions } from '../../src/losses';
 import { scratchDir } from '../helpers/cli';
 import { npyFiles } from '../helpers/npy-files';
 import { describePython } from '../helpers/python';
@@ -336,6 +338,18 @@ describe('diagnostics on every source', () => {
   it('bad sweep lists are refused, naming the option', async () => {
     await expect(createEvaluator({ diagnostics: { sweepGamma: [-1] } })).rejects.toThrow('sweepGamma must be a non-empty list of finite numbers >= 0, got [-1]');
     await expect(createEvaluator({ diagnostics: { sweepAlpha: [2] } })).rejects.toThrow('sweepAlpha must be a non-empty list of numbers in [0, 1], got [2]');
+  });
+});
+
+describe('the CUDA placement check', () => {
+  it.each(['binary', 'multilabel', 'multiclass'] as const)('%s: the evaluator graph with the sweep merged in would run wholly on CUDA', (task) => {
+    const spec = evalSpec(planFromOptions(normalizeOptions({ task, asFunction: false, withGrad: false })), undefined, true, { sweepAlpha: [0.5] });
+    for (const g of [spec.graph, spec.small]) {
+      const report = checkCudaPlacement(g?.bytes as Uint8Array);
+      expect(formatPlacement(report)).toEqual([]);
+      expect(report.ok).toBe(true);
+      expect(report.nodes.some((n) => n.opType === 'Pow')).toBe(true);
+    }
   });
 });
 
