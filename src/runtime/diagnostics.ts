@@ -14,7 +14,8 @@
  *   the bin's width times its share of the loss (< 0.003 of y even when one bin holds all of it;
  *   all-equal losses: exact). Binning runs in JS on the per-element losses the graph already
  *   computes: ONNX has no histogram operator (a one-hot of 16384 bins per element would cost far
- *   more), and the JS loop costs ~1–2 ns an element (bench/README.md);
+ *   more; ScatterElements with reduction add would need a Log, Floor and Cast an element first, and
+ *   was neither built nor measured); the JS loop measured 8–15 ns an element on a heavily loaded 2-core machine (bench/README.md);
  * - the γ / α sweep: the loss at other γ (and α) with the user's other options, each built into the
  *   same model as the evaluated loss (the same graph formula, sharing its inputs) and summed as it
  *   is (blocks in the loss type, float64 across them and across batches): each value is what `eval`
@@ -301,7 +302,7 @@ export class DiagnosticsAccumulator {
     for (let i = 0; i < b.sweepSums.length; i++) this.sweepTotals[i] += b.sweepSums[i];
     if (b.sweepFocalSums) for (let i = 0; i < b.sweepFocalSums.length; i++) this.sweepFocalSums[i] += b.sweepFocalSums[i];
     // The common case — 0/1 (or soft) targets of a numeric array, no ignore value — in one loop
-    // a batch without the flags' pass: ~2 ns an element (bench/README.md).
+    // a batch, without the flags' pass.
     const t = b.target;
     const fast = this.split && o.targetFormat !== 'index' && o.ignoreIndex === null && t.dtype !== 'int64' && t.dtype !== 'float16';
     if (!fast) this.targets(b, count, rowLength);
