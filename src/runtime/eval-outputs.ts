@@ -213,8 +213,8 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
     // The block shape, fed with each run: all but a small batch's total (one float64 ReduceSum).
     if (labels || !spec.float64Sums) {
       inputs.push({ name: EVAL_INPUTS.blocks, type: { tensorType: { elemType: DTYPES.int64.code, shape: { dim: [{ dimValue: labels ? 3 : 2 }] } } } });
+      inits.push({ name: `${P}axis1`, dataType: DTYPES.int64.code, dims: [1], int64Data: [1] });
     }
-    inits.push({ name: `${P}axis1`, dataType: DTYPES.int64.code, dims: [1], int64Data: [1] });
     if (labels) inits.push({ name: `${P}axis0`, dataType: DTYPES.int64.code, dims: [1], int64Data: [0] });
   }
   /**
@@ -244,6 +244,12 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
     if (labelSums) {
       nodes.push(node('ReduceSum', [blockSums, `${P}axis0`], labelSums, [keepdims0]));
       nodes.push(node('ReduceSum', [labelSums], sumName, [keepdims0]));
+      if (labelSums === EVAL_OUTPUTS.labelSums) {
+        // The evaluated loss's label sums are an output too (a swept loss's are not).
+        const lossDims = (g.output ?? []).find((o) => o.name === loss)?.type?.tensorType?.shape?.dim ?? [];
+        const L = lossDims[lossDims.length - 1];
+        outputs.push(scalarOut(EVAL_OUTPUTS.labelSums, F64, [L?.dimValue != null ? Number(L.dimValue) : L?.dimParam || 'L']));
+      }
     } else {
       nodes.push(node('ReduceSum', [blockSums], sumName, [keepdims0]));
     }
@@ -251,11 +257,6 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
   };
   if (spec.sums) {
     sumsOf('loss', P, EVAL_OUTPUTS.sum, labels ? EVAL_OUTPUTS.labelSums : undefined);
-    if (labels) {
-      const lossDims = (g.output ?? []).find((o) => o.name === 'loss')?.type?.tensorType?.shape?.dim ?? [];
-      const L = lossDims[lossDims.length - 1];
-      outputs.push(scalarOut(EVAL_OUTPUTS.labelSums, F64, [L?.dimValue != null ? Number(L.dimValue) : L?.dimParam || 'L']));
-    }
     // A swept loss is summed exactly as the evaluated one is (diagnostics.ts).
     sweeps.forEach((loss, i) => sumsOf(loss, `${P}s${i}_`, sweepOutputs(i).sum, labels ? `${P}s${i}_label_sums` : undefined));
   }
