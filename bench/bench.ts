@@ -74,6 +74,7 @@ import { evaluatorRows } from './bench-evaluator';
 import { PEERS, checkPeers, peerRows, peerVersions, peersSkipped } from './bench-peers';
 import { networkRows } from './bench-network';
 import { softRows } from './bench-soft';
+import { diagnosticsRows } from './bench-diagnostics';
 import { BenchOptions, DataFiles, LABELS, ROOT, Row, RowKey, RowSource, SourceContext, Task, dataFor, fmtSize, lastJson, readFirstBatch, run } from './bench-rows';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
 import { AbResult, abTable, checkBase } from './ab';
@@ -98,7 +99,7 @@ type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval-graph-lo
  * bench/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
  * bench.ts's own rows. To add one: import it and list it here.
  */
-const SOURCES: readonly RowSource[] = [peerRows, softRows, detectionRows, evaluatorRows, networkRows];
+const SOURCES: readonly RowSource[] = [peerRows, softRows, detectionRows, evaluatorRows, networkRows, diagnosticsRows];
 
 // ---- options ------------------------------------------------------------------------------------
 

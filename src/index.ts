@@ -20,6 +20,7 @@ export {
   GRAPH_OPTIMIZATION_LEVELS,
   checkCudaPlacement,
   createEvaluator,
+  DEFAULT_SWEEP_GAMMA,
   evaluateNetwork,
   DEFAULT_NETWORK_BATCH_ELEMENTS,
   createSession,
@@ -54,6 +55,7 @@ export type {
 } from './runtime';
 
 export type { EvaluateNetworkOptions, EvaluateNetworkProgress, EvaluateNetworkResult } from './runtime';
+export type { CdfCurve, ClassDiagnostics, Diagnostics, DiagnosticsOptions, SplitSum } from './runtime';
 
 export { run } from './cli/main';
 export type { CliIO } from './cli/command';

@@ -14,6 +14,65 @@ import { CliIO, Command, write } from './command';
 import { describeOptions, formatLoss } from './format';
 import { LOSS_FLAGS, flagLabel, flagTokens, givenLossFlags, lossOptionsFromFlags } from './loss-flags';
 import { ProgressBar, compact } from './progress';
+import { DEFAULT_SWEEP_GAMMA, Diagnostics, DiagnosticsOptions } from '../runtime/diagnostics';
+import { curveAt, renderReport } from '../report/html';
+import { createTempFile, discardTempFile, writeFileAtomic } from '../io/atomic';
+import type { EvaluatorResult } from '../runtime/evaluator';
+
+/** `--sweep-gamma 0,0.5,1`: the list, or a UsageError naming the flag. */
+function numberList(flag: string, text: string, ok: (x: number) => boolean, what: string): number[] {
+  const parts = text.split(',').map((x) => x.trim());
+  const xs = parts.map((x) => (x === '' ? NaN : Number(x)));
+  const bad = xs.findIndex((x) => !ok(x));
+  if (bad >= 0) throw new UsageError(`--${flag} must be a comma-separated list of ${what}, got ${quote(parts[bad])} in ${quote(text)}`);
+  return xs;
+}
+
+/** The diagnostics the flags ask for: --diagnostics, --report, or a sweep list (each implies them). */
+function diagnosticsFromFlags(flags: Flags): DiagnosticsOptions | undefined {
+  const g = flags['sweep-gamma'];
+  const a = flags['sweep-alpha'];
+  if (!flags.diagnostics && flags.report === undefined && g === undefined && a === undefined) return undefined;
+  if (flags.report !== undefined && !flags.report.toLowerCase().endsWith('.html') && !flags.report.toLowerCase().endsWith('.htm')) {
+    throw new UsageError(`--report must name an .html file, got ${quote(flags.report)}`);
+  }
+  if (flags.report !== undefined) {
+    // Where it goes is checked before the evaluation (a missing directory, a directory in the way).
+    discardTempFile(createTempFile(flags.report));
+  }
+  return {
+    ...(g !== undefined ? { sweepGamma: numberList('sweep-gamma', g, (x) => Number.isFinite(x) && x >= 0, 'numbers >= 0') } : {}),
+    ...(a !== undefined ? { sweepAlpha: numberList('sweep-alpha', a, (x) => x >= 0 && x <= 1, 'numbers in [0, 1]') } : {}),
+  };
+}
+
+/** The diagnostics in the summary: a few lines. */
+function diagnosticsSummary(d: Diagnostics): [string, string][] {
+  const rows: [string, string][] = [];
+  const top = d.perClass.slice().sort((x, y) => y.sum - x.sum).slice(0, 5);
+  rows.push(['per class', `${d.perClass.length} (Σ loss, largest first: ${top.map((c) => `${c.index}: ${formatLoss(c.sum)}`).join(', ')})`]);
+  if (d.positive && d.negative) {
+    rows.push(['split', `positives ${d.positive.count} Σ ${formatLoss(d.positive.sum)}; negatives ${d.negative.count} Σ ${formatLoss(d.negative.sum)}`]);
+    rows.push(['hardest', `20% of the negatives carry ${(100 * (1 - curveAt(d.cdf.negative ?? [], 0.8))).toFixed(1)}% of their loss (γ=${d.gamma})`]);
+  } else rows.push(['hardest', `20% of the elements carry ${(100 * (1 - curveAt(d.cdf.all ?? [], 0.8))).toFixed(1)}% of the loss (γ=${d.gamma})`]);
+  rows.push(['γ sweep', d.gammaSweep.map((x) => `γ=${x.gamma}: ${formatLoss(x.loss)}`).join(', ')]);
+  if (d.alphaSweep) rows.push(['α sweep', d.alphaSweep.map((x) => `α=${x.alpha}: ${formatLoss(x.loss)}`).join(', ')]);
+  return rows;
+}
+
+/** Writes `--report` (atomically) for a result with diagnostics. */
+async function writeReport(file: string, r: EvaluatorResult, lossText: string, source: string): Promise<void> {
+  const html = await renderReport({
+    loss: r.loss,
+    lossText,
+    optionsText: describeOptions(r.options),
+    options: r.options,
+    source,
+    task: r.options.task,
+    diagnostics: r.diagnostics as Diagnostics,
+  });
+  writeFileAtomic(file, Buffer.from(html, 'utf8'));
+}
 
 const FLAGS = {
   model: { type: 'string', placeholder: 'FILE.onnx', description: 'a model written by focal-onnx export (instead of the loss flags), or by focal-onnx attach (with --feed)' },
@@ -36,6 +95,10 @@ const FLAGS = {
   'graph-optimization': { type: 'enum', values: GRAPH_OPTIMIZATION_LEVELS, description: "onnxruntime's graph optimizations (default all)" },
   out: { type: 'string', alias: 'o', placeholder: 'LOSSES.npy', description: 'write the per-element losses here (.npy)' },
   json: { type: 'boolean', description: 'print one JSON object' },
+  diagnostics: { type: 'boolean', description: 'where the loss comes from: per class, positives against negatives, the loss CDF (Lin et al., Figure 4), a γ / α sweep' },
+  'sweep-gamma': { type: 'string', placeholder: 'LIST', description: `with --diagnostics: the γ values to sweep, comma-separated (default ${DEFAULT_SWEEP_GAMMA.join(',')})` },
+  'sweep-alpha': { type: 'string', placeholder: 'LIST', description: 'with --diagnostics: the α values to sweep, comma-separated (adds the γ × α grid)' },
+  report: { type: 'string', placeholder: 'FILE.html', description: 'write the diagnostics as one self-contained HTML report (implies --diagnostics)' },
   progress: { type: 'boolean', description: 'progress bar on stderr (default: when stderr is a terminal; --no-progress for none)' },
 } as const satisfies FlagSpecs;
 
@@ -56,7 +119,7 @@ function lossFromFlags(flags: Flags): LossOptions {
   return loss;
 }
 
-function summary(r: EvaluateResult): string {
+function summary(r: EvaluateResult & { report?: string }): string {
   const rows: [string, string][] = [];
   const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
   const unit = r.options.task === 'multiclass' || r.options.labelMean ? 'rows' : 'elements';
@@ -67,6 +130,7 @@ function summary(r: EvaluateResult): string {
   if (r.positives !== undefined) {
     rows.push(['targets', `${r.positives} positive, ${r.ignored ?? 0} ignored`]);
   }
+  if (r.diagnostics) rows.push(...diagnosticsSummary(r.diagnostics));
   rows.push(['model', `${r.model ?? 'built from the flags'}: ${describeOptions(r.options)}`]);
   const size =
     r.options.task === 'binary'
@@ -79,10 +143,11 @@ function summary(r: EvaluateResult): string {
   ]);
   rows.push(['provider', r.ep]);
   if (r.out) rows.push(['wrote', `${r.out} (per-element losses)`]);
+  if (r.report) rows.push(['report', r.report]);
   return rows.map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');
 }
 
-function jsonResult(r: EvaluateResult): string {
+function jsonResult(r: EvaluateResult & { report?: string }): string {
   return JSON.stringify({
     loss: r.loss,
     reduction: r.reduction,
@@ -105,6 +170,8 @@ function jsonResult(r: EvaluateResult): string {
     pred: r.pred,
     target: r.target,
     out: r.out ?? null,
+    ...(r.diagnostics ? { diagnostics: r.diagnostics } : {}),
+    ...(r.report ? { report: r.report } : {}),
   });
 }
 
@@ -121,11 +188,12 @@ export function parseFeeds(feeds: readonly string[]): Record<string, string> {
   return out;
 }
 
-function networkSummary(r: EvaluateNetworkResult): string {
+function networkSummary(r: EvaluateNetworkResult & { report?: string }): string {
   const rows: [string, string][] = [];
   const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
   rows.push(['loss', `${formatLoss(r.loss)} (${what} over ${r.count} ${r.options.task === 'multiclass' ? 'rows' : 'elements'})`]);
   if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
+  if (r.diagnostics) rows.push(...diagnosticsSummary(r.diagnostics));
   rows.push(['model', `${r.network} + the loss on '${r.output}': ${describeOptions(r.options)}`]);
   rows.push(['data', `${Object.entries(r.feeds).map(([k, v]) => `${k}=${v}`).join(', ')}, ${r.target}${r.weight ? `, weights ${r.weight}` : ''}: ${r.inputRows} rows`]);
   rows.push([
@@ -134,10 +202,11 @@ function networkSummary(r: EvaluateNetworkResult): string {
   ]);
   rows.push(['provider', r.ep]);
   if (r.out) rows.push(['wrote', `${r.out} (per-element losses)`]);
+  if (r.report) rows.push(['report', r.report]);
   return rows.map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');
 }
 
-function networkJson(r: EvaluateNetworkResult): string {
+function networkJson(r: EvaluateNetworkResult & { report?: string }): string {
   return JSON.stringify({
     loss: r.loss,
     reduction: r.reduction,
@@ -163,6 +232,8 @@ function networkJson(r: EvaluateNetworkResult): string {
     target: r.target,
     weight: r.weight ?? null,
     out: r.out ?? null,
+    ...(r.diagnostics ? { diagnostics: r.diagnostics } : {}),
+    ...(r.report ? { report: r.report } : {}),
   });
 }
 
@@ -203,6 +274,7 @@ async function runNetwork(flags: Flags, io: CliIO): Promise<number> {
   if (flags.feed === undefined) throw new UsageError(`--feed INPUT=FILE.npy is required with --network, one per input of ${flags.network}`);
   if (flags.target === undefined) throw new UsageError('--target is required: the targets (.npy)');
   const feeds = parseFeeds(flags.feed);
+  const diagnostics = diagnosticsFromFlags(flags);
   let loss: LossOptions | undefined;
   if (attached) refuseLossFlags(flags);
   else {
@@ -212,9 +284,14 @@ async function runNetwork(flags: Flags, io: CliIO): Promise<number> {
     loss = opset !== undefined ? { ...options, opset } : options;
   }
   const result = await withProgress(flags, io, (run) =>
-    evaluateNetwork({ network: flags.network, model: flags.model, output: flags.output, feeds, target: flags.target as string, weight: flags.weight, out: flags.out, loss, ...run }),
+    evaluateNetwork({ network: flags.network, model: flags.model, output: flags.output, feeds, target: flags.target as string, weight: flags.weight, out: flags.out, loss, diagnostics, ...run }),
   );
-  write(io.stdout, flags.json ? networkJson(result) : networkSummary(result));
+  if (flags.report !== undefined) {
+    const lossText = `${result.reduction} over ${result.count} ${result.options.task === 'multiclass' ? 'rows' : 'elements'}`;
+    await writeReport(flags.report, result, lossText, `${flags.network ?? flags.model}: ${Object.entries(result.feeds).map(([k, v]) => `${k}=${v}`).join(', ')}, ${result.target}: ${result.inputRows} rows`);
+  }
+  const shown = { ...result, ...(flags.report !== undefined ? { report: flags.report } : {}) };
+  write(io.stdout, flags.json ? networkJson(shown) : networkSummary(shown));
   return 0;
 }
 
@@ -232,6 +309,7 @@ export const evalCommand: Command = {
   usage:
     'focal-onnx eval (--model FILE.onnx | [loss flags]) --pred P.npy --target T.npy [--weight W.npy] [--ep cpu|cuda|auto]\n' +
     '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]\n' +
+    '                [--diagnostics] [--sweep-gamma LIST] [--sweep-alpha LIST] [--report FILE.html]\n' +
     '       focal-onnx eval (--network NETWORK.onnx --output NAME [loss flags] | --model ATTACHED.onnx [--output NAME])\n' +
     '                --feed INPUT=FILE.npy [--feed …] --target T.npy [--weight W.npy] [--ep cpu|cuda|auto]\n' +
     '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]\n' +
@@ -244,14 +322,20 @@ export const evalCommand: Command = {
     for (const f of ['output', 'feed'] as const) if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --network NETWORK.onnx (or --model ATTACHED.onnx --feed …)`);
     if (flags.pred === undefined) throw new UsageError('--pred is required: the predictions (.npy)');
     if (flags.target === undefined) throw new UsageError('--target is required: the targets (.npy)');
+    const diagnostics = diagnosticsFromFlags(flags);
     let loss: LossOptions | undefined;
     if (flags.model !== undefined) refuseLossFlags(flags);
     else loss = lossFromFlags(flags);
 
     const result = await withProgress(flags, io, (run) =>
-      evaluate({ pred: flags.pred as string, target: flags.target as string, weight: flags.weight, model: flags.model, loss, out: flags.out, ...run }),
+      evaluate({ pred: flags.pred as string, target: flags.target as string, weight: flags.weight, model: flags.model, loss, out: flags.out, diagnostics, ...run }),
     );
-    write(io.stdout, flags.json ? jsonResult(result) : summary(result));
+    if (flags.report !== undefined) {
+      const unit = result.options.task === 'multiclass' || result.options.labelMean ? 'rows' : 'elements';
+      await writeReport(flags.report, result, `${result.reduction} over ${result.count} ${unit}`, `${result.pred}, ${result.target}: ${result.elements} elements, ${result.rows} rows`);
+    }
+    const shown = { ...result, ...(flags.report !== undefined ? { report: flags.report } : {}) };
+    write(io.stdout, flags.json ? jsonResult(shown) : summary(shown));
     return 0;
   },
 };

@@ -13,6 +13,7 @@ import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredi
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-outputs';
 import { isFloatType, lossLayout, product } from './rules';
 import { HostTensor, Session, TensorDType } from './session';
+import type { BatchDiagnostics, DiagnosticsOptions } from './diagnostics';
 
 /**
  * The model with the evaluator's outputs (eval-outputs.ts), and which work they take off the JS
@@ -32,6 +33,11 @@ export interface EvalGraph {
   readonly targetInGraph: boolean;
   /** The outputs to fetch besides a pre-allocated `loss`. */
   readonly fetches: readonly string[];
+  /**
+   * Diagnostics (diagnostics.ts): the swept losses' float64 sums (and Σ F), and the per-element
+   * losses of those that are binned; the evaluated loss's per-element losses are fetched too.
+   */
+  readonly sweep?: { readonly sums: readonly string[]; readonly focalSums?: readonly string[]; readonly losses: readonly string[] };
 }
 
 /** A model input the evaluator feeds: its element type, and its rank (null: unknown, fed as the batch has it). */
@@ -70,6 +76,8 @@ export interface BatchSpec {
   readonly fixedRow?: number;
   /** The option that fixes it, as the user named it (`--class-weight`, `alpha`). */
   readonly fixedBy?: string;
+  /** Diagnostics asked for (diagnostics.ts): the graphs then carry the sweep (EvalGraph.sweep). */
+  readonly diagnostics?: DiagnosticsOptions;
 }
 
 /** One array of a batch: its element type, its elements, and where they sit (for messages). */
@@ -117,6 +125,8 @@ export interface BatchOutcome {
   readonly loss?: HostTensor;
   /** The batch's Σ w over its per-element losses (a weight per row counted once per label it weighs), for weighted-mean. */
   readonly weightSum?: number;
+  /** With diagnostics: what the batch gives them. */
+  readonly diag?: BatchDiagnostics;
 }
 
 
@@ -306,6 +316,15 @@ export class BatchRunner {
       fetches.loss = { dtype: o.dtype, dims: lossLayout(o, predDims).lossDims, data: b.into } as HostTensor;
     }
     for (const name of g.fetches) fetches[name] = null;
+    if (g.sweep) {
+      // The per-element losses the diagnostics bin, written into arrays reused batch after batch
+      // (the core bins a batch's before the next runs): no fresh memory for them at every batch.
+      const lossDims = lossLayout(o, predDims).lossDims;
+      const reused = (name: string): HostTensor => ({ dtype: o.dtype, dims: lossDims, data: this.converted(`diag ${name}`, o.dtype, count) }) as HostTensor;
+      if (!b.into) fetches.loss = reused('loss');
+      for (const name of [...g.sweep.sums, ...(g.sweep.focalSums ?? [])]) fetches[name] = null;
+      for (const name of g.sweep.losses) fetches[name] = reused(name);
+    }
     if (predOutput !== undefined) fetches[predOutput] = null;
     const result = await asFileError(this.spec.modelFile, 'onnxruntime cannot run it on this data', () => this.session.run(feeds, fetches));
     if (predOutput !== undefined) {
@@ -335,6 +354,19 @@ export class BatchRunner {
       out.sum = scalar(result[EVAL_OUTPUTS.sum]);
       const labels = result[EVAL_OUTPUTS.labelSums];
       if (labels) out.labelSums = labels.data as Float64Array;
+      // Diagnostics: the batch's per-element losses, the swept ones binned, their sums (diagnostics.ts).
+      const sw = g.sweep;
+      if (sw) {
+        out.diag = {
+          dims: b.dims,
+          losses: result.loss.data as BatchDiagnostics['losses'],
+          lossType: result.loss.dtype,
+          sweepLosses: sw.losses.map((n) => result[n].data as BatchDiagnostics['losses']),
+          sweepSums: sw.sums.map((n) => scalar(result[n])),
+          ...(sw.focalSums ? { sweepFocalSums: sw.focalSums.map((n) => scalar(result[n])) } : {}),
+          target: b.target,
+        };
+      }
     }
     return out;
   }

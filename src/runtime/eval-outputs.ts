@@ -98,6 +98,79 @@ export interface EvalOutputsSpec {
   readonly predName?: string;
   /** Add `check_target` (target must be float32 or float64): of 0/1 targets, or of soft ones in [0, 1]. */
   readonly checkTarget: boolean | 'soft';
+  /**
+   * Other losses on the same inputs (focal-onnx models of reduction none, built with the same
+   * input shapes: the diagnostics' γ / α sweep), merged into this model and summed as `loss` is:
+   * outputs `sweepOutputs(i)` (`loss`, `sum`, and `focalSum` where the model has `focal_sum`).
+   */
+  readonly sweep?: readonly Uint8Array[];
+}
+
+/** The outputs of swept loss i (EvalOutputsSpec.sweep). */
+export function sweepOutputs(i: number): { loss: string; sum: string; focalSum: string } {
+  return { loss: `focal_sweep${i}_loss`, sum: `focal_sweep${i}_sum`, focalSum: `focal_sweep${i}_focal_sum` };
+}
+
+/**
+ * Merges the loss models `sweeps` into `g`: their nodes and initializers renamed
+ * (`focal_sweep{i}_…`), their `pred` the graph's predictions `predName`, `target` and `weight` the
+ * graph's own; their `loss` (and `focal_sum`) added as outputs. Returns the loss outputs' names.
+ */
+function mergeSweeps(g: onnx.GraphProto, sweeps: readonly Uint8Array[], predName: string): string[] {
+  const shared = new Map<string, string>([['pred', predName], ['target', 'target'], ['weight', 'weight']]);
+  // A node that computes what one already in the graph computes (the same operator, attributes
+  // and inputs) is not added: its outputs are that node's. The swept losses then share every node
+  // before their γ / α (the clip, the log, the target terms) with the evaluated loss and with each
+  // other, and the values are the same, bit for bit, as each loss built alone.
+  const computed = new Map<string, string[]>();
+  const keyOf = (n: onnx.INodeProto, inputs: readonly string[]): string =>
+    JSON.stringify([n.domain ?? '', n.opType, inputs, (n.attribute ?? []).map((a) => (a as onnx.AttributeProto).toJSON?.() ?? a)]);
+  for (const n of g.node) if ((n.output ?? []).length) computed.set(keyOf(n, n.input ?? []), n.output ?? []);
+  const initializers = new Map<string, string>();
+  for (const t of g.initializer) {
+    const { name, ...rest } = (t as onnx.TensorProto).toJSON();
+    initializers.set(JSON.stringify(rest), name as string);
+  }
+  return sweeps.map((bytes, i) => {
+    const m = decodeModelProto(bytes);
+    const sg = m.graph as onnx.GraphProto;
+    const prefix = `focal_sweep${i}_`;
+    const names = new Map(shared);
+    const rename = (n: string): string => (n === '' ? n : (names.get(n) ?? `${prefix}${n}`));
+    for (const t of sg.initializer) {
+      const { name, ...rest } = (t as onnx.TensorProto).toJSON();
+      const key = JSON.stringify(rest);
+      const same = initializers.get(key);
+      if (same !== undefined) {
+        names.set(name as string, same);
+        continue;
+      }
+      t.name = rename(t.name ?? '');
+      initializers.set(key, t.name);
+      g.initializer.push(t);
+    }
+    const outputs = new Set((sg.output ?? []).map((o) => o.name ?? ''));
+    for (const n of sg.node) {
+      if ((n.attribute ?? []).some((a) => a.g || (a.graphs && a.graphs.length))) throw new Error('eval outputs: a swept loss with subgraphs');
+      const inputs = (n.input ?? []).map(rename);
+      const key = keyOf(n, inputs);
+      const same = computed.get(key);
+      if (same && !(n.output ?? []).some((o) => outputs.has(o))) {
+        (n.output ?? []).forEach((o, k) => names.set(o, same[k]));
+        continue;
+      }
+      n.input = inputs;
+      n.output = (n.output ?? []).map(rename);
+      n.name = `${prefix}${n.name ?? ''}`;
+      computed.set(key, n.output);
+      g.node.push(n);
+    }
+    for (const o of sg.output) {
+      o.name = rename(o.name ?? '');
+      g.output.push(o);
+    }
+    return rename('loss');
+  });
 }
 
 const P = 'focal_eval_';
@@ -134,45 +207,58 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
   const inputs: onnx.IValueInfoProto[] = [];
   const inits: onnx.ITensorProto[] = [];
 
+  const sweeps = spec.sweep ? mergeSweeps(g, spec.sweep, spec.predName ?? 'pred') : [];
+  const labels = spec.sums === 'labels';
   if (spec.sums) {
-    // The losses summed: cast to float64 first (small batches), or in their type (float16 as float32).
-    const lossType = spec.float64Sums ? F64 : elemType(g, 'loss', 'output');
-    let each = 'loss';
-    if (spec.float64Sums || lossType === DTYPES.float16.code) {
-      each = `${P}loss${spec.float64Sums ? 64 : 32}`;
-      nodes.push(node('Cast', ['loss'], each, [{ name: 'to', type: INT, i: spec.float64Sums ? F64 : DTYPES.float32.code }]));
+    // The block shape, fed with each run: all but a small batch's total (one float64 ReduceSum).
+    if (labels || !spec.float64Sums) {
+      inputs.push({ name: EVAL_INPUTS.blocks, type: { tensorType: { elemType: DTYPES.int64.code, shape: { dim: [{ dimValue: labels ? 3 : 2 }] } } } });
+      inits.push({ name: `${P}axis1`, dataType: DTYPES.int64.code, dims: [1], int64Data: [1] });
     }
-  }
-  if (spec.sums === 'total' && spec.float64Sums) {
-    nodes.push(node('ReduceSum', [`${P}loss64`], EVAL_OUTPUTS.sum, [keepdims0]));
-    outputs.push(scalarOut(EVAL_OUTPUTS.sum, F64));
-  } else if (spec.sums) {
-    const lossType = spec.float64Sums ? F64 : elemType(g, 'loss', 'output');
-    const labels = spec.sums === 'labels';
-    const each = spec.float64Sums ? `${P}loss64` : lossType === DTYPES.float16.code ? `${P}loss32` : 'loss';
-    inputs.push({
-      name: EVAL_INPUTS.blocks,
-      type: { tensorType: { elemType: DTYPES.int64.code, shape: { dim: [{ dimValue: labels ? 3 : 2 }] } } },
-    });
-    inits.push({ name: `${P}axis1`, dataType: DTYPES.int64.code, dims: [1], int64Data: [1] });
     if (labels) inits.push({ name: `${P}axis0`, dataType: DTYPES.int64.code, dims: [1], int64Data: [0] });
-    nodes.push(node('Reshape', [each, EVAL_INPUTS.blocks], `${P}blocked`));
-    nodes.push(node('ReduceSum', [`${P}blocked`, `${P}axis1`], `${P}block_sums`, [keepdims0]));
-    let blockSums = `${P}block_sums`;
-    if (lossType !== F64) {
-      blockSums = `${P}block_sums64`;
-      nodes.push(node('Cast', [`${P}block_sums`], blockSums, [{ name: 'to', type: INT, i: F64 }]));
+  }
+  /**
+   * The nodes that sum the per-element losses `loss` into `sumName` (float64): cast to float64
+   * first (small batches), or summed in blocks in their type (float16 as float32), the block sums
+   * in float64; multi-label each label's column first (into `labelSums`).
+   */
+  const sumsOf = (loss: string, prefix: string, sumName: string, labelSums: string | undefined): void => {
+    const lossType = elemType(g, loss, 'output');
+    let each = loss;
+    if (spec.float64Sums || lossType === DTYPES.float16.code) {
+      each = `${prefix}loss${spec.float64Sums ? 64 : 32}`;
+      nodes.push(node('Cast', [loss], each, [{ name: 'to', type: INT, i: spec.float64Sums ? F64 : DTYPES.float32.code }]));
     }
-    if (labels) {
-      nodes.push(node('ReduceSum', [blockSums, `${P}axis0`], EVAL_OUTPUTS.labelSums, [keepdims0]));
-      nodes.push(node('ReduceSum', [EVAL_OUTPUTS.labelSums], EVAL_OUTPUTS.sum, [keepdims0]));
-      const lossDims = (g.output ?? []).find((o) => o.name === 'loss')?.type?.tensorType?.shape?.dim ?? [];
-      const L = lossDims[lossDims.length - 1];
-      outputs.push(scalarOut(EVAL_OUTPUTS.labelSums, F64, [L?.dimValue != null ? Number(L.dimValue) : L?.dimParam || 'L']));
+    if (!labelSums && spec.float64Sums) {
+      nodes.push(node('ReduceSum', [each], sumName, [keepdims0]));
+      outputs.push(scalarOut(sumName, F64));
+      return;
+    }
+    nodes.push(node('Reshape', [each, EVAL_INPUTS.blocks], `${prefix}blocked`));
+    nodes.push(node('ReduceSum', [`${prefix}blocked`, `${P}axis1`], `${prefix}block_sums`, [keepdims0]));
+    let blockSums = `${prefix}block_sums`;
+    if (!spec.float64Sums && lossType !== F64) {
+      blockSums = `${prefix}block_sums64`;
+      nodes.push(node('Cast', [`${prefix}block_sums`], blockSums, [{ name: 'to', type: INT, i: F64 }]));
+    }
+    if (labelSums) {
+      nodes.push(node('ReduceSum', [blockSums, `${P}axis0`], labelSums, [keepdims0]));
+      nodes.push(node('ReduceSum', [labelSums], sumName, [keepdims0]));
+      if (labelSums === EVAL_OUTPUTS.labelSums) {
+        // The evaluated loss's label sums are an output too (a swept loss's are not).
+        const lossDims = (g.output ?? []).find((o) => o.name === loss)?.type?.tensorType?.shape?.dim ?? [];
+        const L = lossDims[lossDims.length - 1];
+        outputs.push(scalarOut(EVAL_OUTPUTS.labelSums, F64, [L?.dimValue != null ? Number(L.dimValue) : L?.dimParam || 'L']));
+      }
     } else {
-      nodes.push(node('ReduceSum', [blockSums], EVAL_OUTPUTS.sum, [keepdims0]));
+      nodes.push(node('ReduceSum', [blockSums], sumName, [keepdims0]));
     }
-    outputs.push(scalarOut(EVAL_OUTPUTS.sum, F64));
+    outputs.push(scalarOut(sumName, F64));
+  };
+  if (spec.sums) {
+    sumsOf('loss', P, EVAL_OUTPUTS.sum, labels ? EVAL_OUTPUTS.labelSums : undefined);
+    // A swept loss is summed exactly as the evaluated one is (diagnostics.ts).
+    sweeps.forEach((loss, i) => sumsOf(loss, `${P}s${i}_`, sweepOutputs(i).sum, labels ? `${P}s${i}_label_sums` : undefined));
   }
   if (spec.checkPred) {
     const pred = spec.predName ?? 'pred';

@@ -23,6 +23,7 @@
  * names `target` or `loss` is refused (the evaluator's graph additions read those names);
  * `focal-onnx attach` prefixes them instead.
  */
+import { DiagnosticsOptions, diagnosticsOptions } from './diagnostics';
 import { attachLoss } from '../attach';
 import { DataError, UsageError, quote } from '../errors';
 import { NpyHeader, NpyReader, NpyWriter } from '../io/npy';
@@ -67,6 +68,8 @@ export interface EvaluateNetworkOptions extends SessionOptions {
   readonly onProgress?: (progress: EvaluateNetworkProgress) => void;
   /** Names options in messages (the CLI passes its flag names). */
   readonly label?: Label;
+  /** Diagnostics of where the loss comes from, in the result's `diagnostics` (evaluator.ts, diagnostics.ts). */
+  readonly diagnostics?: boolean | DiagnosticsOptions;
 }
 
 /** The evaluator's result (evaluator.ts) of the network's output, with what was fed. */
@@ -205,7 +208,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     }
 
     // ---- the evaluator: the model with its graph additions, one session, the stream ----
-    const spec = await asFileError(source, 'cannot be evaluated', async () => evalSpec(plan, th.dtype));
+    const spec = await asFileError(source, 'cannot be evaluated', async () => evalSpec(plan, th.dtype, false, diagnosticsOptions(options.diagnostics)));
     core = await EvalCore.open(spec, { spinning: false, ...options, modelName: source });
     const batchRows = Math.max(1, Math.min(rows, Math.floor(batchSize / Math.max(1, ...feeds.map((f) => f.rowElements)))));
     const outRow = product(outRowDims);

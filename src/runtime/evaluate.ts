@@ -22,6 +22,7 @@
  * dtype; the pred file's shape for binary and multilabel, [N] for multiclass) through a temporary
  * file that is renamed into place only when everything succeeded.
  */
+import { DiagnosticsOptions, diagnosticsOptions } from './diagnostics';
 import { DataError, UsageError } from '../errors';
 import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
@@ -83,6 +84,8 @@ export interface EvaluateOptions extends SessionOptions {
   readonly onProgress?: (progress: EvaluateProgress) => void;
   /** Names options in messages (the CLI passes its flag names). */
   readonly label?: Label;
+  /** Diagnostics of where the loss comes from, in the result's `diagnostics` (evaluator.ts, diagnostics.ts). */
+  readonly diagnostics?: boolean | DiagnosticsOptions;
 }
 
 /** The evaluator's result (evaluator.ts), with the files and the batching. */
@@ -321,7 +324,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const wholeRows = Math.max(1, Math.floor(batchSize / rowElements));
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
-    const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype));
+    const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, diagnosticsOptions(options.diagnostics)));
     if (spec.inputs.weight && !weight) throw new UsageError(`${plan.modelFile ?? 'the loss'}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
     if (weight && !spec.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${plan.modelFile ?? 'the loss'} takes none (no input 'weight')`);
     core = await EvalCore.open(spec, { spinning: false, ...options });

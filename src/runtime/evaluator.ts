@@ -50,7 +50,9 @@ import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions, rowSource } from '../losses';
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
-import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
+import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
+import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from './diagnostics';
+import { decodeModelProto } from '../onnx';
 import { decodeModelFile, loadModelFile } from './model-file';
 import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
@@ -191,9 +193,14 @@ const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
  * target check runs in the graph only for the model's own float type. `withSmall`: also the graph
  * for small batches (BatchSpec.small; createEvaluator's batches come in any size).
  */
-export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = false): BatchSpec {
+export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = false, diagnostics?: DiagnosticsOptions): BatchSpec {
   const o = plan.options;
   const built = plan.build();
+  if (diagnostics && plan.graphReduction !== 'none') {
+    throw new UsageError(`diagnostics need the per-element losses, but ${plan.modelFile ?? 'the model'} has reduction ${plan.graphReduction}; use a model exported with reduction none, or the loss flags`);
+  }
+  const points = diagnostics ? sweepPoints(o, diagnostics) : [];
+  const sweepModels = points.length ? sweepLosses(o, points, built, plan.predOutput) : undefined;
   const find = (name: string) => built.io.inputs.find((i) => i.name === name);
   const weightInfo = find('weight');
   const predOutput = plan.predOutput;
@@ -222,13 +229,21 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
       checkPred: pred,
       checkTarget: target && soft ? 'soft' : target,
       ...(predOutput !== undefined ? { predName: predOutput } : {}),
+      ...(sweepModels ? { sweep: sweepModels } : {}),
     });
     const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
     if (sums && labels) fetches.push(EVAL_OUTPUTS.labelSums);
     if (pred) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
     if (target) fetches.push(EVAL_OUTPUTS.target);
     if (o.normalized && sums) fetches.push('focal_sum');
-    return { bytes, sums, blocks: !sums ? false : !small ? 'tiles' : labels ? 'one' : false, predInGraph: pred, targetInGraph: target, fetches };
+    const sweep = diagnostics
+      ? {
+          sums: points.map((_, i) => sweepOutputs(i).sum),
+          ...(o.normalized ? { focalSums: points.map((_, i) => sweepOutputs(i).focalSum) } : {}),
+          losses: points.flatMap((p, i) => (p.binned ? [sweepOutputs(i).loss] : [])),
+        }
+      : undefined;
+    return { bytes, sums, blocks: !sums ? false : !small ? 'tiles' : labels ? 'one' : false, predInGraph: pred, targetInGraph: target, fetches, ...(sweep ? { sweep } : {}) };
   };
   return {
     options: o,
@@ -240,7 +255,26 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
     fixedRow: plan.fixedRow,
     fixedBy: plan.fixedBy,
     ...(predOutput !== undefined ? { predOutput, feedNames: plan.feedNames } : {}),
+    ...(diagnostics ? { diagnostics } : {}),
   };
+}
+
+/**
+ * The loss at each sweep point (diagnostics.ts) with the model's other options, built as the
+ * evaluator builds its own (reduction none, every input checked) on the same input shapes and
+ * opset as the model's, to be merged into it (eval-outputs.ts).
+ */
+function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: ReturnType<ModelPlan['build']>, predOutput: string | undefined): Uint8Array[] {
+  const model = decodeModelProto(built.bytes);
+  const opset = Number((model.opsetImport ?? []).find((x) => !x.domain)?.version ?? o.opset);
+  const predInfo = predOutput !== undefined ? built.io.outputs.find((x) => x.name === predOutput) : built.io.inputs.find((x) => x.name === 'pred');
+  const predShape = predInfo?.shape ? predInfo.shape.map((d, k) => d ?? `d${k}`) : undefined;
+  return points.map((p) =>
+    buildLoss(
+      { ...o, gamma: p.gamma, alpha: p.alpha, reduction: 'none', normalized: false, asFunction: false, withGrad: false, opset },
+      { validInputs: true, focalSum: o.normalized, ...(predShape ? { predShape } : {}) },
+    ).bytes,
+  );
 }
 
 // ---- accumulation ---------------------------------------------------------------------------------
@@ -315,6 +349,8 @@ export interface EvaluatorResult {
   readonly options: FocalOptions;
   /** The model file, or undefined when the model was built from options. */
   readonly model?: string;
+  /** When asked for (`diagnostics`): where the loss comes from (diagnostics.ts). */
+  readonly diagnostics?: Diagnostics;
 }
 
 /**
@@ -339,6 +375,9 @@ export class EvalCore {
   private smallRunner: BatchRunner | undefined;
   private smallSession: Session | undefined;
 
+  /** With diagnostics: their accumulator. */
+  private readonly diag: DiagnosticsAccumulator | undefined;
+
   constructor(
     readonly spec: BatchSpec,
     readonly session: Session,
@@ -347,6 +386,7 @@ export class EvalCore {
   ) {
     this.acc = new Accumulator(spec.graphReduction);
     this.runner = new BatchRunner(spec, session);
+    this.diag = spec.diagnostics ? new DiagnosticsAccumulator(spec.options, spec.diagnostics) : undefined;
   }
 
   /** Opens the session for `spec`. */
@@ -395,20 +435,39 @@ export class EvalCore {
     this.rows += outcome.rows;
     this.batches++;
     this.busy += seconds;
+    if (this.diag && outcome.diag) this.diag.add(outcome.diag);
   }
 
-  /** The running result; `seconds` overrides the time spent in `run` (a file reader's wall time). */
-  result(extra: { seconds?: number; sessions?: number } = {}): EvaluatorResult {
+  /**
+   * The loss of a float64 total of per-element losses (and, for the normalized loss, its Σ F)
+   * over the batches so far, under the options' reduction: `loss`, `sum` and `mean`.
+   */
+  private reduce(total: number, focalSum: number): { loss: number; sum: number; mean: number; count: number } {
     const o = this.spec.options;
     // The normalized loss: the whole input's Σ l over its Σ F, floored as the graph floors it.
-    const norm = o.normalized && this.spec.graphReduction === 'none' ? Math.max(this.focalSum, NORMALIZED_FLOOR) : 1;
-    const sum = this.acc.total / norm;
+    const norm = o.normalized && this.spec.graphReduction === 'none' ? Math.max(focalSum, NORMALIZED_FLOOR) : 1;
+    const sum = total / norm;
     const counted = countsTargets(o);
     // The losses that count: every one, less the ignored ones (unless countIgnored, kornia's).
     const count = counted && !o.countIgnored ? this.count - this.ignoredLosses : this.count;
     // The mean's divisor over the whole input (normalize), as the graph's over one batch.
     const divisor = o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
     const mean = sum / divisor;
+    return { loss: o.reduction === 'sum' ? sum : o.reduction === 'weighted-mean' ? sum / this.acc.weights : mean, sum, mean, count };
+  }
+
+  /** The diagnostics so far (with `diagnostics`; else undefined). */
+  diagnostics(): Diagnostics | undefined {
+    if (!this.diag) return undefined;
+    return this.diag.result(this.reduce(this.acc.total, this.focalSum).loss, (t, f) => this.reduce(t, f).loss);
+  }
+
+  /** The running result; `seconds` overrides the time spent in `run` (a file reader's wall time). */
+  result(extra: { seconds?: number; sessions?: number } = {}): EvaluatorResult {
+    const o = this.spec.options;
+    const norm = o.normalized && this.spec.graphReduction === 'none' ? Math.max(this.focalSum, NORMALIZED_FLOOR) : 1;
+    const counted = countsTargets(o);
+    const { loss, sum, mean, count } = this.reduce(this.acc.total, this.focalSum);
     let perLabel: number[] | undefined;
     // Each label column's mean over the rows (index targets: over the rows not ignored); not for
     // dense multi-label targets with an ignore value, whose columns count differently.
@@ -417,8 +476,9 @@ export class EvalCore {
       perLabel = Array.from(this.acc.labelSums, (s) => (o.reduction === 'sum' ? s / norm : s / norm / rows));
     }
     const seconds = extra.seconds ?? this.busy;
+    const diagnostics = this.diagnostics();
     return {
-      loss: o.reduction === 'sum' ? sum : o.reduction === 'weighted-mean' ? sum / this.acc.weights : mean,
+      loss,
       reduction: o.reduction,
       mean,
       sum,
@@ -435,6 +495,7 @@ export class EvalCore {
       elementsPerSecond: seconds > 0 ? this.elements / seconds : this.elements > 0 ? Infinity : 0,
       options: o,
       model: this.spec.modelFile,
+      ...(diagnostics ? { diagnostics } : {}),
     };
   }
 
@@ -498,6 +559,11 @@ export interface EvaluatorOptions extends SessionOptions {
   readonly losses?: boolean;
   /** Names options in messages (the CLI passes its flag names). */
   readonly label?: Label;
+  /**
+   * Diagnostics of where the loss comes from (diagnostics.ts), in `result().diagnostics` and
+   * `diagnostics()`: `true`, or the γ / α values to sweep (default γ 0, 0.5, 1, 2, 5; no α sweep).
+   */
+  readonly diagnostics?: boolean | DiagnosticsOptions;
 }
 
 /** A batch's per-element losses (EvaluatorOptions.losses). */
@@ -517,6 +583,8 @@ export interface Evaluator {
   add(batch: EvaluatorBatch): Promise<BatchLosses | undefined>;
   /** The running result: every batch added so far. */
   result(): EvaluatorResult;
+  /** The diagnostics of every batch added so far (created with `diagnostics`; else an error). */
+  diagnostics(): Diagnostics;
   /** Frees the session. Idempotent; `add` after it is an error. */
   close(): Promise<void>;
 }
@@ -687,7 +755,8 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
   const threads = options.threads;
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) throw new UsageError(`threads must be a positive integer, got ${threads}`);
   const plan = evaluatorPlan(options);
-  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true));
+  const diagnostics = diagnosticsOptions(options.diagnostics);
+  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true, diagnostics));
   const o = spec.options;
   if (options.losses && (spec.graphReduction !== 'none' || o.normalized)) {
     throw new UsageError(
@@ -730,6 +799,11 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
       return run;
     },
     result: () => core.result(),
+    diagnostics() {
+      const d = core.diagnostics();
+      if (!d) throw new UsageError('diagnostics(): create the evaluator with diagnostics: true (or { sweepGamma, sweepAlpha })');
+      return d;
+    },
     async close() {
       if (closed) return;
       closed = true;

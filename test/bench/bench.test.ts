@@ -45,7 +45,7 @@ describe('npm run bench', () => {
       ab: unknown;
     };
     const kinds = new Set(results.rows.map((x) => `${x.task} ${x.kind}`));
-    for (const k of ['eval', 'eval-logits', 'eval-inproc', 'ts', 'graph', 'eval-graph', 'eval-graph-logits']) expect(kinds).toContain(`binary ${k}`);
+    for (const k of ['eval', 'eval-logits', 'eval-inproc', 'ts', 'graph', 'eval-graph', 'eval-graph-logits', 'diagnostics', 'diagnostics-inproc']) expect(kinds).toContain(`binary ${k}`);
     expect([...kinds].filter((k) => k.startsWith('multilabel'))).toEqual([]);
     expect(results.meta.peers).toBeNull();
     expect(results.levers).toEqual([]);
@@ -56,6 +56,8 @@ describe('npm run bench', () => {
     // eval on the probabilities and on their logits: two different losses, each the same in every row of its kind.
     const loss = (kind: string): number => results.rows.find((x) => x.task === 'binary' && x.kind === kind)?.losses[0] as number;
     expect(Math.abs(loss('eval-graph-logits') - loss('eval-logits')) / loss('eval-logits')).toBeLessThan(1e-6);
+    // eval --diagnostics: the same loss as plain eval.
+    expect(loss('diagnostics')).toBe(loss('eval'));
     const readme = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
     expect(readme).toContain(kept);
     expect(readme).not.toContain('old table');

@@ -238,6 +238,13 @@ const EVAL_ROWS = table({
   '--feed without =': { argv: [...NETWORK, '--feed', 'pred'], names: '--feed', accepts: 'INPUT=FILE.npy', echoes: "'pred'" },
   '--feed for an input the network lacks': { argv: [...NETWORK, '--feed', 'images=x.npy'], names: '--feed images', accepts: 'has no input', echoes: "'images'" },
   '--feed missing with --network': { argv: NETWORK, names: '--feed', accepts: 'required with --network', echoes: null },
+  '--diagnostics with a value': { argv: [...EVAL, '--diagnostics=yes'], names: '--diagnostics', accepts: '=true / =false', echoes: "'yes'" },
+  '--sweep-gamma not a list of numbers': { argv: [...EVAL, '--sweep-gamma', '0,two'], names: '--sweep-gamma', accepts: 'numbers >= 0', echoes: "'two'" },
+  '--sweep-gamma negative': { argv: [...EVAL, '--sweep-gamma', '-1'], names: '--sweep-gamma', accepts: 'numbers >= 0', echoes: "'-1'" },
+  '--sweep-alpha above 1': { argv: [...EVAL, '--sweep-alpha', '0.25,1.5'], names: '--sweep-alpha', accepts: 'numbers in [0, 1]', echoes: "'1.5'" },
+  '--report not an .html file': { argv: [...EVAL, '--report', 'r.png'], names: '--report', accepts: '.html file', echoes: "'r.png'" },
+  '--report in a missing directory': { argv: [...EVAL, '--report', '@missing/r.html'], names: '@missing/r.html', accepts: 'does not exist', echoes: null },
+  '--diagnostics with a reducing model': { argv: [...EVAL, '--model', '@model.onnx', '--diagnostics'], names: '@model.onnx', accepts: 'reduction none', echoes: 'mean' },
 });
 
 const ATTACH_ROWS = table({
