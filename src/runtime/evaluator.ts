@@ -51,7 +51,7 @@ import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLos
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
-import { decodeModelFile, loadModelFile } from './model-file';
+import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
 import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightTypeProblem, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
@@ -671,7 +671,8 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
     return planFromOptions(normalizeOptions({ ...(options.loss ?? {}), asFunction: false, withGrad: false }, label), label);
   }
   if (typeof options.model !== 'string' && !(options.model instanceof Uint8Array)) throw new UsageError(`model must be a file name or the model's bytes (Uint8Array), got ${typeof options.model}`);
-  const m = typeof options.model === 'string' ? loadModelFile(options.model) : decodeModelFile(options.model, 'model');
+  const m = typeof options.model === 'string' ? loadModelFile(options.model) : decodeModelFile(options.model, 'model', options.externalDataDir);
+  checkModelExternalData(options.externalDataDir !== undefined ? { ...m, dir: options.externalDataDir } : m);
   return planFromModel(m.bytes, m.info.graph, m.options, typeof options.model === 'string' ? options.model : 'the model', options.output);
 }
 
@@ -692,7 +693,8 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
         : `losses: needs the per-element losses, but ${spec.modelFile} has reduction ${spec.graphReduction}; use a model exported with reduction none, or loss options`,
     );
   }
-  const core = await EvalCore.open(spec, options);
+  // A model file's side files resolve from its folder, whatever the working directory.
+  const core = await EvalCore.open(spec, typeof options.model === 'string' ? { ...options, externalDataDir: options.externalDataDir ?? modelFolder(options.model) } : options);
   let k = 0;
   let closed = false;
   let inFlight = 0;
