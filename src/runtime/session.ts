@@ -72,8 +72,8 @@ export interface SessionOptions {
    * the working directory (onnxruntime's own default). Passed to onnxruntime as the session
    * option `session.model_external_initializers_file_folder_path`, so it reads the side files
    * itself, as for a model opened by its path (bench/external-data.md: the same load time and
-   * memory as `InferenceSession.create(path)`; its `externalData` option, which takes the files'
-   * bytes, 2.9× the load time and +1× the weights' memory).
+   * memory as `InferenceSession.create(path)`; its `externalData` option, which in Node takes the
+   * files' bytes, about 3× the load time and a second copy of the weights).
    */
   readonly externalDataDir?: string;
   /** Receives one-line notices (the `auto` fallback). */
