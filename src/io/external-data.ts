@@ -7,7 +7,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { UsageError, quote } from '../errors';
-import type { ExternalTensor } from '../onnx/external';
+import type { onnx } from 'onnx-proto';
+import { ExternalPlacement, ExternalTensor, externalTensors, relocateExternalData } from '../onnx/external';
 import { irregularKind } from './files';
 
 /** One side file of a model. */
@@ -93,4 +94,81 @@ export function readExternalTensor(t: ExternalTensor, dir: string): Uint8Array {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** How `attach` writes a network's external data: into the model, into OUT.data beside it, or referring to the original. */
+export type ExternalDataMode = 'inline' | 'copy' | 'keep';
+export const EXTERNAL_DATA_MODES = ['inline', 'copy', 'keep'] as const;
+
+/** Protobuf's limit on one message: a model of this size or more cannot hold its weights inline. */
+export const INLINE_LIMIT = 2 ** 31 - 1;
+
+/** A side file to write beside the output (`copy`): its path and contents, in order. */
+export interface SideFile {
+  readonly path: string;
+  readonly location: string;
+  readonly chunks: readonly Uint8Array[];
+  readonly bytes: number;
+}
+
+/**
+ * Rewrites the external tensors of `model` (read from a model in the folder `srcDir`, named
+ * `source` in messages) for writing it at `out`, so that it loads where it is written:
+ * - `inline`: each tensor's bytes go into the model (refused when the model would reach 2 GB);
+ *   the default (`mode` undefined) below 2 GB, as `onnx.save` does, `copy` above;
+ * - `copy`: into one new side file `OUT.data` beside `out` (returned, to be written with the model);
+ * - `keep`: the model refers to the original files by a path relative to `out`'s folder —
+ *   refused when that path would leave the folder (onnxruntime refuses '..' and absolute paths).
+ * `flag` names the option in messages. The side files are checked first (checkExternalData).
+ */
+export function placeExternalData(
+  model: onnx.IModelProto,
+  modelBytes: number,
+  mode: ExternalDataMode | undefined,
+  srcDir: string,
+  out: string,
+  source: string,
+  flag: string,
+): SideFile | undefined {
+  const refs = externalTensors(model);
+  if (refs.length === 0) return undefined;
+  checkExternalData(refs, srcDir, source);
+  const relocate = (place: (t: ExternalTensor) => ExternalPlacement): void => relocateExternalData(model, place);
+  const outDir = path.dirname(path.resolve(out));
+  if (mode === 'keep') {
+    const moved = new Map<string, string>();
+    const files = externalFiles(refs, srcDir);
+    for (const f of files) {
+      const rel = path.relative(outDir, f.path).split(path.sep).join('/');
+      if (rel === '' || locationProblem(rel)) {
+        throw new UsageError(`${flag} keep: ${out} would refer to ${f.path} as ${quote(rel)}, outside its folder ${outDir}, which onnxruntime refuses; use ${flag} copy or inline`);
+      }
+      moved.set(f.location, rel);
+    }
+    const size = (t: ExternalTensor): number => (files.find((f) => f.location === t.location)?.size ?? 0) - t.offset;
+    relocate((t) => ({ location: moved.get(t.location) as string, offset: t.offset, length: t.length ?? size(t) }));
+    return undefined;
+  }
+  const total = modelBytes + externalFiles(refs, srcDir).reduce((a, f) => a + f.bytes, 0);
+  if (mode === 'inline' && total >= INLINE_LIMIT) throw new UsageError(`${flag} inline: ${out} would hold ${total} bytes with its weights, over protobuf's 2 GB; use ${flag} copy or keep`);
+  if (mode === 'inline' || (mode === undefined && total < INLINE_LIMIT)) {
+    relocate((t) => ({ rawData: readExternalTensor(t, srcDir) }));
+    return undefined;
+  }
+  const sidePath = `${out}.data`;
+  const location = path.basename(sidePath);
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  relocate((t) => {
+    const data = readExternalTensor(t, srcDir);
+    // Each tensor starts on a 4 KiB boundary, as onnx aligns large ones (mmap-friendly).
+    const pad = (4096 - (offset % 4096)) % 4096;
+    if (pad) chunks.push(new Uint8Array(pad));
+    offset += pad;
+    chunks.push(data);
+    const at = offset;
+    offset += data.length;
+    return { location, offset: at, length: data.length };
+  });
+  return { path: sidePath, location, chunks, bytes: offset };
 }
