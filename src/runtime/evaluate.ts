@@ -29,7 +29,7 @@ import { BatchData, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightTypeProblem, weightsText } from './rules';
+import { isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightsText } from './rules';
 import { SessionOptions } from './session';
 import { OutcomeSink, checkOutPath, readAhead } from './stream';
 
@@ -235,6 +235,8 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
   if (!layout.weights.some(([, n]) => n === weight.count)) {
     throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(layout, 'weight')} of ${pred.path} (shape ${shapeText(ps)})`);
   }
+  const misshaped = weightShapeProblem(o, ps, weight.shape, pred.path);
+  if (misshaped) throw new DataError(`${weight.path}: shape ${shapeText(weight.shape)}; ${misshaped}`);
   return { ...rows, weight: { header: weight, rowElements: (weight.count / layout.rows) * (rows.pred.rowElements / (o.task === 'binary' ? 1 : ps[ps.length - 1])) } };
 }
 

@@ -52,7 +52,7 @@ import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph,
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
-import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightTypeProblem, weightsText } from './rules';
+import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightShapeProblem, weightTypeProblem, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -269,7 +269,8 @@ class Accumulator {
   /** Adds the `loss` output of a model that reduces (mean or sum); `count` is the batch's number of per-element losses. */
   addReduced(loss: HostTensor, count: number, weightSum: number): void {
     const v = loss.dtype === 'float16' ? f16BitsToF32((loss.data as Uint16Array)[0]) : Number((loss.data as Float32Array)[0]);
-    this.total += this.reduction === 'mean' ? v * count : this.reduction === 'weighted-mean' ? v * weightSum : v;
+    // A batch of weighted-mean with Σ w = 0 weighs nothing (its graph's 0/0 is NaN): it adds 0.
+    this.total += this.reduction === 'mean' ? v * count : this.reduction === 'weighted-mean' ? (weightSum === 0 ? 0 : v * weightSum) : v;
   }
 }
 
@@ -284,9 +285,15 @@ export const SMALL_BATCH_ELEMENTS = 1 << 12;
 
 /** What the evaluator has accumulated: the same fields as `evaluate()`'s result, less its files'. */
 export interface EvaluatorResult {
-  /** The loss under the options' reduction: the mean (also for `none`), the sum, or Σ w·l / Σ w. NaN before any batch (mean). */
+  /**
+   * The loss under the options' reduction: the mean (also for `none`), the sum, or Σ w·l / Σ w —
+   * which is 0 where Σ w = 0 (every weight 0), as Keras gives, `weightSum` saying so. NaN before
+   * any batch (mean).
+   */
   readonly loss: number;
   readonly reduction: Reduction;
+  /** weighted-mean: Σ w over the per-element losses (0: the loss is 0, not 0/0). */
+  readonly weightSum?: number;
   readonly mean: number;
   readonly sum: number;
   /** Number of per-element losses: N·L (multilabel), N (multiclass), or the elements (binary); less the ignored. */
@@ -418,8 +425,9 @@ export class EvalCore {
     }
     const seconds = extra.seconds ?? this.busy;
     return {
-      loss: o.reduction === 'sum' ? sum : o.reduction === 'weighted-mean' ? sum / this.acc.weights : mean,
+      loss: o.reduction === 'sum' ? sum : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean,
       reduction: o.reduction,
+      ...(o.reduction === 'weighted-mean' ? { weightSum: this.acc.weights } : {}),
       mean,
       sum,
       count,
@@ -638,6 +646,8 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     if (!layout.weights.some(([, n]) => n === w.data.length)) {
       throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${weightsText(layout)} (pred dims ${dimsText(dims)})`);
     }
+    const misshaped = w.dims ? weightShapeProblem(o, dims, w.dims, 'pred') : undefined;
+    if (misshaped) throw new DataError(`${name}: weight dims ${dimsText(w.dims as number[])}; ${misshaped}`);
     result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: weightDims(dims, w.data.length) } };
   } else if (inputs.weight) {
     throw new UsageError(`${name}: weight is missing; the evaluator's loss takes weights (its model has an input 'weight')`);
