@@ -166,7 +166,7 @@ describe('cleanup handlers in a child process', () => {
     fs.mkdirSync(path.join(childDir, 'src', 'io'), { recursive: true });
     fs.mkdirSync(outDir);
     const root = path.join(__dirname, '..', '..');
-    for (const rel of ['src/errors.ts', 'src/io/atomic.ts', 'src/io/npy.ts', 'src/io/float16.ts']) {
+    for (const rel of ['src/errors.ts', 'src/io/atomic.ts', 'src/io/files.ts', 'src/io/npy.ts', 'src/io/float16.ts']) {
       const js = ts.transpileModule(fs.readFileSync(path.join(root, rel), 'utf8'), {
         compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
       }).outputText;
