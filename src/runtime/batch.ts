@@ -9,7 +9,7 @@ import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
 import { f16BitsToF32 } from '../io/float16';
-import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
+import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-outputs';
 import { isFloatType, lossLayout, product } from './rules';
 import { HostTensor, Session, TensorDType } from './session';
@@ -251,8 +251,11 @@ export class BatchRunner {
       else if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
       else checkBinaryTargets(b.target.place, b.target.dtype, b.target.data, o.task);
     };
-    if (!g.predInGraph) checkPred();
-    if (!targetInGraph) {
+    // Both in JS, probabilities and 0/1 targets of one float type (small batches): one pass over
+    // the two, the separate checks only to name a bad element.
+    const quick = !g.predInGraph && !targetInGraph && pred !== undefined && probs && !counting && !soft && o.task !== 'multiclass' && pairFine(pred.dtype, pred.data, b.target.dtype, b.target.data);
+    if (!quick && !g.predInGraph) checkPred();
+    if (!quick && !targetInGraph) {
       try {
         checkTarget();
       } catch (e) {
@@ -320,23 +323,20 @@ export class BatchRunner {
       checkPred();
       checkTarget();
     }
-    const tally = {
-      ...(counts ? { positives: counts.positives, ignored: counts.ignored } : {}),
-      ...(g.fetches.includes('focal_sum') ? { focalSum: scalar(result.focal_sum) } : {}),
-    };
+    const out: { -readonly [K in keyof BatchOutcome]: BatchOutcome[K] } = { elements, count, rows, loss: result.loss };
+    if (counts) {
+      out.positives = counts.positives;
+      out.ignored = counts.ignored;
+    }
+    if (result.focal_sum) out.focalSum = scalar(result.focal_sum);
     // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
-    const ws = o.reduction === 'weighted-mean' && b.weight ? { weightSum: weightSum(b.weight, count / b.weight.data.length) } : {};
-    if (!g.sums) return { elements, count, rows, loss: result.loss, ...ws, ...tally };
-    return {
-      ...ws,
-      elements,
-      count,
-      rows,
-      ...tally,
-      sum: scalar(result[EVAL_OUTPUTS.sum]),
-      labelSums: result[EVAL_OUTPUTS.labelSums]?.data as Float64Array | undefined,
-      loss: result.loss,
-    };
+    if (o.reduction === 'weighted-mean' && b.weight) out.weightSum = weightSum(b.weight, count / b.weight.data.length);
+    if (g.sums) {
+      out.sum = scalar(result[EVAL_OUTPUTS.sum]);
+      const labels = result[EVAL_OUTPUTS.labelSums];
+      if (labels) out.labelSums = labels.data as Float64Array;
+    }
+    return out;
   }
 }
 

@@ -125,6 +125,23 @@ export function checkPredictions(place: BatchPlace, dtype: NpyDType, data: NpyTy
   if (i >= 0) fail(place, dtype, data, i, 'predictions must be finite');
 }
 
+/**
+ * Whether float32 / float64 probabilities and 0/1 targets of the same type are all fine, in one
+ * pass over both (false also for other types: then check them apart, which names a bad element).
+ */
+export function pairFine(predType: NpyDType, pred: NpyTypedArray, targetType: NpyDType, target: NpyTypedArray): boolean {
+  if (predType !== targetType || (predType !== 'float32' && predType !== 'float64') || pred.length !== target.length) return false;
+  const p = pred as Float32Array | Float64Array;
+  const t = target as Float32Array | Float64Array;
+  for (let i = 0; i < p.length; i++) {
+    const x = p[i];
+    const y = t[i];
+    // x in [0, 1] (NaN fails); y·y = y for 0 and 1 (and +Infinity, ruled out by y <= 1).
+    if (!(x >= 0 && x <= 1 && y * y === y && y <= 1)) return false;
+  }
+  return true;
+}
+
 // ---- targets ------------------------------------------------------------------------------------
 
 /** The first element that is not 0 or 1, or -1. */

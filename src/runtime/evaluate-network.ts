@@ -33,7 +33,7 @@ import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel } from '.
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
-import { lossLayout, product, shapeText, weightShapeProblem, weightTypeProblem, weightsText } from './rules';
+import { lossLayout, product, shapeText, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { HostTensor, SessionOptions, TensorDType } from './session';
 import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
 
@@ -205,7 +205,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     if (wh) {
       const problem = weightTypeProblem(wh.dtype);
       if (problem) throw new DataError(`${wh.path}: dtype ${wh.descr} (${wh.dtype}); ${problem}`);
-      if (!whole.weights.some(([, n]) => n === wh.count)) throw new DataError(`${wh.path}: holds ${wh.count} elements (shape ${shapeText(wh.shape)}); expected ${weightsText(whole, 'weight')} of the output ${quote(output)} [${rows}, ${outRowDims.join(', ')}]`);
+      if (!weightCounts(o, whole).some(([, n]) => n === wh.count)) throw new DataError(`${wh.path}: holds ${wh.count} elements (shape ${shapeText(wh.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of the output ${quote(output)} [${rows}, ${outRowDims.join(', ')}]`);
       const misshaped = weightShapeProblem(o, [rows, ...outRowDims], wh.shape, `the output ${quote(output)}`);
       if (misshaped) throw new DataError(`${wh.path}: shape ${shapeText(wh.shape)}; ${misshaped}`);
     }

@@ -29,7 +29,7 @@ import { BatchData, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightsText } from './rules';
+import { isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { SessionOptions } from './session';
 import { OutcomeSink, checkOutPath, readAhead } from './stream';
 
@@ -232,8 +232,8 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
   const layout = lossLayout(o, o.task === 'binary' ? [pred.count] : ps);
   const problem = weightTypeProblem(weight.dtype);
   if (problem) throw new DataError(`${weight.path}: dtype ${weight.descr} (${weight.dtype}); ${problem}`);
-  if (!layout.weights.some(([, n]) => n === weight.count)) {
-    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(layout, 'weight')} of ${pred.path} (shape ${shapeText(ps)})`);
+  if (!weightCounts(o, layout).some(([, n]) => n === weight.count)) {
+    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(weightCounts(o, layout), 'weight')} of ${pred.path} (shape ${shapeText(ps)})`);
   }
   const misshaped = weightShapeProblem(o, ps, weight.shape, pred.path);
   if (misshaped) throw new DataError(`${weight.path}: shape ${shapeText(weight.shape)}; ${misshaped}`);

@@ -52,7 +52,7 @@ import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph,
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
-import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightShapeProblem, weightTypeProblem, weightsText } from './rules';
+import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -276,10 +276,12 @@ class Accumulator {
 
 /**
  * Batches of up to this many predictions run on the small-batch graph (BatchSpec.small) where the
- * evaluator has one: there the graph's checks and block sums cost more than the loss itself, and
- * the JS scan less (measured, bench/small-batch.ts).
+ * evaluator has one: below it the graph's checks and block sums cost more than the JS scan
+ * (measured on the evaluator's core against a bare session.run, load ~10 on 2 cores: 1,000
+ * elements 1.21× against 1.72×, 4,000 1.39× against 1.52×, 8,000 1.39× against 1.43×, 16,000
+ * 1.27× against 1.26×).
  */
-export const SMALL_BATCH_ELEMENTS = 1 << 12;
+export const SMALL_BATCH_ELEMENTS = 1 << 14;
 
 // ---- the evaluator's core -------------------------------------------------------------------------
 
@@ -493,7 +495,8 @@ export interface EvaluatorOptions extends SessionOptions {
   readonly model?: string | Uint8Array;
   /**
    * With `model`: a network and its loss in one model (e.g. attached), whose loss takes this output
-   * of the network as its predictions. Batches then give the network's inputs (`inputs`) instead
+   * of the network as its predictions (default: the one an attached model's metadata names).
+   * Batches then give the network's inputs (`inputs`) instead
    * of `pred`, and `dims` of that output.
    */
   readonly output?: string;
@@ -562,18 +565,19 @@ function arrayOf(v: unknown, what: string, batch: string, boolTarget: boolean): 
 
 const dimsText = (d: readonly number[]): string => `[${d.join(', ')}]`;
 
+const FIELDS: readonly string[] = ['pred', 'target', 'weight', 'dims'];
+const NETWORK_FIELDS: readonly string[] = ['inputs', 'target', 'weight', 'dims'];
+
 /** The caller's batch k as BatchData, with every shape and type checked against the model. */
 function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   const name = `batch ${k}`;
   const { options: o, inputs } = core.spec;
   if (typeof b !== 'object' || b === null) throw new UsageError(`${name}: must be an object { pred, target, weight?, dims? }, got ${b === null ? 'null' : typeof b}`);
   const network = core.spec.predOutput !== undefined;
-  const fields = network ? ['inputs', 'target', 'weight', 'dims'] : ['pred', 'target', 'weight', 'dims'];
-  const shape = network ? '{ inputs, target, weight?, dims }' : '{ pred, target, weight?, dims? }';
-  for (const key of Object.keys(b)) {
+  for (const key in b) {
     if (key === 'pred' && network) throw new UsageError(`${name}: has pred, but the evaluator's model computes its predictions (output '${core.spec.predOutput}'); give its inputs`);
     if (key === 'inputs' && !network) throw new UsageError(`${name}: has inputs, but the evaluator's model takes its predictions as 'pred'`);
-    if (!fields.includes(key)) throw new UsageError(`${name}: unknown field ${quote(key)}; a batch is ${shape}`);
+    if (!(network ? NETWORK_FIELDS : FIELDS).includes(key)) throw new UsageError(`${name}: unknown field ${quote(key)}; a batch is ${network ? '{ inputs, target, weight?, dims }' : '{ pred, target, weight?, dims? }'}`);
   }
   if (b.target === undefined) throw new UsageError(`${name}: target is missing`);
   let pred: ReturnType<typeof arrayOf> | undefined;
@@ -643,8 +647,8 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     const w = arrayOf(b.weight, 'weight', name, false);
     const weightRule = weightTypeProblem(w.dtype);
     if (weightRule) throw new DataError(`${name}: weight holds ${w.dtype}; ${weightRule}`);
-    if (!layout.weights.some(([, n]) => n === w.data.length)) {
-      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${weightsText(layout)} (pred dims ${dimsText(dims)})`);
+    if (!weightCounts(o, layout).some(([, n]) => n === w.data.length)) {
+      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${weightsText(weightCounts(o, layout))} (pred dims ${dimsText(dims)})`);
     }
     const misshaped = w.dims ? weightShapeProblem(o, dims, w.dims, 'pred') : undefined;
     if (misshaped) throw new DataError(`${name}: weight dims ${dimsText(w.dims as number[])}; ${misshaped}`);
@@ -683,7 +687,9 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
   if (typeof options.model !== 'string' && !(options.model instanceof Uint8Array)) throw new UsageError(`model must be a file name or the model's bytes (Uint8Array), got ${typeof options.model}`);
   const m = typeof options.model === 'string' ? loadModelFile(options.model) : decodeModelFile(options.model, 'model', options.externalDataDir);
   checkModelExternalData(options.externalDataDir !== undefined ? { ...m, dir: options.externalDataDir } : m);
-  return planFromModel(m.bytes, m.info.graph, m.options, typeof options.model === 'string' ? options.model : 'the model', options.output);
+  // An attached model (focal-onnx attach) names the output its loss takes.
+  const output = options.output ?? m.info.metadata['focal.output'];
+  return planFromModel(m.bytes, m.info.graph, m.options, typeof options.model === 'string' ? options.model : 'the model', output);
 }
 
 /**

@@ -56,8 +56,16 @@ export interface LossLayout {
   readonly lossDims: readonly number[];
   /** The targets' dims: the predictions', or theirs without the last axis (class indices). */
   readonly targetDims: readonly number[];
-  /** The weight counts the loss takes, each with how a message names it (`one per row`). */
-  readonly weights: readonly (readonly [string, number])[];
+}
+
+/** The weight counts the loss takes for a layout, each with how a message names it (`one per row`). */
+export function weightCounts(o: DataOptions, l: LossLayout): readonly (readonly [string, number])[] {
+  // One per per-element loss (a row's where the loss is per row), or one per row; a model whose
+  // metadata does not say (weight none with a weight input) takes either.
+  const weights: [string, number][] = [];
+  if (o.weight !== 'sample') weights.push([l.count === l.rows && o.task !== 'binary' ? 'one per row' : 'one per prediction', l.count]);
+  if (o.weight !== 'element' && !weights.some(([, n]) => n === l.rows)) weights.push([o.task === 'binary' ? 'one per prediction' : 'one per row', l.rows]);
+  return weights;
 }
 
 /** The layout of predictions of `dims` (binary: any; multilabel: [..., L]; multiclass: [N, C]). */
@@ -66,18 +74,12 @@ export function lossLayout(o: DataOptions, dims: readonly number[]): LossLayout 
   const rows = o.task === 'binary' ? elements : product(dims.slice(0, -1));
   const perRow = o.task === 'multiclass' || o.labelMean;
   const count = perRow ? rows : elements;
-  // One per per-element loss (a row's where the loss is per row), or one per row; a model whose
-  // metadata does not say (weight none with a weight input) takes either.
-  const weights: [string, number][] = [];
-  if (o.weight !== 'sample') weights.push([count === rows && o.task !== 'binary' ? 'one per row' : 'one per prediction', count]);
-  if (o.weight !== 'element' && !weights.some(([, n]) => n === rows)) weights.push([o.task === 'binary' ? 'one per prediction' : 'one per row', rows]);
   return {
     elements,
     rows,
     count,
     lossDims: perRow ? dims.slice(0, -1) : dims,
     targetDims: targetKind(o) === 'indices' ? dims.slice(0, -1) : dims,
-    weights,
   };
 }
 
@@ -88,7 +90,7 @@ export function weightDims(dims: readonly number[], count: number): readonly num
 }
 
 /** `one per prediction (6) or one per row (2)`: the weight counts a layout takes, for messages (`noun`: `one weight per …`). */
-export const weightsText = (l: LossLayout, noun = ''): string => l.weights.map(([what, n]) => `${noun ? what.replace('one ', `one ${noun} `) : what} (${n})`).join(' or ');
+export const weightsText = (counts: readonly (readonly [string, number])[], noun = ''): string => counts.map(([what, n]) => `${noun ? what.replace('one ', `one ${noun} `) : what} (${n})`).join(' or ');
 
 /** Dims less their size-1 axes: two shapes alike here lay out their elements in the same order. */
 const squeezed = (d: readonly number[]): string => d.filter((x) => x !== 1).join(',');

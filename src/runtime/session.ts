@@ -201,22 +201,24 @@ function wrap(session: ort.InferenceSession, ep: ExecutionProvider): Session {
     outputNames: session.outputNames,
     async run(feeds, fetches) {
       const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
+      for (const name in feeds) ortFeeds[name] = toOrt(feeds[name]);
       let result: ort.InferenceSession.ReturnType;
       const given: Record<string, HostTensor> = {};
       if (fetches === undefined) result = await session.run(ortFeeds);
       else if (isNameList(fetches)) result = await session.run(ortFeeds, [...fetches]);
       else {
         const ortFetches: Record<string, ort.Tensor | null> = {};
-        for (const [name, t] of Object.entries(fetches)) {
+        for (const name in fetches) {
+          const t = fetches[name];
           ortFetches[name] = t ? toOrt(t) : null;
           if (t) given[name] = t;
         }
         result = await session.run(ortFeeds, ortFetches);
       }
       const out: Record<string, HostTensor> = {};
-      for (const [name, t] of Object.entries(result)) {
-        out[name] = given[name] ?? { dtype: t.type as TensorDType, dims: [...t.dims], data: t.data as TensorDataMap[TensorDType] };
+      for (const name in result) {
+        const t = result[name];
+        out[name] = given[name] ?? { dtype: t.type as TensorDType, dims: t.dims, data: t.data as TensorDataMap[TensorDType] };
       }
       return out;
     },

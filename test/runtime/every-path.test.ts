@@ -144,7 +144,8 @@ describe.each([
 
   it('createEvaluator({ model, output, losses: true }): batches of the network inputs', async () => {
     const attached = attachLoss(fs.readFileSync(network), { ...loss, output: n.output, reduction: 'none' });
-    const ev = await createEvaluator({ model: attached.bytes, output: n.output, losses: true, threads: 1 });
+    // The output defaults to the one the attached model's metadata names.
+    const ev = await createEvaluator({ model: attached.bytes, ...(name === 'cnn' ? {} : { output: n.output }), losses: true, threads: 1 });
     const got: number[] = [];
     try {
       const perRow = (a: { length: number }): number => a.length / d.rows;
@@ -187,7 +188,8 @@ describe('the per-element losses of createEvaluator (losses: true)', () => {
     expect(large.dims).toEqual([9000]);
     expect(Array.from(small.data)).toEqual(Array.from(losses(of).subarray(0, 1000)));
     expect(Array.from(large.data)).toEqual(Array.from(losses(of).subarray(1000)));
-    expect(Math.abs(ev.result().loss - r.loss)).toBeLessThan(1e-9);
+    // Small batches sum in float64, the files' batches in float32 blocks of 256: within ~1e-7 of each other.
+    expect(Math.abs(ev.result().loss - r.loss)).toBeLessThan(1e-7 * r.loss);
   });
 
   it('are refused for a model that reduces each batch, naming the option', async () => {
