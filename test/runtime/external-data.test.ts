@@ -59,6 +59,16 @@ describe('evaluated from another folder', () => {
     expect(close(loss, reference)).toBe(true);
   });
 
+  it('--ep auto and --ep cuda: the side file found from the CUDA session too (or, without the CUDA provider, the one line that says so)', async () => {
+    const argv = ['eval', '--network', fix('tagger.onnx'), '--output', 'logits', ...LOSS, '--feed', `features=${fix('x.npy')}`, '--target', fix('target.npy'), '--json'];
+    const auto = await runCli([...argv, '--ep', 'auto']);
+    expect(auto.code).toBe(0);
+    expect(close(JSON.parse(auto.stdout).loss, reference)).toBe(true);
+    const cuda = await runCli([...argv, '--ep', 'cuda']);
+    if (cuda.code === 0) expect(close(JSON.parse(cuda.stdout).loss, reference)).toBe(true);
+    else expect({ code: cuda.code, stderr: cuda.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(/^focal-onnx: --ep cuda: (the CUDA execution provider is not installed|no usable CUDA device)[^\n]*\n$/) });
+  });
+
   it('evaluateNetwork with the absolute path of the network, in batches', async () => {
     const r = await evaluateNetwork({ network: path.join(FIX, 'tagger.onnx'), output: 'logits', feeds: { features: fix('x.npy') }, target: fix('target.npy'), loss: { task: 'multilabel', input: 'logits', alpha: 0.25, gamma: 2 }, batchSize: 5 * 32 });
     expect(r.batches).toBe(4);
