@@ -14,6 +14,7 @@ import { f32ToF16Bits } from '../../src/io/float16';
 import { writeNpy } from '../../src/io/npy';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { decodeModelProto, serializeModel } from '../../src/onnx';
+import { pairFine } from '../../src/runtime/checks';
 import { CudaUnavailableError } from '../../src/runtime/session';
 import * as session from '../../src/runtime/session';
 import { EvalCore, EvaluatorBatch, EvaluatorResult, SMALL_BATCH_ELEMENTS, createEvaluator } from '../../src/runtime/evaluator';
@@ -282,6 +283,18 @@ describe('one session, and one mechanism for memory and files', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('the one-pass check of a small batch (pairFine) passes exactly what the separate checks pass', () => {
+    const ok = (p: number[], t: number[], F: typeof Float32Array | typeof Float64Array = Float32Array): boolean =>
+      pairFine(F === Float32Array ? 'float32' : 'float64', F.from(p), F === Float32Array ? 'float32' : 'float64', F.from(t));
+    expect(ok([0, 1, 0.5, -0], [0, 1, -0, 1])).toBe(true);
+    for (const bad of [1.0000001, -1e-40, NaN, Infinity, -Infinity]) expect([bad, ok([0.5, bad], [0, 1])]).toEqual([bad, false]);
+    for (const bad of [0.5, -1, 2, Infinity, NaN, 1e-30]) expect([bad, ok([0.5, 0.5], [0, bad])]).toEqual([bad, false]);
+    expect(ok([0.5, 1 + 1e-12], [0, 1], Float64Array)).toBe(false);
+    // Other types, or types that differ, are left to the separate checks.
+    expect(pairFine('float16', new Uint16Array(2), 'float16', new Uint16Array(2))).toBe(false);
+    expect(pairFine('float32', new Float32Array(2), 'uint8', new Uint8Array(2))).toBe(false);
   });
 
   it('checks small batches in JS as large ones in the graph: the same one-line errors', async () => {
