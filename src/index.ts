@@ -49,6 +49,7 @@ export type {
   TensorInfo,
   FunctionInfo,
   AttrInfo,
+  ExternalTensor,
 } from './onnx';
 
 export {
