@@ -6,9 +6,9 @@
 import * as path from 'path';
 import { attachLoss, AttachedModel } from '../attach';
 import { UsageError, quote } from '../errors';
-import { writeFileAtomic } from '../io/atomic';
+import { discardTempFile, renameTempIntoPlace, writeFileAtomic } from '../io/atomic';
 import { LossOptions } from '../losses';
-import { EXTERNAL_DATA_MODES, ExternalDataMode, SideFile, placeExternalData } from '../io/external-data';
+import { EXTERNAL_DATA_MODES, ExternalDataMode, SideFile, placeExternalData, writeSideFileTemp } from '../io/external-data';
 import { externalTensors, serializeModel } from '../onnx';
 import { readModelFile } from '../runtime/model-bytes';
 import { FlagSpecs, parseArgs } from './args';
@@ -68,8 +68,14 @@ export const attachCommand: Command = {
     const mode = flags['external-data'] as ExternalDataMode | undefined;
     const side = placeExternalData(attached.model, attached.bytes.length, mode, path.dirname(path.resolve(network)), flags.out, network, '--external-data');
     const bytes = hadExternal ? serializeModel(attached.model) : attached.bytes;
-    if (side) writeFileAtomic(side.path, side.chunks);
-    writeFileAtomic(flags.out, bytes);
+    // Both files complete before either is renamed into place (a failure leaves neither).
+    const sideTemp = side ? writeSideFileTemp(side) : undefined;
+    try {
+      writeFileAtomic(flags.out, bytes, sideTemp ? () => renameTempIntoPlace(sideTemp) : undefined);
+    } catch (e) {
+      if (sideTemp) discardTempFile(sideTemp);
+      throw e;
+    }
     const external = hadExternal ? externalSummary(side, attached.model) : undefined;
     if (flags.json) {
       write(

@@ -235,8 +235,10 @@ export function renameTempIntoPlace(temp: TempFile): void {
  * Writes `data` (one buffer, or several written in order) to `file` atomically: temporary file in
  * the same directory, write, fsync, rename. On failure the temporary file is removed, an existing
  * `file` is untouched, and user-fixable errors are `UsageError`s naming `file` and the reason.
+ * `beforeRename` runs once the data is on disk, before the rename (e.g. renaming a companion file
+ * into place first); when it throws, nothing is renamed.
  */
-export function writeFileAtomic(file: string, data: ArrayBufferView | readonly ArrayBufferView[]): void {
+export function writeFileAtomic(file: string, data: ArrayBufferView | readonly ArrayBufferView[], beforeRename?: () => void): void {
   const temp = createTempFile(file);
   try {
     const chunks: readonly ArrayBufferView[] = ArrayBuffer.isView(data) ? [data] : data;
@@ -246,6 +248,12 @@ export function writeFileAtomic(file: string, data: ArrayBufferView | readonly A
   } catch (err) {
     discardTempFile(temp);
     throw fsUsageError(file, 'write', err);
+  }
+  try {
+    beforeRename?.();
+  } catch (err) {
+    discardTempFile(temp);
+    throw err;
   }
   renameTempIntoPlace(temp);
 }

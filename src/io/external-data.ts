@@ -9,6 +9,7 @@ import * as path from 'path';
 import { UsageError, quote } from '../errors';
 import type { onnx } from 'onnx-proto';
 import { ExternalPlacement, ExternalTensor, externalTensors, relocateExternalData } from '../onnx/external';
+import { TempFile, createTempFile, discardTempFile, fsUsageError, writeAllSync } from './atomic';
 import { irregularKind } from './files';
 
 /** One side file of a model. */
@@ -103,12 +104,15 @@ export const EXTERNAL_DATA_MODES = ['inline', 'copy', 'keep'] as const;
 /** Protobuf's limit on one message: a model of this size or more cannot hold its weights inline. */
 export const INLINE_LIMIT = 2 ** 31 - 1;
 
-/** A side file to write beside the output (`copy`): its path and contents, in order. */
+/** A side file to write beside the output (`copy`): its path, and where each tensor goes in it from where. */
 export interface SideFile {
   readonly path: string;
   readonly location: string;
-  readonly chunks: readonly Uint8Array[];
+  /** Its size. */
   readonly bytes: number;
+  /** The folder the tensors' source files are in. */
+  readonly srcDir: string;
+  readonly pieces: readonly { readonly tensor: ExternalTensor; readonly at: number; readonly length: number }[];
 }
 
 /**
@@ -116,7 +120,7 @@ export interface SideFile {
  * `source` in messages) for writing it at `out`, so that it loads where it is written:
  * - `inline`: each tensor's bytes go into the model (refused when the model would reach 2 GB);
  *   the default (`mode` undefined) below 2 GB, as `onnx.save` does, `copy` above;
- * - `copy`: into one new side file `OUT.data` beside `out` (returned, to be written with the model);
+ * - `copy`: into one new side file `OUT.data` beside `out` (returned, to be written with the model by writeSideFileTemp);
  * - `keep`: the model refers to the original files by a path relative to `out`'s folder —
  *   refused when that path would leave the folder (onnxruntime refuses '..' and absolute paths).
  * `flag` names the option in messages. The side files are checked first (checkExternalData).
@@ -157,18 +161,53 @@ export function placeExternalData(
   }
   const sidePath = `${out}.data`;
   const location = path.basename(sidePath);
-  const chunks: Uint8Array[] = [];
+  const pieces: { tensor: ExternalTensor; at: number; length: number }[] = [];
+  const sizes = new Map(externalFiles(refs, srcDir).map((f) => [f.location, f.size ?? 0]));
   let offset = 0;
   relocate((t) => {
-    const data = readExternalTensor(t, srcDir);
-    // Each tensor starts on a 4 KiB boundary, as onnx aligns large ones (mmap-friendly).
-    const pad = (4096 - (offset % 4096)) % 4096;
-    if (pad) chunks.push(new Uint8Array(pad));
-    offset += pad;
-    chunks.push(data);
-    const at = offset;
-    offset += data.length;
-    return { location, offset: at, length: data.length };
+    const length = t.length ?? (sizes.get(t.location) ?? 0) - t.offset;
+    // Each tensor starts on a 4 KiB boundary (mmap-friendly, as onnx can align them).
+    offset += (4096 - (offset % 4096)) % 4096;
+    pieces.push({ tensor: t, at: offset, length });
+    offset += length;
+    return { location, offset: pieces[pieces.length - 1].at, length };
   });
-  return { path: sidePath, location, chunks, bytes: offset };
+  return { path: sidePath, location, bytes: offset, srcDir, pieces };
+}
+
+/** Bytes copied per read and write: the weights stream through, never wholly in memory. */
+const COPY_CHUNK = 1 << 24;
+
+/**
+ * Writes `side` (placeExternalData's `copy`) to a temporary file beside its destination, every
+ * tensor streamed from its source file; fsynced and closed, for the caller to rename into place
+ * (renameTempIntoPlace) with the model, or discard.
+ */
+export function writeSideFileTemp(side: SideFile): TempFile {
+  const temp = createTempFile(side.path);
+  const buf = Buffer.alloc(Math.min(COPY_CHUNK, Math.max(1, ...side.pieces.map((p) => p.length))));
+  try {
+    for (const { tensor, at, length } of side.pieces) {
+      const file = path.resolve(side.srcDir, tensor.location);
+      const fd = fs.openSync(file, 'r');
+      try {
+        for (let done = 0; done < length; ) {
+          const n = fs.readSync(fd, buf, 0, Math.min(buf.length, length - done), tensor.offset + done);
+          if (n === 0) throw new UsageError(`${file}: ends before the ${length} bytes of tensor ${quote(tensor.name)} at offset ${tensor.offset}`);
+          writeAllSync(temp.fd, buf.subarray(0, n), at + done);
+          done += n;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    // The file's length is the end of its last tensor (a tensor of 0 bytes writes nothing).
+    fs.ftruncateSync(temp.fd, side.bytes);
+    fs.fsyncSync(temp.fd);
+    fs.closeSync(temp.fd);
+  } catch (err) {
+    discardTempFile(temp);
+    throw fsUsageError(side.path, 'write', err);
+  }
+  return temp;
 }
