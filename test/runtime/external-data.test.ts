@@ -191,4 +191,25 @@ describePython('scripts/make-external-networks.py', (python) => {
     expect(fs.readdirSync(out).sort()).toEqual(fs.readdirSync(FIX).sort());
     for (const f of fs.readdirSync(FIX)) expect(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(FIX, f)))).toBe(true);
   }, 300_000);
+
+  it.each(['inline', 'copy', 'keep'])('attach --external-data %s of saved.onnx: onnx 1.23 loads it (full check) and Python onnxruntime runs it from another folder', async (mode) => {
+    const base = path.join(dir(), `py-${mode}`);
+    fs.mkdirSync(base, { recursive: true });
+    for (const f of ['saved.onnx', 'saved-weights.data']) fs.copyFileSync(path.join(FIX, f), path.join(base, f));
+    const out = path.join(base, 'full.onnx');
+    const r = await runCli(['attach', path.join(base, 'saved.onnx'), '--output', 'logits', ...LOSS, '-o', out, '--external-data', mode]);
+    expect(r.stderr).toBe('');
+    const script = [
+      'import sys, os, numpy as np, onnx, onnxruntime as ort',
+      'out, fix = sys.argv[1], sys.argv[2]',
+      'onnx.checker.check_model(out, full_check=True)',
+      'os.chdir("/")',
+      's = ort.InferenceSession(out, providers=["CPUExecutionProvider"])',
+      'logits, loss = s.run(None, {"features": np.load(fix + "/x.npy"), "target": np.load(fix + "/target.npy")})',
+      'print(float(np.abs(logits - np.load(fix + "/logits.npy")).max()), float(loss))',
+    ].join('\n');
+    const [diff, loss] = runPython(python, ['-c', script, out, FIX]).trim().split(' ').map(Number);
+    expect(diff).toBeLessThan(1e-5);
+    expect(close(loss, reference)).toBe(true);
+  }, 120_000);
 });
