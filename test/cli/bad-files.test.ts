@@ -71,6 +71,18 @@ describe('a path that is not a regular file is refused before it is opened', () 
     expectOneLine(spawnCli(argv()), `${f('fifo')}: is a FIFO (named pipe), ${expected}`);
   });
 
+  (posix && built ? it : it.skip)('a FIFO as a network’s side file (onnxruntime would block opening it)', () => {
+    const d = f('fifo-side');
+    fs.mkdirSync(d);
+    fs.copyFileSync(path.join(FIX, 'tagger.onnx'), path.join(d, 'tagger.onnx'));
+    execFileSync('mkfifo', [path.join(d, 'tagger.onnx.data')]);
+    expectOneLine(
+      spawnCli(['eval', '--network', path.join(d, 'tagger.onnx'), '--output', 'logits', ...ML, '--feed', `features=${path.join(FIX, 'x.npy')}`, '--target', path.join(FIX, 'target.npy')]),
+      `${path.join(d, 'tagger.onnx')}: its weights lie in a side file, 'tagger.onnx.data', expected at ${path.join(d, 'tagger.onnx.data')}`,
+      'which is a FIFO (named pipe), not a regular file',
+    );
+  });
+
   itPosix('a character device (/dev/zero, which never ends) as --pred and as --model', async () => {
     expectOneLine(await runCli(['eval', '--pred', '/dev/zero', '--target', f('t.npy')]), '/dev/zero: is a character device, expected a .npy file');
     expectOneLine(await runCli(['eval', '--model', '/dev/zero', '--pred', f('p.npy'), '--target', f('t.npy')]), '/dev/zero: is a character device, expected an .onnx file');

@@ -12,7 +12,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { readNpy } from '../../src/io/npy';
 import { decodeModel } from '../../src/onnx';
-import { evaluate } from '../../src/runtime';
+import { createSession, evaluate } from '../../src/runtime';
 import { evaluateNetwork } from '../../src/runtime/evaluate-network';
 import { createEvaluator } from '../../src/runtime/evaluator';
 import { runCli, scratchDir } from '../helpers/cli';
@@ -67,6 +67,18 @@ describe('evaluated from another folder', () => {
     const cuda = await runCli([...argv, '--ep', 'cuda']);
     if (cuda.code === 0) expect(close(JSON.parse(cuda.stdout).loss, reference)).toBe(true);
     else expect({ code: cuda.code, stderr: cuda.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(/^focal-onnx: --ep cuda: (the CUDA execution provider is not installed|no usable CUDA device)[^\n]*\n$/) });
+  });
+
+  it('createSession(path) opens the network by a path relative to this folder', async () => {
+    const session = await createSession(fix('tagger.onnx'));
+    try {
+      const x = readNpy(path.join(FIX, 'x.npy'));
+      const out = await session.run({ features: { dtype: 'float32', dims: [...x.header.shape], data: x.data as Float32Array } });
+      const want = readNpy(path.join(FIX, 'logits.npy')).data as Float32Array;
+      expect(Math.max(...Array.from(out.logits.data as Float32Array, (v, i) => Math.abs(v - want[i])))).toBeLessThan(1e-5);
+    } finally {
+      await session.release();
+    }
   });
 
   it('evaluateNetwork with the absolute path of the network, in batches', async () => {
