@@ -69,7 +69,7 @@ export const attachCommand: Command = {
     const side = placeExternalData(attached.model, attached.bytes.length, mode, path.dirname(path.resolve(network)), flags.out, network, '--external-data');
     const bytes = hadExternal ? serializeModel(attached.model) : attached.bytes;
     // Both files complete before either is renamed into place (a failure leaves neither).
-    const sideTemp = side ? writeSideFileTemp(side) : undefined;
+    const sideTemp = side ? await writeSideFileTemp(side) : undefined;
     try {
       writeFileAtomic(flags.out, bytes, sideTemp ? () => renameTempIntoPlace(sideTemp) : undefined);
     } catch (e) {

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { UsageError, quote } from '../errors';
 import type { onnx } from 'onnx-proto';
 import { ExternalPlacement, ExternalTensor, externalTensors, relocateExternalData } from '../onnx/external';
-import { TempFile, createTempFile, discardTempFile, fsUsageError, writeAllSync } from './atomic';
+import { TempFile, createTempFile, discardTempFile, fsUsageError } from './atomic';
 import { irregularKind } from './files';
 
 /** One side file of a model. */
@@ -175,30 +175,36 @@ export function placeExternalData(
   return { path: sidePath, location, bytes: offset, srcDir, pieces };
 }
 
+/** Writes `data` at `position` of `fd`; resolves to the bytes written (a short write returns fewer). */
+function writeAt(fd: number, data: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.write(fd, data, 0, data.length, position, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
 /** Bytes copied per read and write: the weights stream through, never wholly in memory. */
 const COPY_CHUNK = 1 << 24;
 
 /**
  * Writes `side` (placeExternalData's `copy`) to a temporary file beside its destination, every
- * tensor streamed from its source file; fsynced and closed, for the caller to rename into place
- * (renameTempIntoPlace) with the model, or discard.
+ * tensor streamed from its source file in chunks — asynchronously, so that SIGINT / SIGTERM end a
+ * copy of gigabytes at once (the cleanup handlers remove the temporary file); fsynced and closed,
+ * for the caller to rename into place (renameTempIntoPlace) with the model, or discard.
  */
-export function writeSideFileTemp(side: SideFile): TempFile {
+export async function writeSideFileTemp(side: SideFile): Promise<TempFile> {
   const temp = createTempFile(side.path);
   const buf = Buffer.alloc(Math.min(COPY_CHUNK, Math.max(1, ...side.pieces.map((p) => p.length))));
   try {
     for (const { tensor, at, length } of side.pieces) {
       const file = path.resolve(side.srcDir, tensor.location);
-      const fd = fs.openSync(file, 'r');
+      const source = await fs.promises.open(file, 'r');
       try {
         for (let done = 0; done < length; ) {
-          const n = fs.readSync(fd, buf, 0, Math.min(buf.length, length - done), tensor.offset + done);
+          const { bytesRead: n } = await source.read(buf, 0, Math.min(buf.length, length - done), tensor.offset + done);
           if (n === 0) throw new UsageError(`${file}: ends before the ${length} bytes of tensor ${quote(tensor.name)} at offset ${tensor.offset}`);
-          writeAllSync(temp.fd, buf.subarray(0, n), at + done);
+          for (let w = 0; w < n; ) w += await writeAt(temp.fd, buf.subarray(w, n), at + done + w);
           done += n;
         }
       } finally {
-        fs.closeSync(fd);
+        await source.close();
       }
     }
     // The file's length is the end of its last tensor (a tensor of 0 bytes writes nothing).
