@@ -23,7 +23,7 @@
  */
 import type { onnx } from 'onnx-proto';
 import { UsageError, quote } from '../errors';
-import { BuildExtras, FocalOptions, Label, LossOptions, Task, buildLoss, normalizeOptions } from '../losses';
+import { BuildExtras, FocalOptions, Label, LossOptions, RowSource, Task, buildLoss, normalizeOptions, rowSource } from '../losses';
 import { DType, MAX_OPSET, MIN_OPSET, ModelFormatError, Shape, decodeModelProto, serializeModel } from '../onnx';
 import { codeName, dtypeFromCode } from '../onnx/dtype';
 
@@ -107,7 +107,7 @@ function sig(v: onnx.IValueInfoProto): TensorSig {
 const shapeText = (s: readonly (number | string | null)[]): string => `[${s.map((d) => d ?? '?').join(', ')}]`;
 
 /** The loss's pred shape for the network output's shape, checked against the task (the target's follows from it, `ioShapes`). */
-function predShapeFor(task: Task, dims: readonly (number | string | null)[], where: string, alphaCount: number | undefined, alphaLabel: string): Shape {
+function predShapeFor(task: Task, dims: readonly (number | string | null)[], where: string, fixed: RowSource | undefined): Shape {
   // Unknown dimensions get symbols of their own (the builder needs a number or a symbol).
   const pred: (number | string)[] = dims.map((d, k) => (d === null ? `${COLLISION_PREFIX}dim${k}` : d));
   switch (task) {
@@ -122,12 +122,11 @@ function predShapeFor(task: Task, dims: readonly (number | string | null)[], whe
       break;
   }
   const last = pred.length - 1;
-  if (alphaCount !== undefined) {
-    const what = task === 'multilabel' ? ['label', 'labels'] : ['class', 'classes'];
-    if (typeof pred[last] === 'number' && pred[last] !== alphaCount) {
-      throw new UsageError(`${alphaLabel} lists ${alphaCount} values, one per ${what[0]}, but ${where} has ${pred[last]} ${what[1]} (shape ${shapeText(dims)})`);
+  if (fixed !== undefined) {
+    if (typeof pred[last] === 'number' && pred[last] !== fixed.count) {
+      throw new UsageError(`${fixed.text}, but ${where} has ${pred[last]} ${task === 'multilabel' ? 'labels' : 'classes'} (shape ${shapeText(dims)})`);
     }
-    pred[last] = alphaCount;
+    pred[last] = fixed.count;
   }
   return pred;
 }
@@ -178,8 +177,7 @@ export function attachLoss(networkBytes: Uint8Array, options: AttachOptions, con
   if (!dims) throw new UsageError(`${where} has no shape; the loss needs at least its rank`);
 
   const o = normalizeOptions({ ...loss, dtype: dtype as DType as FocalOptions['dtype'], opset }, label);
-  const alphaCount = Array.isArray(o.alpha) ? o.alpha.length : undefined;
-  const extras: BuildExtras = { predShape: predShapeFor(o.task, dims, where, alphaCount, label('alpha')) };
+  const extras: BuildExtras = { predShape: predShapeFor(o.task, dims, where, rowSource(o, label)) };
   const lm = buildLoss(o, extras);
   return merge(net, lm.model, output, o, opset, source);
 }

@@ -14,15 +14,15 @@ import { readModelFile } from '../runtime/model-bytes';
 import { FlagSpecs, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
 import { describeOptions } from './format';
-import { LOSS_FLAGS, flagLabel, lossOptionsFromFlags } from './loss-flags';
+import { LOSS_FLAGS, flagLabel, flagTokens, lossOptionsFromFlags } from './loss-flags';
 
 const FLAGS = {
   output: { type: 'string', placeholder: 'NAME', description: "the network's output the loss takes as its prediction (required)" },
   ...LOSS_FLAGS,
   dtype: { ...LOSS_FLAGS.dtype, description: "element type of pred and loss (default: the output's)" },
-  opset: { ...LOSS_FLAGS.opset, description: "ONNX opset (default and only choice: the network's)" },
-  'as-function': { type: 'boolean', description: 'attach the loss as one ai.focal node defined by a model-local function' },
-  'with-grad': { type: 'boolean', description: 'add an output grad = d(loss)/d(the output)' },
+  opset: { ...LOSS_FLAGS.opset, description: "ONNX opset, 13–21 (default and only choice: the network's)" },
+  'as-function': { ...LOSS_FLAGS['as-function'], description: 'attach the loss as one ai.focal node defined by a model-local function' },
+  'with-grad': { ...LOSS_FLAGS['with-grad'], description: 'add an output grad = d(loss)/d(the output)' },
   out: { type: 'string', alias: 'o', placeholder: 'OUT.onnx', description: 'where to write the combined model (required)' },
   'external-data': {
     type: 'enum',
@@ -31,6 +31,10 @@ const FLAGS = {
   },
   json: { type: 'boolean', description: 'print the summary as one JSON object' },
 } as const satisfies FlagSpecs;
+
+const INDENT = ' '.repeat('focal-onnx attach '.length);
+/** The loss flags as attach words them. */
+const ATTACH_LOSS = Object.fromEntries(Object.keys(LOSS_FLAGS).map((k) => [k, (FLAGS as FlagSpecs)[k]]));
 
 const sig = (ts: AttachedModel['inputs']): string => ts.map((t) => `${t.name} ${t.dtype}[${(t.shape ?? []).map((d) => d ?? '?').join(', ')}]`).join(', ');
 
@@ -43,10 +47,7 @@ function externalSummary(side: SideFile | undefined, model: AttachedModel['model
 export const attachCommand: Command = {
   name: 'attach',
   summary: "attach the focal loss to an output of a network (.onnx): one model with the network's outputs and the loss",
-  usage:
-    'focal-onnx attach NETWORK.onnx --output NAME [--task …] [--input …] [--alpha …] [--gamma G] [--reduction …]\n' +
-    '                  [--eps E] [--target-dtype …] [--form …] [--as-function] [--with-grad]\n' +
-    '                  [--external-data inline|copy|keep] -o OUT.onnx',
+  usage: `focal-onnx attach NETWORK.onnx --output NAME ${flagTokens(ATTACH_LOSS, INDENT)}\n${INDENT}[--external-data inline|copy|keep] [--json] -o OUT.onnx`,
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx attach', FLAGS, argv);
@@ -58,10 +59,10 @@ export const attachCommand: Command = {
     if (path.resolve(flags.out) === path.resolve(network)) throw new UsageError(`${flags.out}: is the network itself; write the combined model elsewhere`);
     // dtype and opset are the network's; given, attachLoss checks that they match it.
     const { dtype, opset, ...rest } = flags;
-    const { dtype: _d, opset: _o, ...normalized } = lossOptionsFromFlags(rest, { asFunction: flags['as-function'] ?? false, withGrad: flags['with-grad'] ?? false });
+    const { dtype: _d, opset: _o, ...normalized } = lossOptionsFromFlags(rest);
     const loss: LossOptions = { ...normalized };
     if (dtype !== undefined) loss.dtype = dtype as LossOptions['dtype'];
-    if (opset !== undefined) loss.opset = opset;
+    if (opset !== undefined) loss.opset = opset as number;
     const attached = attachLoss(readModelFile(network), { ...loss, output: flags.output }, { source: network, label: flagLabel, outputLabel: '--output' });
     // The network's side files (external data) placed so that the output loads where it is written.
     const hadExternal = externalTensors(attached.model).length > 0;

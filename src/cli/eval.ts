@@ -12,7 +12,7 @@ import { ExecutionProviderChoice, GraphOptimizationLevel } from '../runtime/sess
 import { FlagSpecs, ParsedFlags, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
 import { describeOptions, formatLoss } from './format';
-import { LOSS_FLAGS, flagLabel, hasLossFlags, lossOptionsFromFlags } from './loss-flags';
+import { LOSS_FLAGS, flagLabel, flagTokens, givenLossFlags, lossOptionsFromFlags } from './loss-flags';
 import { ProgressBar, compact } from './progress';
 
 const FLAGS = {
@@ -23,13 +23,13 @@ const FLAGS = {
   ...LOSS_FLAGS,
   dtype: { ...LOSS_FLAGS.dtype, description: 'element type of pred and loss (default: the prediction file’s)' },
   'target-dtype': { ...LOSS_FLAGS['target-dtype'], description: 'element type of target (default: the target file’s)' },
-  pred: { type: 'string', placeholder: 'P.npy', description: 'predictions: float16/32/64 .npy, C order (required)' },
-  target: { type: 'string', placeholder: 'T.npy', description: 'targets: float, uint8, bool, int32 or int64 .npy (required)' },
   weight: {
     type: 'string',
     placeholder: 'W.npy',
     description: 'weights (.npy, float, >= 0): one per row (sample) or one per prediction (element); its shape decides',
   },
+  pred: { type: 'string', placeholder: 'P.npy', description: 'predictions: float16/32/64 .npy, C order (required)' },
+  target: { type: 'string', placeholder: 'T.npy', description: 'targets: float, uint8, bool, int32 or int64 .npy (required)' },
   ep: { type: 'enum', values: EXECUTION_PROVIDERS, description: 'execution provider: cpu, cuda (GPU only), auto (CUDA if it loads) (default cpu)' },
   'batch-size': { type: 'number', integer: true, min: 1, placeholder: 'N', description: `prediction elements per batch, whole rows (default ${DEFAULT_BATCH_ELEMENTS})` },
   threads: { type: 'number', integer: true, min: 1, max: 1024, placeholder: 'N', description: 'CPU threads (default: every core)' },
@@ -41,11 +41,14 @@ const FLAGS = {
 
 type Flags = ParsedFlags<typeof FLAGS>;
 
+/** The loss flags as eval words them (--weight: a file). */
+const EVAL_LOSS = Object.fromEntries(Object.keys(LOSS_FLAGS).map((k) => [k, (FLAGS as FlagSpecs)[k]]));
+
 /** The loss options from the flags; `dtype` and `targetDtype` only when given (the files decide). */
 function lossFromFlags(flags: Flags): LossOptions {
-  const { dtype, 'target-dtype': targetDtype, ...rest } = flags;
+  const { dtype, 'target-dtype': targetDtype, weight, ...rest } = flags;
   // With a weight file the loss takes a weight input; which kind, its shape decides (evaluate).
-  const normalized = lossOptionsFromFlags(rest, flags.weight !== undefined ? { weight: 'sample' } : {});
+  const normalized = lossOptionsFromFlags(rest, weight !== undefined ? { weight: 'sample' } : {});
   const { dtype: _d, targetDtype: _t, weight: _w, ...options } = normalized;
   const loss: LossOptions = { ...options };
   if (dtype !== undefined) loss.dtype = dtype as LossOptions['dtype'];
@@ -212,12 +215,10 @@ async function runNetwork(flags: Flags, io: CliIO): Promise<number> {
   let loss: LossOptions | undefined;
   if (attached) refuseLossFlags(flags);
   else {
-    const { dtype, 'target-dtype': targetDtype, opset, ...rest } = flags;
-    const { dtype: _d, targetDtype: _t, opset: _o, weight: _w, ...normalized } = lossOptionsFromFlags(rest, flags.weight !== undefined ? { weight: 'sample' } : {});
-    loss = { ...normalized };
-    if (dtype !== undefined) loss.dtype = dtype as LossOptions['dtype'];
-    if (targetDtype !== undefined) loss.targetDtype = targetDtype as LossOptions['targetDtype'];
-    if (opset !== undefined) loss.opset = opset;
+    // The opset is the network's unless given (attachLoss checks a given one).
+    const { opset } = flags as Flags & { opset?: number };
+    const { opset: _o, ...options } = lossFromFlags(flags);
+    loss = opset !== undefined ? { ...options, opset } : options;
   }
   const result = await withProgress(flags, io, (run) =>
     evaluateNetwork({ network: flags.network, model: flags.model, output: flags.output, feeds, target: flags.target as string, weight: flags.weight, out: flags.out, loss, ...run }),
@@ -228,8 +229,9 @@ async function runNetwork(flags: Flags, io: CliIO): Promise<number> {
 
 /** `--model` takes its loss options from the file: loss flags beside it are refused. */
 function refuseLossFlags(flags: Flags): void {
-  if (!hasLossFlags(flags)) return;
-  const given = Object.keys(LOSS_FLAGS).filter((k) => flags[k as keyof typeof LOSS_FLAGS] !== undefined);
+  // --weight is the weight file here, taken with --model too.
+  const given = givenLossFlags(flags, ['weight']);
+  if (given.length === 0) return;
   throw new UsageError(`--model takes its loss options from the file; drop ${given.map((k) => `--${k}`).join(', ')} or drop --model`);
 }
 
@@ -241,7 +243,8 @@ export const evalCommand: Command = {
     '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]\n' +
     '       focal-onnx eval (--network NETWORK.onnx --output NAME [loss flags] | --model ATTACHED.onnx [--output NAME])\n' +
     '                --feed INPUT=FILE.npy [--feed …] --target T.npy [--weight W.npy] [--ep cpu|cuda|auto]\n' +
-    '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]',
+    '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]\n' +
+    `  loss flags: ${flagTokens(EVAL_LOSS, ' '.repeat(14))}`,
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx eval', FLAGS, argv);

@@ -6,22 +6,19 @@ import { writeFileAtomic } from '../io/atomic';
 import { buildLoss, LossModel } from '../losses';
 import { FlagSpecs, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
-import { LOSS_FLAGS, lossOptionsFromFlags } from './loss-flags';
+import { LOSS_FLAGS, flagTokens, lossOptionsFromFlags } from './loss-flags';
 import { UsageError, quote } from '../errors';
 import { lossExtras } from './format';
 
 const FLAGS = {
   ...LOSS_FLAGS,
-  'as-function': { type: 'boolean', description: 'emit the loss as one ai.focal node defined by a model-local function' },
-  'with-grad': { type: 'boolean', description: 'add an output grad = d(loss)/d(pred)' },
-  weight: {
-    type: 'enum',
-    values: ['sample', 'element'],
-    description: 'add a graph input weight: per sample ([N], broadcast over labels) or per element (shaped like the per-element loss)',
-  },
-  output: { type: 'string', alias: 'o', placeholder: 'FILE.onnx', description: 'where to write the model (required)' },
+  out: { type: 'string', alias: 'o', placeholder: 'FILE.onnx', description: 'where to write the model (required; atomically: a complete file or none)' },
+  // The flag's earlier name, still accepted: -o / --out is the output file in every command.
+  output: { type: 'string', placeholder: 'FILE.onnx', description: 'the same as --out (its earlier name)' },
   json: { type: 'boolean', description: 'print the summary as one JSON object' },
 } as const satisfies FlagSpecs;
+
+const INDENT = ' '.repeat('focal-onnx export '.length);
 
 /** `binary probs α=0.25 γ=2 mean eps=0.0001 float32 opset 17 arith: pred float32[N], target float32[N] → loss float32[]` */
 export function summarizeModel(m: LossModel): string {
@@ -38,28 +35,21 @@ export function summarizeModel(m: LossModel): string {
 export const exportCommand: Command = {
   name: 'export',
   summary: 'write a focal-loss graph as an .onnx model',
-  usage:
-    'focal-onnx export [--task binary|multilabel|multiclass] [--input probs|logits] [--alpha A|A1,A2,…|none]\n' +
-    '                  [--gamma G] [--reduction mean|sum|none] [--eps E] [--dtype float32|float64|float16]\n' +
-    '                  [--opset N] [--form arith|onehot] [--targets hard|soft] [--label-smoothing X] [--label-mean]\n' +
-    '                  [--like seed|torchvision|fvcore|optax|keras] [--weight sample|element]\n' +
-    '                  [--as-function] [--with-grad] -o FILE.onnx',
+  usage: `focal-onnx export ${flagTokens(LOSS_FLAGS, INDENT)}\n${INDENT}[--json] -o FILE.onnx`,
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx export', FLAGS, argv);
     if (positionals.length) throw new UsageError(`export takes no positional arguments, got ${quote(positionals[0])}`);
-    if (flags.output === undefined) throw new UsageError('--output (-o) is required: the .onnx file to write');
-    const options = lossOptionsFromFlags(flags, {
-      asFunction: flags['as-function'] ?? false,
-      withGrad: flags['with-grad'] ?? false,
-      ...(flags.weight !== undefined ? { weight: flags.weight as 'sample' | 'element' } : {}),
-    });
+    if (flags.out !== undefined && flags.output !== undefined) throw new UsageError('--out and --output are the same flag (the file to write); give one');
+    const file = flags.out ?? flags.output;
+    if (file === undefined) throw new UsageError('--out (-o) is required: the .onnx file to write');
+    const options = lossOptionsFromFlags(flags);
     const model = buildLoss(options);
-    writeFileAtomic(flags.output, model.bytes);
+    writeFileAtomic(file, model.bytes);
     if (flags.json) {
-      write(io.stdout, JSON.stringify({ file: flags.output, bytes: model.bytes.length, options: model.options, inputs: model.inputs, outputs: model.outputs }));
+      write(io.stdout, JSON.stringify({ file, bytes: model.bytes.length, options: model.options, inputs: model.inputs, outputs: model.outputs }));
     } else {
-      write(io.stdout, `wrote ${flags.output} (${model.bytes.length} bytes): ${summarizeModel(model)}`);
+      write(io.stdout, `wrote ${file} (${model.bytes.length} bytes): ${summarizeModel(model)}`);
     }
     return 0;
   },

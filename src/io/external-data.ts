@@ -207,9 +207,12 @@ export async function writeSideFileTemp(side: SideFile): Promise<TempFile> {
         await source.close();
       }
     }
-    // The file's length is the end of its last tensor (a tensor of 0 bytes writes nothing).
-    fs.ftruncateSync(temp.fd, side.bytes);
-    fs.fsyncSync(temp.fd);
+    // The file's length is the end of its last tensor (a tensor of 0 bytes writes nothing); a
+    // device written directly (atomic.ts) is neither truncated nor fsynced.
+    if (!temp.direct) {
+      fs.ftruncateSync(temp.fd, side.bytes);
+      fs.fsyncSync(temp.fd);
+    }
     fs.closeSync(temp.fd);
   } catch (err) {
     discardTempFile(temp);

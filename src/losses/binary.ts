@@ -39,7 +39,9 @@
  * 1 − p_t = t·σ(−x) + (1 − t)·σ(x). For 0/1 targets and eps = 0 it is the hard form's function.
  */
 import { Value, op } from '../onnx';
-import { LossParams, Param, clamped, clampedLog, clipLogProb, clipProb, focalTerm, logSigmoidPair, smoothTargets, toType } from './focal';
+import { negAlphaT } from './alpha';
+import { LossParams, TermGradient, clamped, clampedLog, clipLogProb, clipProb, focalFactor, focalFactorDerivative, focalTerm, focalTermGradLogits, focalTermGradProbs, logSigmoidPair, oneHot, passMask, scaled, smoothTargets, toType } from './focal';
+import { GradContext, starGradient, termsGradient } from './terms-graph';
 import { FocalOptions, usesSoftForm } from './options';
 
 /**
@@ -79,7 +81,7 @@ function softForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Valu
     m = op.add(op.mul(t, op.sub(1, x)), op.mul(u, x));
   }
   const negBce = op.add(op.mul(t, logP), op.mul(u, log1mP));
-  return focalTerm(negBce, m, p.gamma, arithNegAlpha(t, u, p.alpha));
+  return focalTerm(negBce, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, u, fast: true }));
 }
 
 /**
@@ -105,39 +107,7 @@ function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams, vali
     // p_t = u + s·x: x for t = 1 and 1 − x for t = 0, exactly, for any x; then the seed's clamp.
     ({ logPt, m } = clamped(op.add(op.mul(x, op.sub(t, u)), u), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, arithNegAlpha(t, u, p.alpha), p);
-}
-
-/**
- * −α_t for a scalar, per-label list or attribute α; −1 when unweighted. Two forms:
- * - (α − 1) + t·(1 − 2α), two passes, where that rounds to exactly −α for t = 1 in the compute type
- *   (checked here for each α: true for the seed's 0.25 and any α with few significant bits);
- * - t·(−α) + u·(α − 1) otherwise, three passes, exact for any α (one product is 0): the two-pass
- *   form cancels for t = 1 and would leave a small α (or one near 1) with a relative error ~u/α.
- */
-function arithNegAlpha(t: Value, u: Value, alpha: LossParams['alpha']): Param {
-  const ct = t.dtype;
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number') {
-    if (alpha === 0.5) return -0.5;
-    if (alpha === 0) return op.neg(u);
-    if (alpha === 1) return op.neg(t);
-    if (twoPassExact([alpha], ct)) return op.add(op.mul(t, 1 - 2 * alpha), alpha - 1);
-    return op.add(op.mul(t, -alpha), op.mul(u, alpha - 1));
-  }
-  const g = t.graph;
-  if (alpha instanceof Value) {
-    const a = toType(alpha, ct);
-    return op.add(op.mul(t, op.neg(a)), op.mul(u, op.sub(a, 1)));
-  }
-  if (twoPassExact(alpha, ct)) return op.add(op.mul(t, g.constant(alpha.map((a) => 1 - 2 * a), ct)), g.constant(alpha.map((a) => a - 1), ct));
-  return op.add(op.mul(t, g.constant(alpha.map((a) => -a), ct)), op.mul(u, g.constant(alpha.map((a) => a - 1), ct)));
-}
-
-/** Whether (α − 1) + 1·(1 − 2α), each constant and the sum rounded to `ct`, is exactly −α (rounded) for every α. */
-function twoPassExact(alphas: readonly number[], ct: string): boolean {
-  const r = ct === 'float64' ? (x: number): number => x : Math.fround;
-  return alphas.every((a) => r(r(1 - 2 * a) + r(a - 1)) === r(-a));
+  return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, u, fast: true }), p);
 }
 
 function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
@@ -155,7 +125,7 @@ function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Va
   // Float32 from int32 indices: CUDA's OneHot takes (int64, int64, float32) or (int32, int32,
   // float32); int32 halves the index bytes of a float target.
   const it = target.dtype === 'int64' ? 'int64' : 'int32';
-  const isNeg = toType(op.oneHot(toType(target, it), g.constant(1, it), g.constant([0, 1], 'float32'), cls), ct);
+  const isNeg = oneHot(toType(target, it), g.constant(1, it), ct, cls);
   const mask = op.concat([isNeg, op.sub(1, isNeg)], cls);
   const flatMask = op.reshape(mask, [2, -1]);
   // The masked sum over the two classes, Σ_c v[c]·mask[c], as the product with the row [1, 1]:
@@ -174,28 +144,78 @@ function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Va
   } else {
     ({ logPt, m } = clamped(pick(pair(op.sub(1, x), x)), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, onehotNegAlpha(x, mask, flatMask, sumClasses, p.alpha), p);
+  return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'mask', like: x, mask, flatMask, sumClasses }), p);
+}
+
+// ---- gradients (see grad.ts for the derivation) -----------------------------------------------------
+
+/**
+ * The gradient of the hard forms (arith and onehot compute the same function), FL* and the
+ * detection terms: with s = 2t − 1 and z = s·x (logits), p_t = (1 − t) + s·p and 1 − p_t = t − s·p
+ * (probs, each without cancellation, as the arith form), dL/dx = s · dL/dz (or s · dL/dp_t).
+ */
+export function binaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+  const ct = x.dtype;
+  const t = toType(ctx.prep.target, ct);
+  const s = op.sub(op.mul(t, 2), 1);
+  const sx = op.mul(x, s);
+  let g: TermGradient;
+  if (o.variant === 'star') g = starGradient(sx, p);
+  else if (o.input === 'logits') {
+    // log σ(z) = min(z, 0) − T and log σ(−z) = −max(z, 0) − T, T = log(1 + e^(−|z|)) shared.
+    const ls = logSigmoidPair(sx);
+    g = focalTermGradLogits(ls.pos, op.exp(ls.neg), p);
+  } else g = focalTermGradProbs(op.add(op.sub(1, t), sx), op.sub(t, sx), p);
+  const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t }), x, o, p, ctx, ctx.prep.target);
+  return op.mul(finish(g), s);
 }
 
 /**
- * The seed's α table [1 − α, α] (negated), masked: −α_t per element. A scalar α is one row
- * [α − 1, −α] times the flat mask; a per-label α is a [2, 1, L] table times the mask, then summed.
+ * The soft form's gradient: L = −α_t · m^γ · B with B = −BCE = t·log c + u·log(1 − c),
+ * m = 1 − p_t = t·(1 − p) + u·p, so dm/dp = −s (s = 2t − 1) and
+ *
+ *     probs:  dL/dp = −α_t · [−s·γ·m^(γ−1)·B + m^γ·[mask]·(t/c − u/(1 − c))]
+ *     logits: dL/dx = −α_t · [−s·γ·m^γ·r·B + m^γ·(t·(1 − p)·[mask₊] − u·p·[mask₋])],  r = p(1 − p)/m
+ *
+ * (logits: dm/dx = −s·p·(1 − p), and r ≤ 1 keeps the negative power of m out: r = 0 where m
+ * underflows to 0). The masks pass where the clip of p (or of log σ(±x)) left it as it was.
+ * probs with 0 < γ < 1 at m = 0 (p = t ∈ {0, 1}): the true gradient is infinite, and so is this.
  */
-function onehotNegAlpha(x: Value, mask: Value, flatMask: Value, sumClasses: (v: Value) => Value, alpha: LossParams['alpha']): Param {
-  const ct = mask.dtype;
-  const g = mask.graph;
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number') return op.reshapeLike(op.matMul(g.constant([alpha - 1, -alpha], ct, [1, 2]), flatMask), x);
-  if (alpha instanceof Value) {
-    const a = toType(alpha, ct);
-    if (a.rank === 0) {
-      const row = op.reshape(op.concat([op.unsqueeze(op.sub(a, 1), [0]), op.unsqueeze(op.neg(a), [0])], 0), [1, 2]);
-      return op.reshapeLike(op.matMul(row, flatMask), x);
+export function softBinaryGradient(x: Value, target: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+  const ct = x.dtype;
+  const t = softTarget(target, ct, p);
+  const u = op.sub(1, t);
+  const s = op.sub(t, u);
+  let b: Value;
+  let m: Value;
+  let dB: Value;
+  let dmTerm: Value | 1 | undefined; // d(m^γ)/d(input) / (−s): the factor of −s·B
+  if (o.input === 'logits') {
+    const ls = logSigmoidPair(x);
+    const lp = clipLogProb(ls.pos, p.eps);
+    const lq = clipLogProb(ls.neg, p.eps);
+    const pr = op.exp(ls.pos);
+    const q = op.exp(ls.neg);
+    b = op.add(op.mul(t, lp), op.mul(u, lq));
+    m = op.add(op.mul(t, q), op.mul(u, pr));
+    dB = op.sub(passMask(op.mul(t, q), lp, ls.pos, p.eps), passMask(op.mul(u, pr), lq, ls.neg, p.eps));
+    if (p.gamma !== 0) {
+      const pq = op.mul(pr, q);
+      const r = op.where(op.equal(m, 0), 0, op.div(pq, m));
+      const mg = focalFactor(m, p.gamma);
+      const gr = scaled(r, p.gamma);
+      dmTerm = mg ? op.mul(mg, gr) : gr;
     }
-    // [L] → [2, 1, …, L]: the class axis first, the label axis last, ones between.
-    const lift = (v: Value): Value => op.unsqueeze(v, [...Array(mask.rank - a.rank).keys()]);
-    return sumClasses(op.mul(op.concat([lift(op.sub(a, 1)), lift(op.neg(a))], 0), mask));
+  } else {
+    const c = clipProb(x, p.eps);
+    const c1 = op.sub(1, c);
+    b = op.add(op.mul(t, op.log(c)), op.mul(u, op.log(c1)));
+    m = op.add(op.mul(t, op.sub(1, x)), op.mul(u, x));
+    dB = passMask(op.sub(op.div(t, c), op.div(u, c1)), c, x, p.eps);
+    dmTerm = focalFactorDerivative(m, p.gamma);
   }
-  const dims = [2, ...Array(mask.rank - 2).fill(1), alpha.length];
-  return sumClasses(op.mul(g.constant([...alpha.map((a) => a - 1), ...alpha.map((a) => -a)], ct, dims), mask));
+  const f = focalFactor(m, p.gamma);
+  let core: Value = f ? op.mul(f, dB) : dB;
+  if (dmTerm !== undefined) core = op.sub(core, op.mul(dmTerm === 1 ? s : op.mul(s, dmTerm), b));
+  return termsGradient(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t }), x, o, p, ctx, t)({ core });
 }

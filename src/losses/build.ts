@@ -8,17 +8,16 @@
  */
 import { onnx } from 'onnx-proto';
 import { UsageError } from '../errors';
-import { Attr, DType, FunctionDef, Graph, Shape, Value, attr, buildModel, serializeModel } from '../onnx';
+import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
-import { LossParams, computeType, literalParams, reduceAll, toType, weighted } from './focal';
+import { LossParams, computeType, literalParams, reduce, toType, weighted } from './focal';
 import { focalGradient } from './grad';
-import { applyTerms, meanDivisor, prepareTargets, reduceTerms, starElements } from './terms-graph';
-import { describeTerms, hasTerms, termsDim } from './terms';
-import { classDim, multiclassElements } from './multiclass';
-import { labelDim, multilabelElements, perLabel } from './multilabel';
-import { FocalOptions, LossOptions, Task, normalizeOptions, optionsToMetadata, usesSoftForm } from './options';
-import { op } from '../onnx';
+import { applyTerms, meanDivisor, prepareTargets, starElements, sumF } from './terms-graph';
+import { describeTerms, hasTerms } from './terms';
+import { multiclassElements } from './multiclass';
+import { perLabel } from './multilabel';
+import { FocalOptions, LossOptions, Task, functionAttributes, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';
 
 /** The custom domain of the function form, and its op per task. */
 export const FOCAL_DOMAIN = 'ai.focal';
@@ -73,7 +72,7 @@ type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, val
 
 const ELEMENTS: Record<Task, Elements> = {
   binary: binaryElements,
-  multilabel: multilabelElements,
+  multilabel: binaryElements,
   multiclass: multiclassElements,
 };
 
@@ -111,14 +110,23 @@ export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): S
   return o.task === 'multiclass' ? pred.slice(0, 1) : pred;
 }
 
+/**
+ * The label / class dimension: fixed by the option that lists one value per label or class
+ * (classWeight, a posWeight list or an α list; normalizeOptions checks that they agree), else
+ * symbolic.
+ */
+function fixedDim(o: FocalOptions): number | string {
+  return rowSource(o)?.count ?? (o.task === 'multiclass' ? 'C' : 'L');
+}
+
 function defaultShapes(o: FocalOptions): { pred: Shape; target: Shape } {
   switch (o.task) {
     case 'binary':
       return { pred: ['N'], target: ['N'] };
     case 'multilabel':
-      return { pred: ['N', termsDim(o) ?? labelDim(o)], target: o.targetFormat === 'index' ? ['N'] : ['N', termsDim(o) ?? labelDim(o)] };
+      return { pred: ['N', fixedDim(o)], target: o.targetFormat === 'index' ? ['N'] : ['N', fixedDim(o)] };
     case 'multiclass':
-      return { pred: ['N', termsDim(o) ?? classDim(o)], target: ['N'] };
+      return { pred: ['N', fixedDim(o)], target: ['N'] };
   }
 }
 
@@ -134,12 +142,11 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
   }
   const pred = [...shape];
   if (o.task !== 'binary') {
-    const fixed = termsDim(o) ?? (o.task === 'multilabel' ? labelDim(o) : classDim(o));
+    const fixed = fixedDim(o);
     const last = pred[pred.length - 1];
     if (typeof fixed === 'number') {
       if (typeof last === 'number' && last !== fixed) {
-        const what = o.task === 'multilabel' ? 'label' : 'class';
-        throw new UsageError(`predShape ${text} has ${last} ${what === 'label' ? 'labels' : 'classes'} on its last axis, but alpha lists ${fixed} values, one per ${what}`);
+        throw new UsageError(`predShape ${text} has ${last} ${o.task === 'multilabel' ? 'labels' : 'classes'} on its last axis, but ${rowSource(o)?.text}`);
       }
       pred[pred.length - 1] = fixed;
     }
@@ -182,30 +189,30 @@ export function describeLoss(o: FocalOptions): string {
   return parts.join(' ');
 }
 
-/** The outputs of the loss for `pred` and `target` of graph `g` (a model graph or a function body). */
+/**
+ * The outputs of the loss for `pred` and `target` of graph `g` (a model graph or a function body):
+ * one pipeline, elements → terms → weight → reduce. The plain loss is the terms at their defaults,
+ * which add no node (no ignored targets, no class or positive weight, not normalized, divisor the
+ * element count).
+ */
 function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams, extras: BuildExtras, normalizer?: Value): [string, Value][] {
   const x = toType(pred, computeType(o));
   const prep = prepareTargets(x, target, o);
   let f: Value | undefined;
   const pp: LossParams = { ...p, onTerm: (parts) => (f = parts.f) };
   const raw = o.variant === 'star' ? starElements(x, prep.target, p) : ELEMENTS[o.task](x, prep.target, o, pp, extras.validInputs);
-  const terms = hasTerms(o);
-  const applied = terms ? applyTerms(x, raw, f, prep, o) : { loss: raw };
+  const applied = applyTerms(x, raw, f, prep, o);
   let elements = applied.loss;
-  if (o.labelMean) elements = op.reduceMean(elements, { axes: [elements.rank - 1], keepdims: false });
+  if (o.labelMean) elements = reduce(elements, 'mean', { axes: [elements.rank - 1] });
   elements = weighted(elements, p.weight);
   const divisor = o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);
-  const reduced = terms ? reduceTerms(elements, divisor, o) : reduceAll(elements, o.reduction, p.weight);
-  const outputs: [string, Value][] = [['loss', out(reduced)]];
+  const outputs: [string, Value][] = [['loss', out(reduce(elements, o.reduction, { divisor, weight: p.weight }))]];
   if (extras.perLabel) {
     if (o.task !== 'multilabel' || o.labelMean) throw new RangeError(`perLabel: only for task multilabel without labelMean, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);
   }
-  if (extras.focalSum) {
-    const fv = f ?? op.constantOfShape(op.shape(raw), 1, raw.dtype);
-    outputs.push(['focal_sum', toType(op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, { keepdims: false }), 'float64')]);
-  }
+  if (extras.focalSum) outputs.push(['focal_sum', toType(sumF(f, raw, prep), 'float64')]);
   if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p, { prep, divisor, focalSum: applied.focalSum, rawSum: applied.rawSum }))]);
   return outputs;
 }
@@ -223,29 +230,7 @@ function attributeParams(g: Graph, o: FocalOptions, weight?: Value): LossParams 
 /** The `ai.focal` function for these options and the attributes of a node that calls it. */
 export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, Attr> } {
   const shapes = ioShapes(o, extras.predShape);
-  const attrs: Record<string, Attr> = {
-    gamma: attr.float(o.gamma),
-    eps: attr.float(o.eps),
-    reduction: attr.string(o.reduction),
-  };
-  if (Array.isArray(o.alpha)) attrs.alpha = attr.floats(o.alpha);
-  else if (o.alpha !== null) attrs.alpha = attr.float(o.alpha as number);
-  // The terms as attributes: the threshold is read from its attribute by the body; the others
-  // shape the body (constants and structure) and are recorded for a runtime that knows the op.
-  if (o.reducedThreshold !== null) attrs.reduced_threshold = attr.float(o.reducedThreshold);
-  if (o.targetFormat !== 'dense') attrs.target_format = attr.string(o.targetFormat);
-  if (o.ignoreIndex !== null) attrs.ignore_index = attr.int(o.ignoreIndex);
-  if (o.normalize !== 'elements') attrs.normalize = typeof o.normalize === 'number' ? attr.float(o.normalize) : attr.string(o.normalize);
-  if (o.classWeight) attrs.class_weight = attr.floats(o.classWeight);
-  if (o.posWeight !== null) attrs.pos_weight = typeof o.posWeight === 'number' ? attr.float(o.posWeight) : attr.floats(o.posWeight);
-  if (o.variant !== 'focal') attrs.variant = attr.string(o.variant);
-  if (o.normalized) attrs.normalized = attr.int(1);
-  if (o.countIgnored) attrs.count_ignored = attr.int(1);
-  // The structural options beyond the seed's are string attributes (as reduction): the body is built for them.
-  if (o.targets !== 'hard') attrs.targets = attr.string(o.targets);
-  if (o.labelSmoothing > 0) attrs.label_smoothing = attr.float(o.labelSmoothing);
-  if (o.weight !== 'none') attrs.weight = attr.string(o.weight);
-  if (o.labelMean) attrs.label_mean = attr.int(1);
+  const attrs = functionAttributes(o);
   const inputs = [
     { name: 'pred', dtype: o.dtype, shape: shapes.pred },
     { name: 'target', dtype: o.targetDtype, shape: shapes.target },

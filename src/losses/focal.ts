@@ -12,14 +12,17 @@
  * - label smoothing is a transform of t before all of it (`smoothTargets`), which makes a hard
  *   target soft;
  * - w, a sample / element weight input, a multiplier on the element's loss (`weighted`), and the
- *   reductions over it (`reduceAll`: mean = Σ w·l / count, weighted-mean = Σ w·l / Σ w).
+ *   reduction over it (`reduce`: mean = Σ w·l / count, weighted-mean = Σ w·l / Σ w);
+ * - the gradient of the focal term and of the reduction, each beside it (grad.ts derives them);
+ * - the one-hot of class indices and the sizes known only at run time.
  *
  * Also the focal factor specialised for the common γ, the float16 boundary (computed in float32
  * inside), and the stable log-sigmoid used for logits with eps = 0.
  *
- * Parameters are `Param`s: a number known when the graph is built (folded into constants), or a
- * value — a model-local function's attribute — so one body serves the flat graph and the
- * `ai.focal` function alike.
+ * Parameters are `Param`s: a number known when the graph is built, or a value — a model-local
+ * function's attribute — so one body serves the flat graph and the `ai.focal` function alike.
+ * Numbers are folded into typed constants by the helpers below (`fold` and its named forms,
+ * `typed`, `divBy`, `scaled`, `pdiv`), not by a `typeof` test at each use.
  */
 import { DType, Value, op } from '../onnx';
 import { FocalOptions, Reduction } from './options';
@@ -41,16 +44,46 @@ export function param(p: Param, like: DType): Value | number {
   return typeof p === 'number' ? p : toType(p, like);
 }
 
-/** a + b, folded when both are numbers. */
-export function padd(a: Param, b: Param, like: DType): Param {
-  if (typeof a === 'number' && typeof b === 'number') return a + b;
-  return op.add(param(a, like), param(b, like));
+/** a / b, folded when both are numbers. */
+export function pdiv(a: Param, b: Param, like: DType): Param {
+  if (typeof a === 'number' && typeof b === 'number') return a / b;
+  return op.div(param(a, like), param(b, like));
 }
 
-/** a · b, folded when both are numbers. */
-export function pmul(a: Param, b: Param, like: DType): Param {
-  if (typeof a === 'number' && typeof b === 'number') return a * b;
-  return op.mul(param(a, like), param(b, like));
+/**
+ * f(p) in the compute type `ct`: the number `num(p)` when p is a number (folded when the graph is
+ * built), else `val` of p (cast to `ct`) in the graph. The named folds below are the ones the loss uses.
+ */
+export function fold(p: Param, ct: DType, num: (a: number) => number, val: (v: Value) => Value): Param {
+  return typeof p === 'number' ? num(p) : val(toType(p, ct));
+}
+
+/** 1 − p. */
+export const oneMinus = (p: Param, ct: DType): Param => fold(p, ct, (a) => 1 - a, (v) => op.sub(1, v));
+/** log p. */
+export const logOf = (p: Param, ct: DType): Param => fold(p, ct, Math.log, op.log);
+/** log(1 − p) (log1p(−p) for a number). */
+export const logOneMinus = (p: Param, ct: DType): Param => fold(p, ct, (a) => Math.log1p(-a), (v) => op.log(op.sub(1, v)));
+/** 1 / p. */
+export const recip = (p: Param, ct: DType): Param => fold(p, ct, (a) => 1 / a, op.reciprocal);
+/** p − 1. */
+export const minusOne = (p: Param, ct: DType): Param => fold(p, ct, (a) => a - 1, (v) => op.sub(v, 1));
+
+/** A number, or a list as a typed constant of `ct` (a per-label / per-class table), after `f` on each entry. */
+export function typed(v: number | readonly number[], g: Value['graph'], ct: DType, f: (a: number) => number = (a) => a): number | Value {
+  return typeof v === 'number' ? f(v) : g.constant(v.map(f), ct);
+}
+
+/** x / p: a Mul by the folded 1/p for a number, else a Div. */
+export function divBy(x: Value, p: Param): Value {
+  return typeof p === 'number' ? op.mul(x, 1 / p) : op.div(x, toType(p, x.dtype));
+}
+
+/** x · p, with no node for p = 1 and a Neg for p = −1. */
+export function scaled(x: Value, p: Param): Value {
+  if (p === 1) return x;
+  if (p === -1) return op.neg(x);
+  return op.mul(x, param(p, x.dtype));
 }
 
 /**
@@ -72,10 +105,8 @@ export function focalFactor(m: Value, gamma: Param): Value | undefined {
 export function focalWeight(m: Value, gamma: Param, reduced: Param | null = null): Value | undefined {
   if (reduced === null) return focalFactor(m, gamma);
   const ct = m.dtype;
-  const scaled = typeof reduced === 'number' ? op.mul(m, 1 / reduced) : op.div(m, toType(reduced, ct));
-  const f = focalFactor(scaled, gamma) ?? m.graph.constant(1, ct);
-  const oneMinusX = typeof reduced === 'number' ? 1 - reduced : op.sub(1, toType(reduced, ct));
-  return op.where(op.greater(m, param(oneMinusX, ct)), 1, f);
+  const f = focalFactor(divBy(m, reduced), gamma) ?? m.graph.constant(1, ct);
+  return op.where(op.greater(m, param(oneMinus(reduced, ct), ct)), 1, f);
 }
 
 /**
@@ -94,6 +125,97 @@ export function focalTerm(logPt: Value, m: Value, gamma: Param, negAlpha: Param,
   return op.mul(toType(negAlpha, ct), weighted);
 }
 
+// ---- the focal term's gradient (see grad.ts for the derivation) ---------------------------------
+
+/** d(m^γ)/dm = γ·m^(γ−1), for the soft probs form: undefined for γ = 0 (no term), 1 for γ = 1. */
+export function focalFactorDerivative(m: Value, gamma: Param): Value | 1 | undefined {
+  const ct = m.dtype;
+  if (typeof gamma !== 'number') return op.mul(op.pow(m, op.sub(toType(gamma, ct), 1)), toType(gamma, ct));
+  if (gamma === 0) return undefined;
+  if (gamma === 1) return 1;
+  if (gamma === 2) return op.mul(m, 2);
+  return op.mul(op.pow(m, gamma - 1), gamma);
+}
+
+/** γ where the focal term applies: γ, or with the reduced loss's threshold X 0 where its factor is 1 (m > 1 − X). */
+function gammaEff(m: Value, gamma: Param, reduced: Param | null | undefined): Param {
+  if (reduced === null || reduced === undefined) return gamma;
+  const ct = m.dtype;
+  return op.where(op.greater(m, param(oneMinus(reduced, ct), ct)), m.graph.constant(0, ct), param(gamma, ct));
+}
+
+/** ρ = log c / (c − 1), 1 at c = 1 (the Where keeps the 0/0 out): −log(1 − m)/m for m = 1 − c. */
+export function rho(c: Value, logC?: Value): Value {
+  return op.where(op.equal(c, 1), 1, op.div(logC ?? op.log(c), op.sub(c, 1)));
+}
+
+/** v where the clip left `clipped` equal to `raw` (the gradient passes), else 0; eps = 0: v. */
+export function passMask(v: Value, clipped: Value, raw: Value, eps: Param): Value {
+  return eps === 0 ? v : op.where(op.equal(clipped, raw), v, 0);
+}
+
+/**
+ * The focal term's gradient per element, without −α_t (which the caller folds with the terms and
+ * the reduction): `core`, and `dF`, the focal factor's own derivative (for the normalized loss,
+ * built only when asked). Both are 0 where the clamp does not pass p_t (PyTorch's clamp_backward).
+ */
+export interface TermGradient {
+  readonly core: Value;
+  readonly dF?: () => Value | undefined;
+}
+
+/**
+ * probs, d/dc: core = F·(γ_eff·ρ + 1/c), dF/dc = −γ_eff·m^(γ−1)/X^γ, with c = clamp(p_t, eps, 1).
+ * `m` is 1 − p_t computed without cancellation where the caller can (binary: t − s·p).
+ */
+export function focalTermGradProbs(pt: Value, m: Value, p: LossParams): TermGradient {
+  const ct = pt.dtype;
+  const { gamma, reducedThreshold: reduced = null } = p;
+  const c = op.clip(pt, param(p.eps, ct), 1);
+  const inv = op.reciprocal(c);
+  const ge = gammaEff(m, gamma, reduced);
+  // γ = 0: no focal term to differentiate (and no ρ·0, NaN where ρ is infinite).
+  const inner = gamma === 0 ? inv : op.add(scaled(rho(c), ge), inv);
+  const f = focalWeight(m, gamma, reduced);
+  const core = f ? op.mul(f, inner) : inner;
+  const pass = op.equal(c, pt);
+  const dF = (): Value | undefined => {
+    if (gamma === 0) return undefined;
+    let d = op.neg(op.mul(focalFactor(m, minusOne(gamma, ct)) ?? op.add(op.mul(m, 0), 1), param(ge, ct)));
+    if (reduced !== null) {
+      const xg = typeof reduced === 'number' && typeof gamma === 'number' ? Math.pow(reduced, -gamma) : op.pow(toType(reduced as Value, ct), op.neg(toType(gamma as Value, ct)));
+      d = op.mul(d, param(xg, ct));
+    }
+    return op.where(pass, d, 0);
+  };
+  return { core: op.where(pass, core, 0), dF };
+}
+
+/**
+ * logits, d/dz with log p_t = log σ(z) or log-softmax: core = F·(m + γ_eff·c·λ), dF/dz = −γ_eff·F·c,
+ * with c = p_t, λ = −log p_t; no clamp (and no mask) for eps = 0.
+ */
+export function focalTermGradLogits(logPt: Value, m: Value, p: LossParams): TermGradient {
+  const ct = logPt.dtype;
+  const { gamma, eps, reducedThreshold: reduced = null } = p;
+  const ge = gammaEff(m, gamma, reduced);
+  let c: Value | undefined;
+  let inner: Value = m;
+  if (gamma !== 0) {
+    c = op.exp(logPt);
+    inner = op.add(m, scaled(op.mul(c, op.neg(logPt)), ge)); // c·λ ≥ 0
+  }
+  const f = focalWeight(m, gamma, reduced);
+  const core = f ? op.mul(f, inner) : inner;
+  const pass = eps === 0 ? undefined : op.equal(op.clip(logPt, logOf(eps, ct), 0), logPt);
+  const dF = (): Value | undefined => {
+    if (c === undefined) return undefined;
+    const d = op.neg(op.mul(f ? op.mul(f, c) : c, param(ge, ct)));
+    return pass ? op.where(pass, d, 0) : d;
+  };
+  return { core: pass ? op.where(pass, core, 0) : core, dF };
+}
+
 /** The seed's clamp on p_t: log(clamp(p_t, eps, 1)) and 1 − clamp(p_t, eps, 1). */
 export function clamped(pt: Value, eps: Param): { logPt: Value; m: Value } {
   const c = op.clip(pt, param(eps, pt.dtype), 1);
@@ -109,8 +231,8 @@ export function clamped(pt: Value, eps: Param): { logPt: Value; m: Value } {
 export function clampedLog(logPt: Value, m: Value, eps: Param): { logPt: Value; m: Value } {
   if (eps === 0) return { logPt, m };
   const ct = logPt.dtype;
-  const logEps = typeof eps === 'number' ? Math.log(eps) : op.log(toType(eps, ct));
-  const upper = typeof eps === 'number' ? 1 - eps : op.sub(1, toType(eps, ct));
+  const logEps = logOf(eps, ct);
+  const upper = oneMinus(eps, ct);
   return { logPt: op.clip(logPt, logEps, 0), m: op.clip(m, 0, upper) };
 }
 
@@ -135,29 +257,40 @@ export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
 }
 
 /**
- * The reduction over every element: mean, sum, none (the elements themselves), or weighted-mean
- * Σ w·l / Σ w. `loss` is already weighted (`weighted`); `weight` is the weight input as given (a
- * sample weight [N] may be broadcast over labels in `loss`): mean(w·l) / mean(w) is Σ w·l / Σ w
- * over the broadcast weights, with no shape arithmetic.
+ * The reduction, written once: none (the elements themselves), sum, mean = Σ l / D, or
+ * weighted-mean = Σ w·l / Σ w. `divisor` is D ('mean', the default: the element count, a plain
+ * ReduceMean; else a number or a device scalar, see terms-graph's `meanDivisor`). `loss` is already
+ * weighted (`weighted`); `weight` is the weight input as given (a sample weight [N] may be broadcast
+ * over labels in `loss`): mean(w·l) / mean(w) is Σ w·l / Σ w over the broadcast weights, with no
+ * shape arithmetic. `axes`: over those axes only (the multi-label per-label vector, a row's mean
+ * over its labels).
  */
-export function reduceAll(loss: Value, reduction: Reduction, weight?: Value): Value {
+export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param | 'mean'; weight?: Value; axes?: readonly number[] } = {}): Value {
+  const how = r.axes ? { axes: [...r.axes], keepdims: false } : { keepdims: false };
   switch (reduction) {
-    case 'mean':
-      return op.reduceMean(loss, { keepdims: false });
-    case 'sum':
-      return op.reduceSum(loss, { keepdims: false });
     case 'none':
       return loss;
+    case 'sum':
+      return op.reduceSum(loss, how);
+    case 'mean':
+      if (r.divisor === undefined || r.divisor === 'mean') return op.reduceMean(loss, how);
+      return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
     case 'weighted-mean':
-      if (!weight) throw new RangeError('reduceAll: weighted-mean needs the weight input');
-      return op.div(op.reduceMean(loss, { keepdims: false }), op.reduceMean(toType(weight, loss.dtype), { keepdims: false }));
+      if (!r.weight) throw new RangeError('reduce: weighted-mean needs the weight input');
+      return op.div(op.reduceMean(loss, how), op.reduceMean(toType(r.weight, loss.dtype), how));
   }
 }
 
-/** The reduction over `axes` only (the per-label vector of the multi-label loss). */
-export function reduceAxis(loss: Value, reduction: 'mean' | 'sum', axes: number | readonly number[]): Value {
-  const list = typeof axes === 'number' ? [axes] : [...axes];
-  return reduction === 'mean' ? op.reduceMean(loss, { axes: list, keepdims: false }) : op.reduceSum(loss, { axes: list, keepdims: false });
+/**
+ * The reduction's gradient beside it: what each element's gradient is divided by — D (mean; the
+ * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean), or undefined for sum and none.
+ */
+export function reduceDivisor(reduction: Reduction, divisor: Param | 'mean', countLike: Value, ct: DType, weight?: Value): Param | undefined {
+  if (reduction === 'sum' || reduction === 'none') return undefined;
+  const count = divisor === 'mean' ? elementCount(countLike, ct) : divisor;
+  if (reduction === 'mean') return count;
+  if (!weight) throw new RangeError('reduceDivisor: weighted-mean needs the weight input');
+  return op.mul(param(count, ct), op.reduceMean(toType(weight, ct), { keepdims: false }));
 }
 
 /** `w` (a weight input: [N], or shaped like the elements) lifted to broadcast against `like` ([N, …]). */
@@ -181,8 +314,7 @@ export function weighted(loss: Value, weight: Value | undefined): Value {
 export function smoothTargets(t: Value, x: Param, k: Param): Value {
   if (x === 0) return t;
   const ct = t.dtype;
-  const inv = typeof k === 'number' ? 1 / k : op.reciprocal(toType(k, ct));
-  return op.sub(t, op.mul(op.sub(t, inv), param(x, ct)));
+  return op.sub(t, op.mul(op.sub(t, recip(k, ct)), param(x, ct)));
 }
 
 /**
@@ -192,16 +324,15 @@ export function smoothTargets(t: Value, x: Param, k: Param): Value {
 export function clipLogProb(logP: Value, eps: Param): Value {
   if (eps === 0) return logP;
   const ct = logP.dtype;
-  const lo = typeof eps === 'number' ? Math.log(eps) : op.log(toType(eps, ct));
-  const hi = typeof eps === 'number' ? Math.log1p(-eps) : op.log(op.sub(1, toType(eps, ct)));
-  return op.clip(logP, lo, hi);
+  const lo = logOf(eps, ct);
+  return op.clip(logP, lo, logOneMinus(eps, ct));
 }
 
 /** Keras' clip of a probability to [eps, 1 − eps]; eps = 0: none. */
 export function clipProb(p: Value, eps: Param): Value {
   if (eps === 0) return p;
   const ct = p.dtype;
-  return op.clip(p, param(eps, ct), typeof eps === 'number' ? 1 - eps : op.sub(1, toType(eps, ct)));
+  return op.clip(p, param(eps, ct), oneMinus(eps, ct));
 }
 
 /** α, γ, eps and the label smoothing as the graph sees them: numbers (the flat graph) or a function's attributes. */
@@ -254,12 +385,25 @@ export function rowLength(x: Value, dtype: DType): Param {
 }
 
 /**
- * The class count C of `x` [N, C] as an int64 scalar (OneHot's depth): a constant when known, else
- * counted on the device from row 0 (so N must be at least 1).
+ * The size of `x`'s last axis (the classes of [N, C], the labels of [..., L]) as an int64 scalar
+ * (OneHot's depth): a constant when known, else counted on the device from the first row (so
+ * every axis before it must be at least 1).
  */
 export function classCount(x: Value): Value {
   const g = x.graph;
-  if (typeof x.shape[1] === 'number') return g.constant(x.shape[1], 'int64');
-  const row = op.gather(x, g.constant(0, 'int64'), 0);
+  const last = x.shape[x.rank - 1];
+  if (typeof last === 'number') return g.constant(last, 'int64');
+  let row = x;
+  while (row.rank > 1) row = op.gather(row, g.constant(0, 'int64'), 0);
   return op.cast(op.reduceSum(op.constantOfShape(op.shape(row), 1, 'float32'), { keepdims: false }), 'int64');
+}
+
+/**
+ * The one-hot rows of class indices `index` (int32 or int64, as the caller cast them) over `depth`
+ * classes along `axis`, in the compute type `ct`: OneHot emits float32 (CUDA's OneHot takes
+ * (int64, int64, float32) or (int32, int32, float32)), cast where `ct` differs. `known`: the depth
+ * when it is known, for the output's shape.
+ */
+export function oneHot(index: Value, depth: Value, ct: DType, axis = -1, known?: number | string): Value {
+  return toType(op.oneHot(index, depth, index.graph.constant([0, 1], 'float32'), axis, known), ct);
 }

@@ -47,229 +47,13 @@
  * Exp round at ~1e-7 each). With ρ taken as −log(c)/m instead, float32 would reach 1.0e-6 (a binary
  * probs case with target 0 and p = 0.0035, where c = 1 − p has rounded).
  */
-import { DType, Value, op } from '../onnx';
-import { softTarget } from './binary';
-import { LossParams, Param, classCount, clipLogProb, clipProb, elementCount, focalFactor, focalWeight, logSigmoidPair, param, rowLength, toType, weightLike } from './focal';
-import { softNegAlpha, softProbs, softTargetRows } from './multiclass';
+import { Value, op } from '../onnx';
+import { binaryGradient, softBinaryGradient } from './binary';
+import { LossParams, weightLike } from './focal';
+import { multiclassGradient, softMulticlassGradient } from './multiclass';
 import { FocalOptions, usesSoftForm } from './options';
 import { hasTerms } from './terms';
-import { Prepared, sigmoidNegAlpha, termWeight } from './terms-graph';
-
-/** What the loss built that the gradient of its terms needs. */
-export interface GradContext {
-  readonly prep: Prepared;
-  /** The divisor of reduction mean ('mean': the element count). */
-  readonly divisor: Param | 'mean';
-  /** The normalized loss: max(Σ F, 1e-6) and Σ l before the division. */
-  readonly focalSum?: Value;
-  readonly rawSum?: Value;
-}
-
-/** Below this the multi-class "others" mass is treated as 0 when normalizing (a normal float32). */
-const TINY_MASS = 1e-30;
-
-/**
- * The gradient output (compute type, shaped like `x`), for `x` already in the compute type.
- *
- * The weight input, the labels' mean and the reductions are multipliers on each element's
- * gradient (w does not depend on pred): w · s, with s = 1/count for mean, 1/(count · mean(w)) for
- * weighted-mean (Σ w·l / Σ w over the broadcast weights), 1 for sum and none, each times 1/L with
- * `labelMean` but for the means, whose count is already N·L.
- */
-export function focalGradient(x: Value, target: Value, o: FocalOptions, p: LossParams, ctx?: GradContext): Value {
-  let grad: Value;
-  if (ctx && hasTerms(o)) grad = termsGradient(x, o, p, ctx);
-  else if (o.task === 'multiclass') grad = usesSoftForm(o) ? softMulticlassGradient(x, target, o, p) : multiclassGradient(x, target, o, p);
-  else grad = usesSoftForm(o) ? softBinaryGradient(x, target, o, p) : binaryGradient(x, target, o, p);
-  return p.weight ? op.mul(grad, weightLike(p.weight, grad)) : grad;
-}
-
-// ---- the per-element cores -----------------------------------------------------------------------
-
-/**
- * probs: m^γ · (γρ + 1/c), so dL/dc = −α_t times this, where the clamp passes p_t (else 0).
- * `m` is 1 − p_t computed without cancellation where the caller can (binary: t − s·p).
- */
-function probsCore(pt: Value, m: Value, gamma: Param, eps: Param): Value {
-  const ct = pt.dtype;
-  const c = op.clip(pt, param(eps, ct), 1);
-  const inv = op.reciprocal(c);
-  let inner: Value = inv;
-  if (gamma !== 0) {
-    // ρ = log c / (c − 1), 1 at c = 1 (the Where keeps the 0/0 out).
-    const rho = op.where(op.equal(c, 1), 1, op.div(op.log(c), op.sub(c, 1)));
-    inner = op.add(typeof gamma === 'number' && gamma === 1 ? rho : op.mul(rho, param(gamma, ct)), inv);
-  }
-  const f = focalFactor(m, gamma);
-  const core = f ? op.mul(f, inner) : inner;
-  return op.where(op.equal(c, pt), core, 0);
-}
-
-/** logits: m^γ · (m + γ·c·λ), so G = dL/dz = −α_t times this, where the clamp passes log p_t (else 0). */
-function logitsCore(logPt: Value, m: Value, gamma: Param, eps: Param): Value {
-  const ct = logPt.dtype;
-  let inner: Value = m;
-  if (gamma !== 0) {
-    const cl = op.mul(op.exp(logPt), op.neg(logPt)); // c·λ ≥ 0
-    inner = op.add(m, typeof gamma === 'number' && gamma === 1 ? cl : op.mul(cl, param(gamma, ct)));
-  }
-  const f = focalFactor(m, gamma);
-  const core = f ? op.mul(f, inner) : inner;
-  if (eps === 0) return core;
-  const logEps = typeof eps === 'number' ? Math.log(eps) : op.log(toType(eps, ct));
-  return op.where(op.equal(op.clip(logPt, logEps, 0), logPt), core, 0);
-}
-
-/**
- * −α_t times the reduction's scale (see focalGradient): the factor every core is multiplied by.
- * `elements` is shaped like the element losses before any mean over labels (the target's shape
- * for binary and multilabel, [N] for multiclass); `x` is pred (for L).
- */
-function outerFactor(negAlpha: Param, elements: Value, o: FocalOptions, ct: DType, p: LossParams, x: Value): Param {
-  if (o.reduction === 'mean' || o.reduction === 'weighted-mean') {
-    let count = elementCount(elements, ct);
-    if (o.reduction === 'weighted-mean') {
-      if (!p.weight) throw new RangeError('focalGradient: weighted-mean needs the weight input');
-      count = op.mul(param(count, ct), op.reduceMean(toType(p.weight, ct), { keepdims: false }));
-    }
-    if (typeof negAlpha === 'number' && typeof count === 'number') return negAlpha / count;
-    return op.div(param(negAlpha, ct), count);
-  }
-  if (!o.labelMean) return negAlpha;
-  const l = rowLength(x, ct);
-  if (typeof negAlpha === 'number' && typeof l === 'number') return negAlpha / l;
-  return op.div(param(negAlpha, ct), l);
-}
-
-/** d(m^γ)/dm = γ·m^(γ−1), for the soft probs form: undefined for γ = 0 (no term), 1 for γ = 1. */
-function focalFactorDerivative(m: Value, gamma: Param): Value | 1 | undefined {
-  const ct = m.dtype;
-  if (typeof gamma !== 'number') return op.mul(op.pow(m, op.sub(toType(gamma, ct), 1)), toType(gamma, ct));
-  if (gamma === 0) return undefined;
-  if (gamma === 1) return 1;
-  if (gamma === 2) return op.mul(m, 2);
-  return op.mul(op.pow(m, gamma - 1), gamma);
-}
-
-/** v where the clip left `clipped` equal to `raw` (the gradient passes), else 0; eps = 0: v. */
-function passMask(v: Value, clipped: Value, raw: Value, eps: Param): Value {
-  return eps === 0 ? v : op.where(op.equal(clipped, raw), v, 0);
-}
-
-/** ρ = log c / (c − 1), 1 at c = 1 (no 0/0): −log(1 − m)/m for m = 1 − c. */
-function rho(c: Value, logC: Value): Value {
-  return op.where(op.equal(c, 1), 1, op.div(logC, op.sub(c, 1)));
-}
-
-function scaled(core: Value, factor: Param): Value {
-  if (factor === 1) return core;
-  if (factor === -1) return op.neg(core);
-  return op.mul(core, param(factor, core.dtype));
-}
-
-// ---- binary and multi-label ------------------------------------------------------------------------
-
-function binaryGradient(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
-  const ct = x.dtype;
-  const t = toType(target, ct);
-  const s = op.sub(op.mul(t, 2), 1);
-  const sx = op.mul(x, s);
-  let core: Value;
-  if (o.input === 'logits') {
-    // log σ(z) = min(z, 0) − T and log σ(−z) = −max(z, 0) − T, T = log(1 + e^(−|z|)) shared.
-    const ls = logSigmoidPair(sx);
-    const logPt = ls.pos;
-    const m = op.exp(ls.neg);
-    core = logitsCore(logPt, m, p.gamma, p.eps);
-  } else {
-    // As the loss's arith form: p_t = (1 − t) + s·p and 1 − p_t = t − s·p, each without cancellation.
-    core = probsCore(op.add(op.sub(1, t), sx), op.sub(t, sx), p.gamma, p.eps);
-  }
-  return op.mul(scaled(core, outerFactor(sigmoidNegAlpha(t, p.alpha), target, o, ct, p, x)), s);
-}
-
-/**
- * The soft form (binary.ts): L = −α_t · m^γ · B with B = −BCE = t·log c + u·log(1 − c),
- * m = 1 − p_t = t·(1 − p) + u·p, so dm/dp = −s (s = 2t − 1) and
- *
- *     probs:  dL/dp = −α_t · [−s·γ·m^(γ−1)·B + m^γ·[mask]·(t/c − u/(1 − c))]
- *     logits: dL/dx = −α_t · [−s·γ·m^γ·r·B + m^γ·(t·(1 − p)·[mask₊] − u·p·[mask₋])],  r = p(1 − p)/m
- *
- * (logits: dm/dx = −s·p·(1 − p), and r ≤ 1 keeps the negative power of m out: r = 0 where m
- * underflows to 0). The masks pass where the clip of p (or of log σ(±x)) left it as it was.
- * probs with 0 < γ < 1 at m = 0 (p = t ∈ {0, 1}): the true gradient is infinite, and so is this.
- */
-function softBinaryGradient(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
-  const ct = x.dtype;
-  const t = softTarget(target, ct, p);
-  const u = op.sub(1, t);
-  const s = op.sub(t, u);
-  let b: Value;
-  let m: Value;
-  let dB: Value;
-  let dmTerm: Value | 1 | undefined; // d(m^γ)/d(input) / (−s): the factor of −s·B
-  if (o.input === 'logits') {
-    const ls = logSigmoidPair(x);
-    const lp = clipLogProb(ls.pos, p.eps);
-    const lq = clipLogProb(ls.neg, p.eps);
-    const pr = op.exp(ls.pos);
-    const q = op.exp(ls.neg);
-    b = op.add(op.mul(t, lp), op.mul(u, lq));
-    m = op.add(op.mul(t, q), op.mul(u, pr));
-    dB = op.sub(passMask(op.mul(t, q), lp, ls.pos, p.eps), passMask(op.mul(u, pr), lq, ls.neg, p.eps));
-    if (p.gamma !== 0) {
-      const pq = op.mul(pr, q);
-      const r = op.where(op.equal(m, 0), 0, op.div(pq, m));
-      const mg = focalFactor(m, p.gamma);
-      const gr = typeof p.gamma === 'number' && p.gamma === 1 ? r : op.mul(r, param(p.gamma, ct));
-      dmTerm = mg ? op.mul(mg, gr) : gr;
-    }
-  } else {
-    const c = clipProb(x, p.eps);
-    const c1 = op.sub(1, c);
-    b = op.add(op.mul(t, op.log(c)), op.mul(u, op.log(c1)));
-    m = op.add(op.mul(t, op.sub(1, x)), op.mul(u, x));
-    dB = passMask(op.sub(op.div(t, c), op.div(u, c1)), c, x, p.eps);
-    dmTerm = focalFactorDerivative(m, p.gamma);
-  }
-  const f = focalFactor(m, p.gamma);
-  let core: Value = f ? op.mul(f, dB) : dB;
-  if (dmTerm !== undefined) core = op.sub(core, op.mul(dmTerm === 1 ? s : op.mul(s, dmTerm), b));
-  return scaled(core, outerFactor(sigmoidNegAlpha(t, p.alpha), t, o, ct, p, x));
-}
-
-// ---- multi-class -----------------------------------------------------------------------------------
-
-function multiclassGradient(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
-  const ct = x.dtype;
-  const g = x.graph;
-  const depth = classCount(x);
-  const onehot = toType(op.oneHot(toType(target, 'int64'), depth, g.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
-  const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
-  const factor = outerFactor(multiclassNegAlpha(target, p.alpha, ct), target, o, ct, p, x);
-  const row = (v: Value): Value => op.unsqueeze(v, [1]);
-
-  if (o.input === 'probs') {
-    const pt = pick(x);
-    const core = probsCore(pt, op.sub(1, op.clip(pt, param(p.eps, ct), 1)), p.gamma, p.eps);
-    return op.mul(row(scaled(core, factor)), onehot);
-  }
-  const logP = op.logSoftmax(x, 1);
-  const others = op.mul(op.exp(logP), op.sub(1, onehot));
-  const m = op.reduceSum(others, { axes: [1], keepdims: false });
-  const gz = scaled(logitsCore(pick(logP), m, p.gamma, p.eps), factor);
-  const q = op.div(others, row(op.max(m, TINY_MASS)));
-  return op.mul(row(gz), op.sub(onehot, q));
-}
-
-/** −α_t: −α, −α[t] (a list or attribute vector, gathered by the target), or −1 when unweighted. */
-function multiclassNegAlpha(target: Value, alpha: LossParams['alpha'], ct: DType): Param {
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number') return -alpha;
-  if (alpha instanceof Value && alpha.rank === 0) return op.neg(toType(alpha, ct));
-  const table = alpha instanceof Value ? op.neg(toType(alpha, ct)) : target.graph.constant(alpha.map((a) => -a), ct);
-  return op.gather(table, target, 0);
-}
+import { GradContext } from './terms-graph';
 
 // ---- the detection and segmentation terms (terms.ts) -----------------------------------------------
 //
@@ -286,141 +70,25 @@ function multiclassNegAlpha(target: Value, alpha: LossParams['alpha'], ct: DType
 //
 // then × valid (ignored: 0) and ÷ D for the mean. Multi-class logits use the same G-space as the
 // plain gradient: dh/dx = m·h'(log p_t)·(onehot − q) for any h of log p_t.
-
-/** γ where the focal term applies, 0 where the reduced loss's factor is 1 (m > 1 − X). */
-function gammaEff(m: Value, gamma: Param, reduced: Param | null | undefined): Param {
-  if (reduced === null || reduced === undefined) return gamma;
-  const ct = m.dtype;
-  const oneMinusX = typeof reduced === 'number' ? 1 - reduced : op.sub(1, toType(reduced, ct));
-  return op.where(op.greater(m, param(oneMinusX, ct)), m.graph.constant(0, ct), param(gamma, ct));
-}
-
-/** probs: the core F·(γ_eff·ρ + 1/c) and dF/dc, both 0 where the clamp does not pass p_t. */
-function probsTermCore(pt: Value, gamma: Param, eps: Param, reduced: Param | null | undefined): { core: Value; dF: Value | undefined } {
-  const ct = pt.dtype;
-  const c = op.clip(pt, param(eps, ct), 1);
-  const m = op.sub(1, c);
-  const inv = op.reciprocal(c);
-  const ge = gammaEff(m, gamma, reduced);
-  const rho = op.where(op.equal(c, 1), 1, op.div(op.log(c), op.sub(c, 1)));
-  const inner = op.add(op.mul(rho, param(ge, ct)), inv);
-  const f = focalWeight(m, gamma, reduced ?? null);
-  const core = f ? op.mul(f, inner) : inner;
-  // dF/dc = −γ_eff · m^(γ−1) / X^γ (none for γ = 0).
-  let dF: Value | undefined;
-  if (gamma !== 0) {
-    const pm = typeof gamma === 'number' ? focalFactor(m, gamma - 1) : op.pow(m, op.sub(toType(gamma, ct), 1));
-    dF = op.neg(op.mul(pm ?? op.add(op.mul(m, 0), 1), param(ge, ct)));
-    if (reduced !== null && reduced !== undefined) {
-      const xg = typeof reduced === 'number' && typeof gamma === 'number' ? Math.pow(reduced, -gamma) : op.pow(toType(reduced as Value, ct), op.neg(toType(gamma as Value, ct)));
-      dF = op.mul(dF, param(xg, ct));
-    }
-  }
-  const pass = op.equal(c, pt);
-  return { core: op.where(pass, core, 0), dF: dF && op.where(pass, dF, 0) };
-}
-
-/** logits: the core F·(m + γ_eff·c·λ) and dF/dz = −γ_eff·F·c, both 0 where the clamp does not pass log p_t. */
-function logitsTermCore(logPt: Value, m: Value, gamma: Param, eps: Param, reduced: Param | null | undefined): { core: Value; dF: Value } {
-  const ct = logPt.dtype;
-  const c = op.exp(logPt);
-  const ge = gammaEff(m, gamma, reduced);
-  const inner = op.add(m, op.mul(op.mul(c, op.neg(logPt)), param(ge, ct)));
-  const f = focalWeight(m, gamma, reduced ?? null);
-  const core = f ? op.mul(f, inner) : inner;
-  const dF = op.neg(op.mul(f ? op.mul(f, c) : c, param(ge, ct)));
-  if (eps === 0) return { core, dF };
-  const logEps = typeof eps === 'number' ? Math.log(eps) : op.log(toType(eps, ct));
-  const pass = op.equal(op.clip(logPt, logEps, 0), logPt);
-  return { core: op.where(pass, core, 0), dF: op.where(pass, dF, 0) };
-}
-
-/** From the per-element core (times −α_t·w·π), the normalized loss's correction, the mask and the mean's divisor. */
-function finishTerms(core: Value, dF: Value | undefined, negAlpha: Param, x: Value, o: FocalOptions, ctx: GradContext, countLike: Value): Value {
-  const ct = core.dtype;
-  const w = termWeight(x, ctx.prep, o);
-  let g = scaled(core, negAlpha);
-  if (w) g = op.mul(g, w);
-  if (o.normalized && ctx.focalSum && ctx.rawSum) {
-    const S = ctx.focalSum;
-    g = op.div(g, S);
-    if (dF) g = op.sub(g, op.mul(dF, op.div(ctx.rawSum, op.mul(S, S))));
-  }
-  if (ctx.prep.valid) g = op.where(ctx.prep.valid, g, 0);
-  if (o.reduction !== 'mean') return g;
-  const d = ctx.divisor === 'mean' ? elementCount(countLike, ct) : ctx.divisor;
-  return typeof d === 'number' ? op.mul(g, 1 / d) : op.div(g, toType(d, ct));
-}
-
-function termsGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
-  const ct = x.dtype;
-  if (o.task === 'multiclass') {
-    const g = x.graph;
-    const idx = ctx.prep.target;
-    const depth = classCount(x);
-    const onehot = toType(op.oneHot(toType(idx, 'int64'), depth, g.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
-    const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
-    const negAlpha = multiclassNegAlpha(idx, p.alpha, ct);
-    const row = (v: Value): Value => op.unsqueeze(v, [1]);
-    if (o.input === 'probs') {
-      const { core, dF } = probsTermCore(pick(x), p.gamma, p.eps, p.reducedThreshold);
-      return op.mul(row(finishTerms(core, dF, negAlpha, x, o, ctx, idx)), onehot);
-    }
-    const logP = op.logSoftmax(x, 1);
-    const others = op.mul(op.exp(logP), op.sub(1, onehot));
-    const m = op.reduceSum(others, { axes: [1], keepdims: false });
-    const { core, dF } = logitsTermCore(pick(logP), m, p.gamma, p.eps, p.reducedThreshold);
-    const q = op.div(others, row(op.max(m, TINY_MASS)));
-    return op.mul(row(finishTerms(core, dF, negAlpha, x, o, ctx, idx)), op.sub(onehot, q));
-  }
-  const t = toType(ctx.prep.target, ct);
-  const s = op.sub(op.mul(t, 2), 1);
-  const sx = op.mul(x, s);
-  const negAlpha = sigmoidNegAlpha(t, p.alpha);
-  let core: Value;
-  let dF: Value | undefined;
-  if (o.variant === 'star') {
-    // dl/dz = −α_t·σ(−γz), σ(−γz) as exp(log σ(−γz)).
-    core = op.exp(logSigmoidPair(op.mul(sx, param(p.gamma, ct))).neg);
-  } else if (o.input === 'logits') {
-    const ls = logSigmoidPair(sx);
-    ({ core, dF } = logitsTermCore(ls.pos, op.exp(ls.neg), p.gamma, p.eps, p.reducedThreshold));
-  } else {
-    ({ core, dF } = probsTermCore(op.add(op.sub(1, t), sx), p.gamma, p.eps, p.reducedThreshold));
-  }
-  return op.mul(finishTerms(core, dF, negAlpha, x, o, ctx, t), s);
-}
+//
+// Where each piece lives: the focal term's gradient beside the term (focal.ts, focalTermGradProbs /
+// focalTermGradLogits), the terms' and the reduction's beside applyTerms (terms-graph.ts,
+// termsGradient) and reduce (focal.ts, reduceDivisor), FL*'s beside it (terms-graph.ts), each form's
+// chain rule beside the form (binary.ts, multiclass.ts).
 
 /**
- * The soft multi-class form (multiclass.ts): per class L_j = −α_j · m_j^γ · t_j · log c_j with
- * c = clip(q, eps, 1 − eps), m = 1 − c, so dL_j/dc_j = −α_j · t_j · m^γ · (γρ + 1/c) (ρ as the
- * hard form's, no negative power of m), passing where the clip left q as it was. Then through q:
+ * The gradient output (compute type, shaped like `x`), for `x` already in the compute type.
  *
- *     probs (q = p / S, S = Σ p):  dL/dp_k = (g_k − Σ_j g_j·q_j) / S,   g = dL/dq
- *     logits (log q = LogSoftmax): dL/dx_k = h_k − q_k·Σ_j h_j,        h = dL/d(log q) = q·g
+ * The weight input, the labels' mean and the reductions are multipliers on each element's
+ * gradient (w does not depend on pred): w · s, with s = 1/count for mean, 1/(count · mean(w)) for
+ * weighted-mean (Σ w·l / Σ w over the broadcast weights), 1 for sum and none, each times 1/L with
+ * `labelMean` but for the means, whose count is already N·L.
  */
-function softMulticlassGradient(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
-  const ct = x.dtype;
-  const t = softTargetRows(x, target, o, p);
-  const { logC, c, m } = softProbs(x, o, p);
-  const f = focalFactor(m, p.gamma);
-  const r = p.gamma === 0 ? undefined : rho(c, logC);
-  const gr = r === undefined ? undefined : typeof p.gamma === 'number' && p.gamma === 1 ? r : op.mul(r, param(p.gamma, ct));
-  const sumRows = (v: Value): Value => op.reduceSum(v, { axes: [1], keepdims: true });
-  const rows = op.reduceSum(t, { axes: [1], keepdims: false }); // any [N] value: the count of rows
-  const factor = outerFactor(softNegAlpha(p.alpha, ct, x), rows, o, ct, p, x);
-  const tf = f ? op.mul(t, f) : t;
-  if (o.input === 'logits') {
-    // h / (−α_j·scale) = t·m^γ·(γρc + 1), masked.
-    const logQ = op.logSoftmax(x, 1);
-    const inner = gr ? op.add(op.mul(gr, c), 1) : undefined;
-    const h = scaled(passMask(inner ? op.mul(tf, inner) : tf, logC, logQ, p.eps), factor);
-    return op.sub(h, op.mul(op.exp(logQ), sumRows(h)));
-  }
-  const sum = op.reduceSum(x, { axes: [1], keepdims: true });
-  const q = op.div(x, sum);
-  const invC = op.reciprocal(c);
-  const inner = gr ? op.add(gr, invC) : invC;
-  const g = scaled(passMask(op.mul(tf, inner), c, q, p.eps), factor);
-  return op.div(op.sub(g, sumRows(op.mul(g, q))), sum);
+export function focalGradient(x: Value, target: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+  // The terms work on hard targets (and FL* on soft ones, which its hard form's gradient covers).
+  const soft = usesSoftForm(o) && !hasTerms(o);
+  let grad: Value;
+  if (o.task === 'multiclass') grad = soft ? softMulticlassGradient(x, target, o, p, ctx) : multiclassGradient(x, o, p, ctx);
+  else grad = soft ? softBinaryGradient(x, target, o, p, ctx) : binaryGradient(x, o, p, ctx);
+  return p.weight ? op.mul(grad, weightLike(p.weight, grad)) : grad;
 }

@@ -22,14 +22,11 @@
  * α a number multiplies every class (Keras' α), a list weighs each class; eps = 0 drops the clip
  * (with logits log q is LogSoftmax, stable).
  */
-import { DType, Value, op } from '../onnx';
-import { LossParams, Param, clamped, clampedLog, classCount, clipLogProb, clipProb, focalTerm, rowLength, smoothTargets, toType } from './focal';
+import { Value, op } from '../onnx';
+import { LossParams, clamped, clampedLog, classCount, clipLogProb, clipProb, focalFactor, focalTerm, focalTermGradLogits, focalTermGradProbs, oneHot, param, passMask, rho, rowLength, scaled, smoothTargets, toType } from './focal';
+import { GradContext, termsGradient } from './terms-graph';
+import { negAlphaT } from './alpha';
 import { FocalOptions, usesSoftForm } from './options';
-
-/** The class dimension: fixed by a per-class α list, else symbolic. */
-export function classDim(o: FocalOptions): number | string {
-  return Array.isArray(o.alpha) ? o.alpha.length : 'C';
-}
 
 export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   if (usesSoftForm(o)) return op.reduceSum(softElements(x, target, o, p), { axes: [1], keepdims: false });
@@ -39,9 +36,8 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
 
   let pick: (v: Value) => Value;
   if (o.form === 'onehot') {
-    const g = x.graph;
     const depth = classCount(x);
-    const mask = toType(op.oneHot(toType(target, 'int64'), depth, g.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
+    const mask = oneHot(toType(target, 'int64'), depth, ct, -1, x.shape[1]);
     pick = (v) => op.reduceSum(op.mul(v, mask), { axes: [1], keepdims: false });
   } else {
     const idx = op.unsqueeze(target, [1]);
@@ -56,16 +52,7 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
   } else {
     ({ logPt, m } = clamped(pick(scores), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, negAlpha(target, o, p.alpha, ct, pick), p);
-}
-
-function negAlpha(target: Value, o: FocalOptions, alpha: LossParams['alpha'], ct: DType, pick: (v: Value) => Value): Param {
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number') return -alpha;
-  if (alpha instanceof Value && alpha.rank === 0) return op.neg(toType(alpha, ct));
-  const table = alpha instanceof Value ? op.neg(toType(alpha, ct)) : target.graph.constant(alpha.map((a) => -a), ct);
-  // α per class: gathered by the target (arith), or the masked sum over classes (onehot).
-  return o.form === 'onehot' ? pick(op.unsqueeze(table, [0])) : op.gather(table, target, 0);
+  return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: target, select: o.form === 'onehot' ? (table) => pick(op.unsqueeze(table, [0])) : (table) => op.gather(table, target, 0) }), p);
 }
 
 /** The soft target rows [N, C] in the compute type: the given probabilities, or the one-hot of class indices; label-smoothed. */
@@ -74,7 +61,7 @@ export function softTargetRows(x: Value, target: Value, o: FocalOptions, p: Loss
   const t =
     o.targets === 'soft'
       ? toType(target, ct)
-      : toType(op.oneHot(toType(target, 'int64'), classCount(x), x.graph.constant([0, 1], 'float32'), -1, x.shape[1]), ct);
+      : oneHot(toType(target, 'int64'), classCount(x), ct, -1, x.shape[1]);
   return smoothTargets(t, p.smoothing, p.smoothing === 0 ? 1 : rowLength(x, ct));
 }
 
@@ -94,13 +81,70 @@ function softElements(x: Value, target: Value, o: FocalOptions, p: LossParams): 
   const ct = x.dtype;
   const t = softTargetRows(x, target, o, p);
   const { logC, m } = softProbs(x, o, p);
-  return focalTerm(op.mul(t, logC), m, p.gamma, softNegAlpha(p.alpha, ct, x));
+  return focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x }));
 }
 
-/** −α for every class (a number or scalar attribute), −α_c as a row [C] (a list or vector attribute), or −1. */
-export function softNegAlpha(alpha: LossParams['alpha'], ct: DType, x: Value): Param {
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number') return -alpha;
-  if (alpha instanceof Value) return op.neg(toType(alpha, ct));
-  return x.graph.constant(alpha.map((a) => -a), ct);
+// ---- gradients (see grad.ts for the derivation) -----------------------------------------------------
+
+/** Below this the multi-class "others" mass is treated as 0 when normalizing (a normal float32). */
+const TINY_MASS = 1e-30;
+
+/**
+ * The gradient of the hard form (and its terms): probs dL/dp_j = [j = t] · dL/dp_t; logits
+ * dL/dx = G · (onehot − q), G = dL/d(log p_t)·m, q the softmax over the other classes and m their
+ * mass Σ_{k≠t} p_k (accurate relative to itself, unlike 1 − p_t near p_t = 1).
+ */
+export function multiclassGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+  const ct = x.dtype;
+  const idx = ctx.prep.target;
+  const depth = classCount(x);
+  const onehot = oneHot(toType(idx, 'int64'), depth, ct, -1, x.shape[1]);
+  const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
+  const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'class', like: idx, select: (table) => op.gather(table, idx, 0) }), x, o, p, ctx, idx);
+  const row = (v: Value): Value => op.unsqueeze(v, [1]);
+
+  if (o.input === 'probs') {
+    const pt = pick(x);
+    return op.mul(row(finish(focalTermGradProbs(pt, op.sub(1, op.clip(pt, param(p.eps, ct), 1)), p))), onehot);
+  }
+  const logP = op.logSoftmax(x, 1);
+  const others = op.mul(op.exp(logP), op.sub(1, onehot));
+  const m = op.reduceSum(others, { axes: [1], keepdims: false });
+  const gz = finish(focalTermGradLogits(pick(logP), m, p));
+  const q = op.div(others, row(op.max(m, TINY_MASS)));
+  return op.mul(row(gz), op.sub(onehot, q));
+}
+
+/**
+ * The soft form's gradient: per class L_j = −α_j · m_j^γ · t_j · log c_j with
+ * c = clip(q, eps, 1 − eps), m = 1 − c, so dL_j/dc_j = −α_j · t_j · m^γ · (γρ + 1/c) (ρ as the
+ * hard form's, no negative power of m), passing where the clip left q as it was. Then through q:
+ *
+ *     probs (q = p / S, S = Σ p):  dL/dp_k = (g_k − Σ_j g_j·q_j) / S,   g = dL/dq
+ *     logits (log q = LogSoftmax): dL/dx_k = h_k − q_k·Σ_j h_j,        h = dL/d(log q) = q·g
+ */
+export function softMulticlassGradient(x: Value, target: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+  const ct = x.dtype;
+  const t = softTargetRows(x, target, o, p);
+  const { logC, c, m } = softProbs(x, o, p);
+  const f = focalFactor(m, p.gamma);
+  const r = p.gamma === 0 ? undefined : rho(c, logC);
+  const gr = r === undefined ? undefined : scaled(r, p.gamma);
+  const sumRows = (v: Value): Value => op.reduceSum(v, { axes: [1], keepdims: true });
+  const rows = op.reduceSum(t, { axes: [1], keepdims: false }); // any [N] value: the count of rows
+  const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'class', like: x }), x, o, p, ctx, rows);
+  const tf = f ? op.mul(t, f) : t;
+  if (o.input === 'logits') {
+    // h / (−α_j·scale) = t·m^γ·(γρc + 1), masked.
+    const logQ = op.logSoftmax(x, 1);
+    const inner = gr ? op.add(op.mul(gr, c), 1) : undefined;
+    const h = finish({ core: passMask(inner ? op.mul(tf, inner) : tf, logC, logQ, p.eps) });
+    return op.sub(h, op.mul(op.exp(logQ), sumRows(h)));
+  }
+  const sum = op.reduceSum(x, { axes: [1], keepdims: true });
+  const q = op.div(x, sum);
+  const invC = op.reciprocal(c);
+  const inner = gr ? op.add(gr, invC) : invC;
+  const g = finish({ core: passMask(op.mul(tf, inner), c, q, p.eps) });
+  return op.div(op.sub(g, sumRows(op.mul(g, q))), sum);
 }

@@ -11,12 +11,8 @@
  * evaluator asks for it as an extra output.
  */
 import { Value } from '../onnx';
-import { binaryElements } from './binary';
-import { LossParams, reduceAxis } from './focal';
+import { reduce } from './focal';
 import { FocalOptions } from './options';
-
-export const multilabelElements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs = false): Value =>
-  binaryElements(pred, target, o, p, validInputs);
 
 /**
  * The seed's per-label vector [L]: each label column's mean (or sum) over the N rows — over every
@@ -24,10 +20,5 @@ export const multilabelElements = (pred: Value, target: Value, o: FocalOptions, 
  */
 export function perLabel(elements: Value, o: FocalOptions): Value {
   if (o.reduction !== 'mean' && o.reduction !== 'sum') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
-  return reduceAxis(elements, o.reduction, [...Array(elements.rank - 1).keys()]);
-}
-
-/** The label dimension: fixed by a per-label α list, else symbolic. */
-export function labelDim(o: FocalOptions): number | string {
-  return Array.isArray(o.alpha) ? o.alpha.length : 'L';
+  return reduce(elements, o.reduction, { axes: [...Array(elements.rank - 1).keys()] });
 }

@@ -1,7 +1,7 @@
 /**
  * Presets by library name (`like`, `--like NAME`): the options that make focal-onnx compute the
- * focal loss of another library's call with that call's defaults. A preset is applied under the
- * user's explicit options (any option given overrides it) by `normalizeOptions`, and the name is
+ * focal loss of another library's call with that call's defaults. A preset is data: options laid
+ * under the user's (any option given overrides it) by `normalizeOptions`, once; the name is
  * recorded in the model's metadata (`focal.like`).
  *
  * Each entry is the library's own defaults, read from its source:
@@ -18,15 +18,18 @@
  *   cross-entropy (`backend.epsilon()`), α only with `apply_class_balancing` (so none here until
  *   `alpha` is given), binary averaged over the last axis (`labelMean`), reduction
  *   `sum_over_batch_size` (mean).
+ *
+ * The detection and segmentation presets set the defaults and conventions of one library's focal
+ * loss each, read from its public source at the version named, and checked against a reference
+ * implementation of that code (test/helpers/references/detection_focal.py →
+ * test/fixtures/detection-cases.json).
  */
-import type { LossOptions } from './options';
-import { DETECTION_PRESET_NAMES } from './presets-detection';
+import { UsageError } from '../errors';
+import { F32_EPS, LIKES } from './vocabulary';
+import type { BaseLike, DetectionPreset, Label, Like, LossOptions, Task } from './vocabulary';
 
-const BASE_LIKES = ['seed', 'torchvision', 'fvcore', 'optax', 'keras'] as const;
-type BaseLike = (typeof BASE_LIKES)[number];
-/** These and the detection / segmentation presets (presets-detection.ts). */
-export const LIKES = [...BASE_LIKES, ...DETECTION_PRESET_NAMES] as const;
-export type Like = (typeof LIKES)[number];
+export { DETECTION_PRESET_NAMES, F32_EPS, LIKES } from './vocabulary';
+export type { DetectionPreset, Like } from './vocabulary';
 
 /** The options a preset sets (never `like` itself, nor the structural dtype / opset / form). */
 export type PresetOptions = Pick<LossOptions, 'input' | 'targets' | 'alpha' | 'gamma' | 'eps' | 'reduction' | 'labelMean'>;
@@ -40,38 +43,80 @@ export interface Preset {
 }
 
 export const PRESETS: Readonly<Record<BaseLike, Preset>> = {
-  seed: {
-    call: 'FocalLoss / FocalLoss_MultiLabel (the seed)',
-    options: { input: 'probs', targets: 'hard', alpha: 0.25, gamma: 2, eps: 1e-4, reduction: 'mean' },
-  },
-  torchvision: {
-    call: 'torchvision.ops.sigmoid_focal_loss',
-    options: { input: 'logits', targets: 'soft', alpha: 0.25, gamma: 2, eps: 0, reduction: 'none' },
-    alphaOff: -1,
-  },
-  fvcore: {
-    call: 'fvcore.nn.sigmoid_focal_loss',
-    options: { input: 'logits', targets: 'soft', alpha: 'none', gamma: 2, eps: 0, reduction: 'none' },
-    alphaOff: -1,
-  },
-  optax: {
-    call: 'optax.losses.sigmoid_focal_loss',
-    options: { input: 'logits', targets: 'soft', alpha: 'none', gamma: 2, eps: 0, reduction: 'none' },
-  },
+  seed: { call: 'FocalLoss / FocalLoss_MultiLabel (the seed)', options: { input: 'probs', targets: 'hard', alpha: 0.25, gamma: 2, eps: 1e-4, reduction: 'mean' } },
+  torchvision: { call: 'torchvision.ops.sigmoid_focal_loss', options: { input: 'logits', targets: 'soft', alpha: 0.25, gamma: 2, eps: 0, reduction: 'none' }, alphaOff: -1 },
+  fvcore: { call: 'fvcore.nn.sigmoid_focal_loss', options: { input: 'logits', targets: 'soft', alpha: 'none', gamma: 2, eps: 0, reduction: 'none' }, alphaOff: -1 },
+  optax: { call: 'optax.losses.sigmoid_focal_loss', options: { input: 'logits', targets: 'soft', alpha: 'none', gamma: 2, eps: 0, reduction: 'none' } },
   keras: {
     call: 'keras.losses.BinaryFocalCrossentropy / CategoricalFocalCrossentropy',
     options: { input: 'probs', targets: 'soft', alpha: 'none', gamma: 2, eps: 1e-7, reduction: 'mean', labelMean: true },
   },
 };
 
+/** The library call it reproduces and the version checked; its tasks; its defaults (mmdet's eps on avg_factor is `normalizeOffset`). */
+export interface DetectionPresetSpec {
+  readonly follows: string;
+  readonly version: string;
+  readonly tasks: readonly Task[];
+  readonly options: LossOptions;
+  /** What to say beside a task refused. */
+  readonly advice?: string;
+}
+
+export const DETECTION_PRESETS: Readonly<Record<DetectionPreset, DetectionPresetSpec>> = {
+  mmdet: {
+    follows: 'mmdet FocalLoss(use_sigmoid=True) (CPU path: one-hot over C + 1, background dropped); avg_factor as a number to normalize, plus float32 eps',
+    version: 'mmdetection 2.x, mmdet/models/losses/focal_loss.py at d898526f',
+    tasks: ['multilabel'],
+    options: { task: 'multilabel', input: 'logits', eps: 0, alpha: 0.25, gamma: 2, reduction: 'mean', targetFormat: 'index', normalizeOffset: F32_EPS },
+  },
+  detectron2: {
+    follows: "detectron2 RetinaNet.losses' loss_cls: labels −1 ignored, background K, sum / max(1, positives) (without its moving average)",
+    version: 'detectron2 0.6+ (02b5c4e2), detectron2/modeling/meta_arch/retinanet.py',
+    tasks: ['multilabel'],
+    options: { task: 'multilabel', input: 'logits', eps: 0, alpha: 0.25, gamma: 2, reduction: 'mean', targetFormat: 'index', ignoreIndex: -1, normalize: 'positives' },
+  },
+  smp: {
+    follows: "smp FocalLoss('binary' | 'multilabel') (ignore_index removes elements); 'multiclass' is --task multilabel --target-format index --normalize positives",
+    version: 'segmentation_models_pytorch 0.5.0, losses/focal.py and _functional.py',
+    tasks: ['binary', 'multilabel'],
+    options: { task: 'binary', input: 'logits', eps: 0, alpha: 'none', gamma: 2, reduction: 'mean' },
+    advice: "smp's multiclass mode is one-vs-rest sigmoid: --task multilabel --target-format index --normalize positives",
+  },
+  kornia: {
+    follows: 'kornia binary_focal_loss_with_logits (ignore_index −100, ignored elements multiplied by 0 and still counted)',
+    version: 'kornia 0.9.0rc1 (b4f5a78a), kornia/losses/focal.py',
+    tasks: ['binary', 'multilabel'],
+    options: { task: 'multilabel', input: 'logits', eps: 0, alpha: 0.25, gamma: 2, reduction: 'none', ignoreIndex: -100, countIgnored: true },
+  },
+  monai: {
+    follows: 'MONAI FocalLoss() (sigmoid, include_background=True; weight is classWeight, to_onehot_y is --target-format index)',
+    version: 'MONAI 1.5.0, monai/losses/focal_loss.py',
+    tasks: ['binary', 'multilabel'],
+    options: { task: 'multilabel', input: 'logits', eps: 0, alpha: 'none', gamma: 2, reduction: 'mean' },
+  },
+};
+
+const isBase = (like: Like): like is BaseLike => like in PRESETS;
+
 /**
  * `raw` over the preset it names: every option `raw` gives (not undefined) wins. The library's own
  * "no α" value (torchvision's −1) becomes 'none'.
  */
-export function applyPreset<T extends LossOptions>(raw: T, like: BaseLike): T {
-  const preset = PRESETS[like];
+export function applyPreset<T extends LossOptions>(raw: T, like: Like, label: Label = (o) => o): T {
+  const preset: { options: LossOptions; alphaOff?: number } = isBase(like) ? PRESETS[like] : DETECTION_PRESETS[like];
   const out: Record<string, unknown> = { ...preset.options };
   for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[k] = v;
   if (preset.alphaOff !== undefined && out.alpha === preset.alphaOff) out.alpha = 'none';
+  if (!isBase(like)) {
+    const p = DETECTION_PRESETS[like];
+    const task = out.task as Task;
+    if (!p.tasks.includes(task)) {
+      throw new UsageError(`${label('like')} ${like} is ${p.follows.split(' (')[0]}: ${label('task')} ${p.tasks.join(' or ')}, got ${task}${p.advice ? ` (${p.advice})` : ''}`);
+    }
+  }
   return out as T;
 }
+
+/** Whether `name` is a preset's name. */
+export const isLike = (name: unknown): name is Like => (LIKES as readonly unknown[]).includes(name);

@@ -15,7 +15,8 @@
  * device like everything else; nothing is counted on the host.
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, logSigmoidPair, param, toType } from './focal';
+import { LossParams, Param, TermGradient, classCount, divBy, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
+import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './terms';
 
@@ -26,16 +27,6 @@ export interface Prepared {
   readonly valid: Value | null;
   /** The 0/1 positives (compute type, element-shaped; multiclass: 1 per valid row), for counting. */
   readonly positives: Value | null;
-}
-
-/** The size of `x`'s last axis as an int64 scalar (the labels of [..., L]), counted on the device when symbolic. */
-export function lastDimCount(x: Value): Value {
-  const g = x.graph;
-  const last = x.shape[x.rank - 1];
-  if (typeof last === 'number') return g.constant(last, 'int64');
-  let row = x;
-  while (row.rank > 1) row = op.gather(row, g.constant(0, 'int64'), 0);
-  return op.cast(op.reduceSum(op.constantOfShape(op.shape(row), 1, 'float32'), { keepdims: false }), 'int64');
 }
 
 /** The ignore value as a constant of `dtype`. */
@@ -55,8 +46,8 @@ export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepar
   if (o.targetFormat === 'index') {
     // CUDA's OneHot: (int64, int64, float32) or (int32, int32, float32); depth L from pred's shape.
     const it = target.dtype === 'int32' ? 'int32' : 'int64';
-    const depth = toType(lastDimCount(x), it);
-    const hot = toType(op.oneHot(toType(target, it), depth, x.graph.constant([0, 1], 'float32'), -1, x.shape[x.rank - 1]), ct);
+    const depth = toType(classCount(x), it);
+    const hot = oneHot(toType(target, it), depth, ct, -1, x.shape[x.rank - 1]);
     if (V === null) return { target: hot, valid: null, positives: hot };
     const valid = op.unsqueeze(op.not(op.equal(target, ignoreConst(x, V, target.dtype))), [target.rank]);
     const clean = op.where(valid, hot, 0);
@@ -82,19 +73,25 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
   if (o.posWeight !== null) {
     // π_t = 1 + t·(π − 1): π where t = 1, exactly 1 where t = 0.
     const t = toType(prep.target, ct);
-    const pm1 = typeof o.posWeight === 'number' ? o.posWeight - 1 : g.constant(o.posWeight.map((v) => v - 1), ct);
-    const pi = op.add(op.mul(t, pm1), 1);
+    const pi = op.add(op.mul(t, typed(o.posWeight, g, ct, (v) => v - 1)), 1);
     w = w ? op.mul(pi, w) : pi;
   }
   return w;
 }
 
-/** Σ F over the elements not ignored, floored at 1e-6: the normalized loss's denominator. */
+/**
+ * Σ F, written once: the focal factors of the elements not ignored (F = 1 where the loss has none:
+ * `f` undefined, shaped like `like`). The normalized loss divides by it (`focalSum`), and the
+ * evaluator adds it up over batches (build.ts's `focal_sum` output).
+ */
+export function sumF(f: Value | undefined, like: Value, prep: Prepared): Value {
+  const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
+  return op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, { keepdims: false });
+}
+
+/** Σ F floored at 1e-6: the normalized loss's denominator. */
 export function focalSum(f: Value | undefined, like: Value, prep: Prepared): Value {
-  const ct = like.dtype;
-  const fv = f ?? op.constantOfShape(op.shape(like), 1, ct);
-  const masked = prep.valid ? op.where(prep.valid, fv, 0) : fv;
-  return op.max(op.reduceSum(masked, { keepdims: false }), NORMALIZED_FLOOR);
+  return op.max(sumF(f, like, prep), NORMALIZED_FLOOR);
 }
 
 export interface Applied {
@@ -116,6 +113,54 @@ export function applyTerms(x: Value, l: Value, f: Value | undefined, prep: Prepa
   return { loss: op.div(loss, fs), focalSum: fs, rawSum };
 }
 
+/** What the loss built that the gradient of its terms needs. */
+export interface GradContext {
+  readonly prep: Prepared;
+  /** The divisor of reduction mean ('mean': the element count). */
+  readonly divisor: Param | 'mean';
+  /** The normalized loss: max(Σ F, 1e-6) and Σ l before the division. */
+  readonly focalSum?: Value;
+  readonly rawSum?: Value;
+}
+
+/**
+ * applyTerms's gradient, with −α_t and the reduction's: what turns the focal term's gradient
+ * (`TermGradient`, or a core of the soft forms) into the element's gradient of the loss. With w·π_t
+ * the class × positive weight, valid the mask of targets not ignored, S = max(Σ_valid F, 1e-6) and
+ * D the reduction's divisor:
+ *
+ *     dL/dx_i = valid · (−α_t·w·π·core_i / S − (Σ l)/S² · dF_i) / D
+ *
+ * For the plain loss (no weight, mask or normalization between −α_t and the reduction) −α_t/D is
+ * one factor, folded when both are numbers; a multi-label row's mean over its labels (sum and
+ * none) divides by L there too. `countLike` is shaped like the element losses before any mean
+ * over labels, for the element count.
+ */
+export function termsGradient(negAlpha: Param, x: Value, o: FocalOptions, p: LossParams, ctx: GradContext, countLike: Value): (g: TermGradient) => Value {
+  const ct = x.dtype;
+  const { prep } = ctx;
+  const normalized = o.normalized && ctx.focalSum && ctx.rawSum ? { S: ctx.focalSum, raw: ctx.rawSum } : undefined;
+  const w = termWeight(x, prep, o);
+  if (!w && !prep.valid && !normalized) {
+    const d = reduceDivisor(o.reduction, ctx.divisor, countLike, ct, p.weight);
+    const factor = d !== undefined ? pdiv(negAlpha, d, ct) : o.labelMean ? pdiv(negAlpha, rowLength(x, ct), ct) : negAlpha;
+    return ({ core }) => scaled(core, factor);
+  }
+  return ({ core, dF }) => {
+    let g = scaled(core, negAlpha);
+    if (w) g = op.mul(g, w);
+    if (normalized) {
+      const { S, raw } = normalized;
+      g = op.div(g, S);
+      const d = dF?.();
+      if (d) g = op.sub(g, op.mul(d, op.div(raw, op.mul(S, S))));
+    }
+    if (prep.valid) g = op.where(prep.valid, g, 0);
+    const d = reduceDivisor(o.reduction, ctx.divisor, countLike, ct, p.weight);
+    return d === undefined ? g : divBy(g, d);
+  };
+}
+
 /**
  * What reduction mean divides Σ l by: 'mean' for a plain ReduceMean (every element counts), else the
  * divisor — the elements not ignored, max(1, positives), a number, or the graph input `normalizer`.
@@ -132,42 +177,8 @@ export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalO
   if (!prep.valid || o.countIgnored) return 'mean';
   const validCount = op.reduceSum(toType(prep.valid, ct), { keepdims: false });
   // Index rows: each valid row holds L elements.
-  if (o.targetFormat === 'index') return op.mul(validCount, toType(lastDimCount(x), ct));
+  if (o.targetFormat === 'index') return op.mul(validCount, toType(classCount(x), ct));
   return validCount;
-}
-
-/** Reduction mean, sum or none with the divisor of `meanDivisor`. */
-export function reduceTerms(loss: Value, divisor: Param | 'mean', o: FocalOptions): Value {
-  switch (o.reduction) {
-    case 'none':
-      return loss;
-    case 'sum':
-      return op.reduceSum(loss, { keepdims: false });
-    case 'mean':
-      if (divisor === 'mean') return op.reduceMean(loss, { keepdims: false });
-      return op.div(op.reduceSum(loss, { keepdims: false }), param(divisor, loss.dtype));
-    default:
-      throw new RangeError(`reduceTerms: the detection terms take reduction mean, sum or none, got ${o.reduction}`);
-  }
-}
-
-/**
- * −α_t = t·(−α) + (1 − t)·(α − 1) for a scalar, per-label list or attribute α; −1 when unweighted.
- * Exact for 0/1 targets (one product is ±0), unlike (α − 1) + t·(1 − 2α), which cancels for t = 1
- * and loses the digits of a small α. Shared by the detection terms and the gradients (grad.ts).
- */
-export function sigmoidNegAlpha(t: Value, alpha: LossParams['alpha']): Param {
-  const ct = t.dtype;
-  if (alpha === null) return -1;
-  if (typeof alpha === 'number' && alpha === 0.5) return -0.5;
-  const u = op.sub(1, t);
-  if (typeof alpha === 'number') return op.add(op.mul(t, -alpha), op.mul(u, alpha - 1));
-  if (alpha instanceof Value) {
-    const a = toType(alpha, ct);
-    return op.add(op.mul(t, op.neg(a)), op.mul(u, op.sub(a, 1)));
-  }
-  const g = t.graph;
-  return op.add(op.mul(t, g.constant(alpha.map((a) => -a), ct)), op.mul(u, g.constant(alpha.map((a) => a - 1), ct)));
 }
 
 /** FL* (fvcore's sigmoid_focal_loss_star): −α_t · log σ(γ·z) / γ with z = x·(2t − 1). */
@@ -176,8 +187,13 @@ export function starElements(x: Value, t: Value, p: LossParams): Value {
   const tt = toType(t, ct);
   const z = op.mul(x, op.sub(op.mul(tt, 2), 1));
   const { pos } = logSigmoidPair(op.mul(z, param(p.gamma, ct)));
-  const scaled = typeof p.gamma === 'number' ? op.mul(pos, 1 / p.gamma) : op.div(pos, toType(p.gamma, ct));
-  const negAlpha = sigmoidNegAlpha(tt, p.alpha);
+  const scaled = divBy(pos, p.gamma);
+  const negAlpha = negAlphaT(p.alpha, ct, { kind: 'sigmoid', t: tt });
   if (negAlpha === -1) return op.neg(scaled);
   return op.mul(scaled, param(negAlpha, ct));
+}
+
+/** FL*'s gradient beside it: d/dz of −α_t·log σ(γz)/γ is −α_t·σ(−γz), σ(−γz) as exp(log σ(−γz)); z = s·x. */
+export function starGradient(sx: Value, p: LossParams): TermGradient {
+  return { core: op.exp(logSigmoidPair(op.mul(sx, param(p.gamma, sx.dtype))).neg) };
 }

@@ -119,7 +119,7 @@ export function checkPredictions(place: BatchPlace, dtype: NpyDType, data: NpyTy
     if (i < 0) return;
     const x = dtype === 'float16' ? f16BitsToF32((data as Uint16Array)[i]) : (data as Float32Array)[i];
     if (!Number.isFinite(x)) fail(place, dtype, data, i, 'predictions must be finite');
-    fail(place, dtype, data, i, 'probabilities must be in [0, 1] (for scores or logits, use the logits input)');
+    fail(place, dtype, data, i, 'probabilities must be in [0, 1] (for scores or logits, use --input logits; input: \'logits\' in the API)');
   }
   const i = firstNonFinite(dtype, data);
   if (i >= 0) fail(place, dtype, data, i, 'predictions must be finite');

@@ -151,7 +151,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     if (options.out !== undefined && plan.graphReduction !== 'none') {
       throw new UsageError(`--out needs the per-element losses, but ${source} has reduction ${plan.graphReduction}; attach the loss with --reduction none`);
     }
-    if (plan.inputs.weight && !wh) throw new UsageError(`${source}: takes weights (an input 'weight'); give the weight file`);
+    if (plan.inputs.weight && !wh) throw new UsageError(`${source}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
     if (wh && !plan.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${source} takes none (no input 'weight')`);
     const io = plan.build().io;
     const netInputs = io.inputs.filter((v) => (plan.feedNames ?? []).includes(v.name) && !initializers.includes(v.name));

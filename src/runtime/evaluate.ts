@@ -24,7 +24,7 @@
  */
 import { DataError, UsageError } from '../errors';
 import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
-import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions } from '../losses';
+import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
 import { BatchData, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
@@ -272,7 +272,7 @@ function checkModelRow(plan: ModelPlan, pred: NpyHeader, label: Label): void {
   if (have === plan.fixedRow) return;
   const what = o.task === 'multilabel' ? 'labels' : 'classes';
   if (plan.modelFile !== undefined) throw new DataError(`${pred.path}: has ${have} ${what} (shape ${shapeText(pred.shape)}) but ${plan.modelFile} is for ${plan.fixedRow} ${what}`);
-  throw new UsageError(`${plan.fixedBy ?? label('alpha')} lists ${plan.fixedRow} values, one per ${o.task === 'multilabel' ? 'label' : 'class'}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
+  throw new UsageError(`${rowSource(o, label)?.text ?? `the loss is for ${plan.fixedRow} ${what}`}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
 }
 
 // ---- the loop -----------------------------------------------------------------------------------
@@ -325,7 +325,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
     const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype));
-    if (spec.inputs.weight && !weight) throw new UsageError(`${plan.modelFile ?? 'the loss'}: takes weights (an input 'weight'); give the weight file`);
+    if (spec.inputs.weight && !weight) throw new UsageError(`${plan.modelFile ?? 'the loss'}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
     if (weight && !spec.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${plan.modelFile ?? 'the loss'} takes none (no input 'weight')`);
     core = await EvalCore.open(spec, { spinning: false, ...options, ...(options.model !== undefined ? { externalDataDir: modelFolder(options.model) } : {}) });
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);

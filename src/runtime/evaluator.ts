@@ -47,7 +47,7 @@ import { performance } from 'perf_hooks';
 import { DataError, UsageError, quote } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
-import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions } from '../losses';
+import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions, rowSource } from '../losses';
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
@@ -150,12 +150,10 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
   };
 }
 
-/** The label / class count a per-label option list fixes, and that option as the user named it. */
+/** The label / class count a per-label option list fixes, and that option as the user named it (rowSource). */
 function fixedRowOf(o: FocalOptions, label: Label): { fixedRow?: number; fixedBy?: string } {
-  if (o.task === 'binary') return {};
-  const lists: [string, unknown][] = [['classWeight', o.classWeight], ['posWeight', o.posWeight], ['alpha', o.alpha]];
-  for (const [name, v] of lists) if (Array.isArray(v)) return { fixedRow: v.length, fixedBy: label(name as Parameters<Label>[0]) };
-  return {};
+  const r = rowSource(o, label);
+  return r ? { fixedRow: r.count, fixedBy: r.name } : {};
 }
 
 /**

@@ -156,15 +156,18 @@ function sessionConfig(options: SessionOptions, more: Record<string, string> = {
   };
 }
 
-const SETUP_HINT = "run 'npm run setup:cuda' on a machine with CUDA 12 and access to its feed, or use --ep cpu";
-
 /**
  * Why CUDA could not be used (`why`) and what to do (`hint`), or undefined when a session error
- * is something else.
+ * is something else. The hint names what to run where focal-onnx runs: in this repository its
+ * script, in a project that installed focal-onnx (this file under node_modules) npm's rebuild of
+ * onnxruntime-node with its CUDA download asked for.
  */
 export function describeCudaFailure(message: string): { why: string; hint: string } | undefined {
   if (NOT_INSTALLED.test(message)) {
-    return { why: 'the CUDA execution provider is not installed (libonnxruntime_providers_cuda.so could not be loaded)', hint: SETUP_HINT };
+    const dependency = __dirname.split(/[\\/]/).includes('node_modules');
+    const setup = dependency ? "'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node' in your project" : "'npm run setup:cuda'";
+    const hint = `run ${setup} on a machine with CUDA 12 that can reach onnxruntime's NuGet feed, or use --ep cpu`;
+    return { why: 'the CUDA execution provider is not installed (libonnxruntime_providers_cuda.so could not be loaded)', hint };
   }
   if (NO_DEVICE.test(message)) return { why: `no usable CUDA device (${firstLine(message)})`, hint: 'use --ep cpu' };
   return undefined;

@@ -154,7 +154,7 @@ function detectionFlagRows(base: readonly string[]): Record<string, Row> {
     '--reduced-threshold 0': r(['--reduced-threshold', '0'], '--reduced-threshold', '(0, 1]', '0'),
     '--reduced-threshold not a number': r(['--reduced-threshold', 'half'], '--reduced-threshold', 'a number', "'half'"),
     '--count-ignored with a value': r(['--count-ignored=1'], '--count-ignored', '=true / =false', "'1'"),
-    '--like a detection preset for the wrong task': r(['--like', 'detectron2', '--task', 'binary'], '--like', 'task multilabel', 'binary'),
+    '--like a detection preset for the wrong task': r(['--like', 'detectron2', '--task', 'binary'], '--like', '--task multilabel', 'binary'),
   };
 }
 
@@ -164,12 +164,15 @@ const EXPORT_ROWS = table({
   '--weight unknown': { argv: [...EXPORT, '--weight', 'W.npy'], names: '--weight', accepts: 'sample, element', echoes: "'W.npy'" },
   '--with-grad with a value': { argv: [...EXPORT, '--with-grad=1'], names: '--with-grad', accepts: '=true / =false', echoes: "'1'" },
   '--json with a value': { argv: [...EXPORT, '--json=no'], names: '--json', accepts: '=true / =false', echoes: "'no'" },
-  '--output missing': { argv: ['export', '--gamma', '1'], names: '--output', accepts: 'required', echoes: null },
-  '--output missing its value': { argv: ['export', '-o'], names: '--output', accepts: 'FILE.onnx', echoes: null },
-  '--output given twice': { argv: [...EXPORT, '--output', '@other.onnx'], names: '--output', accepts: 'more than once', echoes: null },
-  '--output in a missing directory': { argv: ['export', '-o', '@missing/m.onnx'], names: '@missing/m.onnx', accepts: 'does not exist', echoes: null },
-  '--output under a regular file': { argv: ['export', '-o', '@a-file/m.onnx'], names: '@a-file/m.onnx', accepts: 'not a directory', echoes: null },
-  '--output a directory': { argv: ['export', '-o', '@a-dir'], names: '@a-dir', accepts: 'is a directory', echoes: null },
+  '--out missing': { argv: ['export', '--gamma', '1'], names: '--out (-o)', accepts: 'required', echoes: null },
+  '--out missing its value': { argv: ['export', '-o'], names: '--out', accepts: 'FILE.onnx', echoes: null },
+  '--out given twice': { argv: [...EXPORT, '--out', '@other.onnx'], names: '--out', accepts: 'more than once', echoes: null },
+  // --output: the flag's earlier name, an alias of --out.
+  '--output missing its value': { argv: ['export', '--output'], names: '--output', accepts: 'FILE.onnx', echoes: null },
+  '--output with --out': { argv: [...EXPORT, '--output', '@other.onnx'], names: '--out and --output', accepts: 'give one', echoes: null },
+  '--out in a missing directory': { argv: ['export', '-o', '@missing/m.onnx'], names: '@missing/m.onnx', accepts: 'does not exist', echoes: null },
+  '--out under a regular file': { argv: ['export', '-o', '@a-file/m.onnx'], names: '@a-file/m.onnx', accepts: 'not a directory', echoes: null },
+  '--output (the alias) a directory': { argv: ['export', '--output', '@a-dir'], names: '@a-dir', accepts: 'is a directory', echoes: null },
   'a positional argument': { argv: [...EXPORT, 'model.onnx'], names: 'positional', accepts: 'no positional', echoes: "'model.onnx'" },
 });
 
@@ -195,6 +198,8 @@ const EVAL_ROWS = table({
   '--threads 1025': { argv: [...EVAL, '--threads', '1025'], names: '--threads', accepts: 'an integer in [1, 1024]', echoes: "'1025'" },
   '--threads not a number': { argv: [...EVAL, '--threads', 'all'], names: '--threads', accepts: 'an integer in [1, 1024]', echoes: "'all'" },
   '--graph-optimization unknown': { argv: [...EVAL, '--graph-optimization', 'max'], names: '--graph-optimization', accepts: 'disabled, basic, extended, all', echoes: "'max'" },
+  '--as-function with a value': { argv: [...EVAL, '--as-function=yes'], names: '--as-function', accepts: '=true / =false', echoes: "'yes'" },
+  '--with-grad with a value': { argv: [...EVAL, '--with-grad=1'], names: '--with-grad', accepts: '=true / =false', echoes: "'1'" },
   '--json with a value': { argv: [...EVAL, '--json=1'], names: '--json', accepts: '=true / =false', echoes: "'1'" },
   '--progress with a value': { argv: [...EVAL, '--progress=on'], names: '--progress', accepts: '=true / =false', echoes: "'on'" },
   '--no-progress with a value': { argv: [...EVAL, '--no-progress=yes'], names: '--no-progress', accepts: 'no value', echoes: "'yes'" },
@@ -239,6 +244,7 @@ const ATTACH_ROWS = table({
   ...lossFlagRows(ATTACH),
   '--as-function with a value': { argv: [...ATTACH, '--as-function=yes'], names: '--as-function', accepts: '=true / =false', echoes: "'yes'" },
   '--with-grad with a value': { argv: [...ATTACH, '--with-grad=1'], names: '--with-grad', accepts: '=true / =false', echoes: "'1'" },
+  '--weight unknown': { argv: [...ATTACH, '--weight', 'W.npy'], names: '--weight', accepts: 'sample, element', echoes: "'W.npy'" },
   '--json with a value': { argv: [...ATTACH, '--json=no'], names: '--json', accepts: '=true / =false', echoes: "'no'" },
   '--external-data unknown': { argv: [...ATTACH, '--external-data', 'move'], names: '--external-data', accepts: 'inline, copy, keep', echoes: "'move'" },
   '--output missing': { argv: ['attach', '@model-none.onnx', '-o', '@existing.onnx'], names: '--output', accepts: 'required', echoes: null },
@@ -328,6 +334,46 @@ describe('the command itself', () => {
       expect({ argv, code: r.code, stderr: r.stderr }).toEqual({ argv, code: 0, stderr: '' });
     }
     fs.rmSync(p('good.onnx'));
+  });
+});
+
+/** One vocabulary: -o / --out is the output file in every command that writes one; --version everywhere. */
+describe('-o, --out and --version in every command', () => {
+  const net = ['attach', '@model-none.onnx', '--output', 'loss'];
+  const evalNone = ['eval', '--pred', '@pred.npy', '--target', '@target.npy', '--reduction', 'none'];
+  it.each<[string, string[], string]>([
+    ['export', ['export'], 'out.onnx'],
+    ['attach', net, 'out.onnx'],
+    ['eval', evalNone, 'out.npy'],
+  ])('%s writes its output with -o and with --out, the same bytes', async (_name, argv, file) => {
+    const written: Buffer[] = [];
+    for (const flag of ['-o', '--out']) {
+      const r = await runCli(resolve([...argv, flag, `@${file}`]));
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(r.stdout).toContain(p(file));
+      written.push(fs.readFileSync(p(file)));
+      fs.rmSync(p(file));
+    }
+    expect(written[1].equals(written[0])).toBe(true);
+  });
+
+  it("export --output (the flag's earlier name) still writes the file", async () => {
+    const r = await runCli(resolve(['export', '--output', '@old.onnx']));
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(fs.readFileSync(p('old.onnx')).equals(Buffer.from(buildLoss({}).bytes))).toBe(true);
+    fs.rmSync(p('old.onnx'));
+  });
+
+  it.each([[[] as string[]], ...COMMANDS.map((c) => [[c.name]])])('%j --version and -V print the version; --help lists them', async (argv) => {
+    const { VERSION } = await import('../../src/version');
+    for (const flag of ['--version', '-V']) {
+      const r = await runCli([...argv, flag]);
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+    }
+    const help = await runCli([...argv, '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^ {2}-V, --version +print the version/m);
+    if (argv.length && argv[0] !== 'inspect') expect(help.stdout).toMatch(/^ {2}-o, --out /m);
   });
 });
 

@@ -16,7 +16,7 @@
  * computed without cancellation — `log1p(−p)` for `log(1 − p)`, `log1p`/`exp` for log-sigmoid and
  * log-softmax, `−expm1(log p_t)` for `1 − p_t` — which matters only for extreme inputs (p within
  * 1e-8 of 1, |logits| in the tens) and changes nothing elsewhere. Sums are compensated (Neumaier),
- * so a sum over 10^9 elements keeps about 15 digits (see scripts/long-run.ts).
+ * so a sum over 10^9 elements keeps about 15 digits (see bench/long-run.ts).
  *
  * Everything is plain `number` (float64). Callers that check a float32 / float16 model feed it the
  * data rounded to that type (the model sees nothing else) and, for the function form, parameters

@@ -1,5 +1,5 @@
 /**
- * The detection and segmentation conventions (src/losses/terms.ts, presets-detection.ts) against
+ * The detection and segmentation conventions (src/losses/terms.ts, presets.ts) against
  * test/fixtures/detection-cases.json: reference implementations of mmdet, detectron2, fvcore, smp,
  * kornia and MONAI (test/helpers/references/detection_focal.py, each at the commit it names) and
  * focal-onnx's own formula where no library has the combination, all run through PyTorch autograd

@@ -2,7 +2,10 @@
  * focal-onnx as a dependency: `npm pack` ships only what users need (the compiled library and its
  * types, the bin, the exported models — no tests, scripts, sources or source maps), and the packed
  * tarball, installed into a fresh project by npm, works from ESM, CommonJS and TypeScript (whose
- * types resolve: a wrong option is a compile error) and through its bin.
+ * types resolve: a wrong option is a compile error) and through its bin. So does its build-only
+ * entry, `focal-onnx/build` (the subpath export; its types by `exports` and, for TypeScript's
+ * classic node resolution, `typesVersions`), which loads nothing of onnxruntime: no module of its
+ * package, no native shared object (process.report's list).
  *
  * Offline: the fresh project's node_modules first gets links to this project's own copies of
  * focal-onnx's dependencies (onnxruntime-node, onnx-proto, protobufjs and theirs, exactly the
@@ -79,12 +82,14 @@ describe('npm pack, installed into a fresh project', () => {
     expect(files).toContain('bin/focal-onnx.js');
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/src/index.d.ts');
+    expect(files).toContain('dist/src/build.js');
+    expect(files).toContain('dist/src/build.d.ts');
     expect(files).toContain('models/binary-probs.onnx');
     const unexpected = files.filter(
       (f) => !(f === 'package.json' || f === 'README.md' || f === 'LICENSE' || f.startsWith('bin/') || /^dist\/src\/.*\.(js|d\.ts)$/.test(f) || /^models\/[^/]+\.(onnx|md)$/.test(f)),
     );
     expect(unexpected).toEqual([]);
-    expect(files.filter((f) => /^dist\/(test|scripts)\//.test(f) || f.endsWith('.map') || /^src\//.test(f))).toEqual([]);
+    expect(files.filter((f) => /^dist\/(test|scripts|bench)\//.test(f) || f.endsWith('.map') || /^src\//.test(f))).toEqual([]);
   });
 
   it('installs as a package of its own (not a link to this checkout)', () => {
@@ -92,6 +97,15 @@ describe('npm pack, installed into a fresh project', () => {
     expect(fs.lstatSync(installed).isSymbolicLink()).toBe(false);
     expect(JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version).toBe(pkg.version);
     expect(fs.existsSync(path.join(installed, 'dist', 'test'))).toBe(false);
+    // Its exports map: the two entries, its package.json and the shipped models resolve by name.
+    const r = run(process.execPath, ['-p', "['focal-onnx', 'focal-onnx/build', 'focal-onnx/package.json', 'focal-onnx/models/binary-probs.onnx'].map((m) => require.resolve(m)).join('\\n')"], project);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n').map((f) => path.relative(installed, f))).toEqual([
+      path.join('dist', 'src', 'index.js'),
+      path.join('dist', 'src', 'build.js'),
+      'package.json',
+      path.join('models', 'binary-probs.onnx'),
+    ]);
   });
 
   // One program per module system: build a loss, evaluate a batch in memory and two files (the
@@ -185,6 +199,92 @@ const path = require_path;
     expect(bad.stdout).toMatch(/bad\.ts\(2,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
   });
 
+  // The build-only entry: build a loss and attach one to a network, then report what the process
+  // loaded: no onnxruntime module (require.cache, shared by ESM's loader for these CommonJS files)
+  // and no onnxruntime shared object. Then the main entry, whose binding the same check sees.
+  const NETWORK = path.join(ROOT, 'test', 'fixtures', 'networks', 'cnn-dynamo.onnx');
+  const buildProgram = (imports: string): string => `${imports}
+const loss = buildLoss({ task: 'multilabel', alpha: [0.2, 0.8] });
+const attached = attachLoss(readFileSync(${JSON.stringify(NETWORK)}), { task: 'multiclass', input: 'logits', output: 'logits' });
+const loaded = () => ({
+  modules: Object.keys(cache).filter((k) => /onnxruntime/i.test(k)).length,
+  native: process.report.getReport().sharedObjects.filter((s) => /onnxruntime/i.test(s)).length,
+});
+const before = loaded();
+(async () => {
+  await loadMain();
+  console.log(JSON.stringify({ version: VERSION, modelBytes: loss.bytes.length, outputs: attached.model.graph.output.map((o) => o.name), before, after: loaded() }));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+  function expectBuildOutput(stdout: string): void {
+    const o = JSON.parse(stdout) as { version: string; modelBytes: number; outputs: string[]; before: { modules: number; native: number }; after: { modules: number; native: number } };
+    expect(o.version).toBe(pkg.version);
+    expect(o.modelBytes).toBeGreaterThan(100);
+    expect(o.outputs).toEqual(['logits', 'loss']);
+    expect(o.before).toEqual({ modules: 0, native: 0 });
+    expect(o.after.modules).toBeGreaterThan(0);
+    expect(o.after.native).toBeGreaterThan(0);
+  }
+
+  it('focal-onnx/build works from ESM (import) and loads no onnxruntime', () => {
+    const file = path.join(project, 'build-esm.mjs');
+    fs.writeFileSync(
+      file,
+      buildProgram(
+        "import { buildLoss, attachLoss, VERSION } from 'focal-onnx/build';\nimport { readFileSync } from 'fs';\nimport { createRequire } from 'module';\nconst cache = createRequire(import.meta.url).cache;\nconst loadMain = () => import('focal-onnx');",
+      ),
+    );
+    const r = run(process.execPath, [file], project);
+    expect(r.stderr).toBe('');
+    expectBuildOutput(r.stdout);
+  });
+
+  it('focal-onnx/build works from CommonJS (require) and loads no onnxruntime', () => {
+    const file = path.join(project, 'build-cjs.cjs');
+    fs.writeFileSync(
+      file,
+      buildProgram(
+        "const { buildLoss, attachLoss, VERSION } = require('focal-onnx/build');\nconst { readFileSync } = require('fs');\nconst cache = require.cache;\nconst loadMain = async () => require('focal-onnx');",
+      ),
+    );
+    const r = run(process.execPath, [file], project);
+    expect(r.stderr).toBe('');
+    expectBuildOutput(r.stdout);
+  });
+
+  it('focal-onnx/build from TypeScript: its types resolve (classic node, node16 and bundler resolution), and a wrong option does not compile', () => {
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const base = { strict: true, target: 'ES2022', lib: ['ES2022'], types: ['node'], noEmit: true, skipLibCheck: true };
+    fs.writeFileSync(
+      path.join(project, 'build-ok.ts'),
+      [
+        "import { buildLoss, attachLoss, AttachedModel, LossModel, LossOptions, PRESETS, UsageError } from 'focal-onnx/build';",
+        "const options: LossOptions = { task: 'multiclass', input: 'logits', alpha: [0.2, 0.3, 0.5], gamma: 2 };",
+        'const m: LossModel = buildLoss(options);',
+        "const a: AttachedModel = attachLoss(m.bytes, { ...options, output: 'logits' });",
+        'export const n: number = m.inputs.length + a.bytes.length + Object.keys(PRESETS).length + new UsageError("x").exitCode;',
+      ].join('\n'),
+    );
+    fs.writeFileSync(path.join(project, 'build-bad.ts'), "import { buildLoss } from 'focal-onnx/build';\nvoid buildLoss({ gamma: 'two' });\n");
+    for (const [name, resolution] of [
+      ['node10', { module: 'commonjs', moduleResolution: 'node10' }],
+      ['node16', { module: 'node16', moduleResolution: 'node16' }],
+      ['bundler', { module: 'esnext', moduleResolution: 'bundler' }],
+    ] as const) {
+      const ok = path.join(project, `tsconfig.build-${name}.json`);
+      fs.writeFileSync(ok, JSON.stringify({ compilerOptions: { ...base, ...resolution }, files: ['build-ok.ts'] }));
+      const r = run(process.execPath, [tsc, '-p', ok], project);
+      expect([name, r.stdout + r.stderr]).toEqual([name, '']);
+      expect(r.code).toBe(0);
+      const bad = path.join(project, `tsconfig.build-bad-${name}.json`);
+      fs.writeFileSync(bad, JSON.stringify({ compilerOptions: { ...base, ...resolution }, files: ['build-bad.ts'] }));
+      const b = run(process.execPath, [tsc, '-p', bad], project);
+      expect(b.code).not.toBe(0);
+      expect(b.stdout).toMatch(/build-bad\.ts\(2,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
+    }
+  }, 180_000);
+
   it('runs its bin (npx focal-onnx), exit codes included', () => {
     const bin = path.join(project, 'node_modules', '.bin', 'focal-onnx');
     expect(fs.existsSync(bin)).toBe(true);
@@ -199,5 +299,93 @@ const path = require_path;
     const bad = run(bin, ['eval', '--pred', 'missing.npy', '--target', 'missing.npy'], project);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^focal-onnx: missing\.npy: .*\n$/);
+  });
+  // examples/, copied into the fresh project and run there as a user would: each prints what it
+  // says, with the numbers of the formula.
+  it('ships LICENSE, and no install-time build (prepack, not prepare)', () => {
+    expect(files).toContain('LICENSE');
+    const installed = JSON.parse(fs.readFileSync(path.join(project, 'node_modules', pkg.name, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    expect(installed.scripts?.prepare).toBeUndefined();
+    expect(installed.scripts?.install).toBeUndefined();
+    expect(installed.scripts?.postinstall).toBeUndefined();
+  });
+
+  describe('examples/, run from the fresh project', () => {
+    const examples = path.join(ROOT, 'examples');
+    let home: string;
+    beforeAll(() => {
+      home = path.join(project, 'examples');
+      fs.cpSync(examples, home, { recursive: true });
+    });
+
+    it('has an ESM, a CommonJS and a TypeScript program, and the browser page', () => {
+      const names = fs.readdirSync(examples).sort();
+      expect(names.filter((n) => n.endsWith('.mjs')).length).toBeGreaterThan(0);
+      expect(names.filter((n) => n.endsWith('.cjs')).length).toBeGreaterThan(0);
+      expect(names.filter((n) => n.endsWith('.ts')).length).toBeGreaterThan(0);
+      expect(fs.existsSync(path.join(examples, 'browser', 'index.html'))).toBe(true);
+    });
+
+    it('export.mjs writes the multi-label loss with its gradient', () => {
+      const r = run(process.execPath, ['export.mjs'], home);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      const written = fs.readFileSync(path.join(home, 'focal-multilabel.onnx'));
+      expect(r.stdout).toBe(
+        [`wrote focal-multilabel.onnx (${written.length} bytes)`, 'inputs  pred float32[N, 3], target float32[N, 3]', 'outputs loss float32[], grad float32[N, 3]', ''].join('\n'),
+      );
+    });
+
+    it('evaluate.cjs evaluates two batches from memory: the seed formula over the 9 elements', () => {
+      const r = run(process.execPath, ['evaluate.cjs'], home);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      // −α_t (1 − p_t)² log p_t, α per label 0.25, 0.5, 0.75, on the float32 inputs.
+      const p = [0.9, 0.2, 0.6, 0.1, 0.7, 0.3, 0.4, 0.8, 0.5].map(Math.fround);
+      const t = [1, 0, 1, 0, 1, 1, 0, 1, 1];
+      const el = p.map((x, i) => {
+        const a = [0.25, 0.5, 0.75][i % 3];
+        const pt = t[i] ? x : 1 - x;
+        return -(t[i] ? a : 1 - a) * (1 - pt) ** 2 * Math.log(pt);
+      });
+      const perLabel = [0, 1, 2].map((l) => (el[l] + el[l + 3] + el[l + 6]) / 3);
+      expect(r.stdout).toBe(`loss ${(el.reduce((x, y) => x + y) / 9).toFixed(7)} over 9 elements\nper label ${perLabel.map((x) => x.toFixed(4)).join(' ')}\n`);
+    });
+
+    it('attach.ts compiles (strict) and evaluates its tiny network with the loss attached', () => {
+      const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+      const c = run(process.execPath, [tsc, '--strict', '--module', 'commonjs', '--target', 'ES2022', '--lib', 'ES2022', '--types', 'node', '--skipLibCheck', 'attach.ts'], home);
+      expect(c.stdout + c.stderr).toBe('');
+      const r = run(process.execPath, ['attach.js'], home);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      // The same network and loss in float64: softmax focal loss, α none, γ 2, eps 1e-4, mean.
+      const W = [0.5, -1.0, 0.25, 1.5, 0.5, -0.5, -1.0, 0.75, 1.0, 0.25, -0.25, 0.5];
+      const b = [0.1, 0.0, -0.1];
+      const X = [[1, 0, 0, 1], [0, 1, 1, 0], [0.5, 0.5, -1, 2], [1, 1, 1, 1], [-1, 0, 0.5, 0.25]];
+      const target = [1, 2, 0, 1, 2];
+      const losses = X.map((x, n) => {
+        const z = [0, 1, 2].map((c) => b[c] + x.reduce((s, v, k) => s + v * W[k * 3 + c], 0));
+        const e = z.map((v) => Math.exp(v - Math.max(...z)));
+        const pt = Math.min(Math.max(e[target[n]] / e.reduce((s, v) => s + v), 1e-4), 1);
+        return -((1 - pt) ** 2) * Math.log(pt);
+      });
+      expect(r.stdout).toBe(
+        'attached: x float32[N, 4], target int64[N] → logits float32[N, 3], loss float32[], grad float32[N, 3]\n' +
+          `loss ${(losses.reduce((s, v) => s + v) / 5).toFixed(6)} (mean over 5 rows)\n`,
+      );
+    }, 120_000);
+  });
+
+  it("--ep cuda without the CUDA provider names what to run in a dependent project (not this repository's script)", () => {
+    const bin = path.join(project, 'node_modules', '.bin', 'focal-onnx');
+    fs.writeFileSync(path.join(project, 'p.npy'), Buffer.from(fs.readFileSync(path.join(ROOT, 'samples', 'pred.npy'))));
+    fs.writeFileSync(path.join(project, 't.npy'), Buffer.from(fs.readFileSync(path.join(ROOT, 'samples', 'target.npy'))));
+    const r = run(bin, ['eval', '--pred', 'p.npy', '--target', 't.npy', '--ep', 'cuda'], project);
+    if (r.code === 0) {
+      // A machine with the CUDA provider installed and a GPU: it ran there.
+      expect(r.stdout).toMatch(/^provider +cuda/m);
+      return;
+    }
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^focal-onnx: --ep cuda: .*'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node' in your project.*\n$/);
+    expect(r.stderr).not.toContain('setup:cuda');
   });
 });

@@ -247,7 +247,7 @@ describe('accumulation', () => {
     try {
       const settled = await Promise.allSettled([ev.add(good), ev.add({ pred: Float32Array.from([0.5, 2]), target: Float32Array.from([0, 1]) }), ev.add(good)]);
       expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-      expect(String((settled[1] as PromiseRejectedResult).reason.message)).toBe('batch 1: pred element 1 is 2; probabilities must be in [0, 1] (for scores or logits, use the logits input)');
+      expect(String((settled[1] as PromiseRejectedResult).reason.message)).toBe('batch 1: pred element 1 is 2; probabilities must be in [0, 1] (for scores or logits, use --input logits; input: \'logits\' in the API)');
       const alone = await createEvaluator({ loss: { reduction: 'sum' }, threads: 1 });
       await alone.add(good);
       const r = ev.result();
@@ -403,7 +403,7 @@ describe('models', () => {
       const r = await evaluate({ pred: files[0], target: files[1], weight: files[2], model: modelFile, threads: 1, batchSize: 4 });
       expect(Math.abs(r.sum / expected - 1)).toBeLessThan(1e-6);
       expect(r.batches).toBe(2);
-      await expect(evaluate({ pred: files[0], target: files[1], model: modelFile, threads: 1 })).rejects.toThrow(/takes weights \(an input 'weight'\); give the weight file/);
+      await expect(evaluate({ pred: files[0], target: files[1], model: modelFile, threads: 1 })).rejects.toThrow(/takes weights \(an input 'weight'\); give them with --weight W.npy/);
       // Loss options with a weight file: its shape decides the weight input (here one per element = per sample).
       const fromFlags = await evaluate({ pred: files[0], target: files[1], weight: files[2], threads: 1, batchSize: 4 });
       expect(fromFlags.options.weight).toBe('sample');

@@ -1,7 +1,7 @@
 /**
  * `npm run bench` and `npm run bench:levers` (the build's copies: `npm test` builds first), at a
  * tiny size: the bench writes its JSON, README and chart with every row kind it measures (the
- * peers left out here: test/scripts/bench-peers.test.ts runs them), says in its tables that the
+ * peers left out here: test/bench/bench-peers.test.ts runs them), says in its tables that the
  * peers did not run, and keeps the README's hand-written part; the levers print a row a variant,
  * each with its ratio to its baseline. Bad flags: one line, exit 2. Timings are not checked.
  */
@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-const DIST = path.resolve(__dirname, '../../dist/scripts');
+const DIST = path.resolve(__dirname, '../../dist/bench');
 
 function node(script: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return nodeEnv(process.env, script, ...args);
@@ -41,18 +41,26 @@ describe('npm run bench', () => {
       meta: { peers: unknown };
       rows: { kind: string; task: string; losses: number[] }[];
       levers: unknown[];
+      smallBatches: { rounds: number; rows: { size: number; addMicros: number; runMicros: number; ratio: number }[] };
+      ab: unknown;
     };
     const kinds = new Set(results.rows.map((x) => `${x.task} ${x.kind}`));
     for (const k of ['eval', 'eval-logits', 'eval-inproc', 'ts', 'graph', 'eval-graph', 'eval-graph-logits']) expect(kinds).toContain(`binary ${k}`);
     expect([...kinds].filter((k) => k.startsWith('multilabel'))).toEqual([]);
     expect(results.meta.peers).toBeNull();
     expect(results.levers).toEqual([]);
+    // Small batches (bench/small-batch.ts) in every run; the A/B only with --ab-base.
+    expect(results.smallBatches.rows.map((x) => x.size)).toEqual([1000, 10000, 100000]);
+    for (const x of results.smallBatches.rows) expect([x.addMicros > 0, x.runMicros > 0, Number.isFinite(x.ratio) && x.ratio > 0]).toEqual([true, true, true]);
+    expect(results.ab).toBeNull();
     // eval on the probabilities and on their logits: two different losses, each the same in every row of its kind.
     const loss = (kind: string): number => results.rows.find((x) => x.task === 'binary' && x.kind === kind)?.losses[0] as number;
     expect(Math.abs(loss('eval-graph-logits') - loss('eval-logits')) / loss('eval-logits')).toBeLessThan(1e-6);
     const readme = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
     expect(readme).toContain(kept);
     expect(readme).not.toContain('old table');
+    expect(readme).toMatch(/## Small batches in process, this run\n[\s\S]*\| 1,000 \| [\d.]+ \| [\d.]+ \| [\d.]+× \| (yes|no) \|\n\| 10,000 \|[\s\S]*\| 100,000 \|/);
+    expect(readme).not.toContain('## A/B of file eval');
     expect(readme).toMatch(/## Against the alternatives[\s\S]*\| focal-onnx eval, logits, eps 0 \| [\d.]+ \/ [\d.]+ \|/);
     const why = 'peers not run: scripts/setup-python.sh could not make the venv (exit 1)';
     expect(readme).toContain(`_${why}._`);
@@ -67,6 +75,10 @@ describe('npm run bench', () => {
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^bench: --reps/);
+    const ab = node('bench.js', '--ab-base', dir, '--out', path.join(dir, 'never'));
+    expect(ab.status).toBe(2);
+    expect(ab.stderr).toBe(`bench: --ab-base: expected a focal-onnx checkout with its dist built, found no bin/focal-onnx.js in ${dir} (run 'npm run build' there)\n`);
+    expect(fs.existsSync(path.join(dir, 'never'))).toBe(false);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * The RetinaNet-shaped bench rows (issue 13), a RowSource of `npm run bench` (scripts/bench-rows.ts):
+ * The RetinaNet-shaped bench rows (issue 13), a RowSource of `npm run bench` (bench/bench-rows.ts):
  * one image's classification loss — about 100K anchors × 80 classes of float32 logits — with index
  * targets (int64 [A]: a class in [0, 80), the background 80, −1 for an ignored anchor), normalized
  * by the positive anchors (`--like detectron2`), against the dense multi-label loss on the same
@@ -12,13 +12,13 @@
  * repetition, with the multilabel task at the smallest size; `--quick` (or FOCAL_BENCH_ANCHORS)
  * takes fewer anchors.
  *
- *     npx ts-node scripts/bench-detection.ts [--anchors 100000] [--reps 1] [--data DIR]   # alone
+ *     npx ts-node bench/bench-detection.ts [--anchors 100000] [--reps 1] [--data DIR]   # alone
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeNpy } from '../src/io/npy';
 import { DataFiles, ROOT, RowSource, SourceContext, Task, lastJson, run } from './bench-rows';
-import { mulberry32 } from './prng';
+import { mulberry32 } from '../scripts/prng';
 
 export const CLASSES = 80;
 export const DEFAULT_ANCHORS = 100_000;

@@ -15,7 +15,7 @@
  * A row's `size` is the number of images. Measured once a repetition, with the first task and size
  * of the run (the CNN's files are its own).
  *
- * Also runnable alone, to show it works: `node dist/scripts/bench-network.js --images 2048 --reps 2`
+ * Also runnable alone, to show it works: `node dist/bench/bench-network.js --images 2048 --reps 2`
  * prints the rows as JSON.
  */
 import * as fs from 'fs';
@@ -28,7 +28,7 @@ import { buildLoss } from '../src/losses';
 import { DEFAULT_NETWORK_BATCH_ELEMENTS, evaluateNetwork } from '../src/runtime/evaluate-network';
 import { createSession, HostTensor } from '../src/runtime/session';
 import { ROOT, Row, RowKey, RowSource, SourceContext, lastJson, run } from './bench-rows';
-import { mulberry32 } from './prng';
+import { mulberry32 } from '../scripts/prng';
 import { scriptFlags } from './args';
 
 export const NETWORK = path.join(ROOT, 'test', 'fixtures', 'networks', 'cnn-dynamo.onnx');

@@ -1,5 +1,5 @@
 /**
- * The scripts' command lines, through the CLI's flag parser (src/cli/args.ts): the same syntax
+ * The benchmarks' command lines, through the CLI's flag parser (src/cli/args.ts): the same syntax
  * (`--name value`, `--name=value`, `--no-name` for a boolean), the same one-line messages, and a
  * `--help` listing the flags. A bad command line prints `<script>: <message>` and exits 2.
  */
@@ -13,7 +13,7 @@ export function scriptFlags<F extends FlagSpecs>(script: string, specs: F, argv:
   try {
     const { flags, positionals } = parseArgs(script, all, argv);
     if (flags.help) {
-      process.stdout.write(`Usage: ${script} [flags] (more at the top of scripts/${script}.ts)\n\nFlags:\n${formatFlags(all)}\n`);
+      process.stdout.write(`Usage: ${script} [flags] (more at the top of bench/${script}.ts)\n\nFlags:\n${formatFlags(all)}\n`);
       process.exit(0);
     }
     if (positionals.length) throw new UsageError(`unexpected argument ${quote(positionals[0])} (see '${script} --help')`);

@@ -2,7 +2,7 @@
  * The long run: an evaluation of a very large pair of `.npy` files streamed from disk, with flat
  * memory, whose result equals an independent float64 reference within 1e-6 (relative).
  *
- *     npm run build && node dist/scripts/long-run.js [--elements 1e9] [--dir DIR] [--input probs|logits]
+ *     npm run build && node dist/bench/long-run.js [--elements 1e9] [--dir DIR] [--input probs|logits]
  *                                                    [--batch-size N] [--keep] [--json OUT.json]
  *
  * 1. Writes pred.npy (float32) and target.npy (float32, 0/1) of `--elements` elements into DIR (default

@@ -1,11 +1,11 @@
 /**
- * The benchmark's peers (scripts/bench-peers.py, run by `npm run bench` in the venv): each computes
+ * The benchmark's peers (bench/bench-peers.py, run by `npm run bench` in the venv): each computes
  * the loss focal-onnx eval computes on the same files — the seed's formula on probabilities
  * (eps 1e-4), torchvision's and optax's function on their logits (eps 0) — within the tolerance
  * the bench asserts; a bad command line is refused. Timings are not checked (the benchmark's
  * business). The torch.compile peers compile once each, 30–70 s on a cold inductor cache: they run
  * under CI (CI=true) or with FOCAL_TEST_COMPILE=1, and are skipped with a note otherwise (every
- * `npm run bench` checks them too, scripts/bench-peers.ts's checkPeers).
+ * `npm run bench` checks them too, bench/bench-peers.ts's checkPeers).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -13,11 +13,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { NpyWriter } from '../../src/io/npy';
 import { evaluate } from '../../src/runtime';
-import { PEERS, PEER_TOLERANCE } from '../../scripts/bench-peers';
+import { PEERS, PEER_TOLERANCE } from '../../bench/bench-peers';
 import { mulberry32 } from '../../scripts/prng';
 import { describePython } from '../helpers/python';
 
-const SCRIPT = path.resolve(__dirname, '../../scripts/bench-peers.py');
+const SCRIPT = path.resolve(__dirname, '../../bench/bench-peers.py');
 const N = 20_000;
 const COMPILE = process.env.CI === 'true' || process.env.FOCAL_TEST_COMPILE === '1';
 
@@ -27,7 +27,7 @@ async function write(file: string, data: Float32Array): Promise<void> {
   await w.commit();
 }
 
-describePython('bench peers (scripts/bench-peers.py)', (python) => {
+describePython('bench peers (bench/bench-peers.py)', (python) => {
   let dir: string;
   const files = { pred: '', target: '', logits: '' };
   const want = { probs: 0, logits: 0 };
@@ -60,8 +60,8 @@ describePython('bench peers (scripts/bench-peers.py)', (python) => {
 
   const slow = PEERS.filter((p) => p.id.startsWith('torch-compile'));
   if (!COMPILE) {
-    // eslint-disable-next-line no-console
-    console.warn(`skipped ${slow.map((p) => p.id).join(', ')}: they compile (30–70 s); CI runs them, or FOCAL_TEST_COMPILE=1`);
+    // One line, no stack trace (console.warn in jest prints where it was called).
+    process.stderr.write(`test/bench/bench-peers.test.ts: skipped ${slow.map((p) => p.id).join(', ')}: they compile (30–70 s); CI runs them, or FOCAL_TEST_COMPILE=1\n`);
   }
   const peers = PEERS.filter((p) => COMPILE || !slow.includes(p));
   it.each(peers.map((p) => [p.id, p.logits] as const))(

@@ -1,5 +1,5 @@
 /**
- * The bench's in-memory evaluator rows, a RowSource of `npm run bench` (scripts/bench-rows.ts): what a Node
+ * The bench's in-memory evaluator rows, a RowSource of `npm run bench` (bench/bench-rows.ts): what a Node
  * program that already holds its predictions gets from `createEvaluator().add`, batch after batch —
  * the evaluator's checks, the graph with its block sums and in-graph checks, and the float64
  * accumulation, without reading files. Like the bench's "eval graph from memory" rows, the files'
@@ -8,7 +8,7 @@
  *
  * Each measurement runs in a child process of its own (this file), so its peak memory is its own:
  *
- *     node dist/scripts/bench-evaluator.js '{"task":"binary","pred":"p.npy","target":"t.npy","threads":1,"batch":262144}'
+ *     node dist/bench/bench-evaluator.js '{"task":"binary","pred":"p.npy","target":"t.npy","threads":1,"batch":262144}'
  */
 import { spawn } from 'child_process';
 import { performance } from 'perf_hooks';

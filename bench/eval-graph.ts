@@ -1,7 +1,7 @@
 /**
  * The graph `focal-onnx eval` runs for loss options (evaluate.ts): the per-element loss over
  * checked inputs, with the evaluator's block sums and data checks (eval-outputs.ts). For the
- * scripts that measure it (bench.ts, profile-graph.ts) without going through files.
+ * benchmarks that measure it (bench.ts, profile-graph.ts) without going through files.
  */
 import { LossOptions, buildLoss } from '../src/losses';
 import { addEvalOutputs } from '../src/runtime/eval-outputs';

@@ -27,7 +27,7 @@ What it prints (one JSON line on stdout)
     With --repeat 0 the process does what a user's script does once, so its whole run time (measured
     by the caller) is the peer's end-to-end time.
 
-    .venv/bin/python scripts/bench-peers.py PRED.npy TARGET.npy --peer NAME [--logits LOGITS.npy]
+    .venv/bin/python bench/bench-peers.py PRED.npy TARGET.npy --peer NAME [--logits LOGITS.npy]
         [--threads 2] [--repeat 5] [--alpha 0.25] [--gamma 2] [--eps 1e-4]
 """
 import argparse

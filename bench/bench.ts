@@ -6,7 +6,7 @@
  * What runs, for each task (binary [N], multilabel [N/16, 16]) and size (1M, 16M, 64M elements of
  * float32 predictions and 0/1 float32 targets; 32M too for binary, the issue's goal size):
  *
- * - seed, whole process: `/usr/bin/python3 scripts/bench-seed.py` — python starts, imports torch and
+ * - seed, whole process: `/usr/bin/python3 bench/bench-seed.py` — python starts, imports torch and
  *   the seed module, np.load's both files, runs the seed's FocalLoss / FocalLoss_MultiLabel once,
  *   prints. Timed from spawn to exit. (Skipped, and said so, when python3-torch is missing.)
  * - seed, in-process: the seed's forward call alone (files already in memory), threads 1 and 2.
@@ -25,13 +25,18 @@
  * - eval on logits (binary): `eval --input logits --eps 0` on the logits of the same probabilities
  *   (torchvision's and optax's loss), whole process, and its graph from memory in two sessions:
  *   what the logits peers are compared with.
- * - peers (binary; scripts/bench-peers.ts, run by scripts/bench-peers.py in the venv that
+ * - peers (binary; bench/bench-peers.ts, run by bench/bench-peers.py in the venv that
  *   scripts/setup-python.sh makes): PyTorch 2 eager and torch.compile with the seed's formula and
  *   with torchvision's sigmoid_focal_loss, jax.jit of optax's sigmoid_focal_loss, NumPy — whole
  *   process (start, load the files, compute, print) and in process (best of several calls on the
  *   data in memory), 2 threads; each one's loss is checked against eval's (a peer that disagrees
  *   is marked in the table and the bench exits 1). Without a venv they are left out, and said so.
- * - rows from other files: the RowSources in SOURCES (scripts/bench-rows.ts says how to add one).
+ * - rows from other files: the RowSources in SOURCES (bench/bench-rows.ts says how to add one).
+ * - small batches in process (bench/small-batch.ts, `npm run bench:small` alone; --no-small to
+ *   skip): `createEvaluator().add` against a bare `session.run` of the same graph at 1,000, 10,000
+ *   and 100,000 elements a batch, interleaved, in a child process of its own.
+ * - with `--ab-base DIR`, the A/B of file eval at 32M elements against that checkout
+ *   (bench/ab.ts, `npm run bench:ab -- --base DIR` alone): whole process and in process, interleaved.
  *
  * Every in-process row runs in its own child process, so its peak memory (max RSS, from
  * `process.resourceUsage()` or python's getrusage) is its own; for eval a preloaded hook reports it.
@@ -48,7 +53,7 @@
  * a machine compiles each size cold (~25 s each, two functions), later runs find inductor's cache.
  *
  *     npm run bench [-- --sizes 1M,16M,32M,64M] [--tasks all|binary|multilabel] [--reps 3] [--no-seed]
- *                   [--no-peers] [--no-levers] [--out bench] [--data DIR]
+ *                   [--no-peers] [--no-levers] [--no-small] [--ab-base DIR] [--out bench] [--data DIR]
  *     npm run bench -- --quick     # 1M and 4M, two runs each, results under the data directory
  *
  * Quiet machine wanted: the numbers are wall-clock. The load average before and after is recorded.
@@ -59,7 +64,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { MessagePort, Worker, isMainThread, parentPort, workerData } from 'worker_threads';
-import { NpyReader, NpyWriter, alignedTypedArrayFor } from '../src/io/npy';
+import { NpyReader, alignedTypedArrayFor } from '../src/io/npy';
 import { buildLoss } from '../src/losses';
 import { blockShape } from '../src/runtime/eval-outputs';
 import { createSession } from '../src/runtime/session';
@@ -69,14 +74,14 @@ import { evaluatorRows } from './bench-evaluator';
 import { PEERS, checkPeers, peerRows, peerVersions, peersSkipped } from './bench-peers';
 import { networkRows } from './bench-network';
 import { softRows } from './bench-soft';
-import { BenchOptions, DataFiles, ROOT, Row, RowKey, RowSource, SourceContext, Task, fmtSize, lastJson, readFirstBatch, run } from './bench-rows';
+import { BenchOptions, DataFiles, LABELS, ROOT, Row, RowKey, RowSource, SourceContext, Task, dataFor, fmtSize, lastJson, readFirstBatch, run } from './bench-rows';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
-import { mulberry32 } from './prng';
+import { AbResult, abTable, checkBase } from './ab';
+import { SMALL_BATCH_GOAL, SmallBatchRow, smallBatchTable } from './small-batch';
 
 const ALPHA = 0.25;
 const GAMMA = 2;
 const EPS = 1e-4;
-const LABELS = 16;
 const DEFAULT_BATCH = 1 << 18;
 const SWEEP_BATCHES = [1 << 16, 1 << 18, 1 << 20];
 const PYTHON = '/usr/bin/python3';
@@ -84,13 +89,13 @@ const PYTHON = '/usr/bin/python3';
 /**
  * bench.ts's own kinds of row (Row.kind; a RowSource may add its own). `eval-logits` and
  * `eval-graph-logits` are eval on the binary files' logits with eps 0 (torchvision's and optax's
- * function), the rows the logits peers compare with; `peer` / `peer-inproc` are scripts/bench-peers.ts's.
+ * function), the rows the logits peers compare with; `peer` / `peer-inproc` are bench/bench-peers.ts's.
  */
 type Kind = 'seed' | 'seed-fwd' | 'ts' | 'graph' | 'eval-graph' | 'eval-graph-logits' | 'eval' | 'eval-logits' | 'eval-inproc' | 'peer' | 'peer-inproc';
 
 /**
- * The rows measured in other files (scripts/bench-<topic>.ts, each exporting a RowSource; see
- * scripts/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
+ * The rows measured in other files (bench/bench-<topic>.ts, each exporting a RowSource; see
+ * bench/bench-rows.ts): each source's `measure` runs for every task, size and repetition, after
  * bench.ts's own rows. To add one: import it and list it here.
  */
 const SOURCES: readonly RowSource[] = [peerRows, softRows, detectionRows, evaluatorRows, networkRows];
@@ -102,6 +107,8 @@ interface Options extends BenchOptions {
   tasks: Task[];
   seed: boolean;
   levers: boolean;
+  small: boolean;
+  abBase?: string;
   out: string;
 }
 
@@ -118,7 +125,9 @@ const FLAGS = {
   tasks: { type: 'enum', values: ['all', 'binary', 'multilabel'], description: 'which files (default all: binary at every size, multilabel at every size but 32M)' },
   seed: { type: 'boolean', description: "run the seed's PyTorch code (default; --no-seed to skip it)" },
   peers: { type: 'boolean', description: 'run the peers: PyTorch, torch.compile, JAX, NumPy in the venv (default; --no-peers to skip them)' },
-  levers: { type: 'boolean', description: "measure onnxruntime's in-process levers (scripts/bench-levers.ts; default, not with --quick; --no-levers to skip)" },
+  levers: { type: 'boolean', description: "measure onnxruntime's in-process levers (bench/bench-levers.ts; default, not with --quick; --no-levers to skip)" },
+  small: { type: 'boolean', description: 'measure small batches in process, createEvaluator().add against a bare session.run (bench/small-batch.ts; default; --no-small to skip)' },
+  'ab-base': { type: 'string', description: "A/B file eval at 32M elements against this other checkout, its dist built (bench/ab.ts; default: not run)" },
   out: { type: 'string', description: 'where results.json, throughput.svg and README.md go (default bench/)' },
   data: { type: 'string', description: 'where the generated data files go' },
   quick: { type: 'boolean', description: '1M and 4M, two runs each, results under the data directory' },
@@ -144,6 +153,8 @@ function parseOptions(argv: readonly string[]): Options {
     peers: f.peers ?? true,
     tasks: f.tasks === undefined || f.tasks === 'all' ? ['binary', 'multilabel'] : [f.tasks as Task],
     levers: f.levers ?? !quick,
+    small: f.small ?? true,
+    abBase: f['ab-base'] === undefined ? undefined : path.resolve(f['ab-base']),
     // A quick run (a smoke test) never replaces the committed results.
     out: f.out !== undefined ? path.resolve(f.out) : quick ? path.join(data, 'quick') : path.join(ROOT, 'bench'),
     data,
@@ -153,55 +164,6 @@ function parseOptions(argv: readonly string[]): Options {
 
 
 // ---- data ---------------------------------------------------------------------------------------
-
-/**
- * Predictions uniform in [0, 1) and targets 1 with probability 0.3 (float32 both), deterministic per
- * task and size, and for binary the predictions' logits (float32 of log(p / (1 − p)) in float64,
- * p clipped to [2^−24, 1 − 2^−24]: a float32 p may round to 1); kept in `dir` and reused when a
- * file of the expected header and size is there.
- */
-async function dataFor(dir: string, task: Task, size: number): Promise<DataFiles> {
-  fs.mkdirSync(dir, { recursive: true });
-  const shape = task === 'binary' ? [size] : [size / LABELS, LABELS];
-  const base = path.join(dir, `${task}-${fmtSize(size)}-v1`);
-  const files = { pred: `${base}-pred.npy`, target: `${base}-target.npy`, logits: task === 'binary' ? `${base}-logits.npy` : undefined };
-  const ok = (f: string): boolean => {
-    try {
-      const r = NpyReader.open(f, ['float32']);
-      const good = r.header.shape.join(',') === shape.join(',');
-      r.close();
-      return good;
-    } catch {
-      return false;
-    }
-  };
-  if (ok(files.pred) && ok(files.target) && (files.logits === undefined || ok(files.logits))) return files;
-  const rnd = mulberry32(task === 'binary' ? 0x5eed0001 : 0x5eed0002);
-  const chunk = 1 << 20;
-  const p = NpyWriter.create(files.pred, 'float32', shape);
-  const t = NpyWriter.create(files.target, 'float32', shape);
-  const x = files.logits === undefined ? undefined : NpyWriter.create(files.logits, 'float32', shape);
-  const pb = new Float32Array(chunk);
-  const tb = new Float32Array(chunk);
-  const xb = new Float32Array(chunk);
-  const lo = 2 ** -24;
-  for (let done = 0; done < size; done += chunk) {
-    const n = Math.min(chunk, size - done);
-    for (let i = 0; i < n; i++) {
-      pb[i] = rnd();
-      tb[i] = rnd() < 0.3 ? 1 : 0;
-      const q = Math.min(Math.max(pb[i], lo), 1 - lo);
-      xb[i] = Math.log(q) - Math.log1p(-q);
-    }
-    await p.append(pb.subarray(0, n));
-    await t.append(tb.subarray(0, n));
-    if (x) await x.append(xb.subarray(0, n));
-  }
-  await p.commit();
-  await t.commit();
-  if (x) await x.commit();
-  return files;
-}
 
 // ---- child processes ----------------------------------------------------------------------------
 
@@ -555,7 +517,7 @@ async function measure(ctx: Context, task: Task, size: number, files: DataFiles,
 
   // the seed
   if (ctx.torch !== undefined) {
-    const seedArgs = [path.join(ROOT, 'scripts', 'bench-seed.py'), files.pred, files.target, '--task', task];
+    const seedArgs = [path.join(ROOT, 'bench', 'bench-seed.py'), files.pred, files.target, '--task', task];
     progress('seed, whole process');
     const s = await run(PYTHON, seedArgs);
     const r = lastJson<SeedOutput>(s, 'bench-seed.py');
@@ -741,7 +703,7 @@ function peersText(rows: readonly Row[]): string {
   return peersSkipped ? `${table}\n\n_${peersSkipped}._` : table;
 }
 
-/** One variant of scripts/bench-levers.ts's JSON. */
+/** One variant of bench/bench-levers.ts's JSON. */
 interface LeverResult {
   part: string;
   name: string;
@@ -758,7 +720,7 @@ interface LeverRun {
 }
 
 /**
- * The levers, each run's variants in interleaved rounds (scripts/bench-levers.ts): one session of
+ * The levers, each run's variants in interleaved rounds (bench/bench-levers.ts): one session of
  * one thread (as each of eval's sessions side by side) for every part, and the session options
  * again with two threads (eval's one-session path, where spinning matters).
  */
@@ -785,9 +747,30 @@ function leversText(runs: readonly LeverRun[]): string {
   return [line(head), `|${head.map((_, i) => (i < 3 ? ' --- ' : ' ---: ')).join('|')}|`, ...body.map(line)].join('\n');
 }
 
-/** Replaces the text between the bench markers of the project README, when it has them. */
+/** Small batches in process (bench/small-batch.ts), in a child process of its own. */
+async function measureSmall(o: Options): Promise<{ rounds: number; threads: number; rows: SmallBatchRow[] }> {
+  process.stderr.write('\r  small batches: createEvaluator().add against a bare session.run'.padEnd(78));
+  const file = path.join(o.data, 'small-batch.json');
+  const rounds = o.quick ? 11 : 31;
+  const s = await run(process.execPath, [path.join(__dirname, 'small-batch.js'), '--rounds', String(rounds), '--json', file]);
+  if (s.code !== 0) throw new Error(`small-batch failed (exit ${s.code}): ${s.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  process.stderr.write('\n');
+  const r = JSON.parse(fs.readFileSync(file, 'utf8')) as { meta: { threads: number }; rows: SmallBatchRow[] };
+  return { rounds, threads: r.meta.threads, rows: r.rows };
+}
+
+/** The A/B of file eval against --ab-base (bench/ab.ts), in a child process of its own. */
+async function measureAb(o: Options, base: string): Promise<AbResult> {
+  const file = path.join(o.data, 'ab.json');
+  const s = await run(process.execPath, [path.join(__dirname, 'ab.js'), '--base', base, '--data', o.data, '--json', file]);
+  if (s.code !== 0) throw new Error(`ab failed (exit ${s.code}): ${s.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  process.stderr.write(`  A/B against ${base}: done\n`);
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as AbResult;
+}
+
+/** Replaces the text between the bench markers of docs/performance.md, when it has them. */
 function updateRootReadme(summary: string, meta: { date: string; cpu: string; cores: number }): void {
-  const file = path.join(ROOT, 'README.md');
+  const file = path.join(ROOT, 'docs', 'performance.md');
   if (!fs.existsSync(file)) return;
   const text = fs.readFileSync(file, 'utf8');
   const start = '<!-- bench:start -->';
@@ -795,7 +778,7 @@ function updateRootReadme(summary: string, meta: { date: string; cpu: string; co
   const a = text.indexOf(start);
   const b = text.indexOf(end);
   if (a < 0 || b < a) return;
-  const block = `${start}\n_Last \`npm run bench\`: ${meta.date.slice(0, 10)}, ${meta.cores} × ${meta.cpu}; M elements/s, float32; details in [bench/README.md](bench/README.md)._\n\n${summary}\n${end}`;
+  const block = `${start}\n_Last \`npm run bench\`: ${meta.date.slice(0, 10)}, ${meta.cores} × ${meta.cpu}; M elements/s, float32; details in [bench/README.md](../bench/README.md)._\n\n${summary}\n${end}`;
   fs.writeFileSync(file, text.slice(0, a) + block + text.slice(b + end.length));
 }
 
@@ -877,14 +860,19 @@ function handWritten(file: string): string {
   return a >= 0 && b > a ? text.slice(a, b + NOTES_END.length) : `${NOTES_START}\n${NOTES_END}`;
 }
 
-function readme(rows: readonly Row[], meta: Record<string, unknown>, notes: readonly string[], kept: string, levers: readonly LeverRun[]): string {
+interface Extras {
+  readonly small: { rounds: number; threads: number; rows: SmallBatchRow[] } | null;
+  readonly ab: AbResult | null;
+}
+
+function readme(rows: readonly Row[], meta: Record<string, unknown>, notes: readonly string[], kept: string, levers: readonly LeverRun[], extras: Extras): string {
   const m = meta as { date: string; cpu: string; cores: number; node: string; ort: string; torch: string | null; peers: Record<string, string> | null; load: { before: number[]; after: number[] } };
   const seedNote = m.torch ? `PyTorch ${m.torch} (Debian python3-torch)` : 'not run: /usr/bin/python3 with torch and numpy was not found (apt-get install python3-torch python3-numpy)';
   const peersNote = m.peers ? Object.entries(m.peers).map(([k, v]) => `${k} ${v}`).join(', ') + ' (the venv of scripts/setup-python.sh)' : (peersSkipped ?? 'not run');
   return [
     '# Benchmark',
     '',
-    'Written by `npm run bench` (scripts/bench.ts); the raw numbers are in `results.json`, the chart is `throughput.svg`.',
+    'Written by `npm run bench` (bench/bench.ts); the raw numbers are in `results.json`, the chart is `throughput.svg`.',
     '',
     `Last run: ${m.date} on ${m.cores} × ${m.cpu}, Node ${m.node}, onnxruntime-node ${m.ort}, seed: ${seedNote}; peers: ${peersNote}.`,
     `Load average before / after: ${m.load.before.map((x) => x.toFixed(2)).join(' ')} / ${m.load.after.map((x) => x.toFixed(2)).join(' ')}.`,
@@ -915,9 +903,29 @@ function readme(rows: readonly Row[], meta: Record<string, unknown>, notes: read
       ? [
           '## In-process levers, this run',
           '',
-          `\`npm run bench:levers\` (scripts/bench-levers.ts): each variant over the same ${levers[0].elements} elements in memory, ${levers[0].rounds} interleaved rounds; the ratio is to its part's baseline (eval's graph as eval runs it, or the first variant) in the same round.`,
+          `\`npm run bench:levers\` (bench/bench-levers.ts): each variant over the same ${levers[0].elements} elements in memory, ${levers[0].rounds} interleaved rounds; the ratio is to its part's baseline (eval's graph as eval runs it, or the first variant) in the same round.`,
           '',
           leversText(levers),
+          '',
+        ]
+      : []),
+    ...(extras.small
+      ? [
+          '## Small batches in process, this run',
+          '',
+          `\`npm run bench:small\` (bench/small-batch.ts): binary float32, one process, sessions of ${extras.small.threads} thread(s); \`createEvaluator().add\` against a bare \`session.run\` of \`buildLoss\`'s graph for the same loss on the same batch, ${extras.small.rounds} interleaved rounds (a block of calls of each, which goes first alternating); µs a call, median of rounds; the goal is add within ${SMALL_BATCH_GOAL}× of the bare run.`,
+          '',
+          smallBatchTable(extras.small.rows),
+          '',
+        ]
+      : []),
+    ...(extras.ab
+      ? [
+          '## A/B of file eval, this run',
+          '',
+          `\`npm run bench:ab -- --base ${extras.ab.base.dir}\` (bench/ab.ts): base ${extras.ab.base.commit ?? '(not a git checkout)'} against this checkout ${extras.ab.this.commit ?? ''}, ${extras.ab.rounds} interleaved rounds after a warm-up; whole process is \`focal-onnx eval --json\` spawn to exit, in process each side's \`evaluate()\` timed in its own child process. Below 1: this checkout is faster.`,
+          '',
+          abTable(extras.ab),
           '',
         ]
       : []),
@@ -947,6 +955,11 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const o = parseOptions(argv);
+  const badBase = o.abBase === undefined ? undefined : checkBase(o.abBase);
+  if (badBase) {
+    process.stderr.write(`bench: ${badBase.replace(/^--base/, '--ab-base')}\n`);
+    process.exit(2);
+  }
   const torch = o.seed ? torchVersion() : undefined;
   if (o.seed && torch === undefined) {
     process.stderr.write(`note: the seed is not run: ${PYTHON} with torch and numpy was not found (apt-get install python3-torch python3-numpy)\n`);
@@ -967,6 +980,8 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write('\n');
   }
   const levers = o.levers ? await measureLevers(o) : [];
+  const small = o.small ? await measureSmall(o) : null;
+  const ab = o.abBase !== undefined ? await measureAb(o, o.abBase) : null;
   const meta = {
     date: new Date().toISOString(),
     cpu: os.cpus()[0]?.model ?? 'unknown',
@@ -995,10 +1010,12 @@ async function main(argv: readonly string[]): Promise<void> {
       peakBytes: Math.max(...r.peaks),
     })),
     levers,
+    smallBatches: small,
+    ab,
   };
   fs.writeFileSync(path.join(o.out, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
   const kept = handWritten(path.join(o.out, 'README.md'));
-  fs.writeFileSync(path.join(o.out, 'README.md'), readme(ctx.rows, meta, ctx.notes, kept, levers));
+  fs.writeFileSync(path.join(o.out, 'README.md'), readme(ctx.rows, meta, ctx.notes, kept, levers, { small, ab }));
   if (!o.quick && path.resolve(o.out) === path.join(ROOT, 'bench')) {
     updateRootReadme(`${summaryText(ctx.rows)}\n\nAgainst the alternatives (binary; M elements/s, whole process / in process; see bench/README.md):\n\n${peersText(ctx.rows)}`, meta);
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Times the seed's PyTorch focal loss on a pair of .npy files, for `npm run bench` (scripts/bench.ts).
+"""Times the seed's PyTorch focal loss on a pair of .npy files, for `npm run bench` (bench/bench.ts).
 
 What it runs
     The seed's own modules, imported from <repo root>/../shared/reference/seed_focal_loss.py (repo root =
@@ -17,7 +17,7 @@ What it prints (one JSON line on stdout)
     With the default --repeat 1 and one thread count the process does what a user's script does once, so
     its whole run time (measured by the caller) is the seed's end-to-end time.
 
-    /usr/bin/python3 scripts/bench-seed.py PRED.npy TARGET.npy [--task binary|multilabel]
+    /usr/bin/python3 bench/bench-seed.py PRED.npy TARGET.npy [--task binary|multilabel]
         [--threads 1,2] [--repeat 3] [--alpha 0.25] [--gamma 2]
 """
 import argparse

@@ -4,7 +4,7 @@
  * and torchvision's sigmoid_focal_loss on logits), jax.jit of optax's sigmoid_focal_loss, NumPy —
  * each measured as a whole process (python starts, imports, np.load's both files, computes once,
  * prints; timed from spawn to exit) and in process (best of several calls on the data in memory,
- * after a first call that for torch.compile and jax.jit compiles). scripts/bench-peers.py runs them.
+ * after a first call that for torch.compile and jax.jit compiles). bench/bench-peers.py runs them.
  *
  * They run in the project's venv: `prepare` calls scripts/setup-python.sh (which makes it from the
  * machine's wheel index, or finds it made); when none can be made, or it lacks the libraries, the
@@ -90,7 +90,7 @@ export const peerRows: RowSource = {
   async measure(ctx, task, size, files, rep) {
     if (!python || task !== 'binary' || !files.logits) return;
     const args = (p: PeerDef): string[] => [
-      path.join(ROOT, 'scripts', 'bench-peers.py'),
+      path.join(ROOT, 'bench', 'bench-peers.py'),
       files.pred,
       files.target,
       '--logits',

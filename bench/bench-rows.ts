@@ -1,9 +1,9 @@
 /**
- * What `npm run bench` (scripts/bench.ts) records, and how a row measured in another file plugs in.
+ * What `npm run bench` (bench/bench.ts) records, and how a row measured in another file plugs in.
  *
  * A row is one measured configuration: its times (one a repetition), the peak memory of the
  * process that ran it, and the loss it printed. bench.ts measures its own rows; a `RowSource` (a
- * `scripts/bench-<topic>.ts` file exporting one, listed in bench.ts's `SOURCES`) measures more:
+ * `bench/bench-<topic>.ts` file exporting one, listed in bench.ts's `SOURCES`) measures more:
  *
  *     export const softTargetRows: RowSource = {
  *       name: 'soft targets',
@@ -20,13 +20,18 @@
  * whole-process row (its "× seed" is against the seed's whole process).
  */
 import { spawn } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
-import { NpyReader, alignedTypedArrayFor } from '../src/io/npy';
+import { NpyReader, NpyWriter, alignedTypedArrayFor } from '../src/io/npy';
+import { mulberry32 } from '../scripts/prng';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
 export type Task = 'binary' | 'multilabel';
+
+/** Labels per row of the multilabel files. */
+export const LABELS = 16;
 
 /** One measured configuration. */
 export interface Row {
@@ -40,7 +45,7 @@ export interface Row {
   readonly form?: 'arith' | 'onehot';
   /** Graph rows: worker threads, each with a one-thread session. */
   readonly workers?: number;
-  /** Peer rows: which peer (scripts/bench-peers.py's --peer). */
+  /** Peer rows: which peer (bench/bench-peers.py's --peer). */
   readonly peer?: string;
   /** A whole-process row (compared with the seed's whole process). */
   readonly whole?: boolean;
@@ -69,7 +74,7 @@ export interface BenchOptions {
   readonly sizes: readonly number[];
   readonly reps: number;
   readonly quick: boolean;
-  /** Run the peers (scripts/bench-peers.ts); --no-peers leaves them out. */
+  /** Run the peers (bench/bench-peers.ts); --no-peers leaves them out. */
   readonly peers: boolean;
   /** Where data files (and scratch files) go. */
   readonly data: string;
@@ -142,4 +147,53 @@ export function readFirstBatch(pred: string, target: string, batch: number, rowL
     tr.close();
   }
   return { p, t, count };
+}
+
+/**
+ * Predictions uniform in [0, 1) and targets 1 with probability 0.3 (float32 both), deterministic per
+ * task and size, and for binary the predictions' logits (float32 of log(p / (1 − p)) in float64,
+ * p clipped to [2^−24, 1 − 2^−24]: a float32 p may round to 1); kept in `dir` and reused when a
+ * file of the expected header and size is there.
+ */
+export async function dataFor(dir: string, task: Task, size: number): Promise<DataFiles> {
+  fs.mkdirSync(dir, { recursive: true });
+  const shape = task === 'binary' ? [size] : [size / LABELS, LABELS];
+  const base = path.join(dir, `${task}-${fmtSize(size)}-v1`);
+  const files = { pred: `${base}-pred.npy`, target: `${base}-target.npy`, logits: task === 'binary' ? `${base}-logits.npy` : undefined };
+  const ok = (f: string): boolean => {
+    try {
+      const r = NpyReader.open(f, ['float32']);
+      const good = r.header.shape.join(',') === shape.join(',');
+      r.close();
+      return good;
+    } catch {
+      return false;
+    }
+  };
+  if (ok(files.pred) && ok(files.target) && (files.logits === undefined || ok(files.logits))) return files;
+  const rnd = mulberry32(task === 'binary' ? 0x5eed0001 : 0x5eed0002);
+  const chunk = 1 << 20;
+  const p = NpyWriter.create(files.pred, 'float32', shape);
+  const t = NpyWriter.create(files.target, 'float32', shape);
+  const x = files.logits === undefined ? undefined : NpyWriter.create(files.logits, 'float32', shape);
+  const pb = new Float32Array(chunk);
+  const tb = new Float32Array(chunk);
+  const xb = new Float32Array(chunk);
+  const lo = 2 ** -24;
+  for (let done = 0; done < size; done += chunk) {
+    const n = Math.min(chunk, size - done);
+    for (let i = 0; i < n; i++) {
+      pb[i] = rnd();
+      tb[i] = rnd() < 0.3 ? 1 : 0;
+      const q = Math.min(Math.max(pb[i], lo), 1 - lo);
+      xb[i] = Math.log(q) - Math.log1p(-q);
+    }
+    await p.append(pb.subarray(0, n));
+    await t.append(tb.subarray(0, n));
+    if (x) await x.append(xb.subarray(0, n));
+  }
+  await p.commit();
+  await t.commit();
+  if (x) await x.commit();
+  return files;
 }

@@ -31,7 +31,7 @@ import { buildLoss } from '../src/losses';
 import { addEvalOutputs, blockShape } from '../src/runtime/eval-outputs';
 import { scriptFlags } from './args';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
-import { mulberry32 } from './prng';
+import { mulberry32 } from '../scripts/prng';
 
 const PARTS = ['kernels', 'forms', 'session', 'batch', 'all'] as const;
 type Part = (typeof PARTS)[number];

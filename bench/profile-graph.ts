@@ -2,7 +2,7 @@
  * `npm run profile`: where the graph `focal-onnx eval` runs spends its time, node by node, from
  * onnxruntime's own profiler — the account behind the README's ceiling for `eval`.
  *
- * The graph is the one `eval` builds for loss options (scripts/eval-graph.ts: the per-element loss
+ * The graph is the one `eval` builds for loss options (bench/eval-graph.ts: the per-element loss
  * over checked inputs, the block sums, the data checks), on one batch of generated float32 data in
  * memory (predictions uniform in [0, 1), targets 1 with probability `--positives`: OneHot's cost
  * depends on how predictable the targets are), in one session of one thread (as each of eval's
@@ -24,7 +24,7 @@ import * as ort from 'onnxruntime-node';
 import { blockShape } from '../src/runtime/eval-outputs';
 import { scriptFlags } from './args';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
-import { mulberry32 } from './prng';
+import { mulberry32 } from '../scripts/prng';
 
 const LABELS = 16;
 

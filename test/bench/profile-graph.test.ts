@@ -1,12 +1,12 @@
 /**
- * `npm run profile` (scripts/profile-graph.ts, the build's copy: `npm test` builds first): it
+ * `npm run profile` (bench/profile-graph.ts, the build's copy: `npm test` builds first): it
  * profiles the graph eval runs and prints one row a node, with the totals; a bad flag is one line
  * and exit 2. Its numbers are timings and are not checked here.
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 
-const SCRIPT = path.resolve(__dirname, '../../dist/scripts/profile-graph.js');
+const SCRIPT = path.resolve(__dirname, '../../dist/bench/profile-graph.js');
 
 function profile(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [SCRIPT, ...args], { encoding: 'utf8' });
