@@ -52,6 +52,7 @@ export type {
   TensorInfo,
   FunctionInfo,
   AttrInfo,
+  ExternalTensor,
 } from './onnx';
 
 export {

@@ -6,8 +6,10 @@
 import * as path from 'path';
 import { attachLoss, AttachedModel } from '../attach';
 import { UsageError, quote } from '../errors';
-import { writeFileAtomic } from '../io/atomic';
+import { discardTempFile, renameTempIntoPlace, writeFileAtomic } from '../io/atomic';
 import { LossOptions } from '../losses';
+import { EXTERNAL_DATA_MODES, ExternalDataMode, SideFile, placeExternalData, writeSideFileTemp } from '../io/external-data';
+import { externalTensors, serializeModel } from '../onnx';
 import { readModelFile } from '../runtime/model-bytes';
 import { FlagSpecs, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
@@ -22,6 +24,11 @@ const FLAGS = {
   'as-function': { ...LOSS_FLAGS['as-function'], description: 'attach the loss as one ai.focal node defined by a model-local function' },
   'with-grad': { ...LOSS_FLAGS['with-grad'], description: 'add an output grad = d(loss)/d(the output)' },
   out: { type: 'string', alias: 'o', placeholder: 'OUT.onnx', description: 'where to write the combined model (required)' },
+  'external-data': {
+    type: 'enum',
+    values: EXTERNAL_DATA_MODES,
+    description: "a network's weights in side files: inline (into OUT.onnx; default below 2 GB), copy (to OUT.onnx.data beside it; default above), keep (refer to the network's files from OUT's folder)",
+  },
   json: { type: 'boolean', description: 'print the summary as one JSON object' },
 } as const satisfies FlagSpecs;
 
@@ -31,20 +38,16 @@ const ATTACH_LOSS = Object.fromEntries(Object.keys(LOSS_FLAGS).map((k) => [k, (F
 
 const sig = (ts: AttachedModel['inputs']): string => ts.map((t) => `${t.name} ${t.dtype}[${(t.shape ?? []).map((d) => d ?? '?').join(', ')}]`).join(', ');
 
-/** The external-data files the model's initializers refer to (relative to the model's directory). */
-function externalFiles(a: AttachedModel): string[] {
-  const files = new Set<string>();
-  for (const t of a.model.graph?.initializer ?? []) {
-    const location = t.externalData?.find((e) => e.key === 'location')?.value;
-    if (location) files.add(location);
-  }
-  return [...files];
+/** Where the written model's weights lie (for a network with external data), for the summary and --json. */
+function externalSummary(side: SideFile | undefined, model: AttachedModel['model']): { mode: ExternalDataMode; files: string[] } {
+  const files = [...new Set(externalTensors(model).map((t) => t.location))];
+  return { mode: side ? 'copy' : files.length ? 'keep' : 'inline', files };
 }
 
 export const attachCommand: Command = {
   name: 'attach',
   summary: "attach the focal loss to an output of a network (.onnx): one model with the network's outputs and the loss",
-  usage: `focal-onnx attach NETWORK.onnx --output NAME ${flagTokens(ATTACH_LOSS, INDENT)}\n${INDENT}[--json] -o OUT.onnx`,
+  usage: `focal-onnx attach NETWORK.onnx --output NAME ${flagTokens(ATTACH_LOSS, INDENT)}\n${INDENT}[--external-data inline|copy|keep] [--json] -o OUT.onnx`,
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx attach', FLAGS, argv);
@@ -61,17 +64,27 @@ export const attachCommand: Command = {
     if (dtype !== undefined) loss.dtype = dtype as LossOptions['dtype'];
     if (opset !== undefined) loss.opset = opset as number;
     const attached = attachLoss(readModelFile(network), { ...loss, output: flags.output }, { source: network, label: flagLabel, outputLabel: '--output' });
-    writeFileAtomic(flags.out, attached.bytes);
-    const external = externalFiles(attached);
-    if (external.length && path.resolve(path.dirname(flags.out)) !== path.resolve(path.dirname(network))) {
-      write(io.stderr, `focal-onnx: note: ${flags.out} refers to external data (${external.join(', ')}) relative to its directory, as ${network} does; copy those files next to it`);
+    // The network's side files (external data) placed so that the output loads where it is written.
+    const hadExternal = externalTensors(attached.model).length > 0;
+    const mode = flags['external-data'] as ExternalDataMode | undefined;
+    const side = placeExternalData(attached.model, attached.bytes.length, mode, path.dirname(path.resolve(network)), flags.out, network, '--external-data');
+    const bytes = hadExternal ? serializeModel(attached.model) : attached.bytes;
+    // Both files complete before either is renamed into place (a failure leaves neither).
+    const sideTemp = side ? await writeSideFileTemp(side) : undefined;
+    try {
+      writeFileAtomic(flags.out, bytes, sideTemp ? () => renameTempIntoPlace(sideTemp) : undefined);
+    } catch (e) {
+      if (sideTemp) discardTempFile(sideTemp);
+      throw e;
     }
+    const external = hadExternal ? externalSummary(side, attached.model) : undefined;
     if (flags.json) {
       write(
         io.stdout,
         JSON.stringify({
           file: flags.out,
-          bytes: attached.bytes.length,
+          bytes: bytes.length,
+          externalData: external ? { ...external, ...(side ? { bytes: side.bytes } : {}) } : null,
           network,
           output: attached.output,
           irVersion: attached.irVersion,
@@ -85,8 +98,15 @@ export const attachCommand: Command = {
     } else {
       write(
         io.stdout,
-        `wrote ${flags.out} (${attached.bytes.length} bytes, IR ${attached.irVersion}, opset ${attached.opset}): ${network} + ${describeOptions(attached.options)} on ${quote(attached.output)}: ` +
-          `${sig(attached.inputs)} → ${sig(attached.outputs)}`,
+        `wrote ${flags.out} (${bytes.length} bytes, IR ${attached.irVersion}, opset ${attached.opset}): ${network} + ${describeOptions(attached.options)} on ${quote(attached.output)}: ` +
+          `${sig(attached.inputs)} → ${sig(attached.outputs)}` +
+          (external === undefined
+            ? ''
+            : external.mode === 'inline'
+              ? `; the network's weights inline (from its side files)`
+              : external.mode === 'copy'
+                ? `; the network's weights in ${side?.path} (${side?.bytes} bytes)`
+                : `; the network's weights in ${external.files.join(', ')} (relative to ${path.dirname(flags.out) || '.'})`),
       );
     }
     return 0;

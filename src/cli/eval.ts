@@ -119,13 +119,20 @@ function lossFromFlags(flags: Flags): LossOptions {
   return loss;
 }
 
+/** weighted-mean with every weight 0: the loss is 0 (as Keras gives), not 0/0 — said beside it. */
+const ZERO_WEIGHTS = 'every weight is 0 (Σ w = 0): the loss is 0, as Keras gives, not 0/0';
+function zeroWeights(r: { weightSum?: number }): string {
+  return r.weightSum === 0 ? `; ${ZERO_WEIGHTS}` : '';
+}
+const weightJson = (r: { weightSum?: number }): Record<string, unknown> => (r.weightSum === undefined ? {} : { weightSum: r.weightSum, ...(r.weightSum === 0 ? { note: ZERO_WEIGHTS } : {}) });
+
 function summary(r: EvaluateResult & { report?: string }): string {
   const rows: [string, string][] = [];
   const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
   const unit = r.options.task === 'multiclass' || r.options.labelMean ? 'rows' : 'elements';
   const norm = r.options.normalize;
   const over = r.reduction === 'sum' ? `over ${r.count} ${unit}` : norm === 'positives' ? `over max(1, ${r.positives}) positives, ${r.count} ${unit}` : typeof norm === 'number' ? `over ${norm}, ${r.count} ${unit}` : `over ${r.count} ${unit}`;
-  rows.push(['loss', `${formatLoss(r.loss)} (${what} ${over})`]);
+  rows.push(['loss', `${formatLoss(r.loss)} (${what} ${over})${zeroWeights(r)}`]);
   if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
   if (r.positives !== undefined) {
     rows.push(['targets', `${r.positives} positive, ${r.ignored ?? 0} ignored`]);
@@ -151,6 +158,7 @@ function jsonResult(r: EvaluateResult & { report?: string }): string {
   return JSON.stringify({
     loss: r.loss,
     reduction: r.reduction,
+    ...weightJson(r),
     mean: r.mean,
     sum: r.sum,
     count: r.count,
@@ -191,7 +199,7 @@ export function parseFeeds(feeds: readonly string[]): Record<string, string> {
 function networkSummary(r: EvaluateNetworkResult & { report?: string }): string {
   const rows: [string, string][] = [];
   const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
-  rows.push(['loss', `${formatLoss(r.loss)} (${what} over ${r.count} ${r.options.task === 'multiclass' ? 'rows' : 'elements'})`]);
+  rows.push(['loss', `${formatLoss(r.loss)} (${what} over ${r.count} ${r.options.task === 'multiclass' ? 'rows' : 'elements'})${zeroWeights(r)}`]);
   if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
   if (r.diagnostics) rows.push(...diagnosticsSummary(r.diagnostics));
   rows.push(['model', `${r.network} + the loss on '${r.output}': ${describeOptions(r.options)}`]);
@@ -210,6 +218,7 @@ function networkJson(r: EvaluateNetworkResult & { report?: string }): string {
   return JSON.stringify({
     loss: r.loss,
     reduction: r.reduction,
+    ...weightJson(r),
     mean: r.mean,
     sum: r.sum,
     count: r.count,

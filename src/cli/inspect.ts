@@ -6,6 +6,7 @@
  * `--ep cuda` the exit code is 3 when there is one, for scripts.
  */
 import { UsageError } from '../errors';
+import { ExternalFile, externalFiles } from '../io/external-data';
 import { NodeInfo } from '../onnx';
 import { PlacementReport, checkCudaPlacement, formatPlacement, loadModelFile } from '../runtime';
 import { FlagSpecs, parseArgs } from './args';
@@ -44,6 +45,12 @@ function placementLine(r: PlacementReport): string {
   return `${r.offGpu.length} node${r.offGpu.length === 1 ? '' : 's'} would leave the GPU (${detail} on CUDA)`;
 }
 
+/** A side file: which tensors, where it is looked for, and whether it is usable. */
+function externalLine(f: ExternalFile): string {
+  const what = `${f.tensors} tensor${f.tensors === 1 ? '' : 's'} (${f.bytes} bytes) in ${f.location}, at ${f.path}`;
+  return f.problem ? `${what}, which ${f.problem}` : what;
+}
+
 /** `text` in lines of at most `width` columns, broken at spaces (a longer word stays whole). */
 function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
@@ -73,6 +80,7 @@ export const inspectCommand: Command = {
     const g = m.info.graph;
     const placement = checkCudaPlacement(m.info);
     const failed = flags.ep === 'cuda' && !placement.ok ? PLACEMENT_FAILED_EXIT : 0;
+    const external = externalFiles(m.info.externalData, m.dir);
     const functions = m.info.functions.map((f) => ({ domain: f.domain, name: f.name, inputs: f.inputs, outputs: f.outputs, attributes: f.attributes, nodes: opCounts(f.nodes) }));
 
     if (flags.json) {
@@ -90,6 +98,7 @@ export const inspectCommand: Command = {
           inputs: g.inputs,
           outputs: g.outputs,
           initializers: g.initializers,
+          externalData: external.map((f) => ({ location: f.location, path: f.path, tensors: f.tensors, bytes: f.bytes, size: f.size ?? null, problem: f.problem ?? null })),
           nodes: opCounts(g.nodes),
           nodeCount: g.nodes.length,
           functions,
@@ -110,6 +119,7 @@ export const inspectCommand: Command = {
       ['nodes', `${g.nodes.length}: ${countsText(opCounts(g.nodes))}`],
     ];
     if (g.initializers.length) lines.push(['weights', sig(g.initializers)]);
+    for (const f of external) lines.push(['external', externalLine(f)]);
     for (const f of functions) lines.push(['function', `${f.domain}.${f.name}(${f.inputs.join(', ')}) → ${f.outputs.join(', ')}: ${countsText(f.nodes)}`]);
     lines.push(['loss', m.options ? describeOptions(m.options) : 'no focal.* metadata (not written by focal-onnx)']);
     // The model's doc_string: for focal-onnx's models, the formula with its numbers.

@@ -160,10 +160,18 @@ export function createTempFile(dest: string): TempFile {
   if (stat?.isDirectory()) throw new UsageError(`${dest}: cannot write: is a directory`);
   if (stat?.isSocket()) throw new UsageError(`${dest}: cannot write: is a socket; expected a file path`);
   if (stat && (stat.isCharacterDevice() || stat.isBlockDevice() || stat.isFIFO())) {
+    // A FIFO is opened for writing only when a reader has it open: a blocking open would wait,
+    // deaf to Ctrl-C, for one that may never come. The non-blocking probe says at once (ENXIO),
+    // and holding it while the blocking open returns keeps the reader from seeing an end.
+    let probe: number | undefined;
     try {
+      if (stat.isFIFO()) probe = fs.openSync(dest, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
       return { dest, tempPath: dest, fd: fs.openSync(dest, 'w'), direct: true };
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') throw new UsageError(`${dest}: cannot write: is a FIFO (named pipe) that no process is reading; start its reader first`);
       throw fsUsageError(dest, 'write', err);
+    } finally {
+      if (probe !== undefined) fs.closeSync(probe);
     }
   }
 
@@ -259,8 +267,10 @@ export function renameTempIntoPlace(temp: TempFile): void {
  * Writes `data` (one buffer, or several written in order) to `file` atomically: temporary file in
  * the same directory, write, fsync, rename. On failure the temporary file is removed, an existing
  * `file` is untouched, and user-fixable errors are `UsageError`s naming `file` and the reason.
+ * `beforeRename` runs once the data is on disk, before the rename (e.g. renaming a companion file
+ * into place first); when it throws, nothing is renamed.
  */
-export function writeFileAtomic(file: string, data: ArrayBufferView | readonly ArrayBufferView[]): void {
+export function writeFileAtomic(file: string, data: ArrayBufferView | readonly ArrayBufferView[], beforeRename?: () => void): void {
   const temp = createTempFile(file);
   try {
     const chunks: readonly ArrayBufferView[] = ArrayBuffer.isView(data) ? [data] : data;
@@ -270,6 +280,12 @@ export function writeFileAtomic(file: string, data: ArrayBufferView | readonly A
   } catch (err) {
     discardTempFile(temp);
     throw fsUsageError(file, 'write', err);
+  }
+  try {
+    beforeRename?.();
+  } catch (err) {
+    discardTempFile(temp);
+    throw err;
   }
   renameTempIntoPlace(temp);
 }

@@ -49,7 +49,7 @@
  * the declared shape) are plain `TypeError`/`RangeError`/`Error`s: they are bugs, not user errors.
  */
 import * as fs from 'fs';
-import { DataError, UsageError, quote } from '../errors';
+import { DataError, quote } from '../errors';
 import {
   MAX_IO_BYTES,
   type TempFile,
@@ -60,6 +60,7 @@ import {
   writeAllSync,
   writeFileAtomic,
 } from './atomic';
+import { openRegularFile } from './files';
 
 // ---------------------------------------------------------------------------------------------
 // Element types.
@@ -219,12 +220,9 @@ export function readNpyHeader(file: string): NpyHeader {
   }
 }
 
+/** A regular file only: a FIFO, device, directory or socket is refused before it is opened for reading (io/files.ts). */
 function openForReading(file: string): number {
-  try {
-    return fs.openSync(file, 'r');
-  } catch (err) {
-    throw fsUsageError(file, 'read', err, { ENOENT: 'file does not exist' });
-  }
+  return openRegularFile(file, 'a .npy file');
 }
 
 function formatShape(shape: readonly number[]): string {
@@ -244,10 +242,7 @@ function readSomeSync(fd: number, n: number, position: number): Buffer {
 }
 
 function readHeaderFromFd(file: string, fd: number): NpyHeader {
-  const stat = fs.fstatSync(fd);
-  if (stat.isDirectory()) throw new UsageError(`${file}: is a directory, expected a .npy file`);
-  if (!stat.isFile()) throw new UsageError(`${file}: is not a regular file, expected a .npy file`);
-  const fileSize = stat.size;
+  const fileSize = fs.fstatSync(fd).size;
 
   const prefix = readSomeSync(fd, 12, 0);
   if (prefix.length >= 4 && prefix.readUInt32BE(0) === 0x504b0304) {

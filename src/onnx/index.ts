@@ -11,3 +11,5 @@ export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, checkOpset, irVersionFor } from '.
 export { FunctionDef, ModelFormatError, buildModel, decodeModel, decodeModelProto, serializeModel, PRODUCER_NAME } from './model';
 export type { FunctionSpec, FunctionInput, ModelOptions, ModelInfo, NodeInfo, TensorInfo, FunctionInfo, AttrInfo } from './model';
 export { broadcast, shapeString } from './shape';
+export { externalTensors, relocateExternalData } from './external';
+export type { ExternalTensor, ExternalPlacement } from './external';

@@ -11,6 +11,7 @@
 import type { onnx } from 'onnx-proto';
 import { DType, DTYPES, codeName, dtypeFromCode } from './dtype';
 import { Attr, Dim, Graph, Shape, Value } from './graph';
+import { ExternalTensor, externalTensors } from './external';
 import { FUNCTIONS_MIN_IR, checkOpset, irVersionFor } from './opset';
 import { AttributeType, decodeModelBytes, encodeModelProto } from './proto';
 import { shapeString } from './shape';
@@ -300,6 +301,8 @@ export interface ModelInfo {
     readonly nodes: NodeInfo[];
   };
   readonly functions: FunctionInfo[];
+  /** The tensors whose bytes lie in a side file (external data), relative to the model's folder. */
+  readonly externalData: ExternalTensor[];
 }
 
 function toNum(x: unknown): number {
@@ -445,5 +448,6 @@ export function decodeModel(bytes: Uint8Array): ModelInfo {
       opsets: opsetMap(f.opsetImport),
       nodes: (f.node ?? []).map(nodeInfo),
     })),
+    externalData: externalTensors(m),
   };
 }

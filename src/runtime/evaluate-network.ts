@@ -31,8 +31,10 @@ import { Label, LossOptions } from '../losses';
 import { asFileError } from './batch';
 import { lossFromFiles } from './evaluate';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel } from './evaluator';
-import { loadModelFile, readModelFile } from './model-file';
-import { lossLayout, product, shapeText, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { checkExternalData } from '../io/external-data';
+import { externalTensors } from '../onnx';
+import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
+import { lossLayout, product, shapeText, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { HostTensor, SessionOptions, TensorDType } from './session';
 import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
 
@@ -97,6 +99,7 @@ function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefi
   if (options.model !== undefined) {
     if (options.loss !== undefined) throw new UsageError(`${options.model}: takes its loss options from the file; drop the loss options`);
     const m = loadModelFile(options.model);
+    checkModelExternalData(m);
     const output = options.output ?? m.info.metadata['focal.output'];
     if (output === undefined) throw new UsageError(`${options.model}: says no output the loss is attached to (no focal.output metadata); give --output`);
     const plan = planFromModel(m.bytes, m.info.graph, m.options, options.model, output);
@@ -110,6 +113,7 @@ function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefi
   const resolved = lossFromFiles(loss, target, weight, label, () => ({ predictions: target.count, perRow: target.count / perLabel }));
   // The loss per element (sums in the graph, float64 here); the options' reduction decides the report.
   const attached = attachLoss(bytes as Uint8Array, { ...resolved, output: options.output, reduction: 'none', asFunction: false, withGrad: false }, { source: network, label, outputLabel: '--output' });
+  checkExternalData(externalTensors(attached.model), modelFolder(network), network);
   for (const name of ['target', 'loss', 'weight']) {
     if (attached.names[name] !== undefined && attached.names[name] !== name) {
       throw new UsageError(`${network}: already uses the name ${quote(name)}, which eval --network needs for the loss's ${name}; use 'focal-onnx attach' and evaluate the result in your own program`);
@@ -205,11 +209,14 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
       const problem = weightTypeProblem(wh.dtype);
       if (problem) throw new DataError(`${wh.path}: dtype ${wh.descr} (${wh.dtype}); ${problem}`);
       if (!weightCounts(o, whole).some(([, n]) => n === wh.count)) throw new DataError(`${wh.path}: holds ${wh.count} elements (shape ${shapeText(wh.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of the output ${quote(output)} [${rows}, ${outRowDims.join(', ')}]`);
+      const misshaped = weightShapeProblem(o, [rows, ...outRowDims], wh.shape, `the output ${quote(output)}`);
+      if (misshaped) throw new DataError(`${wh.path}: shape ${shapeText(wh.shape)}; ${misshaped}`);
     }
 
     // ---- the evaluator: the model with its graph additions, one session, the stream ----
     const spec = await asFileError(source, 'cannot be evaluated', async () => evalSpec(plan, th.dtype, false, diagnosticsOptions(options.diagnostics)));
-    core = await EvalCore.open(spec, { spinning: false, ...options, modelName: source });
+    // The network's side files resolve from its folder, whatever the working directory.
+    core = await EvalCore.open(spec, { spinning: false, ...options, modelName: source, externalDataDir: modelFolder(source) });
     const batchRows = Math.max(1, Math.min(rows, Math.floor(batchSize / Math.max(1, ...feeds.map((f) => f.rowElements)))));
     const outRow = product(outRowDims);
     const lossRow = whole.count / rows;

@@ -29,8 +29,8 @@ import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSou
 import { BatchData, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
-import { loadModelFile } from './model-file';
-import { isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
+import { isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { SessionOptions } from './session';
 import { OutcomeSink, checkOutPath, readAhead } from './stream';
 
@@ -238,6 +238,8 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
   if (!weightCounts(o, layout).some(([, n]) => n === weight.count)) {
     throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(weightCounts(o, layout), 'weight')} of ${pred.path} (shape ${shapeText(ps)})`);
   }
+  const misshaped = weightShapeProblem(o, ps, weight.shape, pred.path);
+  if (misshaped) throw new DataError(`${weight.path}: shape ${shapeText(weight.shape)}; ${misshaped}`);
   return { ...rows, weight: { header: weight, rowElements: (weight.count / layout.rows) * (rows.pred.rowElements / (o.task === 'binary' ? 1 : ps[ps.length - 1])) } };
 }
 
@@ -246,6 +248,7 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
 function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: string | undefined): ModelPlan {
   const m = loadModelFile(file);
   const plan = planFromModel(m.bytes, m.info.graph, m.options, file);
+  checkModelExternalData(m);
   const o = plan.options;
   // planFromModel without an output gives the input 'pred' (or refuses the model).
   const { pred: p, target: t } = plan.inputs as { pred: InputSpec; target: InputSpec };
@@ -327,7 +330,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, diagnosticsOptions(options.diagnostics)));
     if (spec.inputs.weight && !weight) throw new UsageError(`${plan.modelFile ?? 'the loss'}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
     if (weight && !spec.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${plan.modelFile ?? 'the loss'} takes none (no input 'weight')`);
-    core = await EvalCore.open(spec, { spinning: false, ...options });
+    core = await EvalCore.open(spec, { spinning: false, ...options, ...(options.model !== undefined ? { externalDataDir: modelFolder(options.model) } : {}) });
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
     const sink = new OutcomeSink(core, writer, o.dtype, Math.min(batchRows, layout.rows) * layout.lossRow, (done, seconds) =>
       options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),

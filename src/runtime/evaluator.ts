@@ -53,8 +53,8 @@ import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
 import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from './diagnostics';
 import { decodeModelProto } from '../onnx';
-import { decodeModelFile, loadModelFile } from './model-file';
-import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
+import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -301,7 +301,8 @@ class Accumulator {
   /** Adds the `loss` output of a model that reduces (mean or sum); `count` is the batch's number of per-element losses. */
   addReduced(loss: HostTensor, count: number, weightSum: number): void {
     const v = loss.dtype === 'float16' ? f16BitsToF32((loss.data as Uint16Array)[0]) : Number((loss.data as Float32Array)[0]);
-    this.total += this.reduction === 'mean' ? v * count : this.reduction === 'weighted-mean' ? v * weightSum : v;
+    // A batch of weighted-mean with Σ w = 0 weighs nothing (its graph's 0/0 is NaN): it adds 0.
+    this.total += this.reduction === 'mean' ? v * count : this.reduction === 'weighted-mean' ? (weightSum === 0 ? 0 : v * weightSum) : v;
   }
 }
 
@@ -318,9 +319,15 @@ export const SMALL_BATCH_ELEMENTS = 1 << 14;
 
 /** What the evaluator has accumulated: the same fields as `evaluate()`'s result, less its files'. */
 export interface EvaluatorResult {
-  /** The loss under the options' reduction: the mean (also for `none`), the sum, or Σ w·l / Σ w. NaN before any batch (mean). */
+  /**
+   * The loss under the options' reduction: the mean (also for `none`), the sum, or Σ w·l / Σ w —
+   * which is 0 where Σ w = 0 (every weight 0), as Keras gives, `weightSum` saying so. NaN before
+   * any batch (mean).
+   */
   readonly loss: number;
   readonly reduction: Reduction;
+  /** weighted-mean: Σ w over the per-element losses (0: the loss is 0, not 0/0). */
+  readonly weightSum?: number;
   readonly mean: number;
   readonly sum: number;
   /** Number of per-element losses: N·L (multilabel), N (multiclass), or the elements (binary); less the ignored. */
@@ -453,7 +460,8 @@ export class EvalCore {
     // The mean's divisor over the whole input (normalize), as the graph's over one batch.
     const divisor = o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
     const mean = sum / divisor;
-    return { loss: o.reduction === 'sum' ? sum : o.reduction === 'weighted-mean' ? sum / this.acc.weights : mean, sum, mean, count };
+    // weighted-mean with every weight 0 is 0, as Keras gives, not 0/0.
+    return { loss: o.reduction === 'sum' ? sum : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
   }
 
   /** The diagnostics so far (with `diagnostics`; else undefined). */
@@ -480,6 +488,7 @@ export class EvalCore {
     return {
       loss,
       reduction: o.reduction,
+      ...(o.reduction === 'weighted-mean' ? { weightSum: this.acc.weights } : {}),
       mean,
       sum,
       count,
@@ -708,6 +717,8 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     if (!weightCounts(o, layout).some(([, n]) => n === w.data.length)) {
       throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${weightsText(weightCounts(o, layout))} (pred dims ${dimsText(dims)})`);
     }
+    const misshaped = w.dims ? weightShapeProblem(o, dims, w.dims, 'pred') : undefined;
+    if (misshaped) throw new DataError(`${name}: weight dims ${dimsText(w.dims as number[])}; ${misshaped}`);
     result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: weightDims(dims, w.data.length) } };
   } else if (inputs.weight) {
     throw new UsageError(`${name}: weight is missing; the evaluator's loss takes weights (its model has an input 'weight')`);
@@ -741,7 +752,8 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
     return planFromOptions(normalizeOptions({ ...(options.loss ?? {}), asFunction: false, withGrad: false }, label), label);
   }
   if (typeof options.model !== 'string' && !(options.model instanceof Uint8Array)) throw new UsageError(`model must be a file name or the model's bytes (Uint8Array), got ${typeof options.model}`);
-  const m = typeof options.model === 'string' ? loadModelFile(options.model) : decodeModelFile(options.model, 'model');
+  const m = typeof options.model === 'string' ? loadModelFile(options.model) : decodeModelFile(options.model, 'model', options.externalDataDir);
+  checkModelExternalData(options.externalDataDir !== undefined ? { ...m, dir: options.externalDataDir } : m);
   // An attached model (focal-onnx attach) names the output its loss takes.
   const output = options.output ?? m.info.metadata['focal.output'];
   return planFromModel(m.bytes, m.info.graph, m.options, typeof options.model === 'string' ? options.model : 'the model', output);
@@ -765,7 +777,8 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
         : `losses: needs the per-element losses, but ${spec.modelFile} has reduction ${spec.graphReduction}; use a model exported with reduction none, or loss options`,
     );
   }
-  const core = await EvalCore.open(spec, options);
+  // A model file's side files resolve from its folder, whatever the working directory.
+  const core = await EvalCore.open(spec, typeof options.model === 'string' ? { ...options, externalDataDir: options.externalDataDir ?? modelFolder(options.model) } : options);
   let k = 0;
   let closed = false;
   let inFlight = 0;

@@ -3,16 +3,9 @@
  * model-file.ts (which decodes the model) so that a session can be made from a path without
  * loading the protobuf code.
  */
-import * as fs from 'fs';
-import { UsageError } from '../errors';
-import { fsUsageError } from '../io/atomic';
+import { readRegularFile } from '../io/files';
 
-/** The bytes of the model file `file`. */
+/** The bytes of the model file `file` (a regular file: a FIFO, device, directory or socket is refused unopened). */
 export function readModelFile(file: string): Uint8Array {
-  try {
-    if (fs.statSync(file).isDirectory()) throw new UsageError(`${file}: is a directory, expected an .onnx file`);
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw fsUsageError(file, 'read', err, { ENOENT: 'file does not exist' });
-  }
+  return readRegularFile(file, 'an .onnx file');
 }

@@ -2,7 +2,9 @@
  * Reading a user's .onnx file: its bytes (file-system problems as one-line `UsageError`s), its
  * decoded structure, and the focal-loss options recorded in its metadata, when it has them.
  */
+import * as path from 'path';
 import { UsageError } from '../errors';
+import { checkExternalData } from '../io/external-data';
 import { FocalOptions, optionsFromMetadata } from '../losses';
 import { ModelFormatError, ModelInfo, decodeModel } from '../onnx';
 import { readModelFile } from './model-bytes';
@@ -15,15 +17,30 @@ export interface ModelFile {
   readonly info: ModelInfo;
   /** The options in its `focal.*` metadata; undefined for a model not written by focal-onnx. */
   readonly options: FocalOptions | undefined;
+  /** The folder its external data (side files) resolves from: the file's own (for bytes: the working directory). */
+  readonly dir: string;
+}
+
+/** The folder a model file's external data resolves from, whatever the working directory. */
+export function modelFolder(file: string): string {
+  return path.dirname(path.resolve(file));
+}
+
+/**
+ * Throws a one-line UsageError when a side file of the model is missing or unusable (naming the
+ * file expected and where); a model without external data passes.
+ */
+export function checkModelExternalData(m: ModelFile): void {
+  checkExternalData(m.info.externalData, m.dir, m.file);
 }
 
 /** Reads and decodes `file`; a file that is not an ONNX model or has bad focal.* metadata is the user's error. */
 export function loadModelFile(file: string): ModelFile {
-  return decodeModelFile(readModelFile(file), file);
+  return decodeModelFile(readModelFile(file), file, modelFolder(file));
 }
 
-/** Decodes a model's bytes (`source` names it in messages: its file, or `model`). */
-export function decodeModelFile(bytes: Uint8Array, source: string): ModelFile {
+/** Decodes a model's bytes (`source` names it in messages: its file, or `model`; `dir`: where its side files are). */
+export function decodeModelFile(bytes: Uint8Array, source: string, dir: string = process.cwd()): ModelFile {
   let info: ModelInfo;
   try {
     info = decodeModel(bytes);
@@ -39,5 +56,5 @@ export function decodeModelFile(bytes: Uint8Array, source: string): ModelFile {
     if (e instanceof UsageError || e instanceof SyntaxError) throw new UsageError(`${source}: its focal.* metadata is invalid: ${e.message}`);
     throw e;
   }
-  return { file: source, bytes, info, options };
+  return { file: source, bytes, info, options, dir };
 }

@@ -91,3 +91,19 @@ export function weightDims(dims: readonly number[], count: number): readonly num
 
 /** `one per prediction (6) or one per row (2)`: the weight counts a layout takes, for messages (`noun`: `one weight per …`). */
 export const weightsText = (counts: readonly (readonly [string, number])[], noun = ''): string => counts.map(([what, n]) => `${noun ? what.replace('one ', `one ${noun} `) : what} (${n})`).join(' or ');
+
+/** Dims less their size-1 axes: two shapes alike here lay out their elements in the same order. */
+const squeezed = (d: readonly number[]): string => d.filter((x) => x !== 1).join(',');
+
+/**
+ * Why weights of `shape`, whose count fits, do not fit predictions of `dims`, or undefined: they
+ * must have the shape of the predictions or of the rows (the predictions' less the label axis;
+ * size-1 axes aside), as torch and Keras refuse other shapes — weights [5, 100] for predictions
+ * [100, 5] hold the right count but would be applied in the wrong order.
+ */
+export function weightShapeProblem(o: DataOptions, dims: readonly number[], shape: readonly number[], of: string): string | undefined {
+  const rowDims = o.task === 'binary' ? dims : dims.slice(0, -1);
+  const s = squeezed(shape);
+  if (s === squeezed(dims) || s === squeezed(rowDims)) return undefined;
+  return `weights must have the shape of the predictions ${shapeText(dims)} (${of})${o.task === 'binary' ? '' : ` or of the rows ${shapeText(rowDims)}`} (size-1 axes aside)`;
+}

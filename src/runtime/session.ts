@@ -16,6 +16,7 @@
  * bytes in Uint8Array); in Node every input and output passes through host memory.
  */
 import * as os from 'os';
+import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { UsageError, quote } from '../errors';
 import { readModelFile } from './model-bytes';
@@ -65,6 +66,16 @@ export interface SessionOptions {
    * time (median of 11 pairs, bench/README.md).
    */
   readonly spinning?: boolean;
+  /**
+   * The folder a model's external data (side files of weights) is found in: the model file's
+   * folder, from any working directory. Default: the folder of a model given as a path; for bytes,
+   * the working directory (onnxruntime's own default). Passed to onnxruntime as the session
+   * option `session.model_external_initializers_file_folder_path`, so it reads the side files
+   * itself, as for a model opened by its path (bench/external-data.md: the same load time and
+   * memory as `InferenceSession.create(path)`; its `externalData` option, which in Node takes the
+   * files' bytes, about 3× the load time and a second copy of the weights).
+   */
+  readonly externalDataDir?: string;
   /** Receives one-line notices (the `auto` fallback). */
   readonly onNotice?: (message: string) => void;
   /**
@@ -132,7 +143,16 @@ function baseOptions(options: SessionOptions): ort.InferenceSession.SessionOptio
     interOpNumThreads: 1,
     executionMode: 'sequential',
     logSeverityLevel: 4,
-    ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+    extra: { session: sessionConfig(options) },
+  };
+}
+
+/** The session's config entries (`session.*`): spinning, the external data's folder, and `more`. */
+function sessionConfig(options: SessionOptions, more: Record<string, string> = {}): Record<string, unknown> {
+  return {
+    ...more,
+    ...(options.spinning === false ? { intra_op: { allow_spinning: '0' } } : {}),
+    ...(options.externalDataDir !== undefined ? { model_external_initializers_file_folder_path: options.externalDataDir } : {}),
   };
 }
 
@@ -233,7 +253,7 @@ async function createCuda(bytes: Uint8Array, options: SessionOptions): Promise<S
     {
       ...baseOptions(options),
       executionProviders: [{ name: 'cuda', deviceId }],
-      extra: { session: { disable_cpu_ep_fallback: '1', ...(options.spinning === false ? { intra_op: { allow_spinning: '0' } } : {}) } },
+      extra: { session: sessionConfig(options, { disable_cpu_ep_fallback: '1' }) },
     },
     options.modelName,
   );
@@ -274,7 +294,7 @@ export async function createSession(model: Uint8Array | string, options: Session
   let named = options;
   if (typeof model === 'string') {
     bytes = readModelFile(model);
-    named = { ...options, modelName: options.modelName ?? model };
+    named = { ...options, modelName: options.modelName ?? model, externalDataDir: options.externalDataDir ?? path.dirname(path.resolve(model)) };
   } else {
     bytes = model;
   }

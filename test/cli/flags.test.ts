@@ -253,6 +253,7 @@ const ATTACH_ROWS = table({
   '--with-grad with a value': { argv: [...ATTACH, '--with-grad=1'], names: '--with-grad', accepts: '=true / =false', echoes: "'1'" },
   '--weight unknown': { argv: [...ATTACH, '--weight', 'W.npy'], names: '--weight', accepts: 'sample, element', echoes: "'W.npy'" },
   '--json with a value': { argv: [...ATTACH, '--json=no'], names: '--json', accepts: '=true / =false', echoes: "'no'" },
+  '--external-data unknown': { argv: [...ATTACH, '--external-data', 'move'], names: '--external-data', accepts: 'inline, copy, keep', echoes: "'move'" },
   '--output missing': { argv: ['attach', '@model-none.onnx', '-o', '@existing.onnx'], names: '--output', accepts: 'required', echoes: null },
   '--output not an output': { argv: ['attach', '@model-none.onnx', '--output', 'logits', '-o', '@existing.onnx'], names: '--output', accepts: 'is not an output', echoes: "'logits'" },
   '--output missing its value': { argv: ['attach', '@model-none.onnx', '-o', '@existing.onnx', '--output'], names: '--output', accepts: 'NAME', echoes: null },
