@@ -67,6 +67,9 @@ def main():
         sys.exit("torch.onnx.export(dynamo=True) wrote no side file")
     strip_paths(tagger)
     full = onnx.load(tagger)  # the weights read back from the side file
+    # onnx.save_model appends to an existing side file: start from none, so a rerun writes the same bytes.
+    if os.path.exists(os.path.join(OUT, "saved-weights.data")):
+        os.remove(os.path.join(OUT, "saved-weights.data"))
     onnx.save_model(full, os.path.join(OUT, "saved.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
                     location="saved-weights.data", size_threshold=0)
     np.save(os.path.join(OUT, "x.npy"), x.numpy())
