@@ -49,12 +49,13 @@ PRESETS = {
     "detectron2": dict(task="multilabel", input="logits", eps=0, alpha=0.25, gamma=2, reduction="mean", targetFormat="index", ignoreIndex=-1, normalize="positives"),
     "smp": dict(task="binary", input="logits", eps=0, alpha="none", gamma=2, reduction="mean"),
     "kornia": dict(task="multilabel", input="logits", eps=0, alpha=0.25, gamma=2, reduction="none", ignoreIndex=-100, countIgnored=True),
-    "monai": dict(task="multilabel", input="logits", eps=0, alpha="none", gamma=2, reduction="mean"),
+    "monai": dict(task="multilabel", input="logits", eps=0, alpha="none", gamma=2, reduction="mean", spatialMean=True),
     # Issue 12's preset (src/losses/presets.ts), for FL* on soft targets.
     "fvcore": dict(input="logits", eps=0, alpha="none", gamma=2, reduction="none", targets="soft"),
 }
 DEFAULTS = dict(task="binary", input="probs", alpha=0.25, gamma=2, reduction="mean", eps=1e-4, targetFormat="dense", ignoreIndex=None,
-                normalize="elements", classWeight=None, posWeight=None, variant="focal", normalized=False, reducedThreshold=None, countIgnored=False)
+                normalize="elements", classWeight=None, posWeight=None, variant="focal", normalized=False, reducedThreshold=None, countIgnored=False,
+                spatialMean=False)
 
 
 def resolve(options):
@@ -141,7 +142,8 @@ def formula(options, pred, target, normalizer=None, sample_weight=None):
         return loss
     total = loss.sum()
     if red == "sum":
-        return total
+        # MONAI's sum (spatialMean): the spatial mean first; on rank <= 2 (no spatial axes) the mean of all.
+        return total / (loss.numel() if loss.ndim <= 2 else loss.numel() // (loss.shape[0] * loss.shape[1 if o["task"] == "binary" else -1])) if o["spatialMean"] else total
     n = o["normalize"]
     if n == "elements":
         d = float(valid.numel()) if o["countIgnored"] else vf.sum()

@@ -11,7 +11,7 @@ import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
-import { LossParams, computeType, literalParams, reduce, toType, weighted } from './focal';
+import { LossParams, computeType, literalParams, reduce, spatialSize, toType, weighted } from './focal';
 import { focalGradient } from './grad';
 import { applyTerms, meanDivisor, prepareTargets, starElements, sumF } from './terms-graph';
 import { describeTerms, hasTerms } from './terms';
@@ -177,6 +177,7 @@ export function describeLoss(o: FocalOptions): string {
     );
   }
   if (o.labelMean) parts.push('Each row is first averaged over its labels (per-sample losses [N]).');
+  if (o.spatialMean) parts.push('Sum as MONAI: the elements averaged over the spatial axes first (every element on rank <= 2), then summed.');
   if (o.weight !== 'none') {
     parts.push(
       `Input weight (${o.weight === 'sample' ? 'per sample, [N]' : 'per element'}) multiplies each loss; ` +
@@ -205,7 +206,7 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
   let elements = applied.loss;
   if (o.labelMean) elements = reduce(elements, 'mean', { axes: [elements.rank - 1] });
   elements = weighted(elements, p.weight);
-  const divisor = o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) : 'mean';
+  const divisor = o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) : o.spatialMean ? spatialSize(elements, o, elements.dtype) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);
   const outputs: [string, Value][] = [['loss', out(reduce(elements, o.reduction, { divisor, weight: p.weight }))]];
   if (extras.perLabel) {

@@ -271,7 +271,9 @@ export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param |
     case 'none':
       return loss;
     case 'sum':
-      return op.reduceSum(loss, how);
+      // A divisor on the sum: MONAI's spatial mean (spatialSize).
+      if (r.divisor === undefined || r.divisor === 'mean') return op.reduceSum(loss, how);
+      return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
     case 'mean':
       if (r.divisor === undefined || r.divisor === 'mean') return op.reduceMean(loss, how);
       return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
@@ -283,10 +285,12 @@ export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param |
 
 /**
  * The reduction's gradient beside it: what each element's gradient is divided by — D (mean; the
- * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean), or undefined for sum and none.
+ * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean), the spatial size (sum with
+ * spatialMean: `divisor` a number or value), or undefined for sum and none.
  */
 export function reduceDivisor(reduction: Reduction, divisor: Param | 'mean', countLike: Value, ct: DType, weight?: Value): Param | undefined {
-  if (reduction === 'sum' || reduction === 'none') return undefined;
+  if (reduction === 'sum') return divisor === 'mean' ? undefined : divisor;
+  if (reduction === 'none') return undefined;
   const count = divisor === 'mean' ? elementCount(countLike, ct) : divisor;
   if (reduction === 'mean') return count;
   if (!weight) throw new RangeError('reduceDivisor: weighted-mean needs the weight input');
@@ -372,6 +376,31 @@ export function elementCount(x: Value, dtype: DType): Param {
  * The length of `x`'s last axis (labels, classes) in `dtype`: a number when known, else counted
  * on the device (from row 0 for rank 2; as count(x) / count(rows) above).
  */
+/**
+ * The label (channel) axis of element-shaped losses of rank `rank`: the last axis for multilabel,
+ * axis 1 for binary predictions of rank ≥ 2 (MONAI's [B, 1, H, W]); undefined for rank 1.
+ */
+export function channelAxis(o: FocalOptions, rank: number): number | undefined {
+  if (rank < 2) return undefined;
+  return o.task === 'binary' ? 1 : rank - 1;
+}
+
+/**
+ * MONAI's spatial size: the product of the axes of `x` other than the first and the channel axis
+ * (what `loss.mean(dim=range(2, rank))` divides by), or every element's count for rank ≤ 2, where
+ * MONAI's `mean(dim=[])` averages everything. A number when the sizes are known, else counted from
+ * the shape in the graph.
+ */
+export function spatialSize(x: Value, o: FocalOptions, dtype: DType): Param {
+  const c = channelAxis(o, x.rank);
+  if (x.rank <= 2 || c === undefined) return elementCount(x, dtype);
+  const axes = [...Array(x.rank).keys()].filter((i) => i !== 0 && i !== c);
+  const dims = axes.map((i) => x.shape[i]);
+  if (dims.every((d) => typeof d === 'number')) return (dims as number[]).reduce((a, b) => a * b, 1);
+  const sizes = op.gather(op.shape(x), x.graph.constant(axes, 'int64'), 0);
+  return op.reduceSum(op.constantOfShape(sizes, 1, dtype), { keepdims: false });
+}
+
 export function rowLength(x: Value, dtype: DType): Param {
   const last = x.shape[x.rank - 1];
   if (typeof last === 'number') return last;

@@ -73,6 +73,11 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
   // Averaging over the last axis changes only the multilabel loss ([N, L] → [N]); binary is one
   // label a row, multiclass already one loss a row.
   o.labelMean = o.labelMean && task === 'multilabel';
+  // MONAI's spatial mean changes only the sum (its mean is the plain mean; none keeps the elements).
+  o.spatialMean = o.spatialMean && o.reduction === 'sum';
+  if (o.spatialMean && (task === 'multiclass' || o.labelMean)) {
+    throw new UsageError(`${L('spatialMean')} is MONAI's sigmoid sum over [B, C, …] elements: use task binary or multilabel without ${L('labelMean')}, got ${task === 'multiclass' ? 'task multiclass' : L('labelMean')}`);
+  }
   checkTerms(o, t, raw, L);
   if (typeof o.normalize === 'number') o.normalize += o.normalizeOffset;
   o.normalizeOffset = 0;

@@ -251,6 +251,13 @@ export const OPTIONS: readonly OptionEntry[] = [
     meta: 'changed', attr: 'changed',
   }),
   option('labelMean', BOOLEAN, { help: "multilabel: average each row over its labels first (Keras' binary focal loss)", meta: 'changed', attr: 'int' }),
+  option('spatialMean', BOOLEAN, {
+    help: "reduction sum: average over the spatial axes first, then sum (MONAI's sum; on [N, C] the mean of all; set by --like monai)",
+    doc:
+      "with `--reduction sum`, Σ l divided by the product of the spatial axes (all but the first and the label axis; binary: all after axis 1), " +
+      "MONAI's `FocalLoss(reduction='sum')`; on predictions of rank ≤ 2 (no spatial axes) MONAI's `mean(dim=[])` averages every element, and so does this. Set by `--like monai`; other reductions ignore it",
+    meta: 'changed', attr: 'int',
+  }),
   option('normalizeOffset', number(), {
     flag: false,
     help: "added once to a numeric normalize (mmdet's float32 eps on avg_factor; set by --like mmdet)",

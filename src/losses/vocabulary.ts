@@ -103,6 +103,13 @@ export interface LossOptions extends TermOptions {
   weight?: WeightKind;
   /** Multilabel: average each row over its labels first (Keras' binary focal loss): per-sample losses [N]. */
   labelMean?: boolean;
+  /**
+   * Reduction sum averages over the spatial axes first, then sums (MONAI's `reduction='sum'`): Σ l
+   * divided by the product of the axes other than the first and the label axis (the channel, axis 1
+   * for binary); on predictions of rank ≤ 2, which have none, MONAI's `mean(dim=[])` averages every
+   * element, and so does this.
+   */
+  spatialMean?: boolean;
   /** Added once to a numeric `normalize` (mmdet's float32 eps on avg_factor, set by its preset); normalized options carry 0. */
   normalizeOffset?: number;
   /** A library preset (see presets.ts) applied under the options given; null for none. */

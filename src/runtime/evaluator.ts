@@ -110,6 +110,10 @@ export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: Focal
     // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number to add up.
     throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with --reduction none, or give the loss flags instead`);
   }
+  if (options && options.spatialMean) {
+    // Each batch's MONAI sum divides by that batch's own element count (rank 2: no spatial axes).
+    throw new UsageError(`${source}: reduces with its own divisor per batch (MONAI's sum, spatialMean); export it with --reduction none, or give the loss flags instead`);
+  }
   if (!options) {
     throw new UsageError(
       `${source}: has no focal.* metadata, so its loss options are unknown (not written by focal-onnx); ` +
@@ -371,7 +375,8 @@ export class EvalCore {
     }
     const seconds = extra.seconds ?? this.busy;
     return {
-      loss: o.reduction === 'sum' ? sum : o.reduction === 'weighted-mean' ? sum / this.acc.weights : mean,
+      // MONAI's sum (spatialMean): eval's predictions are [N, L] or [N], no spatial axes, so mean(dim=[]) averages every element.
+      loss: o.reduction === 'sum' ? (o.spatialMean ? sum / count : sum) : o.reduction === 'weighted-mean' ? sum / this.acc.weights : mean,
       reduction: o.reduction,
       mean,
       sum,

@@ -27,7 +27,9 @@ torch, so autograd gives the gradients the fixtures compare with.
     monai       Project-MONAI/MONAI  monai/losses/focal_loss.py, release 1.5.0 (commit
                 d388d1c6fec8cb3a0eebee5b5a0b9776ca59ca83): sigmoid_focal_loss (BCE written out,
                 (1 - p_t)^gamma as exp(gamma * logsigmoid(-x(2t - 1))), alpha_t), class weight per
-                channel, mean over every element; to_onehot_y builds the one-hot of index targets.
+                channel, mean over every element; reduction 'sum' averages the spatial axes first
+                (loss.mean(dim=range(2, ndim)).sum(): on [N, C] mean(dim=[]) averages every element);
+                to_onehot_y builds the one-hot of index targets.
 
 Shapes follow focal-onnx: pred [N, L] (a library's channel axis 1), index targets [N].
 """
@@ -201,7 +203,9 @@ def monai_focal_loss(input, target, gamma=2.0, alpha=None, weight=None, reductio
             w = w.repeat(target.shape[1])
         loss = w * loss
     if reduction == "sum":
-        return loss.sum()  # no spatial axes to average first
+        # MONAI averages the spatial axes first: loss.mean(dim=list(range(2, ndim))).sum(); on [N, C]
+        # that is mean(dim=[]), which averages every element.
+        return loss.mean(dim=list(range(2, loss.ndim))).sum()
     return _reduce(loss, reduction)
 
 
