@@ -61,11 +61,11 @@ export interface BuildExtras {
    */
   readonly predShape?: Shape;
   /**
-   * Add `focal_sum` (float64 scalar): Σ F, the focal factors of the elements not ignored — what
+   * Add `focal_sum` (float64 scalar; [L] per label for 'label'): Σ F, the focal factors of the elements not ignored — what
    * the normalized loss divides by — for an evaluator that builds the loss without `normalized`
    * and divides the whole input's sum by the whole input's Σ F.
    */
-  readonly focalSum?: boolean;
+  readonly focalSum?: boolean | 'label';
 }
 
 type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
@@ -213,7 +213,8 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
     if (o.task !== 'multilabel' || o.labelMean) throw new RangeError(`perLabel: only for task multilabel without labelMean, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);
   }
-  if (extras.focalSum) outputs.push(['focal_sum', toType(sumF(f, raw, prep), 'float64')]);
+  // 'label': Σ F per label [L] (an evaluator's normalized 'label').
+  if (extras.focalSum) outputs.push(['focal_sum', toType(sumF(f, raw, prep, extras.focalSum === 'label'), 'float64')]);
   if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p, { prep, divisor, focalSum: applied.focalSum, rawSum: applied.rawSum }))]);
   return outputs;
 }

@@ -90,6 +90,9 @@ function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] },
   if (o.targetFormat === 'index' && task !== 'multilabel') {
     throw new UsageError(`${L('targetFormat')} index is for task multilabel (a class index per row, L the background), got task ${task}`);
   }
+  if (o.normalized === 'label' && task !== 'multilabel') {
+    throw new UsageError(`${L('normalized')} label divides each label column by its own Σ(1 − p_t)^γ: use task multilabel (smp's multiclass mode is --task multilabel --target-format index), got task ${task}`);
+  }
   if (o.variant === 'star') {
     if (o.input !== 'logits') throw new UsageError(`${L('variant')} star (FL*) works on logits: add ${L('input')} logits`);
     if (task === 'multiclass') throw new UsageError(`${L('variant')} star (FL*) is a sigmoid loss: use task binary or multilabel, got multiclass`);
@@ -180,7 +183,8 @@ export function functionAttributes(o: FocalOptions): Record<string, Attr> {
     const value = o[e.name as keyof FocalOptions];
     if (!e.attr || value === null || (!e.attr.always && same(value, e.default))) continue;
     out[e.attr.name] =
-      e.attr.int ? attr.int(value === true ? 1 : (value as number)) :
+      // An int attribute: true is 1, a word its code (normalized 'label': 2).
+      e.attr.int ? attr.int(value === true ? 1 : typeof value === 'string' ? (e.attr.codes?.[value] ?? NaN) : (value as number)) :
       Array.isArray(value) ? attr.floats(value) :
       typeof value === 'number' ? attr.float(value) : attr.string(value as string);
   }

@@ -31,7 +31,7 @@ export type FlagKind =
   | { readonly type: 'enum'; readonly values: readonly string[] }
   | { readonly type: 'number'; readonly placeholder?: string; readonly min?: number; readonly max?: number; readonly integer?: boolean }
   | { readonly type: 'string'; readonly placeholder: string }
-  | { readonly type: 'boolean' };
+  | { readonly type: 'boolean'; readonly values?: readonly string[] };
 
 export interface OptionEntry {
   readonly name: keyof LossOptions;
@@ -50,7 +50,7 @@ export interface OptionEntry {
   /** `focal.KEY` in the metadata (the name in snake case); `always`: written even at the default (the seed's options). */
   readonly meta?: { readonly key: string; readonly always: boolean };
   /** The attribute of the `ai.focal` node (the name in snake case); `always`: even at the default; `int`: an integer. */
-  readonly attr?: { readonly name: string; readonly always: boolean; readonly int: boolean };
+  readonly attr?: { readonly name: string; readonly always: boolean; readonly int: boolean; readonly codes?: Readonly<Record<string, number>> };
 }
 
 export function fmt(x: unknown): string {
@@ -86,7 +86,7 @@ function numbers(text: string, flag: string, single: boolean, what: string): num
 
 type Where = 'always' | 'changed';
 type Spec = Omit<OptionEntry, 'name' | 'flag' | 'meta' | 'attr' | 'cli' | 'default'> &
-  Partial<Pick<OptionEntry, 'cli' | 'default'>> & { readonly flag?: false; readonly meta?: Where; readonly attr?: Where | 'int' };
+  Partial<Pick<OptionEntry, 'cli' | 'default'>> & { readonly flag?: false; readonly meta?: Where; readonly attr?: Where | 'int'; readonly codes?: Readonly<Record<string, number>> };
 
 /** An entry: names from `name`; an enum's default its first value, a boolean's false. */
 function option(name: keyof LossOptions, cli: FlagKind, s: Spec): OptionEntry {
@@ -99,7 +99,7 @@ function option(name: keyof LossOptions, cli: FlagKind, s: Spec): OptionEntry {
     default: 'default' in s ? s.default : cli.type === 'enum' ? cli.values[0] : cli.type === 'boolean' ? false : undefined,
     check: 'check' in s ? s.check : cli.type === 'enum' ? oneOf(cli.values) : cli.type === 'boolean' ? bool : undefined,
     meta: s.meta && { key: as, always: s.meta === 'always' },
-    attr: s.attr && { name: as, always: s.attr === 'always', int: s.attr === 'int' },
+    attr: s.attr && { name: as, always: s.attr === 'always', int: s.attr === 'int', ...(s.codes ? { codes: s.codes } : {}) },
   };
 }
 const choice = (values: readonly string[]): FlagKind => ({ type: 'enum', values });
@@ -216,10 +216,14 @@ export const OPTIONS: readonly OptionEntry[] = [
     meta: 'changed', attr: 'changed',
   }),
   option('variant', choice(VARIANTS), { help: "focal, or star: FL* (fvcore's sigmoid_focal_loss_star), −log σ(γ·x·(2t − 1))/γ · α_t, logits", meta: 'changed', attr: 'changed' }),
-  option('normalized', BOOLEAN, {
-    help: 'divide by Σ(1 − p_t)^γ, clamped at 1e-6 (normalized focal loss, smp)',
-    doc: 'divide by Σ(1 − p_t)^γ over the elements not ignored, clamped at 1e-6 (arXiv 1909.07829)',
-    meta: 'changed', attr: 'int',
+  // A boolean flag that also takes the value label: --normalized (all), --normalized label.
+  option('normalized', { type: 'boolean', values: ['label'] }, {
+    help: 'divide by Σ(1 − p_t)^γ, clamped at 1e-6 (normalized focal loss, smp); --normalized label: each label by its own sum',
+    doc:
+      'divide by Σ(1 − p_t)^γ over the elements not ignored, clamped at 1e-6 (arXiv 1909.07829); `--normalized label` (API `normalized: \'label\'`, multilabel): ' +
+      "each label by its own Σ(1 − p_t)^γ over that label's elements, as smp's multiclass and multilabel modes normalize each class",
+    check: must((v) => typeof v === 'boolean' || v === 'label', "true, false or 'label'"),
+    meta: 'changed', attr: 'int', codes: { label: 2 },
   }),
   option('reducedThreshold', number('X'), {
     help: 'reduced focal loss: ((1 − p_t)/X)^γ, and 1 where p_t < X (smp), X in (0, 1]',

@@ -8,7 +8,8 @@
  *    Gather.
  * 2. the task's element-wise loss on them (its forms unchanged), told the focal factor F
  *    (`onTerm`);
- * 3. `applyTerms`: × class weight × positive weight, ÷ max(Σ F, 1e-6) (normalized), ignored → 0;
+ * 3. `applyTerms`: × class weight × positive weight, ÷ max(Σ F, 1e-6) (normalized; per label column
+ *    for normalized 'label'), ignored → 0;
  * 4. `meanDivisor`: what reduction mean divides Σ l by.
  *
  * Counts (elements not ignored, positives) are sums of masks in the graph, so they run on the
@@ -84,14 +85,20 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
  * `f` undefined, shaped like `like`). The normalized loss divides by it (`focalSum`), and the
  * evaluator adds it up over batches (build.ts's `focal_sum` output).
  */
-export function sumF(f: Value | undefined, like: Value, prep: Prepared): Value {
+export function sumF(f: Value | undefined, like: Value, prep: Prepared, perLabel = false): Value {
   const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
-  return op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, { keepdims: false });
+  return op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, false));
 }
 
-/** Σ F floored at 1e-6: the normalized loss's denominator. */
-export function focalSum(f: Value | undefined, like: Value, prep: Prepared): Value {
-  return op.max(sumF(f, like, prep), NORMALIZED_FLOOR);
+/** The reduction of a per-label sum: over every axis but the label axis (the last), kept for broadcasting where `keep`; all axes otherwise. */
+function perLabelSum(like: Value, perLabel: boolean, keep: boolean): { axes?: number[]; keepdims: boolean } {
+  return perLabel ? { axes: [...Array(like.rank - 1).keys()], keepdims: keep } : { keepdims: false };
+}
+
+/** Σ F floored at 1e-6: the normalized loss's denominator; per label ([1, …, L], broadcasting) for normalized 'label'. */
+export function focalSum(f: Value | undefined, like: Value, prep: Prepared, perLabel = false): Value {
+  const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
+  return op.max(op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, true)), NORMALIZED_FLOOR);
 }
 
 export interface Applied {
@@ -108,8 +115,10 @@ export function applyTerms(x: Value, l: Value, f: Value | undefined, prep: Prepa
   if (w) loss = op.mul(loss, w);
   if (prep.valid) loss = op.where(prep.valid, loss, 0);
   if (!o.normalized) return { loss };
-  const fs = focalSum(f, l, prep);
-  const rawSum = op.reduceSum(loss, { keepdims: false });
+  // 'label': each label column by its own sums (smp's per-class normalization).
+  const perLabel = o.normalized === 'label';
+  const fs = focalSum(f, l, prep, perLabel);
+  const rawSum = op.reduceSum(loss, perLabelSum(loss, perLabel, true));
   return { loss: op.div(loss, fs), focalSum: fs, rawSum };
 }
 

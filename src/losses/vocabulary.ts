@@ -61,8 +61,12 @@ export interface TermOptions {
   posWeight?: number | readonly number[] | null;
   /** `focal` or `star` (FL*, fvcore's sigmoid_focal_loss_star; logits, binary / multilabel). */
   variant?: Variant;
-  /** Divide by Σ(1 − p_t)^γ, clamped at 1e-6 (smp's normalized). */
-  normalized?: boolean;
+  /**
+   * Divide by Σ(1 − p_t)^γ, clamped at 1e-6 (smp's normalized): `true` one sum over every element
+   * not ignored; `'label'` each label by its own sum over the elements of that label (multilabel:
+   * smp's multiclass and multilabel modes, which normalize each class on its own).
+   */
+  normalized?: boolean | 'label';
   /** The reduced focal loss's threshold X in (0, 1]: ((1 − p_t)/X)^γ, and 1 where p_t < X. */
   reducedThreshold?: number | null;
   /** Ignored elements still count in the mean's element count (kornia's convention). */

@@ -96,6 +96,8 @@ export interface BatchOutcome {
   readonly sum?: number;
   /** The batch's Σ F (the normalized loss's denominator, before the whole input's division). */
   readonly focalSum?: number;
+  /** normalized 'label': the batch's Σ F per label. */
+  readonly labelFocalSums?: Float64Array;
   /** Positive and ignored targets, where the options count them (countsTargets). */
   readonly positives?: number;
   readonly ignored?: number;
@@ -304,7 +306,11 @@ export class BatchRunner {
     const rows = o.task === 'binary' ? elements : elements / last;
     const tally = {
       ...(counts ? { positives: counts.positives, ignored: counts.ignored } : {}),
-      ...(g.fetches.includes('focal_sum') ? { focalSum: scalar(result.focal_sum) } : {}),
+      ...(g.fetches.includes('focal_sum')
+        ? o.normalized === 'label'
+          ? { labelFocalSums: Float64Array.from(result.focal_sum.data as Float64Array) }
+          : { focalSum: scalar(result.focal_sum) }
+        : {}),
     };
     // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
     const ws = o.reduction === 'weighted-mean' && b.weight ? { weightSum: weightSum(b.weight, count / b.weight.data.length) } : {};

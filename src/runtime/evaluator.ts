@@ -161,6 +161,7 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x): Model
     build: () => {
       // The normalized loss: built without it, its Σ F an output, the division done over the whole input.
       built ??= buildLoss({ ...o, reduction: 'none', normalized: false }, { validInputs: true, focalSum: o.normalized });
+      // (normalized 'label': focal_sum is per label, divided into the label sums at the end.)
       return { bytes: built.bytes, io: built };
     },
     graphReduction: 'none',
@@ -306,6 +307,7 @@ export class EvalCore {
   private ignored = 0;
   private ignoredLosses = 0;
   private focalSum = 0;
+  private labelFocalSums: Float64Array | undefined;
   private rows = 0;
   private batches = 0;
   private busy = 0;
@@ -343,6 +345,10 @@ export class EvalCore {
     this.count += outcome.count;
     if (outcome.positives !== undefined) this.positives += outcome.positives;
     if (outcome.focalSum !== undefined) this.focalSum += outcome.focalSum;
+    if (outcome.labelFocalSums !== undefined) {
+      const sums = (this.labelFocalSums ??= new Float64Array(outcome.labelFocalSums.length));
+      outcome.labelFocalSums.forEach((v, l) => (sums[l] += v));
+    }
     if (outcome.ignored) {
       this.ignored += outcome.ignored;
       // An ignored index row holds L losses; an ignored dense target or class row, one.
@@ -358,8 +364,11 @@ export class EvalCore {
   result(extra: { seconds?: number; sessions?: number } = {}): EvaluatorResult {
     const o = this.spec.options;
     // The normalized loss: the whole input's Σ l over its Σ F, floored as the graph floors it.
-    const norm = o.normalized && this.spec.graphReduction === 'none' ? Math.max(this.focalSum, NORMALIZED_FLOOR) : 1;
-    const sum = this.acc.total / norm;
+    const norm = o.normalized === true && this.spec.graphReduction === 'none' ? Math.max(this.focalSum, NORMALIZED_FLOOR) : 1;
+    // normalized 'label': each label's sum over its own Σ F.
+    const labelNorms = o.normalized === 'label' && this.labelFocalSums ? Array.from(this.labelFocalSums, (f) => Math.max(f, NORMALIZED_FLOOR)) : undefined;
+    const labelSums = this.acc.labelSums;
+    const sum = labelNorms && labelSums ? labelSums.reduce((a, s, l) => a + s / labelNorms[l], 0) : this.acc.total / norm;
     const counted = countsTargets(o);
     // The losses that count: every one, less the ignored ones (unless countIgnored, kornia's).
     const count = counted && !o.countIgnored ? this.count - this.ignoredLosses : this.count;
@@ -371,7 +380,10 @@ export class EvalCore {
     // dense multi-label targets with an ignore value, whose columns count differently.
     if (this.acc.labelSums && this.spec.graphReduction === 'none' && !(o.ignoreIndex !== null && o.targetFormat === 'dense')) {
       const rows = o.countIgnored ? this.rows : this.rows - (o.targetFormat === 'index' ? this.ignored : 0);
-      perLabel = Array.from(this.acc.labelSums, (s) => (o.reduction === 'sum' ? s / norm : s / norm / rows));
+      perLabel = Array.from(this.acc.labelSums, (s, l) => {
+        const n = labelNorms ? labelNorms[l] : norm;
+        return o.reduction === 'sum' ? s / n : s / n / rows;
+      });
     }
     const seconds = extra.seconds ?? this.busy;
     return {
