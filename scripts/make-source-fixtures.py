@@ -88,6 +88,39 @@ def monai_one_hot(labels, num_classes, dtype=torch.float, dim=1):
     return out.scatter_(dim, labels.long(), 1)
 
 
+def kornia_check(condition, msg=None, raises=True):
+    """kornia.core.check.KORNIA_CHECK: raise when the condition fails."""
+    if not condition:
+        raise Exception(msg)
+    return True
+
+
+def kornia_check_is_tensor(x, msg=None, raises=True):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(msg)
+    return True
+
+
+def kornia_check_shape(x, shape, raises=True):
+    """KORNIA_CHECK_SHAPE, enough for the focal losses: the rank ('*' any number of trailing axes)."""
+    if "*" not in shape and x.dim() != len(shape):
+        raise TypeError(f"{x.shape} is not {shape}")
+    return True
+
+
+def kornia_mask_ignore_pixels(target, ignore_index):
+    """kornia.losses._utils.mask_ignore_pixels: ignored targets set to 0, and the mask of the others (None without ignore_index)."""
+    if ignore_index is None:
+        return target, None
+    mask = target != ignore_index
+    return target.where(mask, target.new_zeros(1)), mask
+
+
+def kornia_one_hot(labels, num_classes, device=None, dtype=None):
+    """kornia.losses.one_hot: the one-hot of [B, *] labels on axis 1, [B, C, *]."""
+    return F.one_hot(labels, num_classes=num_classes).movedim(-1, 1).to(dtype)
+
+
 @contextlib.contextmanager
 def float_keeps_float64():
     """While MONAI's forward runs: Tensor.float() leaves a float64 tensor as it is."""
@@ -179,7 +212,8 @@ def main():
         case(f"monai {red} [B, C, H, W]", lib, {"like": "monai", "reduction": red, "labelAxis": 1}, x, t, monai_run(reduction=red),
              f"FocalLoss(reduction='{red}')")
     x, t = randn(2, 3, 4, 4), bits(2, 3, 4, 4)
-    w = [0.2, 1.0, 3.0]
+    # MONAI holds its weight as a float32 tensor (torch.as_tensor of the list): weights exact in float32, so float64 graphs agree to rounding.
+    w = [0.25, 1.0, 3.0]
     case("monai sum alpha weight [B, C, H, W]", lib, {"like": "monai", "reduction": "sum", "alpha": 0.75, "classWeight": w, "labelAxis": 1}, x, t,
          monai_run(reduction="sum", alpha=0.75, weight=w), f"FocalLoss(alpha=0.75, weight={w}, reduction='sum')")
     x, t = randn(2, 4, 3, 5), ints(4, 2, 3, 5)
@@ -219,6 +253,28 @@ def main():
     x, t = randn(20), bits(20)
     case("smp binary normalized", lib, {"like": "smp", "normalized": True}, x, t,
          lambda x, t: smp.FocalLoss("binary", normalized=True)(x, t), "FocalLoss('binary', normalized=True)")
+
+    # ---- kornia ----
+    d = os.path.join(src, "kornia")
+    stub("kornia")
+    stub("kornia.core")
+    stub("kornia.core.check", KORNIA_CHECK=kornia_check, KORNIA_CHECK_IS_TENSOR=kornia_check_is_tensor, KORNIA_CHECK_SHAPE=kornia_check_shape)
+    stub("kornia.losses")
+    stub("kornia.losses._utils", mask_ignore_pixels=kornia_mask_ignore_pixels)
+    stub("kornia.losses.one_hot", one_hot=kornia_one_hot)
+    kornia = load("kornia_focal_src", os.path.join(d, "focal.py"))
+    lib = {"name": "kornia", "file": "kornia/losses/focal.py", "commit": commit_of(d, os.path.join(d, "focal.py"))}
+    x, t = randn(2, 4, 3, 5), ints(4, 2, 3, 5)
+    case("kornia focal_loss sum [B, C, H, W]", lib,
+         {"task": "multiclass", "input": "logits", "eps": 0, "alpha": [0.75, 0.25, 0.25, 0.25], "reduction": "sum", "labelAxis": 1}, x, t,
+         lambda x, t: kornia.focal_loss(x, t, alpha=0.25, reduction="sum"), "focal_loss(pred, target, alpha=0.25, reduction='sum'), target [B, H, W]")
+    x, t = randn(2, 3, 4, 4), ints(3, 2, 4, 4)
+    case("kornia focal_loss none gamma 1.5 [B, C, H, W]", lib,
+         {"task": "multiclass", "input": "logits", "eps": 0, "alpha": [0.5, 0.5, 0.5], "gamma": 1.5, "reduction": "none", "labelAxis": 1}, x, t,
+         lambda x, t: kornia.focal_loss(x, t, alpha=0.5, gamma=1.5, reduction="none").sum(1), "focal_loss(pred, target, alpha=0.5, gamma=1.5, reduction='none').sum(1)")
+    x, t = randn(4, 3, 5), bits(4, 3, 5)
+    case("kornia binary_focal_loss_with_logits mean [B, C, L]", lib, {"like": "kornia", "reduction": "mean", "labelAxis": 1}, x, t,
+         lambda x, t: kornia.binary_focal_loss_with_logits(x, t, alpha=0.25, reduction="mean"), "binary_focal_loss_with_logits(pred, target, alpha=0.25, reduction='mean')")
 
     # ---- mmdet ----
     path = os.path.join(src, "mmdet", "focal_loss_parts.py")

@@ -90,6 +90,9 @@ function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] },
   if (o.targetFormat === 'index' && task !== 'multilabel') {
     throw new UsageError(`${L('targetFormat')} index is for task multilabel (a class index per row, L the background), got task ${task}`);
   }
+  if (o.labelAxis !== -1 && task === 'binary') {
+    throw new UsageError(`${L('labelAxis')} is the axis of the labels / classes: task multilabel or multiclass (binary predictions have none), got ${o.labelAxis}`);
+  }
   if (o.normalized === 'label' && task !== 'multilabel') {
     throw new UsageError(`${L('normalized')} label divides each label column by its own Σ(1 − p_t)^γ: use task multilabel (smp's multiclass mode is --task multilabel --target-format index), got task ${task}`);
   }

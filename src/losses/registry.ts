@@ -262,6 +262,15 @@ export const OPTIONS: readonly OptionEntry[] = [
       "MONAI's `FocalLoss(reduction='sum')`; on predictions of rank ≤ 2 (no spatial axes) MONAI's `mean(dim=[])` averages every element, and so does this. Set by `--like monai`; other reductions ignore it",
     meta: 'changed', attr: 'int',
   }),
+  option('labelAxis', number('N', { integer: true }), {
+    help: 'the axis of pred holding the labels / classes: -1 (last) or 1 for channel-first [B, C, H, W]',
+    doc:
+      'multilabel and multiclass: the axis of pred (and of dense targets) that holds the labels / classes, counted from 0 (negative from the end; not the first axis): ' +
+      '`-1` (the default, the last) or `1` for channel-first tensors as smp, MONAI and kornia give them ([B, C, H, W]); the graph reads the labels there, no transpose. ' +
+      'Index targets (multiclass, `--target-format index`) are pred\'s shape without that axis ([B, H, W]). Multiclass takes its classes on axis 1',
+    default: -1, check: must((v) => Number.isInteger(v) && v !== 0 && Math.abs(v as number) <= 64, 'a non-zero integer (an axis of pred, not the first)'),
+    meta: 'changed', attr: 'int',
+  }),
   option('normalizeOffset', number(), {
     flag: false,
     help: "added once to a numeric normalize (mmdet's float32 eps on avg_factor; set by --like mmdet)",

@@ -16,7 +16,7 @@
  * device like everything else; nothing is counted on the host.
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, TermGradient, classCount, divBy, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
+import { LossParams, Param, TermGradient, classCount, divBy, labelAxisOf, labelTail, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './terms';
@@ -47,10 +47,13 @@ export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepar
   if (o.targetFormat === 'index') {
     // CUDA's OneHot: (int64, int64, float32) or (int32, int32, float32); depth L from pred's shape.
     const it = target.dtype === 'int32' ? 'int32' : 'int64';
-    const depth = toType(classCount(x), it);
-    const hot = oneHot(toType(target, it), depth, ct, -1, x.shape[x.rank - 1]);
+    // The one-hot on the label axis (labelAxis; the last by default).
+    const a = labelAxisOf(o, x.rank) as number;
+    const last = a === x.rank - 1;
+    const depth = toType(classCount(x, a), it);
+    const hot = oneHot(toType(target, it), depth, ct, last ? -1 : a, x.shape[a]);
     if (V === null) return { target: hot, valid: null, positives: hot };
-    const valid = op.unsqueeze(op.not(op.equal(target, ignoreConst(x, V, target.dtype))), [target.rank]);
+    const valid = op.unsqueeze(op.not(op.equal(target, ignoreConst(x, V, target.dtype))), [last ? target.rank : a]);
     const clean = op.where(valid, hot, 0);
     return { target: clean, valid, positives: clean };
   }
@@ -67,14 +70,16 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
   const ct = x.dtype;
   const g = x.graph;
   let w: Value | undefined;
+  // A per-label table broadcasts on the label axis (labelAxis not last: [L, 1, …, 1]).
+  const tail = o.task === 'multilabel' ? labelTail(o, x.rank) : 0;
   if (o.classWeight) {
-    const table = g.constant(o.classWeight, ct);
+    const table = g.constant(o.classWeight, ct, tail ? [o.classWeight.length, ...Array(tail).fill(1)] : undefined);
     w = o.task === 'multiclass' ? op.gather(table, prep.target, 0) : table;
   }
   if (o.posWeight !== null) {
     // π_t = 1 + t·(π − 1): π where t = 1, exactly 1 where t = 0.
     const t = toType(prep.target, ct);
-    const pi = op.add(op.mul(t, typed(o.posWeight, g, ct, (v) => v - 1)), 1);
+    const pi = op.add(op.mul(t, typed(o.posWeight, g, ct, (v) => v - 1, tail)), 1);
     w = w ? op.mul(pi, w) : pi;
   }
   return w;
@@ -85,18 +90,18 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
  * `f` undefined, shaped like `like`). The normalized loss divides by it (`focalSum`), and the
  * evaluator adds it up over batches (build.ts's `focal_sum` output).
  */
-export function sumF(f: Value | undefined, like: Value, prep: Prepared, perLabel = false): Value {
+export function sumF(f: Value | undefined, like: Value, prep: Prepared, perLabel?: number): Value {
   const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
   return op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, false));
 }
 
-/** The reduction of a per-label sum: over every axis but the label axis (the last), kept for broadcasting where `keep`; all axes otherwise. */
-function perLabelSum(like: Value, perLabel: boolean, keep: boolean): { axes?: number[]; keepdims: boolean } {
-  return perLabel ? { axes: [...Array(like.rank - 1).keys()], keepdims: keep } : { keepdims: false };
+/** The reduction of a per-label sum: over every axis but the label axis `perLabel`, kept for broadcasting where `keep`; all axes when undefined. */
+function perLabelSum(like: Value, perLabel: number | undefined, keep: boolean): { axes?: number[]; keepdims: boolean } {
+  return perLabel !== undefined ? { axes: [...Array(like.rank).keys()].filter((i) => i !== perLabel), keepdims: keep } : { keepdims: false };
 }
 
-/** Σ F floored at 1e-6: the normalized loss's denominator; per label ([1, …, L], broadcasting) for normalized 'label'. */
-export function focalSum(f: Value | undefined, like: Value, prep: Prepared, perLabel = false): Value {
+/** Σ F floored at 1e-6: the normalized loss's denominator; per label (broadcasting on the label axis `perLabel`) for normalized 'label'. */
+export function focalSum(f: Value | undefined, like: Value, prep: Prepared, perLabel?: number): Value {
   const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
   return op.max(op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, true)), NORMALIZED_FLOOR);
 }
@@ -116,7 +121,7 @@ export function applyTerms(x: Value, l: Value, f: Value | undefined, prep: Prepa
   if (prep.valid) loss = op.where(prep.valid, loss, 0);
   if (!o.normalized) return { loss };
   // 'label': each label column by its own sums (smp's per-class normalization).
-  const perLabel = o.normalized === 'label';
+  const perLabel = o.normalized === 'label' ? (labelAxisOf(o, x.rank) as number) : undefined;
   const fs = focalSum(f, l, prep, perLabel);
   const rawSum = op.reduceSum(loss, perLabelSum(loss, perLabel, true));
   return { loss: op.div(loss, fs), focalSum: fs, rawSum };
@@ -152,7 +157,7 @@ export function termsGradient(negAlpha: Param, x: Value, o: FocalOptions, p: Los
   const w = termWeight(x, prep, o);
   if (!w && !prep.valid && !normalized) {
     const d = reduceDivisor(o.reduction, ctx.divisor, countLike, ct, p.weight);
-    const factor = d !== undefined ? pdiv(negAlpha, d, ct) : o.labelMean ? pdiv(negAlpha, rowLength(x, ct), ct) : negAlpha;
+    const factor = d !== undefined ? pdiv(negAlpha, d, ct) : o.labelMean ? pdiv(negAlpha, rowLength(x, ct, labelAxisOf(o, x.rank)), ct) : negAlpha;
     return ({ core }) => scaled(core, factor);
   }
   return ({ core, dF }) => {
@@ -186,7 +191,7 @@ export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalO
   if (!prep.valid || o.countIgnored) return 'mean';
   const validCount = op.reduceSum(toType(prep.valid, ct), { keepdims: false });
   // Index rows: each valid row holds L elements.
-  if (o.targetFormat === 'index') return op.mul(validCount, toType(classCount(x), ct));
+  if (o.targetFormat === 'index') return op.mul(validCount, toType(classCount(x, labelAxisOf(o, x.rank)), ct));
   return validCount;
 }
 
@@ -197,7 +202,7 @@ export function starElements(x: Value, t: Value, p: LossParams): Value {
   const z = op.mul(x, op.sub(op.mul(tt, 2), 1));
   const { pos } = logSigmoidPair(op.mul(z, param(p.gamma, ct)));
   const scaled = divBy(pos, p.gamma);
-  const negAlpha = negAlphaT(p.alpha, ct, { kind: 'sigmoid', t: tt });
+  const negAlpha = negAlphaT(p.alpha, ct, { kind: 'sigmoid', t: tt, tail: p.labelTail });
   if (negAlpha === -1) return op.neg(scaled);
   return op.mul(scaled, param(negAlpha, ct));
 }

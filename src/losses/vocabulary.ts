@@ -114,6 +114,12 @@ export interface LossOptions extends TermOptions {
    * element, and so does this.
    */
   spatialMean?: boolean;
+  /**
+   * The axis of pred that holds the labels (multilabel) or classes (multiclass): −1 (the last, the
+   * default) or 1 for channel-first tensors ([B, C, H, W]); the graph reads them there, no transpose.
+   * Multiclass takes the classes on axis 1 (its index targets are pred's shape without it: [B, H, W]).
+   */
+  labelAxis?: number;
   /** Added once to a numeric `normalize` (mmdet's float32 eps on avg_factor, set by its preset); normalized options carry 0. */
   normalizeOffset?: number;
   /** A library preset (see presets.ts) applied under the options given; null for none. */

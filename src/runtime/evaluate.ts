@@ -29,7 +29,7 @@ import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedA
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
 import { BatchOutcome, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
-import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
+import { EvalCore, EvaluatorResult, ModelPlan, checkLabelAxis, evalSpec, planFromModel, planFromOptions } from './evaluator';
 import { FileBatchReader, FileLayout, FileName, FileStream, fileBatch, fileStreams } from './file-batches';
 import { loadModelFile } from './model-file';
 import { EvalPool } from './pool';
@@ -167,12 +167,14 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
 
 // ---- shapes -------------------------------------------------------------------------------------
 
+
 /** How the files split into rows (file-batches.ts), before the batch size is chosen. */
 type Rows = Omit<FileLayout, 'batchRows'>;
 
-function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined): Rows {
+function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined, label: Label): Rows {
   const ps = pred.shape;
   const ts = target.shape;
+  checkLabelAxis(o, ps, pred.path, label);
   let rows: Omit<Rows, 'weight'>;
   switch (o.task) {
     case 'binary':
@@ -322,7 +324,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
     }
     checkModelRow(plan, pred, label);
-    const rows = rowsFor(o, pred, target, weight);
+    const rows = rowsFor(o, pred, target, weight, label);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less
     // than 1/16 of the batch (otherwise the blocks tile it by a divisor of its rows).
     const rowElements = rows.pred.rowElements;

@@ -229,6 +229,19 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
   };
 }
 
+/**
+ * eval reads the labels / classes on the last axis of its files and batches; labelAxis is taken
+ * where it names that axis ([N, C] with labelAxis 1), and refused elsewhere (channel-first files
+ * wait for eval's shape rules; the exported graph reads them, see buildLoss's predShape).
+ */
+export function checkLabelAxis(o: FocalOptions, dims: readonly number[], what: string, label: Label = (x) => x): void {
+  if (o.task === 'binary' || o.labelAxis === -1 || o.labelAxis === dims.length - 1) return;
+  throw new UsageError(
+    `${label('labelAxis')} ${o.labelAxis}: eval reads the labels on the last axis of ${what} (dims [${dims.join(', ')}]); channel-first data is read by an exported graph ` +
+      '(export --label-axis with the shape, or buildLoss with predShape), not yet by eval',
+  );
+}
+
 // ---- accumulation ---------------------------------------------------------------------------------
 
 /** The batches' losses in float64: the graph's sums (reduction none), or each batch's mean / sum (a model that reduces). */
@@ -555,6 +568,7 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     throw new UsageError(`${name}: dims ${dimsText(dims)} make ${product(dims)} elements, but pred holds ${pred.data.length}`);
   }
   if (dims.length === 0) dims = [1];
+  checkLabelAxis(o, dims, name);
   const last = dims[dims.length - 1];
   if (o.task === 'multilabel' && dims.length < 2) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multilabel predictions must be [N, L] or of higher rank, labels on the last axis`);
   if (o.task === 'multiclass' && dims.length !== 2) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multiclass predictions must be [N, C]`);

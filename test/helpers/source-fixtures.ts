@@ -28,7 +28,7 @@ export const SOURCE_CASES: readonly SourceCase[] = (
 ).cases;
 
 /** Whether the case's targets are class indices (int64). */
-export const indexTargets = (c: SourceCase): boolean => c.options.targetFormat === 'index' || c.options.like === 'mmdet';
+export const indexTargets = (c: SourceCase): boolean => c.options.targetFormat === 'index' || c.options.like === 'mmdet' || (c.options.task === 'multiclass' && c.options.targets !== 'soft');
 
 /** The case's model in `dtype`, with its gradient, shaped as the case's predictions. */
 export function sourceModel(c: SourceCase, dtype: LossDType, extra: LossOptions = {}): ReturnType<typeof buildLoss> {
