@@ -229,7 +229,7 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
   elements = weighted(elements, p.weight);
   const divisor = o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) : o.spatialMean ? spatialSize(elements, o, elements.dtype) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);
-  const outputs: [string, Value][] = [['loss', out(reduce(elements, o.reduction, { divisor, weight: p.weight }))]];
+  const outputs: [string, Value][] = [['loss', out(reduce(elements, o.reduction, { divisor, weight: p.weight, accumulate: o.accumulate }))]];
   if (extras.perLabel) {
     if (o.task !== 'multilabel' || o.labelMean) throw new RangeError(`perLabel: only for task multilabel without labelMean, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);

@@ -266,8 +266,12 @@ export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
  * shape arithmetic. `axes`: over those axes only (the multi-label per-label vector, a row's mean
  * over its labels).
  */
-export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param | 'mean'; weight?: Value; axes?: readonly number[] } = {}): Value {
+export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param | 'mean'; weight?: Value; axes?: readonly number[]; accumulate?: DType } = {}): Value {
   const how = r.axes ? { axes: [...r.axes], keepdims: false } : { keepdims: false };
+  // The whole loss added in float64 (accumulate): the elements cast up, the result left float64 for the caller's Cast.
+  if (r.accumulate === 'float64' && loss.dtype !== 'float64' && reduction !== 'none' && !r.axes) {
+    return reduce(op.cast(loss, 'float64'), reduction, { ...r, accumulate: undefined });
+  }
   switch (reduction) {
     case 'none':
       return loss;
@@ -282,6 +286,12 @@ export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param |
       if (!r.weight) throw new RangeError('reduce: weighted-mean needs the weight input');
       return op.div(op.reduceMean(loss, how), op.reduceMean(toType(r.weight, loss.dtype), how));
   }
+}
+
+/** Σ v (over `how`) added in float64 where `accumulate` says so and v is not, in v's type. */
+export function sumIn(v: Value, how: { axes?: number[]; keepdims: boolean }, accumulate: DType | undefined): Value {
+  if (accumulate !== 'float64' || v.dtype === 'float64') return op.reduceSum(v, how);
+  return op.cast(op.reduceSum(op.cast(v, 'float64'), how), v.dtype);
 }
 
 /**

@@ -10,6 +10,7 @@
 import { UsageError, quote } from '../errors';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx';
 import {
+  ACCUMULATE,
   FORMS,
   INPUTS,
   LIKES,
@@ -270,6 +271,13 @@ export const OPTIONS: readonly OptionEntry[] = [
       'Index targets (multiclass, `--target-format index`) are pred\'s shape without that axis ([B, H, W]). Multiclass takes its classes on axis 1',
     default: -1, check: must((v) => Number.isInteger(v) && v !== 0 && Math.abs(v as number) <= 64, 'a non-zero integer (an axis of pred, not the first)'),
     meta: 'changed', attr: 'int',
+  }),
+  option('accumulate', choice(ACCUMULATE), {
+    help: 'the type a float32 / float16 model adds its mean / sum in: float64 (exact) or float32',
+    doc:
+      'the type the mean, sum and weighted mean (and Σ(1 − p_t)^γ of `--normalized`) of a float32 or float16 model add their elements in: `float64` (a Cast, then ReduceSum in float64: ' +
+      'within 1e-6 relative of the float64 loss at 10^6 elements and beyond) or `float32` (onnxruntime\'s float32 ReduceSum, ~4e-5 relative off at 10^6 elements; bench/README.md has the cost). float64 models add in float64 either way',
+    meta: 'changed', attr: 'changed',
   }),
   option('normalizeOffset', number(), {
     flag: false,

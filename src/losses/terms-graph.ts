@@ -16,7 +16,7 @@
  * device like everything else; nothing is counted on the host.
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, TermGradient, classCount, divBy, labelAxisOf, labelTail, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
+import { LossParams, Param, TermGradient, classCount, divBy, sumIn, labelAxisOf, labelTail, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './terms';
@@ -101,9 +101,9 @@ function perLabelSum(like: Value, perLabel: number | undefined, keep: boolean): 
 }
 
 /** Σ F floored at 1e-6: the normalized loss's denominator; per label (broadcasting on the label axis `perLabel`) for normalized 'label'. */
-export function focalSum(f: Value | undefined, like: Value, prep: Prepared, perLabel?: number): Value {
+export function focalSum(f: Value | undefined, like: Value, prep: Prepared, perLabel?: number, accumulate?: DType): Value {
   const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
-  return op.max(op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, true)), NORMALIZED_FLOOR);
+  return op.max(sumIn(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, true), accumulate), NORMALIZED_FLOOR);
 }
 
 export interface Applied {
@@ -122,8 +122,8 @@ export function applyTerms(x: Value, l: Value, f: Value | undefined, prep: Prepa
   if (!o.normalized) return { loss };
   // 'label': each label column by its own sums (smp's per-class normalization).
   const perLabel = o.normalized === 'label' ? (labelAxisOf(o, x.rank) as number) : undefined;
-  const fs = focalSum(f, l, prep, perLabel);
-  const rawSum = op.reduceSum(loss, perLabelSum(loss, perLabel, true));
+  const fs = focalSum(f, l, prep, perLabel, o.accumulate);
+  const rawSum = sumIn(loss, perLabelSum(loss, perLabel, true), o.accumulate);
   return { loss: op.div(loss, fs), focalSum: fs, rawSum };
 }
 

@@ -18,6 +18,8 @@ export const TARGET_DTYPES = ['float', 'int64', 'int32', 'uint8', 'bool'] as con
 export const TARGET_FORMATS = ['dense', 'index'] as const;
 export const NORMALIZE_KINDS = ['elements', 'positives', 'input'] as const;
 export const VARIANTS = ['focal', 'star'] as const;
+/** The type a float32 (or float16) graph's mean / sum adds its elements in: float64 (exact to float32's rounding) or float32. */
+export const ACCUMULATE = ['float64', 'float32'] as const;
 
 /** The libraries whose focal loss a preset reproduces (presets.ts). */
 export const BASE_LIKES = ['seed', 'torchvision', 'fvcore', 'optax', 'keras'] as const;
@@ -36,6 +38,7 @@ export type TargetFormat = (typeof TARGET_FORMATS)[number];
 export type NormalizeKind = (typeof NORMALIZE_KINDS)[number];
 export type Normalize = NormalizeKind | number;
 export type Variant = (typeof VARIANTS)[number];
+export type Accumulate = (typeof ACCUMULATE)[number];
 export type BaseLike = (typeof BASE_LIKES)[number];
 export type DetectionPreset = (typeof DETECTION_PRESET_NAMES)[number];
 export type Like = (typeof LIKES)[number];
@@ -120,6 +123,12 @@ export interface LossOptions extends TermOptions {
    * Multiclass takes the classes on axis 1 (its index targets are pred's shape without it: [B, H, W]).
    */
   labelAxis?: number;
+  /**
+   * The type a float32 / float16 model's mean, sum and weighted mean add the elements in: `float64`
+   * (the sum within float32's rounding of the float64 value) or `float32` (onnxruntime's float32
+   * ReduceSum: ~4e-5 relative off at 10^6 elements). float64 models add in float64 either way.
+   */
+  accumulate?: Accumulate;
   /** Added once to a numeric `normalize` (mmdet's float32 eps on avg_factor, set by its preset); normalized options carry 0. */
   normalizeOffset?: number;
   /** A library preset (see presets.ts) applied under the options given; null for none. */
