@@ -5,9 +5,13 @@ source files, run from a directory outside the repository.
 What it does
     Loads each library's file from `--sources DIR` (DIR/<lib>/..., each with its COMMIT) — MONAI
     monai/losses/focal_loss.py, smp losses/focal.py + _functional.py + constants.py, mmdet's
-    py_sigmoid_focal_loss + weight_reduce_loss, fvcore nn/focal_loss.py — with small stand-ins
+    py_sigmoid_focal_loss + weight_reduce_loss, fvcore nn/focal_loss.py, kornia losses/focal.py —
+    and torchvision's installed RetinaNet (retinanet_resnet50_fpn(weights=None, weights_backbone=None),
+    its classification head's compute_loss; `torchvision::nms` / `::qnms` are defined with
+    torch.library before the import, as its compiled ops do not load with this torch) — with small stand-ins
     (written here, our own code) for the package imports those files make (`monai.networks.one_hot`,
-    `monai.utils.LossReduction`, smp's package for its relative imports). Nothing of those files is
+    `monai.utils.LossReduction`, smp's package for its relative imports, kornia's checks, one_hot and
+    mask_ignore_pixels). Nothing of those files is
     copied into this repository: only the numbers they compute are written, each case naming the
     library, the file and the commit it ran.
 
@@ -299,6 +303,36 @@ def main():
     x, t = randn(6, 3), bits(6, 3)
     case("fvcore star mean", lib, {"task": "multilabel", "input": "logits", "variant": "star", "alpha": 0.25, "gamma": 1, "reduction": "mean"}, x, t,
          lambda x, t: in_float64(fv.sigmoid_focal_loss_star)(x, t, alpha=0.25, gamma=1, reduction="mean"), "sigmoid_focal_loss_star(x, t, alpha=0.25, gamma=1, reduction='mean')")
+
+    # ---- torchvision RetinaNet (installed; its compiled ops do not load with this torch: the two ops defined first) ----
+    lib_def = torch.library.Library("torchvision", "DEF")
+    lib_def.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    lib_def.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    import torchvision
+    from torchvision.models.detection import retinanet_resnet50_fpn
+
+    torch.manual_seed(0)  # the model's initialisation (its weights take no part in compute_loss)
+    C = 5
+    model = retinanet_resnet50_fpn(weights=None, weights_backbone=None, num_classes=C)
+    head = model.head.classification_head
+    lib = {"name": "torchvision", "file": "torchvision/models/detection/retinanet.py (RetinaNetClassificationHead.compute_loss)",
+           "commit": f"torchvision {torchvision.__version__.split('+')[0]} (installed)"}
+    for B, K, G in ((3, 30, 4), (2, 24, 3)):
+        x = randn(B, K, C)
+        targets, matched, t = [], [], torch.empty(B, K, dtype=torch.long)
+        for b in range(B):
+            labels = ints(C, G)
+            # The matcher's output: a gt index (foreground), -1 background, -2 between thresholds; the last image has no foreground.
+            m = torch.randint(-2, G, (K,), generator=g) if b < B - 1 else torch.randint(-2, 0, (K,), generator=g)
+            targets.append({"labels": labels})
+            matched.append(m)
+            t[b] = torch.where(m >= 0, labels[m.clamp(min=0)], torch.where(m == -1, torch.tensor(C), torch.tensor(-2)))
+        case(f"torchvision RetinaNet classification loss, {B} images", lib,
+             {"task": "multilabel", "input": "logits", "eps": 0, "alpha": 0.25, "gamma": 2, "reduction": "mean", "targetFormat": "index",
+              "ignoreIndex": -2, "normalize": "positives", "perImage": True}, x, t,
+             lambda x, t, targets=targets, matched=matched: head.compute_loss(targets, {"cls_logits": x}, matched),
+             f"retinanet_resnet50_fpn(weights=None, weights_backbone=None, num_classes={C}).head.classification_head.compute_loss(targets, {{'cls_logits': x}}, matched_idxs); target: class, {C} background, -2 between thresholds")
+    assert head.BETWEEN_THRESHOLDS == -2  # what the -2 targets above stand for
 
     out = {
         "about": "Golden cases computed by the libraries' own source files (scripts/make-source-fixtures.py --sources DIR); float64, torch autograd.",

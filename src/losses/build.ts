@@ -8,12 +8,12 @@
  */
 import { onnx } from 'onnx-proto';
 import { UsageError } from '../errors';
-import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, serializeModel } from '../onnx';
+import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
 import { LossParams, computeType, labelAxisOf, labelTail, literalParams, reduce, spatialSize, toType, weighted } from './focal';
 import { focalGradient } from './grad';
-import { applyTerms, meanDivisor, prepareTargets, starElements, sumF } from './terms-graph';
+import { applyTerms, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms-graph';
 import { describeTerms, hasTerms } from './terms';
 import { multiclassElements } from './multiclass';
 import { perLabel } from './multilabel';
@@ -227,9 +227,19 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
   let elements = applied.loss;
   if (o.labelMean) elements = reduce(elements, 'mean', { axes: [labelAxisOf(o, elements.rank) as number] });
   elements = weighted(elements, p.weight);
-  const divisor = o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) : o.spatialMean ? spatialSize(elements, o, elements.dtype) : 'mean';
+  // perImage: D per image ([B, 1, …], times B), Σ l / D a sum; the gradient divides by the same D.
+  const divisor =
+    o.perImage ? perImageDivisor(x, elements, prep, o) :
+    o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) :
+    o.spatialMean ? spatialSize(elements, o, elements.dtype) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);
-  const outputs: [string, Value][] = [['loss', out(reduce(elements, o.reduction, { divisor, weight: p.weight, accumulate: o.accumulate }))]];
+  const total = o.perImage
+    ? reduce(typeof divisor === 'number' ? elements : op.div(elements, toType(divisor as Value, elements.dtype)), typeof divisor === 'number' ? 'mean' : 'sum', {
+        divisor: typeof divisor === 'number' ? divisor : 'mean',
+        accumulate: o.accumulate,
+      })
+    : reduce(elements, o.reduction, { divisor, weight: p.weight, accumulate: o.accumulate });
+  const outputs: [string, Value][] = [['loss', out(total)]];
   if (extras.perLabel) {
     if (o.task !== 'multilabel' || o.labelMean) throw new RangeError(`perLabel: only for task multilabel without labelMean, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);

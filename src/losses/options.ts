@@ -93,6 +93,10 @@ function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] },
   if (o.labelAxis !== -1 && task === 'binary') {
     throw new UsageError(`${L('labelAxis')} is the axis of the labels / classes: task multilabel or multiclass (binary predictions have none), got ${o.labelAxis}`);
   }
+  if (o.perImage && (o.reduction !== 'mean' || o.normalized || o.labelMean || o.normalize === 'input')) {
+    const clash = o.reduction !== 'mean' ? `${L('reduction')} ${o.reduction}` : o.normalized ? L('normalized') : o.labelMean ? L('labelMean') : `${L('normalize')} input`;
+    throw new UsageError(`${L('perImage')} divides each image's sum by its own divisor and averages the images (reduction mean): it cannot be combined with ${clash}`);
+  }
   if (o.normalized === 'label' && task !== 'multilabel') {
     throw new UsageError(`${L('normalized')} label divides each label column by its own Σ(1 − p_t)^γ: use task multilabel (smp's multiclass mode is --task multilabel --target-format index), got task ${task}`);
   }

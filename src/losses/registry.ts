@@ -279,6 +279,14 @@ export const OPTIONS: readonly OptionEntry[] = [
       'within 1e-6 relative of the float64 loss at 10^6 elements and beyond) or `float32` (onnxruntime\'s float32 ReduceSum, ~4e-5 relative off at 10^6 elements; bench/README.md has the cost). float64 models add in float64 either way',
     meta: 'changed', attr: 'changed',
   }),
+  option('perImage', BOOLEAN, {
+    help: "mean per image: each image's (axis 0's) sum over its own divisor (--normalize), then the images averaged (torchvision RetinaNet)",
+    doc:
+      "with `--reduction mean` on predictions of rank ≥ 3 ([B, K, C]; binary ≥ 2): each image's sum divided by that image's own divisor — `--normalize positives` " +
+      "max(1, its positives), `elements` its elements not ignored, or the number — and the B results averaged: torchvision's `RetinaNet` classification loss " +
+      '(`--like detectron2 --per-image --ignore-index -2` with its matcher\'s labels). Needs the shape (attach, or buildLoss\'s predShape); eval refuses it for now',
+    meta: 'changed', attr: 'int',
+  }),
   option('normalizeOffset', number(), {
     flag: false,
     help: "added once to a numeric normalize (mmdet's float32 eps on avg_factor; set by --like mmdet)",

@@ -16,7 +16,8 @@
  * device like everything else; nothing is counted on the host.
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, TermGradient, classCount, divBy, sumIn, labelAxisOf, labelTail, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
+import { UsageError } from '../errors';
+import { LossParams, Param, TermGradient, classCount, divBy, elementCount, sumIn, labelAxisOf, labelTail, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './terms';
@@ -193,6 +194,30 @@ export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalO
   // Index rows: each valid row holds L elements.
   if (o.targetFormat === 'index') return op.mul(validCount, toType(classCount(x, labelAxisOf(o, x.rank)), ct));
   return validCount;
+}
+
+/**
+ * perImage's divisor, shaped to broadcast against `elements` ([B, 1, …]): B times each image's own
+ * divisor — max(1, its positives), its elements not ignored (× L for index rows), or the number — so
+ * Σ_i l_i / D_{image(i)} is the mean over the images of each image's sum over its divisor (torchvision's
+ * RetinaNet). Without ignored elements `elements` is the plain mean's count (every image the same).
+ */
+export function perImageDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions): Param {
+  const ct = x.dtype;
+  if (elements.rank < 2) throw new UsageError(`perImage needs predictions of rank 3 or more ([B, K, C]; binary 2 or more), got ${elements.rank === 1 ? 'rank ' + x.rank : 'a scalar loss'}: give predShape`);
+  const axes = [...Array(elements.rank).keys()].slice(1);
+  const keep = { axes, keepdims: true };
+  const B = typeof elements.shape[0] === 'number' ? elements.shape[0] : elementCount(op.reduceSum(elements, { axes, keepdims: false }), ct);
+  const n = o.normalize;
+  let per: Param;
+  if (n === 'positives') per = op.max(op.reduceSum(prep.positives ?? op.constantOfShape(op.shape(elements), 1, ct), keep), 1);
+  else if (typeof n === 'number') per = n;
+  else if (!prep.valid || o.countIgnored) return elementCount(elements, ct);
+  else {
+    const valid = op.reduceSum(toType(prep.valid, ct), keep);
+    per = o.targetFormat === 'index' ? op.mul(valid, toType(classCount(x, labelAxisOf(o, x.rank)), ct)) : valid;
+  }
+  return typeof per === 'number' && typeof B === 'number' ? per * B : op.mul(param(per, ct), param(B, ct));
 }
 
 /** FL* (fvcore's sigmoid_focal_loss_star): −α_t · log σ(γ·z) / γ with z = x·(2t − 1). */

@@ -129,6 +129,13 @@ export interface LossOptions extends TermOptions {
    * ReduceSum: ~4e-5 relative off at 10^6 elements). float64 models add in float64 either way.
    */
   accumulate?: Accumulate;
+  /**
+   * Reduction mean over predictions of rank ≥ 3 ([B, K, C], a dense head's output; binary ≥ 2): each
+   * image's (axis 0's) sum divided by that image's own divisor (`normalize`: its positives, its
+   * elements not ignored, or the number), then the images averaged — torchvision's RetinaNet
+   * classification loss.
+   */
+  perImage?: boolean;
   /** Added once to a numeric `normalize` (mmdet's float32 eps on avg_factor, set by its preset); normalized options carry 0. */
   normalizeOffset?: number;
   /** A library preset (see presets.ts) applied under the options given; null for none. */

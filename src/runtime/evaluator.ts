@@ -95,6 +95,8 @@ function inputSpec(info: { dtype: string; shape: Dims } | undefined, source: str
 function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
   // A model file's normalized loss divides each batch by its own Σ F: not a number to add up.
   if (o.normalized && model) throw new UsageError(`${label('normalized')}: the model divides each batch by its own Σ(1 − p_t)^γ; give the loss flags instead of --model (eval then divides by the whole input's)`);
+  // Each image's own divisor: eval's sums are over the whole input, not per image (yet).
+  if (o.perImage) throw new UsageError(`${label('perImage')} divides each image's sum by its own divisor, which eval does not track per image yet; run the exported or attached model on each batch instead`);
   if (o.normalize === 'input') throw new UsageError(`${label('normalize')} input takes the divisor as a graph input, which eval does not feed; give the number (${label('normalize')} X) or positives`);
 
 }

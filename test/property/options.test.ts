@@ -98,6 +98,7 @@ const INVALID: Record<Exclude<Field, 'withGrad'> | 'withGrad', (base: ValidOptio
   countIgnored: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
   labelAxis: () => fc.oneof(fc.constantFrom(0, 1.5, -0.5, NaN, Infinity, 65, -65, '1', true), fc.double({ noNaN: true, min: -100, max: 100 }).filter((x) => !Number.isInteger(x))),
   accumulate: () => fc.oneof(otherString(['float64', 'float32']), notAString.filter((v) => v !== null)),
+  perImage: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
   spatialMean: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
   reducedThreshold: () => fc.oneof(fc.constantFrom(0, -0.5, 1.5, NaN, Infinity), fc.double({ min: 1, minExcluded: true, noNaN: true }), fc.constantFrom('0.5', true)),
   // mmdet's eps on avg_factor (set by its preset): a finite number >= 0.

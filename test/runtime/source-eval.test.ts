@@ -2,9 +2,10 @@
  * eval on the golden cases from the libraries' own source files (test/fixtures/source-cases.json):
  * the cases eval's files hold as they are ([N, C] or [N], labels last) give the library's loss
  * from .npy files, in one batch and in batches of 3 rows — MONAI's sum (the mean on [N, C]),
- * smp's per-class normalization (each label's Σ F over the whole file), mmdet, fvcore; the
- * channel-first cases are refused with one line naming --label-axis (eval reads labels last;
- * their graphs are checked in test/losses/source-fixtures.test.ts).
+ * smp's per-class normalization (each label's Σ F over the whole file), mmdet, fvcore, kornia; the
+ * channel-first cases are refused with one line naming --label-axis (eval reads labels last), and
+ * torchvision's per-image RetinaNet loss with one naming --per-image (their graphs are checked in
+ * test/losses/source-fixtures.test.ts).
  */
 import { UsageError } from '../../src/errors';
 import { LossOptions } from '../../src/losses';
@@ -17,7 +18,7 @@ const dir = scratchDir();
 const npy = npyFiles(dir, 'src');
 
 const channelFirst = (c: SourceCase): boolean => c.options.labelAxis !== undefined && c.options.labelAxis !== -1 && c.predShape.length > 2;
-const EVALUABLE = SOURCE_CASES.filter((c) => !channelFirst(c) && typeof c.loss === 'number' && c.options.normalize !== 'input');
+const EVALUABLE = SOURCE_CASES.filter((c) => !channelFirst(c) && !c.options.perImage && typeof c.loss === 'number' && c.options.normalize !== 'input');
 
 function files(c: SourceCase): { pred: string; target: string } {
   return { pred: npy('float64', c.predShape, c.pred), target: npy(indexTargets(c) ? 'int64' : 'float64', c.targetShape, c.target) };
@@ -50,6 +51,18 @@ describe('eval over files: the source cases eval reads as they are', () => {
     const b = await runCli(['eval', '--like', 'smp', '--task', 'multilabel', '--target-format', 'index', '--normalized', 'label', '--pred', s.pred, '--target', s.target, '--json']);
     expect(b.code).toBe(0);
     expect(Math.abs(JSON.parse(b.stdout).loss - (smp.loss as number))).toBeLessThan(1e-10);
+  });
+});
+
+describe('perImage (torchvision RetinaNet): refused by eval, one line naming the flag', () => {
+  const c = SOURCE_CASES.find((x) => x.options.perImage) as SourceCase;
+
+  it('the CLI names --per-image and exits 2', async () => {
+    const f = files(c);
+    const r = await runCli(['eval', '--task', 'multilabel', '--input', 'logits', '--eps', '0', '--target-format', 'index', '--ignore-index', '-2', '--normalize', 'positives', '--per-image', '--pred', f.pred, '--target', f.target]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--per-image divides each image's sum by its own divisor/);
   });
 });
 
