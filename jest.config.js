@@ -5,5 +5,7 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   testTimeout: 60000,
+  // One line before the suites when the Python venv is absent (what is skipped, how to get it).
+  globalSetup: '<rootDir>/test/helpers/global-setup.ts',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
 };

@@ -768,9 +768,9 @@ async function measureAb(o: Options, base: string): Promise<AbResult> {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as AbResult;
 }
 
-/** Replaces the text between the bench markers of the project README, when it has them. */
+/** Replaces the text between the bench markers of docs/performance.md, when it has them. */
 function updateRootReadme(summary: string, meta: { date: string; cpu: string; cores: number }): void {
-  const file = path.join(ROOT, 'README.md');
+  const file = path.join(ROOT, 'docs', 'performance.md');
   if (!fs.existsSync(file)) return;
   const text = fs.readFileSync(file, 'utf8');
   const start = '<!-- bench:start -->';
@@ -778,7 +778,7 @@ function updateRootReadme(summary: string, meta: { date: string; cpu: string; co
   const a = text.indexOf(start);
   const b = text.indexOf(end);
   if (a < 0 || b < a) return;
-  const block = `${start}\n_Last \`npm run bench\`: ${meta.date.slice(0, 10)}, ${meta.cores} × ${meta.cpu}; M elements/s, float32; details in [bench/README.md](bench/README.md)._\n\n${summary}\n${end}`;
+  const block = `${start}\n_Last \`npm run bench\`: ${meta.date.slice(0, 10)}, ${meta.cores} × ${meta.cpu}; M elements/s, float32; details in [bench/README.md](../bench/README.md)._\n\n${summary}\n${end}`;
   fs.writeFileSync(file, text.slice(0, a) + block + text.slice(b + end.length));
 }
 

@@ -101,7 +101,9 @@ async function measureSize(size: number, rounds: number, threads: number, blockM
     const run = async (): Promise<void> => {
       bare = ((await session.run(feeds)).loss.data as Float32Array)[0];
     };
-    const add = (): Promise<void> => ev.add(batch);
+    const add = async (): Promise<void> => {
+      await ev.add(batch);
+    };
     // Warm-up: first-run allocations on both, then an estimate of the bare run's cost for K.
     for (let i = 0; i < 20; i++) {
       await run();

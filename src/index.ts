@@ -30,6 +30,7 @@ export {
   readModelFile,
 } from './runtime';
 export type {
+  BatchLosses,
   BatchValue,
   Evaluator,
   EvaluatorBatch,

@@ -18,7 +18,7 @@ const FLAGS = {
   output: { type: 'string', placeholder: 'NAME', description: "the network's output the loss takes as its prediction (required)" },
   ...LOSS_FLAGS,
   dtype: { ...LOSS_FLAGS.dtype, description: "element type of pred and loss (default: the output's)" },
-  opset: { ...LOSS_FLAGS.opset, description: "ONNX opset (default and only choice: the network's)" },
+  opset: { ...LOSS_FLAGS.opset, description: "ONNX opset, 13–21 (default and only choice: the network's)" },
   'as-function': { ...LOSS_FLAGS['as-function'], description: 'attach the loss as one ai.focal node defined by a model-local function' },
   'with-grad': { ...LOSS_FLAGS['with-grad'], description: 'add an output grad = d(loss)/d(the output)' },
   out: { type: 'string', alias: 'o', placeholder: 'OUT.onnx', description: 'where to write the combined model (required)' },

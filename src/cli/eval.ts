@@ -16,10 +16,10 @@ import { LOSS_FLAGS, flagLabel, flagTokens, givenLossFlags, lossOptionsFromFlags
 import { ProgressBar, compact } from './progress';
 
 const FLAGS = {
-  model: { type: 'string', placeholder: 'FILE.onnx', description: 'a model written by focal-onnx export (instead of the loss flags)' },
+  model: { type: 'string', placeholder: 'FILE.onnx', description: 'a model written by focal-onnx export (instead of the loss flags), or by focal-onnx attach (with --feed)' },
   network: { type: 'string', placeholder: 'NETWORK.onnx', description: 'a network: evaluate the loss of its --output on the --feed files (instead of --pred)' },
-  output: { type: 'string', placeholder: 'NAME', description: 'with --network: the output the loss takes as its prediction' },
-  feed: { type: 'list', placeholder: 'INPUT=FILE.npy', description: 'with --network: the .npy file for a network input, split along its first axis (one --feed per input)' },
+  output: { type: 'string', placeholder: 'NAME', description: 'with --network: the output the loss takes as its prediction (an attached --model: the one it names)' },
+  feed: { type: 'list', placeholder: 'INPUT=FILE.npy', description: 'with --network or an attached --model: the .npy file for a network input, split along its first axis (one --feed per input)' },
   ...LOSS_FLAGS,
   dtype: { ...LOSS_FLAGS.dtype, description: 'element type of pred and loss (default: the prediction file’s)' },
   'target-dtype': { ...LOSS_FLAGS['target-dtype'], description: 'element type of target (default: the target file’s)' },
@@ -32,7 +32,7 @@ const FLAGS = {
   target: { type: 'string', placeholder: 'T.npy', description: 'targets: float, uint8, bool, int32 or int64 .npy (required)' },
   ep: { type: 'enum', values: EXECUTION_PROVIDERS, description: 'execution provider: cpu, cuda (GPU only), auto (CUDA if it loads) (default cpu)' },
   'batch-size': { type: 'number', integer: true, min: 1, placeholder: 'N', description: `prediction elements per batch, whole rows (default ${DEFAULT_BATCH_ELEMENTS})` },
-  threads: { type: 'number', integer: true, min: 1, max: 1024, placeholder: 'N', description: 'CPU threads (default: every core; from 64 batches, one-thread sessions side by side)' },
+  threads: { type: 'number', integer: true, min: 1, max: 1024, placeholder: 'N', description: 'CPU threads (default: every core)' },
   'graph-optimization': { type: 'enum', values: GRAPH_OPTIMIZATION_LEVELS, description: "onnxruntime's graph optimizations (default all)" },
   out: { type: 'string', alias: 'o', placeholder: 'LOSSES.npy', description: 'write the per-element losses here (.npy)' },
   json: { type: 'boolean', description: 'print one JSON object' },
@@ -77,7 +77,7 @@ function summary(r: EvaluateResult): string {
     'time',
     `${r.seconds.toFixed(3)} s, ${compact(r.elementsPerSecond)} elements/s (${r.batches} batch${r.batches === 1 ? '' : 'es'} of up to ${r.batchRows} rows); session load ${r.loadSeconds.toFixed(3)} s`,
   ]);
-  rows.push(['provider', r.sessions > 1 ? `${r.ep}, ${r.sessions} sessions side by side (this thread and ${r.sessions - 1} worker${r.sessions > 2 ? 's' : ''})` : r.ep]);
+  rows.push(['provider', r.ep]);
   if (r.out) rows.push(['wrote', `${r.out} (per-element losses)`]);
   return rows.map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');
 }
@@ -123,16 +123,17 @@ export function parseFeeds(feeds: readonly string[]): Record<string, string> {
 
 function networkSummary(r: EvaluateNetworkResult): string {
   const rows: [string, string][] = [];
-  const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : 'mean';
+  const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
   rows.push(['loss', `${formatLoss(r.loss)} (${what} over ${r.count} ${r.options.task === 'multiclass' ? 'rows' : 'elements'})`]);
   if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
   rows.push(['model', `${r.network} + the loss on '${r.output}': ${describeOptions(r.options)}`]);
-  rows.push(['data', `${Object.entries(r.feeds).map(([k, v]) => `${k}=${v}`).join(', ')}, ${r.target}: ${r.inputRows} rows`]);
+  rows.push(['data', `${Object.entries(r.feeds).map(([k, v]) => `${k}=${v}`).join(', ')}, ${r.target}${r.weight ? `, weights ${r.weight}` : ''}: ${r.inputRows} rows`]);
   rows.push([
     'time',
     `${r.seconds.toFixed(3)} s, ${compact(r.rowsPerSecond)} rows/s, ${compact(r.elementsPerSecond)} predictions/s (${r.batches} batch${r.batches === 1 ? '' : 'es'} of up to ${r.batchRows} rows); session load ${r.loadSeconds.toFixed(3)} s`,
   ]);
   rows.push(['provider', r.ep]);
+  if (r.out) rows.push(['wrote', `${r.out} (per-element losses)`]);
   return rows.map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');
 }
 
@@ -160,6 +161,8 @@ function networkJson(r: EvaluateNetworkResult): string {
     feeds: r.feeds,
     options: r.options,
     target: r.target,
+    weight: r.weight ?? null,
+    out: r.out ?? null,
   });
 }
 
@@ -190,27 +193,37 @@ async function withProgress<R>(flags: Flags, io: CliIO, run: (options: SharedRun
   }
 }
 
-/** `eval --network`: the network's flags checked, then evaluateNetwork. */
+/** `eval --network` (or `--model ATTACHED.onnx --feed …`): the network's flags checked, then evaluateNetwork. */
 async function runNetwork(flags: Flags, io: CliIO): Promise<number> {
-  for (const f of ['pred', 'model', 'out'] as const) {
-    if (flags[f] !== undefined) throw new UsageError(`--network takes the predictions from the network: drop --${f}`);
-  }
-  if (flags.weight !== undefined) throw new UsageError('--weight is not taken with --network (yet): evaluate the attached model with createEvaluator to weight its batches');
-  if (flags.output === undefined) throw new UsageError(`--output is required with --network: the output of ${flags.network} the loss takes as its prediction`);
+  const attached = flags.network === undefined;
+  const what = attached ? '--model with --feed' : '--network';
+  if (flags.pred !== undefined) throw new UsageError(`${what} takes the predictions from the network: drop --pred`);
+  if (!attached && flags.model !== undefined) throw new UsageError('--network takes the predictions from the network: drop --model (or evaluate an attached model with --model and --feed, without --network)');
+  if (!attached && flags.output === undefined) throw new UsageError(`--output is required with --network: the output of ${flags.network} the loss takes as its prediction`);
   if (flags.feed === undefined) throw new UsageError(`--feed INPUT=FILE.npy is required with --network, one per input of ${flags.network}`);
   if (flags.target === undefined) throw new UsageError('--target is required: the targets (.npy)');
   const feeds = parseFeeds(flags.feed);
-  const { dtype, 'target-dtype': targetDtype, opset, weight: _weight, ...rest } = flags as Flags & { opset?: number };
-  const { dtype: _d, targetDtype: _t, opset: _o, ...normalized } = lossOptionsFromFlags(rest);
-  const loss: LossOptions = { ...normalized };
-  if (dtype !== undefined) loss.dtype = dtype as LossOptions['dtype'];
-  if (targetDtype !== undefined) loss.targetDtype = targetDtype as LossOptions['targetDtype'];
-  if (opset !== undefined) loss.opset = opset;
+  let loss: LossOptions | undefined;
+  if (attached) refuseLossFlags(flags);
+  else {
+    // The opset is the network's unless given (attachLoss checks a given one).
+    const { opset } = flags as Flags & { opset?: number };
+    const { opset: _o, ...options } = lossFromFlags(flags);
+    loss = opset !== undefined ? { ...options, opset } : options;
+  }
   const result = await withProgress(flags, io, (run) =>
-    evaluateNetwork({ network: flags.network as string, output: flags.output as string, feeds, target: flags.target as string, loss, ...run }),
+    evaluateNetwork({ network: flags.network, model: flags.model, output: flags.output, feeds, target: flags.target as string, weight: flags.weight, out: flags.out, loss, ...run }),
   );
   write(io.stdout, flags.json ? networkJson(result) : networkSummary(result));
   return 0;
+}
+
+/** `--model` takes its loss options from the file: loss flags beside it are refused. */
+function refuseLossFlags(flags: Flags): void {
+  // --weight is the weight file here, taken with --model too.
+  const given = givenLossFlags(flags, ['weight']);
+  if (given.length === 0) return;
+  throw new UsageError(`--model takes its loss options from the file; drop ${given.map((k) => `--${k}`).join(', ')} or drop --model`);
 }
 
 export const evalCommand: Command = {
@@ -219,27 +232,21 @@ export const evalCommand: Command = {
   usage:
     'focal-onnx eval (--model FILE.onnx | [loss flags]) --pred P.npy --target T.npy [--weight W.npy] [--ep cpu|cuda|auto]\n' +
     '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]\n' +
-    '       focal-onnx eval --network NETWORK.onnx --output NAME --feed INPUT=FILE.npy [--feed …] --target T.npy\n' +
-    '                [loss flags] [--ep cpu|cuda|auto] [--batch-size N] [--threads N] [--json]\n' +
+    '       focal-onnx eval (--network NETWORK.onnx --output NAME [loss flags] | --model ATTACHED.onnx [--output NAME])\n' +
+    '                --feed INPUT=FILE.npy [--feed …] --target T.npy [--weight W.npy] [--ep cpu|cuda|auto]\n' +
+    '                [--batch-size N] [--threads N] [--out LOSSES.npy] [--json]\n' +
     `  loss flags: ${flagTokens(EVAL_LOSS, ' '.repeat(14))}`,
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx eval', FLAGS, argv);
     if (positionals.length) throw new UsageError(`eval takes no positional arguments, got ${quote(positionals[0])} (use --pred and --target)`);
-    if (flags.network !== undefined) return runNetwork(flags, io);
-    for (const f of ['output', 'feed'] as const) if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --network NETWORK.onnx`);
+    if (flags.network !== undefined || (flags.model !== undefined && flags.feed !== undefined)) return runNetwork(flags, io);
+    for (const f of ['output', 'feed'] as const) if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --network NETWORK.onnx (or --model ATTACHED.onnx --feed …)`);
     if (flags.pred === undefined) throw new UsageError('--pred is required: the predictions (.npy)');
     if (flags.target === undefined) throw new UsageError('--target is required: the targets (.npy)');
     let loss: LossOptions | undefined;
-    if (flags.model !== undefined) {
-      // --weight is the weight file here, taken with --model too.
-      const given = givenLossFlags(flags, ['weight']);
-      if (given.length) {
-        throw new UsageError(`--model takes its loss options from the file; drop ${given.map((k) => `--${k}`).join(', ')} or drop --model`);
-      }
-    } else {
-      loss = lossFromFlags(flags);
-    }
+    if (flags.model !== undefined) refuseLossFlags(flags);
+    else loss = lossFromFlags(flags);
 
     const result = await withProgress(flags, io, (run) =>
       evaluate({ pred: flags.pred as string, target: flags.target as string, weight: flags.weight, model: flags.model, loss, out: flags.out, ...run }),

@@ -12,7 +12,9 @@ import { lossExtras } from './format';
 
 const FLAGS = {
   ...LOSS_FLAGS,
-  output: { type: 'string', alias: 'o', placeholder: 'FILE.onnx', description: 'where to write the model (required; atomically: a complete file or none)' },
+  out: { type: 'string', alias: 'o', placeholder: 'FILE.onnx', description: 'where to write the model (required; atomically: a complete file or none)' },
+  // The flag's earlier name, still accepted: -o / --out is the output file in every command.
+  output: { type: 'string', placeholder: 'FILE.onnx', description: 'the same as --out (its earlier name)' },
   json: { type: 'boolean', description: 'print the summary as one JSON object' },
 } as const satisfies FlagSpecs;
 
@@ -38,14 +40,16 @@ export const exportCommand: Command = {
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx export', FLAGS, argv);
     if (positionals.length) throw new UsageError(`export takes no positional arguments, got ${quote(positionals[0])}`);
-    if (flags.output === undefined) throw new UsageError('--output (-o) is required: the .onnx file to write');
+    if (flags.out !== undefined && flags.output !== undefined) throw new UsageError('--out and --output are the same flag (the file to write); give one');
+    const file = flags.out ?? flags.output;
+    if (file === undefined) throw new UsageError('--out (-o) is required: the .onnx file to write');
     const options = lossOptionsFromFlags(flags);
     const model = buildLoss(options);
-    writeFileAtomic(flags.output, model.bytes);
+    writeFileAtomic(file, model.bytes);
     if (flags.json) {
-      write(io.stdout, JSON.stringify({ file: flags.output, bytes: model.bytes.length, options: model.options, inputs: model.inputs, outputs: model.outputs }));
+      write(io.stdout, JSON.stringify({ file, bytes: model.bytes.length, options: model.options, inputs: model.inputs, outputs: model.outputs }));
     } else {
-      write(io.stdout, `wrote ${flags.output} (${model.bytes.length} bytes): ${summarizeModel(model)}`);
+      write(io.stdout, `wrote ${file} (${model.bytes.length} bytes): ${summarizeModel(model)}`);
     }
     return 0;
   },

@@ -1,7 +1,7 @@
 /**
  * `focal-onnx inspect FILE.onnx [--json] [--ep cuda]`: what a model is — IR and opsets, inputs and
- * outputs with shapes, nodes by op, the loss options in its focal.* metadata, its model-local
- * functions — and whether every node has a CUDA kernel (the static check of
+ * outputs with shapes, nodes by op, the loss options in its focal.* metadata, its formula (the
+ * model's doc_string), its model-local functions — and whether every node has a CUDA kernel (the static check of
  * runtime/placement.ts; no GPU needed), listing every node that would leave the GPU. With
  * `--ep cuda` the exit code is 3 when there is one, for scripts.
  */
@@ -44,9 +44,23 @@ function placementLine(r: PlacementReport): string {
   return `${r.offGpu.length} node${r.offGpu.length === 1 ? '' : 's'} would leave the GPU (${detail} on CUDA)`;
 }
 
+/** `text` in lines of at most `width` columns, broken at spaces (a longer word stays whole). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.trim().split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary: 'describe an .onnx model: inputs, outputs, nodes, loss options, CUDA placement',
+  summary: 'describe an .onnx model: inputs, outputs, nodes, loss options, formula, CUDA placement',
   usage: 'focal-onnx inspect FILE.onnx [--json] [--ep cuda]',
   flags: FLAGS,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
@@ -98,6 +112,8 @@ export const inspectCommand: Command = {
     if (g.initializers.length) lines.push(['weights', sig(g.initializers)]);
     for (const f of functions) lines.push(['function', `${f.domain}.${f.name}(${f.inputs.join(', ')}) → ${f.outputs.join(', ')}: ${countsText(f.nodes)}`]);
     lines.push(['loss', m.options ? describeOptions(m.options) : 'no focal.* metadata (not written by focal-onnx)']);
+    // The model's doc_string: for focal-onnx's models, the formula with its numbers.
+    if (m.info.docString) lines.push(['formula', wrap(m.info.docString, 90).join(`\n${''.padEnd(10)}`)]);
     lines.push(['CUDA', placementLine(placement)]);
     const out = lines.map(([k, v]) => `${k.padEnd(10)}${v}`);
     out.push(...formatPlacement(placement).map((l) => `${''.padEnd(10)}${l}`));

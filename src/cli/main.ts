@@ -25,12 +25,21 @@ function mainHelp(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
+    'Flags:',
+    formatFlags(GLOBAL_FLAGS),
+    '',
     "Run 'focal-onnx <command> --help' for a command's flags.",
   ].join('\n');
 }
 
+/** Taken by every command too: `focal-onnx eval --version`. */
+const GLOBAL_FLAGS = {
+  help: { type: 'boolean', alias: 'h', description: 'show this help' },
+  version: { type: 'boolean', alias: 'V', description: `print the version (${VERSION})` },
+} as const;
+
 export function commandHelp(c: Command): string {
-  const flags = { ...c.flags, help: { type: 'boolean', alias: 'h', description: 'show this help' } } as const;
+  const flags = { ...c.flags, ...GLOBAL_FLAGS } as const;
   return [`Usage: ${c.usage}`, '', c.summary, '', 'Flags:', formatFlags(flags)].join('\n');
 }
 
@@ -52,8 +61,13 @@ export async function run(argv: readonly string[], io: CliIO = { stdout: process
       write(io.stderr, `focal-onnx: unknown command '${name}'; expected one of ${COMMANDS.map((c) => c.name).join(', ')} (see 'focal-onnx --help')`);
       return 2;
     }
-    if (rest.includes('--help') || rest.includes('-h')) {
+    const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+    if (flags.includes('--help') || flags.includes('-h')) {
       write(io.stdout, commandHelp(command));
+      return 0;
+    }
+    if (flags.includes('--version') || flags.includes('-V')) {
+      write(io.stdout, VERSION);
       return 0;
     }
     return await command.run(rest, io);

@@ -27,7 +27,9 @@ export function cliReference(): string {
     '<!-- Generated from src/losses/registry.ts and the commands\' flags by `npm run docs:cli`; do not edit (test/cli/reference.test.ts compares). -->',
     '',
     '`export`, `attach` and `eval` take the same loss flags (one table, src/losses/registry.ts); `--help` after',
-    'any command prints its section below.',
+    'any command prints its section below. `-o` / `--out` is the output file of every command that writes one',
+    "(`export --output` is still accepted, its earlier name; `--output` elsewhere is the network's output). Every command,",
+    'and `focal-onnx` alone, also takes `-h` / `--help` (its help) and `-V` / `--version` (prints the version).',
     '',
   ];
   for (const c of COMMANDS) {

@@ -5,7 +5,10 @@
  * rename never crosses file systems), named `.<name>.<pid>.<random>.tmp`, then fsynced and renamed
  * over the destination. Until the rename, an existing destination is untouched; on any failure
  * the temporary file is removed. The new file gets default permissions (0666 less the umask), and
- * a destination that is a symbolic link is replaced by the file, not written through.
+ * a destination that is a symbolic link is replaced by the file, not written through. A
+ * destination that exists and is not a regular file — a character device such as /dev/null or a
+ * FIFO — is written straight into (it cannot be replaced, and must not be: renaming over
+ * /dev/null as root would turn it into a regular file); a socket is refused.
  *
  * - `writeFileAtomic(path, data)`: the whole job for data already in memory.
  * - `createTempFile`, `writeAllSync`, `renameTempIntoPlace`, `discardTempFile`: the steps, for
@@ -134,6 +137,8 @@ export interface TempFile {
   readonly tempPath: string;
   /** Open file descriptor, write-only. */
   readonly fd: number;
+  /** `dest` is a device or FIFO, opened and written directly: no temporary file, no rename, no fsync. */
+  readonly direct?: boolean;
 }
 
 /** Reasons worded for output paths (ENOENT there means the directory is missing). */
@@ -146,13 +151,21 @@ function writeReasons(dest: string): Record<string, string> {
  * directory or its directory is missing or not writable, before anything is written.
  */
 export function createTempFile(dest: string): TempFile {
-  let isDirectory = false;
+  let stat: fs.Stats | undefined;
   try {
-    isDirectory = fs.statSync(dest).isDirectory();
+    stat = fs.statSync(dest);
   } catch {
     // Usually ENOENT (a new file); any real problem shows up when creating the temporary file.
   }
-  if (isDirectory) throw new UsageError(`${dest}: cannot write: is a directory`);
+  if (stat?.isDirectory()) throw new UsageError(`${dest}: cannot write: is a directory`);
+  if (stat?.isSocket()) throw new UsageError(`${dest}: cannot write: is a socket; expected a file path`);
+  if (stat && (stat.isCharacterDevice() || stat.isBlockDevice() || stat.isFIFO())) {
+    try {
+      return { dest, tempPath: dest, fd: fs.openSync(dest, 'w'), direct: true };
+    } catch (err) {
+      throw fsUsageError(dest, 'write', err);
+    }
+  }
 
   // The name is cut so that the temporary name stays within the usual 255-byte limit.
   const name = path.basename(dest).slice(0, 200);
@@ -187,6 +200,16 @@ export function writeAllSync(fd: number, bytes: ArrayBufferView, position: numbe
  * leaves the descriptor open for the caller to close later (e.g. after in-flight writes settle).
  */
 export function discardTempFile(temp: TempFile, closeFd = true): void {
+  if (temp.direct) {
+    if (closeFd) {
+      try {
+        fs.closeSync(temp.fd);
+      } catch {
+        // Already closed.
+      }
+    }
+    return;
+  }
   untrackTemp(temp.tempPath);
   if (closeFd) {
     try {
@@ -221,6 +244,7 @@ function syncDirectory(file: string): void {
  * failure removes it and throws (a `UsageError` when the user can fix the cause).
  */
 export function renameTempIntoPlace(temp: TempFile): void {
+  if (temp.direct) return;
   try {
     fs.renameSync(temp.tempPath, temp.dest);
   } catch (err) {
@@ -241,7 +265,7 @@ export function writeFileAtomic(file: string, data: ArrayBufferView | readonly A
   try {
     const chunks: readonly ArrayBufferView[] = ArrayBuffer.isView(data) ? [data] : data;
     for (const chunk of chunks) writeAllSync(temp.fd, chunk, null);
-    fs.fsyncSync(temp.fd);
+    if (!temp.direct) fs.fsyncSync(temp.fd);
     fs.closeSync(temp.fd);
   } catch (err) {
     discardTempFile(temp);

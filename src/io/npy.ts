@@ -857,7 +857,7 @@ export class NpyWriter<D extends NpyDType = NpyDType> {
     }
     const fd = this.temp.fd;
     try {
-      await this.track(new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve()))));
+      if (!this.temp.direct) await this.track(new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve()))));
     } catch (err) {
       this.abort();
       throw fsUsageError(this.path, 'write', err);

@@ -88,7 +88,7 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
 function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] }, targetDtype: string, raw: LossOptions, L: Label): void {
   const task = o.task;
   if (o.targetFormat === 'index' && task !== 'multilabel') {
-    throw new UsageError(`${L('targetFormat')} index is for task multilabel (a class index per row, L the background), got task ${task}`);
+    throw new UsageError(`${L('targetFormat')} index is for ${L('task')} multilabel (a class index per row, L the background), got task ${task}`);
   }
   if (o.labelAxis !== -1 && task === 'binary') {
     throw new UsageError(`${L('labelAxis')} is the axis of the labels / classes: task multilabel or multiclass (binary predictions have none), got ${o.labelAxis}`);
@@ -102,7 +102,7 @@ function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] },
   }
   if (o.variant === 'star') {
     if (o.input !== 'logits') throw new UsageError(`${L('variant')} star (FL*) works on logits: add ${L('input')} logits`);
-    if (task === 'multiclass') throw new UsageError(`${L('variant')} star (FL*) is a sigmoid loss: use task binary or multilabel, got multiclass`);
+    if (task === 'multiclass') throw new UsageError(`${L('variant')} star (FL*) is a sigmoid loss: use ${L('task')} binary or multilabel, got multiclass`);
     if (!(o.gamma > 0)) throw new UsageError(`${L('variant')} star (FL*) divides by γ: ${L('gamma')} must be > 0, got ${o.gamma}`);
     if (o.normalized || o.reducedThreshold !== null) {
       throw new UsageError(`${L('variant')} star (FL*) has no focal term to ${o.normalized ? `normalize (${L('normalized')})` : `reduce (${L('reducedThreshold')})`}`);
@@ -122,11 +122,11 @@ function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] },
     throw new UsageError(`${L('normalize')} ${o.normalize} is the divisor of reduction mean (none keeps the elements), got ${L('reduction')} ${o.reduction}`);
   }
   if (o.classWeight !== null && task === 'binary') {
-    throw new UsageError(`${L('classWeight')} is per label or class: use task multilabel or multiclass (task binary), got ${fmt(o.classWeight)}`);
+    throw new UsageError(`${L('classWeight')} is per label or class: use ${L('task')} multilabel or multiclass (task binary), got ${fmt(o.classWeight)}`);
   }
   const p = raw.posWeight;
   if (p !== undefined && p !== null) {
-    if (task === 'multiclass') throw new UsageError(`${L('posWeight')} weighs the positive term of a sigmoid loss: use task binary or multilabel (task multiclass), got ${fmt(p)}`);
+    if (task === 'multiclass') throw new UsageError(`${L('posWeight')} weighs the positive term of a sigmoid loss: use ${L('task')} binary or multilabel (task multiclass), got ${fmt(p)}`);
     const ok = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x >= 0;
     if (Array.isArray(p) && p.length > 0 && p.every(ok)) {
       if (task === 'binary') throw new UsageError(`${L('posWeight')} must be one number >= 0 for task binary, got the list ${fmt(p)}`);

@@ -112,7 +112,7 @@ export function applyPreset<T extends LossOptions>(raw: T, like: Like, label: La
     const p = DETECTION_PRESETS[like];
     const task = out.task as Task;
     if (!p.tasks.includes(task)) {
-      throw new UsageError(`${label('like')} ${like} is ${p.follows.split(' (')[0]}: task ${p.tasks.join(' or ')}, got ${task}${p.advice ? ` (${p.advice})` : ''}`);
+      throw new UsageError(`${label('like')} ${like} is ${p.follows.split(' (')[0]}: ${label('task')} ${p.tasks.join(' or ')}, got ${task}${p.advice ? ` (${p.advice})` : ''}`);
     }
   }
   return out as T;

@@ -161,7 +161,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     check: undefined, meta: 'always',
   }),
   option('opset', number('N', { integer: true, min: MIN_OPSET, max: MAX_OPSET }), {
-    help: `ONNX opset`,
+    help: `ONNX opset, ${MIN_OPSET}–${MAX_OPSET}`,
     doc: `${MIN_OPSET}–${MAX_OPSET}; the model gets the lowest IR version its opset needs`,
     default: DEFAULT_OPSET,
     check: must((v) => Number.isInteger(v) && (v as number) >= MIN_OPSET && (v as number) <= MAX_OPSET, `an integer in [${MIN_OPSET}, ${MAX_OPSET}]`),
@@ -295,8 +295,8 @@ export const OPTIONS: readonly OptionEntry[] = [
   option('like', choice(LIKES), {
     help: `take the defaults of a library's focal loss: ${LIKES.join(', ')}; any flag given overrides them`,
     doc:
-      "`seed`, `torchvision`, `fvcore`, `optax`, `keras`: that library's defaults (README, *The libraries' focal losses*); `mmdet`, `detectron2`, `smp`, `kornia`, " +
-      '`monai` (README, *Detection and segmentation*); any flag given overrides them. Recorded as `focal.like`',
+      "`seed`, `torchvision`, `fvcore`, `optax`, `keras`: that library's defaults (docs/conventions.md, *The libraries' focal losses*); `mmdet`, `detectron2`, `smp`, `kornia`, " +
+      '`monai` (docs/conventions.md, *Detection and segmentation*); any flag given overrides them. Recorded as `focal.like`',
     default: null, check: orNull(oneOf(LIKES)),
     meta: 'changed',
   }),

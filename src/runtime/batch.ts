@@ -1,17 +1,17 @@
 /**
  * One batch of the evaluator (evaluator.ts): check it, run the model on it, and return what the
  * evaluator accumulates. The same code runs for every source of batches — a caller's arrays
- * (`createEvaluator().add`), the files `evaluate()` reads in this thread, and the files its worker
- * threads read (eval-worker.ts) — so everything a `BatchRunner` is made from (`BatchSpec`) is
- * plain data that a worker can receive, and a batch (`BatchData`) is typed arrays with the
- * places their elements are named by in messages.
+ * (`createEvaluator().add`), prediction files (`evaluate()`), a network's input files
+ * (`evaluateNetwork()`); a batch (`BatchData`) is typed arrays with the places their elements are
+ * named by in messages.
  */
 import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
 import { f16BitsToF32 } from '../io/float16';
-import { BatchPlace, checkBinaryTargets, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
-import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-blocks';
+import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
+import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-outputs';
+import { isFloatType, lossLayout, product } from './rules';
 import { HostTensor, Session, TensorDType } from './session';
 
 /**
@@ -23,6 +23,11 @@ import { HostTensor, Session, TensorDType } from './session';
 export interface EvalGraph {
   readonly bytes: Uint8Array;
   readonly sums: boolean;
+  /**
+   * The block shape fed with each batch (eval-outputs.ts): tiles of ~256 losses (`tiles`), one
+   * block of the whole batch (`one`: a small batch's float64 label sums), or none (`false`).
+   */
+  readonly blocks: 'tiles' | 'one' | false;
   readonly predInGraph: boolean;
   readonly targetInGraph: boolean;
   /** The outputs to fetch besides a pre-allocated `loss`. */
@@ -35,12 +40,18 @@ export interface InputSpec {
   readonly rank: number | null;
 }
 
-/** Everything a batch runner needs, as plain data (structured-cloneable, for worker threads). */
+/** Everything a batch runner needs. */
 export interface BatchSpec {
   readonly options: FocalOptions;
   /** The reduction the graph itself applies to each batch. */
   readonly graphReduction: Reduction;
   readonly graph: EvalGraph;
+  /**
+   * The graph for small batches (createEvaluator's, up to SMALL_BATCH_ELEMENTS predictions): every
+   * loss cast to float64 and summed, no checks in the graph (they cost more than the JS scan
+   * there), so that a small batch costs about what the loss graph itself costs.
+   */
+  readonly small?: EvalGraph;
   /**
    * The model's inputs: `pred` (absent when the predictions are a network's output, `predOutput`),
    * `target`, and `weight` when the loss takes one.
@@ -57,6 +68,8 @@ export interface BatchSpec {
   readonly modelFile?: string;
   /** The label / class count the model fixes (a per-label α, or its pred input's last dim), if any. */
   readonly fixedRow?: number;
+  /** The option that fixes it, as the user named it (`--class-weight`, `alpha`). */
+  readonly fixedBy?: string;
 }
 
 /** One array of a batch: its element type, its elements, and where they sit (for messages). */
@@ -108,7 +121,6 @@ export interface BatchOutcome {
   readonly weightSum?: number;
 }
 
-const isFloat = (d: string): d is 'float16' | 'float32' | 'float64' => d === 'float16' || d === 'float32' || d === 'float64';
 
 /** Σ w (float64) of a batch's weights, each counted `times` times (a weight per row over L labels). */
 function weightSum(w: BatchArray, times: number): number {
@@ -145,7 +157,6 @@ function scalar(t: HostTensor | undefined): number {
   return t ? Number((t.data as Float32Array | Float64Array)[0]) : NaN;
 }
 
-const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 /**
  * `dims` with its leading axes merged down to `rank` (C order keeps the elements where they are):
@@ -178,10 +189,23 @@ export class BatchRunner {
   /** Reused arrays for targets / weights converted to the model's types. */
   private readonly scratch = new Map<string, NpyTypedArray>();
 
+  /** The block shape input of the last batch size, reused while the size stays. */
+  private blocks: { count: number; tensor: HostTensor } | undefined;
+
   constructor(
     private readonly spec: BatchSpec,
     private readonly session: Session,
+    private readonly graph: EvalGraph = spec.graph,
   ) {}
+
+  private blockInput(count: number, labels: number | undefined): HostTensor {
+    if (this.blocks?.count !== count) {
+      const rows = labels === undefined ? count : count / labels;
+      const shape = this.graph.blocks === 'one' ? [1, rows, ...(labels === undefined ? [] : [labels])] : blockShape(rows, labels);
+      this.blocks = { count, tensor: { dtype: 'int64', dims: [shape.length], data: BigInt64Array.from(shape, BigInt) } };
+    }
+    return this.blocks.tensor;
+  }
 
   private converted(name: string, dtype: TensorDType, length: number): NpyTypedArray {
     let a = this.scratch.get(name);
@@ -198,18 +222,18 @@ export class BatchRunner {
    * before weights.
    */
   async run(b: BatchData): Promise<BatchOutcome> {
-    const { options: o, graph: g, inputs, predOutput } = this.spec;
+    const { options: o, inputs, predOutput } = this.spec;
+    const g = this.graph;
     const probs = o.input === 'probs';
     // A network's predictions exist only after the run: checked then, on the fetched output.
     let pred = b.pred;
     if (!pred && predOutput === undefined) throw new Error('batch runner: a batch without predictions for a model that takes them');
-    const elements = product(b.dims);
+    // The rows, per-element losses and targets' dims of these predictions (rules.ts).
+    const { elements, rows, count, targetDims } = lossLayout(o, b.dims);
     const last = b.dims[b.dims.length - 1] ?? 1;
     // Per-label losses summed by label (multilabel, unless each row is averaged over its labels).
     const multilabel = o.task === 'multilabel' && !o.labelMean;
     const soft = o.targets === 'soft';
-    // Per-element losses: one per row for multiclass ([N, C] → [N]) and with labelMean, one per prediction otherwise.
-    const count = o.task === 'multiclass' || o.labelMean ? elements / last : elements;
     // The target check runs in the graph only for targets of the model's own type.
     const targetInGraph = g.targetInGraph && b.target.dtype === inputs.target.dtype;
     // The checks, in this order: predictions, then targets, then weights (the first bad element
@@ -229,8 +253,11 @@ export class BatchRunner {
       else if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
       else checkBinaryTargets(b.target.place, b.target.dtype, b.target.data, o.task);
     };
-    if (!g.predInGraph) checkPred();
-    if (!targetInGraph) {
+    // Both in JS, probabilities and 0/1 targets of one float type (small batches): one pass over
+    // the two, the separate checks only to name a bad element.
+    const quick = !g.predInGraph && !targetInGraph && pred !== undefined && probs && !counting && !soft && o.task !== 'multiclass' && pairFine(pred.dtype, pred.data, b.target.dtype, b.target.data);
+    if (!quick && !g.predInGraph) checkPred();
+    if (!quick && !targetInGraph) {
       try {
         checkTarget();
       } catch (e) {
@@ -249,16 +276,15 @@ export class BatchRunner {
     }
 
     const predDims = collapseDims(b.dims, inputs.pred?.rank ?? null);
-    const targetNatural = (o.task === 'multiclass' && !soft) || o.targetFormat === 'index' ? b.dims.slice(0, -1) : b.dims;
     const feedTarget = (): HostTensor => {
       const t = b.target;
       let data = t.data;
       if (t.dtype !== inputs.target.dtype) {
         data = this.converted('target', inputs.target.dtype, t.data.length);
-        if (soft && isFloat(t.dtype) && isFloat(inputs.target.dtype)) convertFloats(t.dtype, t.data, inputs.target.dtype, data);
+        if (soft && isFloatType(t.dtype) && isFloatType(inputs.target.dtype)) convertFloats(t.dtype, t.data, inputs.target.dtype, data);
         else convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
       }
-      return { dtype: inputs.target.dtype, dims: collapseDims(targetNatural, inputs.target.rank), data } as HostTensor;
+      return { dtype: inputs.target.dtype, dims: collapseDims(targetDims, inputs.target.rank), data } as HostTensor;
     };
     const feeds: Record<string, HostTensor> = { ...(b.feeds ?? {}), target: feedTarget() };
     if (inputs.pred && pred) feeds.pred = { dtype: inputs.pred.dtype, dims: predDims, data: pred.data } as HostTensor;
@@ -270,20 +296,16 @@ export class BatchRunner {
       if (w.dtype !== inputs.weight.dtype) {
         data = this.converted('weight', inputs.weight.dtype, w.data.length);
         // Weights are any non-negative floats (convertTargets is for 0/1 labels and indices).
-        if (!isFloat(w.dtype) || !isFloat(inputs.weight.dtype)) throw new TypeError(`weights of dtype ${w.dtype} for a ${inputs.weight.dtype} input`);
+        if (!isFloatType(w.dtype) || !isFloatType(inputs.weight.dtype)) throw new TypeError(`weights of dtype ${w.dtype} for a ${inputs.weight.dtype} input`);
         convertFloats(w.dtype, w.data, inputs.weight.dtype, data);
       }
       feeds.weight = { dtype: inputs.weight.dtype, dims: collapseDims(natural, inputs.weight.rank), data } as HostTensor;
     }
-    if (g.sums) {
-      // Blocks tile the per-element losses: rows of L labels (multilabel), else single losses.
-      const blocks = multilabel ? blockShape(elements / last, last) : blockShape(count, undefined);
-      feeds[EVAL_INPUTS.blocks] = { dtype: 'int64', dims: [blocks.length], data: BigInt64Array.from(blocks, BigInt) };
-    }
+    // Blocks tile the per-element losses: rows of L labels (multilabel), else single losses.
+    if (g.sums && g.blocks) feeds[EVAL_INPUTS.blocks] = this.blockInput(count, multilabel ? last : undefined);
     const fetches: Record<string, HostTensor | null> = {};
     if (b.into) {
-      const lossDims = o.task === 'multiclass' || o.labelMean ? predDims.slice(0, -1) : predDims;
-      fetches.loss = { dtype: o.dtype, dims: lossDims, data: b.into } as HostTensor;
+      fetches.loss = { dtype: o.dtype, dims: lossLayout(o, predDims).lossDims, data: b.into } as HostTensor;
     }
     for (const name of g.fetches) fetches[name] = null;
     if (predOutput !== undefined) fetches[predOutput] = null;
@@ -303,28 +325,24 @@ export class BatchRunner {
       checkPred();
       checkTarget();
     }
-    const rows = o.task === 'binary' ? elements : elements / last;
-    const tally = {
-      ...(counts ? { positives: counts.positives, ignored: counts.ignored } : {}),
-      ...(g.fetches.includes('focal_sum')
-        ? o.normalized === 'label'
-          ? { labelFocalSums: Float64Array.from(result.focal_sum.data as Float64Array) }
-          : { focalSum: scalar(result.focal_sum) }
-        : {}),
-    };
+    const out: { -readonly [K in keyof BatchOutcome]: BatchOutcome[K] } = { elements, count, rows, loss: result.loss };
+    if (counts) {
+      out.positives = counts.positives;
+      out.ignored = counts.ignored;
+    }
+    // normalized 'label': Σ F per label ([L]); else one Σ F.
+    if (result.focal_sum) {
+      if (o.normalized === 'label') out.labelFocalSums = Float64Array.from(result.focal_sum.data as Float64Array);
+      else out.focalSum = scalar(result.focal_sum);
+    }
     // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
-    const ws = o.reduction === 'weighted-mean' && b.weight ? { weightSum: weightSum(b.weight, count / b.weight.data.length) } : {};
-    if (!g.sums) return { elements, count, rows, loss: result.loss, ...ws, ...tally };
-    return {
-      ...ws,
-      elements,
-      count,
-      rows,
-      ...tally,
-      sum: scalar(result[EVAL_OUTPUTS.sum]),
-      labelSums: result[EVAL_OUTPUTS.labelSums]?.data as Float64Array | undefined,
-      loss: result.loss,
-    };
+    if (o.reduction === 'weighted-mean' && b.weight) out.weightSum = weightSum(b.weight, count / b.weight.data.length);
+    if (g.sums) {
+      out.sum = scalar(result[EVAL_OUTPUTS.sum]);
+      const labels = result[EVAL_OUTPUTS.labelSums];
+      if (labels) out.labelSums = labels.data as Float64Array;
+    }
+    return out;
   }
 }
 
@@ -334,26 +352,4 @@ export class BatchRunner {
  */
 export function countsTargets(o: FocalOptions): boolean {
   return o.ignoreIndex !== null || o.targetFormat === 'index' || o.normalize === 'positives';
-}
-
-/** A thrown error as plain data (to cross from a worker thread), and back. */
-export interface ErrorData {
-  readonly kind: 'usage' | 'data' | 'bug';
-  readonly message: string;
-  readonly stack?: string;
-}
-
-export function errorToData(e: unknown): ErrorData {
-  if (e instanceof DataError) return { kind: 'data', message: e.message };
-  if (e instanceof UsageError) return { kind: 'usage', message: e.message };
-  const err = e instanceof Error ? e : new Error(String(e));
-  return { kind: 'bug', message: err.message, stack: err.stack };
-}
-
-export function errorFromData(d: ErrorData): Error {
-  if (d.kind === 'data') return new DataError(d.message);
-  if (d.kind === 'usage') return new UsageError(d.message);
-  const err = new Error(d.message);
-  if (d.stack) err.stack = d.stack;
-  return err;
 }

@@ -12,6 +12,7 @@
 import { DataError } from '../errors';
 import { f16BitsToF32, f32ToF16Bits } from '../io/float16';
 import { NpyDType, NpyTypedArray } from '../io/npy';
+import { isFloatType } from './rules';
 
 /**
  * Where a batch sits, for messages: in a file (`pred.npy: element 17 …`, the element's index in
@@ -118,10 +119,27 @@ export function checkPredictions(place: BatchPlace, dtype: NpyDType, data: NpyTy
     if (i < 0) return;
     const x = dtype === 'float16' ? f16BitsToF32((data as Uint16Array)[i]) : (data as Float32Array)[i];
     if (!Number.isFinite(x)) fail(place, dtype, data, i, 'predictions must be finite');
-    fail(place, dtype, data, i, 'probabilities must be in [0, 1] (for scores or logits, use the logits input)');
+    fail(place, dtype, data, i, 'probabilities must be in [0, 1] (for scores or logits, use --input logits; input: \'logits\' in the API)');
   }
   const i = firstNonFinite(dtype, data);
   if (i >= 0) fail(place, dtype, data, i, 'predictions must be finite');
+}
+
+/**
+ * Whether float32 / float64 probabilities and 0/1 targets of the same type are all fine, in one
+ * pass over both (false also for other types: then check them apart, which names a bad element).
+ */
+export function pairFine(predType: NpyDType, pred: NpyTypedArray, targetType: NpyDType, target: NpyTypedArray): boolean {
+  if (predType !== targetType || (predType !== 'float32' && predType !== 'float64') || pred.length !== target.length) return false;
+  const p = pred as Float32Array | Float64Array;
+  const t = target as Float32Array | Float64Array;
+  for (let i = 0; i < p.length; i++) {
+    const x = p[i];
+    const y = t[i];
+    // x in [0, 1] (NaN fails); y·y = y for 0 and 1 (and +Infinity, ruled out by y <= 1).
+    if (!(x >= 0 && x <= 1 && y * y === y && y <= 1)) return false;
+  }
+  return true;
 }
 
 // ---- targets ------------------------------------------------------------------------------------
@@ -247,8 +265,7 @@ function numberAt(dtype: NpyDType, data: NpyTypedArray, i: number): number {
  * fast paths.
  */
 export function convertTargets(srcType: NpyDType, src: NpyTypedArray, dstType: NpyDType, dst: NpyTypedArray): void {
-  const isFloat = (d: NpyDType): d is 'float16' | 'float32' | 'float64' => d === 'float16' || d === 'float32' || d === 'float64';
-  if (isFloat(srcType) && isFloat(dstType)) return convertBinaryTargets(srcType, src, dstType, dst);
+  if (isFloatType(srcType) && isFloatType(dstType)) return convertBinaryTargets(srcType, src, dstType, dst);
   const n = src.length;
   if (dstType === 'int64') {
     const d = dst as BigInt64Array;

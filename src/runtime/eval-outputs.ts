@@ -37,13 +37,61 @@ import type { onnx } from 'onnx-proto';
 import { DTYPES } from '../onnx/dtype';
 import { decodeModelProto, serializeModel } from '../onnx';
 import { AttributeType, messageFromObject } from '../onnx/proto';
-import { EVAL_INPUTS, EVAL_OUTPUTS } from './eval-blocks';
 
-export { BLOCK_ELEMENTS, EVAL_INPUTS, EVAL_OUTPUTS, blockRows, blockShape, targetBlockRows } from './eval-blocks';
+/** The input the evaluator feeds with every run when it asks for sums: the block shape (eval-outputs.ts). */
+export const EVAL_INPUTS = {
+  blocks: 'focal_eval_blocks',
+} as const;
+
+/**
+ * Per-element losses summed per block in the loss type before float64. A row of one loss (binary,
+ * multiclass): blocks of BLOCK_ELEMENTS. Rows of L labels (multilabel, [N, L]): blocks of K rows,
+ * each label's K values summed — onnxruntime's middle-axis ReduceSum is slow for short blocks
+ * (measured, L = 16: 0.69 ns an element with K = 16, 0.18 with 64), so K ≥ MIN_BLOCK_ROWS and
+ * K·L ≥ LABEL_BLOCK_ELEMENTS.
+ */
+export const BLOCK_ELEMENTS = 256;
+const LABEL_BLOCK_ELEMENTS = 1024;
+const MIN_BLOCK_ROWS = 32;
+
+/**
+ * The rows per block for a batch of `rows` rows of `rowLength` per-element losses: the largest
+ * divisor of `rows` not above the target (`targetBlockRows`), so that the blocks tile the batch
+ * exactly. A batch of a prime number of rows gets blocks of one row: exact, only slower.
+ */
+export function blockRows(rows: number, rowLength: number): number {
+  const target = targetBlockRows(rowLength);
+  for (let k = Math.min(target, rows); k > 1; k--) if (rows % k === 0) return k;
+  return 1;
+}
+
+/** The block rows a batch should be a multiple of (the evaluator rounds its batches to it). */
+export function targetBlockRows(rowLength: number): number {
+  return rowLength === 1 ? BLOCK_ELEMENTS : Math.max(MIN_BLOCK_ROWS, Math.ceil(LABEL_BLOCK_ELEMENTS / rowLength));
+}
+
+/** The `focal_eval_blocks` value for a batch: [R, K] or, multilabel ([N, L] losses), [R, K, L]. */
+export function blockShape(rows: number, labels: number | undefined): number[] {
+  const k = blockRows(rows, labels ?? 1);
+  return labels === undefined ? [rows / k, k] : [rows / k, k, labels];
+}
+
+export const EVAL_OUTPUTS = {
+  sum: 'loss_sum',
+  labelSums: 'loss_label_sums',
+  predMin: 'check_pred_min',
+  predMax: 'check_pred_max',
+  target: 'check_target',
+} as const;
 
 export interface EvalOutputsSpec {
   /** Add `loss_sum` (needs a per-element `loss`), and `loss_label_sums` for multilabel. */
   readonly sums: false | 'total' | 'labels';
+  /**
+   * Sum in float64 from the start (small batches): every loss cast to float64, then `loss_sum`
+   * one ReduceSum (no block input), `loss_label_sums` over one block of the whole batch.
+   */
+  readonly float64Sums?: boolean;
   /** Add `check_pred_min` / `check_pred_max` (pred must be float32 or float64). */
   readonly checkPred: boolean;
   /** The predictions' value: the input `pred` (default), or a network's output the loss takes. */
@@ -87,13 +135,21 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
   const inits: onnx.ITensorProto[] = [];
 
   if (spec.sums) {
-    const lossType = elemType(g, 'loss', 'output');
-    const labels = spec.sums === 'labels';
+    // The losses summed: cast to float64 first (small batches), or in their type (float16 as float32).
+    const lossType = spec.float64Sums ? F64 : elemType(g, 'loss', 'output');
     let each = 'loss';
-    if (lossType === DTYPES.float16.code) {
-      each = `${P}loss32`;
-      nodes.push(node('Cast', ['loss'], each, [{ name: 'to', type: INT, i: DTYPES.float32.code }]));
+    if (spec.float64Sums || lossType === DTYPES.float16.code) {
+      each = `${P}loss${spec.float64Sums ? 64 : 32}`;
+      nodes.push(node('Cast', ['loss'], each, [{ name: 'to', type: INT, i: spec.float64Sums ? F64 : DTYPES.float32.code }]));
     }
+  }
+  if (spec.sums === 'total' && spec.float64Sums) {
+    nodes.push(node('ReduceSum', [`${P}loss64`], EVAL_OUTPUTS.sum, [keepdims0]));
+    outputs.push(scalarOut(EVAL_OUTPUTS.sum, F64));
+  } else if (spec.sums) {
+    const lossType = spec.float64Sums ? F64 : elemType(g, 'loss', 'output');
+    const labels = spec.sums === 'labels';
+    const each = spec.float64Sums ? `${P}loss64` : lossType === DTYPES.float16.code ? `${P}loss32` : 'loss';
     inputs.push({
       name: EVAL_INPUTS.blocks,
       type: { tensorType: { elemType: DTYPES.int64.code, shape: { dim: [{ dimValue: labels ? 3 : 2 }] } } },

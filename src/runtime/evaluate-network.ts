@@ -1,36 +1,39 @@
 /**
  * `evaluateNetwork`: the focal loss of a user's network on a validation set, from `.npy` files —
- * the network's inputs (one file per input, `feeds`) and the targets — streamed in batches of
- * whole rows (split along the first axis) through one session of the network with the loss
- * attached (src/attach), so the predictions never leave onnxruntime.
+ * the network's inputs (one file per input, `feeds`), the targets, and weights — streamed in
+ * batches of whole rows (split along the first axis) through one session of the network with the
+ * loss attached, so the predictions never leave onnxruntime. The network comes either as it is
+ * (`network`: the loss is attached here, `attachLoss(network, { output, ...loss, reduction:
+ * 'none' })`), or with the loss already attached (`model`: a `focal-onnx attach` output, whose
+ * options and output its `focal.*` metadata gives).
  *
- * A reader that feeds the evaluator (evaluator.ts), as `evaluate()` is for prediction files: the
- * model is `attachLoss(network, { output, ...loss, reduction: 'none' })`, planned as a network and
- * its loss (`planFromModel(…, output)`), with the evaluator's graph additions — the per-element
- * losses summed in blocks in the graph and in float64 between them, the network's output checked
- * as predictions are (in the graph; a bad element named in JS: `net.onnx: output 'prob' element 5
- * is NaN`), float targets checked in the graph and others in JS (`labels.npy: element 17 is 12`)
- * — and the same float64 accumulation and result; the user's reduction decides the reported loss.
+ * A source of the evaluator (evaluator.ts), as `evaluate()` is for prediction files: the model is
+ * planned as a network and its loss (`planFromModel(…, output)`), with the evaluator's graph
+ * additions — the per-element losses summed in blocks in the graph and in float64 between them,
+ * the network's output checked as predictions are (in the graph; a bad element named in JS:
+ * `net.onnx: output 'prob' element 5 is NaN`), float targets checked in the graph and others in
+ * JS (`labels.npy: element 17 is 12`) — the same read-ahead stream and sink as files (stream.ts:
+ * `out` writes the per-element losses), the same float64 accumulation and result; the user's
+ * reduction decides the reported loss.
  *
  * Checked here, before anything runs: each feed's dtype and trailing dims against the network
- * input (the first axis is the batch), every file's rows against the first's, and the targets per
- * row against the output's (binary / multi-label: as many as the output has per row; multi-class:
- * one class index per row). Each refusal is one UsageError / DataError naming the file or flag.
- * Limitation: a network that already uses the names `target` or `loss` is refused (the
- * evaluator's graph additions read those names); `focal-onnx attach` prefixes them instead.
+ * input (the first axis is the batch), every file's rows against the first's, and the targets and
+ * weights per row against the output's under the task's rules (rules.ts). Each refusal is one
+ * UsageError / DataError naming the file or flag. Limitation: a network that already uses the
+ * names `target` or `loss` is refused (the evaluator's graph additions read those names);
+ * `focal-onnx attach` prefixes them instead.
  */
-import { performance } from 'perf_hooks';
-import { onnx } from 'onnx-proto';
 import { attachLoss } from '../attach';
 import { DataError, UsageError, quote } from '../errors';
-import { NpyBatch, NpyReader } from '../io/npy';
-import { FocalOptions, Label, LossOptions } from '../losses';
-import { decodeModel, decodeModelProto } from '../onnx';
-import { DTYPES } from '../onnx/dtype';
-import { BatchData, asFileError } from './batch';
+import { NpyHeader, NpyReader, NpyWriter } from '../io/npy';
+import { Label, LossOptions } from '../losses';
+import { asFileError } from './batch';
+import { lossFromFiles } from './evaluate';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel } from './evaluator';
-import { readModelFile } from './model-bytes';
+import { loadModelFile, readModelFile } from './model-file';
+import { lossLayout, product, shapeText, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { HostTensor, SessionOptions, TensorDType } from './session';
+import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
 
 /** Default batch: about this many elements of the largest input per batch (whole rows, at least one). */
 export const DEFAULT_NETWORK_BATCH_ELEMENTS = 1 << 18;
@@ -43,15 +46,21 @@ export interface EvaluateNetworkProgress {
 }
 
 export interface EvaluateNetworkOptions extends SessionOptions {
-  /** The network (.onnx file). */
-  readonly network: string;
-  /** The network output the loss takes as its prediction. */
-  readonly output: string;
+  /** The network (.onnx file), to attach the loss to … */
+  readonly network?: string;
+  /** … or a network with the loss attached (`focal-onnx attach`), its options from its metadata. */
+  readonly model?: string;
+  /** The network output the loss takes as its prediction (with `model`, default: the one its metadata names). */
+  readonly output?: string;
   /** One `.npy` file per network input, by input name. */
   readonly feeds: Readonly<Record<string, string>>;
   /** The targets (`.npy`): shaped like the output per row (binary, multilabel), or one class index per row (multiclass). */
   readonly target: string;
-  /** Loss options; `dtype` is the output's, `opset` the network's, `targetDtype` the target file's. */
+  /** Weights (`.npy`), for a loss that takes them: one per prediction or one per row of the output. */
+  readonly weight?: string;
+  /** Where to write the per-element losses (`.npy`, the loss dtype, shaped like the output; [N] for multiclass). */
+  readonly out?: string;
+  /** Loss options (with `network`); `dtype` is the output's, `opset` the network's, `targetDtype` the target file's. */
   readonly loss?: LossOptions;
   /** Elements of the largest input per batch, rounded down to whole rows (default DEFAULT_NETWORK_BATCH_ELEMENTS). */
   readonly batchSize?: number;
@@ -68,218 +77,181 @@ export interface EvaluateNetworkResult extends EvaluatorResult {
   readonly batchRows: number;
   /** Rows (first-axis entries, e.g. images) per second of streaming. */
   readonly rowsPerSecond: number;
+  /** The network (or the attached model) file, and the output the loss takes. */
   readonly network: string;
   readonly output: string;
   readonly feeds: Readonly<Record<string, string>>;
   readonly target: string;
+  readonly weight?: string;
+  readonly out?: string;
 }
 
 const plain: Label = (o) => o;
-const shapeText = (s: readonly (number | string | null)[]): string => `[${s.map((d) => d ?? '?').join(', ')}]`;
-const product = (d: readonly number[]): number => d.reduce((a, b) => a * b, 1);
 
-type Dims = readonly (number | string | null)[];
-
-function dimsOf(v: onnx.IValueInfoProto): Dims | null {
-  const dims = v.type?.tensorType?.shape?.dim;
-  if (!dims) return null;
-  return dims.map((d) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : null));
+/** The model: the network with the loss attached here, or an attached model file; and the inputs fed from files. */
+function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefined, target: NpyHeader, weight: NpyHeader | undefined, label: Label): { plan: ModelPlan; source: string; output: string; initializers: readonly string[] } {
+  if ((options.network === undefined) === (options.model === undefined)) throw new UsageError('give a network (to attach the loss to) or an attached model, one of them');
+  if (options.model !== undefined) {
+    if (options.loss !== undefined) throw new UsageError(`${options.model}: takes its loss options from the file; drop the loss options`);
+    const m = loadModelFile(options.model);
+    const output = options.output ?? m.info.metadata['focal.output'];
+    if (output === undefined) throw new UsageError(`${options.model}: says no output the loss is attached to (no focal.output metadata); give --output`);
+    const plan = planFromModel(m.bytes, m.info.graph, m.options, options.model, output);
+    return { plan, source: options.model, output, initializers: m.info.graph.initializers.map((t) => t.name) };
+  }
+  const network = options.network as string;
+  if (options.output === undefined) throw new UsageError(`--output is required with --network: the output of ${network} the loss takes as its prediction`);
+  const loss = options.loss ?? {};
+  // The target and weight files decide the target type and the weight kind (as for prediction files).
+  const perLabel = target.shape.length > 1 ? target.shape[target.shape.length - 1] : 1;
+  const resolved = lossFromFiles(loss, target, weight, label, () => ({ predictions: target.count, perRow: target.count / perLabel }));
+  // The loss per element (sums in the graph, float64 here); the options' reduction decides the report.
+  const attached = attachLoss(bytes as Uint8Array, { ...resolved, output: options.output, reduction: 'none', asFunction: false, withGrad: false }, { source: network, label, outputLabel: '--output' });
+  for (const name of ['target', 'loss', 'weight']) {
+    if (attached.names[name] !== undefined && attached.names[name] !== name) {
+      throw new UsageError(`${network}: already uses the name ${quote(name)}, which eval --network needs for the loss's ${name}; use 'focal-onnx attach' and evaluate the result in your own program`);
+    }
+  }
+  const base = planFromModel(attached.bytes, attached, attached.options, network, options.output);
+  const plan: ModelPlan = { ...base, options: { ...attached.options, reduction: loss.reduction ?? 'mean' }, graphReduction: 'none' };
+  const initializers = (attached.model.graph?.initializer ?? []).map((t) => t.name ?? '');
+  return { plan, source: network, output: options.output, initializers };
 }
 
-interface Feed {
-  readonly name: string;
-  readonly file: string;
-  readonly reader: NpyReader;
-  readonly dtype: TensorDType;
-  /** Elements per row (the product of the file's dims after the first). */
-  readonly row: number;
-  readonly rowDims: readonly number[];
-}
-
-const FLOATS: readonly string[] = ['float16', 'float32', 'float64'];
-
-/** Evaluates the focal loss of `options.network`'s output on the given files; see the top of this file. */
+/** Evaluates the focal loss of the network's output on the given files; see the top of this file. */
 export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<EvaluateNetworkResult> {
   const label = options.label ?? plain;
   const batchSize = options.batchSize ?? DEFAULT_NETWORK_BATCH_ELEMENTS;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
-  const loss = options.loss ?? {};
-  const networkBytes = readModelFile(options.network);
-  // The target file decides the loss's target type (float: the output's own; checked below).
-  const th = NpyReader.open(options.target).header;
-  const fileTarget = FLOATS.includes(th.dtype) ? 'float' : th.dtype;
-  if (loss.targetDtype !== undefined && loss.targetDtype !== fileTarget && !(FLOATS.includes(loss.targetDtype) && fileTarget === 'float')) {
-    throw new UsageError(`${label('targetDtype')} ${loss.targetDtype} does not match ${th.path}, which holds ${th.dtype}; drop ${label('targetDtype')} (the target file decides)`);
-  }
-  const targetDtype = (loss.task === 'multiclass' && fileTarget !== 'int64' && fileTarget !== 'int32' ? undefined : fileTarget) as LossOptions['targetDtype'];
-  // The loss per element (sums in the graph, float64 here); the options' reduction decides the report.
-  const attached = attachLoss(networkBytes, { ...loss, targetDtype, output: options.output, reduction: 'none', asFunction: false, withGrad: false }, {
-    source: options.network,
-    label,
-    outputLabel: '--output',
-  });
-  const o: FocalOptions = { ...attached.options, reduction: loss.reduction ?? 'mean' };
-  for (const [what, name] of [
-    ['target', 'target'],
-    ['loss', 'loss'],
-  ] as const) {
-    if (attached.names[name] !== name) {
-      throw new UsageError(`${options.network}: already uses the name ${quote(name)}, which eval --network needs for the loss's ${what}; use 'focal-onnx attach' and evaluate the result in your own program`);
-    }
-  }
-  const model = decodeModelProto(attached.bytes);
-  const g = model.graph as onnx.IGraphProto;
-  const lossInputs = new Set(Object.values(attached.names));
-  const netInputs = (g.input ?? []).filter((v) => !lossInputs.has(v.name ?? '') && !(g.initializer ?? []).some((t) => t.name === v.name));
-  const outInfo = (g.output ?? []).find((v) => v.name === options.output) as onnx.IValueInfoProto;
-  const outDims = dimsOf(outInfo) ?? [];
-
-  // ---- the files ----
-  const given = Object.keys(options.feeds);
-  for (const name of given) {
-    if (!netInputs.some((v) => v.name === name)) {
-      throw new UsageError(`--feed ${name}=…: ${options.network} has no input ${quote(name)}; its inputs: ${netInputs.map((v) => quote(v.name ?? '')).join(', ')}`);
-    }
-  }
-  for (const v of netInputs) {
-    if (!(v.name! in options.feeds)) throw new UsageError(`${options.network} takes the input ${quote(v.name ?? '')}: give it with --feed ${v.name}=FILE.npy`);
-  }
+  checkOutPath(options.out, [
+    [options.target, 'targets'],
+    [options.weight, 'weights'],
+    ...Object.values(options.feeds).map((f) => [f, 'input'] as const),
+  ]);
   const readers: NpyReader[] = [];
+  const open = (file: string): NpyReader => {
+    const r = NpyReader.open(file);
+    readers.push(r);
+    return r;
+  };
   let core: EvalCore | undefined;
+  let writer: NpyWriter | undefined;
   try {
-    const feeds: Feed[] = [];
-    for (const v of netInputs) {
-      const file = options.feeds[v.name as string];
-      const reader = NpyReader.open(file);
-      readers.push(reader);
-      const h = reader.header;
-      const want = DTYPES[h.dtype as keyof typeof DTYPES]?.code;
-      const elem = v.type?.tensorType?.elemType ?? 0;
-      if (want !== elem) {
-        const wanted = Object.entries(DTYPES).find(([, d]) => d.code === elem)?.[0] ?? `type ${elem}`;
-        throw new DataError(`${file}: dtype ${h.dtype}, but ${options.network}'s input ${quote(v.name ?? '')} takes ${wanted}`);
-      }
-      const dims = dimsOf(v);
-      if (h.shape.length === 0) throw new DataError(`${file}: is a scalar; --feed files are split along their first axis into batches`);
-      if (dims && dims.length !== h.shape.length) {
-        throw new DataError(`${file}: shape ${shapeText(h.shape)}, but ${options.network}'s input ${quote(v.name ?? '')} is ${shapeText(dims)} (rank ${dims.length})`);
-      }
-      if (dims) {
-        dims.forEach((d, k) => {
-          if (k > 0 && typeof d === 'number' && d !== h.shape[k]) {
-            throw new DataError(`${file}: shape ${shapeText(h.shape)}, but ${options.network}'s input ${quote(v.name ?? '')} is ${shapeText(dims)}: axis ${k} must be ${d}`);
-          }
-        });
-      }
-      feeds.push({ name: v.name as string, file, reader, dtype: h.dtype as TensorDType, row: product(h.shape.slice(1)), rowDims: h.shape.slice(1) });
+    const networkBytes = options.network !== undefined ? readModelFile(options.network) : undefined; // a missing network is named before its files
+    const targetReader = open(options.target);
+    const th = targetReader.header;
+    const weightReader = options.weight !== undefined ? open(options.weight) : undefined;
+    const wh = weightReader?.header;
+    const { plan, source, output, initializers } = networkPlan(options, networkBytes, th, wh, label);
+    const o = plan.options;
+    if (options.out !== undefined && plan.graphReduction !== 'none') {
+      throw new UsageError(`--out needs the per-element losses, but ${source} has reduction ${plan.graphReduction}; attach the loss with --reduction none`);
     }
+    if (plan.inputs.weight && !wh) throw new UsageError(`${source}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
+    if (wh && !plan.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${source} takes none (no input 'weight')`);
+    const io = plan.build().io;
+    const netInputs = io.inputs.filter((v) => (plan.feedNames ?? []).includes(v.name) && !initializers.includes(v.name));
+    const outDims = io.outputs.find((v) => v.name === output)?.shape ?? [];
+
+    // ---- the feeds: every input of the network, of its type and trailing dims, one row per example ----
+    for (const name of Object.keys(options.feeds)) {
+      if (!netInputs.some((v) => v.name === name)) throw new UsageError(`--feed ${name}=…: ${source} has no input ${quote(name)}; its inputs: ${netInputs.map((v) => quote(v.name)).join(', ')}`);
+    }
+    for (const v of netInputs) {
+      if (!(v.name in options.feeds)) throw new UsageError(`${source} takes the input ${quote(v.name)}: give it with --feed ${v.name}=FILE.npy`);
+    }
+    const feeds = netInputs.map((v) => {
+      const file = options.feeds[v.name];
+      const reader = open(file);
+      const h = reader.header;
+      if (h.dtype !== v.dtype) throw new DataError(`${file}: dtype ${h.dtype}, but ${source}'s input ${quote(v.name)} takes ${v.dtype}`);
+      if (h.shape.length === 0) throw new DataError(`${file}: is a scalar; --feed files are split along their first axis into batches`);
+      const dims = v.shape;
+      if (dims && dims.length !== h.shape.length) throw new DataError(`${file}: shape ${shapeText(h.shape)}, but ${source}'s input ${quote(v.name)} is ${shapeText(dims)} (rank ${dims.length})`);
+      dims?.forEach((d, k) => {
+        if (k > 0 && typeof d === 'number' && d !== h.shape[k]) throw new DataError(`${file}: shape ${shapeText(h.shape)}, but ${source}'s input ${quote(v.name)} is ${shapeText(dims)}: axis ${k} must be ${d}`);
+      });
+      return { name: v.name, file, reader, dtype: h.dtype as TensorDType, rowDims: h.shape.slice(1), rowElements: product(h.shape.slice(1)) };
+    });
     const rows = feeds[0].reader.header.shape[0];
     for (const f of feeds) {
-      if (f.reader.header.shape[0] !== rows) {
-        throw new DataError(`${f.file}: has ${f.reader.header.shape[0]} rows (shape ${shapeText(f.reader.header.shape)}), but ${feeds[0].file} has ${rows}; every --feed file needs one row per example`);
-      }
+      const h = f.reader.header;
+      if (h.shape[0] !== rows) throw new DataError(`${f.file}: has ${h.shape[0]} rows (shape ${shapeText(h.shape)}), but ${feeds[0].file} has ${rows}; every --feed file needs one row per example`);
     }
     if (rows === 0) throw new DataError(`${feeds[0].file}: holds no rows (shape ${shapeText(feeds[0].reader.header.shape)}); nothing to evaluate`);
 
-    const targetReader = NpyReader.open(options.target);
-    readers.push(targetReader);
-    const task = o.task;
-    if (task === 'multiclass') {
-      if (th.dtype !== 'int64' && th.dtype !== 'int32') throw new DataError(`${th.path}: dtype ${th.descr} (${th.dtype}); multiclass targets are class indices: save them as int64 or int32`);
-    } else if (FLOATS.includes(th.dtype) ? th.dtype !== o.dtype : !['uint8', 'bool', 'int32', 'int64'].includes(th.dtype)) {
-      throw new DataError(
-        `${th.path}: dtype ${th.descr} (${th.dtype}); ${task} targets for ${options.network}'s ${o.dtype} output must be ${o.dtype}, uint8, bool, int32 or int64`,
-      );
+    // ---- the targets and weights: per row of the output, under the task's rules ----
+    for (const h of wh ? [th, wh] : [th]) {
+      if (h.shape[0] !== rows) throw new DataError(`${h.path}: has ${h.shape.length ? h.shape[0] : 0} rows (shape ${shapeText(h.shape)}), but ${feeds[0].file} has ${rows}; the ${h === th ? 'targets' : 'weights'} need one row per example`);
     }
-    if (th.shape[0] !== rows) {
-      throw new DataError(`${th.path}: has ${th.shape.length ? th.shape[0] : 0} rows (shape ${shapeText(th.shape)}), but ${feeds[0].file} has ${rows}; the targets need one row per example`);
-    }
-    // The output's dims after the batch axis, where the network fixes them.
-    // The output's dims after the batch axis (where the network fixes them), and the loss's target
-    // input (its shape follows the options: like the output, one class index per row, …).
+    // The output's dims after the batch axis: fixed by the network, or those of targets shaped like it.
     const outTail = outDims.slice(1);
-    const tInfo = (g.input ?? []).find((v) => v.name === 'target') as onnx.IValueInfoProto;
-    const tTail = (dimsOf(tInfo) ?? []).slice(1);
-    const fixed = (d: Dims): d is number[] => d.every((x) => typeof x === 'number');
-    const sameAsOutput = JSON.stringify(tTail) === JSON.stringify(outTail);
-    const targetRowDims = fixed(tTail) ? tTail : th.shape.slice(1);
-    const targetRow = product(th.shape.slice(1));
-    if (th.shape.length !== tTail.length + 1 || targetRow !== product(targetRowDims) || (fixed(tTail) && th.shape.slice(1).some((d, k) => d !== tTail[k]))) {
+    const fixedTail = outTail.every((d): d is number => typeof d === 'number');
+    const tTail = (io.inputs.find((v) => v.name === 'target')?.shape ?? []).slice(1);
+    const outRowDims = fixedTail ? (outTail as number[]) : JSON.stringify(tTail) === JSON.stringify(outTail) ? th.shape.slice(1) : undefined;
+    if (!outRowDims) throw new UsageError(`${source}: output ${quote(output)} has shape ${shapeText(outDims)}; eval --network needs its dims after the first fixed, or targets shaped like it`);
+    const whole = lossLayout(o, [rows, ...outRowDims]);
+    const targetTail = whole.targetDims.slice(1);
+    if (th.shape.length !== whole.targetDims.length || th.shape.slice(1).some((d, k) => d !== targetTail[k])) {
       throw new DataError(
-        `${th.path}: shape ${shapeText(th.shape)}; the targets must be [N${tTail.map((d) => `, ${d ?? '?'}`).join('')}] for the output ${quote(options.output)} ${shapeText(outDims)}` +
-          (task === 'multiclass' ? ', one class index per row' : ''),
+        `${th.path}: shape ${shapeText(th.shape)}; the targets must be [N${targetTail.map((d) => `, ${d}`).join('')}] for the output ${quote(output)} ${shapeText(outDims)}` +
+          (o.task === 'multiclass' ? ', one class index per row' : ''),
       );
     }
-    const outRowDims = fixed(outTail) ? outTail : sameAsOutput ? targetRowDims : undefined;
-    if (!outRowDims) {
-      throw new UsageError(`${options.network}: output ${quote(options.output)} has shape ${shapeText(outDims)}; eval --network needs its dims after the first fixed, or targets shaped like it`);
+    if (wh) {
+      const problem = weightTypeProblem(wh.dtype);
+      if (problem) throw new DataError(`${wh.path}: dtype ${wh.descr} (${wh.dtype}); ${problem}`);
+      if (!weightCounts(o, whole).some(([, n]) => n === wh.count)) throw new DataError(`${wh.path}: holds ${wh.count} elements (shape ${shapeText(wh.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of the output ${quote(output)} [${rows}, ${outRowDims.join(', ')}]`);
     }
 
-    // ---- the evaluator: the model with its graph additions, one session ----
-    // The evaluator's own mechanism (evaluator.ts): the loss per element summed in the graph in
-    // blocks (float64 between them), the network's output checked as predictions are (in the
-    // graph, then in JS to name the element), targets checked; the report's reduction is the
-    // user's, the graph's none.
-    const info = decodeModel(attached.bytes);
-    const base = planFromModel(attached.bytes, info, attached.options, options.network, options.output);
-    const plan: ModelPlan = { ...base, options: o, graphReduction: 'none' };
-    const spec = await asFileError(options.network, 'cannot be evaluated', async () => evalSpec(plan, th.dtype));
-    core = await EvalCore.open(spec, { ...options, modelName: options.network });
-
-    const widest = Math.max(1, ...feeds.map((f) => f.row));
-    const batchRows = Math.max(1, Math.min(rows, Math.floor(batchSize / widest)));
-    const outShape = [rows, ...outRowDims];
+    // ---- the evaluator: the model with its graph additions, one session, the stream ----
+    const spec = await asFileError(source, 'cannot be evaluated', async () => evalSpec(plan, th.dtype));
+    core = await EvalCore.open(spec, { spinning: false, ...options, modelName: source });
+    const batchRows = Math.max(1, Math.min(rows, Math.floor(batchSize / Math.max(1, ...feeds.map((f) => f.rowElements)))));
     const outRow = product(outRowDims);
-    const streams = [...feeds.map((f) => f.reader.batches(batchRows * Math.max(1, f.row))), targetReader.batches(batchRows * Math.max(1, targetRow))];
+    const lossRow = whole.count / rows;
+    if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, whole.lossDims);
+    const sink = new OutcomeSink(core, writer, o.dtype, batchRows * lossRow, (done, seconds) => options.onProgress?.({ done, total: rows, seconds }));
+    const parts: StreamPart[] = [...feeds, { reader: targetReader, rowElements: th.count / rows }, ...(weightReader ? [{ reader: weightReader, rowElements: (wh as NpyHeader).count / rows }] : [])];
+    const ev = core;
     let done = 0;
-    const started = performance.now();
-    let pending: Promise<IteratorResult<NpyBatch>[]> | undefined;
-    const next = (): Promise<IteratorResult<NpyBatch>[]> => {
-      const p = Promise.all(streams.map((st) => st.next()));
-      p.catch(() => undefined); // awaited below; never left unhandled
-      return p;
-    };
     try {
-      pending = next();
-      for (;;) {
-        const parts = await pending;
-        pending = undefined;
-        if (parts.some((part) => part.done)) break;
-        pending = next(); // reads batch k+1 while batch k runs
-        const n = (parts[0].value as NpyBatch).data.length / Math.max(1, feeds[0].row);
+      for await (const data of readAhead(parts, batchRows)) {
+        const n = data[0].length / Math.max(1, feeds[0].rowElements);
         const runFeeds: Record<string, HostTensor> = {};
-        feeds.forEach((f, i) => {
-          runFeeds[f.name] = { dtype: f.dtype, dims: [n, ...f.rowDims], data: (parts[i].value as NpyBatch).data } as HostTensor;
-        });
-        const t = parts[feeds.length].value as NpyBatch;
-        const batch: BatchData = {
+        feeds.forEach((f, i) => (runFeeds[f.name] = { dtype: f.dtype, dims: [n, ...f.rowDims], data: data[i] } as HostTensor));
+        const t = data[feeds.length];
+        const w = data[feeds.length + 1];
+        const outcome = await ev.run({
           dims: [n, ...outRowDims],
           feeds: runFeeds,
-          predPlace: { file: `${options.network}`, element: `output '${options.output}' element`, start: done * outRow, shape: outShape },
-          target: { dtype: th.dtype, data: t.data, place: { file: th.path, start: t.start, shape: th.shape } },
-        };
-        core.accept(await core.run(batch));
+          predPlace: { file: source, element: `output '${output}' element`, start: done * outRow, shape: [rows, ...outRowDims] },
+          target: { dtype: th.dtype, data: t, place: { file: th.path, start: done * (th.count / rows), shape: th.shape } },
+          ...(wh && w ? { weight: { dtype: wh.dtype, data: w, place: { file: wh.path, start: done * (wh.count / rows), shape: wh.shape } } } : {}),
+          into: sink.into(n * lossRow),
+        });
+        await sink.take(outcome, n);
         done += n;
-        options.onProgress?.({ done, total: rows, seconds: (performance.now() - started) / 1000 });
       }
+      await sink.finish();
     } finally {
-      if (pending) await Promise.allSettled([pending]);
-      await Promise.allSettled(streams.map((st) => st.return()));
+      await sink.settle();
     }
-    const seconds = (performance.now() - started) / 1000;
-    const r = core.result({ seconds });
+    const seconds = sink.seconds();
     return {
-      ...r,
+      ...core.result({ seconds }),
       inputRows: done,
       batchRows,
-      sessions: 1,
       rowsPerSecond: seconds > 0 ? done / seconds : Infinity,
-      network: options.network,
-      output: options.output,
+      network: source,
+      output,
       feeds: options.feeds,
       target: options.target,
+      ...(options.weight !== undefined ? { weight: options.weight } : {}),
+      ...(options.out !== undefined ? { out: options.out } : {}),
     };
   } finally {
+    writer?.abort();
     for (const r of readers) r.close();
     await core?.release();
   }

@@ -16,24 +16,22 @@
  *
  * Reading overlaps computing: batch k+1 is read (on libuv's thread pool, into the other of two
  * reused page-aligned buffers, see NpyReader.batches) while batch k is checked and run. File
- * buffers are wrapped in tensors without copying. On the CPU, for large files, one-thread
- * sessions side by side (pool.ts) each read and run whole batches, and this evaluator accumulates
- * their outcomes in order. With `out`, the per-element losses stream into an `.npy` (the loss
+ * buffers are wrapped in tensors without copying (stream.ts: the read-ahead every file source
+ * shares). One session of every thread: worker-thread sessions side by side (a pool, until
+ * 0.1) gained nothing measurable over it (bench/README.md). With `out`, the per-element losses stream into an `.npy` (the loss
  * dtype; the pred file's shape for binary and multilabel, [N] for multiclass) through a temporary
  * file that is renamed into place only when everything succeeded.
  */
-import * as path from 'path';
-import { performance } from 'perf_hooks';
 import { DataError, UsageError } from '../errors';
-import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor } from '../io/npy';
+import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
-import { BatchOutcome, InputSpec, asFileError } from './batch';
+import { BatchData, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, checkLabelAxis, evalSpec, planFromModel, planFromOptions } from './evaluator';
-import { FileBatchReader, FileLayout, FileName, FileStream, fileBatch, fileStreams } from './file-batches';
 import { loadModelFile } from './model-file';
-import { EvalPool } from './pool';
-import { DEFAULT_THREADS, HostTensor, SessionOptions } from './session';
+import { isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { SessionOptions } from './session';
+import { OutcomeSink, checkOutPath, readAhead } from './stream';
 
 /**
  * Default batch: about this many prediction elements (rounded down to whole rows, at least one).
@@ -44,18 +42,13 @@ import { DEFAULT_THREADS, HostTensor, SessionOptions } from './session';
  */
 export const DEFAULT_BATCH_ELEMENTS = 1 << 18;
 
-/** At most this many worker sessions besides this thread's (pool.ts); more threads become intra-op threads of each. */
+/**
+ * @deprecated Kept so the name stays: `evaluate()` no longer starts worker-thread sessions (the
+ * pool gained nothing measurable over one session of two threads at 32M elements: bench/README.md).
+ */
 export const MAX_WORKERS = 4;
 
-/**
- * The fewest batches for which the worker pool is worth starting: the workers join ~15 ms after
- * this thread's session (which runs batches alone meanwhile), and starting and stopping them costs
- * the whole process ~10 ms. Measured on 2 cores (float32, default batches, 6 interleaved runs,
- * whole process / in-process against one session of two threads): 4M elements (16 batches)
- * 210–215 / 138–168 M/s against 203–225 / 86–135; 8M (32) 223–244 / 186–208 against 217–240 /
- * 132–178; 16M (64) 248–255 / 240–251 against 256–340 / 102–203, multilabel 16M 255–271 /
- * 198–237 against 266–363 / 116–188. From 64 batches both are faster.
- */
+/** @deprecated Kept so the name stays: `evaluate()` no longer starts a worker pool (see MAX_WORKERS). */
 export const MIN_POOL_BATCHES = 64;
 
 export interface EvaluateProgress {
@@ -103,17 +96,41 @@ export interface EvaluateResult extends EvaluatorResult {
 }
 
 const plain: Label = (o) => o;
-const FLOAT_TYPES: readonly NpyDType[] = ['float16', 'float32', 'float64'];
-const isFloatType = (d: string): d is 'float16' | 'float32' | 'float64' => (FLOAT_TYPES as readonly string[]).includes(d);
-const shapeText = (s: readonly (number | string | null)[]): string => `[${s.map((d) => d ?? '?').join(', ')}]`;
-const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 // ---- options ------------------------------------------------------------------------------------
 
 /**
- * Loss options for a built model: the files decide `dtype` and `targetDtype`, and a weight file's
- * shape the weight input (`weight`: one per row is `sample`, one per per-element loss `element`).
+ * What a source's files decide of the loss options, with one normalization of the rest (the
+ * preset, the flags) to learn the task: the target type (`float`: the predictions' own; checked
+ * against the task's rules, rules.ts) and, for a weight file with no weight kind given (or 'none',
+ * as the CLI's normalized flags say), the kind its size says: one weight per prediction is per
+ * element where the losses are (multilabel without labelMean), anything else per sample.
+ * `counts`: the predictions' count and rows under those options.
  */
+export function lossFromFiles(loss: LossOptions, target: NpyHeader, weight: NpyHeader | undefined, label: Label, counts: (o: FocalOptions) => { predictions: number; perRow: number }): LossOptions {
+  const weightGiven = loss.weight !== undefined && loss.weight !== 'none';
+  const { targetDtype: _t, ...rest } = loss;
+  const o = normalizeOptions({ ...rest, ...(weight && !weightGiven ? { weight: 'sample' as const } : {}), asFunction: false, withGrad: false }, label);
+  const t = target.dtype;
+  const problem = targetTypeProblem(o, t);
+  if (problem) throw new DataError(`${target.path}: dtype ${target.descr} (${t}); ${problem}`);
+  // Float targets: the predictions' float type, or the float type asked for (other widths are converted).
+  const given = loss.targetDtype;
+  const floatGiven = given !== undefined && (given === 'float' || isFloatType(given));
+  const targetDtype: LossOptions['targetDtype'] = isFloatType(t) ? (floatGiven ? given : 'float') : (t as TargetDType);
+  if (given !== undefined && (isFloatType(t) ? !floatGiven : given !== t)) {
+    throw new UsageError(`${label('targetDtype')} ${given} does not match ${target.path}, which holds ${t}; drop ${label('targetDtype')} (the target file decides)`);
+  }
+  let kind = o.weight;
+  if (weight && !weightGiven) {
+    const { predictions, perRow } = counts(o);
+    const perElement = o.task === 'multilabel' && !o.labelMean && weight.count === predictions && weight.count !== perRow;
+    kind = perElement ? 'element' : 'sample';
+  }
+  return { ...loss, targetDtype, weight: kind };
+}
+
+/** Loss options for a built model: the prediction file decides `dtype`, the others as lossFromFiles says. */
 function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHeader, label: Label, weight?: NpyHeader): FocalOptions {
   if (!isFloatType(pred.dtype)) {
     throw new DataError(`${pred.path}: dtype ${pred.descr} (${pred.dtype}); predictions must be float16, float32 or float64`);
@@ -124,52 +141,36 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
         `drop ${label('dtype')} (the prediction file decides) or convert the file`,
     );
   }
-  // The preset decides the task, the target format and soft targets where the flags do not.
-  const preset = loss.like ? normalizeOptions({ like: loss.like, task: loss.task, targetFormat: loss.targetFormat, targets: loss.targets }, label) : undefined;
-  const task = loss.task ?? preset?.task ?? 'binary';
-  const index = task === 'multilabel' && (loss.targetFormat ?? preset?.targetFormat) === 'index';
-  const soft = (loss.targets ?? preset?.targets) === 'soft';
-  const t = target.dtype;
-  let targetDtype: TargetDType;
-  if (task === 'multiclass' && soft) {
-    if (!isFloatType(t)) throw new DataError(`${target.path}: dtype ${target.descr} (${t}); soft multiclass targets are rows of class probabilities: save them as float`);
-    targetDtype = 'float';
-  } else if (task === 'multiclass' || index) {
-    if (t !== 'int64' && t !== 'int32') {
-      throw new DataError(`${target.path}: dtype ${target.descr} (${t}); ${index ? 'index' : 'multiclass'} targets are class indices: save them as int64 or int32`);
-    }
-    targetDtype = t;
-  } else if (isFloatType(t)) targetDtype = 'float';
-  else if (t === 'uint8' || t === 'bool' || t === 'int32' || t === 'int64') targetDtype = t;
-  else {
-    throw new DataError(`${target.path}: dtype ${target.descr} (${t}); ${task} targets must be float, uint8, bool, int32 or int64`);
-  }
-  if (loss.targetDtype !== undefined) {
-    const given = loss.targetDtype === pred.dtype ? 'float' : loss.targetDtype;
-    if (given !== targetDtype) {
-      throw new UsageError(
-        `${label('targetDtype')} ${loss.targetDtype} does not match ${target.path}, which holds ${t}; ` +
-          `drop ${label('targetDtype')} (the target file decides)`,
-      );
-    }
-  }
-  const base = { ...loss, dtype: pred.dtype, targetDtype, asFunction: false, withGrad: false };
-  // A weight file with no weight kind given (or 'none', as the CLI's normalized flags say): its
-  // shape decides. One weight per prediction is per element where the losses are (multilabel
-  // without labelMean); anything else (one per row; binary, multiclass) per sample. rowsFor then
-  // checks the count.
-  if (!weight || (loss.weight !== undefined && loss.weight !== 'none')) return normalizeOptions(base, label);
-  const o = normalizeOptions({ ...base, weight: 'sample' }, label);
   const perRow = pred.count / (pred.shape[pred.shape.length - 1] || 1);
-  const perElement = o.task === 'multilabel' && !o.labelMean && weight.count === pred.count && weight.count !== perRow;
-  return perElement ? normalizeOptions({ ...o, weight: 'element' }, label) : o;
+  const resolved = lossFromFiles({ ...loss, dtype: pred.dtype }, target, weight, label, () => ({ predictions: pred.count, perRow }));
+  return normalizeOptions({ ...resolved, asFunction: false, withGrad: false }, label);
 }
 
 // ---- shapes -------------------------------------------------------------------------------------
 
+/** One file of a batch: its header, and its elements per row. */
+interface FileStream {
+  readonly header: NpyHeader;
+  readonly rowElements: number;
+}
 
-/** How the files split into rows (file-batches.ts), before the batch size is chosen. */
-type Rows = Omit<FileLayout, 'batchRows'>;
+/**
+ * How the files split into rows — what a batch holds whole: one element of a binary file
+ * (flattened, as the seed does), else one item of the files' first axis ([L] labels, [K, L] boxes
+ * of labels, [C] classes) — and into per-element losses.
+ */
+interface Rows {
+  /** Rows in the files (the elements, for binary). */
+  readonly rows: number;
+  /** The dims of one row of predictions: [] (a binary element) or the file's shape after the first axis. */
+  readonly rowDims: readonly number[];
+  /** Per-element losses per row, and the shape of them all (`out`). */
+  readonly lossRow: number;
+  readonly outShape: readonly number[];
+  readonly pred: FileStream;
+  readonly target: FileStream;
+  readonly weight?: FileStream;
+}
 
 function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined, label: Label): Rows {
   const ps = pred.shape;
@@ -228,26 +229,21 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
   }
   if (pred.count === 0) throw new DataError(`${pred.path}: holds no elements (shape ${shapeText(ps)}); nothing to evaluate`);
   if (!weight) return rows;
-  // One weight per prediction, or one per row (all axes but the last).
-  const perRow = o.task === 'binary' ? pred.count : product(ps.slice(0, -1));
-  let w: FileStream;
-  if (weight.count === pred.count) w = { header: weight, rowElements: rows.pred.rowElements };
-  else if (weight.count === perRow) w = { header: weight, rowElements: rows.pred.rowElements / ps[ps.length - 1] };
-  else {
-    throw new DataError(
-      `${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected one weight per prediction (${pred.count}) ` +
-        `or one per row (${perRow}) of ${pred.path} (shape ${shapeText(ps)})`,
-    );
+  // The weights the loss takes (rules.ts): one per prediction, or one per row.
+  const layout = lossLayout(o, o.task === 'binary' ? [pred.count] : ps);
+  const problem = weightTypeProblem(weight.dtype);
+  if (problem) throw new DataError(`${weight.path}: dtype ${weight.descr} (${weight.dtype}); ${problem}`);
+  if (!weightCounts(o, layout).some(([, n]) => n === weight.count)) {
+    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(weightCounts(o, layout), 'weight')} of ${pred.path} (shape ${shapeText(ps)})`);
   }
-  if (!isFloatType(weight.dtype)) throw new DataError(`${weight.path}: dtype ${weight.descr} (${weight.dtype}); weights must be float16, float32 or float64`);
-  return { ...rows, weight: w };
+  return { ...rows, weight: { header: weight, rowElements: (weight.count / layout.rows) * (rows.pred.rowElements / (o.task === 'binary' ? 1 : ps[ps.length - 1])) } };
 }
 
 // ---- the model ----------------------------------------------------------------------------------
 
 function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: string | undefined): ModelPlan {
   const m = loadModelFile(file);
-  const plan = planFromModel(m.bytes, m.info, m.options, file);
+  const plan = planFromModel(m.bytes, m.info.graph, m.options, file);
   const o = plan.options;
   // planFromModel without an output gives the input 'pred' (or refuses the model).
   const { pred: p, target: t } = plan.inputs as { pred: InputSpec; target: InputSpec };
@@ -279,12 +275,6 @@ function checkModelRow(plan: ModelPlan, pred: NpyHeader, label: Label): void {
 
 // ---- the loop -----------------------------------------------------------------------------------
 
-function samePath(a: string, b: string): boolean {
-  return path.resolve(a) === path.resolve(b);
-}
-
-type Pending = Promise<IteratorResult<{ start: number; data: NpyTypedArray }>>[];
-
 /**
  * Evaluates the focal loss of `options.pred` against `options.target`; see the top of this file.
  * User mistakes (files, shapes, data, options) are `UsageError` / `DataError`s; on any failure an
@@ -297,26 +287,26 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   }
   const batchSize = options.batchSize ?? DEFAULT_BATCH_ELEMENTS;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
-  const threads = options.threads ?? DEFAULT_THREADS();
-  if (!Number.isSafeInteger(threads) || threads < 1) throw new UsageError(`threads must be a positive integer, got ${threads}`);
-  if (options.out !== undefined) {
-    for (const [file, what] of [
-      [options.pred, 'predictions'],
-      [options.target, 'targets'],
-      [options.weight, 'weights'],
-    ] as const) {
-      if (file !== undefined && samePath(options.out, file)) throw new UsageError(`${options.out}: is also the ${what} file; write the losses elsewhere`);
-    }
-  }
+  const threads = options.threads;
+  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) throw new UsageError(`threads must be a positive integer, got ${threads}`);
+  checkOutPath(options.out, [
+    [options.pred, 'predictions'],
+    [options.target, 'targets'],
+    [options.weight, 'weights'],
+  ]);
 
-  const readers: Partial<Record<FileName, NpyReader>> = {};
+  const readers: NpyReader[] = [];
+  const open = (file: string): NpyReader => {
+    const r = NpyReader.open(file);
+    readers.push(r);
+    return r;
+  };
   let core: EvalCore | undefined;
-  let pool: EvalPool | undefined;
   let writer: NpyWriter | undefined;
   try {
-    const pred = (readers.pred = NpyReader.open(options.pred)).header;
-    const target = (readers.target = NpyReader.open(options.target)).header;
-    const weight = options.weight !== undefined ? (readers.weight = NpyReader.open(options.weight)).header : undefined;
+    const pred = open(options.pred).header;
+    const target = open(options.target).header;
+    const weight = options.weight !== undefined ? open(options.weight).header : undefined;
     const plan =
       options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label);
     const o = plan.options;
@@ -324,112 +314,45 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
     }
     checkModelRow(plan, pred, label);
-    const rows = rowsFor(o, pred, target, weight, label);
+    const layout = rowsFor(o, pred, target, weight, label);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less
     // than 1/16 of the batch (otherwise the blocks tile it by a divisor of its rows).
-    const rowElements = rows.pred.rowElements;
-    const blockRows = targetBlockRows(rows.lossRow);
+    const rowElements = layout.pred.rowElements;
+    const blockRows = targetBlockRows(layout.lossRow);
     const wholeRows = Math.max(1, Math.floor(batchSize / rowElements));
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
-    const layout: FileLayout = { ...rows, batchRows };
-
-    const batchCount = Math.ceil(layout.rows / batchRows);
-    const wantLoss = options.out !== undefined;
-    // On the CPU, with more than one thread and enough batches (MIN_POOL_BATCHES): this thread's
-    // session of one thread and worker threads' (pool.ts says why), each reading and running whole
-    // batches. The workers start first, while this thread builds the graph and loads its session,
-    // and join as they have loaded theirs (~0.05 s from here). Otherwise (CUDA, one thread, a
-    // small file, `out`) one session here of every thread, reading the next batch while this one
-    // runs. Not with `out`: the per-element losses are written here in order, and an interrupted
-    // write exits at once, which a running worker cannot survive.
-    const workers =
-      (options.ep ?? 'cpu') === 'cpu' && !wantLoss && threads > 1 && batchCount >= MIN_POOL_BATCHES ? Math.min(threads - 1, MAX_WORKERS) : 0;
-    // Each worker is a whole V8 isolate with its own onnxruntime (measured: ~20 MB more peak memory
-    // each); past MAX_WORKERS, the threads are shared out as intra-op threads instead.
-    if (workers > 0) pool = EvalPool.start(workers, batchCount);
 
     const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype));
-    if (spec.inputs.weight && !weight) throw new UsageError(`${plan.modelFile ?? 'the loss'}: takes weights (an input 'weight'); give the weight file`);
+    if (spec.inputs.weight && !weight) throw new UsageError(`${plan.modelFile ?? 'the loss'}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
     if (weight && !spec.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${plan.modelFile ?? 'the loss'} takes none (no input 'weight')`);
-    if (pool) pool.setUp({ spec, layout, graphOptimization: options.graphOptimization, threads: Math.max(1, Math.floor((threads - 1) / workers)) });
-    core = await EvalCore.open(spec, { ...options, threads: workers > 0 ? 1 : options.threads });
-    if (pool) {
-      const here = new FileBatchReader(layout, readers);
-      const c = core;
-      pool.runHereToo((k) => c.run(here.read(k)));
-    }
+    core = await EvalCore.open(spec, { spinning: false, ...options });
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
-
-    const started = performance.now();
-    let rowsDone = 0;
-    let appending: Promise<void> | undefined;
+    const sink = new OutcomeSink(core, writer, o.dtype, Math.min(batchRows, layout.rows) * layout.lossRow, (done, seconds) =>
+      options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),
+    );
+    const files = [layout.pred, layout.target, ...(layout.weight ? [layout.weight] : [])];
     const ev = core;
-
-    /** Adds a batch's outcome, in batch order: to the evaluator, the per-element losses to `out`, progress. */
-    const consume = async (outcome: BatchOutcome, batchRowCount: number): Promise<void> => {
-      ev.accept(outcome);
-      if (writer) {
-        await appending;
-        // Awaited before the next append (or at the end); a failure arriving in between must not
-        // be an unhandled rejection.
-        const append = writer.append((outcome.loss as HostTensor).data as NpyTypedArray);
-        append.catch(() => undefined);
-        appending = append;
+    try {
+      let start = 0;
+      for await (const data of readAhead(files.map((f, i) => ({ reader: readers[i], rowElements: f.rowElements })), batchRows)) {
+        const n = Math.min(batchRows, layout.rows - start);
+        const array = (f: FileStream, d: NpyTypedArray) => ({ dtype: f.header.dtype, data: d, place: { file: f.header.path, start: start * f.rowElements, shape: f.header.shape } });
+        const batch: BatchData = {
+          dims: [n, ...layout.rowDims],
+          pred: array(layout.pred, data[0]),
+          target: array(layout.target, data[1]),
+          ...(layout.weight ? { weight: array(layout.weight, data[2]) } : {}),
+          into: sink.into(n * layout.lossRow),
+        };
+        await sink.take(await ev.run(batch), n);
+        start += n;
       }
-      rowsDone += batchRowCount;
-      options.onProgress?.({ done: Math.min(rowsDone, layout.rows) * rowElements, total: pred.count, seconds: (performance.now() - started) / 1000 });
-    };
-
-    if (pool) {
-      try {
-        let k = 0;
-        for await (const outcome of pool.outcomes()) await consume(outcome, Math.min(batchRows, layout.rows - batchRows * k++));
-        await appending;
-      } finally {
-        await Promise.allSettled([appending]);
-      }
-    } else {
-      // Per-element losses go straight into two reused arrays (onnxruntime writes them there):
-      // batch k uses array k % 2, so the append of batch k - 1 may still be in flight while k runs.
-      const lossBatch = Math.min(batchRows, layout.rows) * layout.lossRow;
-      const lossBuffers =
-        plan.graphReduction === 'none' && writer ? [alignedTypedArrayFor(o.dtype, lossBatch), alignedTypedArrayFor(o.dtype, lossBatch)] : undefined;
-      const streams = fileStreams(layout);
-      const iterators = streams.map(([name, s]) => (readers[name] as NpyReader).batches(batchRows * s.rowElements));
-      let pending: Pending | undefined;
-      const next = (): Pending => {
-        const all = iterators.map((it) => it.next());
-        for (const x of all) x.catch(() => undefined); // awaited below; never left unhandled
-        return all;
-      };
-      try {
-        pending = next();
-        let got = await Promise.all(pending);
-        let k = 0;
-        while (got.every((g) => !g.done)) {
-          pending = next(); // reads batch k+1 into the other buffers while batch k runs
-          const start = k * batchRows;
-          const n = Math.min(batchRows, layout.rows - start);
-          const data: Partial<Record<FileName, NpyTypedArray>> = {};
-          streams.forEach(([name], i) => (data[name] = (got[i].value as { data: NpyTypedArray }).data));
-          const into = lossBuffers?.[k % 2].subarray(0, n * layout.lossRow);
-          await consume(await ev.run(fileBatch(layout, start, n, data as Record<FileName, NpyTypedArray>, into)), n);
-          k++;
-          got = await Promise.all(pending);
-        }
-        pending = undefined;
-        if (!got.every((g) => g.done)) throw new Error('the files\' batches are out of step');
-        await appending;
-      } finally {
-        if (pending) await Promise.allSettled(pending);
-        await Promise.allSettled([appending]);
-        await Promise.allSettled(iterators.map((it) => it.return()));
-      }
+      await sink.finish();
+    } finally {
+      await sink.settle();
     }
-    const seconds = (performance.now() - started) / 1000;
-    if (writer) await writer.commit();
     return {
-      ...core.result({ seconds, sessions: workers + 1 }),
+      ...core.result({ seconds: sink.seconds() }),
       batchRows,
       pred: options.pred,
       target: options.target,
@@ -438,9 +361,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     };
   } finally {
     writer?.abort();
-    // The pool first: its runner here may still be reading a batch from these files.
-    await pool?.close();
-    for (const r of Object.values(readers)) r?.close();
+    for (const r of readers) r.close();
     await core?.release();
   }
 }

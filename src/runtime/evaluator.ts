@@ -1,9 +1,12 @@
 /**
  * The evaluator: the focal loss of batches of predictions against targets, accumulated in
- * float64 on one onnxruntime session, from wherever the batches come. `createEvaluator(options)`
- * takes them from a Node program's memory (typed arrays or onnxruntime Tensors, `add(batch)`);
- * `evaluate()` (evaluate.ts) reads them from `.npy` files and feeds this same evaluator — one
- * mechanism: the same model, graph additions, checks, session and accumulation.
+ * float64 on one onnxruntime session, from wherever the batches come: the core (`EvalCore`) and
+ * its sources. `createEvaluator(options)` takes them from a Node program's memory (typed arrays or
+ * onnxruntime Tensors, `add(batch)`; `losses: true` returns each batch's per-element losses);
+ * `evaluate()` (evaluate.ts) reads them from `.npy` files and `evaluateNetwork()`
+ * (evaluate-network.ts) from a network's input files, through one read-ahead stream (stream.ts) —
+ * one mechanism: the same model, graph additions, data rules (rules.ts), checks, session and
+ * accumulation.
  *
  * The model: either built here from loss options, or a focal-onnx model (a file or its bytes),
  * whose options are read back from its `focal.*` metadata.
@@ -16,7 +19,8 @@
  *   relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at 16M), whereas a block of 256
  *   rounds to ~1e-7 and the errors of the blocks average out (the result is within ~2e-9 of a
  *   float64 reference at 10^8 elements). Batches are tiled by blocks of the largest divisor of
- *   their rows up to the block size. The per-element losses leave the graph only for `out`.
+ *   their rows up to the block size. The per-element losses leave the graph only for `out` /
+ *   `losses`.
  * - A model file: used as it is, with the same outputs added. Its reduction decides: `mean` — each
  *   batch's mean times its count; `sum` — each batch's sum; `none` — `loss_sum`, as above. The
  *   batch values are accumulated in float64, but each batch's own float32 reduction limits the
@@ -35,19 +39,20 @@
  * the loss graph itself (~1.2 ns an element for predictions, up to ~5 for 0/1 float targets,
  * whose two-way branch mispredicts). Other types (float16, integer and bool targets, class
  * indices, weights) are scanned in JS before the run. A rejected batch adds nothing: the
- * evaluator goes on with the next.
+ * evaluator goes on with the next. Small batches from memory (up to SMALL_BATCH_ELEMENTS) run on a
+ * graph of their own, where those checks and block sums would cost more than the loss: every loss
+ * cast to float64 and summed, every check in JS (its session opened at the first such batch).
  */
 import { performance } from 'perf_hooks';
 import { DataError, UsageError, quote } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
-import { NpyDType, NpyTypedArray } from '../io/npy';
-import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions } from '../losses';
-import { ModelInfo, TensorInfo, decodeModel, ModelFormatError } from '../onnx';
+import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
+import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions, rowSource } from '../losses';
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs } from './eval-outputs';
-import { loadModelFile } from './model-file';
-import { optionsFromMetadata } from '../losses';
+import { decodeModelFile, loadModelFile } from './model-file';
+import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -63,7 +68,7 @@ interface ModelInputs {
 /** The model the evaluator runs, before its graph additions. */
 export interface ModelPlan {
   readonly options: FocalOptions;
-  /** The model's bytes and inputs: read already (a file), or built now (options; ~10 ms, so after a pool's workers start). */
+  /** The model's bytes and inputs: read already (a file), or built when asked (options; ~10 ms). */
   readonly build: () => { readonly bytes: Uint8Array; readonly io: ModelInputs };
   /** The user's model (its file, or `the model` for bytes): its failures are then the user's. */
   readonly modelFile?: string;
@@ -71,8 +76,9 @@ export interface ModelPlan {
   readonly graphReduction: Reduction;
   /** Element types and ranks the model takes, known before it is built. */
   readonly inputs: BatchSpec['inputs'];
-  /** The label / class count the model fixes (its pred input's last dim), if any. */
+  /** The label / class count the model fixes (its pred input's last dim), if any, and the option that fixes it (as the user named it). */
   readonly fixedRow?: number;
+  readonly fixedBy?: string;
   /** A network and its loss: the output the loss takes as predictions, and the network's inputs. */
   readonly predOutput?: string;
   readonly feedNames?: readonly string[];
@@ -106,7 +112,7 @@ function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
  * and its loss: the loss takes that output as its predictions, and the network's inputs (every
  * input but `target` and `weight`) come with each batch.
  */
-export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: FocalOptions | undefined, source: string, output?: string): ModelPlan {
+export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: FocalOptions | undefined, source: string, output?: string): ModelPlan {
   if (options) checkEvaluable(options, (x) => x, true);
   if (options && options.reduction === 'mean' && (countsTargets(options) || options.normalize !== 'elements')) {
     // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number to add up.
@@ -122,12 +128,12 @@ export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: Focal
         "export one with 'focal-onnx export', or give the loss flags instead of --model",
     );
   }
-  const find = (name: string): TensorInfo | undefined => info.graph.inputs.find((i) => i.name === name);
+  const find = (name: string) => io.inputs.find((i) => i.name === name);
   let pred: InputSpec | undefined;
   let predShape: Dims | undefined;
   if (output !== undefined) {
-    const out = info.graph.outputs.find((x) => x.name === output);
-    if (!out) throw new UsageError(`${source}: has no output ${quote(output)}; its outputs are ${info.graph.outputs.map((x) => x.name).join(', ')}`);
+    const out = io.outputs.find((x) => x.name === output);
+    if (!out) throw new UsageError(`${source}: has no output ${quote(output)}; its outputs are ${io.outputs.map((x) => x.name).join(', ')}`);
     if (!['float16', 'float32', 'float64'].includes(out.dtype)) throw new UsageError(`${source}: output ${quote(output)} is ${out.dtype}; predictions must be float16, float32 or float64`);
     predShape = out.shape;
   } else {
@@ -137,22 +143,28 @@ export function planFromModel(bytes: Uint8Array, info: ModelInfo, options: Focal
   const target = inputSpec(find('target'), source, 'target');
   const w = find('weight');
   const weight = w ? inputSpec(w, source, 'weight') : undefined;
-  if (!info.graph.outputs.some((x) => x.name === 'loss')) throw new UsageError(`${source}: has no output 'loss'; expected a focal-onnx model`);
+  if (!io.outputs.some((x) => x.name === 'loss')) throw new UsageError(`${source}: has no output 'loss'; expected a focal-onnx model`);
   const fixed = options.task !== 'binary' && predShape && predShape.length >= 2 ? predShape[predShape.length - 1] : undefined;
   return {
     options,
-    build: () => ({ bytes, io: info.graph }),
+    build: () => ({ bytes, io }),
     modelFile: source,
     graphReduction: options.reduction,
     inputs: { ...(pred ? { pred } : {}), target, ...(weight ? { weight } : {}) },
     fixedRow: typeof fixed === 'number' ? fixed : undefined,
-    ...(output !== undefined ? { predOutput: output, feedNames: info.graph.inputs.map((i) => i.name).filter((n) => n !== 'target' && n !== 'weight') } : {}),
+    ...(output !== undefined ? { predOutput: output, feedNames: io.inputs.map((i) => i.name).filter((n) => n !== 'target' && n !== 'weight') } : {}),
   };
+}
+
+/** The label / class count a per-label option list fixes, and that option as the user named it (rowSource). */
+function fixedRowOf(o: FocalOptions, label: Label): { fixedRow?: number; fixedBy?: string } {
+  const r = rowSource(o, label);
+  return r ? { fixedRow: r.count, fixedBy: r.name } : {};
 }
 
 /**
  * The plan for a model built from validated options (dtype and targetDtype resolved). The graph
- * is built when the spec is made (evalSpec): ~10 ms, after a pool's workers have started.
+ * is built when the spec is made (evalSpec): ~10 ms.
  */
 export function planFromOptions(o: FocalOptions, label: Label = (x) => x): ModelPlan {
   checkEvaluable(o, label);
@@ -172,7 +184,7 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x): Model
       target: { dtype: o.targetDtype, rank: (o.task === 'multilabel' && o.targetFormat !== 'index') || (o.task === 'multiclass' && o.targets === 'soft') ? 2 : 1 },
       ...(o.weight !== 'none' ? { weight: { dtype: o.dtype, rank: o.task === 'multilabel' && o.weight === 'element' && !o.labelMean ? 2 : 1 } } : {}),
     },
-    fixedRow: o.task === 'binary' ? undefined : (o.classWeight?.length ?? (Array.isArray(o.posWeight) ? o.posWeight.length : undefined) ?? (Array.isArray(o.alpha) ? o.alpha.length : undefined)),
+    ...fixedRowOf(o, label),
   };
 }
 
@@ -183,9 +195,10 @@ const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
 /**
  * The model with the evaluator's outputs (eval-outputs.ts) and what its batches need, ready for a
  * session. `targetData` is the element type the targets will come in, when known (a file's): the
- * target check runs in the graph only for the model's own float type.
+ * target check runs in the graph only for the model's own float type. `withSmall`: also the graph
+ * for small batches (BatchSpec.small; createEvaluator's batches come in any size).
  */
-export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
+export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = false): BatchSpec {
   const o = plan.options;
   const built = plan.build();
   const find = (name: string) => built.io.inputs.find((i) => i.name === name);
@@ -206,27 +219,33 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType): BatchSpec {
   const soft = o.targets === 'soft';
   const targetInGraph =
     (o.task !== 'multiclass' || soft) && !countsTargets(o) && realFloat(inputs.target.dtype) && (targetData === undefined || targetData === inputs.target.dtype);
-  const graph = (): EvalGraph => {
+  const graph = (small: boolean): EvalGraph => {
+    // Small batches: float64 sums, the checks in JS (see BatchSpec.small).
+    const pred = !small && predInGraph;
+    const target = !small && targetInGraph;
     const bytes = addEvalOutputs(built.bytes, {
       sums: sums ? (labels ? 'labels' : 'total') : false,
-      checkPred: predInGraph,
-      checkTarget: targetInGraph && soft ? 'soft' : targetInGraph,
+      float64Sums: small,
+      checkPred: pred,
+      checkTarget: target && soft ? 'soft' : target,
       ...(predOutput !== undefined ? { predName: predOutput } : {}),
     });
     const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
     if (sums && labels) fetches.push(EVAL_OUTPUTS.labelSums);
-    if (predInGraph) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
-    if (targetInGraph) fetches.push(EVAL_OUTPUTS.target);
+    if (pred) fetches.push(EVAL_OUTPUTS.predMin, EVAL_OUTPUTS.predMax);
+    if (target) fetches.push(EVAL_OUTPUTS.target);
     if (o.normalized && sums) fetches.push('focal_sum');
-    return { bytes, sums, predInGraph, targetInGraph, fetches };
+    return { bytes, sums, blocks: !sums ? false : !small ? 'tiles' : labels ? 'one' : false, predInGraph: pred, targetInGraph: target, fetches };
   };
   return {
     options: o,
     graphReduction: plan.graphReduction,
-    graph: graph(),
+    graph: graph(false),
+    ...(withSmall ? { small: graph(true) } : {}),
     inputs,
     modelFile: plan.modelFile,
     fixedRow: plan.fixedRow,
+    fixedBy: plan.fixedBy,
     ...(predOutput !== undefined ? { predOutput, feedNames: plan.feedNames } : {}),
   };
 }
@@ -272,6 +291,15 @@ class Accumulator {
   }
 }
 
+/**
+ * Batches of up to this many predictions run on the small-batch graph (BatchSpec.small) where the
+ * evaluator has one: below it the graph's checks and block sums cost more than the JS scan
+ * (measured on the evaluator's core against a bare session.run, load ~10 on 2 cores: 1,000
+ * elements 1.21× against 1.72×, 4,000 1.39× against 1.52×, 8,000 1.39× against 1.43×, 16,000
+ * 1.27× against 1.26×).
+ */
+export const SMALL_BATCH_ELEMENTS = 1 << 14;
+
 // ---- the evaluator's core -------------------------------------------------------------------------
 
 /** What the evaluator has accumulated: the same fields as `evaluate()`'s result, less its files'. */
@@ -297,7 +325,7 @@ export interface EvaluatorResult {
   readonly rows: number;
   readonly batches: number;
   readonly ep: ExecutionProvider;
-  /** Sessions that ran batches side by side: 1, or (evaluate() on large files) this thread's and workers'. */
+  /** Sessions that ran batches side by side: 1 (kept from when `evaluate()` had a worker pool). */
   readonly sessions: number;
   /** Seconds of evaluating (check, run, accumulate; for files also read and write); and of loading the session. */
   readonly seconds: number;
@@ -311,7 +339,7 @@ export interface EvaluatorResult {
 
 /**
  * The evaluator proper: one session, the batch runner, the float64 accumulation. Batches come in
- * as `BatchData` (run here) or as outcomes of the same runner in a worker (evaluate.ts's pool).
+ * as `BatchData` from every source (memory, files, a network's files); `run` then `accept`.
  */
 export class EvalCore {
   private readonly acc: Accumulator;
@@ -327,10 +355,16 @@ export class EvalCore {
   private batches = 0;
   private busy = 0;
 
+  /** The small batches' runner (spec.small), on a session of its own opened at the first small batch. */
+  private small: Promise<BatchRunner> | undefined;
+  private smallRunner: BatchRunner | undefined;
+  private smallSession: Session | undefined;
+
   constructor(
     readonly spec: BatchSpec,
     readonly session: Session,
-    readonly loadSeconds: number,
+    public loadSeconds: number,
+    private readonly options: SessionOptions = {},
   ) {
     this.acc = new Accumulator(spec.graphReduction);
     this.runner = new BatchRunner(spec, session);
@@ -339,19 +373,32 @@ export class EvalCore {
   /** Opens the session for `spec`. */
   static async open(spec: BatchSpec, options: SessionOptions): Promise<EvalCore> {
     const t0 = performance.now();
-    const session = await asFileError(spec.modelFile, 'onnxruntime cannot load it', () => createSession(spec.graph.bytes, { ...options, modelName: spec.modelFile }));
-    return new EvalCore(spec, session, (performance.now() - t0) / 1000);
+    const session = await EvalCore.load(spec, spec.graph, options);
+    return new EvalCore(spec, session, (performance.now() - t0) / 1000, options);
   }
 
-  /** Runs a batch on this session (nothing accumulated: see `accept`). */
+  private static load(spec: BatchSpec, graph: EvalGraph, options: SessionOptions): Promise<Session> {
+    return asFileError(spec.modelFile, 'onnxruntime cannot load it', () => createSession(graph.bytes, { ...options, modelName: spec.modelFile }));
+  }
+
+  /** Runs a batch (nothing accumulated: see `accept`): a small one, where the spec has its graph, on that. */
   run(b: BatchData): Promise<BatchOutcome> {
-    return this.runner.run(b);
+    const small = this.spec.small;
+    if (!small || b.pred === undefined || b.pred.data.length > SMALL_BATCH_ELEMENTS) return this.runner.run(b);
+    if (this.smallRunner) return this.smallRunner.run(b);
+    this.small ??= (async () => {
+      const t0 = performance.now();
+      this.smallSession = await EvalCore.load(this.spec, small, this.options);
+      this.loadSeconds += (performance.now() - t0) / 1000;
+      return (this.smallRunner = new BatchRunner(this.spec, this.smallSession, small));
+    })();
+    return this.small.then((r) => r.run(b));
   }
 
   /** The label count of the multi-label batches so far (every batch must have the same). */
   labelCount: number | undefined;
 
-  /** Adds a batch's outcome (from `run`, or a worker's runner), with the seconds it took when known. */
+  /** Adds a batch's outcome (from `run`), with the seconds it took when known. */
   accept(outcome: BatchOutcome, seconds = 0): void {
     if (outcome.sum !== undefined) this.acc.addSums(outcome.sum, outcome.labelSums);
     else this.acc.addReduced(outcome.loss as HostTensor, outcome.count, outcome.weightSum ?? 0);
@@ -423,8 +470,10 @@ export class EvalCore {
     };
   }
 
-  release(): Promise<void> {
-    return this.session.release();
+  async release(): Promise<void> {
+    await Promise.allSettled([this.small]);
+    await this.smallSession?.release();
+    await this.session.release();
   }
 }
 
@@ -468,21 +517,36 @@ export interface EvaluatorOptions extends SessionOptions {
   readonly model?: string | Uint8Array;
   /**
    * With `model`: a network and its loss in one model (e.g. attached), whose loss takes this output
-   * of the network as its predictions. Batches then give the network's inputs (`inputs`) instead
+   * of the network as its predictions (default: the one an attached model's metadata names).
+   * Batches then give the network's inputs (`inputs`) instead
    * of `pred`, and `dims` of that output.
    */
   readonly output?: string;
+  /**
+   * Each `add` resolves to its batch's per-element losses (in the loss dtype: `dims` the
+   * predictions' for binary and multilabel, without the last axis for multiclass and label mean).
+   * Needs a model that computes them: built from loss options, or a file of reduction none.
+   */
+  readonly losses?: boolean;
   /** Names options in messages (the CLI passes its flag names). */
   readonly label?: Label;
+}
+
+/** A batch's per-element losses (EvaluatorOptions.losses). */
+export interface BatchLosses {
+  readonly dims: readonly number[];
+  /** float32, float64, or float16 bits. */
+  readonly data: Float32Array | Float64Array | Uint16Array;
 }
 
 export interface Evaluator {
   /**
    * Checks and runs one batch, and adds its losses. A bad batch is refused with a one-line
    * DataError / UsageError naming it (`batch 3: …`) and adds nothing; the evaluator goes on.
-   * Calls run in turn (a call made while another runs waits for it).
+   * Calls run in turn (a call made while another runs waits for it). Resolves to the batch's
+   * per-element losses with `losses: true`.
    */
-  add(batch: EvaluatorBatch): Promise<void>;
+  add(batch: EvaluatorBatch): Promise<BatchLosses | undefined>;
   /** The running result: every batch added so far. */
   result(): EvaluatorResult;
   /** Frees the session. Idempotent; `add` after it is an error. */
@@ -522,7 +586,9 @@ function arrayOf(v: unknown, what: string, batch: string, boolTarget: boolean): 
 }
 
 const dimsText = (d: readonly number[]): string => `[${d.join(', ')}]`;
-const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+
+const FIELDS: readonly string[] = ['pred', 'target', 'weight', 'dims'];
+const NETWORK_FIELDS: readonly string[] = ['inputs', 'target', 'weight', 'dims'];
 
 /** The caller's batch k as BatchData, with every shape and type checked against the model. */
 function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
@@ -530,12 +596,10 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   const { options: o, inputs } = core.spec;
   if (typeof b !== 'object' || b === null) throw new UsageError(`${name}: must be an object { pred, target, weight?, dims? }, got ${b === null ? 'null' : typeof b}`);
   const network = core.spec.predOutput !== undefined;
-  const fields = network ? ['inputs', 'target', 'weight', 'dims'] : ['pred', 'target', 'weight', 'dims'];
-  const shape = network ? '{ inputs, target, weight?, dims }' : '{ pred, target, weight?, dims? }';
-  for (const key of Object.keys(b)) {
+  for (const key in b) {
     if (key === 'pred' && network) throw new UsageError(`${name}: has pred, but the evaluator's model computes its predictions (output '${core.spec.predOutput}'); give its inputs`);
     if (key === 'inputs' && !network) throw new UsageError(`${name}: has inputs, but the evaluator's model takes its predictions as 'pred'`);
-    if (!fields.includes(key)) throw new UsageError(`${name}: unknown field ${quote(key)}; a batch is ${shape}`);
+    if (!(network ? NETWORK_FIELDS : FIELDS).includes(key)) throw new UsageError(`${name}: unknown field ${quote(key)}; a batch is ${network ? '{ inputs, target, weight?, dims }' : '{ pred, target, weight?, dims? }'}`);
   }
   if (b.target === undefined) throw new UsageError(`${name}: target is missing`);
   let pred: ReturnType<typeof arrayOf> | undefined;
@@ -578,34 +642,23 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     const what = o.task === 'multilabel' ? 'labels' : 'classes';
     const fixed = core.spec.fixedRow;
     if (fixed !== undefined && fixed !== last) {
-      throw new DataError(
-        `${name}: pred has ${last} ${what} (dims ${dimsText(dims)}), but ${core.spec.modelFile ?? `the loss (alpha lists ${fixed} values)`} is for ${fixed} ${what}`,
-      );
+      throw new DataError(`${name}: pred has ${last} ${what} (dims ${dimsText(dims)}), but ${core.spec.modelFile ?? `the loss (${core.spec.fixedBy} lists ${fixed} values)`} is for ${fixed} ${what}`);
     }
     if (o.task === 'multilabel' && core.labelCount !== undefined && core.labelCount !== last) {
       throw new DataError(`${name}: pred has ${last} labels (dims ${dimsText(dims)}), but the batches before it had ${core.labelCount}`);
     }
   }
-  const boolTarget = inputs.target.dtype === 'bool';
-  const target = arrayOf(b.target, 'target', name, boolTarget);
-  const rows = o.task === 'binary' ? product(dims) : product(dims.slice(0, -1));
-  const classIndices = (o.task === 'multiclass' && o.targets !== 'soft') || o.targetFormat === 'index';
-  const targetCount = classIndices ? rows : product(dims);
-  if (target.data.length !== targetCount) {
-    const want = classIndices ? `one class index per row: ${targetCount}` : `one per prediction: ${targetCount}`;
+  const layout = lossLayout(o, dims);
+  const target = arrayOf(b.target, 'target', name, inputs.target.dtype === 'bool');
+  if (target.data.length !== product(layout.targetDims)) {
+    const want = targetKind(o) === 'indices' ? `one class index per row: ${layout.rows}` : `one per prediction: ${layout.elements}`;
     throw new DataError(`${name}: target holds ${target.data.length} elements${target.dims ? ` (dims ${dimsText(target.dims)})` : ''}; expected ${want} (pred dims ${dimsText(dims)})`);
   }
-  if (classIndices) {
-    if (target.dtype !== 'int64' && target.dtype !== 'int32') throw new DataError(`${name}: target holds ${target.dtype}; ${o.task === 'multiclass' ? 'multiclass' : 'index'} targets are class indices: int64 (BigInt64Array) or int32 (Int32Array)`);
-  } else if (o.targets === 'soft') {
-    if (target.dtype !== 'float16' && target.dtype !== 'float32' && target.dtype !== 'float64') throw new DataError(`${name}: target holds ${target.dtype}; soft targets must be float16, float32 or float64`);
-  } else if (!['float16', 'float32', 'float64', 'uint8', 'bool', 'int32', 'int64'].includes(target.dtype)) {
-    throw new DataError(`${name}: target holds ${target.dtype}; ${o.task} targets must be float, uint8, bool, int32 or int64`);
-  }
-  const targetDims = classIndices ? dims.slice(0, -1) : dims;
+  const targetRule = targetTypeProblem(o, target.dtype, true);
+  if (targetRule) throw new DataError(`${name}: target holds ${target.dtype}; ${targetRule}`);
   const result: { dims: readonly number[]; pred?: BatchArray; target: BatchArray; weight?: BatchArray; feeds?: Record<string, HostTensor>; predPlace?: BatchPlace } = {
     dims,
-    target: { dtype: target.dtype, data: target.data, place: { file: name, element: 'target element', start: 0, shape: targetDims } },
+    target: { dtype: target.dtype, data: target.data, place: { file: name, element: 'target element', start: 0, shape: layout.targetDims } },
   };
   if (pred) result.pred = { dtype: pred.dtype, data: pred.data, place: { file: name, element: 'pred element', start: 0, shape: dims } };
   else {
@@ -615,20 +668,12 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   if (b.weight !== undefined) {
     if (!inputs.weight) throw new UsageError(`${name}: has weights, but the evaluator's loss takes none (its model has no input 'weight')`);
     const w = arrayOf(b.weight, 'weight', name, false);
-    if (w.dtype !== 'float32' && w.dtype !== 'float64' && w.dtype !== 'float16') throw new DataError(`${name}: weight holds ${w.dtype}; weights must be float32, float64 or float16`);
-    // What the loss's weight input takes: one per row (sample), or one per per-element loss
-    // (element: a prediction's, but a row's where the loss is per row, multiclass or label mean);
-    // a model whose metadata does not say takes either.
-    const perLoss = o.task === 'multiclass' || o.labelMean ? rows : product(dims);
-    const wants: [string, number][] = [];
-    if (o.weight !== 'sample') wants.push([perLoss === rows && o.task !== 'binary' ? 'one per row' : 'one per prediction', perLoss]);
-    if (o.weight !== 'element' && !wants.some(([, n]) => n === rows)) wants.push(['one per row', rows]);
-    if (!wants.some(([, n]) => n === w.data.length)) {
-      const want = wants.map(([what, n]) => `${what} (${n})`).join(' or ');
-      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${want} (pred dims ${dimsText(dims)})`);
+    const weightRule = weightTypeProblem(w.dtype);
+    if (weightRule) throw new DataError(`${name}: weight holds ${w.dtype}; ${weightRule}`);
+    if (!weightCounts(o, layout).some(([, n]) => n === w.data.length)) {
+      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${weightsText(weightCounts(o, layout))} (pred dims ${dimsText(dims)})`);
     }
-    const wDims = w.data.length === product(dims) ? dims : dims.slice(0, -1).length ? dims.slice(0, -1) : [rows];
-    result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: wDims } };
+    result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: weightDims(dims, w.data.length) } };
   } else if (inputs.weight) {
     throw new UsageError(`${name}: weight is missing; the evaluator's loss takes weights (its model has an input 'weight')`);
   }
@@ -660,26 +705,11 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
   if (options.model === undefined) {
     return planFromOptions(normalizeOptions({ ...(options.loss ?? {}), asFunction: false, withGrad: false }, label), label);
   }
-  if (typeof options.model === 'string') {
-    const m = loadModelFile(options.model);
-    return planFromModel(m.bytes, m.info, m.options, options.model, options.output);
-  }
-  if (!(options.model instanceof Uint8Array)) throw new UsageError(`model must be a file name or the model's bytes (Uint8Array), got ${typeof options.model}`);
-  let info: ModelInfo;
-  try {
-    info = decodeModel(options.model);
-  } catch (e) {
-    if (e instanceof ModelFormatError) throw new UsageError(`model: ${e.message}`);
-    throw e;
-  }
-  let o: FocalOptions | undefined;
-  try {
-    o = optionsFromMetadata(info.metadata, info.opsets[''] ?? info.opsets['ai.onnx'] ?? 0);
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof SyntaxError) throw new UsageError(`model: its focal.* metadata is invalid: ${e.message}`);
-    throw e;
-  }
-  return planFromModel(options.model, info, o, 'the model', options.output);
+  if (typeof options.model !== 'string' && !(options.model instanceof Uint8Array)) throw new UsageError(`model must be a file name or the model's bytes (Uint8Array), got ${typeof options.model}`);
+  const m = typeof options.model === 'string' ? loadModelFile(options.model) : decodeModelFile(options.model, 'model');
+  // An attached model (focal-onnx attach) names the output its loss takes.
+  const output = options.output ?? m.info.metadata['focal.output'];
+  return planFromModel(m.bytes, m.info.graph, m.options, typeof options.model === 'string' ? options.model : 'the model', output);
 }
 
 /**
@@ -690,25 +720,46 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
   const threads = options.threads;
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) throw new UsageError(`threads must be a positive integer, got ${threads}`);
   const plan = evaluatorPlan(options);
-  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan));
+  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true));
+  const o = spec.options;
+  if (options.losses && (spec.graphReduction !== 'none' || o.normalized)) {
+    throw new UsageError(
+      o.normalized
+        ? `losses: ${(options.label ?? ((x: string) => x))('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; the per-element losses would come before that division`
+        : `losses: needs the per-element losses, but ${spec.modelFile} has reduction ${spec.graphReduction}; use a model exported with reduction none, or loss options`,
+    );
+  }
   const core = await EvalCore.open(spec, options);
   let k = 0;
   let closed = false;
+  let inFlight = 0;
   let queue: Promise<unknown> = Promise.resolve();
-  const addOne = async (batch: EvaluatorBatch, index: number): Promise<void> => {
+  const settled = (): void => {
+    inFlight--;
+  };
+  const addOne = async (batch: EvaluatorBatch, index: number): Promise<BatchLosses | undefined> => {
     if (closed) throw new UsageError(`batch ${index}: the evaluator is closed`);
-    const b = batchData(core, batch, index);
-    if (product(b.dims) === 0) return;
+    let b = batchData(core, batch, index);
+    if (product(b.dims) === 0) return undefined;
+    let losses: BatchLosses | undefined;
+    if (options.losses) {
+      const layout = lossLayout(o, b.dims);
+      losses = { dims: layout.lossDims, data: typedArrayFor(o.dtype, layout.count) as BatchLosses['data'] };
+      b = { ...b, into: losses.data };
+    }
     const t0 = performance.now();
     const outcome = await core.run(b);
-    if (spec.options.task === 'multilabel') core.labelCount ??= b.dims[b.dims.length - 1];
+    if (o.task === 'multilabel') core.labelCount ??= b.dims[b.dims.length - 1];
     core.accept(outcome, (performance.now() - t0) / 1000);
+    return losses;
   };
   return {
     add(batch) {
       const index = k++;
-      const run = queue.then(() => addOne(batch, index));
-      queue = run.catch(() => undefined);
+      // In turn: straight away when nothing runs, else after the batch before it.
+      const run = inFlight === 0 ? addOne(batch, index) : queue.then(() => addOne(batch, index));
+      inFlight++;
+      queue = run.then(settled, settled);
       return run;
     },
     result: () => core.result(),

@@ -1,10 +1,10 @@
 /**
  * Running focal-loss models: sessions on the CPU or CUDA (the only onnxruntime-node import is in
- * session.ts), the static CUDA placement check, and the evaluator (evaluator.ts: `createEvaluator`,
- * batches from memory; its per-batch work in batch.ts, its graph additions in eval-outputs.ts /
- * eval-blocks.ts), which `evaluate` (evaluate.ts) feeds from `.npy` files (file-batches.ts), on
- * large files with worker-thread sessions too (pool.ts / eval-worker.ts); and `evaluateNetwork`
- * (evaluate-network.ts), a user's network with the loss attached, fed from `.npy` files.
+ * session.ts), the static CUDA placement check, and the evaluator — one core (evaluator.ts: the
+ * model and its graph additions, eval-outputs.ts; the per-batch checks and run, batch.ts; the
+ * task's data rules, rules.ts; the float64 accumulation) fed by three sources: batches from memory
+ * (`createEvaluator`), prediction files (`evaluate`, evaluate.ts) and a network's input files
+ * (`evaluateNetwork`, evaluate-network.ts), the files through one read-ahead stream (stream.ts).
  */
 export {
   CudaUnavailableError,
@@ -28,7 +28,7 @@ export type {
 export { CUDA_KNOWN_OPS, checkCudaPlacement, formatPlacement } from './placement';
 export type { NodePlacement, PlacementReport } from './placement';
 export { createEvaluator } from './evaluator';
-export type { BatchValue, Evaluator, EvaluatorBatch, EvaluatorOptions, EvaluatorResult, TensorLike } from './evaluator';
+export type { BatchLosses, BatchValue, Evaluator, EvaluatorBatch, EvaluatorOptions, EvaluatorResult, TensorLike } from './evaluator';
 export { DEFAULT_BATCH_ELEMENTS, MAX_WORKERS, MIN_POOL_BATCHES, evaluate } from './evaluate';
 export type { EvaluateOptions, EvaluateProgress, EvaluateResult } from './evaluate';
 export { DEFAULT_NETWORK_BATCH_ELEMENTS, evaluateNetwork } from './evaluate-network';

@@ -1,7 +1,7 @@
 /**
  * The bytes of a user's .onnx file, file-system problems as one-line `UsageError`s. Apart from
  * model-file.ts (which decodes the model) so that a session can be made from a path without
- * loading the protobuf code: the evaluator's worker threads start faster without it.
+ * loading the protobuf code.
  */
 import * as fs from 'fs';
 import { UsageError } from '../errors';

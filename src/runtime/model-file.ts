@@ -19,12 +19,16 @@ export interface ModelFile {
 
 /** Reads and decodes `file`; a file that is not an ONNX model or has bad focal.* metadata is the user's error. */
 export function loadModelFile(file: string): ModelFile {
-  const bytes = readModelFile(file);
+  return decodeModelFile(readModelFile(file), file);
+}
+
+/** Decodes a model's bytes (`source` names it in messages: its file, or `model`). */
+export function decodeModelFile(bytes: Uint8Array, source: string): ModelFile {
   let info: ModelInfo;
   try {
     info = decodeModel(bytes);
   } catch (e) {
-    if (e instanceof ModelFormatError) throw new UsageError(`${file}: ${e.message}`);
+    if (e instanceof ModelFormatError) throw new UsageError(`${source}: ${e.message}`);
     throw e;
   }
   let options: FocalOptions | undefined;
@@ -32,8 +36,8 @@ export function loadModelFile(file: string): ModelFile {
     options = optionsFromMetadata(info.metadata, info.opsets[''] ?? info.opsets['ai.onnx'] ?? 0);
   } catch (e) {
     // A UsageError names the bad option; a SyntaxError comes from a list (focal.alpha) that is not JSON.
-    if (e instanceof UsageError || e instanceof SyntaxError) throw new UsageError(`${file}: its focal.* metadata is invalid: ${e.message}`);
+    if (e instanceof UsageError || e instanceof SyntaxError) throw new UsageError(`${source}: its focal.* metadata is invalid: ${e.message}`);
     throw e;
   }
-  return { file, bytes, info, options };
+  return { file: source, bytes, info, options };
 }

@@ -15,29 +15,14 @@ import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { UsageError } from '../../src/errors';
 import { AttachedModel, attachLoss } from '../../src/attach';
-import { buildLoss, LossOptions } from '../../src/losses';
+import { buildLoss } from '../../src/losses';
 import { Graph, buildModel, decodeModelProto, op, serializeModel } from '../../src/onnx';
 import { checkCudaPlacement, formatPlacement } from '../../src/runtime/placement';
+import { NETWORKS, NETWORKS_DIR, NetworkEntry } from '../helpers/networks';
 import { describePython, runPython } from '../helpers/python';
 
-const DIR = path.join(__dirname, '..', 'fixtures', 'networks');
+const DIR = NETWORKS_DIR;
 
-interface NetworkEntry {
-  name: string;
-  input: string;
-  inputShape: number[];
-  output: string;
-  outputShape: number[];
-  loss: LossOptions;
-  x: number[];
-  forward: number[];
-  target: unknown;
-  targetDtype: 'int64' | 'float32';
-  referenceLoss: number;
-  models: { file: string; exporter: string; irVersion: number; opset: number; bytes: number }[];
-}
-
-const NETWORKS = (JSON.parse(fs.readFileSync(path.join(DIR, 'networks.json'), 'utf8')) as { networks: NetworkEntry[] }).networks;
 const CASES = NETWORKS.flatMap((n) => n.models.map((m) => ({ n, m })));
 
 function targetTensor(n: NetworkEntry): ort.Tensor {

@@ -60,8 +60,8 @@ describePython('bench peers (bench/bench-peers.py)', (python) => {
 
   const slow = PEERS.filter((p) => p.id.startsWith('torch-compile'));
   if (!COMPILE) {
-    // eslint-disable-next-line no-console
-    console.warn(`skipped ${slow.map((p) => p.id).join(', ')}: they compile (30–70 s); CI runs them, or FOCAL_TEST_COMPILE=1`);
+    // One line, no stack trace (console.warn in jest prints where it was called).
+    process.stderr.write(`test/bench/bench-peers.test.ts: skipped ${slow.map((p) => p.id).join(', ')}: they compile (30–70 s); CI runs them, or FOCAL_TEST_COMPILE=1\n`);
   }
   const peers = PEERS.filter((p) => COMPILE || !slow.includes(p));
   it.each(peers.map((p) => [p.id, p.logits] as const))(

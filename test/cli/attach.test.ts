@@ -109,7 +109,7 @@ describe("the README's attach and eval --network examples", () => {
   it('eval --network prints the loss the README shows, which is the reference loss', async () => {
     const r = await runCli(command('eval --network'));
     expect(r.code).toBe(0);
-    const shown = /^# (loss +[\d.]+ \(mean over 64 rows\))/m.exec(readme)?.[1];
+    const shown = /^(loss +[\d.]+ \(mean over 64 rows\))$/m.exec(readme)?.[1];
     expect(r.stdout.split('\n')[0]).toBe(shown);
     const ref = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'networks', 'networks.json'), 'utf8')) as { networks: { name: string; samples?: { referenceLoss: number } }[] }).networks.find(
       (n) => n.name === 'cnn',

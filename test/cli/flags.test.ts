@@ -163,7 +163,7 @@ function detectionFlagRows(base: readonly string[]): Record<string, Row> {
     '--label-axis 0': r(['--label-axis', '0'], '--label-axis', 'a non-zero integer', '0'),
     '--label-axis not an integer': r(['--label-axis', '1.5'], '--label-axis', 'an integer', "'1.5'"),
     '--label-axis for binary': r(['--label-axis', '1'], '--label-axis', 'task multilabel or multiclass', '1'),
-    '--like a detection preset for the wrong task': r(['--like', 'detectron2', '--task', 'binary'], '--like', 'task multilabel', 'binary'),
+    '--like a detection preset for the wrong task': r(['--like', 'detectron2', '--task', 'binary'], '--like', '--task multilabel', 'binary'),
   };
 }
 
@@ -173,12 +173,15 @@ const EXPORT_ROWS = table({
   '--weight unknown': { argv: [...EXPORT, '--weight', 'W.npy'], names: '--weight', accepts: 'sample, element', echoes: "'W.npy'" },
   '--with-grad with a value': { argv: [...EXPORT, '--with-grad=1'], names: '--with-grad', accepts: '=true / =false', echoes: "'1'" },
   '--json with a value': { argv: [...EXPORT, '--json=no'], names: '--json', accepts: '=true / =false', echoes: "'no'" },
-  '--output missing': { argv: ['export', '--gamma', '1'], names: '--output', accepts: 'required', echoes: null },
-  '--output missing its value': { argv: ['export', '-o'], names: '--output', accepts: 'FILE.onnx', echoes: null },
-  '--output given twice': { argv: [...EXPORT, '--output', '@other.onnx'], names: '--output', accepts: 'more than once', echoes: null },
-  '--output in a missing directory': { argv: ['export', '-o', '@missing/m.onnx'], names: '@missing/m.onnx', accepts: 'does not exist', echoes: null },
-  '--output under a regular file': { argv: ['export', '-o', '@a-file/m.onnx'], names: '@a-file/m.onnx', accepts: 'not a directory', echoes: null },
-  '--output a directory': { argv: ['export', '-o', '@a-dir'], names: '@a-dir', accepts: 'is a directory', echoes: null },
+  '--out missing': { argv: ['export', '--gamma', '1'], names: '--out (-o)', accepts: 'required', echoes: null },
+  '--out missing its value': { argv: ['export', '-o'], names: '--out', accepts: 'FILE.onnx', echoes: null },
+  '--out given twice': { argv: [...EXPORT, '--out', '@other.onnx'], names: '--out', accepts: 'more than once', echoes: null },
+  // --output: the flag's earlier name, an alias of --out.
+  '--output missing its value': { argv: ['export', '--output'], names: '--output', accepts: 'FILE.onnx', echoes: null },
+  '--output with --out': { argv: [...EXPORT, '--output', '@other.onnx'], names: '--out and --output', accepts: 'give one', echoes: null },
+  '--out in a missing directory': { argv: ['export', '-o', '@missing/m.onnx'], names: '@missing/m.onnx', accepts: 'does not exist', echoes: null },
+  '--out under a regular file': { argv: ['export', '-o', '@a-file/m.onnx'], names: '@a-file/m.onnx', accepts: 'not a directory', echoes: null },
+  '--output (the alias) a directory': { argv: ['export', '--output', '@a-dir'], names: '@a-dir', accepts: 'is a directory', echoes: null },
   'a positional argument': { argv: [...EXPORT, 'model.onnx'], names: 'positional', accepts: 'no positional', echoes: "'model.onnx'" },
 });
 
@@ -339,6 +342,46 @@ describe('the command itself', () => {
       expect({ argv, code: r.code, stderr: r.stderr }).toEqual({ argv, code: 0, stderr: '' });
     }
     fs.rmSync(p('good.onnx'));
+  });
+});
+
+/** One vocabulary: -o / --out is the output file in every command that writes one; --version everywhere. */
+describe('-o, --out and --version in every command', () => {
+  const net = ['attach', '@model-none.onnx', '--output', 'loss'];
+  const evalNone = ['eval', '--pred', '@pred.npy', '--target', '@target.npy', '--reduction', 'none'];
+  it.each<[string, string[], string]>([
+    ['export', ['export'], 'out.onnx'],
+    ['attach', net, 'out.onnx'],
+    ['eval', evalNone, 'out.npy'],
+  ])('%s writes its output with -o and with --out, the same bytes', async (_name, argv, file) => {
+    const written: Buffer[] = [];
+    for (const flag of ['-o', '--out']) {
+      const r = await runCli(resolve([...argv, flag, `@${file}`]));
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(r.stdout).toContain(p(file));
+      written.push(fs.readFileSync(p(file)));
+      fs.rmSync(p(file));
+    }
+    expect(written[1].equals(written[0])).toBe(true);
+  });
+
+  it("export --output (the flag's earlier name) still writes the file", async () => {
+    const r = await runCli(resolve(['export', '--output', '@old.onnx']));
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(fs.readFileSync(p('old.onnx')).equals(Buffer.from(buildLoss({}).bytes))).toBe(true);
+    fs.rmSync(p('old.onnx'));
+  });
+
+  it.each([[[] as string[]], ...COMMANDS.map((c) => [[c.name]])])('%j --version and -V print the version; --help lists them', async (argv) => {
+    const { VERSION } = await import('../../src/version');
+    for (const flag of ['--version', '-V']) {
+      const r = await runCli([...argv, flag]);
+      expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+    }
+    const help = await runCli([...argv, '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^ {2}-V, --version +print the version/m);
+    if (argv.length && argv[0] !== 'inspect') expect(help.stdout).toMatch(/^ {2}-o, --out /m);
   });
 });
 

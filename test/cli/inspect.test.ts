@@ -1,6 +1,6 @@
 /**
  * `focal-onnx inspect`: opset, IR, inputs and outputs with shapes, nodes by op, the loss options
- * from the metadata, and the static CUDA placement (exit 3 with `--ep cuda` when a node would
+ * from the metadata, the formula (the model's doc_string), and the static CUDA placement (exit 3 with `--ep cuda` when a node would
  * leave the GPU).
  */
 import * as fs from 'fs';
@@ -35,6 +35,22 @@ describe('focal-onnx inspect', () => {
     expect(r.stdout).toMatch(/^nodes {5}\d+: .*Mul ×\d.*ReduceSum/m);
     expect(r.stdout).toMatch(/^loss {6}multilabel probs α=\[0\.2,0\.8\] γ=2 sum eps=0\.0001 float32 opset 17 arith$/m);
     expect(r.stdout).toMatch(/^CUDA {6}runs wholly on CUDA: \d+ kernel nodes and \d+ constants, all with CUDA kernels$/m);
+  });
+
+  it("prints the formula: the model's doc_string, wrapped, every word of it", async () => {
+    const m = buildLoss({ alpha: 0.5, reduction: 'sum' });
+    const r = await runCli(['inspect', modelFile('formula.onnx', m.bytes)]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    const start = lines.findIndex((l) => l.startsWith('formula   '));
+    expect(start).toBeGreaterThan(0);
+    const block = [lines[start].slice(10)];
+    for (let i = start + 1; lines[i].startsWith(' '.repeat(10)); i++) block.push(lines[i].slice(10));
+    expect(block.length).toBeGreaterThan(1);
+    for (const l of block) expect(l.length).toBeLessThanOrEqual(90);
+    expect(block.join(' ')).toMatch(/^Binary focal loss .*loss = -alpha_t \* \(1 - clamp\(p_t, eps, 1\)\)\^gamma \* log\(clamp\(p_t, eps, 1\)\)\. .*alpha = 0\.5, gamma = 2, eps = 0\.0001, reduction = sum/);
+    const json = JSON.parse((await runCli(['inspect', modelFile('formula.onnx', m.bytes), '--json'])).stdout) as { docString: string };
+    expect(block.join(' ')).toBe(json.docString.trim().split(/\s+/).join(' '));
   });
 
   it('shows the function of the function form', async () => {

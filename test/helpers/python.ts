@@ -5,7 +5,7 @@
  *
  * `.ci/run` makes the venv and exports `FOCAL_PYTHON`; locally `.venv/bin/python` is used when it
  * exists. Where neither is there, `venvPython()` is undefined and `describePython` skips its tests
- * with a note — except under CI (`CI=true`), where a missing venv is an error, so CI never passes
+ * (global-setup.ts says so in one line) — except under CI (`CI=true`), where a missing venv is an error, so CI never passes
  * by skipping them.
  */
 import { spawnSync } from 'child_process';
@@ -26,12 +26,13 @@ export function venvPython(): string | undefined {
   return undefined;
 }
 
-/** `describe`, or `describe.skip` with a console note when there is no venv (never under CI). */
+/**
+ * `describe`, or `describe.skip` when there is no venv (never under CI); the run's one note about
+ * it is printed once, before the suites (test/helpers/global-setup.ts).
+ */
 export function describePython(name: string, fn: (python: string) => void): void {
   const python = venvPython();
   if (python === undefined) {
-    // eslint-disable-next-line no-console
-    console.warn(`skipped "${name}": no Python venv (bash scripts/setup-python.sh)`);
     describe.skip(name, () => fn(''));
     return;
   }

@@ -53,6 +53,36 @@ describe('writeFileAtomic', () => {
     expect(tempFilesIn(dir())).toEqual([]);
   });
 
+  it('writes straight into a device or a FIFO, which stays what it was (never renamed over /dev/null)', async () => {
+    writeFileAtomic('/dev/null', new Uint8Array([1, 2, 3]));
+    expect(fs.statSync('/dev/null').isCharacterDevice()).toBe(true);
+    expect(tempFilesIn('/dev')).toEqual([]);
+    const fifo = path.join(dir(), 'a-fifo');
+    require('child_process').execFileSync('mkfifo', [fifo]);
+    const reader = new Promise<string>((resolve, reject) => {
+      const c = spawn('cat', [fifo]);
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.on('close', () => resolve(out));
+      c.on('error', reject);
+    });
+    writeFileAtomic(fifo, [Buffer.from('through '), Buffer.from('the fifo')]);
+    expect(await reader).toBe('through the fifo');
+    expect(fs.statSync(fifo).isFIFO()).toBe(true);
+    expect(tempFilesIn(dir())).toEqual([]);
+  });
+
+  it('refuses a socket as a destination', async () => {
+    const sock = path.join(dir(), 'a-socket');
+    const server = require('net').createServer();
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      expect(() => writeFileAtomic(sock, new Uint8Array(1))).toThrow(`${sock}: cannot write: is a socket; expected a file path`);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('refuses a path through a regular file', () => {
     const file = path.join(dir(), 'plain');
     fs.writeFileSync(file, '');

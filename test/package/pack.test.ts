@@ -84,7 +84,6 @@ describe('npm pack, installed into a fresh project', () => {
     expect(files).toContain('dist/src/index.d.ts');
     expect(files).toContain('dist/src/build.js');
     expect(files).toContain('dist/src/build.d.ts');
-    expect(files).toContain('dist/src/runtime/eval-worker.js');
     expect(files).toContain('models/binary-probs.onnx');
     const unexpected = files.filter(
       (f) => !(f === 'package.json' || f === 'README.md' || f === 'LICENSE' || f.startsWith('bin/') || /^dist\/src\/.*\.(js|d\.ts)$/.test(f) || /^models\/[^/]+\.(onnx|md)$/.test(f)),
@@ -110,7 +109,7 @@ describe('npm pack, installed into a fresh project', () => {
   });
 
   // One program per module system: build a loss, evaluate a batch in memory and two files (the
-  // files in 100 batches on 2 sessions: the worker script is in the package), print the losses.
+  // files in 100 batches on one session), print the losses.
   const program = (imports: string): string => `${imports}
 const fs = require_fs;
 const path = require_path;
@@ -140,7 +139,7 @@ const path = require_path;
     expect(Math.abs(o.mem / expected - 1)).toBeLessThan(1e-6);
     expect(o.file).toBeGreaterThan(0);
     expect(o.batches).toBe(100);
-    expect(o.sessions).toBe(2);
+    expect(o.sessions).toBe(1);
   }
 
   it('works from ESM (import)', () => {
@@ -300,5 +299,93 @@ const before = loaded();
     const bad = run(bin, ['eval', '--pred', 'missing.npy', '--target', 'missing.npy'], project);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^focal-onnx: missing\.npy: .*\n$/);
+  });
+  // examples/, copied into the fresh project and run there as a user would: each prints what it
+  // says, with the numbers of the formula.
+  it('ships LICENSE, and no install-time build (prepack, not prepare)', () => {
+    expect(files).toContain('LICENSE');
+    const installed = JSON.parse(fs.readFileSync(path.join(project, 'node_modules', pkg.name, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    expect(installed.scripts?.prepare).toBeUndefined();
+    expect(installed.scripts?.install).toBeUndefined();
+    expect(installed.scripts?.postinstall).toBeUndefined();
+  });
+
+  describe('examples/, run from the fresh project', () => {
+    const examples = path.join(ROOT, 'examples');
+    let home: string;
+    beforeAll(() => {
+      home = path.join(project, 'examples');
+      fs.cpSync(examples, home, { recursive: true });
+    });
+
+    it('has an ESM, a CommonJS and a TypeScript program, and the browser page', () => {
+      const names = fs.readdirSync(examples).sort();
+      expect(names.filter((n) => n.endsWith('.mjs')).length).toBeGreaterThan(0);
+      expect(names.filter((n) => n.endsWith('.cjs')).length).toBeGreaterThan(0);
+      expect(names.filter((n) => n.endsWith('.ts')).length).toBeGreaterThan(0);
+      expect(fs.existsSync(path.join(examples, 'browser', 'index.html'))).toBe(true);
+    });
+
+    it('export.mjs writes the multi-label loss with its gradient', () => {
+      const r = run(process.execPath, ['export.mjs'], home);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      const written = fs.readFileSync(path.join(home, 'focal-multilabel.onnx'));
+      expect(r.stdout).toBe(
+        [`wrote focal-multilabel.onnx (${written.length} bytes)`, 'inputs  pred float32[N, 3], target float32[N, 3]', 'outputs loss float32[], grad float32[N, 3]', ''].join('\n'),
+      );
+    });
+
+    it('evaluate.cjs evaluates two batches from memory: the seed formula over the 9 elements', () => {
+      const r = run(process.execPath, ['evaluate.cjs'], home);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      // −α_t (1 − p_t)² log p_t, α per label 0.25, 0.5, 0.75, on the float32 inputs.
+      const p = [0.9, 0.2, 0.6, 0.1, 0.7, 0.3, 0.4, 0.8, 0.5].map(Math.fround);
+      const t = [1, 0, 1, 0, 1, 1, 0, 1, 1];
+      const el = p.map((x, i) => {
+        const a = [0.25, 0.5, 0.75][i % 3];
+        const pt = t[i] ? x : 1 - x;
+        return -(t[i] ? a : 1 - a) * (1 - pt) ** 2 * Math.log(pt);
+      });
+      const perLabel = [0, 1, 2].map((l) => (el[l] + el[l + 3] + el[l + 6]) / 3);
+      expect(r.stdout).toBe(`loss ${(el.reduce((x, y) => x + y) / 9).toFixed(7)} over 9 elements\nper label ${perLabel.map((x) => x.toFixed(4)).join(' ')}\n`);
+    });
+
+    it('attach.ts compiles (strict) and evaluates its tiny network with the loss attached', () => {
+      const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+      const c = run(process.execPath, [tsc, '--strict', '--module', 'commonjs', '--target', 'ES2022', '--lib', 'ES2022', '--types', 'node', '--skipLibCheck', 'attach.ts'], home);
+      expect(c.stdout + c.stderr).toBe('');
+      const r = run(process.execPath, ['attach.js'], home);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      // The same network and loss in float64: softmax focal loss, α none, γ 2, eps 1e-4, mean.
+      const W = [0.5, -1.0, 0.25, 1.5, 0.5, -0.5, -1.0, 0.75, 1.0, 0.25, -0.25, 0.5];
+      const b = [0.1, 0.0, -0.1];
+      const X = [[1, 0, 0, 1], [0, 1, 1, 0], [0.5, 0.5, -1, 2], [1, 1, 1, 1], [-1, 0, 0.5, 0.25]];
+      const target = [1, 2, 0, 1, 2];
+      const losses = X.map((x, n) => {
+        const z = [0, 1, 2].map((c) => b[c] + x.reduce((s, v, k) => s + v * W[k * 3 + c], 0));
+        const e = z.map((v) => Math.exp(v - Math.max(...z)));
+        const pt = Math.min(Math.max(e[target[n]] / e.reduce((s, v) => s + v), 1e-4), 1);
+        return -((1 - pt) ** 2) * Math.log(pt);
+      });
+      expect(r.stdout).toBe(
+        'attached: x float32[N, 4], target int64[N] → logits float32[N, 3], loss float32[], grad float32[N, 3]\n' +
+          `loss ${(losses.reduce((s, v) => s + v) / 5).toFixed(6)} (mean over 5 rows)\n`,
+      );
+    }, 120_000);
+  });
+
+  it("--ep cuda without the CUDA provider names what to run in a dependent project (not this repository's script)", () => {
+    const bin = path.join(project, 'node_modules', '.bin', 'focal-onnx');
+    fs.writeFileSync(path.join(project, 'p.npy'), Buffer.from(fs.readFileSync(path.join(ROOT, 'samples', 'pred.npy'))));
+    fs.writeFileSync(path.join(project, 't.npy'), Buffer.from(fs.readFileSync(path.join(ROOT, 'samples', 'target.npy'))));
+    const r = run(bin, ['eval', '--pred', 'p.npy', '--target', 't.npy', '--ep', 'cuda'], project);
+    if (r.code === 0) {
+      // A machine with the CUDA provider installed and a GPU: it ran there.
+      expect(r.stdout).toMatch(/^provider +cuda/m);
+      return;
+    }
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^focal-onnx: --ep cuda: .*'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node' in your project.*\n$/);
+    expect(r.stderr).not.toContain('setup:cuda');
   });
 });

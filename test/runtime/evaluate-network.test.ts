@@ -4,33 +4,18 @@
  * formula), per-label sums for multi-label outputs of rank 2 and 3, reduction sum, integer
  * targets, and every refusal as one line naming the file or flag.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { DataError, UsageError } from '../../src/errors';
 import { writeNpy } from '../../src/io/npy';
-import { LossOptions } from '../../src/losses';
 import { evaluateNetwork } from '../../src/runtime/evaluate-network';
 import { runCli, scratchDir } from '../helpers/cli';
+import { NETWORKS, NETWORKS_DIR, NetworkEntry, network } from '../helpers/networks';
 
-const DIR = path.join(__dirname, '..', 'fixtures', 'networks');
+const DIR = NETWORKS_DIR;
 const dir = scratchDir('focal-eval-network-');
 const file = (name: string): string => path.join(dir(), name);
 
-interface NetworkEntry {
-  name: string;
-  input: string;
-  inputShape: number[];
-  output: string;
-  outputShape: number[];
-  loss: LossOptions;
-  x: number[];
-  target: unknown;
-  targetDtype: 'int64' | 'float32';
-  referenceLoss: number;
-  models: { file: string; exporter: string }[];
-}
-const NETWORKS = (JSON.parse(fs.readFileSync(path.join(DIR, 'networks.json'), 'utf8')) as { networks: NetworkEntry[] }).networks;
-const byName = (name: string): NetworkEntry => NETWORKS.find((n) => n.name === name) as NetworkEntry;
+const byName = network;
 
 /** The network's sample rows repeated `times` times: the mean loss stays the reference's. */
 function files(n: NetworkEntry, times: number, targetType: 'float32' | 'int64' | 'uint8' | 'int32' = n.targetDtype): { x: string; t: string } {
@@ -168,8 +153,8 @@ describe('focal-onnx eval --network', () => {
 
   it.each([
     ['--pred with --network', ['--pred', 'p.npy'], /--network takes the predictions from the network: drop --pred/],
-    ['--out with --network', ['--out', 'l.npy'], /drop --out/],
-    ['--weight with --network', ['--weight', 'w.npy'], /--weight is not taken with --network/],
+    ['--model with --network', ['--model', 'm.onnx'], /--network takes the predictions from the network: drop --model/],
+    ['a --weight file that does not exist', ['--weight', 'w.npy'], /w\.npy: .*does not exist/],
     ['a --feed without =', ['--feed', 'images'], /--feed must be INPUT=FILE\.npy/],
     ['the same input twice', ['--feed', 'images=a.npy'], /--feed images=… is given more than once/],
     ['an opset other than the network’s', ['--opset', '13'], /--opset 13 does not match .*which uses opset 17/],

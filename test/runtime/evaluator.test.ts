@@ -14,9 +14,10 @@ import { f32ToF16Bits } from '../../src/io/float16';
 import { writeNpy } from '../../src/io/npy';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { decodeModelProto, serializeModel } from '../../src/onnx';
+import { pairFine } from '../../src/runtime/checks';
 import { CudaUnavailableError } from '../../src/runtime/session';
 import * as session from '../../src/runtime/session';
-import { EvalCore, EvaluatorBatch, EvaluatorResult, createEvaluator } from '../../src/runtime/evaluator';
+import { EvalCore, EvaluatorBatch, EvaluatorResult, SMALL_BATCH_ELEMENTS, createEvaluator } from '../../src/runtime/evaluator';
 import { evaluate } from '../../src/runtime/evaluate';
 import { mulberry32 } from '../../scripts/prng';
 import { scratchDir } from '../helpers/cli';
@@ -246,7 +247,7 @@ describe('accumulation', () => {
     try {
       const settled = await Promise.allSettled([ev.add(good), ev.add({ pred: Float32Array.from([0.5, 2]), target: Float32Array.from([0, 1]) }), ev.add(good)]);
       expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-      expect(String((settled[1] as PromiseRejectedResult).reason.message)).toBe('batch 1: pred element 1 is 2; probabilities must be in [0, 1] (for scores or logits, use the logits input)');
+      expect(String((settled[1] as PromiseRejectedResult).reason.message)).toBe('batch 1: pred element 1 is 2; probabilities must be in [0, 1] (for scores or logits, use --input logits; input: \'logits\' in the API)');
       const alone = await createEvaluator({ loss: { reduction: 'sum' }, threads: 1 });
       await alone.add(good);
       const r = ev.result();
@@ -263,15 +264,53 @@ describe('accumulation', () => {
 // ---- one session, one mechanism ---------------------------------------------------------------------
 
 describe('one session, and one mechanism for memory and files', () => {
-  it('opens one session for all the batches it is given', async () => {
+  it('opens one session for all the batches it is given, and one more at the first small batch (SMALL_BATCH_ELEMENTS)', async () => {
     const spy = jest.spyOn(session, 'createSession');
     try {
       const ev = await createEvaluator({ threads: 1 });
-      for (let k = 0; k < 5; k++) await ev.add({ pred: Float32Array.from([0.2, 0.7]), target: Float32Array.from([0, 1]) });
-      await ev.close();
       expect(spy).toHaveBeenCalledTimes(1);
+      const big = SMALL_BATCH_ELEMENTS + 2;
+      for (let k = 0; k < 3; k++) await ev.add({ pred: new Float32Array(big).fill(0.3), target: new Float32Array(big) });
+      expect(spy).toHaveBeenCalledTimes(1);
+      for (let k = 0; k < 5; k++) await ev.add({ pred: Float32Array.from([0.2, 0.7]), target: Float32Array.from([0, 1]) });
+      await ev.add({ pred: new Float32Array(big).fill(0.3), target: new Float32Array(big) });
+      await ev.close();
+      expect(spy).toHaveBeenCalledTimes(2);
+      // Both graphs give the same losses: 4 big batches of p = 0.3, t = 0, and 5 of [0.2, 0.7] against [0, 1].
+      const near = (p: number, t: number): number => -(t ? 0.25 * (1 - p) ** 2 * Math.log(p) : 0.75 * p ** 2 * Math.log(1 - p));
+      const sum = 4 * big * near(0.3, 0) + 5 * (near(0.2, 0) + near(0.7, 1));
+      expect(Math.abs(ev.result().sum - sum)).toBeLessThan(1e-6 * sum);
     } finally {
       spy.mockRestore();
+    }
+  });
+
+  it('the one-pass check of a small batch (pairFine) passes exactly what the separate checks pass', () => {
+    const ok = (p: number[], t: number[], F: typeof Float32Array | typeof Float64Array = Float32Array): boolean =>
+      pairFine(F === Float32Array ? 'float32' : 'float64', F.from(p), F === Float32Array ? 'float32' : 'float64', F.from(t));
+    expect(ok([0, 1, 0.5, -0], [0, 1, -0, 1])).toBe(true);
+    for (const bad of [1.0000001, -1e-40, NaN, Infinity, -Infinity]) expect([bad, ok([0.5, bad], [0, 1])]).toEqual([bad, false]);
+    for (const bad of [0.5, -1, 2, Infinity, NaN, 1e-30]) expect([bad, ok([0.5, 0.5], [0, bad])]).toEqual([bad, false]);
+    expect(ok([0.5, 1 + 1e-12], [0, 1], Float64Array)).toBe(false);
+    // Other types, or types that differ, are left to the separate checks.
+    expect(pairFine('float16', new Uint16Array(2), 'float16', new Uint16Array(2))).toBe(false);
+    expect(pairFine('float32', new Float32Array(2), 'uint8', new Uint8Array(2))).toBe(false);
+  });
+
+  it('checks small batches in JS as large ones in the graph: the same one-line errors', async () => {
+    const ev = await createEvaluator({ threads: 1 });
+    try {
+      for (const n of [8, SMALL_BATCH_ELEMENTS + 8]) {
+        const pred = new Float32Array(n).fill(0.5);
+        pred[5] = 1.5;
+        await expect(ev.add({ pred, target: new Float32Array(n) })).rejects.toThrow(/^batch \d+: pred element 5 is 1\.5; probabilities must be in \[0, 1\]/);
+        const target = new Float32Array(n);
+        target[6] = 0.5;
+        await expect(ev.add({ pred: new Float32Array(n).fill(0.5), target })).rejects.toThrow(/^batch \d+: target element 6 is 0\.5; binary targets must be 0 or 1$/);
+      }
+      expect(ev.result().batches).toBe(0);
+    } finally {
+      await ev.close();
     }
   });
 
@@ -364,7 +403,7 @@ describe('models', () => {
       const r = await evaluate({ pred: files[0], target: files[1], weight: files[2], model: modelFile, threads: 1, batchSize: 4 });
       expect(Math.abs(r.sum / expected - 1)).toBeLessThan(1e-6);
       expect(r.batches).toBe(2);
-      await expect(evaluate({ pred: files[0], target: files[1], model: modelFile, threads: 1 })).rejects.toThrow(/takes weights \(an input 'weight'\); give the weight file/);
+      await expect(evaluate({ pred: files[0], target: files[1], model: modelFile, threads: 1 })).rejects.toThrow(/takes weights \(an input 'weight'\); give them with --weight W.npy/);
       // Loss options with a weight file: its shape decides the weight input (here one per element = per sample).
       const fromFlags = await evaluate({ pred: files[0], target: files[1], weight: files[2], threads: 1, batchSize: 4 });
       expect(fromFlags.options.weight).toBe('sample');

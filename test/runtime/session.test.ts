@@ -43,6 +43,20 @@ describe('createSession on the CPU', () => {
     }
   });
 
+  it('with spinning off (the file sources), two threads give the same losses', async () => {
+    const bytes = buildLoss({ reduction: 'none' }).bytes;
+    const p = f32(Array.from({ length: 4096 }, (_, i) => 0.01 + (0.98 * i) / 4096));
+    const t = f32(Array.from({ length: 4096 }, (_, i) => i % 2));
+    const a = await createSession(bytes, { threads: 2, spinning: false });
+    const b = await createSession(bytes, { threads: 2 });
+    try {
+      expect(Array.from((await a.run({ pred: p, target: t })).loss.data as Float32Array)).toEqual(Array.from((await b.run({ pred: p, target: t })).loss.data as Float32Array));
+    } finally {
+      await a.release();
+      await b.release();
+    }
+  });
+
   it('writes into pre-allocated outputs, returning the same array', async () => {
     const s = await createSession(buildLoss({ reduction: 'none' }).bytes);
     try {
