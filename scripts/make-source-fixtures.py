@@ -226,6 +226,12 @@ def main():
     x, t = randn(5, 3), bits(5, 3)
     case("monai sum gamma 0.5 [N, C]", lib, {"like": "monai", "reduction": "sum", "gamma": 0.5}, x, t, monai_run(reduction="sum", gamma=0.5),
          "FocalLoss(gamma=0.5, reduction='sum')")
+    x, t = randn(10, 3), ints(3, 10)
+    case("monai to_onehot_y mean [N, C]", lib, {"like": "monai", "targetFormat": "index"}, x, t,
+         lambda x, t: monai_run(to_onehot_y=True)(x, t.unsqueeze(1)), "FocalLoss(to_onehot_y=True), target [N, 1]")
+    x, t = randn(6, 3), bits(6, 3)
+    case("monai alpha weight mean [N, C]", lib, {"like": "monai", "alpha": 0.75, "classWeight": w}, x, t,
+         monai_run(alpha=0.75, weight=w), f"FocalLoss(alpha=0.75, weight={w})")
 
     # ---- smp ----
     d = os.path.join(src, "smp")
