@@ -2,7 +2,7 @@
 """Make test/fixtures/detection-cases.json: golden numbers for the detection and segmentation
 conventions (index targets with a background class, ignored targets, normalization by positives or a
 number or an input, class and positive weights, FL*, normalized and reduced focal loss) and the
-presets mmdet, detectron2, smp, kornia and monai.
+presets mmdet, detectron2, smp and kornia (MONAI's cases come from its own file: scripts/make-source-fixtures.py).
 
 What it does
     Each case is a focal-onnx option set (as `buildLoss` takes it, `like` included), float64 data made
@@ -49,12 +49,13 @@ PRESETS = {
     "detectron2": dict(task="multilabel", input="logits", eps=0, alpha=0.25, gamma=2, reduction="mean", targetFormat="index", ignoreIndex=-1, normalize="positives"),
     "smp": dict(task="binary", input="logits", eps=0, alpha="none", gamma=2, reduction="mean"),
     "kornia": dict(task="multilabel", input="logits", eps=0, alpha=0.25, gamma=2, reduction="none", ignoreIndex=-100, countIgnored=True),
-    "monai": dict(task="multilabel", input="logits", eps=0, alpha="none", gamma=2, reduction="mean"),
+    "monai": dict(task="multilabel", input="logits", eps=0, alpha="none", gamma=2, reduction="mean", spatialMean=True),
     # Issue 12's preset (src/losses/presets.ts), for FL* on soft targets.
     "fvcore": dict(input="logits", eps=0, alpha="none", gamma=2, reduction="none", targets="soft"),
 }
 DEFAULTS = dict(task="binary", input="probs", alpha=0.25, gamma=2, reduction="mean", eps=1e-4, targetFormat="dense", ignoreIndex=None,
-                normalize="elements", classWeight=None, posWeight=None, variant="focal", normalized=False, reducedThreshold=None, countIgnored=False)
+                normalize="elements", classWeight=None, posWeight=None, variant="focal", normalized=False, reducedThreshold=None, countIgnored=False,
+                spatialMean=False)
 
 
 def resolve(options):
@@ -141,7 +142,8 @@ def formula(options, pred, target, normalizer=None, sample_weight=None):
         return loss
     total = loss.sum()
     if red == "sum":
-        return total
+        # MONAI's sum (spatialMean): the spatial mean first; on rank <= 2 (no spatial axes) the mean of all.
+        return total / (loss.numel() if loss.ndim <= 2 else loss.numel() // (loss.shape[0] * loss.shape[1 if o["task"] == "binary" else -1])) if o["spatialMean"] else total
     n = o["normalize"]
     if n == "elements":
         d = float(valid.numel()) if o["countIgnored"] else vf.sum()
@@ -292,19 +294,7 @@ def build_cases():
     case("kornia focal_loss multiclass mean", {"task": "multiclass", "input": "logits", "eps": 0, "alpha": [0.75, 0.25, 0.25, 0.25], "classWeight": w4, "ignoreIndex": 255, "normalize": N * C}, x, t,
          library=lambda x, t: ref.kornia_focal_loss(x, t, alpha=0.25, reduction="mean", weight=torch.tensor(w4, dtype=F64), ignore_index=255),
          call=f"kornia focal_loss(pred, target, alpha=0.25, reduction='mean', weight={w4}, ignore_index=255)")
-    # MONAI 1.5.0: FocalLoss() (sigmoid), weight, alpha, to_onehot_y.
-    g = gen(600)
-    x, t = logits(g, 6, 4), dense(g, 6, 4)
-    case("monai default", {"like": "monai"}, x, t, library=lambda x, t: ref.monai_focal_loss(x, t), call="monai FocalLoss()")
-    g = gen(601)
-    x, t = logits(g, 6, 3), dense(g, 6, 3)
-    case("monai weight alpha sum", {"like": "monai", "classWeight": [0.2, 1.0, 3.0], "alpha": 0.75, "reduction": "sum"}, x, t,
-         library=lambda x, t: ref.monai_focal_loss(x, t, alpha=0.75, weight=[0.2, 1.0, 3.0], reduction="sum"),
-         call="monai FocalLoss(alpha=0.75, weight=[0.2, 1.0, 3.0], reduction='sum')")
-    g = gen(602)
-    x, t = logits(g, 10, 3), index(g, 10, 3)
-    case("monai to_onehot_y", {"like": "monai", "targetFormat": "index"}, x, t, library=lambda x, t: ref.monai_focal_loss(x, t, to_onehot_y=True),
-         call="monai FocalLoss(to_onehot_y=True)")
+    # MONAI: its own file runs in scripts/make-source-fixtures.py (test/fixtures/source-cases.json); no hand-written reference here.
     # PyTorch BCEWithLogitsLoss(pos_weight): gamma 0, no alpha.
     g = gen(700)
     x, t = logits(g, 10, 3), dense(g, 10, 3, p=0.4)

@@ -23,7 +23,7 @@
  */
 import type { onnx } from 'onnx-proto';
 import { UsageError, quote } from '../errors';
-import { BuildExtras, FocalOptions, Label, LossOptions, RowSource, Task, buildLoss, normalizeOptions, rowSource } from '../losses';
+import { BuildExtras, FocalOptions, Label, LossOptions, RowSource, buildLoss, normalizeOptions, rowSource } from '../losses';
 import { DType, MAX_OPSET, MIN_OPSET, ModelFormatError, Shape, decodeModelProto, serializeModel } from '../onnx';
 import { codeName, dtypeFromCode } from '../onnx/dtype';
 
@@ -107,7 +107,8 @@ function sig(v: onnx.IValueInfoProto): TensorSig {
 const shapeText = (s: readonly (number | string | null)[]): string => `[${s.map((d) => d ?? '?').join(', ')}]`;
 
 /** The loss's pred shape for the network output's shape, checked against the task (the target's follows from it, `ioShapes`). */
-function predShapeFor(task: Task, dims: readonly (number | string | null)[], where: string, fixed: RowSource | undefined): Shape {
+function predShapeFor(o: FocalOptions, dims: readonly (number | string | null)[], where: string, fixed: RowSource | undefined, label: Label): Shape {
+  const task = o.task;
   // Unknown dimensions get symbols of their own (the builder needs a number or a symbol).
   const pred: (number | string)[] = dims.map((d, k) => (d === null ? `${COLLISION_PREFIX}dim${k}` : d));
   switch (task) {
@@ -115,13 +116,18 @@ function predShapeFor(task: Task, dims: readonly (number | string | null)[], whe
       if (pred.length === 0) throw new UsageError(`${where} is a scalar; binary predictions need at least one axis`);
       return pred;
     case 'multilabel':
-      if (pred.length < 2) throw new UsageError(`${where} has shape ${shapeText(dims)}; multilabel predictions need [N, …, L], the labels on the last axis`);
+      if (pred.length < 2) throw new UsageError(`${where} has shape ${shapeText(dims)}; multilabel predictions need [N, …, L], the labels on the last axis (or on ${label('labelAxis')})`);
       break;
     case 'multiclass':
-      if (pred.length !== 2) throw new UsageError(`${where} has shape ${shapeText(dims)}; multiclass predictions must be [N, C]`);
+      // [N, C], or channel-first [B, C, d1, …] with the classes on axis 1 (labelAxis 1).
+      if (pred.length !== 2 && !(pred.length > 2 && o.labelAxis === 1)) {
+        throw new UsageError(`${where} has shape ${shapeText(dims)}; multiclass predictions must be [N, C], or [B, C, d1, …] with ${label('labelAxis')} 1`);
+      }
       break;
   }
-  const last = pred.length - 1;
+  const a = o.labelAxis < 0 ? pred.length + o.labelAxis : o.labelAxis;
+  if (a < 1 || a >= pred.length) throw new UsageError(`${label('labelAxis')} ${o.labelAxis} is not an axis of ${where} after the first (shape ${shapeText(dims)})`);
+  const last = a;
   if (fixed !== undefined) {
     if (typeof pred[last] === 'number' && pred[last] !== fixed.count) {
       throw new UsageError(`${fixed.text}, but ${where} has ${pred[last]} ${task === 'multilabel' ? 'labels' : 'classes'} (shape ${shapeText(dims)})`);
@@ -177,7 +183,7 @@ export function attachLoss(networkBytes: Uint8Array, options: AttachOptions, con
   if (!dims) throw new UsageError(`${where} has no shape; the loss needs at least its rank`);
 
   const o = normalizeOptions({ ...loss, dtype: dtype as DType as FocalOptions['dtype'], opset }, label);
-  const extras: BuildExtras = { predShape: predShapeFor(o.task, dims, where, rowSource(o, label)) };
+  const extras: BuildExtras = { predShape: predShapeFor(o, dims, where, rowSource(o, label), label) };
   const lm = buildLoss(o, extras);
   return merge(net, lm.model, output, o, opset, source);
 }

@@ -12,7 +12,8 @@ import { UsageError, quote } from '../errors';
 export type FlagSpec =
   | { readonly type: 'string'; readonly description: string; readonly placeholder?: string; readonly alias?: string }
   | { readonly type: 'list'; readonly description: string; readonly placeholder?: string; readonly alias?: string }
-  | { readonly type: 'boolean'; readonly description: string; readonly alias?: string }
+  /** `values`: words the flag may also take (`--normalized label`, `--normalized=label`); bare it is true. */
+  | { readonly type: 'boolean'; readonly description: string; readonly alias?: string; readonly values?: readonly string[] }
   | {
       readonly type: 'number';
       readonly description: string;
@@ -29,7 +30,7 @@ export type FlagSpec =
 
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
 
-type ValueOf<S extends FlagSpec> = S extends { type: 'boolean' } ? boolean : S extends { type: 'number' } ? number : S extends { type: 'list' } ? string[] : string;
+type ValueOf<S extends FlagSpec> = S extends { type: 'boolean'; values: readonly string[] } ? boolean | string : S extends { type: 'boolean' } ? boolean : S extends { type: 'number' } ? number : S extends { type: 'list' } ? string[] : string;
 
 export type ParsedFlags<F extends FlagSpecs> = { -readonly [K in keyof F]?: ValueOf<F[K]> };
 
@@ -98,9 +99,13 @@ export function parseArgs<F extends FlagSpecs>(command: string, specs: F, argv: 
       continue;
     }
     if (spec.type === 'boolean') {
+      const words = spec.values ?? [];
+      // A word the flag takes may also follow it as the next argument.
+      if (text === undefined && i + 1 < argv.length && words.includes(argv[i + 1])) text = argv[++i];
       if (text === undefined || text === 'true') flags[name] = true;
       else if (text === 'false') flags[name] = false;
-      else throw new UsageError(`--${name} takes no value (or =true / =false), got ${quote(text)}`);
+      else if (words.includes(text)) flags[name] = text;
+      else throw new UsageError(`--${name} takes no value (or =true / =false${words.map((w) => ` / ${w}`).join('')}), got ${quote(text)}`);
       continue;
     }
     if (text === undefined) {
@@ -148,7 +153,7 @@ export function formatFlags(specs: FlagSpecs): string {
     const alias = spec.alias ? `-${spec.alias}, ` : '';
     const arg =
       spec.type === 'boolean'
-        ? ''
+        ? spec.values ? ` [${spec.values.join('|')}]` : ''
         : spec.type === 'enum'
           ? ` ${spec.values.join('|')}`
           : ` ${(spec as { placeholder?: string }).placeholder ?? (spec.type === 'number' ? 'N' : 'VALUE')}`;

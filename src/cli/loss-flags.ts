@@ -37,7 +37,7 @@ export function givenLossFlags(flags: Readonly<Record<string, unknown>>, except:
 /** `[--name VALUE]` for each flag of `specs`, wrapped into lines of at most `width` columns after `indent`. */
 export function flagTokens(specs: FlagSpecs, indent: string, width = 100): string {
   const tokens = Object.entries(specs).map(([name, s]) => {
-    const value = s.type === 'boolean' ? '' : s.type === 'enum' ? ` ${s.values.join('|')}` : ` ${s.placeholder ?? (s.type === 'number' ? 'N' : 'VALUE')}`;
+    const value = s.type === 'boolean' ? (s.values ? ` [${s.values.join('|')}]` : '') : s.type === 'enum' ? ` ${s.values.join('|')}` : ` ${s.placeholder ?? (s.type === 'number' ? 'N' : 'VALUE')}`;
     return `[--${name}${value}]`;
   });
   const lines: string[] = [];

@@ -9,7 +9,7 @@ import { commandHelp, COMMANDS } from './main';
 const cell = (text: string): string => text.replace(/\|/g, '\\|');
 
 function valueOf(spec: FlagSpec): string {
-  if (spec.type === 'boolean') return '';
+  if (spec.type === 'boolean') return spec.values ? `[\`${spec.values.join('|')}\`]` : '';
   if (spec.type === 'enum') return `\`${spec.values.join('|')}\``;
   return `\`${spec.placeholder ?? (spec.type === 'number' ? 'N' : 'VALUE')}\``;
 }

@@ -18,15 +18,15 @@
  *   form, which weighs each class).
  */
 import { DType, Value, op } from '../onnx';
-import { Param, toType } from './focal';
+import { Param, atLabelAxis, toType } from './focal';
 
 /** α as the graph sees it: see the top of this file. */
 export type Alpha = number | readonly number[] | Value | null;
 
 export type AlphaSelect =
-  | { readonly kind: 'sigmoid'; readonly t: Value; readonly u?: Value; readonly fast?: boolean }
+  | { readonly kind: 'sigmoid'; readonly t: Value; readonly u?: Value; readonly fast?: boolean; readonly tail?: number }
   | { readonly kind: 'mask'; readonly like: Value; readonly mask: Value; readonly flatMask: Value; readonly sumClasses: (v: Value) => Value }
-  | { readonly kind: 'class'; readonly like: Value; readonly select?: (table: Value) => Value };
+  | { readonly kind: 'class'; readonly like: Value; readonly select?: (table: Value) => Value; readonly tail?: number };
 
 /** −α and α − 1 on numbers; on a value (already in the compute type) in the graph. */
 const NEG = { num: (a: number): number => -a, val: (a: Value): Value => op.neg(a) };
@@ -39,9 +39,12 @@ export function negAlphaT(alpha: Alpha, ct: DType, how: AlphaSelect): Param {
   // The attribute value, cast once on first use.
   let cast: Value | undefined;
   const value = (a: Value): Value => (cast ??= toType(a, ct));
+  // A per-label list broadcasts on the label axis: `tail` axes follow it (sigmoid, labelAxis not last).
+  const tail = how.kind === 'sigmoid' || (how.kind === 'class' && !how.select) ? (how.tail ?? 0) : 0;
+  const dims = (n: number): number[] | undefined => (tail ? [n, ...Array(tail).fill(1)] : undefined);
   /** f(α) as a number, a typed constant (a list) or a value. */
   const signed = (g: Value['graph'], f: typeof NEG): Param =>
-    typeof alpha === 'number' ? f.num(alpha) : alpha instanceof Value ? f.val(value(alpha)) : g.constant(alpha.map(f.num), ct);
+    typeof alpha === 'number' ? f.num(alpha) : alpha instanceof Value ? atLabelAxis(f.val(value(alpha)), tail) : g.constant(alpha.map(f.num), ct, dims(alpha.length));
 
   switch (how.kind) {
     case 'sigmoid': {
@@ -55,7 +58,7 @@ export function negAlphaT(alpha: Alpha, ct: DType, how: AlphaSelect): Param {
         const list = typeof alpha === 'number' ? [alpha] : alpha;
         if (twoPassExact(list, ct)) {
           const slope = list.map((a) => 1 - 2 * a);
-          const k = (v: number[]): number | Value => (typeof alpha === 'number' ? v[0] : t.graph.constant(v, ct));
+          const k = (v: number[]): number | Value => (typeof alpha === 'number' ? v[0] : t.graph.constant(v, ct, dims(v.length)));
           return op.add(op.mul(t, k(slope)), k(list.map(MINUS_ONE.num)));
         }
       }

@@ -81,7 +81,7 @@ function softForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Valu
     m = op.add(op.mul(t, op.sub(1, x)), op.mul(u, x));
   }
   const negBce = op.add(op.mul(t, logP), op.mul(u, log1mP));
-  return focalTerm(negBce, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, u, fast: true }));
+  return focalTerm(negBce, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, u, fast: true, tail: p.labelTail }));
 }
 
 /**
@@ -107,7 +107,7 @@ function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams, vali
     // p_t = u + s·x: x for t = 1 and 1 − x for t = 0, exactly, for any x; then the seed's clamp.
     ({ logPt, m } = clamped(op.add(op.mul(x, op.sub(t, u)), u), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, u, fast: true }), p);
+  return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, u, fast: true, tail: p.labelTail }), p);
 }
 
 function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
@@ -166,7 +166,7 @@ export function binaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx: Gr
     const ls = logSigmoidPair(sx);
     g = focalTermGradLogits(ls.pos, op.exp(ls.neg), p);
   } else g = focalTermGradProbs(op.add(op.sub(1, t), sx), op.sub(t, sx), p);
-  const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t }), x, o, p, ctx, ctx.prep.target);
+  const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, tail: p.labelTail }), x, o, p, ctx, ctx.prep.target);
   return op.mul(finish(g), s);
 }
 
@@ -217,5 +217,5 @@ export function softBinaryGradient(x: Value, target: Value, o: FocalOptions, p: 
   const f = focalFactor(m, p.gamma);
   let core: Value = f ? op.mul(f, dB) : dB;
   if (dmTerm !== undefined) core = op.sub(core, op.mul(dmTerm === 1 ? s : op.mul(s, dmTerm), b));
-  return termsGradient(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t }), x, o, p, ctx, t)({ core });
+  return termsGradient(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, tail: p.labelTail }), x, o, p, ctx, t)({ core });
 }

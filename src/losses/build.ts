@@ -8,12 +8,12 @@
  */
 import { onnx } from 'onnx-proto';
 import { UsageError } from '../errors';
-import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, serializeModel } from '../onnx';
+import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
-import { LossParams, computeType, literalParams, reduce, toType, weighted } from './focal';
+import { LossParams, computeType, labelAxisOf, labelTail, literalParams, reduce, spatialSize, toType, weighted } from './focal';
 import { focalGradient } from './grad';
-import { applyTerms, meanDivisor, prepareTargets, starElements, sumF } from './terms-graph';
+import { applyTerms, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms-graph';
 import { describeTerms, hasTerms } from './terms';
 import { multiclassElements } from './multiclass';
 import { perLabel } from './multilabel';
@@ -61,11 +61,11 @@ export interface BuildExtras {
    */
   readonly predShape?: Shape;
   /**
-   * Add `focal_sum` (float64 scalar): Σ F, the focal factors of the elements not ignored — what
+   * Add `focal_sum` (float64 scalar; [L] per label for 'label'): Σ F, the focal factors of the elements not ignored — what
    * the normalized loss divides by — for an evaluator that builds the loss without `normalized`
    * and divides the whole input's sum by the whole input's Σ F.
    */
-  readonly focalSum?: boolean;
+  readonly focalSum?: boolean | 'label';
 }
 
 type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
@@ -100,14 +100,20 @@ export function ioShapes(o: FocalOptions, predShape?: Shape): { pred: Shape; tar
   const io = predShape !== undefined ? givenShapes(o, predShape) : defaultShapes(o);
   if (o.task === 'multiclass' && o.targets === 'soft') io.target = io.pred;
   if (o.weight === 'none') return io;
-  const rows = o.task === 'multilabel' ? io.pred.slice(0, -1) : o.task === 'multiclass' ? io.pred.slice(0, 1) : io.pred;
+  const rows = o.task === 'binary' ? io.pred : withoutLabels(o, io.pred);
   return { ...io, weight: o.weight === 'sample' ? rows : elementShape(o, io.pred) };
+}
+
+/** `shape` without its label / class axis (labelAxis): a multilabel row's shape, a multiclass loss's. */
+function withoutLabels(o: FocalOptions, shape: Shape): Shape {
+  const a = labelAxisOf(o, shape.length);
+  return shape.filter((_, i) => i !== a);
 }
 
 /** The shape of the per-element loss (reduction none's output) for predictions of shape `pred`. */
 export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): Shape {
-  if (o.task === 'multilabel') return o.labelMean ? pred.slice(0, -1) : pred;
-  return o.task === 'multiclass' ? pred.slice(0, 1) : pred;
+  if (o.task === 'multilabel') return o.labelMean ? withoutLabels(o, pred) : pred;
+  return o.task === 'multiclass' ? withoutLabels(o, pred) : pred;
 }
 
 /**
@@ -120,6 +126,7 @@ function fixedDim(o: FocalOptions): number | string {
 }
 
 function defaultShapes(o: FocalOptions): { pred: Shape; target: Shape } {
+  if (o.task !== 'binary' && labelAxisOf(o, 2) !== 1) throw new UsageError(`labelAxis ${o.labelAxis} is not an axis of the default predictions [N, ${fixedDim(o)}]: give predShape`);
   switch (o.task) {
     case 'binary':
       return { pred: ['N'], target: ['N'] };
@@ -136,23 +143,34 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
     throw new UsageError(`predShape must be a list of sizes (integers >= 0) or names, got ${JSON.stringify(shape)}`);
   }
   const min = o.task === 'binary' ? 1 : 2;
-  if (shape.length < min || (o.task === 'multiclass' && shape.length !== 2)) {
-    const want = { binary: 'of rank 1 or more', multilabel: '[..., L]: rank 2 or more, labels on the last axis', multiclass: '[N, C]' }[o.task];
+  const a = labelAxisOf(o, shape.length);
+  // Multiclass: [N, C], or [B, C, d1, …] with the classes on axis 1 (labelAxis 1).
+  if (shape.length < min || (o.task === 'multiclass' && shape.length !== 2 && a !== 1)) {
+    const want = {
+      binary: 'of rank 1 or more',
+      multilabel: '[..., L]: rank 2 or more, labels on the last axis',
+      multiclass: `[N, C], or [B, C, d1, …] with labelAxis 1`,
+    }[o.task];
     throw new UsageError(`predShape ${text}: ${o.task} predictions must be ${want}`);
   }
+  if (a !== undefined && (a < 1 || a >= shape.length)) {
+    throw new UsageError(`labelAxis ${o.labelAxis} is not an axis of predShape ${text} after the first (axes 1 to ${shape.length - 1}, or -1 to -${shape.length - 1})`);
+  }
+  if (o.task === 'multiclass' && a !== 1) throw new UsageError(`labelAxis ${o.labelAxis}: multiclass predictions hold their classes on axis 1 (predShape ${text})`);
+  if (o.task === 'multilabel' && o.form === 'onehot' && a !== shape.length - 1) throw new UsageError(`labelAxis ${o.labelAxis}: form onehot reads the labels on the last axis; use form arith (predShape ${text})`);
   const pred = [...shape];
-  if (o.task !== 'binary') {
+  if (a !== undefined) {
     const fixed = fixedDim(o);
-    const last = pred[pred.length - 1];
+    const here = pred[a];
     if (typeof fixed === 'number') {
-      if (typeof last === 'number' && last !== fixed) {
-        throw new UsageError(`predShape ${text} has ${last} ${o.task === 'multilabel' ? 'labels' : 'classes'} on its last axis, but ${rowSource(o)?.text}`);
+      if (typeof here === 'number' && here !== fixed) {
+        throw new UsageError(`predShape ${text} has ${here} ${o.task === 'multilabel' ? 'labels' : 'classes'} on its ${a === pred.length - 1 ? 'last axis' : `axis ${a}`}, but ${rowSource(o)?.text}`);
       }
-      pred[pred.length - 1] = fixed;
+      pred[a] = fixed;
     }
   }
-  if (o.task === 'multiclass') return { pred, target: o.targets === 'soft' ? pred : pred.slice(0, 1) };
-  return { pred, target: o.targetFormat === 'index' ? pred.slice(0, -1) : pred };
+  if (o.task === 'multiclass') return { pred, target: o.targets === 'soft' ? pred : withoutLabels(o, pred) };
+  return { pred, target: o.targetFormat === 'index' ? withoutLabels(o, pred) : pred };
 }
 
 /** A human-readable statement of the graph's formula and options (the model's doc_string). */
@@ -177,6 +195,7 @@ export function describeLoss(o: FocalOptions): string {
     );
   }
   if (o.labelMean) parts.push('Each row is first averaged over its labels (per-sample losses [N]).');
+  if (o.spatialMean) parts.push('Sum as MONAI: the elements averaged over the spatial axes first (every element on rank <= 2), then summed.');
   if (o.weight !== 'none') {
     parts.push(
       `Input weight (${o.weight === 'sample' ? 'per sample, [N]' : 'per element'}) multiplies each loss; ` +
@@ -197,22 +216,36 @@ export function describeLoss(o: FocalOptions): string {
  */
 function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams, extras: BuildExtras, normalizer?: Value): [string, Value][] {
   const x = toType(pred, computeType(o));
+  // Per-label tables broadcast on the label axis (labelAxis; trailing 1s where it is not last).
+  const tail = labelTail(o, x.rank);
+  if (tail) p = { ...p, labelTail: tail };
   const prep = prepareTargets(x, target, o);
   let f: Value | undefined;
   const pp: LossParams = { ...p, onTerm: (parts) => (f = parts.f) };
   const raw = o.variant === 'star' ? starElements(x, prep.target, p) : ELEMENTS[o.task](x, prep.target, o, pp, extras.validInputs);
   const applied = applyTerms(x, raw, f, prep, o);
   let elements = applied.loss;
-  if (o.labelMean) elements = reduce(elements, 'mean', { axes: [elements.rank - 1] });
+  if (o.labelMean) elements = reduce(elements, 'mean', { axes: [labelAxisOf(o, elements.rank) as number] });
   elements = weighted(elements, p.weight);
-  const divisor = o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) : 'mean';
+  // perImage: D per image ([B, 1, …], times B), Σ l / D a sum; the gradient divides by the same D.
+  const divisor =
+    o.perImage ? perImageDivisor(x, elements, prep, o) :
+    o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) :
+    o.spatialMean ? spatialSize(elements, o, elements.dtype) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);
-  const outputs: [string, Value][] = [['loss', out(reduce(elements, o.reduction, { divisor, weight: p.weight }))]];
+  const total = o.perImage
+    ? reduce(typeof divisor === 'number' ? elements : op.div(elements, toType(divisor as Value, elements.dtype)), typeof divisor === 'number' ? 'mean' : 'sum', {
+        divisor: typeof divisor === 'number' ? divisor : 'mean',
+        accumulate: o.accumulate,
+      })
+    : reduce(elements, o.reduction, { divisor, weight: p.weight, accumulate: o.accumulate });
+  const outputs: [string, Value][] = [['loss', out(total)]];
   if (extras.perLabel) {
     if (o.task !== 'multilabel' || o.labelMean) throw new RangeError(`perLabel: only for task multilabel without labelMean, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);
   }
-  if (extras.focalSum) outputs.push(['focal_sum', toType(sumF(f, raw, prep), 'float64')]);
+  // 'label': Σ F per label [L] (an evaluator's normalized 'label').
+  if (extras.focalSum) outputs.push(['focal_sum', toType(sumF(f, raw, prep, extras.focalSum === 'label' ? labelAxisOf(o, x.rank) : undefined), 'float64')]);
   if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p, { prep, divisor, focalSum: applied.focalSum, rawSum: applied.rawSum }))]);
   return outputs;
 }

@@ -70,8 +70,9 @@ export const recip = (p: Param, ct: DType): Param => fold(p, ct, (a) => 1 / a, o
 export const minusOne = (p: Param, ct: DType): Param => fold(p, ct, (a) => a - 1, (v) => op.sub(v, 1));
 
 /** A number, or a list as a typed constant of `ct` (a per-label / per-class table), after `f` on each entry. */
-export function typed(v: number | readonly number[], g: Value['graph'], ct: DType, f: (a: number) => number = (a) => a): number | Value {
-  return typeof v === 'number' ? f(v) : g.constant(v.map(f), ct);
+export function typed(v: number | readonly number[], g: Value['graph'], ct: DType, f: (a: number) => number = (a) => a, tail = 0): number | Value {
+  // `tail`: a per-label table before `tail` more axes (labelAxis not last): [L, 1, …, 1].
+  return typeof v === 'number' ? f(v) : g.constant(v.map(f), ct, tail ? [v.length, ...Array(tail).fill(1)] : undefined);
 }
 
 /** x / p: a Mul by the folded 1/p for a number, else a Div. */
@@ -265,13 +266,19 @@ export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
  * shape arithmetic. `axes`: over those axes only (the multi-label per-label vector, a row's mean
  * over its labels).
  */
-export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param | 'mean'; weight?: Value; axes?: readonly number[] } = {}): Value {
+export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param | 'mean'; weight?: Value; axes?: readonly number[]; accumulate?: DType } = {}): Value {
   const how = r.axes ? { axes: [...r.axes], keepdims: false } : { keepdims: false };
+  // The whole loss added in float64 (accumulate): the elements cast up, the result left float64 for the caller's Cast.
+  if (r.accumulate === 'float64' && loss.dtype !== 'float64' && reduction !== 'none' && !r.axes) {
+    return reduce(op.cast(loss, 'float64'), reduction, { ...r, accumulate: undefined });
+  }
   switch (reduction) {
     case 'none':
       return loss;
     case 'sum':
-      return op.reduceSum(loss, how);
+      // A divisor on the sum: MONAI's spatial mean (spatialSize).
+      if (r.divisor === undefined || r.divisor === 'mean') return op.reduceSum(loss, how);
+      return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
     case 'mean':
       if (r.divisor === undefined || r.divisor === 'mean') return op.reduceMean(loss, how);
       return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
@@ -281,12 +288,20 @@ export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param |
   }
 }
 
+/** Σ v (over `how`) added in float64 where `accumulate` says so and v is not, in v's type. */
+export function sumIn(v: Value, how: { axes?: number[]; keepdims: boolean }, accumulate: DType | undefined): Value {
+  if (accumulate !== 'float64' || v.dtype === 'float64') return op.reduceSum(v, how);
+  return op.cast(op.reduceSum(op.cast(v, 'float64'), how), v.dtype);
+}
+
 /**
  * The reduction's gradient beside it: what each element's gradient is divided by — D (mean; the
- * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean), or undefined for sum and none.
+ * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean), the spatial size (sum with
+ * spatialMean: `divisor` a number or value), or undefined for sum and none.
  */
 export function reduceDivisor(reduction: Reduction, divisor: Param | 'mean', countLike: Value, ct: DType, weight?: Value): Param | undefined {
-  if (reduction === 'sum' || reduction === 'none') return undefined;
+  if (reduction === 'sum') return divisor === 'mean' ? undefined : divisor;
+  if (reduction === 'none') return undefined;
   const count = divisor === 'mean' ? elementCount(countLike, ct) : divisor;
   if (reduction === 'mean') return count;
   if (!weight) throw new RangeError('reduceDivisor: weighted-mean needs the weight input');
@@ -347,6 +362,8 @@ export interface LossParams {
   readonly weight?: Value;
   /** The reduced focal loss's threshold X, or null. */
   readonly reducedThreshold?: Param | null;
+  /** Axes after the label axis (labelAxis not last): per-label tables get as many trailing 1s. */
+  readonly labelTail?: number;
   /** Told the focal factor F of each element-wise term as it is built (undefined: F = 1). */
   readonly onTerm?: (parts: { f: Value | undefined; m: Value; logPt: Value }) => void;
 }
@@ -372,7 +389,54 @@ export function elementCount(x: Value, dtype: DType): Param {
  * The length of `x`'s last axis (labels, classes) in `dtype`: a number when known, else counted
  * on the device (from row 0 for rank 2; as count(x) / count(rows) above).
  */
-export function rowLength(x: Value, dtype: DType): Param {
+/**
+ * The label / class axis of predictions of rank `rank` (multilabel, multiclass: `labelAxis`, −1 the
+ * last), counted from 0; undefined for binary.
+ */
+export function labelAxisOf(o: FocalOptions, rank: number): number | undefined {
+  if (o.task === 'binary') return undefined;
+  return o.labelAxis < 0 ? rank + o.labelAxis : o.labelAxis;
+}
+
+/** How many axes follow the label axis (0 for labels last): a per-label table [L] gets as many trailing 1s to broadcast. */
+export function labelTail(o: FocalOptions, rank: number): number {
+  const a = labelAxisOf(o, rank);
+  return a === undefined ? 0 : rank - 1 - a;
+}
+
+/** A per-label value [L] lifted to [L, 1, …, 1] (`tail` ones) so it broadcasts on the label axis; as it is for tail 0 or a scalar. */
+export function atLabelAxis(v: Value, tail: number): Value {
+  return tail === 0 || v.rank === 0 ? v : op.unsqueeze(v, [...Array(tail).keys()].map((i) => v.rank + i));
+}
+
+/**
+ * The label (channel) axis of element-shaped losses of rank `rank`: the label axis for multilabel,
+ * axis 1 for binary predictions of rank ≥ 2 (MONAI's [B, 1, H, W]); undefined for rank 1.
+ */
+export function channelAxis(o: FocalOptions, rank: number): number | undefined {
+  if (rank < 2) return undefined;
+  return o.task === 'binary' ? 1 : labelAxisOf(o, rank);
+}
+
+/**
+ * MONAI's spatial size: the product of the axes of `x` other than the first and the channel axis
+ * (what `loss.mean(dim=range(2, rank))` divides by), or every element's count for rank ≤ 2, where
+ * MONAI's `mean(dim=[])` averages everything. A number when the sizes are known, else counted from
+ * the shape in the graph.
+ */
+export function spatialSize(x: Value, o: FocalOptions, dtype: DType): Param {
+  const c = channelAxis(o, x.rank);
+  if (x.rank <= 2 || c === undefined) return elementCount(x, dtype);
+  const axes = [...Array(x.rank).keys()].filter((i) => i !== 0 && i !== c);
+  const dims = axes.map((i) => x.shape[i]);
+  if (dims.every((d) => typeof d === 'number')) return (dims as number[]).reduce((a, b) => a * b, 1);
+  // On the device (see below): count(x) / count(x summed over the spatial axes).
+  return op.div(param(elementCount(x, dtype), dtype), param(elementCount(op.reduceSum(x, { axes, keepdims: false }), dtype), dtype));
+}
+
+export function rowLength(x: Value, dtype: DType, axis = x.rank - 1): Param {
+  // Another axis than the last (labelAxis): its size, from the shape when it is symbolic.
+  if (axis !== x.rank - 1) return typeof x.shape[axis] === 'number' ? (x.shape[axis] as number) : toType(classCount(x, axis), dtype);
   const last = x.shape[x.rank - 1];
   if (typeof last === 'number') return last;
   if (x.rank === 2) {
@@ -389,8 +453,17 @@ export function rowLength(x: Value, dtype: DType): Param {
  * (OneHot's depth): a constant when known, else counted on the device from the first row (so
  * every axis before it must be at least 1).
  */
-export function classCount(x: Value): Value {
+export function classCount(x: Value, axis = x.rank - 1): Value {
   const g = x.graph;
+  if (axis !== x.rank - 1) {
+    // The label axis not last (labelAxis): a constant, or counted on the device from the line of
+    // `x` along it (index 0 of every other axis), as below.
+    const d = x.shape[axis];
+    if (typeof d === 'number') return g.constant(d, 'int64');
+    let line = x;
+    for (let i = x.rank - 1; i >= 0; i--) if (i !== axis) line = op.gather(line, g.constant(0, 'int64'), i);
+    return op.cast(op.reduceSum(op.constantOfShape(op.shape(line), 1, 'float32'), { keepdims: false }), 'int64');
+  }
   const last = x.shape[x.rank - 1];
   if (typeof last === 'number') return g.constant(last, 'int64');
   let row = x;

@@ -28,6 +28,9 @@ import { GradContext, termsGradient } from './terms-graph';
 import { negAlphaT } from './alpha';
 import { FocalOptions, usesSoftForm } from './options';
 
+/** The classes are on axis 1 ([N, C], or [B, C, d1, …] with labelAxis 1): the one-hot's axis (−1 for [N, C], as before). */
+const hotAxis = (x: Value): number => (x.rank === 2 ? -1 : 1);
+
 export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   if (usesSoftForm(o)) return op.reduceSum(softElements(x, target, o, p), { axes: [1], keepdims: false });
   const ct = x.dtype;
@@ -36,8 +39,8 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
 
   let pick: (v: Value) => Value;
   if (o.form === 'onehot') {
-    const depth = classCount(x);
-    const mask = oneHot(toType(target, 'int64'), depth, ct, -1, x.shape[1]);
+    const depth = classCount(x, 1);
+    const mask = oneHot(toType(target, 'int64'), depth, ct, hotAxis(x), x.shape[1]);
     pick = (v) => op.reduceSum(op.mul(v, mask), { axes: [1], keepdims: false });
   } else {
     const idx = op.unsqueeze(target, [1]);
@@ -52,7 +55,7 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
   } else {
     ({ logPt, m } = clamped(pick(scores), p.eps));
   }
-  return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: target, select: o.form === 'onehot' ? (table) => pick(op.unsqueeze(table, [0])) : (table) => op.gather(table, target, 0) }), p);
+  return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: target, select: o.form === 'onehot' ? (table) => pick(op.unsqueeze(table, [0, ...Array.from({ length: x.rank - 2 }, (_, i) => i + 2)])) : (table) => op.gather(table, target, 0) }), p);
 }
 
 /** The soft target rows [N, C] in the compute type: the given probabilities, or the one-hot of class indices; label-smoothed. */
@@ -61,8 +64,8 @@ export function softTargetRows(x: Value, target: Value, o: FocalOptions, p: Loss
   const t =
     o.targets === 'soft'
       ? toType(target, ct)
-      : oneHot(toType(target, 'int64'), classCount(x), ct, -1, x.shape[1]);
-  return smoothTargets(t, p.smoothing, p.smoothing === 0 ? 1 : rowLength(x, ct));
+      : oneHot(toType(target, 'int64'), classCount(x, 1), ct, hotAxis(x), x.shape[1]);
+  return smoothTargets(t, p.smoothing, p.smoothing === 0 ? 1 : rowLength(x, ct, 1));
 }
 
 /** The clipped class probabilities of the soft form: log c and m = 1 − c, [N, C]. */
@@ -81,7 +84,7 @@ function softElements(x: Value, target: Value, o: FocalOptions, p: LossParams): 
   const ct = x.dtype;
   const t = softTargetRows(x, target, o, p);
   const { logC, m } = softProbs(x, o, p);
-  return focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x }));
+  return focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x, tail: x.rank - 2 }));
 }
 
 // ---- gradients (see grad.ts for the derivation) -----------------------------------------------------
@@ -97,8 +100,8 @@ const TINY_MASS = 1e-30;
 export function multiclassGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
   const ct = x.dtype;
   const idx = ctx.prep.target;
-  const depth = classCount(x);
-  const onehot = oneHot(toType(idx, 'int64'), depth, ct, -1, x.shape[1]);
+  const depth = classCount(x, 1);
+  const onehot = oneHot(toType(idx, 'int64'), depth, ct, hotAxis(x), x.shape[1]);
   const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
   const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'class', like: idx, select: (table) => op.gather(table, idx, 0) }), x, o, p, ctx, idx);
   const row = (v: Value): Value => op.unsqueeze(v, [1]);
@@ -132,7 +135,7 @@ export function softMulticlassGradient(x: Value, target: Value, o: FocalOptions,
   const gr = r === undefined ? undefined : scaled(r, p.gamma);
   const sumRows = (v: Value): Value => op.reduceSum(v, { axes: [1], keepdims: true });
   const rows = op.reduceSum(t, { axes: [1], keepdims: false }); // any [N] value: the count of rows
-  const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'class', like: x }), x, o, p, ctx, rows);
+  const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'class', like: x, tail: x.rank - 2 }), x, o, p, ctx, rows);
   const tf = f ? op.mul(t, f) : t;
   if (o.input === 'logits') {
     // h / (−α_j·scale) = t·m^γ·(γρc + 1), masked.

@@ -11,7 +11,7 @@
  * evaluator asks for it as an extra output.
  */
 import { Value } from '../onnx';
-import { reduce } from './focal';
+import { labelAxisOf, reduce } from './focal';
 import { FocalOptions } from './options';
 
 /**
@@ -20,5 +20,6 @@ import { FocalOptions } from './options';
  */
 export function perLabel(elements: Value, o: FocalOptions): Value {
   if (o.reduction !== 'mean' && o.reduction !== 'sum') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
-  return reduce(elements, o.reduction, { axes: [...Array(elements.rank - 1).keys()] });
+  const a = labelAxisOf(o, elements.rank);
+  return reduce(elements, o.reduction, { axes: [...Array(elements.rank).keys()].filter((i) => i !== a) });
 }

@@ -73,6 +73,11 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
   // Averaging over the last axis changes only the multilabel loss ([N, L] → [N]); binary is one
   // label a row, multiclass already one loss a row.
   o.labelMean = o.labelMean && task === 'multilabel';
+  // MONAI's spatial mean changes only the sum (its mean is the plain mean; none keeps the elements).
+  o.spatialMean = o.spatialMean && o.reduction === 'sum';
+  if (o.spatialMean && (task === 'multiclass' || o.labelMean)) {
+    throw new UsageError(`${L('spatialMean')} is MONAI's sigmoid sum over [B, C, …] elements: use task binary or multilabel without ${L('labelMean')}, got ${task === 'multiclass' ? 'task multiclass' : L('labelMean')}`);
+  }
   checkTerms(o, t, raw, L);
   if (typeof o.normalize === 'number') o.normalize += o.normalizeOffset;
   o.normalizeOffset = 0;
@@ -84,6 +89,16 @@ function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] },
   const task = o.task;
   if (o.targetFormat === 'index' && task !== 'multilabel') {
     throw new UsageError(`${L('targetFormat')} index is for ${L('task')} multilabel (a class index per row, L the background), got task ${task}`);
+  }
+  if (o.labelAxis !== -1 && task === 'binary') {
+    throw new UsageError(`${L('labelAxis')} is the axis of the labels / classes: task multilabel or multiclass (binary predictions have none), got ${o.labelAxis}`);
+  }
+  if (o.perImage && (o.reduction !== 'mean' || o.normalized || o.labelMean || o.normalize === 'input')) {
+    const clash = o.reduction !== 'mean' ? `${L('reduction')} ${o.reduction}` : o.normalized ? L('normalized') : o.labelMean ? L('labelMean') : `${L('normalize')} input`;
+    throw new UsageError(`${L('perImage')} divides each image's sum by its own divisor and averages the images (reduction mean): it cannot be combined with ${clash}`);
+  }
+  if (o.normalized === 'label' && task !== 'multilabel') {
+    throw new UsageError(`${L('normalized')} label divides each label column by its own Σ(1 − p_t)^γ: use task multilabel (smp's multiclass mode is --task multilabel --target-format index), got task ${task}`);
   }
   if (o.variant === 'star') {
     if (o.input !== 'logits') throw new UsageError(`${L('variant')} star (FL*) works on logits: add ${L('input')} logits`);
@@ -175,7 +190,8 @@ export function functionAttributes(o: FocalOptions): Record<string, Attr> {
     const value = o[e.name as keyof FocalOptions];
     if (!e.attr || value === null || (!e.attr.always && same(value, e.default))) continue;
     out[e.attr.name] =
-      e.attr.int ? attr.int(value === true ? 1 : (value as number)) :
+      // An int attribute: true is 1, a word its code (normalized 'label': 2).
+      e.attr.int ? attr.int(value === true ? 1 : typeof value === 'string' ? (e.attr.codes?.[value] ?? NaN) : (value as number)) :
       Array.isArray(value) ? attr.floats(value) :
       typeof value === 'number' ? attr.float(value) : attr.string(value as string);
   }

@@ -90,10 +90,10 @@ export const DETECTION_PRESETS: Readonly<Record<DetectionPreset, DetectionPreset
     options: { task: 'multilabel', input: 'logits', eps: 0, alpha: 0.25, gamma: 2, reduction: 'none', ignoreIndex: -100, countIgnored: true },
   },
   monai: {
-    follows: 'MONAI FocalLoss() (sigmoid, include_background=True; weight is classWeight, to_onehot_y is --target-format index)',
+    follows: "MONAI FocalLoss() (sigmoid, include_background=True; weight is classWeight, to_onehot_y is --target-format index; reduction='sum' averages the spatial axes first: spatialMean)",
     version: 'MONAI 1.5.0, monai/losses/focal_loss.py',
     tasks: ['binary', 'multilabel'],
-    options: { task: 'multilabel', input: 'logits', eps: 0, alpha: 'none', gamma: 2, reduction: 'mean' },
+    options: { task: 'multilabel', input: 'logits', eps: 0, alpha: 'none', gamma: 2, reduction: 'mean', spatialMean: true },
   },
 };
 

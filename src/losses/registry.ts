@@ -10,6 +10,7 @@
 import { UsageError, quote } from '../errors';
 import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from '../onnx';
 import {
+  ACCUMULATE,
   FORMS,
   INPUTS,
   LIKES,
@@ -31,7 +32,7 @@ export type FlagKind =
   | { readonly type: 'enum'; readonly values: readonly string[] }
   | { readonly type: 'number'; readonly placeholder?: string; readonly min?: number; readonly max?: number; readonly integer?: boolean }
   | { readonly type: 'string'; readonly placeholder: string }
-  | { readonly type: 'boolean' };
+  | { readonly type: 'boolean'; readonly values?: readonly string[] };
 
 export interface OptionEntry {
   readonly name: keyof LossOptions;
@@ -50,7 +51,7 @@ export interface OptionEntry {
   /** `focal.KEY` in the metadata (the name in snake case); `always`: written even at the default (the seed's options). */
   readonly meta?: { readonly key: string; readonly always: boolean };
   /** The attribute of the `ai.focal` node (the name in snake case); `always`: even at the default; `int`: an integer. */
-  readonly attr?: { readonly name: string; readonly always: boolean; readonly int: boolean };
+  readonly attr?: { readonly name: string; readonly always: boolean; readonly int: boolean; readonly codes?: Readonly<Record<string, number>> };
 }
 
 export function fmt(x: unknown): string {
@@ -86,7 +87,7 @@ function numbers(text: string, flag: string, single: boolean, what: string): num
 
 type Where = 'always' | 'changed';
 type Spec = Omit<OptionEntry, 'name' | 'flag' | 'meta' | 'attr' | 'cli' | 'default'> &
-  Partial<Pick<OptionEntry, 'cli' | 'default'>> & { readonly flag?: false; readonly meta?: Where; readonly attr?: Where | 'int' };
+  Partial<Pick<OptionEntry, 'cli' | 'default'>> & { readonly flag?: false; readonly meta?: Where; readonly attr?: Where | 'int'; readonly codes?: Readonly<Record<string, number>> };
 
 /** An entry: names from `name`; an enum's default its first value, a boolean's false. */
 function option(name: keyof LossOptions, cli: FlagKind, s: Spec): OptionEntry {
@@ -99,7 +100,7 @@ function option(name: keyof LossOptions, cli: FlagKind, s: Spec): OptionEntry {
     default: 'default' in s ? s.default : cli.type === 'enum' ? cli.values[0] : cli.type === 'boolean' ? false : undefined,
     check: 'check' in s ? s.check : cli.type === 'enum' ? oneOf(cli.values) : cli.type === 'boolean' ? bool : undefined,
     meta: s.meta && { key: as, always: s.meta === 'always' },
-    attr: s.attr && { name: as, always: s.attr === 'always', int: s.attr === 'int' },
+    attr: s.attr && { name: as, always: s.attr === 'always', int: s.attr === 'int', ...(s.codes ? { codes: s.codes } : {}) },
   };
 }
 const choice = (values: readonly string[]): FlagKind => ({ type: 'enum', values });
@@ -216,10 +217,14 @@ export const OPTIONS: readonly OptionEntry[] = [
     meta: 'changed', attr: 'changed',
   }),
   option('variant', choice(VARIANTS), { help: "focal, or star: FL* (fvcore's sigmoid_focal_loss_star), −log σ(γ·x·(2t − 1))/γ · α_t, logits", meta: 'changed', attr: 'changed' }),
-  option('normalized', BOOLEAN, {
-    help: 'divide by Σ(1 − p_t)^γ, clamped at 1e-6 (normalized focal loss, smp)',
-    doc: 'divide by Σ(1 − p_t)^γ over the elements not ignored, clamped at 1e-6 (arXiv 1909.07829)',
-    meta: 'changed', attr: 'int',
+  // A boolean flag that also takes the value label: --normalized (all), --normalized label.
+  option('normalized', { type: 'boolean', values: ['label'] }, {
+    help: 'divide by Σ(1 − p_t)^γ, clamped at 1e-6 (normalized focal loss, smp); --normalized label: each label by its own sum',
+    doc:
+      'divide by Σ(1 − p_t)^γ over the elements not ignored, clamped at 1e-6 (arXiv 1909.07829); `--normalized label` (API `normalized: \'label\'`, multilabel): ' +
+      "each label by its own Σ(1 − p_t)^γ over that label's elements, as smp's multiclass and multilabel modes normalize each class",
+    check: must((v) => typeof v === 'boolean' || v === 'label', "true, false or 'label'"),
+    meta: 'changed', attr: 'int', codes: { label: 2 },
   }),
   option('reducedThreshold', number('X'), {
     help: 'reduced focal loss: ((1 − p_t)/X)^γ, and 1 where p_t < X (smp), X in (0, 1]',
@@ -251,6 +256,37 @@ export const OPTIONS: readonly OptionEntry[] = [
     meta: 'changed', attr: 'changed',
   }),
   option('labelMean', BOOLEAN, { help: "multilabel: average each row over its labels first (Keras' binary focal loss)", meta: 'changed', attr: 'int' }),
+  option('spatialMean', BOOLEAN, {
+    help: "reduction sum: average over the spatial axes first, then sum (MONAI's sum; on [N, C] the mean of all; set by --like monai)",
+    doc:
+      "with `--reduction sum`, Σ l divided by the product of the spatial axes (all but the first and the label axis; binary: all after axis 1), " +
+      "MONAI's `FocalLoss(reduction='sum')`; on predictions of rank ≤ 2 (no spatial axes) MONAI's `mean(dim=[])` averages every element, and so does this. Set by `--like monai`; other reductions ignore it",
+    meta: 'changed', attr: 'int',
+  }),
+  option('labelAxis', number('N', { integer: true }), {
+    help: 'the axis of pred holding the labels / classes: -1 (last) or 1 for channel-first [B, C, H, W]',
+    doc:
+      'multilabel and multiclass: the axis of pred (and of dense targets) that holds the labels / classes, counted from 0 (negative from the end; not the first axis): ' +
+      '`-1` (the default, the last) or `1` for channel-first tensors as smp, MONAI and kornia give them ([B, C, H, W]); the graph reads the labels there, no transpose. ' +
+      'Index targets (multiclass, `--target-format index`) are pred\'s shape without that axis ([B, H, W]). Multiclass takes its classes on axis 1',
+    default: -1, check: must((v) => Number.isInteger(v) && v !== 0 && Math.abs(v as number) <= 64, 'a non-zero integer (an axis of pred, not the first)'),
+    meta: 'changed', attr: 'int',
+  }),
+  option('accumulate', choice(ACCUMULATE), {
+    help: 'the type a float32 / float16 model adds its mean / sum in: float64 (exact) or float32',
+    doc:
+      'the type the mean, sum and weighted mean (and Σ(1 − p_t)^γ of `--normalized`) of a float32 or float16 model add their elements in: `float64` (a Cast, then ReduceSum in float64: ' +
+      'within 1e-6 relative of the float64 loss at 10^6 elements and beyond) or `float32` (onnxruntime\'s float32 ReduceSum, ~4e-5 relative off at 10^6 elements; bench/README.md has the cost). float64 models add in float64 either way',
+    meta: 'changed', attr: 'changed',
+  }),
+  option('perImage', BOOLEAN, {
+    help: "mean per image: each image's (axis 0's) sum over its own divisor (--normalize), then the images averaged (torchvision RetinaNet)",
+    doc:
+      "with `--reduction mean` on predictions of rank ≥ 3 ([B, K, C]; binary ≥ 2): each image's sum divided by that image's own divisor — `--normalize positives` " +
+      "max(1, its positives), `elements` its elements not ignored, or the number — and the B results averaged: torchvision's `RetinaNet` classification loss " +
+      '(`--like detectron2 --per-image --ignore-index -2` with its matcher\'s labels). Needs the shape (attach, or buildLoss\'s predShape); eval refuses it for now',
+    meta: 'changed', attr: 'int',
+  }),
   option('normalizeOffset', number(), {
     flag: false,
     help: "added once to a numeric normalize (mmdet's float32 eps on avg_factor; set by --like mmdet)",

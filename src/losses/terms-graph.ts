@@ -8,14 +8,16 @@
  *    Gather.
  * 2. the task's element-wise loss on them (its forms unchanged), told the focal factor F
  *    (`onTerm`);
- * 3. `applyTerms`: × class weight × positive weight, ÷ max(Σ F, 1e-6) (normalized), ignored → 0;
+ * 3. `applyTerms`: × class weight × positive weight, ÷ max(Σ F, 1e-6) (normalized; per label column
+ *    for normalized 'label'), ignored → 0;
  * 4. `meanDivisor`: what reduction mean divides Σ l by.
  *
  * Counts (elements not ignored, positives) are sums of masks in the graph, so they run on the
  * device like everything else; nothing is counted on the host.
  */
 import { DType, Value, op } from '../onnx';
-import { LossParams, Param, TermGradient, classCount, divBy, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
+import { UsageError } from '../errors';
+import { LossParams, Param, TermGradient, classCount, divBy, elementCount, sumIn, labelAxisOf, labelTail, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './terms';
@@ -46,10 +48,13 @@ export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepar
   if (o.targetFormat === 'index') {
     // CUDA's OneHot: (int64, int64, float32) or (int32, int32, float32); depth L from pred's shape.
     const it = target.dtype === 'int32' ? 'int32' : 'int64';
-    const depth = toType(classCount(x), it);
-    const hot = oneHot(toType(target, it), depth, ct, -1, x.shape[x.rank - 1]);
+    // The one-hot on the label axis (labelAxis; the last by default).
+    const a = labelAxisOf(o, x.rank) as number;
+    const last = a === x.rank - 1;
+    const depth = toType(classCount(x, a), it);
+    const hot = oneHot(toType(target, it), depth, ct, last ? -1 : a, x.shape[a]);
     if (V === null) return { target: hot, valid: null, positives: hot };
-    const valid = op.unsqueeze(op.not(op.equal(target, ignoreConst(x, V, target.dtype))), [target.rank]);
+    const valid = op.unsqueeze(op.not(op.equal(target, ignoreConst(x, V, target.dtype))), [last ? target.rank : a]);
     const clean = op.where(valid, hot, 0);
     return { target: clean, valid, positives: clean };
   }
@@ -66,14 +71,16 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
   const ct = x.dtype;
   const g = x.graph;
   let w: Value | undefined;
+  // A per-label table broadcasts on the label axis (labelAxis not last: [L, 1, …, 1]).
+  const tail = o.task === 'multilabel' ? labelTail(o, x.rank) : 0;
   if (o.classWeight) {
-    const table = g.constant(o.classWeight, ct);
+    const table = g.constant(o.classWeight, ct, tail ? [o.classWeight.length, ...Array(tail).fill(1)] : undefined);
     w = o.task === 'multiclass' ? op.gather(table, prep.target, 0) : table;
   }
   if (o.posWeight !== null) {
     // π_t = 1 + t·(π − 1): π where t = 1, exactly 1 where t = 0.
     const t = toType(prep.target, ct);
-    const pi = op.add(op.mul(t, typed(o.posWeight, g, ct, (v) => v - 1)), 1);
+    const pi = op.add(op.mul(t, typed(o.posWeight, g, ct, (v) => v - 1, tail)), 1);
     w = w ? op.mul(pi, w) : pi;
   }
   return w;
@@ -84,14 +91,20 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
  * `f` undefined, shaped like `like`). The normalized loss divides by it (`focalSum`), and the
  * evaluator adds it up over batches (build.ts's `focal_sum` output).
  */
-export function sumF(f: Value | undefined, like: Value, prep: Prepared): Value {
+export function sumF(f: Value | undefined, like: Value, prep: Prepared, perLabel?: number): Value {
   const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
-  return op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, { keepdims: false });
+  return op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, false));
 }
 
-/** Σ F floored at 1e-6: the normalized loss's denominator. */
-export function focalSum(f: Value | undefined, like: Value, prep: Prepared): Value {
-  return op.max(sumF(f, like, prep), NORMALIZED_FLOOR);
+/** The reduction of a per-label sum: over every axis but the label axis `perLabel`, kept for broadcasting where `keep`; all axes when undefined. */
+function perLabelSum(like: Value, perLabel: number | undefined, keep: boolean): { axes?: number[]; keepdims: boolean } {
+  return perLabel !== undefined ? { axes: [...Array(like.rank).keys()].filter((i) => i !== perLabel), keepdims: keep } : { keepdims: false };
+}
+
+/** Σ F floored at 1e-6: the normalized loss's denominator; per label (broadcasting on the label axis `perLabel`) for normalized 'label'. */
+export function focalSum(f: Value | undefined, like: Value, prep: Prepared, perLabel?: number, accumulate?: DType): Value {
+  const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
+  return op.max(sumIn(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, true), accumulate), NORMALIZED_FLOOR);
 }
 
 export interface Applied {
@@ -108,8 +121,10 @@ export function applyTerms(x: Value, l: Value, f: Value | undefined, prep: Prepa
   if (w) loss = op.mul(loss, w);
   if (prep.valid) loss = op.where(prep.valid, loss, 0);
   if (!o.normalized) return { loss };
-  const fs = focalSum(f, l, prep);
-  const rawSum = op.reduceSum(loss, { keepdims: false });
+  // 'label': each label column by its own sums (smp's per-class normalization).
+  const perLabel = o.normalized === 'label' ? (labelAxisOf(o, x.rank) as number) : undefined;
+  const fs = focalSum(f, l, prep, perLabel, o.accumulate);
+  const rawSum = sumIn(loss, perLabelSum(loss, perLabel, true), o.accumulate);
   return { loss: op.div(loss, fs), focalSum: fs, rawSum };
 }
 
@@ -143,7 +158,7 @@ export function termsGradient(negAlpha: Param, x: Value, o: FocalOptions, p: Los
   const w = termWeight(x, prep, o);
   if (!w && !prep.valid && !normalized) {
     const d = reduceDivisor(o.reduction, ctx.divisor, countLike, ct, p.weight);
-    const factor = d !== undefined ? pdiv(negAlpha, d, ct) : o.labelMean ? pdiv(negAlpha, rowLength(x, ct), ct) : negAlpha;
+    const factor = d !== undefined ? pdiv(negAlpha, d, ct) : o.labelMean ? pdiv(negAlpha, rowLength(x, ct, labelAxisOf(o, x.rank)), ct) : negAlpha;
     return ({ core }) => scaled(core, factor);
   }
   return ({ core, dF }) => {
@@ -177,8 +192,32 @@ export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalO
   if (!prep.valid || o.countIgnored) return 'mean';
   const validCount = op.reduceSum(toType(prep.valid, ct), { keepdims: false });
   // Index rows: each valid row holds L elements.
-  if (o.targetFormat === 'index') return op.mul(validCount, toType(classCount(x), ct));
+  if (o.targetFormat === 'index') return op.mul(validCount, toType(classCount(x, labelAxisOf(o, x.rank)), ct));
   return validCount;
+}
+
+/**
+ * perImage's divisor, shaped to broadcast against `elements` ([B, 1, …]): B times each image's own
+ * divisor — max(1, its positives), its elements not ignored (× L for index rows), or the number — so
+ * Σ_i l_i / D_{image(i)} is the mean over the images of each image's sum over its divisor (torchvision's
+ * RetinaNet). Without ignored elements `elements` is the plain mean's count (every image the same).
+ */
+export function perImageDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions): Param {
+  const ct = x.dtype;
+  if (elements.rank < 2) throw new UsageError(`perImage needs predictions of rank 3 or more ([B, K, C]; binary 2 or more), got ${elements.rank === 1 ? 'rank ' + x.rank : 'a scalar loss'}: give predShape`);
+  const axes = [...Array(elements.rank).keys()].slice(1);
+  const keep = { axes, keepdims: true };
+  const B = typeof elements.shape[0] === 'number' ? elements.shape[0] : elementCount(op.reduceSum(elements, { axes, keepdims: false }), ct);
+  const n = o.normalize;
+  let per: Param;
+  if (n === 'positives') per = op.max(op.reduceSum(prep.positives ?? op.constantOfShape(op.shape(elements), 1, ct), keep), 1);
+  else if (typeof n === 'number') per = n;
+  else if (!prep.valid || o.countIgnored) return elementCount(elements, ct);
+  else {
+    const valid = op.reduceSum(toType(prep.valid, ct), keep);
+    per = o.targetFormat === 'index' ? op.mul(valid, toType(classCount(x, labelAxisOf(o, x.rank)), ct)) : valid;
+  }
+  return typeof per === 'number' && typeof B === 'number' ? per * B : op.mul(param(per, ct), param(B, ct));
 }
 
 /** FL* (fvcore's sigmoid_focal_loss_star): −α_t · log σ(γ·z) / γ with z = x·(2t − 1). */
@@ -188,7 +227,7 @@ export function starElements(x: Value, t: Value, p: LossParams): Value {
   const z = op.mul(x, op.sub(op.mul(tt, 2), 1));
   const { pos } = logSigmoidPair(op.mul(z, param(p.gamma, ct)));
   const scaled = divBy(pos, p.gamma);
-  const negAlpha = negAlphaT(p.alpha, ct, { kind: 'sigmoid', t: tt });
+  const negAlpha = negAlphaT(p.alpha, ct, { kind: 'sigmoid', t: tt, tail: p.labelTail });
   if (negAlpha === -1) return op.neg(scaled);
   return op.mul(scaled, param(negAlpha, ct));
 }

@@ -8,7 +8,8 @@
  * - w = classWeight[label] (multi-label: per column; multi-class: of the row's class), else 1;
  * - π_t = posWeight (per label or one number) where t = 1, 1 where t = 0 (binary / multi-label);
  * - F = (1 − p_t)^γ, or with reducedThreshold X: ((1 − p_t)/X)^γ, and 1 where p_t < X;
- * - normalized: every l divided by max(Σ F over the elements not ignored, 1e-6);
+ * - normalized: every l divided by max(Σ F over the elements not ignored, 1e-6); 'label': by its
+ *   label column's own max(Σ F, 1e-6) (smp's per-class normalization);
  * - ignored elements (target = ignoreIndex; an index row or class row equal to it) are 0;
  * - targetFormat index (multi-label): target [N] in [0, L], L the background (an all-negative row);
  * - reduction mean divides Σ l by the normalizer (none returns the elements undivided): `elements` (those not ignored; every element
@@ -39,7 +40,7 @@ export function describeTerms(t: Terms): string {
   if (t.classWeight) parts.push(`class-weight=[${t.classWeight.join(',')}]`);
   if (t.posWeight !== null) parts.push(`pos-weight=${Array.isArray(t.posWeight) ? `[${t.posWeight.join(',')}]` : t.posWeight}`);
   if (t.variant === 'star') parts.push('FL*');
-  if (t.normalized) parts.push('normalized');
+  if (t.normalized) parts.push(t.normalized === 'label' ? 'normalized per label' : 'normalized');
   if (t.reducedThreshold !== null) parts.push(`reduced<${t.reducedThreshold}`);
   return parts.join(' ');
 }

@@ -18,6 +18,8 @@ export const TARGET_DTYPES = ['float', 'int64', 'int32', 'uint8', 'bool'] as con
 export const TARGET_FORMATS = ['dense', 'index'] as const;
 export const NORMALIZE_KINDS = ['elements', 'positives', 'input'] as const;
 export const VARIANTS = ['focal', 'star'] as const;
+/** The type a float32 (or float16) graph's mean / sum adds its elements in: float64 (exact to float32's rounding) or float32. */
+export const ACCUMULATE = ['float64', 'float32'] as const;
 
 /** The libraries whose focal loss a preset reproduces (presets.ts). */
 export const BASE_LIKES = ['seed', 'torchvision', 'fvcore', 'optax', 'keras'] as const;
@@ -36,6 +38,7 @@ export type TargetFormat = (typeof TARGET_FORMATS)[number];
 export type NormalizeKind = (typeof NORMALIZE_KINDS)[number];
 export type Normalize = NormalizeKind | number;
 export type Variant = (typeof VARIANTS)[number];
+export type Accumulate = (typeof ACCUMULATE)[number];
 export type BaseLike = (typeof BASE_LIKES)[number];
 export type DetectionPreset = (typeof DETECTION_PRESET_NAMES)[number];
 export type Like = (typeof LIKES)[number];
@@ -61,8 +64,12 @@ export interface TermOptions {
   posWeight?: number | readonly number[] | null;
   /** `focal` or `star` (FL*, fvcore's sigmoid_focal_loss_star; logits, binary / multilabel). */
   variant?: Variant;
-  /** Divide by Σ(1 − p_t)^γ, clamped at 1e-6 (smp's normalized). */
-  normalized?: boolean;
+  /**
+   * Divide by Σ(1 − p_t)^γ, clamped at 1e-6 (smp's normalized): `true` one sum over every element
+   * not ignored; `'label'` each label by its own sum over the elements of that label (multilabel:
+   * smp's multiclass and multilabel modes, which normalize each class on its own).
+   */
+  normalized?: boolean | 'label';
   /** The reduced focal loss's threshold X in (0, 1]: ((1 − p_t)/X)^γ, and 1 where p_t < X. */
   reducedThreshold?: number | null;
   /** Ignored elements still count in the mean's element count (kornia's convention). */
@@ -103,6 +110,32 @@ export interface LossOptions extends TermOptions {
   weight?: WeightKind;
   /** Multilabel: average each row over its labels first (Keras' binary focal loss): per-sample losses [N]. */
   labelMean?: boolean;
+  /**
+   * Reduction sum averages over the spatial axes first, then sums (MONAI's `reduction='sum'`): Σ l
+   * divided by the product of the axes other than the first and the label axis (the channel, axis 1
+   * for binary); on predictions of rank ≤ 2, which have none, MONAI's `mean(dim=[])` averages every
+   * element, and so does this.
+   */
+  spatialMean?: boolean;
+  /**
+   * The axis of pred that holds the labels (multilabel) or classes (multiclass): −1 (the last, the
+   * default) or 1 for channel-first tensors ([B, C, H, W]); the graph reads them there, no transpose.
+   * Multiclass takes the classes on axis 1 (its index targets are pred's shape without it: [B, H, W]).
+   */
+  labelAxis?: number;
+  /**
+   * The type a float32 / float16 model's mean, sum and weighted mean add the elements in: `float64`
+   * (the sum within float32's rounding of the float64 value) or `float32` (onnxruntime's float32
+   * ReduceSum: ~4e-5 relative off at 10^6 elements). float64 models add in float64 either way.
+   */
+  accumulate?: Accumulate;
+  /**
+   * Reduction mean over predictions of rank ≥ 3 ([B, K, C], a dense head's output; binary ≥ 2): each
+   * image's (axis 0's) sum divided by that image's own divisor (`normalize`: its positives, its
+   * elements not ignored, or the number), then the images averaged — torchvision's RetinaNet
+   * classification loss.
+   */
+  perImage?: boolean;
   /** Added once to a numeric `normalize` (mmdet's float32 eps on avg_factor, set by its preset); normalized options carry 0. */
   normalizeOffset?: number;
   /** A library preset (see presets.ts) applied under the options given; null for none. */

@@ -117,6 +117,8 @@ export interface BatchOutcome {
   readonly sum?: number;
   /** The batch's Σ F (the normalized loss's denominator, before the whole input's division). */
   readonly focalSum?: number;
+  /** normalized 'label': the batch's Σ F per label. */
+  readonly labelFocalSums?: Float64Array;
   /** Positive and ignored targets, where the options count them (countsTargets). */
   readonly positives?: number;
   readonly ignored?: number;
@@ -347,7 +349,11 @@ export class BatchRunner {
       out.positives = counts.positives;
       out.ignored = counts.ignored;
     }
-    if (result.focal_sum) out.focalSum = scalar(result.focal_sum);
+    // normalized 'label': Σ F per label ([L]); else one Σ F.
+    if (result.focal_sum) {
+      if (o.normalized === 'label') out.labelFocalSums = Float64Array.from(result.focal_sum.data as Float64Array);
+      else out.focalSum = scalar(result.focal_sum);
+    }
     // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
     if (o.reduction === 'weighted-mean' && b.weight) out.weightSum = weightSum(b.weight, count / b.weight.data.length);
     if (g.sums) {

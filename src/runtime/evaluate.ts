@@ -28,7 +28,7 @@ import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
 import { BatchData, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
-import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
+import { EvalCore, EvaluatorResult, ModelPlan, checkLabelAxis, evalSpec, planFromModel, planFromOptions } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
 import { isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { SessionOptions } from './session';
@@ -175,9 +175,10 @@ interface Rows {
   readonly weight?: FileStream;
 }
 
-function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined): Rows {
+function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined, label: Label): Rows {
   const ps = pred.shape;
   const ts = target.shape;
+  checkLabelAxis(o, ps, pred.path, label);
   let rows: Omit<Rows, 'weight'>;
   switch (o.task) {
     case 'binary':
@@ -319,7 +320,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
     }
     checkModelRow(plan, pred, label);
-    const layout = rowsFor(o, pred, target, weight);
+    const layout = rowsFor(o, pred, target, weight, label);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less
     // than 1/16 of the batch (otherwise the blocks tile it by a divisor of its rows).
     const rowElements = layout.pred.rowElements;

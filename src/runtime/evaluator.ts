@@ -103,6 +103,8 @@ function inputSpec(info: { dtype: string; shape: Dims } | undefined, source: str
 function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
   // A model file's normalized loss divides each batch by its own Σ F: not a number to add up.
   if (o.normalized && model) throw new UsageError(`${label('normalized')}: the model divides each batch by its own Σ(1 − p_t)^γ; give the loss flags instead of --model (eval then divides by the whole input's)`);
+  // Each image's own divisor: eval's sums are over the whole input, not per image (yet).
+  if (o.perImage) throw new UsageError(`${label('perImage')} divides each image's sum by its own divisor, which eval does not track per image yet; run the exported or attached model on each batch instead`);
   if (o.normalize === 'input') throw new UsageError(`${label('normalize')} input takes the divisor as a graph input, which eval does not feed; give the number (${label('normalize')} X) or positives`);
 
 }
@@ -117,6 +119,10 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
   if (options && options.reduction === 'mean' && (countsTargets(options) || options.normalize !== 'elements')) {
     // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number to add up.
     throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with --reduction none, or give the loss flags instead`);
+  }
+  if (options && options.spatialMean) {
+    // Each batch's MONAI sum divides by that batch's own element count (rank 2: no spatial axes).
+    throw new UsageError(`${source}: reduces with its own divisor per batch (MONAI's sum, spatialMean); export it with --reduction none, or give the loss flags instead`);
   }
   if (!options) {
     throw new UsageError(
@@ -171,6 +177,7 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x): Model
     build: () => {
       // The normalized loss: built without it, its Σ F an output, the division done over the whole input.
       built ??= buildLoss({ ...o, reduction: 'none', normalized: false }, { validInputs: true, focalSum: o.normalized });
+      // (normalized 'label': focal_sum is per label, divided into the label sums at the end.)
       return { bytes: built.bytes, io: built };
     },
     graphReduction: 'none',
@@ -198,6 +205,9 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
   const built = plan.build();
   if (diagnostics && plan.graphReduction !== 'none') {
     throw new UsageError(`diagnostics need the per-element losses, but ${plan.modelFile ?? 'the model'} has reduction ${plan.graphReduction}; use a model exported with reduction none, or the loss flags`);
+  }
+  if (diagnostics && o.normalized === 'label') {
+    throw new UsageError('diagnostics with normalized label (each label over its own Σ F) are not supported yet; evaluate without --diagnostics, or with --normalized');
   }
   const points = diagnostics ? sweepPoints(o, diagnostics) : [];
   const sweepModels = points.length ? sweepLosses(o, points, built, plan.predOutput) : undefined;
@@ -272,8 +282,21 @@ function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: Retu
   return points.map((p) =>
     buildLoss(
       { ...o, gamma: p.gamma, alpha: p.alpha, reduction: 'none', normalized: false, asFunction: false, withGrad: false, opset },
-      { validInputs: true, focalSum: o.normalized, ...(predShape ? { predShape } : {}) },
+      { validInputs: true, focalSum: o.normalized === true, ...(predShape ? { predShape } : {}) },
     ).bytes,
+  );
+}
+
+/**
+ * eval reads the labels / classes on the last axis of its files and batches; labelAxis is taken
+ * where it names that axis ([N, C] with labelAxis 1), and refused elsewhere (channel-first files
+ * wait for eval's shape rules; the exported graph reads them, see buildLoss's predShape).
+ */
+export function checkLabelAxis(o: FocalOptions, dims: readonly number[], what: string, label: Label = (x) => x): void {
+  if (o.task === 'binary' || o.labelAxis === -1 || o.labelAxis === dims.length - 1) return;
+  throw new UsageError(
+    `${label('labelAxis')} ${o.labelAxis}: eval reads the labels on the last axis of ${what} (dims [${dims.join(', ')}]); channel-first data is read by an exported graph ` +
+      '(export --label-axis with the shape, or buildLoss with predShape), not yet by eval',
   );
 }
 
@@ -373,6 +396,7 @@ export class EvalCore {
   private ignored = 0;
   private ignoredLosses = 0;
   private focalSum = 0;
+  private labelFocalSums: Float64Array | undefined;
   private rows = 0;
   private batches = 0;
   private busy = 0;
@@ -433,6 +457,10 @@ export class EvalCore {
     this.count += outcome.count;
     if (outcome.positives !== undefined) this.positives += outcome.positives;
     if (outcome.focalSum !== undefined) this.focalSum += outcome.focalSum;
+    if (outcome.labelFocalSums !== undefined) {
+      const sums = (this.labelFocalSums ??= new Float64Array(outcome.labelFocalSums.length));
+      outcome.labelFocalSums.forEach((v, l) => (sums[l] += v));
+    }
     if (outcome.ignored) {
       this.ignored += outcome.ignored;
       // An ignored index row holds L losses; an ignored dense target or class row, one.
@@ -452,16 +480,24 @@ export class EvalCore {
   private reduce(total: number, focalSum: number): { loss: number; sum: number; mean: number; count: number } {
     const o = this.spec.options;
     // The normalized loss: the whole input's Σ l over its Σ F, floored as the graph floors it.
-    const norm = o.normalized && this.spec.graphReduction === 'none' ? Math.max(focalSum, NORMALIZED_FLOOR) : 1;
-    const sum = total / norm;
+    const norm = o.normalized === true && this.spec.graphReduction === 'none' ? Math.max(focalSum, NORMALIZED_FLOOR) : 1;
+    const labelNorms = this.labelNorms();
+    const labelSums = this.acc.labelSums;
+    const sum = labelNorms && labelSums ? labelSums.reduce((a, s, l) => a + s / labelNorms[l], 0) : total / norm;
     const counted = countsTargets(o);
     // The losses that count: every one, less the ignored ones (unless countIgnored, kornia's).
     const count = counted && !o.countIgnored ? this.count - this.ignoredLosses : this.count;
     // The mean's divisor over the whole input (normalize), as the graph's over one batch.
     const divisor = o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
     const mean = sum / divisor;
-    // weighted-mean with every weight 0 is 0, as Keras gives, not 0/0.
-    return { loss: o.reduction === 'sum' ? sum : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
+    // MONAI's sum (spatialMean): eval's predictions are [N, L] or [N], no spatial axes, so its
+    // mean(dim=[]) averages every element. weighted-mean with every weight 0 is 0, as Keras gives, not 0/0.
+    return { loss: o.reduction === 'sum' ? (o.spatialMean ? sum / count : sum) : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
+  }
+
+  /** normalized 'label': each label's Σ F so far, floored as the graph floors it (the evaluated loss only: diagnostics refuse it). */
+  private labelNorms(): number[] | undefined {
+    return this.spec.options.normalized === 'label' && this.labelFocalSums ? Array.from(this.labelFocalSums, (f) => Math.max(f, NORMALIZED_FLOOR)) : undefined;
   }
 
   /** The diagnostics so far (with `diagnostics`; else undefined). */
@@ -473,7 +509,8 @@ export class EvalCore {
   /** The running result; `seconds` overrides the time spent in `run` (a file reader's wall time). */
   result(extra: { seconds?: number; sessions?: number } = {}): EvaluatorResult {
     const o = this.spec.options;
-    const norm = o.normalized && this.spec.graphReduction === 'none' ? Math.max(this.focalSum, NORMALIZED_FLOOR) : 1;
+    const norm = o.normalized === true && this.spec.graphReduction === 'none' ? Math.max(this.focalSum, NORMALIZED_FLOOR) : 1;
+    const labelNorms = this.labelNorms();
     const counted = countsTargets(o);
     const { loss, sum, mean, count } = this.reduce(this.acc.total, this.focalSum);
     let perLabel: number[] | undefined;
@@ -481,7 +518,10 @@ export class EvalCore {
     // dense multi-label targets with an ignore value, whose columns count differently.
     if (this.acc.labelSums && this.spec.graphReduction === 'none' && !(o.ignoreIndex !== null && o.targetFormat === 'dense')) {
       const rows = o.countIgnored ? this.rows : this.rows - (o.targetFormat === 'index' ? this.ignored : 0);
-      perLabel = Array.from(this.acc.labelSums, (s) => (o.reduction === 'sum' ? s / norm : s / norm / rows));
+      perLabel = Array.from(this.acc.labelSums, (s, l) => {
+        const n = labelNorms ? labelNorms[l] : norm;
+        return o.reduction === 'sum' ? s / n : s / n / rows;
+      });
     }
     const seconds = extra.seconds ?? this.busy;
     const diagnostics = this.diagnostics();
@@ -679,6 +719,7 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     throw new UsageError(`${name}: dims ${dimsText(dims)} make ${product(dims)} elements, but pred holds ${pred.data.length}`);
   }
   if (dims.length === 0) dims = [1];
+  checkLabelAxis(o, dims, name);
   const last = dims[dims.length - 1];
   if (o.task === 'multilabel' && dims.length < 2) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multilabel predictions must be [N, L] or of higher rank, labels on the last axis`);
   if (o.task === 'multiclass' && dims.length !== 2) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multiclass predictions must be [N, C]`);

@@ -154,6 +154,15 @@ function detectionFlagRows(base: readonly string[]): Record<string, Row> {
     '--reduced-threshold 0': r(['--reduced-threshold', '0'], '--reduced-threshold', '(0, 1]', '0'),
     '--reduced-threshold not a number': r(['--reduced-threshold', 'half'], '--reduced-threshold', 'a number', "'half'"),
     '--count-ignored with a value': r(['--count-ignored=1'], '--count-ignored', '=true / =false', "'1'"),
+    '--normalized label for binary': r(['--normalized', 'label'], '--normalized', 'task multilabel', 'binary'),
+    '--spatial-mean with a value': r(['--spatial-mean=1'], '--spatial-mean', '=true / =false', "'1'"),
+    '--spatial-mean for multiclass': r(['--spatial-mean', '--reduction', 'sum', '--task', 'multiclass'], '--spatial-mean', 'task binary or multilabel', 'multiclass'),
+    '--accumulate unknown': r(['--accumulate', 'float16'], '--accumulate', 'float64, float32', "'float16'"),
+    '--per-image with reduction sum': r(['--per-image', '--reduction', 'sum'], '--per-image', 'reduction mean', 'sum'),
+    '--per-image with a value': r(['--per-image=2'], '--per-image', '=true / =false', "'2'"),
+    '--label-axis 0': r(['--label-axis', '0'], '--label-axis', 'a non-zero integer', '0'),
+    '--label-axis not an integer': r(['--label-axis', '1.5'], '--label-axis', 'an integer', "'1.5'"),
+    '--label-axis for binary': r(['--label-axis', '1'], '--label-axis', 'task multilabel or multiclass', '1'),
     '--like a detection preset for the wrong task': r(['--like', 'detectron2', '--task', 'binary'], '--like', '--task multilabel', 'binary'),
   };
 }

@@ -68,7 +68,7 @@ describe('multilabel predictions of rank 3, labels last', () => {
 
   it.each<[string, LossOptions, BuildExtras['predShape'], RegExp]>([
     ['multilabel of rank 1', { task: 'multilabel' }, ['N'], /^predShape \[N\]: multilabel predictions must be \[\.\.\., L\]: rank 2 or more, labels on the last axis$/],
-    ['multiclass of rank 3', { task: 'multiclass' }, ['B', 'K', 'C'], /^predShape \[B, K, C\]: multiclass predictions must be \[N, C\]$/],
+    ['multiclass of rank 3', { task: 'multiclass' }, ['B', 'K', 'C'], /^predShape \[B, K, C\]: multiclass predictions must be \[N, C\], or \[B, C, d1, …\] with labelAxis 1$/],
     ['a label count α does not have', { task: 'multilabel', alpha: [0.1, 0.2] }, ['B', 'K', 3], /^predShape \[B, K, 3\] has 3 labels on its last axis, but alpha lists 2 values, one per label$/],
     ['a label count the positive weights do not have', { task: 'multilabel', posWeight: [1, 2] }, ['B', 5], /^predShape \[B, 5\] has 5 labels on its last axis, but posWeight lists 2 values, one per label$/],
     ['a class count the class weights do not have', { task: 'multiclass', classWeight: [1, 2, 3] }, ['N', 5], /^predShape \[N, 5\] has 5 classes on its last axis, but classWeight lists 3 values, one per class$/],

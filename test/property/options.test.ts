@@ -96,6 +96,10 @@ const INVALID: Record<Exclude<Field, 'withGrad'> | 'withGrad', (base: ValidOptio
   variant: () => fc.oneof(otherString(['focal', 'star']), notAString),
   normalized: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
   countIgnored: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
+  labelAxis: () => fc.oneof(fc.constantFrom(0, 1.5, -0.5, NaN, Infinity, 65, -65, '1', true), fc.double({ noNaN: true, min: -100, max: 100 }).filter((x) => !Number.isInteger(x))),
+  accumulate: () => fc.oneof(otherString(['float64', 'float32']), notAString.filter((v) => v !== null)),
+  perImage: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
+  spatialMean: () => fc.oneof(fc.constantFrom('true', 'false', 0, 1, null), fc.string({ maxLength: 4 })),
   reducedThreshold: () => fc.oneof(fc.constantFrom(0, -0.5, 1.5, NaN, Infinity), fc.double({ min: 1, minExcluded: true, noNaN: true }), fc.constantFrom('0.5', true)),
   // mmdet's eps on avg_factor (set by its preset): a finite number >= 0.
   normalizeOffset: () => fc.oneof(fc.double({ max: 0, maxExcluded: true, noNaN: true }).filter((x) => x < 0), nonFinite, fc.constantFrom('1e-7', true, null)),

@@ -24,10 +24,8 @@ torch, so autograd gives the gradients the fixtures compare with.
                 (log-sigmoid form, pos_weight, weight per class on axis 1, ignored elements
                 multiplied by 0 and still counted by the mean); focal_loss (multiclass: log-softmax,
                 alpha_fac [1 - alpha, alpha, ...], weight, mean over N x C).
-    monai       Project-MONAI/MONAI  monai/losses/focal_loss.py, release 1.5.0 (commit
-                d388d1c6fec8cb3a0eebee5b5a0b9776ca59ca83): sigmoid_focal_loss (BCE written out,
-                (1 - p_t)^gamma as exp(gamma * logsigmoid(-x(2t - 1))), alpha_t), class weight per
-                channel, mean over every element; to_onehot_y builds the one-hot of index targets.
+    (MONAI: no hand-written reference; its own monai/losses/focal_loss.py runs in
+    scripts/make-source-fixtures.py.)
 
 Shapes follow focal-onnx: pred [N, L] (a library's channel axis 1), index targets [N].
 """
@@ -180,28 +178,6 @@ def kornia_focal_loss(pred, target, alpha, gamma=2.0, reduction="none", weight=N
         loss = torch.tensor([1 - alpha] + [alpha] * (C - 1), dtype=loss.dtype) * loss
     if weight is not None:
         loss = weight * loss
-    return _reduce(loss, reduction)
-
-
-# ---- MONAI (1.5.0) ------------------------------------------------------------------------------------
-def monai_focal_loss(input, target, gamma=2.0, alpha=None, weight=None, reduction="mean", to_onehot_y=False):
-    """monai.losses.FocalLoss(use_softmax=False, include_background=True) on [N, C] (no spatial axes)."""
-    if to_onehot_y:
-        target = F.one_hot(target, num_classes=input.shape[1])
-    input = input.to(torch.float64)
-    target = target.to(torch.float64)
-    loss = input - input * target - F.logsigmoid(input)
-    invprobs = F.logsigmoid(-input * (target * 2 - 1))
-    loss = (invprobs * gamma).exp() * loss
-    if alpha is not None:
-        loss = (target * alpha + (1 - target) * (1 - alpha)) * loss
-    if weight is not None and target.shape[1] != 1:
-        w = torch.as_tensor(weight, dtype=loss.dtype)
-        if w.ndim == 0:
-            w = w.repeat(target.shape[1])
-        loss = w * loss
-    if reduction == "sum":
-        return loss.sum()  # no spatial axes to average first
     return _reduce(loss, reduction)
 
 
