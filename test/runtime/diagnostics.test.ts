@@ -20,21 +20,13 @@ import { normalizeOptions } from '../../src/losses';
 import { scratchDir } from '../helpers/cli';
 import { npyFiles } from '../helpers/npy-files';
 import { describePython } from '../helpers/python';
+import { mulberry32 } from '../../scripts/prng';
 
 const dir = scratchDir('focal-diag-');
 const write = npyFiles(dir, 'd');
 
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic generator (scripts/prng.ts's mulberry32). */
+const rng = mulberry32;
 
 /** numpy's view of the files: per-class sums, the split, and the exact CDF at x = 0, 0.01, …, 1. */
 const NUMPY = `
