@@ -22,7 +22,7 @@ What it does
     each MONAI case).
 
 How to run (the output is committed; rerun only when the cases change)
-    .venv/bin/python scripts/make-source-fixtures.py --sources /work/vendor
+    .venv/bin/python scripts/make-source-fixtures.py --sources DIR   (DIR: the libraries' files, fetched from their repositories at the commits the cases record; never committed here)
 Deterministic: two runs give byte-identical JSON.
 """
 import argparse
