@@ -34,7 +34,7 @@ import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel } from '.
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
-import { lossLayout, product, shapeText, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { checkWeightInput, lossLayout, product, shapeText, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { HostTensor, SessionOptions, TensorDType } from './session';
 import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
 
@@ -154,8 +154,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     if (options.out !== undefined && plan.graphReduction !== 'none') {
       throw new UsageError(`--out needs the per-element losses, but ${source} has reduction ${plan.graphReduction}; attach the loss with --reduction none`);
     }
-    if (plan.inputs.weight && !wh) throw new UsageError(`${source}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
-    if (wh && !plan.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${source} takes none (no input 'weight')`);
+    checkWeightInput(plan.inputs.weight !== undefined, wh ? options.weight : undefined, source);
     const io = plan.build().io;
     const netInputs = io.inputs.filter((v) => (plan.feedNames ?? []).includes(v.name) && !initializers.includes(v.name));
     const outDims = io.outputs.find((v) => v.name === output)?.shape ?? [];

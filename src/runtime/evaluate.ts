@@ -30,7 +30,7 @@ import { BatchData, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { EvalCore, EvaluatorResult, ModelPlan, checkLabelAxis, evalSpec, planFromModel, planFromOptions } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { checkWeightInput, isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { SessionOptions } from './session';
 import { OutcomeSink, checkOutPath, readAhead } from './stream';
 
@@ -329,8 +329,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
     const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, diagnosticsOptions(options.diagnostics)));
-    if (spec.inputs.weight && !weight) throw new UsageError(`${plan.modelFile ?? 'the loss'}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
-    if (weight && !spec.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${plan.modelFile ?? 'the loss'} takes none (no input 'weight')`);
+    checkWeightInput(spec.inputs.weight !== undefined, weight ? options.weight : undefined, plan.modelFile ?? 'the loss');
     core = await EvalCore.open(spec, { spinning: false, ...options, ...(options.model !== undefined ? { externalDataDir: modelFolder(options.model) } : {}) });
     if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
     const sink = new OutcomeSink(core, writer, o.dtype, Math.min(batchRows, layout.rows) * layout.lossRow, (done, seconds) =>

@@ -5,6 +5,7 @@
  * targets' dims, and the weight counts the loss takes. The sources only word the messages (a
  * file's name and shape, or `batch 3`).
  */
+import { UsageError } from '../errors';
 import type { FocalOptions } from '../losses';
 
 export type FloatType = 'float16' | 'float32' | 'float64';
@@ -42,6 +43,12 @@ export function targetTypeProblem(o: DataOptions, dtype: string, arrays = false)
 }
 
 /** Why weights of `dtype` are refused, or undefined. */
+/** A weight file and the model's `weight` input must come together: `model` names the model, `file` the weight file given, if any. */
+export function checkWeightInput(takesWeight: boolean, file: string | undefined, model: string): void {
+  if (takesWeight && file === undefined) throw new UsageError(`${model}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
+  if (file !== undefined && !takesWeight) throw new UsageError(`${file}: weights given, but ${model} takes none (no input 'weight')`);
+}
+
 export function weightTypeProblem(dtype: string): string | undefined {
   return isFloatType(dtype) ? undefined : 'weights must be float16, float32 or float64';
 }
