@@ -218,22 +218,25 @@ def case(name, options, pred, target, library=None, call=None, lib=None, normali
 TORCH = {"name": "PyTorch", "file": "torch.nn.functional.binary_cross_entropy_with_logits", "commit": f"torch {torch.__version__.split('+')[0]} (installed)"}
 
 
-def retinanet_losses(d2, storage):
+def retinanet_losses(d2, storage, ema=None):
     """detectron2's RetinaNet.losses on one image's anchors (pred [R, K], labels [R] in {-1} U [0, K]),
     its loss_cls. The object is made without its @configurable __init__ (which builds a backbone):
     only the attributes losses() reads are set. Its normalizer is an EMA of max(1, num_pos) with
     momentum 0.9 (dense_detector.py's _ema_update); the EMA is set to this batch's max(1, num_pos)
     before the call, the state where the moving average equals the batch's count, so loss_cls is
-    sum / max(1, num_pos), what the preset computes."""
+    sum / max(1, num_pos), what the preset computes. `ema`: the EMA's value before the call instead
+    (None: the batch's count; its first step starts from losses()' own initial 100 when unset)."""
     def run(x, t):
         K = x.shape[1]
         m = d2.RetinaNet.__new__(d2.RetinaNet)
         torch.nn.Module.__init__(m)
         m.num_classes, m.focal_loss_alpha, m.focal_loss_gamma = K, 0.25, 2.0
         m.box2box_transform, m.box_reg_loss_type, m.smooth_l1_beta = None, "smooth_l1", 0.0
-        m.loss_normalizer = float(max(1, int(((t >= 0) & (t != K)).sum())))
+        count = float(max(1, int(((t >= 0) & (t != K)).sum())))
+        if ema != "unset":
+            m.loss_normalizer = count if ema is None else ema
         out = m.losses(None, [x[None]], [t], None, None)
-        assert storage.scalars["num_pos_anchors"] == m.loss_normalizer or m.loss_normalizer == 1.0
+        assert storage.scalars["num_pos_anchors"] in (count, 0)
         return out["loss_cls"]
     return run
 
@@ -267,6 +270,14 @@ def build_cases(L):
         x, t = logits(g, n, k), index(g, n, k, ignore=-1, p_ignore=p_ign, p_bg=p_bg, bg=k)
         case(f"detectron2 retinanet {n}x{k}" + (" no positives" if p_bg == 1.0 else ""), {"like": "detectron2"}, x, t, lib=d2_lib,
              library=d2_run, call=d2_call)
+    # The first training step: the EMA starts at 100 (losses()' initial value), so the normalizer is
+    # 0.9·100 + 0.1·max(1, num_pos): a number to --normalize (or --normalize input), the ignored still dropped.
+    g = gen(203)
+    x, t = logits(g, 20, 5), index(g, 20, 5, ignore=-1, p_ignore=0.2, p_bg=0.6, bg=5)
+    ema_first = 100 * 0.9 + max(1, int(((t >= 0) & (t != 5)).sum())) * (1 - 0.9)
+    case("detectron2 retinanet first step EMA", {"like": "detectron2", "normalize": ema_first}, x, t, lib=d2_lib,
+         library=retinanet_losses(L["detectron2_module"], L["detectron2_storage"], ema="unset"),
+         call="RetinaNet.losses(anchors, [pred[None]], [labels], ...)['loss_cls'] on a fresh RetinaNet (its loss_normalizer EMA from 100)")
     g = gen(210)
     x, t = logits(g, 16, 4), index(g, 16, 4, ignore=-1, p_ignore=0.25, p_bg=0.4, bg=4)
     case("detectron2 float32 onehot", {"like": "detectron2", "dtype": "float32", "form": "onehot"}, x, t, lib=d2_lib, library=d2_run,
@@ -471,6 +482,8 @@ def load_libraries(src):
     return {
         "mmdet": ls.load_mmdet(src, "mmdet3"),
         "detectron2": (retinanet_losses(d2, storage), d2_lib),
+        "detectron2_module": d2,
+        "detectron2_storage": storage,
         "fvcore": fv,
         "smp": ls.load_smp(src, "smp-0.5.0"),
         "kornia": ls.load_kornia(src),
