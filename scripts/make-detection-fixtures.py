@@ -8,21 +8,29 @@ What it does
     Each case is a focal-onnx option set (as `buildLoss` takes it, `like` included), float64 data made
     with a fixed torch.Generator seed, and the expected loss and d(loss)/d(pred) (of the sum for
     reduction none) computed in float64 by PyTorch autograd through:
-      * source "library": a reference implementation of a library's own code
-        (test/helpers/references/detection_focal.py, which names the commit each follows), called as
-        the `call` field says;
+      * source "library": the library's own source file, run from `--sources DIR` (outside this
+        repository; scripts/library_sources.py loads each with stand-ins for its package imports):
+        mmdet 3.x's FocalLoss (py_sigmoid_focal_loss + weight_reduce_loss), detectron2's
+        RetinaNet.losses (its loss_cls), fvcore's sigmoid_focal_loss_star, smp 0.5.0's FocalLoss
+        (losses/focal.py + _functional.py's focal_loss_with_logits), kornia's
+        binary_focal_loss_with_logits and focal_loss; and torch's own
+        binary_cross_entropy_with_logits. Each case names the library's file and commit (`file`,
+        `commit`) and the call (`call`);
       * source "formula": focal-onnx's own formula (`formula()` below) for combinations no library
         has (probabilities with ignore or class weights, the onehot form, per-class weights on the
         multi-class loss, the `input` normalizer, ...).
-    Before writing, `formula()` is checked against the library reference on every library case (rel.
-    1e-12), so the two agree on what they share. Float32 cases hold float32-rounded inputs; their
-    numbers are computed in float64. No number is typed by hand.
+    Before writing, `formula()` is checked against the library on every library case (rel. 1e-12),
+    so the two agree on what they share. Float32 cases hold float32-rounded inputs; their numbers are
+    computed in float64. No number is typed by hand. No reference written by hand remains: every
+    library case runs the library's file.
 
 How to run (the output is committed; rerun only when the cases change)
-    .venv/bin/python scripts/make-detection-fixtures.py
+    .venv/bin/python scripts/make-detection-fixtures.py --sources DIR
+    (DIR: the libraries' files, fetched from their repositories at the commits the cases record,
+    laid out as scripts/library_sources.py says; never committed here)
 Deterministic: two runs give byte-identical JSON.
 """
-import importlib.util
+import argparse
 import json
 import math
 import os
@@ -30,6 +38,9 @@ import sys
 
 import torch
 import torch.nn.functional as F
+
+import library_sources as ls
+from library_sources import in_float64
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
@@ -39,9 +50,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "test", "fixtures", "detection-cases.json")
 RTOL = 1e-12
 
-spec = importlib.util.spec_from_file_location("detection_focal", os.path.join(REPO, "test", "helpers", "references", "detection_focal.py"))
-ref = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ref)
+F32_EPS = float(torch.finfo(torch.float32).eps)
 
 # The presets as focal-onnx defines them (src/losses/presets.ts): the formula() reference fills them in.
 PRESETS = {
@@ -65,7 +74,7 @@ def resolve(options):
         o.update(PRESETS[like])
     o.update({k: v for k, v in options.items() if k not in ("like", "dtype", "form", "opset", "targetDtype", "targets", "weight")})
     if like == "mmdet" and isinstance(o["normalize"], (int, float)) and not isinstance(o["normalize"], bool):
-        o["normalize"] = o["normalize"] + ref.F32_EPS  # mmdet's avg_factor + eps
+        o["normalize"] = o["normalize"] + o.get("normalizeOffset", F32_EPS)  # mmdet 3.x's avg_factor + eps
     return o
 
 
@@ -134,7 +143,10 @@ def formula(options, pred, target, normalizer=None, sample_weight=None):
     if sample_weight is not None:
         loss = loss * (sample_weight[:, None] if loss.ndim == 2 else sample_weight)
     vf = valid.to(F64)
-    if o["normalized"]:
+    if o["normalized"] == "label":
+        # Each label (the last axis) by its own sum over its elements not ignored.
+        loss = loss / (f * vf).reshape(-1, loss.shape[-1]).sum(0).clamp_min(1e-6)
+    elif o["normalized"]:
         loss = loss / (f * vf).sum().clamp_min(1e-6)
     loss = loss * vf
     red = o["reduction"]
@@ -197,114 +209,169 @@ def with_ignore(g, t, value, p=0.2):
 CASES = []
 
 
-def case(name, options, pred, target, library=None, call=None, normalizer=None, target_dtype=None, float32=False, weight=None):
-    CASES.append(dict(name=name, options=options, pred=pred, target=target, library=library, call=call, normalizer=normalizer,
+def case(name, options, pred, target, library=None, call=None, lib=None, normalizer=None, target_dtype=None, float32=False, weight=None):
+    """A case; with `library` (x, t) -> loss, run from `lib`'s file (its info: name, file, commit)."""
+    CASES.append(dict(name=name, options=options, pred=pred, target=target, library=library, call=call, lib=lib, normalizer=normalizer,
                       target_dtype=target_dtype, float32=float32, weight=weight))
 
 
-def build_cases():
-    # mmdet: FocalLoss(use_sigmoid=True), index targets with background C.
+TORCH = {"name": "PyTorch", "file": "torch.nn.functional.binary_cross_entropy_with_logits", "commit": f"torch {torch.__version__.split('+')[0]} (installed)"}
+
+
+def retinanet_losses(d2, storage, ema=None):
+    """detectron2's RetinaNet.losses on one image's anchors (pred [R, K], labels [R] in {-1} U [0, K]),
+    its loss_cls. The object is made without its @configurable __init__ (which builds a backbone):
+    only the attributes losses() reads are set. Its normalizer is an EMA of max(1, num_pos) with
+    momentum 0.9 (dense_detector.py's _ema_update); the EMA is set to this batch's max(1, num_pos)
+    before the call, the state where the moving average equals the batch's count, so loss_cls is
+    sum / max(1, num_pos), what the preset computes. `ema`: the EMA's value before the call instead
+    (None: the batch's count; its first step starts from losses()' own initial 100 when unset)."""
+    def run(x, t):
+        K = x.shape[1]
+        m = d2.RetinaNet.__new__(d2.RetinaNet)
+        torch.nn.Module.__init__(m)
+        m.num_classes, m.focal_loss_alpha, m.focal_loss_gamma = K, 0.25, 2.0
+        m.box2box_transform, m.box_reg_loss_type, m.smooth_l1_beta = None, "smooth_l1", 0.0
+        count = float(max(1, int(((t >= 0) & (t != K)).sum())))
+        if ema != "unset":
+            m.loss_normalizer = count if ema is None else ema
+        out = m.losses(None, [x[None]], [t], None, None)
+        assert storage.scalars["num_pos_anchors"] in (count, 0)
+        return out["loss_cls"]
+    return run
+
+
+def build_cases(L):
+    """The cases; L holds the libraries loaded from --sources (module and info each)."""
+    mm, mm_lib = L["mmdet"]
+    # mmdet 3.x: FocalLoss(use_sigmoid=True) on the CPU, index targets with background C.
     for i, (red, avg) in enumerate([("mean", None), ("sum", None), ("none", None), ("mean", 37.5)]):
         g = gen(100 + i)
         x, t = logits(g, 12, 4), index(g, 12, 4, p_bg=0.5, bg=4)
         opts = {"like": "mmdet", "reduction": red}
         if avg is not None:
             opts["normalize"] = avg
-        case(f"mmdet {red}{' avg_factor' if avg else ''}", opts, x, t,
-             library=lambda x, t, red=red, avg=avg: ref.mmdet_focal_loss(x, t, reduction=red, avg_factor=avg),
-             call=f"mmdet FocalLoss(use_sigmoid=True, reduction='{red}')(pred, target{', avg_factor=%r' % avg if avg else ''})")
+        case(f"mmdet {red}{' avg_factor' if avg else ''}", opts, x, t, lib=mm_lib,
+             library=lambda x, t, red=red, avg=avg: mm.FocalLoss(use_sigmoid=True, reduction=red)(x, t, avg_factor=avg),
+             call=f"FocalLoss(use_sigmoid=True, reduction='{red}')(pred, target{', avg_factor=%r' % avg if avg else ''})")
     # mmdet's RetinaHead: label_weights (0 for ignored anchors) as the sample weight, avg_factor the positives.
     g = gen(110)
     x, t = logits(g, 14, 4), index(g, 14, 4, p_bg=0.6, bg=4)
     w = (torch.rand(14, generator=g, dtype=F64) > 0.2).to(F64)
     npos = float(((t < 4) & (w > 0)).sum())
-    case("mmdet label_weights avg_factor", {"like": "mmdet", "weight": "sample", "normalize": npos}, x, t,
-         library=lambda x, t, w=w, npos=npos: ref.mmdet_focal_loss(x, t, weight=w, avg_factor=npos),
-         call=f"mmdet FocalLoss(use_sigmoid=True)(pred, target, weight=label_weights, avg_factor={npos})", weight=w)
-    # detectron2: RetinaNet loss_cls (ignore -1, background K, / max(1, positives)).
+    case("mmdet label_weights avg_factor", {"like": "mmdet", "weight": "sample", "normalize": npos}, x, t, lib=mm_lib,
+         library=lambda x, t, w=w, npos=npos: mm.FocalLoss(use_sigmoid=True)(x, t, weight=w, avg_factor=npos),
+         call=f"FocalLoss(use_sigmoid=True)(pred, target, weight=label_weights, avg_factor={npos})", weight=w)
+    # detectron2: RetinaNet.losses' loss_cls (ignore -1, background K, / max(1, positives)).
+    d2_run, d2_lib = L["detectron2"]
+    d2_call = "RetinaNet.losses(anchors, [pred[None]], [labels], ...)['loss_cls'], its loss_normalizer EMA at this batch's max(1, num_pos)"
     for i, (n, k, p_bg, p_ign) in enumerate([(20, 5, 0.6, 0.2), (10, 3, 1.0, 0.0), (16, 4, 0.5, 0.3)]):
         g = gen(200 + i)
         x, t = logits(g, n, k), index(g, n, k, ignore=-1, p_ignore=p_ign, p_bg=p_bg, bg=k)
-        case(f"detectron2 retinanet {n}x{k}" + (" no positives" if p_bg == 1.0 else ""), {"like": "detectron2"}, x, t,
-             library=ref.detectron2_retinanet_cls_loss, call="detectron2 RetinaNet.losses: loss_cls (normalizer max(1, num_pos), no EMA)")
+        case(f"detectron2 retinanet {n}x{k}" + (" no positives" if p_bg == 1.0 else ""), {"like": "detectron2"}, x, t, lib=d2_lib,
+             library=d2_run, call=d2_call)
+    # The first training step: the EMA starts at 100 (losses()' initial value), so the normalizer is
+    # 0.9·100 + 0.1·max(1, num_pos): a number to --normalize (or --normalize input), the ignored still dropped.
+    g = gen(203)
+    x, t = logits(g, 20, 5), index(g, 20, 5, ignore=-1, p_ignore=0.2, p_bg=0.6, bg=5)
+    ema_first = 100 * 0.9 + max(1, int(((t >= 0) & (t != 5)).sum())) * (1 - 0.9)
+    case("detectron2 retinanet first step EMA", {"like": "detectron2", "normalize": ema_first}, x, t, lib=d2_lib,
+         library=retinanet_losses(L["detectron2_module"], L["detectron2_storage"], ema="unset"),
+         call="RetinaNet.losses(anchors, [pred[None]], [labels], ...)['loss_cls'] on a fresh RetinaNet (its loss_normalizer EMA from 100)")
     g = gen(210)
     x, t = logits(g, 16, 4), index(g, 16, 4, ignore=-1, p_ignore=0.25, p_bg=0.4, bg=4)
-    case("detectron2 float32 onehot", {"like": "detectron2", "dtype": "float32", "form": "onehot"}, x, t, library=ref.detectron2_retinanet_cls_loss,
-         call="detectron2 RetinaNet.losses: loss_cls", float32=True)
+    case("detectron2 float32 onehot", {"like": "detectron2", "dtype": "float32", "form": "onehot"}, x, t, lib=d2_lib, library=d2_run,
+         call=d2_call, float32=True)
     # fvcore: FL*.
+    fv, fv_lib = L["fvcore"]
+    star = in_float64(fv.sigmoid_focal_loss_star)
     for i, (task, alpha, gamma, red) in enumerate([("binary", "none", 1, "sum"), ("multilabel", 0.25, 2, "mean"), ("multilabel", 0.5, 0.5, "none")]):
         g = gen(300 + i)
         shape = (15,) if task == "binary" else (8, 3)
         x, t = logits(g, *shape), dense(g, *shape)
         a = -1 if alpha == "none" else alpha
         case(f"fvcore star {task} gamma {gamma}", {"task": task, "input": "logits", "variant": "star", "alpha": alpha, "gamma": gamma, "reduction": red}, x, t,
-             library=lambda x, t, a=a, gamma=gamma, red=red: ref.fvcore_sigmoid_focal_loss_star(x, t, alpha=a, gamma=gamma, reduction=red),
-             call=f"fvcore sigmoid_focal_loss_star(pred, target, alpha={a}, gamma={gamma}, reduction='{red}')")
+             lib=fv_lib, library=lambda x, t, a=a, gamma=gamma, red=red: star(x, t, alpha=a, gamma=gamma, reduction=red),
+             call=f"sigmoid_focal_loss_star(pred, target, alpha={a}, gamma={gamma}, reduction='{red}')")
     g = gen(310)
     x, t = logits(g, 8, 3), torch.rand(8, 3, generator=g, dtype=F64)
     case("fvcore star soft targets", {"like": "fvcore", "task": "multilabel", "variant": "star", "gamma": 1, "reduction": "sum", "form": "arith"}, x, t,
-         library=lambda x, t: ref.fvcore_sigmoid_focal_loss_star(x, t, reduction="sum"),
-         call="fvcore sigmoid_focal_loss_star(pred, soft_target, reduction='sum')")
-    # smp v0.5.0.
+         lib=fv_lib, library=lambda x, t: star(x, t, reduction="sum"), call="sigmoid_focal_loss_star(pred, soft_target, reduction='sum')")
+    # smp 0.5.0.
+    smp, smp_lib = L["smp"]
     g = gen(400)
     x, t = logits(g, 20), dense(g, 20)
-    case("smp binary", {"like": "smp"}, x, t, library=lambda x, t: ref.smp_focal_loss("binary", x, t), call="smp FocalLoss('binary')")
+    case("smp binary", {"like": "smp"}, x, t, lib=smp_lib, library=lambda x, t: smp.FocalLoss("binary")(x, t), call="FocalLoss('binary')")
     g = gen(401)
     x, t = logits(g, 24), with_ignore(g, dense(g, 24), 255.0)
-    case("smp binary ignore 255", {"like": "smp", "ignoreIndex": 255}, x, t, library=lambda x, t: ref.smp_focal_loss("binary", x, t, ignore_index=255),
-         call="smp FocalLoss('binary', ignore_index=255)")
+    case("smp binary ignore 255", {"like": "smp", "ignoreIndex": 255}, x, t, lib=smp_lib, library=lambda x, t: smp.FocalLoss("binary", ignore_index=255)(x, t),
+         call="FocalLoss('binary', ignore_index=255)")
     g = gen(402)
     x, t = logits(g, 20), dense(g, 20)
-    case("smp normalized sum", {"like": "smp", "normalized": True, "reduction": "sum", "alpha": 0.25}, x, t,
-         library=lambda x, t: ref.smp_focal_loss("binary", x, t, alpha=0.25, normalized=True, reduction="sum"),
-         call="smp FocalLoss('binary', alpha=0.25, normalized=True, reduction='sum')")
+    case("smp normalized sum", {"like": "smp", "normalized": True, "reduction": "sum", "alpha": 0.25}, x, t, lib=smp_lib,
+         library=lambda x, t: smp.FocalLoss("binary", alpha=0.25, normalized=True, reduction="sum")(x, t),
+         call="FocalLoss('binary', alpha=0.25, normalized=True, reduction='sum')")
     g = gen(403)
     x, t = logits(g, 20), dense(g, 20)
-    case("smp normalized mean", {"like": "smp", "normalized": True}, x, t, library=lambda x, t: ref.smp_focal_loss("binary", x, t, normalized=True),
-         call="smp FocalLoss('binary', normalized=True)")
+    case("smp normalized mean", {"like": "smp", "normalized": True}, x, t, lib=smp_lib, library=lambda x, t: smp.FocalLoss("binary", normalized=True)(x, t),
+         call="FocalLoss('binary', normalized=True)")
     for i, X in enumerate([0.5, 0.2]):
         g = gen(404 + i)
         x, t = logits(g, 20), dense(g, 20)
-        case(f"smp reduced {X}", {"like": "smp", "reducedThreshold": X, "reduction": "sum"}, x, t,
-             library=lambda x, t, X=X: ref.smp_focal_loss("binary", x, t, reduced_threshold=X, reduction="sum"),
-             call=f"smp FocalLoss('binary', reduced_threshold={X}, reduction='sum')")
+        case(f"smp reduced {X}", {"like": "smp", "reducedThreshold": X, "reduction": "sum"}, x, t, lib=smp_lib,
+             library=lambda x, t, X=X: smp.FocalLoss("binary", reduced_threshold=X, reduction="sum")(x, t),
+             call=f"FocalLoss('binary', reduced_threshold={X}, reduction='sum')")
     g = gen(410)
     x, t = logits(g, 6, 4), dense(g, 6, 4)
-    case("smp multilabel alpha", {"like": "smp", "task": "multilabel", "alpha": 0.25}, x, t,
-         library=lambda x, t: ref.smp_focal_loss("multilabel", x, t, alpha=0.25), call="smp FocalLoss('multilabel', alpha=0.25)")
+    case("smp multilabel alpha", {"like": "smp", "task": "multilabel", "alpha": 0.25}, x, t, lib=smp_lib,
+         library=lambda x, t: smp.FocalLoss("multilabel", alpha=0.25)(x, t), call="FocalLoss('multilabel', alpha=0.25)")
     g = gen(411)
     x, t = logits(g, 14, 5), index(g, 14, 5, ignore=255, p_ignore=0.2)
+    # 0.5.0 sums the classes' losses (each the mean over the rows not ignored): Σ / (rows not ignored) = --normalize positives.
     case("smp multiclass ignore 255", {"like": "smp", "task": "multilabel", "targetFormat": "index", "normalize": "positives", "ignoreIndex": 255}, x, t,
-         library=lambda x, t: ref.smp_focal_loss("multiclass", x, t, ignore_index=255), call="smp FocalLoss('multiclass', ignore_index=255)")
-    # kornia 0.9.0rc1: binary_focal_loss_with_logits on [N, C] (ignored counted), focal_loss (multiclass).
+         lib=smp_lib, library=lambda x, t: smp.FocalLoss("multiclass", ignore_index=255)(x, t), call="FocalLoss('multiclass', ignore_index=255)")
+    # 0.5.0's normalized multiclass: each class divided by its own sum of focal factors, the classes summed (newer smp averages them).
+    g = gen(412)
+    x, t = logits(g, 12, 4), index(g, 12, 4, ignore=255, p_ignore=0.2)
+    case("smp multiclass normalized ignore 255", {"like": "smp", "task": "multilabel", "targetFormat": "index", "normalize": "positives", "normalized": "label", "ignoreIndex": 255},
+         x, t, lib=smp_lib, library=lambda x, t: smp.FocalLoss("multiclass", normalized=True, ignore_index=255)(x, t),
+         call="FocalLoss('multiclass', normalized=True, ignore_index=255)")
+    # 0.5.0's multilabel mode flattens every element, as binary: normalized divides by one sum over all (newer smp: each class by its own).
+    g = gen(413)
+    x, t = logits(g, 6, 4), dense(g, 6, 4)
+    case("smp multilabel normalized", {"like": "smp", "task": "multilabel", "normalized": True}, x, t, lib=smp_lib,
+         library=lambda x, t: smp.FocalLoss("multilabel", normalized=True)(x, t), call="FocalLoss('multilabel', normalized=True)")
+    # kornia: binary_focal_loss_with_logits on [N, C] (ignored counted), focal_loss (multiclass).
+    kornia, kornia_lib = L["kornia"]
     g = gen(500)
     x, t = logits(g, 7, 3), dense(g, 7, 3)
-    case("kornia binary none", {"like": "kornia"}, x, t, library=lambda x, t: ref.kornia_binary_focal_loss_with_logits(x, t),
-         call="kornia binary_focal_loss_with_logits(pred, target, alpha=0.25)")
+    case("kornia binary none", {"like": "kornia"}, x, t, lib=kornia_lib, library=lambda x, t: kornia.binary_focal_loss_with_logits(x, t),
+         call="binary_focal_loss_with_logits(pred, target, alpha=0.25)")
     g = gen(501)
     x, t = logits(g, 8, 3), with_ignore(g, dense(g, 8, 3), 255.0)
     pw, w = [2.0, 0.5, 1.5], [1.0, 3.0, 0.25]
     case("kornia binary mean pos_weight weight ignore", {"like": "kornia", "reduction": "mean", "posWeight": pw, "classWeight": w, "ignoreIndex": 255}, x, t,
-         library=lambda x, t: ref.kornia_binary_focal_loss_with_logits(x, t, reduction="mean", pos_weight=torch.tensor(pw, dtype=F64), weight=torch.tensor(w, dtype=F64), ignore_index=255),
-         call=f"kornia binary_focal_loss_with_logits(pred, target, alpha=0.25, reduction='mean', pos_weight={pw}, weight={w}, ignore_index=255)")
+         lib=kornia_lib,
+         library=lambda x, t: kornia.binary_focal_loss_with_logits(x, t, reduction="mean", pos_weight=torch.tensor(pw, dtype=F64), weight=torch.tensor(w, dtype=F64), ignore_index=255),
+         call=f"binary_focal_loss_with_logits(pred, target, alpha=0.25, reduction='mean', pos_weight={pw}, weight={w}, ignore_index=255)")
     g = gen(502)
     N, C = 9, 4
     x, t = logits(g, N, C), index(g, N, C, ignore=255, p_ignore=0.2)
     w4 = [0.5, 1.0, 2.0, 1.5]
     case("kornia focal_loss multiclass mean", {"task": "multiclass", "input": "logits", "eps": 0, "alpha": [0.75, 0.25, 0.25, 0.25], "classWeight": w4, "ignoreIndex": 255, "normalize": N * C}, x, t,
-         library=lambda x, t: ref.kornia_focal_loss(x, t, alpha=0.25, reduction="mean", weight=torch.tensor(w4, dtype=F64), ignore_index=255),
-         call=f"kornia focal_loss(pred, target, alpha=0.25, reduction='mean', weight={w4}, ignore_index=255)")
-    # MONAI: its own file runs in scripts/make-source-fixtures.py (test/fixtures/source-cases.json); no hand-written reference here.
+         lib=kornia_lib, library=lambda x, t: kornia.focal_loss(x, t, alpha=0.25, reduction="mean", weight=torch.tensor(w4, dtype=F64), ignore_index=255),
+         call=f"focal_loss(pred, target, alpha=0.25, reduction='mean', weight={w4}, ignore_index=255)")
+    # MONAI: its own file runs in scripts/make-source-fixtures.py (test/fixtures/source-cases.json).
     # PyTorch BCEWithLogitsLoss(pos_weight): gamma 0, no alpha.
     g = gen(700)
     x, t = logits(g, 10, 3), dense(g, 10, 3, p=0.4)
-    case("torch bce pos_weight", {"task": "multilabel", "input": "logits", "eps": 0, "gamma": 0, "alpha": "none", "posWeight": [3.0, 0.5, 1.0]}, x, t,
-         library=lambda x, t: ref.torch_bce_with_logits(x, t, pos_weight=torch.tensor([3.0, 0.5, 1.0], dtype=F64)),
+    case("torch bce pos_weight", {"task": "multilabel", "input": "logits", "eps": 0, "gamma": 0, "alpha": "none", "posWeight": [3.0, 0.5, 1.0]}, x, t, lib=TORCH,
+         library=lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=torch.tensor([3.0, 0.5, 1.0], dtype=F64)),
          call="torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor([3.0, 0.5, 1.0]))")
     g = gen(701)
     x, t = logits(g, 12), dense(g, 12, p=0.4)
-    case("torch bce pos_weight binary", {"task": "binary", "input": "logits", "eps": 0, "gamma": 0, "alpha": "none", "posWeight": 2.5}, x, t,
-         library=lambda x, t: ref.torch_bce_with_logits(x, t, pos_weight=torch.tensor(2.5, dtype=F64)),
+    case("torch bce pos_weight binary", {"task": "binary", "input": "logits", "eps": 0, "gamma": 0, "alpha": "none", "posWeight": 2.5}, x, t, lib=TORCH,
+         library=lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=torch.tensor(2.5, dtype=F64)),
          call="torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(2.5))")
 
     # focal-onnx's formula, for what no library has.
@@ -373,8 +440,10 @@ def run_case(c):
         "positives": positives(o, t, x.shape[1] if x.ndim == 2 else 1),
         "ignored": int(ignored(o, t)),
     }
-    if c["call"]:
-        entry["call"] = c["call"]
+    if c["lib"]:
+        entry.update(library=c["lib"]["name"], file=c["lib"]["file"], commit=c["lib"]["commit"], call=c["call"])
+        if c["lib"].get("note"):
+            entry["note"] = c["lib"]["note"]
     if c["normalizer"] is not None:
         entry["normalizer"] = c["normalizer"]
     if c["weight"] is not None:
@@ -403,18 +472,37 @@ def check(name, a, b, what):
     scale = max(1e-300, float(b.abs().max()))
     err = float((a - b).abs().max()) / scale
     if not err <= RTOL:
-        sys.exit(f"{name}: formula() and the library reference differ in {what} by {err:.3g} (relative to the largest)")
+        sys.exit(f"{name}: formula() and the library's file differ in {what} by {err:.3g} (relative to the largest)")
+
+
+def load_libraries(src):
+    """The libraries' own files from `src` (scripts/library_sources.py): module (or callable) and info each."""
+    fv = ls.load_fvcore(src)
+    d2, d2_lib, storage = ls.load_detectron2(src, fv[0])
+    return {
+        "mmdet": ls.load_mmdet(src, "mmdet3"),
+        "detectron2": (retinanet_losses(d2, storage), d2_lib),
+        "detectron2_module": d2,
+        "detectron2_storage": storage,
+        "fvcore": fv,
+        "smp": ls.load_smp(src, "smp-0.5.0"),
+        "kornia": ls.load_kornia(src),
+    }
 
 
 def main():
-    build_cases()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sources", required=True, help="the directory holding <lib>/<file> and <lib>/COMMIT (scripts/library_sources.py)")
+    ap.add_argument("--out", default=OUT)
+    args = ap.parse_args()
+    build_cases(load_libraries(os.path.abspath(args.sources)))
     cases = [run_case(c) for c in CASES]
-    with open(OUT, "w") as f:
+    with open(args.out, "w") as f:
         f.write('{"generator": "scripts/make-detection-fixtures.py", "torch": "%s", "count": %d, "cases": [\n' % (torch.__version__, len(cases)))
         f.write(",\n".join(json.dumps(c, sort_keys=True, separators=(",", ":")) for c in cases))
         f.write("\n]}\n")
     lib = sum(c["source"] == "library" for c in cases)
-    print(f"wrote {OUT}: {len(cases)} cases ({lib} from a library reference, {len(cases) - lib} from the formula)")
+    print(f"wrote {os.path.relpath(args.out, REPO)}: {len(cases)} cases ({lib} from a library's own file, {len(cases) - lib} from the formula)")
 
 
 if __name__ == "__main__":

@@ -3,17 +3,19 @@
 source files, run from a directory outside the repository.
 
 What it does
-    Loads each library's file from `--sources DIR` (DIR/<lib>/..., each with its COMMIT) — MONAI
-    monai/losses/focal_loss.py, smp losses/focal.py + _functional.py + constants.py, mmdet's
-    py_sigmoid_focal_loss + weight_reduce_loss, fvcore nn/focal_loss.py, kornia losses/focal.py —
-    and torchvision's installed RetinaNet (retinanet_resnet50_fpn(weights=None, weights_backbone=None),
-    its classification head's compute_loss; `torchvision::nms` / `::qnms` are defined with
-    torch.library before the import, as its compiled ops do not load with this torch) — with small stand-ins
-    (written here, our own code) for the package imports those files make (`monai.networks.one_hot`,
-    `monai.utils.LossReduction`, smp's package for its relative imports, kornia's checks, one_hot and
-    mask_ignore_pixels). Nothing of those files is
-    copied into this repository: only the numbers they compute are written, each case naming the
-    library, the file and the commit it ran.
+    Loads each library's file from `--sources DIR` (DIR/<lib>/..., each with its COMMIT; the layout
+    and the stand-ins in scripts/library_sources.py) — MONAI monai/losses/focal_loss.py, smp (its
+    main branch) losses/focal.py + _functional.py + constants.py, mmdet 2.x's py_sigmoid_focal_loss +
+    weight_reduce_loss (d898526f, no eps on avg_factor), fvcore nn/focal_loss.py, kornia
+    losses/focal.py — and torchvision's installed RetinaNet (retinanet_resnet50_fpn(weights=None,
+    weights_backbone=None), its classification head's compute_loss; `torchvision::nms` / `::qnms`
+    are defined with torch.library before the import, as its compiled ops do not load with this
+    torch). The stand-ins (our own code) replace the package imports those files make
+    (`monai.networks.one_hot`, `monai.utils.LossReduction`, smp's package for its relative imports,
+    kornia's checks, one_hot and mask_ignore_pixels). Nothing of those files is copied into this
+    repository: only the numbers they compute are written, each case naming the library, the file
+    and the commit it ran. scripts/make-detection-fixtures.py runs the same loader on mmdet 3.x,
+    detectron2, fvcore, smp 0.5.0 and kornia for test/fixtures/detection-cases.json.
 
     Each case: focal-onnx's options (as `buildLoss` takes them, with `predShape`), float64 inputs from
     a fixed torch.Generator seed, the library's loss and d(loss)/d(pred) by torch autograd (of the sum
@@ -22,21 +24,19 @@ What it does
     each MONAI case).
 
 How to run (the output is committed; rerun only when the cases change)
-    .venv/bin/python scripts/make-source-fixtures.py --sources DIR   (DIR: the libraries' files, fetched from their repositories at the commits the cases record; never committed here)
+    .venv/bin/python scripts/make-source-fixtures.py --sources DIR
+    (DIR: the libraries' files, fetched from their repositories at the commits the cases record,
+    laid out as scripts/library_sources.py says; never committed here)
 Deterministic: two runs give byte-identical JSON.
 """
 import argparse
-import contextlib
-import enum
-import importlib.util
 import json
 import os
-import re
-import sys
-import types
 
 import torch
-import torch.nn.functional as F
+
+import library_sources as ls
+from library_sources import in_float64
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
@@ -44,107 +44,6 @@ torch.use_deterministic_algorithms(True)
 F64 = torch.float64
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "test", "fixtures", "source-cases.json")
-
-
-def commit_of(lib_dir, file_path):
-    """The commit in DIR/COMMIT (its first word), else the one an excerpt's header names."""
-    c = os.path.join(lib_dir, "COMMIT")
-    if os.path.exists(c):
-        return open(c).read().split()[0]
-    m = re.search(r"\b([0-9a-f]{40})\b", open(file_path).read(4000))
-    if not m:
-        raise SystemExit(f"{file_path}: no COMMIT file and no commit named in its header")
-    return m.group(1)
-
-
-def load(name, path, package=None):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    if package:
-        mod.__package__ = package
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def stub(name, **attrs):
-    m = types.ModuleType(name)
-    m.__path__ = []  # a package, so submodules and relative imports resolve through sys.modules
-    m.__dict__.update(attrs)
-    sys.modules[name] = m
-    return m
-
-
-# ---- stand-ins for the package imports (ours) ------------------------------------------------------------
-
-class LossReduction(enum.Enum):
-    """monai.utils.LossReduction's values, as its focal loss compares them (`.value`)."""
-    NONE = "none"
-    MEAN = "mean"
-    SUM = "sum"
-
-
-def monai_one_hot(labels, num_classes, dtype=torch.float, dim=1):
-    """monai.networks.one_hot for [B, 1, ...] labels: the one-hot on axis `dim`."""
-    shape = list(labels.shape)
-    shape[dim] = num_classes
-    out = torch.zeros(shape, dtype=dtype)
-    return out.scatter_(dim, labels.long(), 1)
-
-
-def kornia_check(condition, msg=None, raises=True):
-    """kornia.core.check.KORNIA_CHECK: raise when the condition fails."""
-    if not condition:
-        raise Exception(msg)
-    return True
-
-
-def kornia_check_is_tensor(x, msg=None, raises=True):
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(msg)
-    return True
-
-
-def kornia_check_shape(x, shape, raises=True):
-    """KORNIA_CHECK_SHAPE, enough for the focal losses: the rank ('*' any number of trailing axes)."""
-    if "*" not in shape and x.dim() != len(shape):
-        raise TypeError(f"{x.shape} is not {shape}")
-    return True
-
-
-def kornia_mask_ignore_pixels(target, ignore_index):
-    """kornia.losses._utils.mask_ignore_pixels: ignored targets set to 0, and the mask of the others (None without ignore_index)."""
-    if ignore_index is None:
-        return target, None
-    mask = target != ignore_index
-    return target.where(mask, target.new_zeros(1)), mask
-
-
-def kornia_one_hot(labels, num_classes, device=None, dtype=None):
-    """kornia.losses.one_hot: the one-hot of [B, *] labels on axis 1, [B, C, *]."""
-    return F.one_hot(labels, num_classes=num_classes).movedim(-1, 1).to(dtype)
-
-
-@contextlib.contextmanager
-def float_keeps_float64():
-    """While MONAI's forward runs: Tensor.float() leaves a float64 tensor as it is."""
-    original = torch.Tensor.float
-
-    def keep(self, *a, **k):
-        return self if self.dtype == F64 else original(self, *a, **k)
-
-    torch.Tensor.float = keep
-    try:
-        yield
-    finally:
-        torch.Tensor.float = original
-
-
-def in_float64(fn):
-    def run(*a, **k):
-        with float_keeps_float64():
-            return fn(*a, **k)
-    return run
 
 
 # ---- the cases ------------------------------------------------------------------------------------------
@@ -182,7 +81,7 @@ def case(name, lib, options, x, t, run, call):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sources", required=True, help="the directory holding <lib>/<file> and <lib>/COMMIT")
+    ap.add_argument("--sources", required=True, help="the directory holding <lib>/<file> and <lib>/COMMIT (scripts/library_sources.py)")
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args()
     src = os.path.abspath(args.sources)
@@ -198,13 +97,7 @@ def main():
         return torch.randint(0, high, shape, generator=g)
 
     # ---- MONAI ----
-    path = os.path.join(src, "monai", "focal_loss.py")
-    stub("monai")
-    stub("monai.networks", one_hot=monai_one_hot)
-    stub("monai.utils", LossReduction=LossReduction)
-    monai = load("monai_focal_loss_src", path)
-    lib = {"name": "MONAI", "file": "monai/losses/focal_loss.py", "commit": commit_of(os.path.join(src, "monai"), path),
-           "note": "Tensor.float() kept float64 while MONAI ran (it casts to float32), so these are its formula in float64"}
+    monai, lib = ls.load_monai(src)
 
     def monai_run(**kw):
         return in_float64(monai.FocalLoss(**kw))
@@ -234,13 +127,7 @@ def main():
          monai_run(alpha=0.75, weight=w), f"FocalLoss(alpha=0.75, weight={w})")
 
     # ---- smp ----
-    d = os.path.join(src, "smp")
-    stub("smp_losses_src")
-    load("smp_losses_src.constants", os.path.join(d, "constants.py"), "smp_losses_src")
-    load("smp_losses_src._functional", os.path.join(d, "_functional.py"), "smp_losses_src")
-    smp = load("smp_losses_src.focal", os.path.join(d, "focal.py"), "smp_losses_src")
-    lib = {"name": "segmentation_models_pytorch", "file": "segmentation_models_pytorch/losses/focal.py (+ _functional.py, constants.py)",
-           "commit": commit_of(d, os.path.join(d, "focal.py"))}
+    smp, lib = ls.load_smp(src, "smp")
     smp_multiclass = {"like": "smp", "task": "multilabel", "targetFormat": "index"}
     x, t = randn(12, 4), ints(4, 12)
     case("smp multiclass normalized [N, C]", lib, {**smp_multiclass, "normalized": "label"}, x, t,
@@ -265,15 +152,7 @@ def main():
          lambda x, t: smp.FocalLoss("binary", normalized=True)(x, t), "FocalLoss('binary', normalized=True)")
 
     # ---- kornia ----
-    d = os.path.join(src, "kornia")
-    stub("kornia")
-    stub("kornia.core")
-    stub("kornia.core.check", KORNIA_CHECK=kornia_check, KORNIA_CHECK_IS_TENSOR=kornia_check_is_tensor, KORNIA_CHECK_SHAPE=kornia_check_shape)
-    stub("kornia.losses")
-    stub("kornia.losses._utils", mask_ignore_pixels=kornia_mask_ignore_pixels)
-    stub("kornia.losses.one_hot", one_hot=kornia_one_hot)
-    kornia = load("kornia_focal_src", os.path.join(d, "focal.py"))
-    lib = {"name": "kornia", "file": "kornia/losses/focal.py", "commit": commit_of(d, os.path.join(d, "focal.py"))}
+    kornia, lib = ls.load_kornia(src)
     x, t = randn(2, 4, 3, 5), ints(4, 2, 3, 5)
     case("kornia focal_loss sum [B, C, H, W]", lib,
          {"task": "multiclass", "input": "logits", "eps": 0, "alpha": [0.75, 0.25, 0.25, 0.25], "reduction": "sum", "labelAxis": 1}, x, t,
@@ -287,22 +166,16 @@ def main():
          lambda x, t: kornia.binary_focal_loss_with_logits(x, t, alpha=0.25, reduction="mean"), "binary_focal_loss_with_logits(pred, target, alpha=0.25, reduction='mean')")
 
     # ---- mmdet ----
-    path = os.path.join(src, "mmdet", "focal_loss_parts.py")
-    mmdet = load("mmdet_focal_loss_src", path)
-    lib = {"name": "mmdetection", "file": "mmdet/models/losses/focal_loss.py (py_sigmoid_focal_loss, the CPU path) + utils.py (weight_reduce_loss)",
-           "commit": commit_of(os.path.join(src, "mmdet"), path)}
+    mmdet, lib = ls.load_mmdet(src, "mmdet")
     x, t = randn(10, 4), ints(5, 10)
     case("mmdet cpu path", lib, {"like": "mmdet"}, x, t, lambda x, t: mmdet.focal_loss_forward_cpu(x, t), "FocalLoss(use_sigmoid=True)(pred, target) on CPU")
     x, t = randn(10, 4), ints(5, 10)
-    # utils.py at 030b5682 divides by avg_factor itself (no float32 eps added, unlike the preset's mmdet 2.x): normalizeOffset 0.
+    # utils.py at 030b5682 (2.x, before mmdetection PR #7449) divides by avg_factor itself, no float32 eps (the preset follows 3.x, which adds it): normalizeOffset 0.
     case("mmdet avg_factor 7", lib, {"like": "mmdet", "normalize": 7, "normalizeOffset": 0}, x, t,
          lambda x, t: mmdet.focal_loss_forward_cpu(x, t, avg_factor=7), "FocalLoss(use_sigmoid=True)(pred, target, avg_factor=7)")
 
     # ---- fvcore ----
-    path = os.path.join(src, "fvcore", "focal_loss.py")
-    fv = load("fvcore_focal_loss_src", path)
-    lib = {"name": "fvcore", "file": "fvcore/nn/focal_loss.py", "commit": commit_of(os.path.join(src, "fvcore"), path),
-           "note": "Tensor.float() kept float64 while fvcore ran (it casts to float32), so these are its formula in float64"}
+    fv, lib = ls.load_fvcore(src)
     x, t = randn(6, 3), bits(6, 3)
     case("fvcore sigmoid_focal_loss sum", lib, {"like": "fvcore", "task": "multilabel", "reduction": "sum"}, x, t,
          lambda x, t: in_float64(fv.sigmoid_focal_loss)(x, t, reduction="sum"), "sigmoid_focal_loss(x, t, reduction='sum')")

@@ -259,7 +259,7 @@ export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
 
 /**
  * The reduction, written once: none (the elements themselves), sum, mean = Σ l / D, or
- * weighted-mean = Σ w·l / Σ w. `divisor` is D ('mean', the default: the element count, a plain
+ * weighted-mean = Σ w·l / Σ w (0 where Σ w = 0, as Keras). `divisor` is D ('mean', the default: the element count, a plain
  * ReduceMean; else a number or a device scalar, see terms-graph's `meanDivisor`). `loss` is already
  * weighted (`weighted`); `weight` is the weight input as given (a sample weight [N] may be broadcast
  * over labels in `loss`): mean(w·l) / mean(w) is Σ w·l / Σ w over the broadcast weights, with no
@@ -282,9 +282,12 @@ export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param |
     case 'mean':
       if (r.divisor === undefined || r.divisor === 'mean') return op.reduceMean(loss, how);
       return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
-    case 'weighted-mean':
+    case 'weighted-mean': {
       if (!r.weight) throw new RangeError('reduce: weighted-mean needs the weight input');
-      return op.div(op.reduceMean(loss, how), op.reduceMean(toType(r.weight, loss.dtype), how));
+      // Σ w = 0 (every weight 0) gives 0, not 0/0: Keras' divide_no_nan.
+      const mw = op.reduceMean(toType(r.weight, loss.dtype), how);
+      return op.where(op.equal(mw, 0), 0, op.div(op.reduceMean(loss, how), mw));
+    }
   }
 }
 
@@ -296,7 +299,8 @@ export function sumIn(v: Value, how: { axes?: number[]; keepdims: boolean }, acc
 
 /**
  * The reduction's gradient beside it: what each element's gradient is divided by — D (mean; the
- * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean), the spatial size (sum with
+ * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean; D where Σ w = 0, whose
+ * gradient is then w·dl / D = 0), the spatial size (sum with
  * spatialMean: `divisor` a number or value), or undefined for sum and none.
  */
 export function reduceDivisor(reduction: Reduction, divisor: Param | 'mean', countLike: Value, ct: DType, weight?: Value): Param | undefined {
@@ -305,7 +309,9 @@ export function reduceDivisor(reduction: Reduction, divisor: Param | 'mean', cou
   const count = divisor === 'mean' ? elementCount(countLike, ct) : divisor;
   if (reduction === 'mean') return count;
   if (!weight) throw new RangeError('reduceDivisor: weighted-mean needs the weight input');
-  return op.mul(param(count, ct), op.reduceMean(toType(weight, ct), { keepdims: false }));
+  // Σ w = 0: the loss is the constant 0 (reduce), so its gradient is 0 — each element's w·dl (w = 0) divided by 1, not 0.
+  const mw = op.reduceMean(toType(weight, ct), { keepdims: false });
+  return op.mul(param(count, ct), op.where(op.equal(mw, 0), 1, mw));
 }
 
 /** `w` (a weight input: [N], or shaped like the elements) lifted to broadcast against `like` ([N, …]). */

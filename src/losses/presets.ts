@@ -20,9 +20,10 @@
  *   `sum_over_batch_size` (mean).
  *
  * The detection and segmentation presets set the defaults and conventions of one library's focal
- * loss each, read from its public source at the version named, and checked against a reference
- * implementation of that code (test/helpers/references/detection_focal.py →
- * test/fixtures/detection-cases.json).
+ * loss each, read from its public source at the version named, and checked against that library's
+ * own source file, run from outside the repository (scripts/make-detection-fixtures.py and
+ * make-source-fixtures.py `--sources DIR` → test/fixtures/detection-cases.json and
+ * source-cases.json; the versions chosen and why: docs/conventions.md).
  */
 import { UsageError } from '../errors';
 import { F32_EPS, LIKES } from './vocabulary';
@@ -66,19 +67,19 @@ export interface DetectionPresetSpec {
 export const DETECTION_PRESETS: Readonly<Record<DetectionPreset, DetectionPresetSpec>> = {
   mmdet: {
     follows: 'mmdet FocalLoss(use_sigmoid=True) (CPU path: one-hot over C + 1, background dropped); avg_factor as a number to normalize, plus float32 eps',
-    version: 'mmdetection 2.x, mmdet/models/losses/focal_loss.py at d898526f',
+    version: 'mmdetection 3.x (and 2.x since PR #7449, March 2022, which added the eps), mmdet/models/losses/focal_loss.py and utils.py',
     tasks: ['multilabel'],
     options: { task: 'multilabel', input: 'logits', eps: 0, alpha: 0.25, gamma: 2, reduction: 'mean', targetFormat: 'index', normalizeOffset: F32_EPS },
   },
   detectron2: {
-    follows: "detectron2 RetinaNet.losses' loss_cls: labels −1 ignored, background K, sum / max(1, positives) (without its moving average)",
+    follows: "detectron2 RetinaNet.losses' loss_cls: labels −1 ignored, background K, sum / max(1, positives) (its normalizer's moving average at this batch's count)",
     version: 'detectron2 0.6+ (02b5c4e2), detectron2/modeling/meta_arch/retinanet.py',
     tasks: ['multilabel'],
     options: { task: 'multilabel', input: 'logits', eps: 0, alpha: 0.25, gamma: 2, reduction: 'mean', targetFormat: 'index', ignoreIndex: -1, normalize: 'positives' },
   },
   smp: {
     follows: "smp FocalLoss('binary' | 'multilabel') (ignore_index removes elements); 'multiclass' is --task multilabel --target-format index --normalize positives",
-    version: 'segmentation_models_pytorch 0.5.0, losses/focal.py and _functional.py',
+    version: 'segmentation_models_pytorch 0.5.0 (multiclass sums the classes; newer smp averages them), losses/focal.py and _functional.py',
     tasks: ['binary', 'multilabel'],
     options: { task: 'binary', input: 'logits', eps: 0, alpha: 'none', gamma: 2, reduction: 'mean' },
     advice: "smp's multiclass mode is one-vs-rest sigmoid: --task multilabel --target-format index --normalize positives",

@@ -324,7 +324,7 @@ class Accumulator {
   /** Adds the `loss` output of a model that reduces (mean or sum); `count` is the batch's number of per-element losses. */
   addReduced(loss: HostTensor, count: number, weightSum: number): void {
     const v = loss.dtype === 'float16' ? f16BitsToF32((loss.data as Uint16Array)[0]) : Number((loss.data as Float32Array)[0]);
-    // A batch of weighted-mean with Σ w = 0 weighs nothing (its graph's 0/0 is NaN): it adds 0.
+    // A batch of weighted-mean with Σ w = 0 weighs nothing (its graph gives 0, as Keras): it adds 0.
     this.total += this.reduction === 'mean' ? v * count : this.reduction === 'weighted-mean' ? (weightSum === 0 ? 0 : v * weightSum) : v;
   }
 }

@@ -1,7 +1,7 @@
 /**
- * The detection and segmentation golden cases (scripts/make-detection-fixtures.py →
- * test/fixtures/detection-cases.json): library references and focal-onnx's formula, float64
- * autograd.
+ * The detection and segmentation golden cases (scripts/make-detection-fixtures.py --sources DIR →
+ * test/fixtures/detection-cases.json): the libraries' own source files and focal-onnx's formula,
+ * float64 autograd.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -11,6 +11,10 @@ export interface DetectionCase {
   readonly name: string;
   readonly options: LossOptions;
   readonly source: 'library' | 'formula';
+  /** source 'library': the library, its file and the commit it ran, and the call. */
+  readonly library?: string;
+  readonly file?: string;
+  readonly commit?: string;
   readonly call?: string;
   readonly pred: number[];
   readonly predShape: number[];

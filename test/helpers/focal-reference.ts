@@ -289,7 +289,7 @@ export function compensatedSum(xs: readonly number[]): number {
 
 /**
  * The loss as the model's `loss` output: a scalar (mean = Σ w·l / count, sum, weighted-mean =
- * Σ w·l / Σ w over the broadcast weights) or the elements (none).
+ * Σ w·l / Σ w over the broadcast weights, 0 where Σ w = 0) or the elements (none).
  */
 export function focalLoss(o: RefOptions, d: RefData): number[] {
   const el = weightedElements(o, d);
@@ -298,7 +298,9 @@ export function focalLoss(o: RefOptions, d: RefData): number[] {
   if (o.reduction === 'weighted-mean') {
     if (!d.weight) throw new RangeError('focal-reference: weighted-mean needs weights');
     // Σ w over the broadcast weights: a weight per row weighs each of the el.length / w.length losses of its row.
-    return [s / (compensatedSum(Array.from(d.weight)) * (el.length / d.weight.length))];
+    // Σ w = 0 (every weight 0): 0, as Keras' divide_no_nan and the graph give.
+    const sw = compensatedSum(Array.from(d.weight)) * (el.length / d.weight.length);
+    return [sw === 0 ? 0 : s / sw];
   }
   return [o.reduction === 'sum' ? s : s / el.length];
 }

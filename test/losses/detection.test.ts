@@ -1,9 +1,9 @@
 /**
  * The detection and segmentation conventions (src/losses/terms.ts, presets.ts) against
- * test/fixtures/detection-cases.json: reference implementations of mmdet, detectron2, fvcore, smp,
- * kornia and MONAI (test/helpers/references/detection_focal.py, each at the commit it names) and
+ * test/fixtures/detection-cases.json: the own source files of mmdet 3.x, detectron2, fvcore, smp
+ * 0.5.0 and kornia (each case names its file and commit; MONAI's are in source-cases.json) and
  * focal-onnx's own formula where no library has the combination, all run through PyTorch autograd
- * in float64 (scripts/make-detection-fixtures.py). Every case: the loss and d(loss)/d(pred), flat
+ * in float64 (scripts/make-detection-fixtures.py --sources DIR). Every case: the loss and d(loss)/d(pred), flat
  * and as an `ai.focal` function, both forms where the case does not fix one; every model passes the
  * static CUDA check.
  */
