@@ -27,14 +27,14 @@ import { DiagnosticsOptions, diagnosticsOptions } from './diagnostics';
 import { attachLoss } from '../attach';
 import { DataError, UsageError, quote } from '../errors';
 import { NpyHeader, NpyReader, NpyWriter } from '../io/npy';
-import { Label, LossOptions } from '../losses';
+import { Label, LossOptions, normalizeOptions } from '../losses';
 import { asFileError } from './batch';
 import { lossFromFiles } from './evaluate';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel } from './evaluator';
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
-import { checkWeightInput, lossLayout, product, shapeText, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { channelFirst, checkWeightInput, lossLayout, product, shapeText, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { HostTensor, SessionOptions, TensorDType } from './session';
 import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
 
@@ -111,8 +111,14 @@ function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefi
   // The target and weight files decide the target type and the weight kind (as for prediction files).
   const perLabel = target.shape.length > 1 ? target.shape[target.shape.length - 1] : 1;
   const resolved = lossFromFiles(loss, target, weight, label, () => ({ predictions: target.count, perRow: target.count / perLabel }));
-  // The loss per element (sums in the graph, float64 here); the options' reduction decides the report.
-  const attached = attachLoss(bytes as Uint8Array, { ...resolved, output: options.output, reduction: 'none', asFunction: false, withGrad: false }, { source: network, label, outputLabel: '--output' });
+  // The loss per element (sums in the graph, float64 here); the options' reduction decides the
+  // report. perImage: also each loss over its image's divisor (loss_image_scaled), summed instead.
+  const perImage = normalizeOptions({ ...resolved, asFunction: false, withGrad: false }, label).perImage;
+  const attached = attachLoss(
+    bytes as Uint8Array,
+    { ...resolved, output: options.output, reduction: 'none', perImage: false, asFunction: false, withGrad: false },
+    { source: network, label, outputLabel: '--output', imageScaled: perImage },
+  );
   checkExternalData(externalTensors(attached.model), modelFolder(network), network);
   for (const name of ['target', 'loss', 'weight']) {
     if (attached.names[name] !== undefined && attached.names[name] !== name) {
@@ -120,7 +126,7 @@ function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefi
     }
   }
   const base = planFromModel(attached.bytes, attached, attached.options, network, options.output);
-  const plan: ModelPlan = { ...base, options: { ...attached.options, reduction: loss.reduction ?? 'mean' }, graphReduction: 'none' };
+  const plan: ModelPlan = { ...base, options: { ...attached.options, reduction: loss.reduction ?? 'mean', perImage }, graphReduction: 'none' };
   const initializers = (attached.model.graph?.initializer ?? []).map((t) => t.name ?? '');
   return { plan, source: network, output: options.output, initializers };
 }
@@ -201,7 +207,8 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     if (th.shape.length !== whole.targetDims.length || th.shape.slice(1).some((d, k) => d !== targetTail[k])) {
       throw new DataError(
         `${th.path}: shape ${shapeText(th.shape)}; the targets must be [N${targetTail.map((d) => `, ${d}`).join('')}] for the output ${quote(output)} ${shapeText(outDims)}` +
-          (o.task === 'multiclass' ? ', one class index per row' : ''),
+          (o.task === 'multiclass' ? ', one class index per row' : '') +
+          (channelFirst(o, outRowDims.length + 1) ? ` (${label('labelAxis')} ${o.labelAxis}: the output's labels on axis ${whole.labelAxis})` : ''),
       );
     }
     if (wh) {
