@@ -113,11 +113,13 @@ function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefi
   const resolved = lossFromFiles(loss, target, weight, label, () => ({ predictions: target.count, perRow: target.count / perLabel }));
   // The loss per element (sums in the graph, float64 here); the options' reduction decides the
   // report. perImage: also each loss over its image's divisor (loss_image_scaled), summed instead.
-  const perImage = normalizeOptions({ ...resolved, asFunction: false, withGrad: false }, label).perImage;
+  // (What reduction none drops, the core applies over the whole input: MONAI's spatial mean,
+  // perImage, and the normalized loss's division by the whole input's Σ F, an output.)
+  const { perImage, spatialMean, normalized } = normalizeOptions({ ...resolved, asFunction: false, withGrad: false }, label);
   const attached = attachLoss(
     bytes as Uint8Array,
-    { ...resolved, output: options.output, reduction: 'none', perImage: false, asFunction: false, withGrad: false },
-    { source: network, label, outputLabel: '--output', imageScaled: perImage },
+    { ...resolved, output: options.output, reduction: 'none', perImage: false, normalized: false, asFunction: false, withGrad: false },
+    { source: network, label, outputLabel: '--output', extras: { imageScaled: perImage, focalSum: normalized } },
   );
   checkExternalData(externalTensors(attached.model), modelFolder(network), network);
   for (const name of ['target', 'loss', 'weight']) {
@@ -126,7 +128,7 @@ function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefi
     }
   }
   const base = planFromModel(attached.bytes, attached, attached.options, network, options.output);
-  const plan: ModelPlan = { ...base, options: { ...attached.options, reduction: loss.reduction ?? 'mean', perImage }, graphReduction: 'none' };
+  const plan: ModelPlan = { ...base, options: { ...attached.options, reduction: loss.reduction ?? 'mean', perImage, spatialMean, normalized }, graphReduction: 'none' };
   const initializers = (attached.model.graph?.initializer ?? []).map((t) => t.name ?? '');
   return { plan, source: network, output: options.output, initializers };
 }
@@ -159,6 +161,9 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     const o = plan.options;
     if (options.out !== undefined && plan.graphReduction !== 'none') {
       throw new UsageError(`--out needs the per-element losses, but ${source} has reduction ${plan.graphReduction}; attach the loss with --reduction none`);
+    }
+    if (o.normalized && options.out !== undefined) {
+      throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
     }
     checkWeightInput(plan.inputs.weight !== undefined, wh ? options.weight : undefined, source);
     const io = plan.build().io;
