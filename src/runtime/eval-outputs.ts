@@ -12,7 +12,9 @@
  *   2.3e-8 at the same speed); in the graph this costs ~0.2 ns an element on one thread, and it splits across
  *   onnxruntime's threads, where a Cast of every element to float64 and a float64 ReduceSum
  *   (~0.5 ns) ran on one thread whatever the thread count. For multilabel also `loss_label_sums`
- *   (float64 [L]): each label column's sum, of which `loss_sum` is the sum.
+ *   (float64 [L]): each label column's sum, of which `loss_sum` is the sum. Channel-first losses
+ *   ([X, C, S], the labels on axis 1) are blocked as [X, C, R, K] instead, each label's blocks
+ *   summed over X and R (channelBlockShape). perImage sums `loss_image_scaled` in place of `loss`.
  * - `check_pred_min`, `check_pred_max`: ReduceMin / ReduceMax of `pred` (float32 / float64 only):
  *   a probability outside [0, 1] or an infinite prediction shows there. onnxruntime's ReduceMin /
  *   ReduceMax do not reliably carry a NaN through (it depends on where it sits in the vector); a

@@ -11,8 +11,10 @@
  *
  * Shapes: binary — any shapes with the same element count (flattened, as the seed does);
  * multilabel — pred and target alike, [N, L] or of higher rank with the labels on the last axis;
- * multiclass — pred [N, C], target [N]. A weight file (for a loss with a `weight` input) holds one
- * weight per prediction, or one per row.
+ * multiclass — pred [N, C], target [N]; with labelAxis (channel-first, [B, C, H, W]) the labels on
+ * that axis, index targets [B, H, W]; with perImage, batches of whole images (the first axis). A
+ * weight file (for a loss with a `weight` input) holds one weight per prediction, or one per row,
+ * shaped as the predictions or the rows (the predictions less the label axis).
  *
  * Reading overlaps computing: batch k+1 is read (on libuv's thread pool, into the other of two
  * reused page-aligned buffers, see NpyReader.batches) while batch k is checked and run. File

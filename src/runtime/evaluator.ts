@@ -28,7 +28,12 @@
  *   of that.
  * Then mean = total / count, where count is the number of per-element losses (N·L, N, or the
  * elements), and `perLabel` (multi-label) is each label's mean over the rows (its sum for
- * reduction sum): the seed's per-label vector.
+ * reduction sum): the seed's per-label vector. perImage: the graph also gives each loss over its
+ * image's own divisor (buildLoss's `imageScaled`), whose block sums add up to Σ over the images
+ * of each image's sum over its divisor; the loss is that over the images (a batch holds whole
+ * images). Channel-first batches (labelAxis not the last axis, [B, C, H, W]) run on a graph built
+ * on [N, C, S] and are fed as [B, C, H·W] — a reshape, no element moves (rules.ts's graphDims);
+ * their label sums are taken around axis 1 (eval-outputs.ts).
  *
  * Data checks run on every batch (checks.ts); the first bad element rejects the batch with a
  * one-line `DataError` naming it (the file and the element's index there, or `batch k` and the
@@ -611,7 +616,9 @@ export interface EvaluatorBatch {
   readonly weight?: BatchValue;
   /**
    * The predictions' dims: binary any (default [n]); multilabel [..., L] (labels on the last
-   * axis, any rank ≥ 2); multiclass [N, C]. A Tensor brings its own.
+   * axis, any rank ≥ 2); multiclass [N, C]; with `labelAxis` 1, channel-first [B, C, H, W]
+   * (multiclass and index targets [B, H, W]); with `perImage`, whole images on the first axis.
+   * A Tensor brings its own.
    */
   readonly dims?: readonly number[];
 }
