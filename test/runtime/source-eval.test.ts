@@ -218,6 +218,46 @@ describe('channel-first through eval equals the same data labels-last', () => {
   });
 });
 
+describe('labelAxis on [N, C] and in memory', () => {
+  const c = SOURCE_CASES.find((x) => x.name === 'monai mean [N, C]') as SourceCase;
+  const first = SOURCE_CASES.find((x) => x.name === 'monai sum [B, C, H, W]') as SourceCase;
+
+  it('labelAxis 1 on [N, C] names the last axis: the same loss as without it (files and memory)', async () => {
+    const f = files(c);
+    const plain = await evaluate({ loss: c.options as LossOptions, pred: f.pred, target: f.target, threads: 1 });
+    const axis = await evaluate({ loss: { ...(c.options as LossOptions), labelAxis: 1 }, pred: f.pred, target: f.target, threads: 1 });
+    close(axis.loss, plain.loss, 1e-12);
+    // In memory the rank is not known when the graph is built: [N, C] runs as [N, C, 1].
+    const ev = await createEvaluator({ loss: { ...(c.options as LossOptions), dtype: 'float64', labelAxis: 1 }, threads: 1 });
+    await ev.add({ pred: Float64Array.from(c.pred), target: targetArray(c), dims: c.predShape });
+    close(ev.result().loss, plain.loss, 1e-12);
+    expect(ev.result().perLabel).toHaveLength(c.predShape[1]);
+    await ev.close();
+  });
+
+  it("losses: true gives each batch's per-element losses in the caller's channel-first layout", async () => {
+    const ev = await createEvaluator({ loss: { ...(first.options as LossOptions), dtype: 'float64', reduction: 'none' }, losses: true, threads: 1 });
+    const got = await ev.add({ pred: Float64Array.from(first.pred), target: targetArray(first), dims: first.predShape });
+    expect(got?.dims).toEqual(first.predShape);
+    const m = buildLoss({ ...(first.options as LossOptions), dtype: 'float64', reduction: 'none' }, { predShape: first.predShape });
+    const want = (await runModel(m.bytes, sourceInputs(first, 'float64'))).loss.data;
+    want.forEach((v, i) => close(Number(got?.data[i]), v, 1e-12));
+    await ev.close();
+  });
+
+  it("MONAI's sum: a batch of another spatial size than the batches before it is refused, and adds nothing", async () => {
+    const ev = await createEvaluator({ loss: { ...(first.options as LossOptions), dtype: 'float64' }, threads: 1 });
+    await ev.add({ pred: Float64Array.from(first.pred), target: targetArray(first), dims: first.predShape });
+    const [B, C, H, W] = first.predShape;
+    // [B·H, C, W] holds as many elements, but a spatial size of W, not H·W.
+    await expect(ev.add({ pred: Float64Array.from(first.pred), target: targetArray(first), dims: [B * H, C, W] })).rejects.toThrow(
+      `batch 1: pred has dims [${B * H}, ${C}, ${W}], a spatial size of ${W}; MONAI's sum (spatialMean) divides by it, and the batches before it had a spatial size of ${H * W}`,
+    );
+    close(ev.result().loss, first.loss as number);
+    await ev.close();
+  });
+});
+
 describe('perImage: eval equals the exported graph on onnxruntime-node', () => {
   const PER = SOURCE_CASES.filter((c) => c.options.perImage);
 
