@@ -235,6 +235,21 @@ describe('labelAxis on [N, C] and in memory', () => {
     await ev.close();
   });
 
+  it('a --model exported channel-first (reduction none, [B, C, H, W]) gives the same loss and perLabel as the loss flags', async () => {
+    for (const name of ['monai mean [B, C, H, W]', 'monai to_onehot_y sum [B, C, H, W]', 'kornia focal_loss sum [B, C, H, W]']) {
+      const k = SOURCE_CASES.find((x) => x.name === name) as SourceCase;
+      const f = files(k);
+      const model = path.join(dir(), `first-${name.length}.onnx`);
+      fs.writeFileSync(model, buildLoss({ ...(k.options as LossOptions), dtype: 'float64', reduction: 'none' }, { predShape: ['B', ...k.predShape.slice(1)] }).bytes);
+      const flags = await evaluate({ loss: { ...(k.options as LossOptions), reduction: 'none' }, pred: f.pred, target: f.target, threads: 1 });
+      for (const batchSize of [1 << 18, prod(k.predShape.slice(1))]) {
+        const m = await evaluate({ model, pred: f.pred, target: f.target, batchSize, threads: 1 });
+        close(m.loss, flags.loss, 1e-12);
+        if (flags.perLabel) (m.perLabel as number[]).forEach((v, l) => close(v, (flags.perLabel as number[])[l], 1e-12));
+      }
+    }
+  });
+
   it("losses: true gives each batch's per-element losses in the caller's channel-first layout", async () => {
     const ev = await createEvaluator({ loss: { ...(first.options as LossOptions), dtype: 'float64', reduction: 'none' }, losses: true, threads: 1 });
     const got = await ev.add({ pred: Float64Array.from(first.pred), target: targetArray(first), dims: first.predShape });
