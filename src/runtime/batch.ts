@@ -113,7 +113,7 @@ export interface BatchData {
 
 /** What one batch contributes. */
 export interface BatchOutcome {
-  /** Prediction elements, per-element losses (N·L, N, or the elements), and rows (binary: the elements; else all axes but the last). */
+  /** Prediction elements, per-element losses (N·L, N, or the elements), and rows (binary: the elements; else all axes but the label axis). */
   readonly elements: number;
   readonly count: number;
   readonly rows: number;

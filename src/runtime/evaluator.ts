@@ -391,7 +391,7 @@ export interface EvaluatorResult {
   readonly perLabel?: number[];
   /** perImage: the images (the predictions' first axis) taken; `sum` is Σ over them of each image's sum over its own divisor, `mean` = `loss` its mean. */
   readonly images?: number;
-  /** Prediction elements and rows (binary: the elements; else all axes but the last) taken. */
+  /** Prediction elements and rows (binary: the elements; else all axes but the label axis) taken. */
   readonly elements: number;
   readonly rows: number;
   readonly batches: number;

@@ -291,6 +291,30 @@ describe('perImage: eval equals the exported graph on onnxruntime-node', () => {
     expect(viaModel.images).toBe(c.predShape[0]);
   });
 
+  // Beside torchvision's: binary [B, K], a number, ignored elements, channel-first multiclass.
+  const OTHER: [string, LossOptions, number[], 'float64' | 'int64', (i: number) => number][] = [
+    ['binary [B, K], positives', { task: 'binary', input: 'logits', normalize: 'positives', ignoreIndex: -1 }, [3, 10], 'float64', (i) => (i % 5 === 0 ? -1 : i % 3 === 0 ? 1 : 0)],
+    ['multilabel [B, K, L], normalize 2', { task: 'multilabel', normalize: 2 }, [2, 4, 3], 'float64', (i) => (i % 4 === 1 ? 1 : 0)],
+    ['multilabel [B, K, L], elements not ignored', { task: 'multilabel', ignoreIndex: 255 }, [3, 4, 2], 'float64', (i) => (i % 7 === 0 ? 255 : i % 2)],
+    ['multiclass [B, C, H, W] (--label-axis 1), elements not ignored', { task: 'multiclass', input: 'logits', labelAxis: 1, ignoreIndex: 255 }, [2, 3, 2, 3], 'int64', (i) => (i % 5 === 0 ? 255 : i % 3)],
+  ];
+  test.each(OTHER)('%s', async (_n, options, shape, tdtype, t) => {
+    const loss: LossOptions = { ...options, perImage: true };
+    const n = prod(shape);
+    const pred = Array.from({ length: n }, (_, i) => (options.input === 'logits' ? Math.sin(i + 1) * 2 : 0.05 + 0.9 * ((i * 0.37) % 1)));
+    const tShape = options.task === 'multiclass' ? [shape[0], ...shape.slice(2)] : shape;
+    const target = Array.from({ length: prod(tShape) }, (_, i) => t(i));
+    const m = buildLoss({ ...loss, dtype: 'float64' }, { predShape: shape });
+    const graph = (await runModel(m.bytes, { pred: { dtype: 'float64', dims: shape, data: pred }, target: { dtype: tdtype, dims: tShape, data: target } })).loss.data[0];
+    const p = npy('float64', shape, pred);
+    const tf = npy(tdtype, tShape, target);
+    for (const batchSize of [1 << 18, prod(shape.slice(1))]) {
+      const r = await evaluate({ loss, pred: p, target: tf, batchSize, threads: 1 });
+      close(r.loss, graph, 1e-12);
+      expect(r.images).toBe(shape[0]);
+    }
+  });
+
   it('--network: the dense head [B, K, C] per image equals its output saved as a file', async () => {
     const net = path.join(__dirname, '..', 'fixtures', 'networks', 'dense-dynamo.onnx');
     const B = 2;
