@@ -642,7 +642,7 @@ export interface EvaluatorOptions extends SessionOptions {
   readonly output?: string;
   /**
    * Each `add` resolves to its batch's per-element losses (in the loss dtype: `dims` the
-   * predictions' for binary and multilabel, without the last axis for multiclass and label mean).
+   * predictions' for binary and multilabel, without the label axis for multiclass and label mean).
    * Needs a model that computes them: built from loss options, or a file of reduction none.
    */
   readonly losses?: boolean;

@@ -91,7 +91,7 @@ export interface LossLayout {
   /** Per-element losses: one per row (multiclass, label mean), else one per prediction; and their dims. */
   readonly count: number;
   readonly lossDims: readonly number[];
-  /** The targets' dims: the predictions', or theirs without the last axis (class indices). */
+  /** The targets' dims: the predictions', or theirs without the label axis (class indices). */
   readonly targetDims: readonly number[];
 }
 
