@@ -164,7 +164,8 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
     inputs: { ...(pred ? { pred } : {}), target, ...(weight ? { weight } : {}) },
     fixedRow: typeof fixed === 'number' ? fixed : undefined,
     ...(labelsFirst ? { labelsFirst } : {}),
-    ...(options.perImage && !labelsFirst ? { form: 'images' as const } : {}),
+    // perImage on [B, K, L] (binary [B, K]): deeper batches merge the axes between the images and the labels.
+    ...(options.perImage && !labelsFirst && predShape?.length === (options.task === 'binary' ? 2 : 3) && output === undefined ? { form: 'images' as const } : {}),
     ...(output !== undefined ? { predOutput: output, feedNames: io.inputs.map((i) => i.name).filter((n) => n !== 'target' && n !== 'weight') } : {}),
   };
 }
