@@ -42,6 +42,11 @@ export interface AttachContext {
   readonly label?: Label;
   /** How `output` is named in messages (default 'output'; the CLI: '--output'). */
   readonly outputLabel?: string;
+  /**
+   * An evaluator's extra outputs (buildLoss's extras, for a loss built with reduction none):
+   * `imageScaled` (perImage) and `focalSum` (the normalized loss's Σ F, divided over the whole input).
+   */
+  readonly extras?: Pick<BuildExtras, 'imageScaled' | 'focalSum'>;
 }
 
 export interface TensorSig {
@@ -183,7 +188,12 @@ export function attachLoss(networkBytes: Uint8Array, options: AttachOptions, con
   if (!dims) throw new UsageError(`${where} has no shape; the loss needs at least its rank`);
 
   const o = normalizeOptions({ ...loss, dtype: dtype as DType as FocalOptions['dtype'], opset }, label);
-  const extras: BuildExtras = { predShape: predShapeFor(o, dims, where, rowSource(o, label), label) };
+  // perImage: the images on the output's first axis, whole ([B, K, C]; binary [B, K]).
+  const min = o.task === 'binary' ? 2 : 3;
+  if ((o.perImage || context.extras?.imageScaled) && dims.length < min) {
+    throw new UsageError(`${label('perImage')} needs predictions of rank ${min} or more (the images on the first axis), but ${where} has shape ${shapeText(dims)}`);
+  }
+  const extras: BuildExtras = { predShape: predShapeFor(o, dims, where, rowSource(o, label), label), ...(context.extras ?? {}) };
   const lm = buildLoss(o, extras);
   return merge(net, lm.model, output, o, opset, source);
 }

@@ -126,12 +126,18 @@ function zeroWeights(r: { weightSum?: number }): string {
 }
 const weightJson = (r: { weightSum?: number }): Record<string, unknown> => (r.weightSum === undefined ? {} : { weightSum: r.weightSum, ...(r.weightSum === 0 ? { note: ZERO_WEIGHTS } : {}) });
 
+/** perImage's loss: the mean over the images of each image's sum over its own divisor. */
+function perImageText(images: number, norm: EvaluateResult['options']['normalize']): string {
+  const divisor = norm === 'positives' ? 'max(1, its positives)' : typeof norm === 'number' ? String(norm) : 'its elements';
+  return `over ${images} images, each image's sum over ${divisor}`;
+}
+
 function summary(r: EvaluateResult & { report?: string }): string {
   const rows: [string, string][] = [];
   const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
   const unit = r.options.task === 'multiclass' || r.options.labelMean ? 'rows' : 'elements';
   const norm = r.options.normalize;
-  const over = r.reduction === 'sum' ? `over ${r.count} ${unit}` : norm === 'positives' ? `over max(1, ${r.positives}) positives, ${r.count} ${unit}` : typeof norm === 'number' ? `over ${norm}, ${r.count} ${unit}` : `over ${r.count} ${unit}`;
+  const over = r.images !== undefined ? perImageText(r.images, norm) : r.reduction === 'sum' ? `over ${r.count} ${unit}` : norm === 'positives' ? `over max(1, ${r.positives}) positives, ${r.count} ${unit}` : typeof norm === 'number' ? `over ${norm}, ${r.count} ${unit}` : `over ${r.count} ${unit}`;
   rows.push(['loss', `${formatLoss(r.loss)} (${what} ${over})${zeroWeights(r)}`]);
   if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
   if (r.positives !== undefined) {
@@ -164,6 +170,7 @@ function jsonResult(r: EvaluateResult & { report?: string }): string {
     count: r.count,
     ...(r.positives !== undefined ? { positives: r.positives, ignored: r.ignored } : {}),
     ...(r.perLabel ? { perLabel: r.perLabel } : {}),
+    ...(r.images !== undefined ? { images: r.images } : {}),
     elements: r.elements,
     rows: r.rows,
     batches: r.batches,
@@ -199,7 +206,8 @@ export function parseFeeds(feeds: readonly string[]): Record<string, string> {
 function networkSummary(r: EvaluateNetworkResult & { report?: string }): string {
   const rows: [string, string][] = [];
   const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
-  rows.push(['loss', `${formatLoss(r.loss)} (${what} over ${r.count} ${r.options.task === 'multiclass' ? 'rows' : 'elements'})${zeroWeights(r)}`]);
+  const over = r.images !== undefined ? perImageText(r.images, r.options.normalize) : `over ${r.count} ${r.options.task === 'multiclass' ? 'rows' : 'elements'}`;
+  rows.push(['loss', `${formatLoss(r.loss)} (${what} ${over})${zeroWeights(r)}`]);
   if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);
   if (r.diagnostics) rows.push(...diagnosticsSummary(r.diagnostics));
   rows.push(['model', `${r.network} + the loss on '${r.output}': ${describeOptions(r.options)}`]);
@@ -223,6 +231,7 @@ function networkJson(r: EvaluateNetworkResult & { report?: string }): string {
     sum: r.sum,
     count: r.count,
     ...(r.perLabel ? { perLabel: r.perLabel } : {}),
+    ...(r.images !== undefined ? { images: r.images } : {}),
     elements: r.elements,
     rows: r.rows,
     inputRows: r.inputRows,

@@ -13,7 +13,7 @@ import { VERSION } from '../version';
 import { binaryElements } from './binary';
 import { LossParams, computeType, labelAxisOf, labelTail, literalParams, reduce, spatialSize, toType, weighted } from './focal';
 import { focalGradient } from './grad';
-import { applyTerms, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms-graph';
+import { applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms-graph';
 import { describeTerms, hasTerms } from './terms';
 import { multiclassElements } from './multiclass';
 import { perLabel } from './multilabel';
@@ -66,6 +66,12 @@ export interface BuildExtras {
    * and divides the whole input's sum by the whole input's Σ F.
    */
   readonly focalSum?: boolean | 'label';
+  /**
+   * Add `loss_image_scaled` (shaped like `loss`): each per-element loss over its image's own
+   * divisor (perImage's, from `normalize`; axis 0 the images), for an evaluator that builds the
+   * loss with reduction none and averages Σ over the images of each image's sum over its divisor.
+   */
+  readonly imageScaled?: boolean;
 }
 
 type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
@@ -226,7 +232,7 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
   const applied = applyTerms(x, raw, f, prep, o);
   let elements = applied.loss;
   if (o.labelMean) elements = reduce(elements, 'mean', { axes: [labelAxisOf(o, elements.rank) as number] });
-  elements = weighted(elements, p.weight);
+  elements = weighted(elements, p.weight, p.labelTail);
   // perImage: D per image ([B, 1, …], times B), Σ l / D a sum; the gradient divides by the same D.
   const divisor =
     o.perImage ? perImageDivisor(x, elements, prep, o) :
@@ -240,6 +246,7 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
       })
     : reduce(elements, o.reduction, { divisor, weight: p.weight, accumulate: o.accumulate });
   const outputs: [string, Value][] = [['loss', out(total)]];
+  if (extras.imageScaled) outputs.push(['loss_image_scaled', out(imageScaled(x, elements, prep, o))]);
   if (extras.perLabel) {
     if (o.task !== 'multilabel' || o.labelMean) throw new RangeError(`perLabel: only for task multilabel without labelMean, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);

@@ -314,15 +314,20 @@ export function reduceDivisor(reduction: Reduction, divisor: Param | 'mean', cou
   return op.mul(param(count, ct), op.where(op.equal(mw, 0), 1, mw));
 }
 
-/** `w` (a weight input: [N], or shaped like the elements) lifted to broadcast against `like` ([N, …]). */
-export function weightLike(w: Value, like: Value): Value {
+/**
+ * `w` (a weight input: [N], or shaped like the elements) lifted to broadcast against `like` ([N, …]).
+ * `tail`: axes after the label axis (labelAxis not last): a weight per row ([B, H, W] for
+ * [B, C, H, W]) gets its label axis back there, not at the end.
+ */
+export function weightLike(w: Value, like: Value, tail = 0): Value {
   const x = toType(w, like.dtype);
+  if (tail > 0 && x.rank === like.rank - 1) return op.unsqueeze(x, [like.rank - 1 - tail]);
   return x.rank < like.rank ? op.unsqueeze(x, [...Array(like.rank - x.rank).keys()].map((i) => x.rank + i)) : x;
 }
 
-/** The element losses times the weight input, when there is one. */
-export function weighted(loss: Value, weight: Value | undefined): Value {
-  return weight ? op.mul(loss, weightLike(weight, loss)) : loss;
+/** The element losses times the weight input, when there is one (`tail`: see weightLike). */
+export function weighted(loss: Value, weight: Value | undefined, tail = 0): Value {
+  return weight ? op.mul(loss, weightLike(weight, loss, tail)) : loss;
 }
 
 /**

@@ -90,5 +90,5 @@ export function focalGradient(x: Value, target: Value, o: FocalOptions, p: LossP
   let grad: Value;
   if (o.task === 'multiclass') grad = soft ? softMulticlassGradient(x, target, o, p, ctx) : multiclassGradient(x, o, p, ctx);
   else grad = soft ? softBinaryGradient(x, target, o, p, ctx) : binaryGradient(x, o, p, ctx);
-  return p.weight ? op.mul(grad, weightLike(p.weight, grad)) : grad;
+  return p.weight ? op.mul(grad, weightLike(p.weight, grad, p.labelTail)) : grad;
 }

@@ -267,7 +267,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     help: 'the axis of pred holding the labels / classes: -1 (last) or 1 for channel-first [B, C, H, W]',
     doc:
       'multilabel and multiclass: the axis of pred (and of dense targets) that holds the labels / classes, counted from 0 (negative from the end; not the first axis): ' +
-      '`-1` (the default, the last) or `1` for channel-first tensors as smp, MONAI and kornia give them ([B, C, H, W]); the graph reads the labels there, no transpose. ' +
+      '`-1` (the default, the last) or `1` for channel-first tensors as smp, MONAI and kornia give them ([B, C, H, W]); the graph and eval read the labels there, no transpose. ' +
       'Index targets (multiclass, `--target-format index`) are pred\'s shape without that axis ([B, H, W]). Multiclass takes its classes on axis 1',
     default: -1, check: must((v) => Number.isInteger(v) && v !== 0 && Math.abs(v as number) <= 64, 'a non-zero integer (an axis of pred, not the first)'),
     meta: 'changed', attr: 'int',
@@ -284,7 +284,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     doc:
       "with `--reduction mean` on predictions of rank ≥ 3 ([B, K, C]; binary ≥ 2): each image's sum divided by that image's own divisor — `--normalize positives` " +
       "max(1, its positives), `elements` its elements not ignored, or the number — and the B results averaged: torchvision's `RetinaNet` classification loss " +
-      '(`--like detectron2 --per-image --ignore-index -2` with its matcher\'s labels). Needs the shape (attach, or buildLoss\'s predShape); eval refuses it for now',
+      '(`--like detectron2 --per-image --ignore-index -2` with its matcher\'s labels). Needs the shape (attach, or buildLoss\'s predShape); eval\'s batches hold whole images',
     meta: 'changed', attr: 'int',
   }),
   option('normalizeOffset', number(), {

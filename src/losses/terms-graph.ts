@@ -198,26 +198,49 @@ export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalO
 
 /**
  * perImage's divisor, shaped to broadcast against `elements` ([B, 1, …]): B times each image's own
- * divisor — max(1, its positives), its elements not ignored (× L for index rows), or the number — so
- * Σ_i l_i / D_{image(i)} is the mean over the images of each image's sum over its divisor (torchvision's
- * RetinaNet). Without ignored elements `elements` is the plain mean's count (every image the same).
+ * divisor (imageDivisor), so Σ_i l_i / D_{image(i)} is the mean over the images of each image's
+ * sum over its divisor (torchvision's RetinaNet). Without ignored elements `elements` is the plain
+ * mean's count (every image the same).
  */
 export function perImageDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions): Param {
   const ct = x.dtype;
-  if (elements.rank < 2) throw new UsageError(`perImage needs predictions of rank 3 or more ([B, K, C]; binary 2 or more), got ${elements.rank === 1 ? 'rank ' + x.rank : 'a scalar loss'}: give predShape`);
+  checkImageRank(x, elements);
   const axes = [...Array(elements.rank).keys()].slice(1);
-  const keep = { axes, keepdims: true };
   const B = typeof elements.shape[0] === 'number' ? elements.shape[0] : elementCount(op.reduceSum(elements, { axes, keepdims: false }), ct);
-  const n = o.normalize;
-  let per: Param;
-  if (n === 'positives') per = op.max(op.reduceSum(prep.positives ?? op.constantOfShape(op.shape(elements), 1, ct), keep), 1);
-  else if (typeof n === 'number') per = n;
-  else if (!prep.valid || o.countIgnored) return elementCount(elements, ct);
-  else {
-    const valid = op.reduceSum(toType(prep.valid, ct), keep);
-    per = o.targetFormat === 'index' ? op.mul(valid, toType(classCount(x, labelAxisOf(o, x.rank)), ct)) : valid;
-  }
+  const per = imageDivisor(x, elements, prep, o);
+  if (per === undefined) return elementCount(elements, ct);
   return typeof per === 'number' && typeof B === 'number' ? per * B : op.mul(param(per, ct), param(B, ct));
+}
+
+function checkImageRank(x: Value, elements: Value): void {
+  if (elements.rank < 2) throw new UsageError(`perImage needs predictions of rank 3 or more ([B, K, C]; binary 2 or more), got ${elements.rank === 1 ? 'rank ' + x.rank : 'a scalar loss'}: give predShape`);
+}
+
+/**
+ * Each image's own divisor ([B, 1, …], or a number): max(1, its positives), its elements not
+ * ignored (× L for index rows), or the number; undefined where every element counts (each image's
+ * divisor is then its element count).
+ */
+export function imageDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions): Param | undefined {
+  const ct = x.dtype;
+  const keep = { axes: [...Array(elements.rank).keys()].slice(1), keepdims: true };
+  const n = o.normalize;
+  if (n === 'positives') return op.max(op.reduceSum(prep.positives ?? op.constantOfShape(op.shape(elements), 1, ct), keep), 1);
+  if (typeof n === 'number') return n;
+  if (!prep.valid || o.countIgnored) return undefined;
+  const valid = op.reduceSum(toType(prep.valid, ct), keep);
+  return o.targetFormat === 'index' ? op.mul(valid, toType(classCount(x, labelAxisOf(o, x.rank)), ct)) : valid;
+}
+
+/**
+ * The per-element losses each over its image's own divisor (an evaluator's perImage, built with
+ * reduction none: their sum over a batch of whole images is Σ over its images of the image's sum
+ * over its divisor, which the evaluator adds up and averages over the images).
+ */
+export function imageScaled(x: Value, elements: Value, prep: Prepared, o: FocalOptions): Value {
+  checkImageRank(x, elements);
+  const per = imageDivisor(x, elements, prep, o) ?? elementCount(op.reduceSum(elements, { axes: [0], keepdims: false }), x.dtype);
+  return op.div(elements, param(per, elements.dtype));
 }
 
 /** FL* (fvcore's sigmoid_focal_loss_star): −α_t · log σ(γ·z) / γ with z = x·(2t − 1). */

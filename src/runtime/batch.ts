@@ -10,8 +10,8 @@ import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
 import { f16BitsToF32 } from '../io/float16';
 import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
-import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape } from './eval-outputs';
-import { isFloatType, lossLayout, product } from './rules';
+import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape, channelBlockShape } from './eval-outputs';
+import { GraphForm, graphAxis, graphDims, isFloatType, lossLayout, product, spatialSize } from './rules';
 import { HostTensor, Session, TensorDType } from './session';
 import type { BatchDiagnostics, DiagnosticsOptions } from './diagnostics';
 
@@ -78,6 +78,10 @@ export interface BatchSpec {
   readonly fixedBy?: string;
   /** Diagnostics asked for (diagnostics.ts): the graphs then carry the sweep (EvalGraph.sweep). */
   readonly diagnostics?: DiagnosticsOptions;
+  /** How a batch's dims are fed to the graph (rules.ts's graphDims; default `rows`). */
+  readonly form?: GraphForm;
+  /** The graph's multi-label sums are around a label axis that is not its last (channel-first; eval-outputs.ts's channelBlockShape). */
+  readonly channelSums?: boolean;
 }
 
 /** One array of a batch: its element type, its elements, and where they sit (for messages). */
@@ -109,7 +113,7 @@ export interface BatchData {
 
 /** What one batch contributes. */
 export interface BatchOutcome {
-  /** Prediction elements, per-element losses (N·L, N, or the elements), and rows (binary: the elements; else all axes but the last). */
+  /** Prediction elements, per-element losses (N·L, N, or the elements), and rows (binary: the elements; else all axes but the label axis). */
   readonly elements: number;
   readonly count: number;
   readonly rows: number;
@@ -129,6 +133,10 @@ export interface BatchOutcome {
   readonly weightSum?: number;
   /** With diagnostics: what the batch gives them. */
   readonly diag?: BatchDiagnostics;
+  /** perImage: the batch's images (its first axis); `sum` is then Σ over them of each image's sum over its divisor. */
+  readonly images?: number;
+  /** spatialMean (MONAI's sum): the batch's spatial size (rules.ts), or 'all' for rank ≤ 2 (the whole input's mean). */
+  readonly spatial?: number | 'all';
 }
 
 
@@ -174,10 +182,9 @@ function scalar(t: HostTensor | undefined): number {
  * than they have) or an unknown rank leaves them as they are.
  */
 export function collapseDims(dims: readonly number[], rank: number | null): readonly number[] {
-  if (rank === null || rank < 1 || rank >= dims.length) return dims;
-  const keep = dims.slice(dims.length - rank + 1);
-  return [product(dims.slice(0, dims.length - rank + 1)), ...keep];
+  return graphDims(ANY, dims, 'rows', rank);
 }
+const ANY: Parameters<typeof graphDims>[0] = { task: 'binary', targets: 'hard', targetFormat: 'dense', labelMean: false, weight: 'none', labelAxis: -1 };
 
 /**
  * Whether the graph's check outputs say the batch is fine (false: scan it in JS). A NaN
@@ -207,6 +214,18 @@ export class BatchRunner {
     private readonly session: Session,
     private readonly graph: EvalGraph = spec.graph,
   ) {}
+
+  /** Channel-first label sums: the block shape of the last batch's [X, C, S], reused while they stay. */
+  private channelBlocks: { key: string; tensor: HostTensor } | undefined;
+
+  private channelBlockInput(x: number, c: number, s: number): HostTensor {
+    const key = `${x},${c},${s}`;
+    if (this.channelBlocks?.key !== key) {
+      const shape = channelBlockShape(x, c, s, this.graph.blocks === 'one');
+      this.channelBlocks = { key, tensor: { dtype: 'int64', dims: [4], data: BigInt64Array.from(shape, BigInt) } };
+    }
+    return this.channelBlocks.tensor;
+  }
 
   private blockInput(count: number, labels: number | undefined): HostTensor {
     if (this.blocks?.count !== count) {
@@ -238,11 +257,15 @@ export class BatchRunner {
     // A network's predictions exist only after the run: checked then, on the fetched output.
     let pred = b.pred;
     if (!pred && predOutput === undefined) throw new Error('batch runner: a batch without predictions for a model that takes them');
-    // The rows, per-element losses and targets' dims of these predictions (rules.ts).
-    const { elements, rows, count, targetDims } = lossLayout(o, b.dims);
-    const last = b.dims[b.dims.length - 1] ?? 1;
-    // Per-label losses summed by label (multilabel, unless each row is averaged over its labels).
-    const multilabel = o.task === 'multilabel' && !o.labelMean;
+    // The predictions' dims as the graph takes them, and the rows, per-element losses and targets'
+    // dims of those (rules.ts): the same counts as the batch's own dims, in the graph's layout.
+    const form = this.spec.form ?? 'rows';
+    const predDims = graphDims(o, b.dims, form, inputs.pred?.rank ?? null);
+    const layout = lossLayout(o, predDims, graphAxis(o, form, predDims.length));
+    const { elements, rows, count, targetDims } = layout;
+    const last = layout.labels;
+    // Per-label losses summed by label (multilabel, unless each row is averaged over its labels, or perImage's scaled losses are summed).
+    const multilabel = o.task === 'multilabel' && !o.labelMean && !o.perImage;
     const soft = o.targets === 'soft';
     // The target check runs in the graph only for targets of the model's own type.
     const targetInGraph = g.targetInGraph && b.target.dtype === inputs.target.dtype;
@@ -285,7 +308,6 @@ export class BatchRunner {
       }
     }
 
-    const predDims = collapseDims(b.dims, inputs.pred?.rank ?? null);
     const feedTarget = (): HostTensor => {
       const t = b.target;
       let data = t.data;
@@ -300,8 +322,8 @@ export class BatchRunner {
     if (inputs.pred && pred) feeds.pred = { dtype: inputs.pred.dtype, dims: predDims, data: pred.data } as HostTensor;
     if (inputs.weight && b.weight) {
       const w = b.weight;
-      // One per prediction, or one per row (all axes but the last); the sources check which.
-      const natural = w.data.length === elements ? b.dims : b.dims.slice(0, -1);
+      // One per prediction, or one per row (all axes but the label axis); the sources check which.
+      const natural = w.data.length === elements ? predDims : layout.rowDims;
       let data = w.data;
       if (w.dtype !== inputs.weight.dtype) {
         data = this.converted('weight', inputs.weight.dtype, w.data.length);
@@ -312,16 +334,21 @@ export class BatchRunner {
       feeds.weight = { dtype: inputs.weight.dtype, dims: collapseDims(natural, inputs.weight.rank), data } as HostTensor;
     }
     // Blocks tile the per-element losses: rows of L labels (multilabel), else single losses.
-    if (g.sums && g.blocks) feeds[EVAL_INPUTS.blocks] = this.blockInput(count, multilabel ? last : undefined);
+    if (g.sums && g.blocks) {
+      if (multilabel && this.spec.channelSums) {
+        const [x, c, sp] = graphDims(o, b.dims, 'channels', null);
+        feeds[EVAL_INPUTS.blocks] = this.channelBlockInput(x, c, sp);
+      } else feeds[EVAL_INPUTS.blocks] = this.blockInput(count, multilabel ? last : undefined);
+    }
     const fetches: Record<string, HostTensor | null> = {};
     if (b.into) {
-      fetches.loss = { dtype: o.dtype, dims: lossLayout(o, predDims).lossDims, data: b.into } as HostTensor;
+      fetches.loss = { dtype: o.dtype, dims: layout.lossDims, data: b.into } as HostTensor;
     }
     for (const name of g.fetches) fetches[name] = null;
     if (g.sweep) {
       // The per-element losses the diagnostics bin, written into arrays reused batch after batch
       // (the core bins a batch's before the next runs): no fresh memory for them at every batch.
-      const lossDims = lossLayout(o, predDims).lossDims;
+      const lossDims = layout.lossDims;
       const reused = (name: string): HostTensor => ({ dtype: o.dtype, dims: lossDims, data: this.converted(`diag ${name}`, o.dtype, count) }) as HostTensor;
       if (!b.into) fetches.loss = reused('loss');
       for (const name of [...g.sweep.sums, ...(g.sweep.focalSums ?? [])]) fetches[name] = null;
@@ -345,6 +372,8 @@ export class BatchRunner {
       checkTarget();
     }
     const out: { -readonly [K in keyof BatchOutcome]: BatchOutcome[K] } = { elements, count, rows, loss: result.loss };
+    if (o.perImage) out.images = b.dims[0];
+    if (o.spatialMean) out.spatial = spatialSize(o, b.dims) ?? 'all';
     if (counts) {
       out.positives = counts.positives;
       out.ignored = counts.ignored;

@@ -12,7 +12,9 @@
  *   2.3e-8 at the same speed); in the graph this costs ~0.2 ns an element on one thread, and it splits across
  *   onnxruntime's threads, where a Cast of every element to float64 and a float64 ReduceSum
  *   (~0.5 ns) ran on one thread whatever the thread count. For multilabel also `loss_label_sums`
- *   (float64 [L]): each label column's sum, of which `loss_sum` is the sum.
+ *   (float64 [L]): each label column's sum, of which `loss_sum` is the sum. Channel-first losses
+ *   ([X, C, S], the labels on axis 1) are blocked as [X, C, R, K] instead, each label's blocks
+ *   summed over X and R (channelBlockShape). perImage sums `loss_image_scaled` in place of `loss`.
  * - `check_pred_min`, `check_pred_max`: ReduceMin / ReduceMax of `pred` (float32 / float64 only):
  *   a probability outside [0, 1] or an infinite prediction shows there. onnxruntime's ReduceMin /
  *   ReduceMax do not reliably carry a NaN through (it depends on where it sits in the vector); a
@@ -76,6 +78,16 @@ export function blockShape(rows: number, labels: number | undefined): number[] {
   return labels === undefined ? [rows / k, k] : [rows / k, k, labels];
 }
 
+/**
+ * The `focal_eval_blocks` value for multi-label losses whose labels are not last (channel-first,
+ * [X, C, S] as rules.ts's graphDims 'channels' gives them): [X, C, R, K], blocks of K elements of
+ * each label's S (R·K = S); `one`: a single block of S (small batches, summed in float64).
+ */
+export function channelBlockShape(x: number, c: number, s: number, one = false): number[] {
+  const k = one ? s : blockRows(s, 1);
+  return [x, c, s / k, k];
+}
+
 export const EVAL_OUTPUTS = {
   sum: 'loss_sum',
   labelSums: 'loss_label_sums',
@@ -104,6 +116,14 @@ export interface EvalOutputsSpec {
    * outputs `sweepOutputs(i)` (`loss`, `sum`, and `focalSum` where the model has `focal_sum`).
    */
   readonly sweep?: readonly Uint8Array[];
+  /** The per-element losses summed: `loss` (default), or an output shaped like it (perImage's `loss_image_scaled`). */
+  readonly sumOf?: string;
+  /**
+   * Label sums around a label axis that is not the last (channel-first losses): that axis of
+   * `loss`. The losses are then blocked as [X, C, R, K] (channelBlockShape), each block of K summed
+   * in the loss type, the block sums in float64 over X and R.
+   */
+  readonly labelAxis?: number;
 }
 
 /** The outputs of swept loss i (EvalOutputsSpec.sweep). */
@@ -209,13 +229,18 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
 
   const sweeps = spec.sweep ? mergeSweeps(g, spec.sweep, spec.predName ?? 'pred') : [];
   const labels = spec.sums === 'labels';
+  const channels = labels && spec.labelAxis !== undefined;
   if (spec.sums) {
     // The block shape, fed with each run: all but a small batch's total (one float64 ReduceSum).
-    if (labels || !spec.float64Sums) {
+    if (channels) {
+      inputs.push({ name: EVAL_INPUTS.blocks, type: { tensorType: { elemType: DTYPES.int64.code, shape: { dim: [{ dimValue: 4 }] } } } });
+      inits.push({ name: `${P}axis3`, dataType: DTYPES.int64.code, dims: [1], int64Data: [3] });
+      inits.push({ name: `${P}axes02`, dataType: DTYPES.int64.code, dims: [2], int64Data: [0, 2] });
+    } else if (labels || !spec.float64Sums) {
       inputs.push({ name: EVAL_INPUTS.blocks, type: { tensorType: { elemType: DTYPES.int64.code, shape: { dim: [{ dimValue: labels ? 3 : 2 }] } } } });
       inits.push({ name: `${P}axis1`, dataType: DTYPES.int64.code, dims: [1], int64Data: [1] });
     }
-    if (labels) inits.push({ name: `${P}axis0`, dataType: DTYPES.int64.code, dims: [1], int64Data: [0] });
+    if (labels && !channels) inits.push({ name: `${P}axis0`, dataType: DTYPES.int64.code, dims: [1], int64Data: [0] });
   }
   /**
    * The nodes that sum the per-element losses `loss` into `sumName` (float64): cast to float64
@@ -235,19 +260,20 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
       return;
     }
     nodes.push(node('Reshape', [each, EVAL_INPUTS.blocks], `${prefix}blocked`));
-    nodes.push(node('ReduceSum', [`${prefix}blocked`, `${P}axis1`], `${prefix}block_sums`, [keepdims0]));
+    // Channel-first labels: [X, C, R, K], blocks on the last axis; else [R, K(, L)], on axis 1.
+    nodes.push(node('ReduceSum', [`${prefix}blocked`, channels ? `${P}axis3` : `${P}axis1`], `${prefix}block_sums`, [keepdims0]));
     let blockSums = `${prefix}block_sums`;
     if (!spec.float64Sums && lossType !== F64) {
       blockSums = `${prefix}block_sums64`;
       nodes.push(node('Cast', [`${prefix}block_sums`], blockSums, [{ name: 'to', type: INT, i: F64 }]));
     }
     if (labelSums) {
-      nodes.push(node('ReduceSum', [blockSums, `${P}axis0`], labelSums, [keepdims0]));
+      nodes.push(node('ReduceSum', [blockSums, channels ? `${P}axes02` : `${P}axis0`], labelSums, [keepdims0]));
       nodes.push(node('ReduceSum', [labelSums], sumName, [keepdims0]));
       if (labelSums === EVAL_OUTPUTS.labelSums) {
         // The evaluated loss's label sums are an output too (a swept loss's are not).
         const lossDims = (g.output ?? []).find((o) => o.name === loss)?.type?.tensorType?.shape?.dim ?? [];
-        const L = lossDims[lossDims.length - 1];
+        const L = lossDims[channels ? (spec.labelAxis as number) : lossDims.length - 1];
         outputs.push(scalarOut(EVAL_OUTPUTS.labelSums, F64, [L?.dimValue != null ? Number(L.dimValue) : L?.dimParam || 'L']));
       }
     } else {
@@ -256,7 +282,7 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
     outputs.push(scalarOut(sumName, F64));
   };
   if (spec.sums) {
-    sumsOf('loss', P, EVAL_OUTPUTS.sum, labels ? EVAL_OUTPUTS.labelSums : undefined);
+    sumsOf(spec.sumOf ?? 'loss', P, EVAL_OUTPUTS.sum, labels ? EVAL_OUTPUTS.labelSums : undefined);
     // A swept loss is summed exactly as the evaluated one is (diagnostics.ts).
     sweeps.forEach((loss, i) => sumsOf(loss, `${P}s${i}_`, sweepOutputs(i).sum, labels ? `${P}s${i}_label_sums` : undefined));
   }

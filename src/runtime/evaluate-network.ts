@@ -27,14 +27,14 @@ import { DiagnosticsOptions, diagnosticsOptions } from './diagnostics';
 import { attachLoss } from '../attach';
 import { DataError, UsageError, quote } from '../errors';
 import { NpyHeader, NpyReader, NpyWriter } from '../io/npy';
-import { Label, LossOptions } from '../losses';
+import { Label, LossOptions, normalizeOptions } from '../losses';
 import { asFileError } from './batch';
 import { lossFromFiles } from './evaluate';
 import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel } from './evaluator';
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
-import { checkWeightInput, lossLayout, product, shapeText, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { channelFirst, checkWeightInput, lossLayout, product, shapeText, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { HostTensor, SessionOptions, TensorDType } from './session';
 import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
 
@@ -111,8 +111,16 @@ function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefi
   // The target and weight files decide the target type and the weight kind (as for prediction files).
   const perLabel = target.shape.length > 1 ? target.shape[target.shape.length - 1] : 1;
   const resolved = lossFromFiles(loss, target, weight, label, () => ({ predictions: target.count, perRow: target.count / perLabel }));
-  // The loss per element (sums in the graph, float64 here); the options' reduction decides the report.
-  const attached = attachLoss(bytes as Uint8Array, { ...resolved, output: options.output, reduction: 'none', asFunction: false, withGrad: false }, { source: network, label, outputLabel: '--output' });
+  // The loss per element (sums in the graph, float64 here); the options' reduction decides the
+  // report. perImage: also each loss over its image's divisor (loss_image_scaled), summed instead.
+  // (What reduction none drops, the core applies over the whole input: MONAI's spatial mean,
+  // perImage, and the normalized loss's division by the whole input's Σ F, an output.)
+  const { perImage, spatialMean, normalized } = normalizeOptions({ ...resolved, asFunction: false, withGrad: false }, label);
+  const attached = attachLoss(
+    bytes as Uint8Array,
+    { ...resolved, output: options.output, reduction: 'none', perImage: false, normalized: false, asFunction: false, withGrad: false },
+    { source: network, label, outputLabel: '--output', extras: { imageScaled: perImage, focalSum: normalized } },
+  );
   checkExternalData(externalTensors(attached.model), modelFolder(network), network);
   for (const name of ['target', 'loss', 'weight']) {
     if (attached.names[name] !== undefined && attached.names[name] !== name) {
@@ -120,7 +128,7 @@ function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefi
     }
   }
   const base = planFromModel(attached.bytes, attached, attached.options, network, options.output);
-  const plan: ModelPlan = { ...base, options: { ...attached.options, reduction: loss.reduction ?? 'mean' }, graphReduction: 'none' };
+  const plan: ModelPlan = { ...base, options: { ...attached.options, reduction: loss.reduction ?? 'mean', perImage, spatialMean, normalized }, graphReduction: 'none' };
   const initializers = (attached.model.graph?.initializer ?? []).map((t) => t.name ?? '');
   return { plan, source: network, output: options.output, initializers };
 }
@@ -153,6 +161,9 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     const o = plan.options;
     if (options.out !== undefined && plan.graphReduction !== 'none') {
       throw new UsageError(`--out needs the per-element losses, but ${source} has reduction ${plan.graphReduction}; attach the loss with --reduction none`);
+    }
+    if (o.normalized && options.out !== undefined) {
+      throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
     }
     checkWeightInput(plan.inputs.weight !== undefined, wh ? options.weight : undefined, source);
     const io = plan.build().io;
@@ -201,7 +212,8 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     if (th.shape.length !== whole.targetDims.length || th.shape.slice(1).some((d, k) => d !== targetTail[k])) {
       throw new DataError(
         `${th.path}: shape ${shapeText(th.shape)}; the targets must be [N${targetTail.map((d) => `, ${d}`).join('')}] for the output ${quote(output)} ${shapeText(outDims)}` +
-          (o.task === 'multiclass' ? ', one class index per row' : ''),
+          (o.task === 'multiclass' ? ', one class index per row' : '') +
+          (channelFirst(o, outRowDims.length + 1) ? ` (${label('labelAxis')} ${o.labelAxis}: the output's labels on axis ${whole.labelAxis})` : ''),
       );
     }
     if (wh) {

@@ -11,8 +11,10 @@
  *
  * Shapes: binary — any shapes with the same element count (flattened, as the seed does);
  * multilabel — pred and target alike, [N, L] or of higher rank with the labels on the last axis;
- * multiclass — pred [N, C], target [N]. A weight file (for a loss with a `weight` input) holds one
- * weight per prediction, or one per row.
+ * multiclass — pred [N, C], target [N]; with labelAxis (channel-first, [B, C, H, W]) the labels on
+ * that axis, index targets [B, H, W]; with perImage, batches of whole images (the first axis). A
+ * weight file (for a loss with a `weight` input) holds one weight per prediction, or one per row,
+ * shaped as the predictions or the rows (the predictions less the label axis).
  *
  * Reading overlaps computing: batch k+1 is read (on libuv's thread pool, into the other of two
  * reused page-aligned buffers, see NpyReader.batches) while batch k is checked and run. File
@@ -28,9 +30,9 @@ import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
 import { BatchData, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
-import { EvalCore, EvaluatorResult, ModelPlan, checkLabelAxis, evalSpec, planFromModel, planFromOptions } from './evaluator';
+import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { checkWeightInput, isFloatType, lossLayout, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { channelFirst, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, perImageProblem, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { SessionOptions } from './session';
 import { OutcomeSink, checkOutPath, readAhead } from './stream';
 
@@ -144,8 +146,8 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
         `drop ${label('dtype')} (the prediction file decides) or convert the file`,
     );
   }
-  const perRow = pred.count / (pred.shape[pred.shape.length - 1] || 1);
-  const resolved = lossFromFiles({ ...loss, dtype: pred.dtype }, target, weight, label, () => ({ predictions: pred.count, perRow }));
+  // Rows: all axes but the label axis (the last, or labelAxis).
+  const resolved = lossFromFiles({ ...loss, dtype: pred.dtype }, target, weight, label, (o) => ({ predictions: pred.count, perRow: pred.shape.length >= 2 && !labelAxisProblem(o, pred.shape.length) ? lossLayout(o, pred.shape).rows : pred.count }));
   return normalizeOptions({ ...resolved, asFunction: false, withGrad: false }, label);
 }
 
@@ -178,8 +180,15 @@ interface Rows {
 function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined, label: Label): Rows {
   const ps = pred.shape;
   const ts = target.shape;
-  checkLabelAxis(o, ps, pred.path, label);
-  let rows: Omit<Rows, 'weight'>;
+  const axisProblem = o.task !== 'binary' && ps.length >= 2 ? labelAxisProblem(o, ps.length) : undefined;
+  if (axisProblem) throw new UsageError(`${label('labelAxis')} ${o.labelAxis} ${axisProblem}: ${pred.path} has shape ${shapeText(ps)}`);
+  const imageProblem = o.perImage ? perImageProblem(o, ps) : undefined;
+  if (imageProblem) throw new UsageError(`${label('perImage')} ${imageProblem}: ${pred.path} has shape ${shapeText(ps)}`);
+  // Channel-first (the labels on another axis than the last): named in the shape messages.
+  const first = o.task !== 'binary' && ps.length >= 2 && channelFirst(o, ps.length);
+  const axisText = first ? ` with ${label('labelAxis')} ${o.labelAxis}` : '';
+  const whole = lossLayout(o, o.task === 'binary' ? [pred.count] : ps);
+  const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
   switch (o.task) {
     case 'binary':
       if (pred.count !== target.count) {
@@ -188,60 +197,57 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
             `(shape ${shapeText(ps)}); binary targets need one per prediction`,
         );
       }
-      rows = { rows: pred.count, rowDims: [], lossRow: 1, outShape: ps, pred: { header: pred, rowElements: 1 }, target: { header: target, rowElements: 1 } };
       break;
     case 'multilabel': {
-      if (ps.length < 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multilabel predictions must be [N, L] (or of higher rank, labels on the last axis)`);
+      if (ps.length < 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multilabel predictions must be [N, L] (or of higher rank, labels on the last axis, or on ${label('labelAxis')})`);
       if (o.targetFormat === 'index') {
-        const want = ps.slice(0, -1);
-        if (ts.length !== want.length || ts.some((d, i) => d !== want[i])) {
-          throw new DataError(`${target.path}: shape ${shapeText(ts)}; index targets must be ${shapeText(want)}, one class index in [0, ${ps[ps.length - 1]}] per row of ${pred.path} (shape ${shapeText(ps)})`);
+        if (!same(ts, whole.targetDims)) {
+          throw new DataError(`${target.path}: shape ${shapeText(ts)}; index targets${axisText} must be ${shapeText(whole.targetDims)}, one class index in [0, ${whole.labels}] per row of ${pred.path} (shape ${shapeText(ps)})`);
         }
-        const row = product(ps.slice(1));
-        rows = { rows: ps[0], rowDims: ps.slice(1), lossRow: row, outShape: ps, pred: { header: pred, rowElements: row }, target: { header: target, rowElements: row / ps[ps.length - 1] } };
-        break;
-      }
-      if (ts.length !== ps.length || ts.some((d, i) => d !== ps[i])) {
+      } else if (!same(ts, ps)) {
         throw new DataError(`${target.path}: shape ${shapeText(ts)} does not match ${pred.path}, shape ${shapeText(ps)}; multilabel targets must be shaped like the predictions`);
       }
-      const row = product(ps.slice(1));
-      // labelMean: one loss per row of labels (the label axis averaged away).
-      const lossRow = o.labelMean ? row / ps[ps.length - 1] : row;
-      const outShape = o.labelMean ? ps.slice(0, -1) : ps;
-      rows = { rows: ps[0], rowDims: ps.slice(1), lossRow, outShape, pred: { header: pred, rowElements: row }, target: { header: target, rowElements: row } };
       break;
     }
     case 'multiclass':
+      if (ps.length !== 2 && !first) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multiclass predictions must be [N, C] (or [B, C, …] with ${label('labelAxis')} 1)`);
       if (o.targets === 'soft') {
-        if (ps.length !== 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multiclass predictions must be [N, C]`);
-        if (ts.length !== 2 || ts[0] !== ps[0] || ts[1] !== ps[1]) {
-          throw new DataError(`${target.path}: shape ${shapeText(ts)}; soft multiclass targets must be [N, C] = ${shapeText(ps)}, a row of class probabilities per row of ${pred.path}`);
+        if (!same(ts, ps)) {
+          throw new DataError(`${target.path}: shape ${shapeText(ts)}; soft multiclass targets must be ${first ? 'shaped like the predictions' : '[N, C]'} = ${shapeText(ps)}, a row of class probabilities per row of ${pred.path}`);
         }
-        rows = { rows: ps[0], rowDims: [ps[1]], lossRow: 1, outShape: [ps[0]], pred: { header: pred, rowElements: ps[1] }, target: { header: target, rowElements: ps[1] } };
-        break;
-      }
-      if (ps.length !== 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multiclass predictions must be [N, C]`);
-      if (ts.length !== 1 || ts[0] !== ps[0]) {
+      } else if (!same(ts, whole.targetDims)) {
         throw new DataError(
-          `${target.path}: shape ${shapeText(ts)}; multiclass targets must be [N] = [${ps[0]}], one class index per row of ${pred.path} ` +
-            `(shape ${shapeText(ps)})${ts.length === 2 && ts[0] === ps[0] && ts[1] === 1 ? '; save t.reshape(-1)' : ''}`,
+          `${target.path}: shape ${shapeText(ts)}; multiclass targets${axisText} must be ${first ? '' : '[N] = '}${shapeText(whole.targetDims)}, one class index per row of ${pred.path} ` +
+            `(shape ${shapeText(ps)})${!first && ts.length === 2 && ts[0] === ps[0] && ts[1] === 1 ? '; save t.reshape(-1)' : ''}`,
         );
       }
-      rows = { rows: ps[0], rowDims: [ps[1]], lossRow: 1, outShape: [ps[0]], pred: { header: pred, rowElements: ps[1] }, target: { header: target, rowElements: 1 } };
       break;
   }
   if (pred.count === 0) throw new DataError(`${pred.path}: holds no elements (shape ${shapeText(ps)}); nothing to evaluate`);
+  // A batch holds whole rows: binary elements (flattened, as the seed does; perImage: whole
+  // images), else items of the files' first axis ([L] labels, [K, L] boxes of labels, [C] classes,
+  // [C, H, W] a channel-first image).
+  const flat = o.task === 'binary' && !o.perImage;
+  const rows: Omit<Rows, 'weight'> = flat
+    ? { rows: pred.count, rowDims: [], lossRow: 1, outShape: ps, pred: { header: pred, rowElements: 1 }, target: { header: target, rowElements: 1 } }
+    : {
+        rows: ps[0],
+        rowDims: ps.slice(1),
+        lossRow: product(whole.lossDims.slice(1)),
+        outShape: o.task === 'binary' ? ps : whole.lossDims,
+        pred: { header: pred, rowElements: product(ps.slice(1)) },
+        target: { header: target, rowElements: target.count / ps[0] },
+      };
   if (!weight) return rows;
   // The weights the loss takes (rules.ts): one per prediction, or one per row.
-  const layout = lossLayout(o, o.task === 'binary' ? [pred.count] : ps);
   const problem = weightTypeProblem(weight.dtype);
   if (problem) throw new DataError(`${weight.path}: dtype ${weight.descr} (${weight.dtype}); ${problem}`);
-  if (!weightCounts(o, layout).some(([, n]) => n === weight.count)) {
-    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(weightCounts(o, layout), 'weight')} of ${pred.path} (shape ${shapeText(ps)})`);
+  if (!weightCounts(o, whole).some(([, n]) => n === weight.count)) {
+    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of ${pred.path} (shape ${shapeText(ps)})`);
   }
   const misshaped = weightShapeProblem(o, ps, weight.shape, pred.path);
   if (misshaped) throw new DataError(`${weight.path}: shape ${shapeText(weight.shape)}; ${misshaped}`);
-  return { ...rows, weight: { header: weight, rowElements: (weight.count / layout.rows) * (rows.pred.rowElements / (o.task === 'binary' ? 1 : ps[ps.length - 1])) } };
+  return { ...rows, weight: { header: weight, rowElements: weight.count / rows.rows } };
 }
 
 // ---- the model ----------------------------------------------------------------------------------
@@ -271,8 +277,8 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: str
 /** Checks the files' row length against a fixed label / class count of the model (a per-label α, or a model file's pred input). */
 function checkModelRow(plan: ModelPlan, pred: NpyHeader, label: Label): void {
   const o = plan.options;
-  if (o.task === 'binary' || plan.fixedRow === undefined) return;
-  const have = pred.shape[pred.shape.length - 1];
+  if (o.task === 'binary' || plan.fixedRow === undefined || pred.shape.length < 2 || labelAxisProblem(o, pred.shape.length)) return; // (rowsFor names a bad shape)
+  const have = lossLayout(o, pred.shape).labels;
   if (have === plan.fixedRow) return;
   const what = o.task === 'multilabel' ? 'labels' : 'classes';
   if (plan.modelFile !== undefined) throw new DataError(`${pred.path}: has ${have} ${what} (shape ${shapeText(pred.shape)}) but ${plan.modelFile} is for ${plan.fixedRow} ${what}`);
@@ -314,7 +320,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const target = open(options.target).header;
     const weight = options.weight !== undefined ? open(options.weight).header : undefined;
     const plan =
-      options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label);
+      options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label, pred.shape.length);
     const o = plan.options;
     if (o.normalized && options.out !== undefined) {
       throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);

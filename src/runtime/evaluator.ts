@@ -28,7 +28,12 @@
  *   of that.
  * Then mean = total / count, where count is the number of per-element losses (N·L, N, or the
  * elements), and `perLabel` (multi-label) is each label's mean over the rows (its sum for
- * reduction sum): the seed's per-label vector.
+ * reduction sum): the seed's per-label vector. perImage: the graph also gives each loss over its
+ * image's own divisor (buildLoss's `imageScaled`), whose block sums add up to Σ over the images
+ * of each image's sum over its divisor; the loss is that over the images (a batch holds whole
+ * images). Channel-first batches (labelAxis not the last axis, [B, C, H, W]) run on a graph built
+ * on [N, C, S] and are fed as [B, C, H·W] — a reshape, no element moves (rules.ts's graphDims);
+ * their label sums are taken around axis 1 (eval-outputs.ts).
  *
  * Data checks run on every batch (checks.ts); the first bad element rejects the batch with a
  * one-line `DataError` naming it (the file and the element's index there, or `batch k` and the
@@ -54,7 +59,7 @@ import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
 import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from './diagnostics';
 import { decodeModelProto } from '../onnx';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
-import { lossLayout, product, targetKind, targetTypeProblem, weightDims, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { GraphForm, channelFirst, labelAxisIn, labelAxisProblem, lossLayout, perImageProblem, product, spatialSize, targetKind, targetTypeProblem, weightDims, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -84,6 +89,9 @@ export interface ModelPlan {
   /** A network and its loss: the output the loss takes as predictions, and the network's inputs. */
   readonly predOutput?: string;
   readonly feedNames?: readonly string[];
+  /** How batches are fed to the graph (rules.ts's graphDims; default `rows`), and whether its label axis is not its last (channel-first). */
+  readonly form?: GraphForm;
+  readonly labelsFirst?: boolean;
 }
 
 const SUPPORTED: readonly string[] = ['float16', 'float32', 'float64', 'int8', 'int32', 'int64', 'uint8', 'bool'];
@@ -103,8 +111,6 @@ function inputSpec(info: { dtype: string; shape: Dims } | undefined, source: str
 function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
   // A model file's normalized loss divides each batch by its own Σ F: not a number to add up.
   if (o.normalized && model) throw new UsageError(`${label('normalized')}: the model divides each batch by its own Σ(1 − p_t)^γ; give the loss flags instead of --model (eval then divides by the whole input's)`);
-  // Each image's own divisor: eval's sums are over the whole input, not per image (yet).
-  if (o.perImage) throw new UsageError(`${label('perImage')} divides each image's sum by its own divisor, which eval does not track per image yet; run the exported or attached model on each batch instead`);
   if (o.normalize === 'input') throw new UsageError(`${label('normalize')} input takes the divisor as a graph input, which eval does not feed; give the number (${label('normalize')} X) or positives`);
 
 }
@@ -116,7 +122,8 @@ function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
  */
 export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: FocalOptions | undefined, source: string, output?: string): ModelPlan {
   if (options) checkEvaluable(options, (x) => x, true);
-  if (options && options.reduction === 'mean' && (countsTargets(options) || options.normalize !== 'elements')) {
+  // perImage's mean is over the batch's images, each whole in a batch: its mean times its images adds up.
+  if (options && options.reduction === 'mean' && !options.perImage && (countsTargets(options) || options.normalize !== 'elements')) {
     // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number to add up.
     throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with --reduction none, or give the loss flags instead`);
   }
@@ -146,7 +153,9 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
   const w = find('weight');
   const weight = w ? inputSpec(w, source, 'weight') : undefined;
   if (!io.outputs.some((x) => x.name === 'loss')) throw new UsageError(`${source}: has no output 'loss'; expected a focal-onnx model`);
-  const fixed = options.task !== 'binary' && predShape && predShape.length >= 2 ? predShape[predShape.length - 1] : undefined;
+  const axis = predShape && predShape.length >= 2 ? labelAxisIn(options, predShape.length) : undefined;
+  const fixed = axis !== undefined && predShape ? predShape[axis] : undefined;
+  const labelsFirst = predShape ? channelFirst(options, predShape.length) : false;
   return {
     options,
     build: () => ({ bytes, io }),
@@ -154,6 +163,9 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
     graphReduction: options.reduction,
     inputs: { ...(pred ? { pred } : {}), target, ...(weight ? { weight } : {}) },
     fixedRow: typeof fixed === 'number' ? fixed : undefined,
+    ...(labelsFirst ? { labelsFirst } : {}),
+    // perImage on [B, K, L] (binary [B, K]): deeper batches merge the axes between the images and the labels.
+    ...(options.perImage && !labelsFirst && predShape?.length === (options.task === 'binary' ? 2 : 3) && output === undefined ? { form: 'images' as const } : {}),
     ...(output !== undefined ? { predOutput: output, feedNames: io.inputs.map((i) => i.name).filter((n) => n !== 'target' && n !== 'weight') } : {}),
   };
 }
@@ -166,27 +178,41 @@ function fixedRowOf(o: FocalOptions, label: Label): { fixedRow?: number; fixedBy
 
 /**
  * The plan for a model built from validated options (dtype and targetDtype resolved). The graph
- * is built when the spec is made (evalSpec): ~10 ms.
+ * is built when the spec is made (evalSpec): ~10 ms. Its form (rules.ts's graphDims): labels last,
+ * [N, L] (or [N], [N, C]), the batches' leading axes merged; channel-first (labelAxis naming
+ * another axis than the last of predictions of rank `rank`, when known), [N, C, S], the axes
+ * before and after the labels merged; perImage, labels last, [B, K, L] (binary [B, K]).
  */
-export function planFromOptions(o: FocalOptions, label: Label = (x) => x): ModelPlan {
+export function planFromOptions(o: FocalOptions, label: Label = (x) => x, rank?: number): ModelPlan {
   checkEvaluable(o, label);
+  const channels = o.task !== 'binary' && o.labelAxis !== -1 && (rank === undefined || channelFirst(o, rank));
+  const form: GraphForm = channels ? 'channels' : o.perImage ? 'images' : 'rows';
+  const predShape = form === 'channels' ? ['N', 'C', 'S'] : form === 'images' ? (o.task === 'binary' ? ['N', 'K'] : ['N', 'K', 'L']) : undefined;
   let built: ReturnType<typeof buildLoss> | undefined;
+  const predRank = predShape ? predShape.length : o.task === 'binary' ? 1 : 2;
+  const perRow = o.task !== 'binary' ? predRank - 1 : predRank;
   return {
     options: o,
     // Every batch is checked (in the graph or in JS), so the graph may assume valid inputs.
     build: () => {
       // The normalized loss: built without it, its Σ F an output, the division done over the whole input.
-      built ??= buildLoss({ ...o, reduction: 'none', normalized: false }, { validInputs: true, focalSum: o.normalized });
       // (normalized 'label': focal_sum is per label, divided into the label sums at the end.)
+      // perImage: built as reduction none, each loss also over its image's divisor (loss_image_scaled), whose sum the core averages over the images.
+      built ??= buildLoss(
+        { ...o, reduction: 'none', normalized: false, ...(o.perImage ? { perImage: false } : {}), ...(channels ? { labelAxis: 1 } : {}) },
+        { validInputs: true, focalSum: o.normalized, ...(predShape ? { predShape } : {}), ...(o.perImage ? { imageScaled: true } : {}) },
+      );
       return { bytes: built.bytes, io: built };
     },
     graphReduction: 'none',
     inputs: {
-      pred: { dtype: o.dtype, rank: o.task === 'binary' ? 1 : 2 },
-      target: { dtype: o.targetDtype, rank: (o.task === 'multilabel' && o.targetFormat !== 'index') || (o.task === 'multiclass' && o.targets === 'soft') ? 2 : 1 },
-      ...(o.weight !== 'none' ? { weight: { dtype: o.dtype, rank: o.task === 'multilabel' && o.weight === 'element' && !o.labelMean ? 2 : 1 } } : {}),
+      pred: { dtype: o.dtype, rank: predRank },
+      target: { dtype: o.targetDtype, rank: targetKind(o) === 'indices' ? perRow : predRank },
+      ...(o.weight !== 'none' ? { weight: { dtype: o.dtype, rank: o.task === 'multilabel' && o.weight === 'element' && !o.labelMean ? predRank : perRow } } : {}),
     },
     ...fixedRowOf(o, label),
+    ...(form !== 'rows' ? { form } : {}),
+    ...(channels ? { labelsFirst: true } : {}),
   };
 }
 
@@ -209,6 +235,9 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
   if (diagnostics && o.normalized === 'label') {
     throw new UsageError('diagnostics with normalized label (each label over its own Σ F) are not supported yet; evaluate without --diagnostics, or with --normalized');
   }
+  // Their per-class sums read the labels on the last axis, and their sweep sums the plain losses.
+  if (diagnostics && plan.labelsFirst) throw new UsageError(`diagnostics with channel-first predictions (labelAxis ${o.labelAxis}) are not supported yet; evaluate without --diagnostics`);
+  if (diagnostics && o.perImage) throw new UsageError("diagnostics with perImage (each image over its own divisor) are not supported yet; evaluate without --diagnostics");
   const points = diagnostics ? sweepPoints(o, diagnostics) : [];
   const sweepModels = points.length ? sweepLosses(o, points, built, plan.predOutput) : undefined;
   const find = (name: string) => built.io.inputs.find((i) => i.name === name);
@@ -220,7 +249,7 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
     ...(weightInfo ? { weight: inputSpec(weightInfo, plan.modelFile ?? 'the model', 'weight') } : {}),
   };
   const sums = plan.graphReduction === 'none';
-  const labels = o.task === 'multilabel' && !o.labelMean;
+  const labels = o.task === 'multilabel' && !o.labelMean && !o.perImage;
   const predType = inputs.pred?.dtype ?? built.io.outputs.find((x) => x.name === predOutput)?.dtype ?? 'unknown';
   const predInGraph = realFloat(predType);
   // Float targets of the model's own type are checked in the graph: 0/1, or soft ones in [0, 1]
@@ -240,6 +269,9 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
       checkTarget: target && soft ? 'soft' : target,
       ...(predOutput !== undefined ? { predName: predOutput } : {}),
       ...(sweepModels ? { sweep: sweepModels } : {}),
+      // perImage: the losses over their images' divisors are summed; channel-first: label sums around axis 1 (or the model's own label axis).
+      ...(o.perImage && plan.graphReduction === 'none' ? { sumOf: 'loss_image_scaled' } : {}),
+      ...(plan.labelsFirst && labels ? { labelAxis: plan.form === 'channels' ? 1 : (labelAxisIn(o, lossRank(built.io)) as number) } : {}),
     });
     const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
     if (sums && labels) fetches.push(EVAL_OUTPUTS.labelSums);
@@ -266,7 +298,14 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
     fixedBy: plan.fixedBy,
     ...(predOutput !== undefined ? { predOutput, feedNames: plan.feedNames } : {}),
     ...(diagnostics ? { diagnostics } : {}),
+    ...(plan.form ? { form: plan.form } : {}),
+    ...(plan.labelsFirst && labels ? { channelSums: true } : {}),
   };
+}
+
+/** The rank of a model's per-element `loss` output (0 when unknown). */
+function lossRank(io: ModelInputs): number {
+  return io.outputs.find((x) => x.name === 'loss')?.shape?.length ?? 0;
 }
 
 /**
@@ -284,19 +323,6 @@ function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: Retu
       { ...o, gamma: p.gamma, alpha: p.alpha, reduction: 'none', normalized: false, asFunction: false, withGrad: false, opset },
       { validInputs: true, focalSum: o.normalized === true, ...(predShape ? { predShape } : {}) },
     ).bytes,
-  );
-}
-
-/**
- * eval reads the labels / classes on the last axis of its files and batches; labelAxis is taken
- * where it names that axis ([N, C] with labelAxis 1), and refused elsewhere (channel-first files
- * wait for eval's shape rules; the exported graph reads them, see buildLoss's predShape).
- */
-export function checkLabelAxis(o: FocalOptions, dims: readonly number[], what: string, label: Label = (x) => x): void {
-  if (o.task === 'binary' || o.labelAxis === -1 || o.labelAxis === dims.length - 1) return;
-  throw new UsageError(
-    `${label('labelAxis')} ${o.labelAxis}: eval reads the labels on the last axis of ${what} (dims [${dims.join(', ')}]); channel-first data is read by an exported graph ` +
-      '(export --label-axis with the shape, or buildLoss with predShape), not yet by eval',
   );
 }
 
@@ -364,7 +390,9 @@ export interface EvaluatorResult {
   readonly ignored?: number;
   /** Multi-label: each label's mean over the rows (its sum for reduction sum) — the seed's per-label vector. */
   readonly perLabel?: number[];
-  /** Prediction elements and rows (binary: the elements; else all axes but the last) taken. */
+  /** perImage: the images (the predictions' first axis) taken; `sum` is Σ over them of each image's sum over its own divisor, `mean` = `loss` its mean. */
+  readonly images?: number;
+  /** Prediction elements and rows (binary: the elements; else all axes but the label axis) taken. */
   readonly elements: number;
   readonly rows: number;
   readonly batches: number;
@@ -400,6 +428,10 @@ export class EvalCore {
   private rows = 0;
   private batches = 0;
   private busy = 0;
+  /** perImage: the images so far. */
+  private images = 0;
+  /** spatialMean: the batches' spatial size (every batch the same; 'all' for rank ≤ 2), once one is taken. */
+  spatial: number | 'all' | undefined;
 
   /** The small batches' runner (spec.small), on a session of its own opened at the first small batch. */
   private small: Promise<BatchRunner> | undefined;
@@ -451,7 +483,10 @@ export class EvalCore {
   /** Adds a batch's outcome (from `run`), with the seconds it took when known. */
   accept(outcome: BatchOutcome, seconds = 0): void {
     if (outcome.sum !== undefined) this.acc.addSums(outcome.sum, outcome.labelSums);
-    else this.acc.addReduced(outcome.loss as HostTensor, outcome.count, outcome.weightSum ?? 0);
+    // (A perImage model's batch mean is over its images.)
+    else this.acc.addReduced(outcome.loss as HostTensor, outcome.images ?? outcome.count, outcome.weightSum ?? 0);
+    if (outcome.images !== undefined) this.images += outcome.images;
+    if (outcome.spatial !== undefined) this.spatial = outcome.spatial;
     this.acc.weights += outcome.weightSum ?? 0;
     this.elements += outcome.elements;
     this.count += outcome.count;
@@ -487,12 +522,15 @@ export class EvalCore {
     const counted = countsTargets(o);
     // The losses that count: every one, less the ignored ones (unless countIgnored, kornia's).
     const count = counted && !o.countIgnored ? this.count - this.ignoredLosses : this.count;
-    // The mean's divisor over the whole input (normalize), as the graph's over one batch.
-    const divisor = o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
+    // The mean's divisor over the whole input (normalize), as the graph's over one batch; perImage:
+    // the total is Σ over the images of each image's sum over its own divisor, averaged over the images.
+    const divisor = o.perImage ? this.images : o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
     const mean = sum / divisor;
-    // MONAI's sum (spatialMean): eval's predictions are [N, L] or [N], no spatial axes, so its
-    // mean(dim=[]) averages every element. weighted-mean with every weight 0 is 0, as Keras gives, not 0/0.
-    return { loss: o.reduction === 'sum' ? (o.spatialMean ? sum / count : sum) : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
+    // MONAI's sum (spatialMean): Σ l over the spatial size (every batch's the same), or on
+    // predictions of rank ≤ 2, whose mean(dim=[]) averages every element, over the count.
+    // weighted-mean with every weight 0 is 0, as Keras gives, not 0/0.
+    const spatial = typeof this.spatial === 'number' ? this.spatial : count;
+    return { loss: o.reduction === 'sum' ? (o.spatialMean ? sum / spatial : sum) : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
   }
 
   /** normalized 'label': each label's Σ F so far, floored as the graph floors it (the evaluated loss only: diagnostics refuse it). */
@@ -534,6 +572,7 @@ export class EvalCore {
       count,
       ...(counted ? { positives: this.positives, ignored: this.ignored } : {}),
       perLabel,
+      ...(o.perImage ? { images: this.images } : {}),
       elements: this.elements,
       rows: this.rows,
       batches: this.batches,
@@ -578,7 +617,9 @@ export interface EvaluatorBatch {
   readonly weight?: BatchValue;
   /**
    * The predictions' dims: binary any (default [n]); multilabel [..., L] (labels on the last
-   * axis, any rank ≥ 2); multiclass [N, C]. A Tensor brings its own.
+   * axis, any rank ≥ 2); multiclass [N, C]; with `labelAxis` 1, channel-first [B, C, H, W]
+   * (multiclass and index targets [B, H, W]); with `perImage`, whole images on the first axis.
+   * A Tensor brings its own.
    */
   readonly dims?: readonly number[];
 }
@@ -602,7 +643,7 @@ export interface EvaluatorOptions extends SessionOptions {
   readonly output?: string;
   /**
    * Each `add` resolves to its batch's per-element losses (in the loss dtype: `dims` the
-   * predictions' for binary and multilabel, without the last axis for multiclass and label mean).
+   * predictions' for binary and multilabel, without the label axis for multiclass and label mean).
    * Needs a model that computes them: built from loss options, or a file of reduction none.
    */
   readonly losses?: boolean;
@@ -719,10 +760,19 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     throw new UsageError(`${name}: dims ${dimsText(dims)} make ${product(dims)} elements, but pred holds ${pred.data.length}`);
   }
   if (dims.length === 0) dims = [1];
-  checkLabelAxis(o, dims, name);
-  const last = dims[dims.length - 1];
-  if (o.task === 'multilabel' && dims.length < 2) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multilabel predictions must be [N, L] or of higher rank, labels on the last axis`);
-  if (o.task === 'multiclass' && dims.length !== 2) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multiclass predictions must be [N, C]`);
+  if (o.task === 'multilabel' && dims.length < 2) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multilabel predictions must be [N, L] or of higher rank, labels on the last axis (or on labelAxis)`);
+  const axisProblem = labelAxisProblem(o, dims.length);
+  if (axisProblem) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; labelAxis ${o.labelAxis} ${axisProblem}`);
+  const first = channelFirst(o, dims.length);
+  if (o.task === 'multiclass' && dims.length !== 2 && !first) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multiclass predictions must be [N, C], or [B, C, …] with labelAxis 1`);
+  const imageProblem = o.perImage ? perImageProblem(o, dims) : undefined;
+  if (imageProblem) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; perImage ${imageProblem}`);
+  if (o.spatialMean && core.spatial !== undefined && (spatialSize(o, dims) ?? 'all') !== core.spatial) {
+    const text = (s: number | 'all') => (s === 'all' ? 'every element (rank ≤ 2)' : `a spatial size of ${s}`);
+    throw new DataError(`${name}: pred has dims ${dimsText(dims)}, ${text(spatialSize(o, dims) ?? 'all')}; MONAI's sum (spatialMean) divides by it, and the batches before it had ${text(core.spatial)}`);
+  }
+  const layout = lossLayout(o, dims);
+  const last = layout.labels;
   if (o.task !== 'binary') {
     const what = o.task === 'multilabel' ? 'labels' : 'classes';
     const fixed = core.spec.fixedRow;
@@ -733,7 +783,6 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
       throw new DataError(`${name}: pred has ${last} labels (dims ${dimsText(dims)}), but the batches before it had ${core.labelCount}`);
     }
   }
-  const layout = lossLayout(o, dims);
   const target = arrayOf(b.target, 'target', name, inputs.target.dtype === 'bool');
   if (target.data.length !== product(layout.targetDims)) {
     const want = targetKind(o) === 'indices' ? `one class index per row: ${layout.rows}` : `one per prediction: ${layout.elements}`;
@@ -760,7 +809,7 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     }
     const misshaped = w.dims ? weightShapeProblem(o, dims, w.dims, 'pred') : undefined;
     if (misshaped) throw new DataError(`${name}: weight dims ${dimsText(w.dims as number[])}; ${misshaped}`);
-    result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: weightDims(dims, w.data.length) } };
+    result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: weightDims(dims, w.data.length, layout) } };
   } else if (inputs.weight) {
     throw new UsageError(`${name}: weight is missing; the evaluator's loss takes weights (its model has an input 'weight')`);
   }
@@ -839,7 +888,7 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
     }
     const t0 = performance.now();
     const outcome = await core.run(b);
-    if (o.task === 'multilabel') core.labelCount ??= b.dims[b.dims.length - 1];
+    if (o.task === 'multilabel') core.labelCount ??= lossLayout(o, b.dims).labels;
     core.accept(outcome, (performance.now() - t0) / 1000);
     return losses;
   };

@@ -18,7 +18,33 @@ export const product = (dims: readonly number[]): number => dims.reduce((a, b) =
 export const shapeText = (s: readonly (number | string | null)[]): string => `[${s.map((d) => d ?? '?').join(', ')}]`;
 
 /** What the rules read of the options. */
-export type DataOptions = Pick<FocalOptions, 'task' | 'targets' | 'targetFormat' | 'labelMean' | 'weight'>;
+export type DataOptions = Pick<FocalOptions, 'task' | 'targets' | 'targetFormat' | 'labelMean' | 'weight' | 'labelAxis'>;
+
+/**
+ * The label / class axis of predictions of rank `rank` (`labelAxis`, counted from 0, negative from
+ * the end; −1, the last, by default); undefined for binary. The one place the runtime resolves it.
+ */
+export function labelAxisIn(o: Pick<DataOptions, 'task' | 'labelAxis'>, rank: number): number | undefined {
+  if (o.task === 'binary') return undefined;
+  const a = o.labelAxis ?? -1;
+  return a < 0 ? rank + a : a;
+}
+
+/** Why `labelAxis` does not name an axis of predictions of `rank` after the first (for the end of a message), or undefined. */
+export function labelAxisProblem(o: Pick<DataOptions, 'task' | 'labelAxis'>, rank: number): string | undefined {
+  const a = labelAxisIn(o, rank);
+  if (a === undefined || rank < 2 || (a >= 1 && a < rank)) return undefined;
+  return `is not an axis of predictions of rank ${rank} after the first (1 to ${rank - 1}, or -1 to -${rank - 1})`;
+}
+
+/** Whether predictions of `rank` hold their labels on another axis than the last (channel-first, [B, C, H, W]). */
+export function channelFirst(o: Pick<DataOptions, 'task' | 'labelAxis'>, rank: number): boolean {
+  const a = labelAxisIn(o, rank);
+  return a !== undefined && a !== rank - 1;
+}
+
+/** `dims` without axis `a` (undefined: as they are). */
+const without = (dims: readonly number[], a: number | undefined): readonly number[] => (a === undefined ? dims : dims.filter((_, i) => i !== a));
 
 /** How targets come: class indices (one per row: multiclass, multi-label index targets), soft values in [0, 1], or 0/1 labels. */
 export function targetKind(o: DataOptions): 'indices' | 'soft' | 'labels' {
@@ -55,13 +81,17 @@ export function weightTypeProblem(dtype: string): string | undefined {
 
 /** What predictions of some dims make under the task's rules. */
 export interface LossLayout {
-  /** Prediction elements, and rows (binary: the elements; else all axes but the last). */
+  /** Prediction elements, and rows (binary: the elements; else all axes but the label axis). */
   readonly elements: number;
   readonly rows: number;
+  /** The label axis (undefined for binary), the labels / classes on it (1 for binary), and the rows' dims (the predictions' less that axis). */
+  readonly labelAxis: number | undefined;
+  readonly labels: number;
+  readonly rowDims: readonly number[];
   /** Per-element losses: one per row (multiclass, label mean), else one per prediction; and their dims. */
   readonly count: number;
   readonly lossDims: readonly number[];
-  /** The targets' dims: the predictions', or theirs without the last axis (class indices). */
+  /** The targets' dims: the predictions', or theirs without the label axis (class indices). */
   readonly targetDims: readonly number[];
 }
 
@@ -75,25 +105,85 @@ export function weightCounts(o: DataOptions, l: LossLayout): readonly (readonly 
   return weights;
 }
 
-/** The layout of predictions of `dims` (binary: any; multilabel: [..., L]; multiclass: [N, C]). */
-export function lossLayout(o: DataOptions, dims: readonly number[]): LossLayout {
+/**
+ * The layout of predictions of `dims` (binary: any; multilabel: [..., L]; multiclass: [N, C]; the
+ * labels on `axis`, by default the options' labelAxis: [B, C, H, W] with 1).
+ */
+export function lossLayout(o: DataOptions, dims: readonly number[], axis: number | undefined = labelAxisIn(o, dims.length)): LossLayout {
   const elements = product(dims);
-  const rows = o.task === 'binary' ? elements : product(dims.slice(0, -1));
+  const a = o.task === 'binary' ? undefined : axis;
+  const rowDims = without(dims, a);
+  const rows = product(rowDims);
   const perRow = o.task === 'multiclass' || o.labelMean;
   const count = perRow ? rows : elements;
   return {
     elements,
     rows,
+    labelAxis: a,
+    labels: a === undefined ? 1 : dims[a],
+    rowDims,
     count,
-    lossDims: perRow ? dims.slice(0, -1) : dims,
-    targetDims: targetKind(o) === 'indices' ? dims.slice(0, -1) : dims,
+    lossDims: perRow ? rowDims : dims,
+    targetDims: targetKind(o) === 'indices' ? rowDims : dims,
   };
 }
 
-/** The weights' dims for `count` weights of predictions of `dims`: the predictions', or one per row. */
-export function weightDims(dims: readonly number[], count: number): readonly number[] {
+/** The weights' dims for `count` weights of predictions laid out as `l`: the predictions', or one per row. */
+export function weightDims(dims: readonly number[], count: number, l?: LossLayout): readonly number[] {
   if (count === product(dims)) return dims;
+  if (l) return l.rowDims;
   return dims.length > 1 ? dims.slice(0, -1) : [count];
+}
+
+/**
+ * How a batch's predictions are fed to the graph (merges of adjacent axes only: C order keeps
+ * every element where it is, nothing is transposed):
+ * - `rows`: the leading axes merged down to the input's rank ([B, K, L] to [B·K, L] for rank 2; a
+ *   graph of the batch's own rank, or of unknown rank, takes it as it is);
+ * - `channels`: the evaluator's channel-first graph [N, C, S]: the axes before the label axis
+ *   merged, and those after it ([B, C, H, W] to [B, C, H·W]; [N, C] with labelAxis 1 to [N, C, 1]);
+ * - `images`: perImage's graph [B, K, L] (binary [B, K]): axis 0, the images, kept, the axes
+ *   between it and the labels merged.
+ * The targets, weights and losses follow from these dims (lossLayout, with `graphAxis`).
+ */
+export type GraphForm = 'rows' | 'channels' | 'images';
+
+export function graphDims(o: DataOptions, dims: readonly number[], form: GraphForm, rank: number | null): readonly number[] {
+  if (form === 'channels') {
+    const a = labelAxisIn(o, dims.length) as number;
+    return [product(dims.slice(0, a)), dims[a], product(dims.slice(a + 1))];
+  }
+  if (form === 'images') return o.task === 'binary' ? [dims[0], product(dims.slice(1))] : [dims[0], product(dims.slice(1, -1)), dims[dims.length - 1]];
+  if (rank === null || rank < 1 || rank >= dims.length) return dims;
+  return [product(dims.slice(0, dims.length - rank + 1)), ...dims.slice(dims.length - rank + 1)];
+}
+
+/** The label axis of the graph's dims (graphDims): 1 in the channel-first graph, else the options' on those dims. */
+export function graphAxis(o: DataOptions, form: GraphForm, rank: number): number | undefined {
+  return form === 'channels' ? (o.task === 'binary' ? undefined : 1) : labelAxisIn(o, rank);
+}
+
+/**
+ * MONAI's spatial size of predictions of `dims` (spatialMean): the product of the axes other than
+ * the first and the label axis (binary: axis 1), or undefined for rank ≤ 2, where MONAI's
+ * `mean(dim=[])` averages every element of the whole input.
+ */
+export function spatialSize(o: DataOptions, dims: readonly number[]): number | undefined {
+  if (dims.length <= 2) return undefined;
+  const a = labelAxisIn(o, dims.length) ?? 1;
+  return product(dims.filter((_, i) => i !== 0 && i !== a));
+}
+
+/**
+ * Why predictions of `dims` cannot be split into images for perImage (for the end of a message),
+ * or undefined: rank ≥ 3 ([B, K, C]; binary ≥ 2), the images on axis 0 and, channel-first, the
+ * labels on axis 1.
+ */
+export function perImageProblem(o: DataOptions, dims: readonly number[]): string | undefined {
+  const min = o.task === 'binary' ? 2 : 3;
+  if (dims.length < min) return `needs predictions of rank ${min} or more (${o.task === 'binary' ? '[B, K]' : '[B, K, C] or [B, C, H, W]'}: the images on the first axis), got ${shapeText(dims)}`;
+  if (channelFirst(o, dims.length) && labelAxisIn(o, dims.length) !== 1) return `reads the images on axis 0 and, channel-first, the labels on axis 1, got the labels on axis ${labelAxisIn(o, dims.length)} of ${shapeText(dims)}`;
+  return undefined;
 }
 
 /** `one per prediction (6) or one per row (2)`: the weight counts a layout takes, for messages (`noun`: `one weight per …`). */
@@ -104,12 +194,12 @@ const squeezed = (d: readonly number[]): string => d.filter((x) => x !== 1).join
 
 /**
  * Why weights of `shape`, whose count fits, do not fit predictions of `dims`, or undefined: they
- * must have the shape of the predictions or of the rows (the predictions' less the label axis;
+ * must have the shape of the predictions or of the rows (the predictions' less the label axis, wherever it is;
  * size-1 axes aside), as torch and Keras refuse other shapes — weights [5, 100] for predictions
  * [100, 5] hold the right count but would be applied in the wrong order.
  */
 export function weightShapeProblem(o: DataOptions, dims: readonly number[], shape: readonly number[], of: string): string | undefined {
-  const rowDims = o.task === 'binary' ? dims : dims.slice(0, -1);
+  const rowDims = lossLayout(o, dims).rowDims;
   const s = squeezed(shape);
   if (s === squeezed(dims) || s === squeezed(rowDims)) return undefined;
   return `weights must have the shape of the predictions ${shapeText(dims)} (${of})${o.task === 'binary' ? '' : ` or of the rows ${shapeText(rowDims)}`} (size-1 axes aside)`;

@@ -84,3 +84,38 @@ describe('multilabel predictions of rank 3, labels last', () => {
     expect(ioShapes(normalizeOptions({ task: 'multiclass', alpha: [0.2, 0.8] }), ['N', 'C'])).toEqual({ pred: ['N', 2], target: ['N'] });
   });
 });
+
+describe('channel-first [B, C, H, W] with a weight per row [B, H, W]', () => {
+  // A weight per row broadcasts on the label axis (axis 1), not at the end: loss and gradient are
+  // those of the same weights repeated over the C labels as an element weight.
+  const [b, c, h, w] = [2, 3, 2, 2];
+  const n = b * c * h * w;
+  const r = mulberry32(11);
+  const pred = Array.from({ length: n }, () => Math.fround(2 * r() - 1));
+  const rowW = Array.from({ length: b * h * w }, () => Math.fround(2 * r()));
+  const repeated = Array.from({ length: n }, (_, i) => rowW[Math.floor(i / (c * h * w)) * h * w + (i % (h * w))]);
+  it.each([
+    ['multilabel', { task: 'multilabel', targets: 'hard' } as LossOptions, Array.from({ length: n }, () => (r() < 0.4 ? 1 : 0)), [b, c, h, w]],
+    ['multiclass', { task: 'multiclass' } as LossOptions, Array.from({ length: b * h * w }, () => Math.floor(r() * c)), [b, h, w]],
+  ] as const)('%s', async (task, options, target, targetShape) => {
+    const base: LossOptions = { ...options, input: 'logits', labelAxis: 1, reduction: 'sum', withGrad: true, dtype: 'float64' };
+    const sample = buildLoss({ ...base, weight: 'sample' }, { predShape: ['B', c, h, w] });
+    const feeds = {
+      pred: { dtype: 'float64', dims: [b, c, h, w], data: pred },
+      target: { dtype: task === 'multiclass' ? 'int64' : 'float64', dims: [...targetShape], data: [...target] },
+    } as const;
+    const got = await runModel(sample.bytes, { ...feeds, weight: { dtype: 'float64', dims: [b, h, w], data: rowW } });
+    if (task === 'multilabel') {
+      const element = buildLoss({ ...base, weight: 'element' }, { predShape: ['B', c, h, w] });
+      const want = await runModel(element.bytes, { ...feeds, weight: { dtype: 'float64', dims: [b, c, h, w], data: repeated } });
+      expectClose(got.loss.data, want.loss.data, 1e-12, 0);
+      expectClose(got.grad.data, want.grad.data, 1e-12, 0);
+    } else {
+      // Multiclass: the unweighted gradient times each pixel's weight, on every class.
+      const plain = await runModel(buildLoss(base, { predShape: ['B', c, h, w] }).bytes, feeds);
+      const none = await runModel(buildLoss({ ...base, weight: 'sample', reduction: 'none' }, { predShape: ['B', c, h, w] }).bytes, { ...feeds, weight: { dtype: 'float64', dims: [b, h, w], data: rowW } });
+      expectClose(got.loss.data, [none.loss.data.reduce((x, y) => x + y, 0)], 1e-12, 0);
+      expectClose(got.grad.data, plain.grad.data.map((g, i) => g * repeated[i]), 1e-12, 0);
+    }
+  });
+});
