@@ -135,9 +135,10 @@ export class LossHistogram {
   /** The curve at x = 0, 1/(points−1), …, 1. With no loss at all (every loss 0): y = x. */
   curve(points = 101): CdfCurve {
     const out: CdfCurve = [];
+    const bins = this.counts.length;
     let total = 0;
     let n = 0;
-    for (let b = 0; b < BINS; b++) {
+    for (let b = 0; b < bins; b++) {
       total += this.sums[b];
       n += this.counts[b];
     }
@@ -151,16 +152,165 @@ export class LossHistogram {
         continue;
       }
       const m = x * n;
-      while (b < BINS && cBefore + this.counts[b] < m) {
+      while (b < bins && cBefore + this.counts[b] < m) {
         cBefore += this.counts[b];
         yBefore += this.sums[b];
         b++;
       }
       let y = yBefore;
-      if (b < BINS && this.counts[b] > 0) y += ((m - cBefore) / this.counts[b]) * this.sums[b];
+      if (b < bins && this.counts[b] > 0) y += ((m - cBefore) / this.counts[b]) * this.sums[b];
       out.push([x, Math.min(1, Math.max(0, y / total))]);
     }
     return out;
+  }
+}
+
+// ---- one set of bins for every γ (the common case) ------------------------------------------------
+
+/**
+ * Whether, within the positives and within the negatives, the evaluated loss and every swept one
+ * are non-decreasing functions of one value, 1 − p_t: −α_t·(1 − p_t)^γ·log p_t (logits: the same
+ * through σ), with α_t and a positive weight the same over a group, at every γ. Then one ordering
+ * of a group's elements serves every curve (SharedBins). Not so with weights, soft or smoothed
+ * targets, a per-label α, class or positive weight, the reduced loss or FL*: there each loss gets
+ * a histogram of its own.
+ */
+export function lossesComonotone(o: FocalOptions): boolean {
+  return (
+    (o.task === 'binary' || (o.task === 'multilabel' && !o.labelMean)) &&
+    o.targets === 'hard' &&
+    o.labelSmoothing === 0 &&
+    o.weight === 'none' &&
+    !Array.isArray(o.alpha) &&
+    o.classWeight === null &&
+    !Array.isArray(o.posWeight) &&
+    o.variant === 'focal' &&
+    o.reducedThreshold === null &&
+    o.dtype === 'float32'
+  );
+}
+
+/**
+ * The mantissa bits SharedBins keeps for losses whose γ lie `spread` apart, or undefined (more than
+ * MAX_SHARED_BITS: each loss then gets its own histogram). A bin of the key loss is 2^(2^−m) wide;
+ * there a loss of γ larger by s varies by at most a factor 2^((s+1)·2^−m), and its ratio to the key
+ * by 2^(s·2^−m) (d log key / d log(1 − p_t) ≥ 1). The curve's y is then off by at most
+ * ln 2 · 2^−m · ((s+1)/4 from the chord inside a bin + s/2 from the ratio), kept under 0.008.
+ */
+function sharedMantissaBits(spread: number): number | undefined {
+  const m = Math.max(5, Math.ceil(Math.log2((Math.LN2 * (0.75 * spread + 0.25)) / 0.008)));
+  return m <= MAX_SHARED_BITS ? m : undefined;
+}
+const MAX_SHARED_BITS = 10;
+
+/**
+ * The positives' and negatives' histograms of every binned loss (the evaluated one and the γ
+ * sweep's) when the losses are comonotone (lossesComonotone): the elements are binned once, by
+ * the loss of the smallest γ (the key: zero only where every other loss is zero) at
+ * `sharedMantissaBits` of its float32 bits; each bin keeps its count and the key's float64 sum, and
+ * each other loss's sum in the bin is the key's times that loss's ratio to the key at the bin's
+ * first element. One pass a batch over the key, the evaluated loss and the targets — where a
+ * histogram a loss read every swept loss too (measured at 32M elements: bench/README.md). The
+ * positive / negative sums and the per-label sums are of the evaluated loss itself, in float64.
+ */
+class SharedBins {
+  private readonly shift: number;
+  /** Bins a group: the negatives' [0, half), the positives' [half, 2·half). */
+  private readonly half: number;
+  private readonly counts: Float64Array;
+  private readonly keySums: Float64Array;
+  /** Per loss (the evaluated one, then the swept ones), its ratio to the key at each bin's first element (none for the key). */
+  private readonly ratios: (Float64Array | undefined)[];
+  /** The evaluated loss's float64 sums: [negatives, positives]. */
+  readonly split = new Float64Array(2);
+
+  constructor(
+    readonly gammas: readonly number[],
+    readonly key: number,
+    mantissaBits: number,
+  ) {
+    this.shift = 23 - mantissaBits;
+    this.half = 2 ** (8 + mantissaBits);
+    this.counts = new Float64Array(2 * this.half);
+    this.keySums = new Float64Array(2 * this.half);
+    // The positives need the evaluated loss's ratios only (cdfByGamma is the negatives').
+    this.ratios = gammas.map((_, a) => (a === key ? undefined : new Float64Array(a === 0 ? 2 * this.half : this.half)));
+  }
+
+  /**
+   * Adds a batch: `losses` as `gammas` (float32), and per element whether it is positive — from
+   * float32 targets' bits (`t ≥ 0.5`, the targets checked to be in [0, 1]) or from `flags` (1, 0,
+   * 2 for ignored). Per label (L of them, cycling) its sum and positives go to `sums` / `positives`.
+   */
+  add(losses: readonly Float32Array[], targetBits: Int32Array | undefined, flags: Uint8Array, count: number, L: number, sums: Float64Array, positives: Float64Array, counts: Float64Array): void {
+    const { counts: bins, keySums, shift, half, ratios } = this;
+    const key = losses[this.key];
+    const own = losses[0];
+    const kb = new Uint32Array(key.buffer, key.byteOffset, count);
+    let pos = 0;
+    let neg = 0;
+    let npos = 0;
+    let taken = 0;
+    for (let i = 0, l = 0; i < count; i++) {
+      let p: number;
+      if (targetBits) p = (0x3effffff - targetBits[i]) >>> 31;
+      else {
+        p = flags[i];
+        if (p === 2) {
+          if (++l === L) l = 0;
+          continue;
+        }
+        counts[l]++;
+      }
+      const u = kb[i];
+      const b = (u >>> 31 ? 0 : u >>> shift) + p * half;
+      const c = bins[b];
+      if (c === 0) {
+        // The bin's first element: each other loss's ratio to the key there.
+        const k = key[i];
+        for (let a = 0; a < losses.length; a++) {
+          const r = ratios[a];
+          if (r && (p === 0 || a === 0)) r[b] = k > 0 ? losses[a][i] / k : 0;
+        }
+      }
+      bins[b] = c + 1;
+      keySums[b] += key[i];
+      const v = own[i];
+      pos += p * v;
+      neg += v - p * v;
+      npos += p;
+      taken++;
+      if (L > 1) {
+        sums[l] += v;
+        positives[l] += p;
+        if (++l === L) l = 0;
+      }
+    }
+    this.split[0] += neg;
+    this.split[1] += pos;
+    if (L === 1) {
+      sums[0] += neg + pos;
+      positives[0] += npos;
+      if (targetBits) counts[0] += taken;
+    } else if (targetBits) for (let l = 0; l < L; l++) counts[l] += count / L;
+  }
+
+  /** Loss `a`'s histogram (0 the evaluated loss, then the swept ones) of the negatives (0) or positives (1). */
+  histogram(a: number, group: 0 | 1): LossHistogram {
+    const at = group * this.half;
+    const counts = this.counts.subarray(at, at + this.half);
+    const keySums = this.keySums.subarray(at, at + this.half);
+    const r = this.ratios[a];
+    if (!r) return new LossHistogram(counts, keySums);
+    const ratio = r.subarray(at, at + this.half);
+    return new LossHistogram(counts, keySums.map((s, b) => s * ratio[b]));
+  }
+
+  /** The evaluated loss's sum and count over the negatives (0) or positives (1). */
+  total(group: 0 | 1): SplitSum {
+    let count = 0;
+    for (let b = group * this.half, end = b + this.half; b < end; b++) count += this.counts[b];
+    return { sum: this.split[group], count };
   }
 }
 
@@ -202,6 +352,8 @@ export class DiagnosticsAccumulator {
   private classes = new Int32Array(0);
   private f32 = new Float32Array(0);
   private readonly split: boolean;
+  /** Comonotone losses (lossesComonotone): one set of bins for every binned loss; else a histogram each. */
+  private readonly shared: SharedBins | undefined;
 
   constructor(
     private readonly o: FocalOptions,
@@ -210,9 +362,16 @@ export class DiagnosticsAccumulator {
     this.points = sweepPoints(o, options);
     this.sweepTotals = new Float64Array(this.points.length);
     this.sweepFocalSums = new Float64Array(this.points.length);
-    this.swept = this.points.filter((p) => p.binned).map(() => new LossHistogram());
     // Positives against negatives: a loss per prediction (binary, multi-label not label-mean).
     this.split = o.task === 'binary' || (o.task === 'multilabel' && !o.labelMean);
+    const binned = this.points.filter((p) => p.binned);
+    if (lossesComonotone(o)) {
+      const gammas = [o.gamma, ...binned.map((p) => p.gamma)];
+      const key = gammas.indexOf(Math.min(...gammas));
+      const bits = sharedMantissaBits(Math.max(...gammas) - gammas[key]);
+      if (bits !== undefined) this.shared = new SharedBins(gammas, key, bits);
+    }
+    this.swept = this.shared ? [] : binned.map(() => new LossHistogram());
   }
 
   private grow(classes: number): void {
@@ -304,6 +463,17 @@ export class DiagnosticsAccumulator {
     // The common case — 0/1 (or soft) targets of a numeric array, no ignore value — in one loop
     // a batch, without the flags' pass.
     const t = b.target;
+    if (this.shared) {
+      // float32 losses (lossesComonotone); the positives from float32 targets' bits, else flagged.
+      const bitsOk = o.targetFormat !== 'index' && o.ignoreIndex === null && t.dtype === 'float32';
+      if (!bitsOk) this.targets(b, count, rowLength);
+      const L = o.task === 'binary' ? 1 : rowLength;
+      this.grow(L);
+      const td = t.data as Float32Array;
+      const losses = [b.losses as Float32Array, ...(b.sweepLosses as Float32Array[])];
+      this.shared.add(losses, bitsOk ? new Int32Array(td.buffer, td.byteOffset, count) : undefined, this.flags, count, L, this.classSums, this.classPositives, this.classCounts);
+      return;
+    }
     const fast = this.split && o.targetFormat !== 'index' && o.ignoreIndex === null && t.dtype !== 'int64' && t.dtype !== 'float16';
     if (!fast) this.targets(b, count, rowLength);
     const f = this.asF32(b.losses, b.lossType);
@@ -425,7 +595,7 @@ export class DiagnosticsAccumulator {
   private static total(h: LossHistogram): SplitSum {
     let sum = 0;
     let count = 0;
-    for (let b = 0; b < BINS; b++) {
+    for (let b = 0; b < h.counts.length; b++) {
       sum += h.sums[b];
       count += h.counts[b];
     }
@@ -447,16 +617,23 @@ export class DiagnosticsAccumulator {
     };
     const gammas = this.options.sweepGamma ?? DEFAULT_SWEEP_GAMMA;
     const alphas = this.options.sweepAlpha;
-    const ownCurve = this.split ? this.neg : this.all;
+    const shared = this.shared;
+    const ownNeg = shared ? shared.histogram(0, 0) : this.neg;
+    const ownCurve = this.split ? ownNeg : this.all;
     let s = 0;
     const binnedCurves = new Map<number, CdfCurve>();
-    for (const p of this.points) if (p.binned) binnedCurves.set(p.gamma, this.swept[s++].curve());
+    for (const p of this.points) if (p.binned) binnedCurves.set(p.gamma, shared ? shared.histogram(++s, 0).curve() : this.swept[s++].curve());
+    const split = shared
+      ? { positive: shared.total(1), negative: shared.total(0) }
+      : this.split
+        ? { positive: DiagnosticsAccumulator.total(this.pos), negative: DiagnosticsAccumulator.total(this.neg) }
+        : {};
     return {
       gamma: o.gamma,
       alpha: o.alpha,
       perClass,
-      ...(this.split ? { positive: DiagnosticsAccumulator.total(this.pos), negative: DiagnosticsAccumulator.total(this.neg) } : {}),
-      cdf: this.split ? { positive: this.pos.curve(), negative: this.neg.curve() } : { all: this.all.curve() },
+      ...split,
+      cdf: this.split ? { positive: (shared ? shared.histogram(0, 1) : this.pos).curve(), negative: ownNeg.curve() } : { all: this.all.curve() },
       gammaSweep: gammas.map((gamma) => ({ gamma, loss: lossAt(gamma, o.alpha) })),
       ...(alphas
         ? {
