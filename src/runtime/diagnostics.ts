@@ -326,6 +326,9 @@ export interface BatchDiagnostics {
   /** Per sweep point, the batch's float64 sum (and Σ F for the normalized loss). */
   readonly sweepSums: readonly number[];
   readonly sweepFocalSums?: readonly number[];
+  /** normalized 'label': per sweep point, the batch's per-label sums and Σ F (float64 [L]). */
+  readonly sweepLabelSums?: readonly Float64Array[];
+  readonly sweepLabelFocalSums?: readonly Float64Array[];
   readonly target: { readonly dtype: string; readonly data: NpyTypedArray };
   /** The dtype of the losses ('float16': bits). */
   readonly lossType: string;
@@ -337,6 +340,9 @@ export class DiagnosticsAccumulator {
   /** Per sweep point, its float64 total (and Σ F). */
   readonly sweepTotals: Float64Array;
   readonly sweepFocalSums: Float64Array;
+  /** normalized 'label': per sweep point, its per-label float64 totals and Σ F. */
+  private readonly sweepLabelSums: Float64Array[] = [];
+  private readonly sweepLabelFocalSums: Float64Array[] = [];
   /** The negatives' bins, then the positives' (index: bin + BINS for a positive). */
   private readonly splitCounts = new Float64Array(2 * BINS);
   private readonly splitSums = new Float64Array(2 * BINS);
@@ -460,6 +466,15 @@ export class DiagnosticsAccumulator {
     const count = b.losses.length;
     for (let i = 0; i < b.sweepSums.length; i++) this.sweepTotals[i] += b.sweepSums[i];
     if (b.sweepFocalSums) for (let i = 0; i < b.sweepFocalSums.length; i++) this.sweepFocalSums[i] += b.sweepFocalSums[i];
+    if (b.sweepLabelSums) {
+      const add = (into: Float64Array[], from: readonly Float64Array[]): void =>
+        from.forEach((a, i) => {
+          into[i] ??= new Float64Array(a.length);
+          for (let l = 0; l < a.length; l++) into[i][l] += a[l];
+        });
+      add(this.sweepLabelSums, b.sweepLabelSums);
+      add(this.sweepLabelFocalSums, b.sweepLabelFocalSums ?? []);
+    }
     // The common case — 0/1 (or soft) targets of a numeric array, no ignore value — in one loop
     // a batch, without the flags' pass.
     const t = b.target;
@@ -603,17 +618,18 @@ export class DiagnosticsAccumulator {
   }
 
   /**
-   * The diagnostics so far. `reduce` turns a sweep point's float64 total (and Σ F) into its loss,
-   * exactly as the evaluator turns its own.
+   * The diagnostics so far. `reduce` turns a sweep point's float64 total (and Σ F; normalized
+   * 'label': its per-label sums and Σ F) into its loss, exactly as the evaluator turns its own.
    */
-  result(ownLoss: number, reduce: (total: number, focalSum: number) => number): Diagnostics {
+  result(ownLoss: number, reduce: (total: number, focalSum: number, labels?: { sums: Float64Array; focalSums: Float64Array }) => number): Diagnostics {
     const o = this.o;
     const perClass: ClassDiagnostics[] = [];
     for (let c = 0; c < this.classSums.length; c++) perClass.push({ index: c, sum: this.classSums[c], count: this.classCounts[c], positives: this.classPositives[c] });
     const lossAt = (gamma: number, alpha: SweepPoint['alpha']): number => {
       if (gamma === o.gamma && JSON.stringify(alpha) === JSON.stringify(o.alpha)) return ownLoss;
       const i = this.points.findIndex((p) => p.gamma === gamma && JSON.stringify(p.alpha) === JSON.stringify(alpha));
-      return reduce(this.sweepTotals[i], this.sweepFocalSums[i]);
+      const labels = this.sweepLabelSums[i] ? { sums: this.sweepLabelSums[i], focalSums: this.sweepLabelFocalSums[i] } : undefined;
+      return reduce(this.sweepTotals[i], this.sweepFocalSums[i], labels);
     };
     const gammas = this.options.sweepGamma ?? DEFAULT_SWEEP_GAMMA;
     const alphas = this.options.sweepAlpha;

@@ -312,6 +312,8 @@ describe('diagnostics on every source', () => {
     { task: 'multilabel', normalize: 'positives', ignoreIndex: -1 },
     { task: 'multilabel', labelMean: true },
     { task: 'multilabel', dtype: 'float64' },
+    { task: 'multilabel', normalized: 'label' },
+    { task: 'multilabel', normalized: 'label', ignoreIndex: -1 },
   ] as LossOptions[])('the sweep with the other options kept (%j) equals separate evaluators', async (loss) => {
     const r = rng(9);
     const [N, L] = [2000, 3];
@@ -336,6 +338,37 @@ describe('diagnostics on every source', () => {
       await e2.close();
     }
     await ev.close();
+    if (loss.normalized) {
+      // The per-class sums are of the losses before any normalization: those of the loss without it.
+      const plain = await createEvaluator({ loss: { ...loss, normalized: false }, threads: 1, diagnostics: { sweepGamma: [0, 1, 2] } });
+      await plain.add(b);
+      await plain.add(b);
+      const p = plain.diagnostics();
+      d.perClass.forEach((c, l) => {
+        expect(rel(c.sum, p.perClass[l].sum)).toBeLessThan(1e-12);
+        expect([c.count, c.positives]).toEqual([p.perClass[l].count, p.perClass[l].positives]);
+      });
+      expect(d.cdf).toEqual(p.cdf);
+      expect(d.cdfByGamma).toEqual(p.cdfByGamma);
+      // …and the normalized loss is not the plain one (the sweep above is what normalizes).
+      expect(rel(d.gammaSweep[0].loss, p.gammaSweep[0].loss)).toBeGreaterThan(1e-3);
+      await plain.close();
+    }
+  });
+
+  it("files with normalized 'label' (smp's per-class normalization): the sweep equal to separate evaluations, over several batches", async () => {
+    const r = rng(12);
+    const [N, L] = [30000, 4];
+    const pred = write('float32', [N, L], Array.from({ length: N * L }, () => r()), 'norm-label-p.npy');
+    const target = write('float32', [N, L], Array.from({ length: N * L }, (_, i) => (r() < 0.1 + 0.1 * (i % L) ? 1 : 0)), 'norm-label-t.npy');
+    const loss: LossOptions = { task: 'multilabel', normalized: 'label' };
+    const common = { pred, target, batchSize: 40000, threads: 1 };
+    const d = (await evaluate({ ...common, loss, diagnostics: { sweepGamma: [0, 0.5, 2, 3.5] } })).diagnostics as Diagnostics;
+    for (const x of d.gammaSweep) {
+      const s = await evaluate({ ...common, loss: { ...loss, gamma: x.gamma } });
+      expect(s.batches).toBeGreaterThan(2);
+      expect(rel(x.loss, s.loss)).toBeLessThanOrEqual(1e-9);
+    }
   });
 
   it('evaluateNetwork: the loss of a network, its sweep equal to separate runs', async () => {
