@@ -34,8 +34,9 @@ export interface EvalGraph {
   /** The outputs to fetch besides a pre-allocated `loss`. */
   readonly fetches: readonly string[];
   /**
-   * Diagnostics (diagnostics.ts): the swept losses' float64 sums (and Σ F), and the per-element
-   * losses of those that are binned; the evaluated loss's per-element losses are fetched too.
+   * Diagnostics (diagnostics.ts): the swept losses' float64 sums (and Σ F; normalized 'label':
+   * their label sums and per-label Σ F), and the per-element losses of those that are binned; the
+   * evaluated loss's per-element losses are fetched too.
    */
   readonly sweep?: { readonly sums: readonly string[]; readonly focalSums?: readonly string[]; readonly labelSums?: readonly string[]; readonly losses: readonly string[] };
 }
