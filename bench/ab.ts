@@ -55,14 +55,14 @@ export interface AbResult {
   readonly modes: Record<Mode, { base: Stats; this: Stats; ratio: number }>;
 }
 
-function parseSize(s: string): number {
+export function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s.trim());
   if (!m) throw new Error(`bad size '${s}' (e.g. 32M, 1048576)`);
   const unit = m[2].toLowerCase() === 'm' ? 1 << 20 : m[2].toLowerCase() === 'k' ? 1 << 10 : 1;
   return Math.round(Number(m[1]) * unit);
 }
 
-function commitOf(dir: string): string | null {
+export function commitOf(dir: string): string | null {
   const r = spawnSync('git', ['-C', dir, 'rev-parse', 'HEAD'], { encoding: 'utf8' });
   if (r.status !== 0) return null;
   const dirty = spawnSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' });

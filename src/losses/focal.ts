@@ -88,14 +88,33 @@ export function scaled(x: Value, p: Param): Value {
 }
 
 /**
- * m^γ, with γ = 0 → 1 (no node), 1 → m, 2 → m·m (cheaper than Pow and exact), else Pow.
- * Returns undefined for γ = 0, meaning "multiply by nothing".
+ * The largest γ whose m^γ is built from products (and one Sqrt) rather than Pow: at most 3
+ * squarings, 3 products and a Sqrt. onnxruntime's Pow is std::pow for an exponent other than 2
+ * or 3 (~0.1 s more a pass at 32M float32 elements than a Mul, bench/README.md); a product is
+ * within an ulp or so of it each.
+ */
+const PRODUCT_GAMMA_MAX = 8;
+
+/**
+ * m^γ, with γ = 0 → 1 (no node), 1 → m, 2 → m·m (cheaper than Pow and exact); a multiple of ½
+ * up to PRODUCT_GAMMA_MAX by squaring (m^5 = m·(m²)²) and a Sqrt for the half (m^0.5 = √m,
+ * m^2.5 = √m·m²); else Pow. Returns undefined for γ = 0, meaning "multiply by nothing".
  */
 export function focalFactor(m: Value, gamma: Param): Value | undefined {
   if (typeof gamma !== 'number') return op.pow(m, toType(gamma, m.dtype));
   if (gamma === 0) return undefined;
   if (gamma === 1) return m;
   if (gamma === 2) return op.mul(m, m);
+  if (gamma > 0 && gamma <= PRODUCT_GAMMA_MAX && Number.isInteger(2 * gamma)) {
+    let f = Number.isInteger(gamma) ? undefined : op.sqrt(m);
+    // Square and multiply over the bits of γ's whole part: m, m², m⁴, … multiplied in where set.
+    let square = m;
+    for (let k = Math.floor(gamma); k > 0; k >>= 1) {
+      if (k & 1) f = f ? op.mul(f, square) : square;
+      if (k > 1) square = op.mul(square, square);
+    }
+    return f;
+  }
   return op.pow(m, gamma);
 }
 

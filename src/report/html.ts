@@ -6,9 +6,11 @@
  * from (as JSON, in the page). The charts are inline SVG rendered here with Vega-Lite (as the
  * bench's chart is): the page has no script and no external URL.
  *
- * vega and vega-lite are ES modules, loaded with a real `import()` when a report is asked for; they
- * are devDependencies (an installed focal-onnx does not carry their ~20 MB for every user): without
- * them `--report` says to install them.
+ * vega and vega-lite are ES modules, loaded with a real `import()` (resolved from this file, as
+ * `require` would be) only when a report is asked for; where they are not installed `--report` says
+ * in one line to install them. Today they are devDependencies (~26 MB with their dependencies, not
+ * carried by every install); as `dependencies` the report works from an installed focal-onnx as it
+ * is (test/package/pack.test.ts checks both).
  */
 import type { CdfCurve, Diagnostics } from '../runtime/diagnostics';
 import { UsageError } from '../errors';

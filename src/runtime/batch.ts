@@ -34,10 +34,11 @@ export interface EvalGraph {
   /** The outputs to fetch besides a pre-allocated `loss`. */
   readonly fetches: readonly string[];
   /**
-   * Diagnostics (diagnostics.ts): the swept losses' float64 sums (and Σ F), and the per-element
-   * losses of those that are binned; the evaluated loss's per-element losses are fetched too.
+   * Diagnostics (diagnostics.ts): the swept losses' float64 sums (and Σ F; normalized 'label':
+   * their label sums and per-label Σ F), and the per-element losses of those that are binned; the
+   * evaluated loss's per-element losses are fetched too.
    */
-  readonly sweep?: { readonly sums: readonly string[]; readonly focalSums?: readonly string[]; readonly losses: readonly string[] };
+  readonly sweep?: { readonly sums: readonly string[]; readonly focalSums?: readonly string[]; readonly labelSums?: readonly string[]; readonly losses: readonly string[] };
 }
 
 /** A model input the evaluator feeds: its element type, and its rank (null: unknown, fed as the batch has it). */
@@ -351,7 +352,7 @@ export class BatchRunner {
       const lossDims = layout.lossDims;
       const reused = (name: string): HostTensor => ({ dtype: o.dtype, dims: lossDims, data: this.converted(`diag ${name}`, o.dtype, count) }) as HostTensor;
       if (!b.into) fetches.loss = reused('loss');
-      for (const name of [...g.sweep.sums, ...(g.sweep.focalSums ?? [])]) fetches[name] = null;
+      for (const name of [...g.sweep.sums, ...(g.sweep.focalSums ?? []), ...(g.sweep.labelSums ?? [])]) fetches[name] = null;
       for (const name of g.sweep.losses) fetches[name] = reused(name);
     }
     if (predOutput !== undefined) fetches[predOutput] = null;
@@ -398,7 +399,14 @@ export class BatchRunner {
           lossType: result.loss.dtype,
           sweepLosses: sw.losses.map((n) => result[n].data as BatchDiagnostics['losses']),
           sweepSums: sw.sums.map((n) => scalar(result[n])),
-          ...(sw.focalSums ? { sweepFocalSums: sw.focalSums.map((n) => scalar(result[n])) } : {}),
+          ...(sw.labelSums
+            ? {
+                sweepLabelSums: sw.labelSums.map((n) => result[n].data as Float64Array),
+                sweepLabelFocalSums: (sw.focalSums ?? []).map((n) => result[n].data as Float64Array),
+              }
+            : sw.focalSums
+              ? { sweepFocalSums: sw.focalSums.map((n) => scalar(result[n])) }
+              : {}),
           target: b.target,
         };
       }

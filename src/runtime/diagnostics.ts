@@ -14,8 +14,12 @@
  *   the bin's width times its share of the loss (< 0.003 of y even when one bin holds all of it;
  *   all-equal losses: exact). Binning runs in JS on the per-element losses the graph already
  *   computes: ONNX has no histogram operator (a one-hot of 16384 bins per element would cost far
- *   more; ScatterElements with reduction add would need a Log, Floor and Cast an element first, and
- *   was neither built nor measured); the JS loop measured 8–15 ns an element on a heavily loaded 2-core machine (bench/README.md);
+ *   more; ScatterElements with reduction add would need a Log, Floor and Cast an element first,
+ *   and then runs one element at a time like the JS loop; not built). Where every binned loss
+ *   orders the positives and the negatives alike (lossesComonotone: hard targets, no weights or
+ *   per-label factors), one set of finer bins serves every γ (SharedBins: one JS pass a batch, not
+ *   one a loss, ~10 ns an element on this project's 2-core machine); else each loss has its own
+ *   16384 bins (a pass each, 5–10 ns an element);
  * - the γ / α sweep: the loss at other γ (and α) with the user's other options, each built into the
  *   same model as the evaluated loss (the same graph formula, sharing its inputs) and summed as it
  *   is (blocks in the loss type, float64 across them and across batches): each value is what `eval`
@@ -135,9 +139,10 @@ export class LossHistogram {
   /** The curve at x = 0, 1/(points−1), …, 1. With no loss at all (every loss 0): y = x. */
   curve(points = 101): CdfCurve {
     const out: CdfCurve = [];
+    const bins = this.counts.length;
     let total = 0;
     let n = 0;
-    for (let b = 0; b < BINS; b++) {
+    for (let b = 0; b < bins; b++) {
       total += this.sums[b];
       n += this.counts[b];
     }
@@ -151,16 +156,184 @@ export class LossHistogram {
         continue;
       }
       const m = x * n;
-      while (b < BINS && cBefore + this.counts[b] < m) {
+      while (b < bins && cBefore + this.counts[b] < m) {
         cBefore += this.counts[b];
         yBefore += this.sums[b];
         b++;
       }
       let y = yBefore;
-      if (b < BINS && this.counts[b] > 0) y += ((m - cBefore) / this.counts[b]) * this.sums[b];
+      if (b < bins && this.counts[b] > 0) y += ((m - cBefore) / this.counts[b]) * this.sums[b];
       out.push([x, Math.min(1, Math.max(0, y / total))]);
     }
     return out;
+  }
+}
+
+// ---- one set of bins for every γ (the common case) ------------------------------------------------
+
+/**
+ * Whether, within the positives and within the negatives, the evaluated loss and every swept one
+ * are non-decreasing functions of one value, 1 − p_t: −α_t·(1 − p_t)^γ·log p_t (logits: the same
+ * through σ), with α_t and a positive weight the same over a group, at every γ. Then one ordering
+ * of a group's elements serves every curve (SharedBins). Not so with weights, soft or smoothed
+ * targets, a per-label α, class or positive weight, the reduced loss or FL*: there each loss gets
+ * a histogram of its own.
+ */
+export function lossesComonotone(o: FocalOptions): boolean {
+  return (
+    (o.task === 'binary' || (o.task === 'multilabel' && !o.labelMean)) &&
+    o.targets === 'hard' &&
+    o.labelSmoothing === 0 &&
+    o.weight === 'none' &&
+    !Array.isArray(o.alpha) &&
+    o.classWeight === null &&
+    !Array.isArray(o.posWeight) &&
+    o.variant === 'focal' &&
+    o.reducedThreshold === null &&
+    o.dtype === 'float32'
+  );
+}
+
+/**
+ * The mantissa bits SharedBins keeps for losses whose γ lie `spread` apart, or undefined (more than
+ * MAX_SHARED_BITS: each loss then gets its own histogram). A bin of the key loss is 2^(2^−m) wide;
+ * there a loss of γ larger by s varies by at most a factor 2^((s+1)·2^−m), and its ratio to the key
+ * by 2^(s·2^−m) (d log key / d log(1 − p_t) ≥ 1). The curve's y is then off by at most
+ * ln 2 · 2^−m · ((s+1)/4 from the chord inside a bin + s/2 from the ratio), kept under 0.008.
+ */
+function sharedMantissaBits(spread: number): number | undefined {
+  const m = Math.max(5, Math.ceil(Math.log2((Math.LN2 * (0.75 * spread + 0.25)) / 0.008)));
+  return m <= MAX_SHARED_BITS ? m : undefined;
+}
+const MAX_SHARED_BITS = 10;
+
+/**
+ * The positives' and negatives' histograms of every binned loss (the evaluated one and the γ
+ * sweep's) when the losses are comonotone (lossesComonotone): the elements are binned once, by
+ * the loss of the smallest γ (the key: zero only where every other loss is zero) at
+ * `sharedMantissaBits` of its float32 bits; each bin keeps its count and the key's float64 sum, and
+ * each other loss's sum in the bin is the key's times that loss's ratio to the key at the bin's
+ * first element. One pass a batch over the key, the evaluated loss and the targets — where a
+ * histogram a loss read every swept loss too (measured at 32M elements: bench/README.md). The
+ * positive / negative sums and the per-label sums are of the evaluated loss itself, in float64.
+ */
+class SharedBins {
+  private readonly shift: number;
+  /** Bins a group: the negatives' [0, half), the positives' [half, 2·half). */
+  private readonly half: number;
+  private readonly counts: Float64Array;
+  private readonly keySums: Float64Array;
+  /** Per loss (the evaluated one, then the swept ones), its ratio to the key at each bin's first element (none for the key). */
+  private readonly ratios: (Float64Array | undefined)[];
+  /** The evaluated loss's float64 sums: [negatives, positives]. */
+  readonly split = new Float64Array(2);
+
+  constructor(
+    readonly gammas: readonly number[],
+    readonly key: number,
+    mantissaBits: number,
+  ) {
+    this.shift = 23 - mantissaBits;
+    this.half = 1 << (8 + mantissaBits);
+    this.counts = new Float64Array(2 * this.half);
+    this.keySums = new Float64Array(2 * this.half);
+    // The positives need the evaluated loss's ratios only (cdfByGamma is the negatives').
+    this.ratios = gammas.map((_, a) => (a === key ? undefined : new Float64Array(a === 0 ? 2 * this.half : this.half)));
+  }
+
+  /**
+   * Adds a batch: `losses` as `gammas` (float32), and per element whether it is positive — from
+   * float32 targets' bits (`t ≥ 0.5`, the targets checked to be in [0, 1]) or from `flags` (1, 0,
+   * 2 for ignored). Per label (L of them, cycling) its sum, positives and count go to `sums`,
+   * `positives`, `counts`. Two loops, one a source of the positives: the common case has no
+   * branch on the flags (measured: ~10–15 % of the pass).
+   */
+  add(losses: readonly Float32Array[], targetBits: Int32Array | undefined, flags: Uint8Array, count: number, L: number, sums: Float64Array, positives: Float64Array, counts: Float64Array): void {
+    const bins = this.counts;
+    const keySums = this.keySums;
+    const shift = this.shift;
+    const half = this.half;
+    const key = losses[this.key];
+    const own = losses[0];
+    const kb = new Uint32Array(key.buffer, key.byteOffset, count);
+    let pos = 0;
+    let neg = 0;
+    let npos = 0;
+    if (targetBits) {
+      for (let i = 0, l = 0; i < count; i++) {
+        const p = (0x3effffff - targetBits[i]) >>> 31;
+        const u = kb[i];
+        const b = (u >>> 31 ? 0 : u >>> shift) + p * half;
+        const c = bins[b];
+        if (c === 0) this.first(losses, i, b, p);
+        bins[b] = c + 1;
+        keySums[b] += key[i];
+        const v = own[i];
+        pos += p * v;
+        neg += v - p * v;
+        npos += p;
+        if (L > 1) {
+          sums[l] += v;
+          positives[l] += p;
+          if (++l === L) l = 0;
+        }
+      }
+      if (L === 1) counts[0] += count;
+      else for (let l = 0; l < L; l++) counts[l] += count / L;
+    } else {
+      for (let i = 0, l = 0; i < count; i++, l = l + 1 === L ? 0 : l + 1) {
+        const p = flags[i];
+        if (p === 2) continue;
+        const u = kb[i];
+        const b = (u >>> 31 ? 0 : u >>> shift) + p * half;
+        const c = bins[b];
+        if (c === 0) this.first(losses, i, b, p);
+        bins[b] = c + 1;
+        keySums[b] += key[i];
+        const v = own[i];
+        pos += p * v;
+        neg += v - p * v;
+        npos += p;
+        counts[l]++;
+        if (L > 1) {
+          sums[l] += v;
+          positives[l] += p;
+        }
+      }
+    }
+    this.split[0] += neg;
+    this.split[1] += pos;
+    if (L === 1) {
+      sums[0] += neg + pos;
+      positives[0] += npos;
+    }
+  }
+
+  /** A bin's first element (`i` of the batch, in bin `b`, positive `p`): each other loss's ratio to the key there. */
+  private first(losses: readonly Float32Array[], i: number, b: number, p: number): void {
+    const k = losses[this.key][i];
+    for (let a = 0; a < losses.length; a++) {
+      const r = this.ratios[a];
+      if (r && (p === 0 || a === 0)) r[b] = k > 0 ? losses[a][i] / k : 0;
+    }
+  }
+
+  /** Loss `a`'s histogram (0 the evaluated loss, then the swept ones) of the negatives (0) or positives (1). */
+  histogram(a: number, group: 0 | 1): LossHistogram {
+    const at = group * this.half;
+    const counts = this.counts.subarray(at, at + this.half);
+    const keySums = this.keySums.subarray(at, at + this.half);
+    const r = this.ratios[a];
+    if (!r) return new LossHistogram(counts, keySums);
+    const ratio = r.subarray(at, at + this.half);
+    return new LossHistogram(counts, keySums.map((s, b) => s * ratio[b]));
+  }
+
+  /** The evaluated loss's sum and count over the negatives (0) or positives (1). */
+  total(group: 0 | 1): SplitSum {
+    let count = 0;
+    for (let b = group * this.half, end = b + this.half; b < end; b++) count += this.counts[b];
+    return { sum: this.split[group], count };
   }
 }
 
@@ -176,6 +349,9 @@ export interface BatchDiagnostics {
   /** Per sweep point, the batch's float64 sum (and Σ F for the normalized loss). */
   readonly sweepSums: readonly number[];
   readonly sweepFocalSums?: readonly number[];
+  /** normalized 'label': per sweep point, the batch's per-label sums and Σ F (float64 [L]). */
+  readonly sweepLabelSums?: readonly Float64Array[];
+  readonly sweepLabelFocalSums?: readonly Float64Array[];
   readonly target: { readonly dtype: string; readonly data: NpyTypedArray };
   /** The dtype of the losses ('float16': bits). */
   readonly lossType: string;
@@ -187,6 +363,9 @@ export class DiagnosticsAccumulator {
   /** Per sweep point, its float64 total (and Σ F). */
   readonly sweepTotals: Float64Array;
   readonly sweepFocalSums: Float64Array;
+  /** normalized 'label': per sweep point, its per-label float64 totals and Σ F. */
+  private readonly sweepLabelSums: Float64Array[] = [];
+  private readonly sweepLabelFocalSums: Float64Array[] = [];
   /** The negatives' bins, then the positives' (index: bin + BINS for a positive). */
   private readonly splitCounts = new Float64Array(2 * BINS);
   private readonly splitSums = new Float64Array(2 * BINS);
@@ -202,6 +381,8 @@ export class DiagnosticsAccumulator {
   private classes = new Int32Array(0);
   private f32 = new Float32Array(0);
   private readonly split: boolean;
+  /** Comonotone losses (lossesComonotone): one set of bins for every binned loss; else a histogram each. */
+  private readonly shared: SharedBins | undefined;
 
   constructor(
     private readonly o: FocalOptions,
@@ -210,9 +391,16 @@ export class DiagnosticsAccumulator {
     this.points = sweepPoints(o, options);
     this.sweepTotals = new Float64Array(this.points.length);
     this.sweepFocalSums = new Float64Array(this.points.length);
-    this.swept = this.points.filter((p) => p.binned).map(() => new LossHistogram());
     // Positives against negatives: a loss per prediction (binary, multi-label not label-mean).
     this.split = o.task === 'binary' || (o.task === 'multilabel' && !o.labelMean);
+    const binned = this.points.filter((p) => p.binned);
+    if (lossesComonotone(o)) {
+      const gammas = [o.gamma, ...binned.map((p) => p.gamma)];
+      const key = gammas.indexOf(Math.min(...gammas));
+      const bits = sharedMantissaBits(Math.max(...gammas) - gammas[key]);
+      if (bits !== undefined) this.shared = new SharedBins(gammas, key, bits);
+    }
+    this.swept = this.shared ? [] : binned.map(() => new LossHistogram());
   }
 
   private grow(classes: number): void {
@@ -301,9 +489,29 @@ export class DiagnosticsAccumulator {
     const count = b.losses.length;
     for (let i = 0; i < b.sweepSums.length; i++) this.sweepTotals[i] += b.sweepSums[i];
     if (b.sweepFocalSums) for (let i = 0; i < b.sweepFocalSums.length; i++) this.sweepFocalSums[i] += b.sweepFocalSums[i];
+    if (b.sweepLabelSums) {
+      const add = (into: Float64Array[], from: readonly Float64Array[]): void =>
+        from.forEach((a, i) => {
+          into[i] ??= new Float64Array(a.length);
+          for (let l = 0; l < a.length; l++) into[i][l] += a[l];
+        });
+      add(this.sweepLabelSums, b.sweepLabelSums);
+      add(this.sweepLabelFocalSums, b.sweepLabelFocalSums ?? []);
+    }
     // The common case — 0/1 (or soft) targets of a numeric array, no ignore value — in one loop
     // a batch, without the flags' pass.
     const t = b.target;
+    if (this.shared) {
+      // float32 losses (lossesComonotone); the positives from float32 targets' bits, else flagged.
+      const bitsOk = o.targetFormat !== 'index' && o.ignoreIndex === null && t.dtype === 'float32';
+      if (!bitsOk) this.targets(b, count, rowLength);
+      const L = o.task === 'binary' ? 1 : rowLength;
+      this.grow(L);
+      const td = t.data as Float32Array;
+      const losses = [b.losses as Float32Array, ...(b.sweepLosses as Float32Array[])];
+      this.shared.add(losses, bitsOk ? new Int32Array(td.buffer, td.byteOffset, count) : undefined, this.flags, count, L, this.classSums, this.classPositives, this.classCounts);
+      return;
+    }
     const fast = this.split && o.targetFormat !== 'index' && o.ignoreIndex === null && t.dtype !== 'int64' && t.dtype !== 'float16';
     if (!fast) this.targets(b, count, rowLength);
     const f = this.asF32(b.losses, b.lossType);
@@ -425,7 +633,7 @@ export class DiagnosticsAccumulator {
   private static total(h: LossHistogram): SplitSum {
     let sum = 0;
     let count = 0;
-    for (let b = 0; b < BINS; b++) {
+    for (let b = 0; b < h.counts.length; b++) {
       sum += h.sums[b];
       count += h.counts[b];
     }
@@ -433,30 +641,38 @@ export class DiagnosticsAccumulator {
   }
 
   /**
-   * The diagnostics so far. `reduce` turns a sweep point's float64 total (and Σ F) into its loss,
-   * exactly as the evaluator turns its own.
+   * The diagnostics so far. `reduce` turns a sweep point's float64 total (and Σ F; normalized
+   * 'label': its per-label sums and Σ F) into its loss, exactly as the evaluator turns its own.
    */
-  result(ownLoss: number, reduce: (total: number, focalSum: number) => number): Diagnostics {
+  result(ownLoss: number, reduce: (total: number, focalSum: number, labels?: { sums: Float64Array; focalSums: Float64Array }) => number): Diagnostics {
     const o = this.o;
     const perClass: ClassDiagnostics[] = [];
     for (let c = 0; c < this.classSums.length; c++) perClass.push({ index: c, sum: this.classSums[c], count: this.classCounts[c], positives: this.classPositives[c] });
     const lossAt = (gamma: number, alpha: SweepPoint['alpha']): number => {
       if (gamma === o.gamma && JSON.stringify(alpha) === JSON.stringify(o.alpha)) return ownLoss;
       const i = this.points.findIndex((p) => p.gamma === gamma && JSON.stringify(p.alpha) === JSON.stringify(alpha));
-      return reduce(this.sweepTotals[i], this.sweepFocalSums[i]);
+      const labels = this.sweepLabelSums[i] ? { sums: this.sweepLabelSums[i], focalSums: this.sweepLabelFocalSums[i] } : undefined;
+      return reduce(this.sweepTotals[i], this.sweepFocalSums[i], labels);
     };
     const gammas = this.options.sweepGamma ?? DEFAULT_SWEEP_GAMMA;
     const alphas = this.options.sweepAlpha;
-    const ownCurve = this.split ? this.neg : this.all;
+    const shared = this.shared;
+    const ownNeg = shared ? shared.histogram(0, 0) : this.neg;
+    const ownCurve = this.split ? ownNeg : this.all;
     let s = 0;
     const binnedCurves = new Map<number, CdfCurve>();
-    for (const p of this.points) if (p.binned) binnedCurves.set(p.gamma, this.swept[s++].curve());
+    for (const p of this.points) if (p.binned) binnedCurves.set(p.gamma, shared ? shared.histogram(++s, 0).curve() : this.swept[s++].curve());
+    const split = shared
+      ? { positive: shared.total(1), negative: shared.total(0) }
+      : this.split
+        ? { positive: DiagnosticsAccumulator.total(this.pos), negative: DiagnosticsAccumulator.total(this.neg) }
+        : {};
     return {
       gamma: o.gamma,
       alpha: o.alpha,
       perClass,
-      ...(this.split ? { positive: DiagnosticsAccumulator.total(this.pos), negative: DiagnosticsAccumulator.total(this.neg) } : {}),
-      cdf: this.split ? { positive: this.pos.curve(), negative: this.neg.curve() } : { all: this.all.curve() },
+      ...split,
+      cdf: this.split ? { positive: (shared ? shared.histogram(0, 1) : this.pos).curve(), negative: ownNeg.curve() } : { all: this.all.curve() },
       gammaSweep: gammas.map((gamma) => ({ gamma, loss: lossAt(gamma, o.alpha) })),
       ...(alphas
         ? {

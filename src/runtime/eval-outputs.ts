@@ -124,11 +124,13 @@ export interface EvalOutputsSpec {
    * in the loss type, the block sums in float64 over X and R.
    */
   readonly labelAxis?: number;
+  /** Also each swept loss's label sums (`sums: 'labels'`), as outputs `sweepOutputs(i).labelSums` (normalized 'label'). */
+  readonly sweepLabelSums?: boolean;
 }
 
 /** The outputs of swept loss i (EvalOutputsSpec.sweep). */
-export function sweepOutputs(i: number): { loss: string; sum: string; focalSum: string } {
-  return { loss: `focal_sweep${i}_loss`, sum: `focal_sweep${i}_sum`, focalSum: `focal_sweep${i}_focal_sum` };
+export function sweepOutputs(i: number): { loss: string; sum: string; focalSum: string; labelSums: string } {
+  return { loss: `focal_sweep${i}_loss`, sum: `focal_sweep${i}_sum`, focalSum: `focal_sweep${i}_focal_sum`, labelSums: `focal_eval_s${i}_label_sums` };
 }
 
 /**
@@ -270,11 +272,11 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
     if (labelSums) {
       nodes.push(node('ReduceSum', [blockSums, channels ? `${P}axes02` : `${P}axis0`], labelSums, [keepdims0]));
       nodes.push(node('ReduceSum', [labelSums], sumName, [keepdims0]));
-      if (labelSums === EVAL_OUTPUTS.labelSums) {
-        // The evaluated loss's label sums are an output too (a swept loss's are not).
+      if (labelSums === EVAL_OUTPUTS.labelSums || spec.sweepLabelSums) {
+        // The evaluated loss's label sums are an output too (a swept loss's for normalized 'label').
         const lossDims = (g.output ?? []).find((o) => o.name === loss)?.type?.tensorType?.shape?.dim ?? [];
         const L = lossDims[channels ? (spec.labelAxis as number) : lossDims.length - 1];
-        outputs.push(scalarOut(EVAL_OUTPUTS.labelSums, F64, [L?.dimValue != null ? Number(L.dimValue) : L?.dimParam || 'L']));
+        outputs.push(scalarOut(labelSums, F64, [L?.dimValue != null ? Number(L.dimValue) : L?.dimParam || 'L']));
       }
     } else {
       nodes.push(node('ReduceSum', [blockSums], sumName, [keepdims0]));
@@ -284,7 +286,7 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
   if (spec.sums) {
     sumsOf(spec.sumOf ?? 'loss', P, EVAL_OUTPUTS.sum, labels ? EVAL_OUTPUTS.labelSums : undefined);
     // A swept loss is summed exactly as the evaluated one is (diagnostics.ts).
-    sweeps.forEach((loss, i) => sumsOf(loss, `${P}s${i}_`, sweepOutputs(i).sum, labels ? `${P}s${i}_label_sums` : undefined));
+    sweeps.forEach((loss, i) => sumsOf(loss, `${P}s${i}_`, sweepOutputs(i).sum, labels ? sweepOutputs(i).labelSums : undefined));
   }
   if (spec.checkPred) {
     const pred = spec.predName ?? 'pred';

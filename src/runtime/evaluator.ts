@@ -232,9 +232,6 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
   if (diagnostics && plan.graphReduction !== 'none') {
     throw new UsageError(`diagnostics need the per-element losses, but ${plan.modelFile ?? 'the model'} has reduction ${plan.graphReduction}; use a model exported with reduction none, or the loss flags`);
   }
-  if (diagnostics && o.normalized === 'label') {
-    throw new UsageError('diagnostics with normalized label (each label over its own Σ F) are not supported yet; evaluate without --diagnostics, or with --normalized');
-  }
   // Their per-class sums read the labels on the last axis, and their sweep sums the plain losses.
   if (diagnostics && plan.labelsFirst) throw new UsageError(`diagnostics with channel-first predictions (labelAxis ${o.labelAxis}) are not supported yet; evaluate without --diagnostics`);
   if (diagnostics && o.perImage) throw new UsageError("diagnostics with perImage (each image over its own divisor) are not supported yet; evaluate without --diagnostics");
@@ -268,7 +265,7 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
       checkPred: pred,
       checkTarget: target && soft ? 'soft' : target,
       ...(predOutput !== undefined ? { predName: predOutput } : {}),
-      ...(sweepModels ? { sweep: sweepModels } : {}),
+      ...(sweepModels ? { sweep: sweepModels, sweepLabelSums: o.normalized === 'label' } : {}),
       // perImage: the losses over their images' divisors are summed; channel-first: label sums around axis 1 (or the model's own label axis).
       ...(o.perImage && plan.graphReduction === 'none' ? { sumOf: 'loss_image_scaled' } : {}),
       ...(plan.labelsFirst && labels ? { labelAxis: plan.form === 'channels' ? 1 : (labelAxisIn(o, lossRank(built.io)) as number) } : {}),
@@ -282,6 +279,8 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
       ? {
           sums: points.map((_, i) => sweepOutputs(i).sum),
           ...(o.normalized ? { focalSums: points.map((_, i) => sweepOutputs(i).focalSum) } : {}),
+          // normalized 'label': each label's sum over its own Σ F (then the focal sums are per label).
+          ...(o.normalized === 'label' ? { labelSums: points.map((_, i) => sweepOutputs(i).labelSums) } : {}),
           losses: points.flatMap((p, i) => (p.binned ? [sweepOutputs(i).loss] : [])),
         }
       : undefined;
@@ -321,7 +320,7 @@ function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: Retu
   return points.map((p) =>
     buildLoss(
       { ...o, gamma: p.gamma, alpha: p.alpha, reduction: 'none', normalized: false, asFunction: false, withGrad: false, opset },
-      { validInputs: true, focalSum: o.normalized === true, ...(predShape ? { predShape } : {}) },
+      { validInputs: true, focalSum: o.normalized, ...(predShape ? { predShape } : {}) },
     ).bytes,
   );
 }
@@ -512,12 +511,13 @@ export class EvalCore {
    * The loss of a float64 total of per-element losses (and, for the normalized loss, its Σ F)
    * over the batches so far, under the options' reduction: `loss`, `sum` and `mean`.
    */
-  private reduce(total: number, focalSum: number): { loss: number; sum: number; mean: number; count: number } {
+  private reduce(total: number, focalSum: number, labels?: { sums: Float64Array; focalSums: Float64Array }): { loss: number; sum: number; mean: number; count: number } {
     const o = this.spec.options;
     // The normalized loss: the whole input's Σ l over its Σ F, floored as the graph floors it.
     const norm = o.normalized === true && this.spec.graphReduction === 'none' ? Math.max(focalSum, NORMALIZED_FLOOR) : 1;
-    const labelNorms = this.labelNorms();
-    const labelSums = this.acc.labelSums;
+    // normalized 'label': each label's sum over its own Σ F (a swept loss's own, `labels`).
+    const labelNorms = labels ? Array.from(labels.focalSums, (f) => Math.max(f, NORMALIZED_FLOOR)) : this.labelNorms();
+    const labelSums = labels ? labels.sums : this.acc.labelSums;
     const sum = labelNorms && labelSums ? labelSums.reduce((a, s, l) => a + s / labelNorms[l], 0) : total / norm;
     const counted = countsTargets(o);
     // The losses that count: every one, less the ignored ones (unless countIgnored, kornia's).
@@ -533,7 +533,7 @@ export class EvalCore {
     return { loss: o.reduction === 'sum' ? (o.spatialMean ? sum / spatial : sum) : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
   }
 
-  /** normalized 'label': each label's Σ F so far, floored as the graph floors it (the evaluated loss only: diagnostics refuse it). */
+  /** normalized 'label': each label's Σ F so far, floored as the graph floors it (the evaluated loss's). */
   private labelNorms(): number[] | undefined {
     return this.spec.options.normalized === 'label' && this.labelFocalSums ? Array.from(this.labelFocalSums, (f) => Math.max(f, NORMALIZED_FLOOR)) : undefined;
   }
@@ -541,7 +541,7 @@ export class EvalCore {
   /** The diagnostics so far (with `diagnostics`; else undefined). */
   diagnostics(): Diagnostics | undefined {
     if (!this.diag) return undefined;
-    return this.diag.result(this.reduce(this.acc.total, this.focalSum).loss, (t, f) => this.reduce(t, f).loss);
+    return this.diag.result(this.reduce(this.acc.total, this.focalSum).loss, (t, f, labels) => this.reduce(t, f, labels).loss);
   }
 
   /** The running result; `seconds` overrides the time spent in `run` (a file reader's wall time). */

@@ -11,7 +11,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { LossOptions } from '../../src/losses';
-import { CdfCurve, Diagnostics, LossHistogram } from '../../src/runtime/diagnostics';
+import { CdfCurve, Diagnostics, LossHistogram, lossesComonotone } from '../../src/runtime/diagnostics';
 import { evaluate } from '../../src/runtime/evaluate';
 import { evaluateNetwork } from '../../src/runtime/evaluate-network';
 import { createEvaluator, evalSpec, planFromOptions } from '../../src/runtime/evaluator';
@@ -54,14 +54,16 @@ if task == 'multiclass':
         r['swept_' + g] = cdf(np.load(f).astype(np.float64))
 else:
     L = l.reshape(-1, a['labels'])
-    pos = (t.reshape(-1, a['labels']).astype(np.float64) >= 0.5)
-    r['perClass'] = [[float(L[:, c].sum()), int(L.shape[0]), int(pos[:, c].sum())] for c in range(L.shape[1])]
-    lf = l.reshape(-1); pf = pos.reshape(-1)
+    T = t.reshape(-1, a['labels']).astype(np.float64)
+    pos = (T >= 0.5)
+    keep = T != a['ignore'] if a.get('ignore') is not None else np.ones_like(pos)
+    r['perClass'] = [[float(L[:, c][keep[:, c]].sum()), int(keep[:, c].sum()), int(pos[:, c].sum())] for c in range(L.shape[1])]
+    lf = l.reshape(-1)[keep.reshape(-1)]; pf = pos.reshape(-1)[keep.reshape(-1)]
     r['positive'] = [float(lf[pf].sum()), int(pf.sum())]
     r['negative'] = [float(lf[~pf].sum()), int((~pf).sum())]
     r['cdfPositive'] = cdf(lf[pf]); r['cdfNegative'] = cdf(lf[~pf])
     for g, f in a.get('swept', {}).items():
-        r['swept_' + g] = cdf(np.load(f).astype(np.float64).reshape(-1)[~pf])
+        r['swept_' + g] = cdf(np.load(f).astype(np.float64).reshape(-1)[keep.reshape(-1)][~pf])
 print(json.dumps(r))
 `;
 
@@ -143,6 +145,39 @@ const CASES: Case[] = [
     },
   },
   {
+    // One set of bins for every γ (diagnostics.ts's SharedBins), the key the γ = 0 loss: logits out
+    // to ±60, where the γ = 2 and 5 losses of the easiest elements are 0 in float32 but γ = 0's are not.
+    name: 'binary, logits, 0/1 targets, saturated',
+    loss: { task: 'binary', input: 'logits', eps: 0, alpha: 0.25, gamma: 2 },
+    make: (r) => {
+      const pred: number[] = [];
+      const target: number[] = [];
+      for (let i = 0; i < N * 3; i++) {
+        const t = r() < 0.3 ? 1 : 0;
+        target.push(t);
+        const margin = r() < 0.5 ? 60 * r() : 4 * (r() - 0.3);
+        pred.push(t ? margin : -margin);
+      }
+      return { dims: [N * 3], pred, target, targetDtype: 'float32' };
+    },
+  },
+  {
+    // The shared bins with the positives flagged in JS (an ignore value).
+    name: 'multi-label, 0/1 targets and ignore -1',
+    loss: { task: 'multilabel', alpha: 0.4, gamma: 1, ignoreIndex: -1 },
+    make: (r) => {
+      const L = 5;
+      const pred: number[] = [];
+      const target: number[] = [];
+      for (let i = 0; i < N * L; i++) {
+        const u = r();
+        target.push(u < 0.05 ? -1 : u < 0.25 ? 1 : 0);
+        pred.push(r() ** 3);
+      }
+      return { dims: [N, L], pred, target, targetDtype: 'float32' };
+    },
+  },
+  {
     name: 'binary, adversarial: all-equal negatives, a few huge positive losses, zeros',
     loss: { task: 'binary', alpha: 0.25, gamma: 2 },
     make: (r) => {
@@ -189,7 +224,7 @@ describePython('diagnostics against numpy', (python) => {
 
     it('per-class sums, counts and positives, and the split, equal numpy on the per-element losses', () => {
       const task = c.loss.task as string;
-      const ref = numpy(python, { losses: files.losses, target: files.target, task, labels: task === 'binary' ? 1 : data.dims[1], classes: data.dims[1] });
+      const ref = numpy(python, { losses: files.losses, target: files.target, task, labels: task === 'binary' ? 1 : data.dims[1], classes: data.dims[1], ignore: c.loss.ignoreIndex });
       const perClass = ref.perClass as number[][];
       expect(d.perClass.length).toBe(perClass.length);
       d.perClass.forEach((p, k) => {
@@ -217,7 +252,7 @@ describePython('diagnostics against numpy', (python) => {
 
     it("the negatives' (multi-class: every) CDF at each swept γ is within 0.01 of numpy's exact sort", () => {
       const task = c.loss.task as string;
-      const ref = numpy(python, { losses: files.losses, target: files.target, task, labels: task === 'binary' ? 1 : data.dims[1], classes: data.dims[1], swept });
+      const ref = numpy(python, { losses: files.losses, target: files.target, task, labels: task === 'binary' ? 1 : data.dims[1], classes: data.dims[1], swept, ignore: c.loss.ignoreIndex });
       expect(d.cdfByGamma.map((x) => x.gamma)).toEqual([0, 0.5, 1, 2, 5]);
       for (const g of [0, 5]) {
         const curve = d.cdfByGamma.find((x) => x.gamma === g)?.curve as CdfCurve;
@@ -227,7 +262,7 @@ describePython('diagnostics against numpy', (python) => {
 
     it('each swept value equals a separate evaluation with that γ / α', async () => {
       expect(d.gammaSweep.map((x) => x.gamma)).toEqual([0, 0.5, 1, 2, 5]);
-      expect(d.gammaSweep.find((x) => x.gamma === 2)?.loss).toBe(loss);
+      expect(d.gammaSweep.find((x) => x.gamma === c.loss.gamma)?.loss).toBe(loss);
       const grid = d.grid as { gamma: number; alpha: number; loss: number }[];
       expect(grid.length).toBe(10);
       const check = [...d.gammaSweep.map((x) => ({ gamma: x.gamma, alpha: c.loss.alpha, loss: x.loss })), ...grid.filter((x) => x.gamma === 0 || x.gamma === 5)];
@@ -277,6 +312,8 @@ describe('diagnostics on every source', () => {
     { task: 'multilabel', normalize: 'positives', ignoreIndex: -1 },
     { task: 'multilabel', labelMean: true },
     { task: 'multilabel', dtype: 'float64' },
+    { task: 'multilabel', normalized: 'label' },
+    { task: 'multilabel', normalized: 'label', ignoreIndex: -1 },
   ] as LossOptions[])('the sweep with the other options kept (%j) equals separate evaluators', async (loss) => {
     const r = rng(9);
     const [N, L] = [2000, 3];
@@ -301,6 +338,37 @@ describe('diagnostics on every source', () => {
       await e2.close();
     }
     await ev.close();
+    if (loss.normalized) {
+      // The per-class sums are of the losses before any normalization: those of the loss without it.
+      const plain = await createEvaluator({ loss: { ...loss, normalized: false }, threads: 1, diagnostics: { sweepGamma: [0, 1, 2] } });
+      await plain.add(b);
+      await plain.add(b);
+      const p = plain.diagnostics();
+      d.perClass.forEach((c, l) => {
+        expect(rel(c.sum, p.perClass[l].sum)).toBeLessThan(1e-12);
+        expect([c.count, c.positives]).toEqual([p.perClass[l].count, p.perClass[l].positives]);
+      });
+      expect(d.cdf).toEqual(p.cdf);
+      expect(d.cdfByGamma).toEqual(p.cdfByGamma);
+      // …and the normalized loss is not the plain one (the sweep above is what normalizes).
+      expect(rel(d.gammaSweep[0].loss, p.gammaSweep[0].loss)).toBeGreaterThan(1e-3);
+      await plain.close();
+    }
+  });
+
+  it("files with normalized 'label' (smp's per-class normalization): the sweep equal to separate evaluations, over several batches", async () => {
+    const r = rng(12);
+    const [N, L] = [30000, 4];
+    const pred = write('float32', [N, L], Array.from({ length: N * L }, () => r()), 'norm-label-p.npy');
+    const target = write('float32', [N, L], Array.from({ length: N * L }, (_, i) => (r() < 0.1 + 0.1 * (i % L) ? 1 : 0)), 'norm-label-t.npy');
+    const loss: LossOptions = { task: 'multilabel', normalized: 'label' };
+    const common = { pred, target, batchSize: 40000, threads: 1 };
+    const d = (await evaluate({ ...common, loss, diagnostics: { sweepGamma: [0, 0.5, 2, 3.5] } })).diagnostics as Diagnostics;
+    for (const x of d.gammaSweep) {
+      const s = await evaluate({ ...common, loss: { ...loss, gamma: x.gamma } });
+      expect(s.batches).toBeGreaterThan(2);
+      expect(rel(x.loss, s.loss)).toBeLessThanOrEqual(1e-9);
+    }
   });
 
   it('evaluateNetwork: the loss of a network, its sweep equal to separate runs', async () => {
@@ -335,12 +403,13 @@ describe('diagnostics on every source', () => {
 
 describe('the CUDA placement check', () => {
   it.each(['binary', 'multilabel', 'multiclass'] as const)('%s: the evaluator graph with the sweep merged in would run wholly on CUDA', (task) => {
-    const spec = evalSpec(planFromOptions(normalizeOptions({ task, asFunction: false, withGrad: false })), undefined, true, { sweepAlpha: [0.5] });
+    // γ 0.5 and 5 are products and a Sqrt (focal.ts's focalFactor), 3.7 a Pow.
+    const spec = evalSpec(planFromOptions(normalizeOptions({ task, asFunction: false, withGrad: false })), undefined, true, { sweepGamma: [0, 0.5, 1, 3.7, 5], sweepAlpha: [0.5] });
     for (const g of [spec.graph, spec.small]) {
       const report = checkCudaPlacement(g?.bytes as Uint8Array);
       expect(formatPlacement(report)).toEqual([]);
       expect(report.ok).toBe(true);
-      expect(report.nodes.some((n) => n.opType === 'Pow')).toBe(true);
+      for (const op of ['Pow', 'Sqrt']) expect(report.nodes.some((n) => n.opType === op)).toBe(true);
     }
   });
 });
@@ -352,5 +421,24 @@ describe('LossHistogram', () => {
     h.counts[100] = 1;
     h.sums[100] = 2;
     expect(h.curve(3)).toEqual([[0, 0], [0.5, 0.5], [1, 1]]);
+  });
+});
+
+describe('lossesComonotone', () => {
+  it('one set of bins where every γ orders a group alike; a histogram a loss where weights, soft targets or per-label factors break that', () => {
+    const yes: LossOptions[] = [{}, { task: 'multilabel', input: 'logits', eps: 0 }, { task: 'multilabel', ignoreIndex: -1, posWeight: 2, alpha: 'none' }, { task: 'multilabel', targetFormat: 'index' }];
+    const no: LossOptions[] = [
+      { targets: 'soft' },
+      { labelSmoothing: 0.1 },
+      { weight: 'element' },
+      { task: 'multilabel', alpha: [0.25, 0.5] },
+      { task: 'multilabel', classWeight: [1, 2] },
+      { task: 'multilabel', labelMean: true },
+      { task: 'multiclass' },
+      { reducedThreshold: 0.5 },
+      { dtype: 'float64' },
+    ];
+    for (const o of yes) expect([o, lossesComonotone(normalizeOptions(o))]).toEqual([o, true]);
+    for (const o of no) expect([o, lossesComonotone(normalizeOptions(o))]).toEqual([o, false]);
   });
 });
