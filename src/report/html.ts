@@ -8,9 +8,9 @@
  *
  * vega and vega-lite are ES modules, loaded with a real `import()` (resolved from this file, as
  * `require` would be) only when a report is asked for; where they are not installed `--report` says
- * in one line to install them. Today they are devDependencies (~26 MB with their dependencies, not
- * carried by every install); as `dependencies` the report works from an installed focal-onnx as it
- * is (test/package/pack.test.ts checks both).
+ * in one line to install them (an install made with `--omit` or by hand). They are dependencies
+ * (~26 MB with theirs), so the report works from an installed focal-onnx as it is
+ * (test/package/pack.test.ts checks it).
  */
 import type { CdfCurve, Diagnostics } from '../runtime/diagnostics';
 import { UsageError } from '../errors';
