@@ -109,6 +109,12 @@ export interface BatchData {
   readonly weight?: BatchArray;
   /** Where to write the per-element losses (exactly the batch's count; onnxruntime writes into it). */
   readonly into?: NpyTypedArray;
+  /**
+   * The dims of the whole input the batch is a run of, where `dims` do not show them: a binary
+   * file is read as runs of its elements (`dims` [n]) of its shape ([B, 1, H, W]). MONAI's spatial
+   * mean reads its spatial size from these (rules.ts's spatialSize); elsewhere `dims` are the user's.
+   */
+  readonly inputDims?: readonly number[];
 }
 
 /** What one batch contributes. */
@@ -373,7 +379,7 @@ export class BatchRunner {
     }
     const out: { -readonly [K in keyof BatchOutcome]: BatchOutcome[K] } = { elements, count, rows, loss: result.loss };
     if (o.perImage) out.images = b.dims[0];
-    if (o.spatialMean) out.spatial = spatialSize(o, b.dims) ?? 'all';
+    if (o.spatialMean) out.spatial = spatialSize(o, b.inputDims ?? b.dims) ?? 'all';
     if (counts) {
       out.positives = counts.positives;
       out.ignored = counts.ignored;

@@ -616,7 +616,8 @@ export interface EvaluatorBatch {
   /** Weights, for a loss that takes them (its graph has an input `weight`): one per prediction or one per row. */
   readonly weight?: BatchValue;
   /**
-   * The predictions' dims: binary any (default [n]); multilabel [..., L] (labels on the last
+   * The predictions' dims: binary any (default [n]; required with spatialMean, whose divisor, the
+   * spatial size, is read from them: [B, 1, H, W]); multilabel [..., L] (labels on the last
    * axis, any rank ≥ 2); multiclass [N, C]; with `labelAxis` 1, channel-first [B, C, H, W]
    * (multiclass and index targets [B, H, W]); with `perImage`, whole images on the first axis.
    * A Tensor brings its own.
@@ -751,10 +752,15 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     if (pred?.dims && dimsText(pred.dims) !== dimsText(b.dims)) throw new UsageError(`${name}: dims ${dimsText(b.dims)} differ from the pred Tensor's ${dimsText(pred.dims)}`);
     dims = b.dims;
   } else if (pred?.dims) dims = pred.dims;
-  else if (pred && o.task === 'binary') dims = [pred.data.length];
+  // (MONAI's sum reads its divisor, the spatial size, from the shape: a flat array has none to read.)
+  else if (pred && o.task === 'binary' && !o.spatialMean) dims = [pred.data.length];
   else {
     const what = network ? `the shape of the network's output '${core.spec.predOutput}' for this batch` : "the predictions' shape";
-    throw new UsageError(`${name}: dims is required${network ? '' : ` for task ${o.task}`}: ${what}, ${o.task === 'multilabel' ? '[N, L]' : o.task === 'multiclass' ? '[N, C]' : '[N]'}`);
+    const spatial = !network && o.task === 'binary';
+    throw new UsageError(
+      `${name}: dims is required${network ? '' : spatial ? " with spatialMean (MONAI's sum divides by the spatial size, read from it)" : ` for task ${o.task}`}: ${what}, ` +
+        (spatial ? '[B, 1, H, W] (or [N]: the mean of every element)' : o.task === 'multilabel' ? '[N, L]' : o.task === 'multiclass' ? '[N, C]' : '[N]'),
+    );
   }
   if (pred && product(dims) !== pred.data.length) {
     throw new UsageError(`${name}: dims ${dimsText(dims)} make ${product(dims)} elements, but pred holds ${pred.data.length}`);
