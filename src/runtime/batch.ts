@@ -137,6 +137,8 @@ export interface BatchOutcome {
   readonly loss?: HostTensor;
   /** The batch's Σ w over its per-element losses (a weight per row counted once per label it weighs), for weighted-mean. */
   readonly weightSum?: number;
+  /** weighted-mean's perLabel with a weight per prediction (multilabel): the batch's Σ w per label. */
+  readonly labelWeightSums?: Float64Array;
   /** With diagnostics: what the batch gives them. */
   readonly diag?: BatchDiagnostics;
   /** perImage: the batch's images (its first axis); `sum` is then Σ over them of each image's sum over its divisor. */
@@ -157,6 +159,15 @@ function weightSum(w: BatchArray, times: number): number {
     for (let i = 0; i < a.length; i++) s += a[i];
   }
   return s * times;
+}
+
+/** Σ w per label (float64) of a weight per prediction, element i's label ⌊i / stride⌋ mod `labels` (`stride`: the size after the label axis; 1 labels last). */
+function labelWeightSums(w: BatchArray, labels: number, stride: number): Float64Array {
+  const sums = new Float64Array(labels);
+  const f16 = w.dtype === 'float16';
+  const a = w.data as Float32Array | Float64Array | Uint16Array;
+  for (let i = 0; i < a.length; i++) sums[Math.floor(i / stride) % labels] += f16 ? f16BitsToF32(a[i]) : a[i];
+  return sums;
 }
 
 /**
@@ -391,6 +402,10 @@ export class BatchRunner {
     }
     // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
     if (o.reduction === 'weighted-mean' && b.weight) out.weightSum = weightSum(b.weight, count / b.weight.data.length);
+    // … and each label's, for perLabel (a weight per row weighs every label alike: the core divides Σ w).
+    if (o.reduction === 'weighted-mean' && b.weight && multilabel && b.weight.data.length === elements) {
+      out.labelWeightSums = labelWeightSums(b.weight, last, product(predDims.slice((layout.labelAxis as number) + 1)));
+    }
     if (g.sums) {
       out.sum = scalar(result[EVAL_OUTPUTS.sum]);
       const labels = result[EVAL_OUTPUTS.labelSums];

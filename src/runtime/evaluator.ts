@@ -28,7 +28,7 @@
  *   of that.
  * Then mean = total / count, where count is the number of per-element losses (N·L, N, or the
  * elements), and `perLabel` (multi-label) is each label's mean over the rows (its sum for
- * reduction sum): the seed's per-label vector. perImage: the graph also gives each loss over its
+ * reduction sum, over the sum's divisor): the seed's per-label vector (`result`). perImage: the graph also gives each loss over its
  * image's own divisor (buildLoss's `imageScaled`), whose block sums add up to Σ over the images
  * of each image's sum over its divisor; the loss is that over the images (a batch holds whole
  * images). Channel-first batches (labelAxis not the last axis, [B, C, H, W]) run on a graph built
@@ -388,7 +388,12 @@ export interface EvaluatorResult {
    */
   readonly positives?: number;
   readonly ignored?: number;
-  /** Multi-label: each label's mean over the rows (its sum for reduction sum) — the seed's per-label vector. */
+  /**
+   * Multi-label: each label's part of the loss under the same reduction — the seed's per-label
+   * vector: its mean over the rows (mean, none); its sum over the sum's divisor (sum: 1, or
+   * MONAI's spatial size with spatialMean), adding up to the loss; its Σ w·l over its Σ w
+   * (weighted-mean); each over the normalized loss's Σ F. Not with perImage.
+   */
   readonly perLabel?: number[];
   /** perImage: the images (the predictions' first axis) taken; `sum` is Σ over them of each image's sum over its own divisor, `mean` = `loss` its mean. */
   readonly images?: number;
@@ -425,6 +430,8 @@ export class EvalCore {
   private ignoredLosses = 0;
   private focalSum = 0;
   private labelFocalSums: Float64Array | undefined;
+  /** weighted-mean with a weight per prediction (multilabel): Σ w per label, for perLabel. */
+  private labelWeights: Float64Array | undefined;
   private rows = 0;
   private batches = 0;
   private busy = 0;
@@ -496,6 +503,10 @@ export class EvalCore {
       const sums = (this.labelFocalSums ??= new Float64Array(outcome.labelFocalSums.length));
       outcome.labelFocalSums.forEach((v, l) => (sums[l] += v));
     }
+    if (outcome.labelWeightSums !== undefined) {
+      const sums = (this.labelWeights ??= new Float64Array(outcome.labelWeightSums.length));
+      outcome.labelWeightSums.forEach((v, l) => (sums[l] += v));
+    }
     if (outcome.ignored) {
       this.ignored += outcome.ignored;
       // An ignored index row holds L losses; an ignored dense target or class row, one.
@@ -526,11 +537,19 @@ export class EvalCore {
     // the total is Σ over the images of each image's sum over its own divisor, averaged over the images.
     const divisor = o.perImage ? this.images : o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
     const mean = sum / divisor;
-    // MONAI's sum (spatialMean): Σ l over the spatial size (every batch's the same), or on
-    // predictions of rank ≤ 2, whose mean(dim=[]) averages every element, over the count.
     // weighted-mean with every weight 0 is 0, as Keras gives, not 0/0.
-    const spatial = typeof this.spatial === 'number' ? this.spatial : count;
-    return { loss: o.reduction === 'sum' ? (o.spatialMean ? sum / spatial : sum) : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
+    return { loss: o.reduction === 'sum' ? sum / this.sumDivisor() : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
+  }
+
+  /**
+   * What reduction sum divides by: 1, or MONAI's spatial mean (spatialMean): the spatial size
+   * (every batch's the same), or on predictions of rank ≤ 2, whose mean(dim=[]) averages every
+   * element, the count of every per-element loss (ignored ones too, as the graph's). The loss
+   * and each label's part of it (perLabel) divide by the same.
+   */
+  private sumDivisor(): number {
+    if (!this.spec.options.spatialMean) return 1;
+    return typeof this.spatial === 'number' ? this.spatial : this.count;
   }
 
   /** normalized 'label': each label's Σ F so far, floored as the graph floors it (the evaluated loss only: diagnostics refuse it). */
@@ -552,13 +571,22 @@ export class EvalCore {
     const counted = countsTargets(o);
     const { loss, sum, mean, count } = this.reduce(this.acc.total, this.focalSum);
     let perLabel: number[] | undefined;
-    // Each label column's mean over the rows (index targets: over the rows not ignored); not for
-    // dense multi-label targets with an ignore value, whose columns count differently.
-    if (this.acc.labelSums && this.spec.graphReduction === 'none' && !(o.ignoreIndex !== null && o.targetFormat === 'dense')) {
+    // Each label's loss under the options' reduction, its part of the loss (docs/guide.md): sum —
+    // its sum over the sum's divisor (1, or MONAI's spatial size), the labels adding up to the
+    // loss; weighted-mean — its Σ w·l over its Σ w; mean and none — its mean over the rows (index
+    // targets: over the rows not ignored), which average to the loss (normalize elements). The
+    // normalized loss: each over the whole input's Σ F (label: its own). Not for dense multi-label
+    // targets with an ignore value under a mean, whose columns count differently.
+    const labelSums = this.acc.labelSums;
+    if (labelSums && this.spec.graphReduction === 'none' && !(o.ignoreIndex !== null && o.targetFormat === 'dense' && o.reduction !== 'sum')) {
       const rows = o.countIgnored ? this.rows : this.rows - (o.targetFormat === 'index' ? this.ignored : 0);
-      perLabel = Array.from(this.acc.labelSums, (s, l) => {
+      perLabel = Array.from(labelSums, (s, l) => {
         const n = labelNorms ? labelNorms[l] : norm;
-        return o.reduction === 'sum' ? s / n : s / n / rows;
+        if (o.reduction === 'sum') return s / n / this.sumDivisor();
+        if (o.reduction !== 'weighted-mean') return s / n / rows;
+        // A weight per row weighs every label alike: Σ w over the labels, 1/L of it each (0 where Σ w = 0, as the loss).
+        const w = this.labelWeights ? this.labelWeights[l] : this.acc.weights / labelSums.length;
+        return w === 0 ? 0 : s / n / w;
       });
     }
     const seconds = extra.seconds ?? this.busy;

@@ -116,3 +116,107 @@ describe('binary: eval with spatialMean equals the exported graph on the same sh
     }
   });
 });
+
+describe('perLabel under spatialMean: each label over the same divisor, adding up to the loss', () => {
+  const ML: LossOptions = { task: 'multilabel', input: 'logits', eps: 0, alpha: 'none', reduction: 'sum', spatialMean: true };
+  const logits = (n: number): number[] => Array.from({ length: n }, (_, i) => Math.sin(i * 1.7 + 0.3) * 3);
+  const CASES: [string, LossOptions, number[]][] = [
+    ['channel-first [B, C, H, W] (labelAxis 1): H·W', { ...ML, labelAxis: 1 }, [2, 3, 2, 4]],
+    ['one label channel-first [B, 1, H, W]', { ...ML, labelAxis: 1 }, [2, 1, 3, 4]],
+    ['labels last [B, H, W, L]: H·W', ML, [2, 3, 2, 4]],
+    ['[N, L]: every element', ML, [6, 4]],
+    ['[N, L] with ignored targets: every element, the ignored too', { ...ML, ignoreIndex: 255 }, [6, 4]],
+    ['normalized, [B, C, H, W]', { ...ML, labelAxis: 1, normalized: true }, [2, 3, 2, 4]],
+    ['normalized label, [B, C, H, W]', { ...ML, labelAxis: 1, normalized: 'label' }, [2, 3, 2, 4]],
+  ];
+
+  test.each(CASES)('%s: files and memory equal the graph', async (_n, options, shape) => {
+    const n = prod(shape);
+    const pred = logits(n);
+    const target = bits(n).map((v, i) => (options.ignoreIndex !== undefined && i % 5 === 2 ? 255 : v));
+    const g = await graph(options, shape, pred, target, { perLabel: true });
+    const want = g.loss.data[0];
+    const wantLabels = g.loss_per_label.data;
+    // The graph's own labels add up to its loss.
+    close(wantLabels.reduce((a, b) => a + b, 0), want, 1e-12);
+    const p = npy('float64', shape, pred);
+    const t = npy('float64', shape, target);
+    for (const batchSize of [1 << 18, prod(shape.slice(1))]) {
+      const r = await evaluate({ loss: options, pred: p, target: t, batchSize, threads: 1 });
+      close(r.loss, want);
+      expect(r.perLabel).toHaveLength(wantLabels.length);
+      (r.perLabel as number[]).forEach((v, l) => close(v, wantLabels[l]));
+    }
+    const ev = await createEvaluator({ loss: { ...options, dtype: 'float64' }, threads: 1 });
+    await ev.add({ pred: Float64Array.from(pred), target: Float64Array.from(target), dims: shape });
+    const m = ev.result();
+    close(m.loss, want);
+    (m.perLabel as number[]).forEach((v, l) => close(v, wantLabels[l]));
+    await ev.close();
+  });
+
+  it('the CLI prints the labels divided as the loss is', async () => {
+    const shape = [2, 1, 3, 4];
+    const pred = logits(24);
+    const target = bits(24);
+    const r = await runCli(['eval', '--like', 'monai', '--reduction', 'sum', '--label-axis', '1', '--pred', npy('float64', shape, pred), '--target', npy('float64', shape, target), '--json']);
+    expect(r.stderr).toBe('');
+    const j = JSON.parse(r.stdout) as { loss: number; perLabel: number[] };
+    expect(j.perLabel).toHaveLength(1);
+    close(j.perLabel[0], j.loss);
+    close(j.loss, (await graph({ like: 'monai', reduction: 'sum', labelAxis: 1 }, shape, pred, target)).loss.data[0]);
+  });
+});
+
+describe("perLabel under weighted-mean: each label's Σ w·l over its Σ w, as the graph on that label alone", () => {
+  // Labels last [N, L] and channel-first [B, C, H, W]; a weight per prediction and per row.
+  const CASES: [string, number[], number | undefined, 'element' | 'sample'][] = [
+    ['[N, L], a weight per prediction', [5, 3], undefined, 'element'],
+    ['[N, L], a weight per row', [5, 3], undefined, 'sample'],
+    ['[B, C, H, W] (labelAxis 1), a weight per prediction', [2, 3, 2, 2], 1, 'element'],
+    ['[B, C, H, W] (labelAxis 1), a weight per row [B, H, W]', [2, 3, 2, 2], 1, 'sample'],
+  ];
+
+  test.each(CASES)('%s: files and memory', async (_n, shape, labelAxis, weight) => {
+    const options: LossOptions = { task: 'multilabel', reduction: 'weighted-mean', weight, ...(labelAxis !== undefined ? { labelAxis } : {}) };
+    const n = prod(shape);
+    const a = labelAxis ?? shape.length - 1;
+    const L = shape[a];
+    const S = prod(shape.slice(a + 1));
+    const label = (i: number): number => Math.floor(i / S) % L;
+    const row = (i: number): number => Math.floor(i / (L * S)) * S + (i % S);
+    const pred = probs(n);
+    const target = bits(n);
+    const rowShape = shape.filter((_, k) => k !== a);
+    const w = Array.from({ length: weight === 'element' ? n : n / L }, (_, i) => [0.5, 2, 0, 1.25, 3][(i * 7) % 5]);
+    const wOf = (i: number): number => (weight === 'element' ? w[i] : w[row(i)]);
+    // Each label alone: the binary graph's weighted mean of its elements.
+    const want: number[] = [];
+    for (let l = 0; l < L; l++) {
+      const idx = [...Array(n).keys()].filter((i) => label(i) === l);
+      const m = buildLoss({ task: 'binary', reduction: 'weighted-mean', weight: 'element', dtype: 'float64' }, { predShape: [idx.length] });
+      const r = await runModel(m.bytes, {
+        pred: { dtype: 'float64', dims: [idx.length], data: idx.map((i) => pred[i]) },
+        target: { dtype: 'float64', dims: [idx.length], data: idx.map((i) => target[i]) },
+        weight: { dtype: 'float64', dims: [idx.length], data: idx.map(wOf) },
+      });
+      want.push(r.loss.data[0]);
+    }
+    const whole = buildLoss({ ...options, dtype: 'float64' }, { predShape: shape });
+    const wantLoss = (await runModel(whole.bytes, { pred: { dtype: 'float64', dims: shape, data: pred }, target: { dtype: 'float64', dims: shape, data: target }, weight: { dtype: 'float64', dims: weight === 'element' ? shape : rowShape, data: w } })).loss.data[0];
+    const p = npy('float64', shape, pred);
+    const t = npy('float64', shape, target);
+    const wf = npy('float64', weight === 'element' ? shape : rowShape, w);
+    for (const batchSize of [1 << 18, prod(shape.slice(1))]) {
+      const r = await evaluate({ loss: options, pred: p, target: t, weight: wf, batchSize, threads: 1 });
+      close(r.loss, wantLoss);
+      (r.perLabel as number[]).forEach((v, l) => close(v, want[l]));
+      expect(r.perLabel).toHaveLength(L);
+    }
+    const ev = await createEvaluator({ loss: { ...options, dtype: 'float64' }, threads: 1 });
+    await ev.add({ pred: Float64Array.from(pred), target: Float64Array.from(target), weight: Float64Array.from(w), dims: shape });
+    close(ev.result().loss, wantLoss);
+    (ev.result().perLabel as number[]).forEach((v, l) => close(v, want[l]));
+    await ev.close();
+  });
+});
