@@ -161,12 +161,30 @@ function weightSum(w: BatchArray, times: number): number {
   return s * times;
 }
 
-/** Σ w per label (float64) of a weight per prediction, element i's label ⌊i / stride⌋ mod `labels` (`stride`: the size after the label axis; 1 labels last). */
+/**
+ * Σ w per label (float64) of a weight per prediction: element i's label is ⌊i / stride⌋ mod
+ * `labels` (`stride`: the size of the axes after the label axis; 1 with the labels last). A run of
+ * one label's weights is summed in a local (as fast as Σ w alone where the runs are long).
+ */
 function labelWeightSums(w: BatchArray, labels: number, stride: number): Float64Array {
   const sums = new Float64Array(labels);
-  const f16 = w.dtype === 'float16';
-  const a = w.data as Float32Array | Float64Array | Uint16Array;
-  for (let i = 0; i < a.length; i++) sums[Math.floor(i / stride) % labels] += f16 ? f16BitsToF32(a[i]) : a[i];
+  const n = w.data.length;
+  if (w.dtype === 'float16') {
+    const a = w.data as Uint16Array;
+    for (let i = 0; i < n; i++) sums[Math.floor(i / stride) % labels] += f16BitsToF32(a[i]);
+    return sums;
+  }
+  const a = w.data as Float32Array | Float64Array;
+  if (stride === 1) {
+    for (let i = 0; i < n; i += labels) for (let l = 0; l < labels; l++) sums[l] += a[i + l];
+    return sums;
+  }
+  for (let i = 0, l = 0; i < n; ) {
+    let s = 0;
+    for (const end = Math.min(i + stride, n); i < end; i++) s += a[i];
+    sums[l] += s;
+    if (++l === labels) l = 0;
+  }
   return sums;
 }
 
@@ -401,10 +419,12 @@ export class BatchRunner {
       else out.focalSum = scalar(result.focal_sum);
     }
     // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
-    if (o.reduction === 'weighted-mean' && b.weight) out.weightSum = weightSum(b.weight, count / b.weight.data.length);
-    // … and each label's, for perLabel (a weight per row weighs every label alike: the core divides Σ w).
-    if (o.reduction === 'weighted-mean' && b.weight && multilabel && b.weight.data.length === elements) {
-      out.labelWeightSums = labelWeightSums(b.weight, last, product(predDims.slice((layout.labelAxis as number) + 1)));
+    // With a weight per prediction (multilabel), Σ w per label too, for perLabel, in the same pass
+    // (a weight per row weighs every label alike: the core divides Σ w).
+    if (o.reduction === 'weighted-mean' && b.weight) {
+      const perLabel = multilabel && b.weight.data.length === elements ? labelWeightSums(b.weight, last, product(predDims.slice((layout.labelAxis as number) + 1))) : undefined;
+      if (perLabel) out.labelWeightSums = perLabel;
+      out.weightSum = perLabel ? perLabel.reduce((x, v) => x + v, 0) : weightSum(b.weight, count / b.weight.data.length);
     }
     if (g.sums) {
       out.sum = scalar(result[EVAL_OUTPUTS.sum]);

@@ -206,12 +206,15 @@ describe("perLabel under weighted-mean: each label's Σ w·l over its Σ w, as t
     const wantLoss = (await runModel(whole.bytes, { pred: { dtype: 'float64', dims: shape, data: pred }, target: { dtype: 'float64', dims: shape, data: target }, weight: { dtype: 'float64', dims: weight === 'element' ? shape : rowShape, data: w } })).loss.data[0];
     const p = npy('float64', shape, pred);
     const t = npy('float64', shape, target);
-    const wf = npy('float64', weight === 'element' ? shape : rowShape, w);
-    for (const batchSize of [1 << 18, prod(shape.slice(1))]) {
-      const r = await evaluate({ loss: options, pred: p, target: t, weight: wf, batchSize, threads: 1 });
-      close(r.loss, wantLoss);
-      (r.perLabel as number[]).forEach((v, l) => close(v, want[l]));
-      expect(r.perLabel).toHaveLength(L);
+    // (The weights are exact in float16: each weight type sums them the same.)
+    for (const wType of ['float64', 'float32', 'float16'] as const) {
+      const wf = npy(wType, weight === 'element' ? shape : rowShape, w);
+      for (const batchSize of [1 << 18, prod(shape.slice(1))]) {
+        const r = await evaluate({ loss: options, pred: p, target: t, weight: wf, batchSize, threads: 1 });
+        close(r.loss, wantLoss);
+        (r.perLabel as number[]).forEach((v, l) => close(v, want[l]));
+        expect(r.perLabel).toHaveLength(L);
+      }
     }
     const ev = await createEvaluator({ loss: { ...options, dtype: 'float64' }, threads: 1 });
     await ev.add({ pred: Float64Array.from(pred), target: Float64Array.from(target), weight: Float64Array.from(w), dims: shape });
