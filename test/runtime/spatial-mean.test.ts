@@ -63,6 +63,9 @@ describe('binary: eval with spatialMean equals the exported graph on the same sh
     // The per-element losses of the graph (reduction none), averaged over H·W and summed.
     const el = (await graph({ task: 'binary', reduction: 'none' }, shape, pred, target)).loss.data;
     close(JSON.parse(r.stdout).loss, el.reduce((a, b) => a + b, 0) / 12, 1e-6);
+    // The report says which sum it is.
+    const text = await runCli(['eval', '--pred', p, '--target', t, '--task', 'binary', '--spatial-mean', '--reduction', 'sum']);
+    expect(text.stdout).toMatch(/^loss +[\d.]+ \(MONAI's sum, the spatial axes averaged first, over 24 elements\)$/m);
   });
 
   test.each(SHAPES.map((s) => [s.join('x'), s] as const))('memory %s: one batch with its dims, and one batch per image', async (_n, shape) => {
