@@ -28,10 +28,10 @@
  *   of that.
  * Then mean = total / count, where count is the number of per-element losses (N·L, N, or the
  * elements), and `perLabel` (multi-label) is each label's mean over the rows (its sum for
- * reduction sum, over the sum's divisor): the seed's per-label vector (`result`). perImage: the graph also gives each loss over its
- * image's own divisor (buildLoss's `imageScaled`), whose block sums add up to Σ over the images
- * of each image's sum over its divisor; the loss is that over the images (a batch holds whole
- * images). Channel-first batches (labelAxis not the last axis, [B, C, H, W]) run on a graph built
+ * reduction sum, over the sum's divisor): the seed's per-label vector (`result`). perImage: the
+ * graph also gives each loss over its image's own divisor (buildLoss's `imageScaled`), whose
+ * block sums add up to Σ over the images of each image's sum over its divisor; the loss is that
+ * over the images (a batch holds whole images). Channel-first batches (labelAxis not the last axis, [B, C, H, W]) run on a graph built
  * on [N, C, S] and are fed as [B, C, H·W] — a reshape, no element moves (rules.ts's graphDims);
  * their label sums are taken around axis 1 (eval-outputs.ts).
  *
