@@ -125,6 +125,12 @@ def main():
     x, t = randn(6, 3), bits(6, 3)
     case("monai alpha weight mean [N, C]", lib, {"like": "monai", "alpha": 0.75, "classWeight": w}, x, t,
          monai_run(alpha=0.75, weight=w), f"FocalLoss(alpha=0.75, weight={w})")
+    # One channel, [B, 1, H, W]: MONAI's sum averages H·W (axis 1 the channel), as focal-onnx's task binary on that shape.
+    # (Its own generator, so that the cases after it keep their numbers.)
+    g1 = torch.Generator().manual_seed(1920)
+    x, t = torch.randn(2, 1, 4, 5, generator=g1, dtype=F64) * 2.0, (torch.rand(2, 1, 4, 5, generator=g1, dtype=F64) < 0.3).to(F64)
+    case("monai sum binary [B, 1, H, W]", lib, {"like": "monai", "task": "binary", "reduction": "sum"}, x, t, monai_run(reduction="sum"),
+         "FocalLoss(reduction='sum'), one channel")
 
     # ---- smp ----
     smp, lib = ls.load_smp(src, "smp")

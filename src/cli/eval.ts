@@ -126,6 +126,12 @@ function zeroWeights(r: { weightSum?: number }): string {
 }
 const weightJson = (r: { weightSum?: number }): Record<string, unknown> => (r.weightSum === undefined ? {} : { weightSum: r.weightSum, ...(r.weightSum === 0 ? { note: ZERO_WEIGHTS } : {}) });
 
+/** What the loss is of the per-element losses (MONAI's sum: the spatial axes averaged first, then summed). */
+function reductionText(r: EvaluateResult | EvaluateNetworkResult): string {
+  if (r.reduction === 'sum') return r.options.spatialMean ? "MONAI's sum, the spatial axes averaged first," : 'sum';
+  return r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
+}
+
 /** perImage's loss: the mean over the images of each image's sum over its own divisor. */
 function perImageText(images: number, norm: EvaluateResult['options']['normalize']): string {
   const divisor = norm === 'positives' ? 'max(1, its positives)' : typeof norm === 'number' ? String(norm) : 'its elements';
@@ -134,7 +140,7 @@ function perImageText(images: number, norm: EvaluateResult['options']['normalize
 
 function summary(r: EvaluateResult & { report?: string }): string {
   const rows: [string, string][] = [];
-  const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
+  const what = reductionText(r);
   const unit = r.options.task === 'multiclass' || r.options.labelMean ? 'rows' : 'elements';
   const norm = r.options.normalize;
   const over = r.images !== undefined ? perImageText(r.images, norm) : r.reduction === 'sum' ? `over ${r.count} ${unit}` : norm === 'positives' ? `over max(1, ${r.positives}) positives, ${r.count} ${unit}` : typeof norm === 'number' ? `over ${norm}, ${r.count} ${unit}` : `over ${r.count} ${unit}`;
@@ -205,7 +211,7 @@ export function parseFeeds(feeds: readonly string[]): Record<string, string> {
 
 function networkSummary(r: EvaluateNetworkResult & { report?: string }): string {
   const rows: [string, string][] = [];
-  const what = r.reduction === 'sum' ? 'sum' : r.reduction === 'none' ? 'mean of the per-element losses' : r.reduction === 'weighted-mean' ? 'Σ w·l / Σ w' : 'mean';
+  const what = reductionText(r);
   const over = r.images !== undefined ? perImageText(r.images, r.options.normalize) : `over ${r.count} ${r.options.task === 'multiclass' ? 'rows' : 'elements'}`;
   rows.push(['loss', `${formatLoss(r.loss)} (${what} ${over})${zeroWeights(r)}`]);
   if (r.perLabel) rows.push(['per label', r.perLabel.map(formatLoss).join(' ')]);

@@ -44,7 +44,7 @@ export interface LossModel {
 
 /** Extra outputs for the evaluator (not part of the exported models' contract). */
 export interface BuildExtras {
-  /** Add `loss_per_label` [L]: each label's mean / sum over N (multilabel, reduction mean or sum). */
+  /** Add `loss_per_label` [L]: each label's mean / sum over N (multilabel, reduction mean or sum; the sum over the spatial size with spatialMean, adding up to the loss). */
   readonly perLabel?: boolean;
   /**
    * The caller checks every input (probabilities in [0, 1], targets 0 or 1, as the evaluator does):

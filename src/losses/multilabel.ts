@@ -11,15 +11,18 @@
  * evaluator asks for it as an extra output.
  */
 import { Value } from '../onnx';
-import { labelAxisOf, reduce } from './focal';
+import { labelAxisOf, reduce, spatialSize } from './focal';
 import { FocalOptions } from './options';
 
 /**
  * The seed's per-label vector [L]: each label column's mean (or sum) over the N rows — over every
- * axis but the last for predictions of higher rank ([B, K, L]: over the B·K rows).
+ * axis but the last for predictions of higher rank ([B, K, L]: over the B·K rows). A sum divided
+ * as the loss is (MONAI's spatial mean, spatialMean: by the spatial size), so that the labels'
+ * values add up to the loss.
  */
 export function perLabel(elements: Value, o: FocalOptions): Value {
   if (o.reduction !== 'mean' && o.reduction !== 'sum') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
   const a = labelAxisOf(o, elements.rank);
-  return reduce(elements, o.reduction, { axes: [...Array(elements.rank).keys()].filter((i) => i !== a) });
+  const divisor = o.reduction === 'sum' && o.spatialMean ? { divisor: spatialSize(elements, o, elements.dtype) } : {};
+  return reduce(elements, o.reduction, { axes: [...Array(elements.rank).keys()].filter((i) => i !== a), ...divisor });
 }

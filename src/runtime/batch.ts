@@ -110,6 +110,12 @@ export interface BatchData {
   readonly weight?: BatchArray;
   /** Where to write the per-element losses (exactly the batch's count; onnxruntime writes into it). */
   readonly into?: NpyTypedArray;
+  /**
+   * The dims of the whole input the batch is a run of, where `dims` do not show them: a binary
+   * file is read as runs of its elements (`dims` [n]) of its shape ([B, 1, H, W]). MONAI's spatial
+   * mean reads its spatial size from these (rules.ts's spatialSize); elsewhere `dims` are the user's.
+   */
+  readonly inputDims?: readonly number[];
 }
 
 /** What one batch contributes. */
@@ -132,6 +138,8 @@ export interface BatchOutcome {
   readonly loss?: HostTensor;
   /** The batch's Σ w over its per-element losses (a weight per row counted once per label it weighs), for weighted-mean. */
   readonly weightSum?: number;
+  /** weighted-mean's perLabel with a weight per prediction (multilabel): the batch's Σ w per label. */
+  readonly labelWeightSums?: Float64Array;
   /** With diagnostics: what the batch gives them. */
   readonly diag?: BatchDiagnostics;
   /** perImage: the batch's images (its first axis); `sum` is then Σ over them of each image's sum over its divisor. */
@@ -152,6 +160,33 @@ function weightSum(w: BatchArray, times: number): number {
     for (let i = 0; i < a.length; i++) s += a[i];
   }
   return s * times;
+}
+
+/**
+ * Σ w per label (float64) of a weight per prediction: element i's label is ⌊i / stride⌋ mod
+ * `labels` (`stride`: the size of the axes after the label axis; 1 with the labels last). A run of
+ * one label's weights is summed in a local (as fast as Σ w alone where the runs are long).
+ */
+function labelWeightSums(w: BatchArray, labels: number, stride: number): Float64Array {
+  const sums = new Float64Array(labels);
+  const n = w.data.length;
+  if (w.dtype === 'float16') {
+    const a = w.data as Uint16Array;
+    for (let i = 0; i < n; i++) sums[Math.floor(i / stride) % labels] += f16BitsToF32(a[i]);
+    return sums;
+  }
+  const a = w.data as Float32Array | Float64Array;
+  if (stride === 1) {
+    for (let i = 0; i < n; i += labels) for (let l = 0; l < labels; l++) sums[l] += a[i + l];
+    return sums;
+  }
+  for (let i = 0, l = 0; i < n; ) {
+    let s = 0;
+    for (const end = Math.min(i + stride, n); i < end; i++) s += a[i];
+    sums[l] += s;
+    if (++l === labels) l = 0;
+  }
+  return sums;
 }
 
 /**
@@ -374,7 +409,7 @@ export class BatchRunner {
     }
     const out: { -readonly [K in keyof BatchOutcome]: BatchOutcome[K] } = { elements, count, rows, loss: result.loss };
     if (o.perImage) out.images = b.dims[0];
-    if (o.spatialMean) out.spatial = spatialSize(o, b.dims) ?? 'all';
+    if (o.spatialMean) out.spatial = spatialSize(o, b.inputDims ?? b.dims) ?? 'all';
     if (counts) {
       out.positives = counts.positives;
       out.ignored = counts.ignored;
@@ -385,7 +420,13 @@ export class BatchRunner {
       else out.focalSum = scalar(result.focal_sum);
     }
     // weighted-mean divides by Σ w over the per-element losses: a weight per row weighs each of its L labels.
-    if (o.reduction === 'weighted-mean' && b.weight) out.weightSum = weightSum(b.weight, count / b.weight.data.length);
+    // With a weight per prediction (multilabel), Σ w per label too, for perLabel, in the same pass
+    // (a weight per row weighs every label alike: the core divides Σ w).
+    if (o.reduction === 'weighted-mean' && b.weight) {
+      const perLabel = multilabel && b.weight.data.length === elements ? labelWeightSums(b.weight, last, product(predDims.slice((layout.labelAxis as number) + 1))) : undefined;
+      if (perLabel) out.labelWeightSums = perLabel;
+      out.weightSum = perLabel ? perLabel.reduce((x, v) => x + v, 0) : weightSum(b.weight, count / b.weight.data.length);
+    }
     if (g.sums) {
       out.sum = scalar(result[EVAL_OUTPUTS.sum]);
       const labels = result[EVAL_OUTPUTS.labelSums];

@@ -9,7 +9,8 @@
  * exactly: it holds 0 and 1); or a focal-onnx model file (`model`), whose types the files must
  * match.
  *
- * Shapes: binary — any shapes with the same element count (flattened, as the seed does);
+ * Shapes: binary — any shapes with the same element count (flattened, as the seed does; MONAI's
+ * sum, spatialMean, divides by the spatial size of the prediction file's shape: BatchData.inputDims);
  * multilabel — pred and target alike, [N, L] or of higher rank with the labels on the last axis;
  * multiclass — pred [N, C], target [N]; with labelAxis (channel-first, [B, C, H, W]) the labels on
  * that axis, index targets [B, H, W]; with perImage, batches of whole images (the first axis). A
@@ -175,6 +176,8 @@ interface Rows {
   readonly pred: FileStream;
   readonly target: FileStream;
   readonly weight?: FileStream;
+  /** Binary files read flat: the file's shape, which the batches' dims ([n]) do not show (BatchData.inputDims). */
+  readonly inputDims?: readonly number[];
 }
 
 function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined, label: Label): Rows {
@@ -229,7 +232,7 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
   // [C, H, W] a channel-first image).
   const flat = o.task === 'binary' && !o.perImage;
   const rows: Omit<Rows, 'weight'> = flat
-    ? { rows: pred.count, rowDims: [], lossRow: 1, outShape: ps, pred: { header: pred, rowElements: 1 }, target: { header: target, rowElements: 1 } }
+    ? { rows: pred.count, rowDims: [], lossRow: 1, outShape: ps, pred: { header: pred, rowElements: 1 }, target: { header: target, rowElements: 1 }, inputDims: ps }
     : {
         rows: ps[0],
         rowDims: ps.slice(1),
@@ -353,6 +356,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
           pred: array(layout.pred, data[0]),
           target: array(layout.target, data[1]),
           ...(layout.weight ? { weight: array(layout.weight, data[2]) } : {}),
+          ...(layout.inputDims ? { inputDims: layout.inputDims } : {}),
           into: sink.into(n * layout.lossRow),
         };
         await sink.take(await ev.run(batch), n);

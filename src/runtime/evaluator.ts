@@ -28,10 +28,10 @@
  *   of that.
  * Then mean = total / count, where count is the number of per-element losses (N·L, N, or the
  * elements), and `perLabel` (multi-label) is each label's mean over the rows (its sum for
- * reduction sum): the seed's per-label vector. perImage: the graph also gives each loss over its
- * image's own divisor (buildLoss's `imageScaled`), whose block sums add up to Σ over the images
- * of each image's sum over its divisor; the loss is that over the images (a batch holds whole
- * images). Channel-first batches (labelAxis not the last axis, [B, C, H, W]) run on a graph built
+ * reduction sum, over the sum's divisor): the seed's per-label vector (`result`). perImage: the
+ * graph also gives each loss over its image's own divisor (buildLoss's `imageScaled`), whose
+ * block sums add up to Σ over the images of each image's sum over its divisor; the loss is that
+ * over the images (a batch holds whole images). Channel-first batches (labelAxis not the last axis, [B, C, H, W]) run on a graph built
  * on [N, C, S] and are fed as [B, C, H·W] — a reshape, no element moves (rules.ts's graphDims);
  * their label sums are taken around axis 1 (eval-outputs.ts).
  *
@@ -387,7 +387,12 @@ export interface EvaluatorResult {
    */
   readonly positives?: number;
   readonly ignored?: number;
-  /** Multi-label: each label's mean over the rows (its sum for reduction sum) — the seed's per-label vector. */
+  /**
+   * Multi-label: each label's part of the loss under the same reduction — the seed's per-label
+   * vector: its mean over the rows (mean, none); its sum over the sum's divisor (sum: 1, or
+   * MONAI's spatial size with spatialMean), adding up to the loss; its Σ w·l over its Σ w
+   * (weighted-mean); each over the normalized loss's Σ F. Not with perImage.
+   */
   readonly perLabel?: number[];
   /** perImage: the images (the predictions' first axis) taken; `sum` is Σ over them of each image's sum over its own divisor, `mean` = `loss` its mean. */
   readonly images?: number;
@@ -424,6 +429,8 @@ export class EvalCore {
   private ignoredLosses = 0;
   private focalSum = 0;
   private labelFocalSums: Float64Array | undefined;
+  /** weighted-mean with a weight per prediction (multilabel): Σ w per label, for perLabel. */
+  private labelWeights: Float64Array | undefined;
   private rows = 0;
   private batches = 0;
   private busy = 0;
@@ -495,6 +502,10 @@ export class EvalCore {
       const sums = (this.labelFocalSums ??= new Float64Array(outcome.labelFocalSums.length));
       outcome.labelFocalSums.forEach((v, l) => (sums[l] += v));
     }
+    if (outcome.labelWeightSums !== undefined) {
+      const sums = (this.labelWeights ??= new Float64Array(outcome.labelWeightSums.length));
+      outcome.labelWeightSums.forEach((v, l) => (sums[l] += v));
+    }
     if (outcome.ignored) {
       this.ignored += outcome.ignored;
       // An ignored index row holds L losses; an ignored dense target or class row, one.
@@ -526,11 +537,19 @@ export class EvalCore {
     // the total is Σ over the images of each image's sum over its own divisor, averaged over the images.
     const divisor = o.perImage ? this.images : o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
     const mean = sum / divisor;
-    // MONAI's sum (spatialMean): Σ l over the spatial size (every batch's the same), or on
-    // predictions of rank ≤ 2, whose mean(dim=[]) averages every element, over the count.
     // weighted-mean with every weight 0 is 0, as Keras gives, not 0/0.
-    const spatial = typeof this.spatial === 'number' ? this.spatial : count;
-    return { loss: o.reduction === 'sum' ? (o.spatialMean ? sum / spatial : sum) : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
+    return { loss: o.reduction === 'sum' ? sum / this.sumDivisor() : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
+  }
+
+  /**
+   * What reduction sum divides by: 1, or MONAI's spatial mean (spatialMean): the spatial size
+   * (every batch's the same), or on predictions of rank ≤ 2, whose mean(dim=[]) averages every
+   * element, the count of every per-element loss (ignored ones too, as the graph's). The loss
+   * and each label's part of it (perLabel) divide by the same.
+   */
+  private sumDivisor(): number {
+    if (!this.spec.options.spatialMean) return 1;
+    return typeof this.spatial === 'number' ? this.spatial : this.count;
   }
 
   /** normalized 'label': each label's Σ F so far, floored as the graph floors it (the evaluated loss's). */
@@ -552,13 +571,22 @@ export class EvalCore {
     const counted = countsTargets(o);
     const { loss, sum, mean, count } = this.reduce(this.acc.total, this.focalSum);
     let perLabel: number[] | undefined;
-    // Each label column's mean over the rows (index targets: over the rows not ignored); not for
-    // dense multi-label targets with an ignore value, whose columns count differently.
-    if (this.acc.labelSums && this.spec.graphReduction === 'none' && !(o.ignoreIndex !== null && o.targetFormat === 'dense')) {
+    // Each label's loss under the options' reduction, its part of the loss (docs/guide.md): sum —
+    // its sum over the sum's divisor (1, or MONAI's spatial size), the labels adding up to the
+    // loss; weighted-mean — its Σ w·l over its Σ w; mean and none — its mean over the rows (index
+    // targets: over the rows not ignored), which average to the loss (normalize elements). The
+    // normalized loss: each over the whole input's Σ F (label: its own). Not for dense multi-label
+    // targets with an ignore value under a mean, whose columns count differently.
+    const labelSums = this.acc.labelSums;
+    if (labelSums && this.spec.graphReduction === 'none' && !(o.ignoreIndex !== null && o.targetFormat === 'dense' && o.reduction !== 'sum')) {
       const rows = o.countIgnored ? this.rows : this.rows - (o.targetFormat === 'index' ? this.ignored : 0);
-      perLabel = Array.from(this.acc.labelSums, (s, l) => {
+      perLabel = Array.from(labelSums, (s, l) => {
         const n = labelNorms ? labelNorms[l] : norm;
-        return o.reduction === 'sum' ? s / n : s / n / rows;
+        if (o.reduction === 'sum') return s / n / this.sumDivisor();
+        if (o.reduction !== 'weighted-mean') return s / n / rows;
+        // A weight per row weighs every label alike: Σ w over the labels, 1/L of it each (0 where Σ w = 0, as the loss).
+        const w = this.labelWeights ? this.labelWeights[l] : this.acc.weights / labelSums.length;
+        return w === 0 ? 0 : s / n / w;
       });
     }
     const seconds = extra.seconds ?? this.busy;
@@ -616,7 +644,8 @@ export interface EvaluatorBatch {
   /** Weights, for a loss that takes them (its graph has an input `weight`): one per prediction or one per row. */
   readonly weight?: BatchValue;
   /**
-   * The predictions' dims: binary any (default [n]); multilabel [..., L] (labels on the last
+   * The predictions' dims: binary any (default [n]; required with spatialMean, whose divisor, the
+   * spatial size, is read from them: [B, 1, H, W]); multilabel [..., L] (labels on the last
    * axis, any rank ≥ 2); multiclass [N, C]; with `labelAxis` 1, channel-first [B, C, H, W]
    * (multiclass and index targets [B, H, W]); with `perImage`, whole images on the first axis.
    * A Tensor brings its own.
@@ -751,10 +780,15 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     if (pred?.dims && dimsText(pred.dims) !== dimsText(b.dims)) throw new UsageError(`${name}: dims ${dimsText(b.dims)} differ from the pred Tensor's ${dimsText(pred.dims)}`);
     dims = b.dims;
   } else if (pred?.dims) dims = pred.dims;
-  else if (pred && o.task === 'binary') dims = [pred.data.length];
+  // (MONAI's sum reads its divisor, the spatial size, from the shape: a flat array has none to read.)
+  else if (pred && o.task === 'binary' && !o.spatialMean) dims = [pred.data.length];
   else {
     const what = network ? `the shape of the network's output '${core.spec.predOutput}' for this batch` : "the predictions' shape";
-    throw new UsageError(`${name}: dims is required${network ? '' : ` for task ${o.task}`}: ${what}, ${o.task === 'multilabel' ? '[N, L]' : o.task === 'multiclass' ? '[N, C]' : '[N]'}`);
+    const spatial = !network && o.task === 'binary';
+    throw new UsageError(
+      `${name}: dims is required${network ? '' : spatial ? " with spatialMean (MONAI's sum divides by the spatial size, read from it)" : ` for task ${o.task}`}: ${what}, ` +
+        (spatial ? '[B, 1, H, W] (or [N]: the mean of every element)' : o.task === 'multilabel' ? '[N, L]' : o.task === 'multiclass' ? '[N, C]' : '[N]'),
+    );
   }
   if (pred && product(dims) !== pred.data.length) {
     throw new UsageError(`${name}: dims ${dimsText(dims)} make ${product(dims)} elements, but pred holds ${pred.data.length}`);

@@ -1,6 +1,6 @@
 /**
  * The libraries' own source files (test/fixtures/source-cases.json, scripts/make-source-fixtures.py):
- * MONAI's reduction (sum after the spatial mean, on [N, C] and [B, C, H, W]), smp's per-class
+ * MONAI's reduction (sum after the spatial mean, on [N, C], [B, C, H, W] and binary [B, 1, H, W]), smp's per-class
  * normalization (--normalized label), channel-first inputs (labelAxis 1), mmdet's and fvcore's
  * functions — loss and d(loss)/d(pred) of the exported graph on onnxruntime-node, flat and as an
  * `ai.focal` function, float64 and float32; every model passes the static CUDA check.

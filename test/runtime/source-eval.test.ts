@@ -49,11 +49,11 @@ function labelsLast(values: readonly number[], dims: readonly number[]): number[
 const lastDims = (dims: readonly number[]): number[] => [dims[0], ...dims.slice(2), dims[1]];
 
 describe('every source case through eval equals the library', () => {
-  it('covers MONAI sum / mean on [N, C] and [B, C, H, W], smp normalized channel-first, kornia, and torchvision on 3 and 2 images', () => {
+  it('covers MONAI sum / mean on [N, C] and [B, C, H, W] (and binary [B, 1, H, W]), smp normalized channel-first, kornia, and torchvision on 3 and 2 images', () => {
     const names = CASES.map((c) => c.name);
     expect(names).toEqual(
       expect.arrayContaining([
-        'monai sum [N, C]', 'monai sum [B, C, H, W]', 'monai mean [N, C]', 'monai mean [B, C, H, W]', 'smp multiclass normalized [B, C, H, W]',
+        'monai sum [N, C]', 'monai sum [B, C, H, W]', 'monai mean [N, C]', 'monai mean [B, C, H, W]', 'monai sum binary [B, 1, H, W]', 'smp multiclass normalized [B, C, H, W]',
         'kornia focal_loss sum [B, C, H, W]', 'torchvision RetinaNet classification loss, 3 images', 'torchvision RetinaNet classification loss, 2 images',
       ]),
     );
