@@ -151,10 +151,11 @@ function weightSum(w: BatchArray, times: number): number {
  * For a model built here, the same failure is our bug and propagates as it is.
  */
 export async function asFileError<T>(file: string | undefined, what: string, step: () => T | Promise<T>): Promise<T> {
+  if (file === undefined) return step();
   try {
     return await step();
   } catch (e) {
-    if (file === undefined || e instanceof UsageError) throw e;
+    if (e instanceof UsageError) throw e;
     const message = String((e as Error)?.message ?? e);
     // onnxruntime's messages carry its source path and status codes before the reason.
     const reason = message.split('\n')[0].replace(/^.*\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /, '').slice(0, 300);
