@@ -292,8 +292,7 @@ export class BatchRunner {
       let data = t.data;
       if (t.dtype !== inputs.target.dtype) {
         data = this.converted('target', inputs.target.dtype, t.data.length);
-        if (soft && isFloatType(t.dtype) && isFloatType(inputs.target.dtype)) convertFloats(t.dtype, t.data, inputs.target.dtype, data);
-        else convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
+        convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
       }
       return { dtype: inputs.target.dtype, dims: collapseDims(targetDims, inputs.target.rank), data } as HostTensor;
     };

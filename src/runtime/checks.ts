@@ -374,11 +374,11 @@ function numberAt(dtype: NpyDType, data: NpyTypedArray, i: number): number {
 
 /**
  * Writes checked targets (0/1 labels, or class indices) of any element type into `dst` of the
- * model's type: exact, since they are small integers. Float to float takes convertBinaryTargets'
- * fast paths.
+ * model's type: exact, since they are small integers. Float to float (soft targets too) is
+ * convertFloats.
  */
 export function convertTargets(srcType: NpyDType, src: NpyTypedArray, dstType: NpyDType, dst: NpyTypedArray): void {
-  if (isFloatType(srcType) && isFloatType(dstType)) return convertBinaryTargets(srcType, src, dstType, dst);
+  if (isFloatType(srcType) && isFloatType(dstType)) return convertFloats(srcType, src, dstType, dst);
   const n = src.length;
   if (dstType === 'int64') {
     const d = dst as BigInt64Array;
@@ -414,35 +414,6 @@ export function convertFloats(srcType: 'float16' | 'float32' | 'float64', src: N
   if (dstType === 'float16') {
     const d = dst as Uint16Array;
     for (let i = 0; i < n; i++) d[i] = f32ToF16Bits(s[i]);
-  } else (dst as Float32Array | Float64Array).set(s.subarray(0, n));
-}
-
-/**
- * Writes checked 0/1 float targets (float16 bits, float32 or float64) into `dst` of another float
- * type. Exact, since 0 and 1 are in every float type.
- */
-export function convertBinaryTargets(srcType: 'float16' | 'float32' | 'float64', src: NpyTypedArray, dstType: 'float16' | 'float32' | 'float64', dst: NpyTypedArray): void {
-  const n = src.length;
-  if (srcType === 'float16') {
-    const s = src as Uint16Array;
-    if (dstType === 'float16') (dst as Uint16Array).set(s);
-    else {
-      const d = dst as Float32Array | Float64Array;
-      // 0 and 1 fast; anything else (an ignore value such as 255) converted exactly.
-      for (let i = 0; i < n; i++) {
-        const h = s[i];
-        d[i] = h === 0x3c00 ? 1 : h === 0 ? 0 : f16BitsToF32(h);
-      }
-    }
-    return;
-  }
-  const s = src as Float32Array | Float64Array;
-  if (dstType === 'float16') {
-    const d = dst as Uint16Array;
-    for (let i = 0; i < n; i++) {
-      const x = s[i];
-      d[i] = x === 1 ? 0x3c00 : x === 0 ? 0 : f32ToF16Bits(x);
-    }
   } else (dst as Float32Array | Float64Array).set(s.subarray(0, n));
 }
 
