@@ -128,15 +128,16 @@ export function checkPredictions(place: BatchPlace, dtype: NpyDType, data: NpyTy
 /**
  * Whether float32 / float64 probabilities and 0/1 targets of the same type are all fine, in one
  * pass over both (false also for other types: then check them apart, which names a bad element).
- * The pass runs in WebAssembly SIMD where there is WebAssembly (`simdPairFine`): measured at
- * 10,000 float32 pairs, 4.8 µs with the copy into its memory against 24 µs for the JS loop below
- * (~2.4 ns a pair: V8 neither vectorizes it nor drops its bounds checks).
+ * From SIMD_PAIRS pairs the pass runs in WebAssembly SIMD where there is WebAssembly
+ * (`simdPairFine`): measured at 10,000 float32 pairs, 4.8 µs with the copy into its memory against
+ * 24 µs for the JS loop below (~2.4 ns a pair: V8 neither vectorizes it nor drops its bounds
+ * checks); at 1,000 the two cost the same in `add` (the call and copy weigh as much as the loop).
  */
 export function pairFine(predType: NpyDType, pred: NpyTypedArray, targetType: NpyDType, target: NpyTypedArray): boolean {
   if (predType !== targetType || (predType !== 'float32' && predType !== 'float64') || pred.length !== target.length) return false;
   const p = pred as Float32Array | Float64Array;
   const t = target as Float32Array | Float64Array;
-  const simd = simdPairFine();
+  const simd = p.length >= SIMD_PAIRS ? simdPairFine() : null;
   if (simd) return simd(p, t);
   for (let i = 0; i < p.length; i++) {
     const x = p[i];
@@ -146,6 +147,9 @@ export function pairFine(predType: NpyDType, pred: NpyTypedArray, targetType: Np
   }
   return true;
 }
+
+/** Pairs from which pairFine's pass runs in WebAssembly (see there). */
+const SIMD_PAIRS = 2048;
 
 /** The little of WebAssembly used here (the project's TypeScript libs do not declare it). */
 interface Wasm {
