@@ -289,22 +289,23 @@ function firstNotBinary(dtype: NpyDType, data: NpyTypedArray): number {
       for (let i = 0; i < a.length; i++) if (a[i] > 1) return i;
       return -1;
     }
-    case 'int32': {
-      const a = data as Int32Array;
-      for (let i = 0; i < a.length; i++) if (a[i] >>> 0 > 1) return i;
-      return -1;
-    }
+    case 'int32':
     case 'int64':
-      return firstInt64Outside(data as BigInt64Array, 2);
+      return firstIndexOutside(dtype, data as Int32Array | BigInt64Array, 2);
     default:
       throw new TypeError(`targets of dtype ${dtype} are not checked here`);
   }
 }
 
-/** The first int64 element outside [0, limit) (limit < 2^32), read as little-endian word pairs; or -1. */
-function firstInt64Outside(a: BigInt64Array, limit: number): number {
-  const w = new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
-  for (let i = 0; i < a.length; i++) {
+/** The first int32 / int64 element outside [0, limit) (limit < 2^32; int64 read as little-endian word pairs), or -1. */
+function firstIndexOutside(dtype: 'int32' | 'int64', data: Int32Array | BigInt64Array, limit: number): number {
+  if (dtype === 'int32') {
+    const a = data as Int32Array;
+    for (let i = 0; i < a.length; i++) if (a[i] >>> 0 >= limit) return i;
+    return -1;
+  }
+  const w = new Uint32Array(data.buffer, data.byteOffset, data.length * 2);
+  for (let i = 0; i < data.length; i++) {
     if (w[2 * i + 1] !== 0 || w[2 * i] >= limit) return i;
   }
   return -1;
@@ -332,17 +333,8 @@ export function checkSoftTargets(place: BatchPlace, dtype: NpyDType, data: NpyTy
 
 /** Multi-class targets: class indices in [0, classes). */
 export function checkClassIndices(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray, classes: number): void {
-  let bad = -1;
-  if (dtype === 'int64') bad = firstInt64Outside(data as BigInt64Array, classes);
-  else if (dtype === 'int32') {
-    const a = data as Int32Array;
-    for (let i = 0; i < a.length; i++) {
-      if (a[i] >>> 0 >= classes) {
-        bad = i;
-        break;
-      }
-    }
-  } else throw new TypeError(`class indices of dtype ${dtype} are not checked here`);
+  if (dtype !== 'int64' && dtype !== 'int32') throw new TypeError(`class indices of dtype ${dtype} are not checked here`);
+  const bad = firstIndexOutside(dtype, data as Int32Array | BigInt64Array, classes);
   if (bad >= 0) fail(place, dtype, data, bad, `class indices must be in [0, ${classes})`);
 }
 
