@@ -195,10 +195,11 @@ function labelWeightSums(w: BatchArray, labels: number, stride: number): Float64
  * For a model built here, the same failure is our bug and propagates as it is.
  */
 export async function asFileError<T>(file: string | undefined, what: string, step: () => T | Promise<T>): Promise<T> {
+  if (file === undefined) return step();
   try {
     return await step();
   } catch (e) {
-    if (file === undefined || e instanceof UsageError) throw e;
+    if (e instanceof UsageError) throw e;
     const message = String((e as Error)?.message ?? e);
     // onnxruntime's messages carry its source path and status codes before the reason.
     const reason = message.split('\n')[0].replace(/^.*\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /, '').slice(0, 300);
@@ -349,8 +350,7 @@ export class BatchRunner {
       let data = t.data;
       if (t.dtype !== inputs.target.dtype) {
         data = this.converted('target', inputs.target.dtype, t.data.length);
-        if (soft && isFloatType(t.dtype) && isFloatType(inputs.target.dtype)) convertFloats(t.dtype, t.data, inputs.target.dtype, data);
-        else convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
+        convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
       }
       return { dtype: inputs.target.dtype, dims: collapseDims(targetDims, inputs.target.rank), data } as HostTensor;
     };

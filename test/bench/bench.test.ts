@@ -61,7 +61,7 @@ describe('npm run bench', () => {
     const readme = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
     expect(readme).toContain(kept);
     expect(readme).not.toContain('old table');
-    expect(readme).toMatch(/## Small batches in process, this run\n[\s\S]*\| 1,000 \| [\d.]+ \| [\d.]+ \| [\d.]+× \| (yes|no) \|\n\| 10,000 \|[\s\S]*\| 100,000 \|/);
+    expect(readme).toMatch(/## Small batches in process, this run\n[\s\S]*\| 1,000 \| [\d.]+ \| [\d.]+ \| [\d.]+× \| [\d.]+× \| (yes|no) \|\n\| 10,000 \|[\s\S]*\| 100,000 \|/);
     expect(readme).not.toContain('## A/B of file eval');
     expect(readme).toMatch(/## Against the alternatives[\s\S]*\| focal-onnx eval, logits, eps 0 \| [\d.]+ \/ [\d.]+ \|/);
     const why = 'peers not run: scripts/setup-python.sh could not make the venv (exit 1)';

@@ -31,11 +31,11 @@ describe('npm run bench:small', () => {
     expect(r.stderr).toMatch(/wrote .*small\.json\n$/);
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toBe('| elements a batch | createEvaluator().add, µs | bare session.run, µs | add / run (median of rounds) | within 1.3× |');
+    expect(lines[0]).toBe('| elements a batch | createEvaluator().add, µs | bare session.run, µs | add / run (median of rounds) | the same in CPU time | within 1.3× |');
     expect(lines.slice(2).map((l) => l.split('|')[1].trim())).toEqual(['1,000', '4,096']);
     const saved = JSON.parse(fs.readFileSync(json, 'utf8')) as {
       meta: { threads: number };
-      rows: { size: number; addMicros: number; runMicros: number; ratio: number; rounds: number; addRounds: number[]; runRounds: number[]; calls: number; loss: number }[];
+      rows: { size: number; addMicros: number; runMicros: number; ratio: number; cpuRatio: number; rounds: number; addRounds: number[]; runRounds: number[]; calls: number; loss: number }[];
     };
     expect(saved.meta.threads).toBe(1);
     expect(saved.rows.map((x) => x.size)).toEqual([1000, 4096]);
@@ -44,6 +44,7 @@ describe('npm run bench:small', () => {
       expect(x.addRounds).toHaveLength(3);
       expect(x.runRounds).toHaveLength(3);
       expect(x.calls).toBeGreaterThanOrEqual(1);
+      expect(Number.isFinite(x.cpuRatio) && x.cpuRatio > 0).toBe(true);
       // The medians are of the rounds' figures; the loss is the seed's binary focal loss, a mean (about 0.36 on this data).
       expect(x.addMicros).toBe([...x.addRounds].sort((a, b) => a - b)[1]);
       expect(x.runMicros).toBe([...x.runRounds].sort((a, b) => a - b)[1]);

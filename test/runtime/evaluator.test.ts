@@ -14,7 +14,7 @@ import { f32ToF16Bits } from '../../src/io/float16';
 import { writeNpy } from '../../src/io/npy';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { decodeModelProto, serializeModel } from '../../src/onnx';
-import { pairFine } from '../../src/runtime/checks';
+import { checkBinaryTargets, checkPredictions, pairFine } from '../../src/runtime/checks';
 import { CudaUnavailableError } from '../../src/runtime/session';
 import * as session from '../../src/runtime/session';
 import { EvalCore, EvaluatorBatch, EvaluatorResult, SMALL_BATCH_ELEMENTS, createEvaluator } from '../../src/runtime/evaluator';
@@ -292,6 +292,38 @@ describe('one session, and one mechanism for memory and files', () => {
     for (const bad of [1.0000001, -1e-40, NaN, Infinity, -Infinity]) expect([bad, ok([0.5, bad], [0, 1])]).toEqual([bad, false]);
     for (const bad of [0.5, -1, 2, Infinity, NaN, 1e-30]) expect([bad, ok([0.5, 0.5], [0, bad])]).toEqual([bad, false]);
     expect(ok([0.5, 1 + 1e-12], [0, 1], Float64Array)).toBe(false);
+    // Lengths in JS (below 2,048 pairs) and in WebAssembly around its lanes (4 float32, 2 float64;
+    // the rest padded), a bad value at the ends and in the middle, in arrays that are views at an
+    // offset: the same answer as the separate checks.
+    const fine = (p: Float32Array | Float64Array, t: Float32Array | Float64Array): boolean => {
+      const place = { file: 'b', start: 0, shape: [p.length] };
+      try {
+        checkPredictions(place, p instanceof Float32Array ? 'float32' : 'float64', p, true);
+        checkBinaryTargets(place, t instanceof Float32Array ? 'float32' : 'float64', t, 'binary');
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const F of [Float32Array, Float64Array]) {
+      const type = F === Float32Array ? 'float32' : 'float64';
+      for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 2048, 2049, 2050, 2051, 2052, 2053, 2054, 2055]) {
+        for (const k of new Set([0, 1, 2, 3, n >> 1, n - 4, n - 3, n - 2, n - 1].filter((x) => x >= 0))) {
+          for (const [bad, inPred] of [[NaN, true], [1.5, true], [-1e-30, true], [-0, true], [NaN, false], [0.5, false], [-0, false], [Infinity, false]] as const) {
+            const p = new F(n + 3).fill(0.25).subarray(1, n + 1);
+            const t = new F(n + 1).fill(1).subarray(1);
+            (inPred ? p : t)[k] = bad;
+            expect([n, k, bad, inPred, pairFine(type, p, type, t)]).toEqual([n, k, bad, inPred, fine(p, t)]);
+          }
+        }
+      }
+    }
+    // Larger than the module's first page of memory (it grows): a bad last element still shows.
+    const p = new Float64Array(40_000).fill(0.5);
+    const t = new Float64Array(40_000);
+    expect(pairFine('float64', p, 'float64', t)).toBe(true);
+    p[39_999] = 2;
+    expect(pairFine('float64', p, 'float64', t)).toBe(false);
     // Other types, or types that differ, are left to the separate checks.
     expect(pairFine('float16', new Uint16Array(2), 'float16', new Uint16Array(2))).toBe(false);
     expect(pairFine('float32', new Float32Array(2), 'uint8', new Uint8Array(2))).toBe(false);
