@@ -57,7 +57,7 @@ export interface AbResult {
 
 export function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s.trim());
-  if (!m) throw new Error(`bad size '${s}' (e.g. 32M, 1048576)`);
+  if (!m) throw new Error(`bad size '${s}' (e.g. 1M, 32M, 65536)`);
   const unit = m[2].toLowerCase() === 'm' ? 1 << 20 : m[2].toLowerCase() === 'k' ? 1 << 10 : 1;
   return Math.round(Number(m[1]) * unit);
 }
@@ -147,13 +147,7 @@ export async function abEval(o: AbOptions): Promise<AbResult> {
   }
   const modes = Object.fromEntries(MODES.map((m) => [m, { base: stats(times[m].base), this: stats(times[m].this), ratio: median(ratios[m]) }])) as AbResult['modes'];
   return {
-    meta: {
-      date: new Date().toISOString(),
-      cpu: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
-      node: process.version,
-      load: { before: loadBefore, after: os.loadavg() },
-      data: 'binary float32 probabilities uniform in [0, 1), float32 0/1 targets (30% ones): npm run bench\'s files',
-    },
+    meta: abMeta(loadBefore, elements),
     base: sides[0],
     this: sides[1],
     elements,
@@ -176,23 +170,44 @@ export function abTable(r: AbResult): string {
   ].join('\n');
 }
 
-const FLAGS = {
-  base: { type: 'string', description: 'the other checkout (its dist built): what this one is compared with' },
-  elements: { type: 'string', placeholder: '32M', description: 'elements of the binary files (default 32M)' },
-  rounds: { type: 'number', integer: true, min: 1, description: 'interleaved rounds (default 15), after one warm-up round' },
-  data: { type: 'string', description: "where the data files go (default npm run bench's)" },
-  json: { type: 'string', description: 'where the JSON goes (default bench/ab.json)' },
-} as const;
+/** What an A/B ran on: the date, CPU, node, the load average before and after, the data. */
+export function abMeta(loadBefore: number[], elements: number): Record<string, unknown> {
+  return {
+    date: new Date().toISOString(),
+    cpu: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
+    node: process.version,
+    load: { before: loadBefore, after: os.loadavg() },
+    data: `binary float32 probabilities uniform in [0, 1), float32 0/1 targets (30% ones): npm run bench's files (${fmtSize(elements)})`,
+  };
+}
 
-async function main(argv: readonly string[]): Promise<void> {
-  const f = scriptFlags('ab', FLAGS, argv);
+/** What an A/B script (this one, diagnostics-ab.ts) runs: its options from the shared flags, its text. */
+export interface AbScript<R> {
+  /** --base's help; `required`: the script needs it. */
+  readonly base: { help: string; required: boolean };
+  /** Interleaved rounds by default. */
+  readonly rounds: number;
+  readonly run: (o: { base?: string; elements?: number; rounds?: number; data?: string; progress: (w: string) => void }) => Promise<R>;
+  /** The lines printed above the table, and the table. */
+  readonly text: (r: R) => string;
+}
+
+/** The command line the A/B scripts share: --base (checked), --elements, --rounds, --data, --json; runs, prints, writes the JSON (default bench/SCRIPT.json). */
+export async function abMain<R>(script: string, how: AbScript<R>, argv: readonly string[]): Promise<void> {
+  const f = scriptFlags(script, {
+    base: { type: 'string', description: how.base.help },
+    elements: { type: 'string', placeholder: '32M', description: 'elements of the binary files (default 32M)' },
+    rounds: { type: 'number', integer: true, min: 1, description: `interleaved rounds (default ${how.rounds}), after one warm-up round` },
+    data: { type: 'string', description: "where the data files go (default npm run bench's)" },
+    json: { type: 'string', description: `where the JSON goes (default bench/${script}.json)` },
+  } as const, argv);
   const fail = (message: string): never => {
-    process.stderr.write(`ab: ${message}\n`);
+    process.stderr.write(`${script}: ${message}\n`);
     process.exit(2);
   };
-  if (f.base === undefined) fail('--base is required: the checkout to compare with (its dist built)');
-  const base = path.resolve(f.base as string);
-  const bad = checkBase(base);
+  if (how.base.required && f.base === undefined) fail('--base is required: the checkout to compare with (its dist built)');
+  const base = f.base === undefined ? undefined : path.resolve(f.base);
+  const bad = base && checkBase(base);
   if (bad) fail(bad);
   let elements: number | undefined;
   if (f.elements !== undefined) {
@@ -202,16 +217,21 @@ async function main(argv: readonly string[]): Promise<void> {
       fail(`--elements: ${(e as Error).message}`);
     }
   }
-  const r = await abEval({ base, elements, rounds: f.rounds, data: f.data === undefined ? undefined : path.resolve(f.data), progress: (w) => process.stderr.write(`\r  ${w}`.padEnd(78)) });
+  const r = await how.run({ base, elements, rounds: f.rounds, data: f.data === undefined ? undefined : path.resolve(f.data), progress: (w) => process.stderr.write(`\r  ${w}`.padEnd(78)) });
   process.stderr.write('\n');
-  process.stdout.write(`base ${r.base.dir} (${r.base.commit ?? 'not a git checkout'}), this ${r.this.dir} (${r.this.commit ?? 'not a git checkout'}); ${r.rounds} rounds; loss ${r.loss}\n\n${abTable(r)}\n`);
-  const file = path.resolve(f.json ?? path.join(ROOT, 'bench', 'ab.json'));
+  process.stdout.write(`${how.text(r)}\n`);
+  const file = path.resolve(f.json ?? path.join(ROOT, 'bench', `${script}.json`));
   fs.writeFileSync(file, `${JSON.stringify(r, null, 1)}\n`);
   process.stderr.write(`wrote ${path.relative(process.cwd(), file)}\n`);
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).catch((e: unknown) => {
+  abMain<AbResult>('ab', {
+    base: { help: 'the other checkout (its dist built): what this one is compared with', required: true },
+    rounds: 15,
+    run: (o) => abEval({ ...o, base: o.base as string }),
+    text: (r) => `base ${r.base.dir} (${r.base.commit ?? 'not a git checkout'}), this ${r.this.dir} (${r.this.commit ?? 'not a git checkout'}); ${r.rounds} rounds; loss ${r.loss}\n\n${abTable(r)}`,
+  }, process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`ab: ${(e as Error).stack ?? String(e)}\n`);
     process.exitCode = 1;
   });

@@ -77,7 +77,7 @@ import { softRows } from './bench-soft';
 import { diagnosticsRows } from './bench-diagnostics';
 import { BenchOptions, DataFiles, LABELS, ROOT, Row, RowKey, RowSource, SourceContext, Task, dataFor, fmtSize, lastJson, readFirstBatch, run } from './bench-rows';
 import { EVAL_GRAPH_FETCHES, evalGraphBytes } from './eval-graph';
-import { AbResult, abTable, checkBase } from './ab';
+import { AbResult, abTable, checkBase, parseSize } from './ab';
 import { SMALL_BATCH_GOAL, SmallBatchRow, smallBatchTable } from './small-batch';
 
 const ALPHA = 0.25;
@@ -111,13 +111,6 @@ interface Options extends BenchOptions {
   small: boolean;
   abBase?: string;
   out: string;
-}
-
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s.trim());
-  if (!m) throw new Error(`bad size '${s}' (e.g. 1M, 16M, 65536)`);
-  const unit = m[2].toLowerCase() === 'm' ? 1 << 20 : m[2].toLowerCase() === 'k' ? 1 << 10 : 1;
-  return Math.round(Number(m[1]) * unit);
 }
 
 const FLAGS = {

@@ -15,11 +15,9 @@
  *
  *     npm run bench:diagnostics -- [--base DIR] [--elements 32M] [--rounds 7] [--json bench/diagnostics-ab.json]
  */
-import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { MODES, Mode, Side, Stats, checkBase, commitOf, parseSize } from './ab';
-import { scriptFlags } from './args';
+import { MODES, Mode, Side, Stats, abMain, abMeta, commitOf } from './ab';
 import { ROOT, dataFor, fmtSize, lastJson, run } from './bench-rows';
 import { median } from './small-batch';
 
@@ -103,13 +101,7 @@ export async function abDiagnostics(o: { base?: string; elements?: number; round
     MODES.map((m) => [m, Object.fromEntries(variants.map((v) => { const t = times[m][key(v)]; return [key(v), { median: median(t), min: Math.min(...t), max: Math.max(...t), runs: t, ratio: median(ratios[m][key(v)]) }]; }))]),
   ) as DiagnosticsAb['modes'];
   return {
-    meta: {
-      date: new Date().toISOString(),
-      cpu: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
-      node: process.version,
-      load: { before: loadBefore, after: os.loadavg() },
-      data: `binary float32 probabilities, float32 0/1 targets: npm run bench's files (${fmtSize(elements)})`,
-    },
+    meta: abMeta(loadBefore, elements),
     sides,
     elements,
     rounds,
@@ -127,42 +119,13 @@ export function diagnosticsTable(r: DiagnosticsAb): string {
   return rows.join('\n');
 }
 
-const FLAGS = {
-  base: { type: 'string', description: 'another checkout (its dist built) whose eval and eval --diagnostics run in the same rounds' },
-  elements: { type: 'string', placeholder: '32M', description: 'elements of the binary files (default 32M)' },
-  rounds: { type: 'number', integer: true, min: 1, description: 'interleaved rounds (default 7), after one warm-up round' },
-  data: { type: 'string', description: "where the data files go (default npm run bench's)" },
-  json: { type: 'string', description: 'where the JSON goes (default bench/diagnostics-ab.json)' },
-} as const;
-
-async function main(argv: readonly string[]): Promise<void> {
-  const f = scriptFlags('diagnostics-ab', FLAGS, argv);
-  const fail = (message: string): never => {
-    process.stderr.write(`diagnostics-ab: ${message}\n`);
-    process.exit(2);
-  };
-  const base = f.base === undefined ? undefined : path.resolve(f.base);
-  const bad = base && checkBase(base);
-  if (bad) fail(bad);
-  let elements: number | undefined;
-  if (f.elements !== undefined) {
-    try {
-      elements = parseSize(f.elements);
-    } catch (e) {
-      fail(`--elements: ${(e as Error).message}`);
-    }
-  }
-  const r = await abDiagnostics({ base, elements, rounds: f.rounds, data: f.data === undefined ? undefined : path.resolve(f.data), progress: (w) => process.stderr.write(`\r  ${w}`.padEnd(78)) });
-  process.stderr.write('\n');
-  const sides = r.sides.map((s) => `${s.name} ${s.dir} (${s.commit ?? 'not a git checkout'})`).join(', ');
-  process.stdout.write(`${sides}; ${r.rounds} rounds; loss ${r.loss}; load ${r.meta.load ? JSON.stringify(r.meta.load) : ''}\n\n${diagnosticsTable(r)}\n`);
-  const file = path.resolve(f.json ?? path.join(ROOT, 'bench', 'diagnostics-ab.json'));
-  fs.writeFileSync(file, `${JSON.stringify(r, null, 1)}\n`);
-  process.stderr.write(`wrote ${path.relative(process.cwd(), file)}\n`);
-}
-
 if (require.main === module) {
-  main(process.argv.slice(2)).catch((e: unknown) => {
+  abMain<DiagnosticsAb>('diagnostics-ab', {
+    base: { help: 'another checkout (its dist built) whose eval and eval --diagnostics run in the same rounds', required: false },
+    rounds: 7,
+    run: abDiagnostics,
+    text: (r) => `${r.sides.map((s) => `${s.name} ${s.dir} (${s.commit ?? 'not a git checkout'})`).join(', ')}; ${r.rounds} rounds; loss ${r.loss}; load ${r.meta.load ? JSON.stringify(r.meta.load) : ''}\n\n${diagnosticsTable(r)}`,
+  }, process.argv.slice(2)).catch((e: unknown) => {
     process.stderr.write(`diagnostics-ab: ${(e as Error).stack ?? String(e)}\n`);
     process.exitCode = 1;
   });
