@@ -250,10 +250,8 @@ class SharedBins {
    * `inner` elements of one label each, the labels cycling run by run (labelRuns).
    */
   add(losses: readonly Float32Array[], targetBits: Int32Array | undefined, flags: Uint8Array, count: number, L: number, inner: number, sums: Float64Array, positives: Float64Array, counts: Float64Array): void {
-    const key = losses[this.key];
-    const kb = new Uint32Array(key.buffer, key.byteOffset, count);
-    if (inner === 1) this.addRange(losses, kb, targetBits, flags, 0, count, L, 0, sums, positives, counts);
-    else for (let from = 0, c = 0; from < count; from += inner, c = c + 1 === L ? 0 : c + 1) this.addRange(losses, kb, targetBits, flags, from, from + inner, 1, c, sums, positives, counts);
+    if (inner === 1) this.addRange(losses, targetBits, flags, 0, count, L, 0, sums, positives, counts);
+    else for (let from = 0, c = 0; from < count; from += inner, c = c + 1 === L ? 0 : c + 1) this.addRange(losses, targetBits, flags, from, from + inner, 1, c, sums, positives, counts);
   }
 
   /**
@@ -261,13 +259,14 @@ class SharedBins {
    * or (L = 1) every one of label `at`. Two loops, one a source of the positives: the common case
    * has no branch on the flags (measured: ~10–15 % of the pass).
    */
-  private addRange(losses: readonly Float32Array[], kb: Uint32Array, targetBits: Int32Array | undefined, flags: Uint8Array, from: number, to: number, L: number, at: number, sums: Float64Array, positives: Float64Array, counts: Float64Array): void {
+  private addRange(losses: readonly Float32Array[], targetBits: Int32Array | undefined, flags: Uint8Array, from: number, to: number, L: number, at: number, sums: Float64Array, positives: Float64Array, counts: Float64Array): void {
     const bins = this.counts;
     const keySums = this.keySums;
     const shift = this.shift;
     const half = this.half;
     const key = losses[this.key];
     const own = losses[0];
+    const kb = new Uint32Array(key.buffer, key.byteOffset, to);
     let pos = 0;
     let neg = 0;
     let npos = 0;
@@ -293,9 +292,13 @@ class SharedBins {
       if (L === 1) counts[at] += to - from;
       else for (let l = 0; l < L; l++) counts[l] += (to - from) / L;
     } else {
+      let skipped = 0;
       for (let i = from, l = 0; i < to; i++, l = l + 1 === L ? 0 : l + 1) {
         const p = flags[i];
-        if (p === 2) continue;
+        if (p === 2) {
+          skipped++;
+          continue;
+        }
         const u = kb[i];
         const b = (u >>> 31 ? 0 : u >>> shift) + p * half;
         const c = bins[b];
@@ -306,12 +309,13 @@ class SharedBins {
         pos += p * v;
         neg += v - p * v;
         npos += p;
-        counts[at + l]++;
         if (L > 1) {
           sums[l] += v;
           positives[l] += p;
+          counts[l]++;
         }
       }
+      if (L === 1) counts[at] += to - from - skipped;
     }
     this.split[0] += neg;
     this.split[1] += pos;
