@@ -2,8 +2,10 @@
  * Diagnostics of where the loss comes from (issue 21), gathered in the evaluator's one streamed
  * pass with state that does not grow with the data:
  *
- * - per class (a label's column for multi-label, the row's target class for multi-class): the sum
- *   of the per-element losses as computed (before any normalization), their count, the positives;
+ * - per class (a label's column for multi-label, the row's target class for multi-class; on axis 1
+ *   for channel-first data, [B, C, H, W], whose losses come in runs of H·W of one label): the sum
+ *   of the per-element losses as computed (before any normalization or perImage's division),
+ *   their count, the positives;
  * - positives against negatives (0/1 targets; soft ones split at t ≥ 0.5): sums and counts;
  * - the loss CDF of Lin et al. (2017), Figure 4: x the fraction of the elements taken in
  *   increasing order of their loss, y the fraction of their total loss they carry. Not by sorting:
@@ -21,9 +23,10 @@
  *   one a loss, ~10 ns an element on this project's 2-core machine); else each loss has its own
  *   16384 bins (a pass each, 5–10 ns an element);
  * - the γ / α sweep: the loss at other γ (and α) with the user's other options, each built into the
- *   same model as the evaluated loss (the same graph formula, sharing its inputs) and summed as it
- *   is (blocks in the loss type, float64 across them and across batches): each value is what `eval`
- *   with that γ / α gives; and at each swept γ, the negatives' CDF (Figure 4, right).
+ *   same model as the evaluated loss (the same graph formula, sharing its inputs; channel-first on
+ *   the same [N, C, S]; perImage with its own image-scaled losses) and summed as it is (blocks in
+ *   the loss type, float64 across them and across batches): each value is what `eval` with that
+ *   γ / α gives; and at each swept γ, the negatives' CDF (Figure 4, right).
  */
 import { UsageError } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
