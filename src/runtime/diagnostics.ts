@@ -250,7 +250,7 @@ class SharedBins {
    * float32 targets' bits (`t ≥ 0.5`, the targets checked to be in [0, 1]) or from `flags` (1, 0,
    * 2 for ignored). Per label its sum, positives and count go to `sums`, `positives`, `counts`:
    * labels last, L of them cycling element by element; channel-first (`inner` > 1), runs of
-   * `inner` elements of one label each, the labels cycling run by run (labelRuns).
+   * `inner` elements of one label each, the labels cycling run by run.
    */
   add(losses: readonly Float32Array[], targetBits: Int32Array | undefined, flags: Uint8Array, count: number, L: number, inner: number, sums: Float64Array, positives: Float64Array, counts: Float64Array): void {
     if (inner === 1) this.addRange(losses, targetBits, flags, 0, count, L, 0, sums, positives, counts);
@@ -258,9 +258,9 @@ class SharedBins {
   }
 
   /**
-   * Elements `from` to `to` (see `add`; `kb`: the key loss's bits): L labels cycling from label 0,
-   * or (L = 1) every one of label `at`. Two loops, one a source of the positives: the common case
-   * has no branch on the flags (measured: ~10–15 % of the pass).
+   * Elements `from` to `to` (see `add`): L labels cycling from label 0, or (L = 1) every one of
+   * label `at`. Two loops, one a source of the positives: the common case has no branch on the
+   * flags (measured: ~10–15 % of the pass).
    */
   private addRange(losses: readonly Float32Array[], targetBits: Int32Array | undefined, flags: Uint8Array, from: number, to: number, L: number, at: number, sums: Float64Array, positives: Float64Array, counts: Float64Array): void {
     const bins = this.counts;
