@@ -2,8 +2,10 @@
  * Diagnostics of where the loss comes from (issue 21), gathered in the evaluator's one streamed
  * pass with state that does not grow with the data:
  *
- * - per class (a label's column for multi-label, the row's target class for multi-class): the sum
- *   of the per-element losses as computed (before any normalization), their count, the positives;
+ * - per class (a label's column for multi-label, the row's target class for multi-class; on axis 1
+ *   for channel-first data, [B, C, H, W], whose losses come in runs of H·W of one label): the sum
+ *   of the per-element losses as computed (before any normalization or perImage's division),
+ *   their count, the positives;
  * - positives against negatives (0/1 targets; soft ones split at t ≥ 0.5): sums and counts;
  * - the loss CDF of Lin et al. (2017), Figure 4: x the fraction of the elements taken in
  *   increasing order of their loss, y the fraction of their total loss they carry. Not by sorting:
@@ -21,14 +23,16 @@
  *   one a loss, ~10 ns an element on this project's 2-core machine); else each loss has its own
  *   16384 bins (a pass each, 5–10 ns an element);
  * - the γ / α sweep: the loss at other γ (and α) with the user's other options, each built into the
- *   same model as the evaluated loss (the same graph formula, sharing its inputs) and summed as it
- *   is (blocks in the loss type, float64 across them and across batches): each value is what `eval`
- *   with that γ / α gives; and at each swept γ, the negatives' CDF (Figure 4, right).
+ *   same model as the evaluated loss (the same graph formula, sharing its inputs; channel-first on
+ *   the same [N, C, S]; perImage with its own image-scaled losses) and summed as it is (blocks in
+ *   the loss type, float64 across them and across batches): each value is what `eval` with that
+ *   γ / α gives; and at each swept γ, the negatives' CDF (Figure 4, right).
  */
 import { UsageError } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import type { NpyTypedArray } from '../io/npy';
 import type { FocalOptions } from '../losses';
+import { labelAxisIn, product } from './rules';
 
 /** The default γ sweep: Lin et al.'s Table 1a. */
 export const DEFAULT_SWEEP_GAMMA: readonly number[] = [0, 0.5, 1, 2, 5];
@@ -244,23 +248,33 @@ class SharedBins {
   /**
    * Adds a batch: `losses` as `gammas` (float32), and per element whether it is positive — from
    * float32 targets' bits (`t ≥ 0.5`, the targets checked to be in [0, 1]) or from `flags` (1, 0,
-   * 2 for ignored). Per label (L of them, cycling) its sum, positives and count go to `sums`,
-   * `positives`, `counts`. Two loops, one a source of the positives: the common case has no
-   * branch on the flags (measured: ~10–15 % of the pass).
+   * 2 for ignored). Per label its sum, positives and count go to `sums`, `positives`, `counts`:
+   * labels last, L of them cycling element by element; channel-first (`inner` > 1), runs of
+   * `inner` elements of one label each, the labels cycling run by run.
    */
-  add(losses: readonly Float32Array[], targetBits: Int32Array | undefined, flags: Uint8Array, count: number, L: number, sums: Float64Array, positives: Float64Array, counts: Float64Array): void {
+  add(losses: readonly Float32Array[], targetBits: Int32Array | undefined, flags: Uint8Array, count: number, L: number, inner: number, sums: Float64Array, positives: Float64Array, counts: Float64Array): void {
+    if (inner === 1) this.addRange(losses, targetBits, flags, 0, count, L, 0, sums, positives, counts);
+    else for (let from = 0, c = 0; from < count; from += inner, c = c + 1 === L ? 0 : c + 1) this.addRange(losses, targetBits, flags, from, from + inner, 1, c, sums, positives, counts);
+  }
+
+  /**
+   * Elements `from` to `to` (see `add`): L labels cycling from label 0, or (L = 1) every one of
+   * label `at`. Two loops, one a source of the positives: the common case has no branch on the
+   * flags (measured: ~10–15 % of the pass).
+   */
+  private addRange(losses: readonly Float32Array[], targetBits: Int32Array | undefined, flags: Uint8Array, from: number, to: number, L: number, at: number, sums: Float64Array, positives: Float64Array, counts: Float64Array): void {
     const bins = this.counts;
     const keySums = this.keySums;
     const shift = this.shift;
     const half = this.half;
     const key = losses[this.key];
     const own = losses[0];
-    const kb = new Uint32Array(key.buffer, key.byteOffset, count);
+    const kb = new Uint32Array(key.buffer, key.byteOffset, to);
     let pos = 0;
     let neg = 0;
     let npos = 0;
     if (targetBits) {
-      for (let i = 0, l = 0; i < count; i++) {
+      for (let i = from, l = 0; i < to; i++) {
         const p = (0x3effffff - targetBits[i]) >>> 31;
         const u = kb[i];
         const b = (u >>> 31 ? 0 : u >>> shift) + p * half;
@@ -278,12 +292,16 @@ class SharedBins {
           if (++l === L) l = 0;
         }
       }
-      if (L === 1) counts[0] += count;
-      else for (let l = 0; l < L; l++) counts[l] += count / L;
+      if (L === 1) counts[at] += to - from;
+      else for (let l = 0; l < L; l++) counts[l] += (to - from) / L;
     } else {
-      for (let i = 0, l = 0; i < count; i++, l = l + 1 === L ? 0 : l + 1) {
+      let skipped = 0;
+      for (let i = from, l = 0; i < to; i++, l = l + 1 === L ? 0 : l + 1) {
         const p = flags[i];
-        if (p === 2) continue;
+        if (p === 2) {
+          skipped++;
+          continue;
+        }
         const u = kb[i];
         const b = (u >>> 31 ? 0 : u >>> shift) + p * half;
         const c = bins[b];
@@ -294,18 +312,19 @@ class SharedBins {
         pos += p * v;
         neg += v - p * v;
         npos += p;
-        counts[l]++;
         if (L > 1) {
           sums[l] += v;
           positives[l] += p;
+          counts[l]++;
         }
       }
+      if (L === 1) counts[at] += to - from - skipped;
     }
     this.split[0] += neg;
     this.split[1] += pos;
     if (L === 1) {
-      sums[0] += neg + pos;
-      positives[0] += npos;
+      sums[at] += neg + pos;
+      positives[at] += npos;
     }
   }
 
@@ -425,8 +444,13 @@ export class DiagnosticsAccumulator {
     return f;
   }
 
-  /** Per element (split) whether its target is positive; else per row its class. */
-  private targets(b: BatchDiagnostics, count: number, rowLength: number): void {
+  /**
+   * Per element (split) whether its target is positive; else per row its class. The targets in
+   * the losses' layout: `rowLength` labels / classes, `inner` elements after the label axis (1:
+   * labels last; channel-first [X, C, S], S) — class indices one per row [X, S], dense and soft
+   * targets like the predictions.
+   */
+  private targets(b: BatchDiagnostics, count: number, rowLength: number, inner: number): void {
     const o = this.o;
     const t = b.target;
     const ignore = o.ignoreIndex;
@@ -436,10 +460,21 @@ export class DiagnosticsAccumulator {
       if (o.targetFormat === 'index') {
         // One class index per row of L labels: that label is the positive one.
         const rows = count / rowLength;
-        for (let r = 0; r < rows; r++) {
-          const c = Number(t.data[r]);
-          const skip = ignore !== null && c === ignore;
-          for (let l = 0; l < rowLength; l++) f[r * rowLength + l] = skip ? 2 : l === c ? 1 : 0;
+        if (inner === 1) {
+          for (let r = 0; r < rows; r++) {
+            const c = Number(t.data[r]);
+            const skip = ignore !== null && c === ignore;
+            for (let l = 0; l < rowLength; l++) f[r * rowLength + l] = skip ? 2 : l === c ? 1 : 0;
+          }
+          return;
+        }
+        // Channel-first: label l of row (x, s) is element (x·L + l)·S + s.
+        for (let x = 0; x < rows / inner; x++) {
+          for (let s = 0; s < inner; s++) {
+            const c = Number(t.data[x * inner + s]);
+            const skip = ignore !== null && c === ignore;
+            for (let l = 0; l < rowLength; l++) f[(x * rowLength + l) * inner + s] = skip ? 2 : l === c ? 1 : 0;
+          }
         }
         return;
       }
@@ -466,12 +501,15 @@ export class DiagnosticsAccumulator {
     if (this.classes.length < count) this.classes = new Int32Array(count);
     const c = this.classes;
     if (o.targets === 'soft') {
-      // A row of class probabilities: its class is the most probable one.
+      // A row of class probabilities: its class is the most probable one. Row r = (x, s) holds
+      // class k at (x·C + k)·S + s (labels last: S = 1, r·C + k).
       const d = t.data as Float32Array | Float64Array | Uint16Array;
       const v = t.dtype === 'float16' ? (i: number) => f16BitsToF32(d[i]) : (i: number) => d[i];
       for (let r = 0; r < count; r++) {
+        const s = r % inner;
+        const at = (r - s) * rowLength + s;
         let best = 0;
-        for (let k = 1; k < rowLength; k++) if (v(r * rowLength + k) > v(r * rowLength + best)) best = k;
+        for (let k = 1; k < rowLength; k++) if (v(at + k * inner) > v(at + best * inner)) best = k;
         c[r] = best;
       }
     } else {
@@ -482,10 +520,17 @@ export class DiagnosticsAccumulator {
     }
   }
 
-  /** Adds one batch. */
+  /**
+   * Adds one batch. Its losses and targets come in the predictions' layout (`dims`, C order):
+   * labels last, an element's label cycles with it; channel-first ([B, C, H, W], the labels on an
+   * axis before the last), each label's losses come in runs of the axes after it (H·W), one label
+   * after the other — each run is added as one label's (`inner`, the run's length).
+   */
   add(b: BatchDiagnostics): void {
     const o = this.o;
-    const rowLength = o.task === 'binary' ? 1 : b.dims[b.dims.length - 1];
+    const axis = o.task === 'binary' ? undefined : labelAxisIn(o, b.dims.length);
+    const rowLength = axis === undefined ? 1 : b.dims[axis];
+    const inner = axis === undefined ? 1 : product(b.dims.slice(axis + 1));
     const count = b.losses.length;
     for (let i = 0; i < b.sweepSums.length; i++) this.sweepTotals[i] += b.sweepSums[i];
     if (b.sweepFocalSums) for (let i = 0; i < b.sweepFocalSums.length; i++) this.sweepFocalSums[i] += b.sweepFocalSums[i];
@@ -501,83 +546,28 @@ export class DiagnosticsAccumulator {
     // The common case — 0/1 (or soft) targets of a numeric array, no ignore value — in one loop
     // a batch, without the flags' pass.
     const t = b.target;
+    const L = o.task === 'binary' ? 1 : rowLength;
     if (this.shared) {
       // float32 losses (lossesComonotone); the positives from float32 targets' bits, else flagged.
       const bitsOk = o.targetFormat !== 'index' && o.ignoreIndex === null && t.dtype === 'float32';
-      if (!bitsOk) this.targets(b, count, rowLength);
-      const L = o.task === 'binary' ? 1 : rowLength;
+      if (!bitsOk) this.targets(b, count, rowLength, inner);
       this.grow(L);
       const td = t.data as Float32Array;
       const losses = [b.losses as Float32Array, ...(b.sweepLosses as Float32Array[])];
-      this.shared.add(losses, bitsOk ? new Int32Array(td.buffer, td.byteOffset, count) : undefined, this.flags, count, L, this.classSums, this.classPositives, this.classCounts);
+      this.shared.add(losses, bitsOk ? new Int32Array(td.buffer, td.byteOffset, count) : undefined, this.flags, count, L, inner, this.classSums, this.classPositives, this.classCounts);
       return;
     }
     const fast = this.split && o.targetFormat !== 'index' && o.ignoreIndex === null && t.dtype !== 'int64' && t.dtype !== 'float16';
-    if (!fast) this.targets(b, count, rowLength);
+    if (!fast) this.targets(b, count, rowLength, inner);
     const f = this.asF32(b.losses, b.lossType);
     const bits = new Uint32Array(f.buffer, f.byteOffset, f.length);
     const exact = b.lossType === 'float64' ? (b.losses as Float64Array) : f;
-    if (fast) {
-      const td = t.data as Float32Array;
-      const L = o.task === 'binary' ? 1 : rowLength;
+    if (this.split) {
       this.grow(L);
-      const hc = this.splitCounts;
-      const hs = this.splitSums;
-      if (L === 1) {
-        let positives = 0;
-        let sum = 0;
-        for (let i = 0; i < count; i++) {
-          const p = td[i] >= 0.5 ? 1 : 0;
-          const u = bits[i];
-          const bin = (u >>> 31 ? 0 : u >>> BIN_SHIFT) + p * BINS;
-          const v = exact[i];
-          hc[bin]++;
-          hs[bin] += v;
-          positives += p;
-          sum += v;
-        }
-        this.classSums[0] += sum;
-        this.classCounts[0] += count;
-        this.classPositives[0] += positives;
-      } else {
-        const sums = this.classSums;
-        const positives = this.classPositives;
-        for (let i = 0, l = 0; i < count; i++) {
-          const p = td[i] >= 0.5 ? 1 : 0;
-          const u = bits[i];
-          const bin = (u >>> 31 ? 0 : u >>> BIN_SHIFT) + p * BINS;
-          const v = exact[i];
-          hc[bin]++;
-          hs[bin] += v;
-          sums[l] += v;
-          positives[l] += p;
-          if (++l === L) l = 0;
-        }
-        for (let l = 0; l < L; l++) this.classCounts[l] += count / L;
-      }
-    } else if (this.split) {
-      const L = o.task === 'binary' ? 1 : rowLength;
-      this.grow(L);
-      const flags = this.flags;
-      const { pos, neg } = this;
-      const sums = this.classSums;
-      const counts = this.classCounts;
-      const positives = this.classPositives;
-      for (let i = 0, l = 0; i < count; i++) {
-        const fl = flags[i];
-        if (fl !== 2) {
-          const v = exact[i];
-          const u = bits[i];
-          const bin = u >>> 31 ? 0 : u >>> BIN_SHIFT;
-          const h = fl === 1 ? pos : neg;
-          h.counts[bin]++;
-          h.sums[bin] += v;
-          sums[l] += v;
-          counts[l]++;
-          positives[l] += fl;
-        }
-        if (++l === L) l = 0;
-      }
+      const td = fast ? (t.data as Float32Array) : undefined;
+      // Channel-first: runs of `inner` elements of one label each (SharedBins.add).
+      if (inner === 1) this.addRange(td, bits, exact, 0, count, L, 0);
+      else for (let from = 0, c = 0; from < count; from += inner, c = c + 1 === L ? 0 : c + 1) this.addRange(td, bits, exact, from, from + inner, 1, c);
     } else {
       const all = this.all;
       const multiclass = o.task === 'multiclass';
@@ -627,6 +617,69 @@ export class DiagnosticsAccumulator {
         h.counts[bin]++;
         h.sums[bin] += gx[i];
       }
+    }
+  }
+
+  /**
+   * The evaluated loss's elements `from` to `to` into the positives' and negatives' bins and the
+   * per-label sums: L labels cycling from label 0, or (L = 1) every one of label `at`. The
+   * positives from the targets `td` (`fast`: numbers, no ignore value), else from the flags.
+   */
+  private addRange(td: Float32Array | undefined, bits: Uint32Array, exact: Float32Array | Float64Array, from: number, to: number, L: number, at: number): void {
+    const sums = this.classSums;
+    const counts = this.classCounts;
+    const positives = this.classPositives;
+    if (td) {
+      const hc = this.splitCounts;
+      const hs = this.splitSums;
+      if (L === 1) {
+        let npos = 0;
+        let sum = 0;
+        for (let i = from; i < to; i++) {
+          const p = td[i] >= 0.5 ? 1 : 0;
+          const u = bits[i];
+          const bin = (u >>> 31 ? 0 : u >>> BIN_SHIFT) + p * BINS;
+          const v = exact[i];
+          hc[bin]++;
+          hs[bin] += v;
+          npos += p;
+          sum += v;
+        }
+        sums[at] += sum;
+        counts[at] += to - from;
+        positives[at] += npos;
+      } else {
+        for (let i = from, l = 0; i < to; i++) {
+          const p = td[i] >= 0.5 ? 1 : 0;
+          const u = bits[i];
+          const bin = (u >>> 31 ? 0 : u >>> BIN_SHIFT) + p * BINS;
+          const v = exact[i];
+          hc[bin]++;
+          hs[bin] += v;
+          sums[l] += v;
+          positives[l] += p;
+          if (++l === L) l = 0;
+        }
+        for (let l = 0; l < L; l++) counts[l] += (to - from) / L;
+      }
+      return;
+    }
+    const flags = this.flags;
+    const { pos, neg } = this;
+    for (let i = from, l = at; i < to; i++) {
+      const fl = flags[i];
+      if (fl !== 2) {
+        const v = exact[i];
+        const u = bits[i];
+        const bin = u >>> 31 ? 0 : u >>> BIN_SHIFT;
+        const h = fl === 1 ? pos : neg;
+        h.counts[bin]++;
+        h.sums[bin] += v;
+        sums[l] += v;
+        counts[l]++;
+        positives[l] += fl;
+      }
+      if (++l === L + at) l = at;
     }
   }
 

@@ -112,8 +112,9 @@ export interface EvalOutputsSpec {
   readonly checkTarget: boolean | 'soft';
   /**
    * Other losses on the same inputs (focal-onnx models of reduction none, built with the same
-   * input shapes: the diagnostics' γ / α sweep), merged into this model and summed as `loss` is:
-   * outputs `sweepOutputs(i)` (`loss`, `sum`, and `focalSum` where the model has `focal_sum`).
+   * input shapes: the diagnostics' γ / α sweep), merged into this model and summed as `loss` is
+   * (their own `sumOf` output, which each then has): outputs `sweepOutputs(i)` (`loss`, `sum`, and
+   * `focalSum` where the model has `focal_sum`).
    */
   readonly sweep?: readonly Uint8Array[];
   /** The per-element losses summed: `loss` (default), or an output shaped like it (perImage's `loss_image_scaled`). */
@@ -136,9 +137,10 @@ export function sweepOutputs(i: number): { loss: string; sum: string; focalSum: 
 /**
  * Merges the loss models `sweeps` into `g`: their nodes and initializers renamed
  * (`focal_sweep{i}_…`), their `pred` the graph's predictions `predName`, `target` and `weight` the
- * graph's own; their `loss` (and `focal_sum`) added as outputs. Returns the loss outputs' names.
+ * graph's own; their outputs (`loss`, `focal_sum`, `loss_image_scaled`) added as outputs. Returns
+ * the names of their outputs `summed` (`loss`, or perImage's `loss_image_scaled`).
  */
-function mergeSweeps(g: onnx.GraphProto, sweeps: readonly Uint8Array[], predName: string): string[] {
+function mergeSweeps(g: onnx.GraphProto, sweeps: readonly Uint8Array[], predName: string, summed: string): string[] {
   const shared = new Map<string, string>([['pred', predName], ['target', 'target'], ['weight', 'weight']]);
   // A node that computes what one already in the graph computes (the same operator, attributes
   // and inputs) is not added: its outputs are that node's. The swept losses then share every node
@@ -191,7 +193,7 @@ function mergeSweeps(g: onnx.GraphProto, sweeps: readonly Uint8Array[], predName
       o.name = rename(o.name ?? '');
       g.output.push(o);
     }
-    return rename('loss');
+    return rename(summed);
   });
 }
 
@@ -229,7 +231,7 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
   const inputs: onnx.IValueInfoProto[] = [];
   const inits: onnx.ITensorProto[] = [];
 
-  const sweeps = spec.sweep ? mergeSweeps(g, spec.sweep, spec.predName ?? 'pred') : [];
+  const sweeps = spec.sweep ? mergeSweeps(g, spec.sweep, spec.predName ?? 'pred', spec.sumOf ?? 'loss') : [];
   const labels = spec.sums === 'labels';
   const channels = labels && spec.labelAxis !== undefined;
   if (spec.sums) {
@@ -285,7 +287,7 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
   };
   if (spec.sums) {
     sumsOf(spec.sumOf ?? 'loss', P, EVAL_OUTPUTS.sum, labels ? EVAL_OUTPUTS.labelSums : undefined);
-    // A swept loss is summed exactly as the evaluated one is (diagnostics.ts).
+    // A swept loss is summed exactly as the evaluated one is (diagnostics.ts): its own `sumOf`.
     sweeps.forEach((loss, i) => sumsOf(loss, `${P}s${i}_`, sweepOutputs(i).sum, labels ? sweepOutputs(i).labelSums : undefined));
   }
   if (spec.checkPred) {

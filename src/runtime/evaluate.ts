@@ -190,7 +190,8 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
   // Channel-first (the labels on another axis than the last): named in the shape messages.
   const first = o.task !== 'binary' && ps.length >= 2 && channelFirst(o, ps.length);
   const axisText = first ? ` with ${label('labelAxis')} ${o.labelAxis}` : '';
-  const whole = lossLayout(o, o.task === 'binary' ? [pred.count] : ps);
+  // Binary predictions are flattened, but not per image: there a row is an image of K losses.
+  const whole = lossLayout(o, o.task === 'binary' && !o.perImage ? [pred.count] : ps);
   const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
   switch (o.task) {
     case 'binary':

@@ -198,10 +198,7 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x, rank?:
       // The normalized loss: built without it, its Σ F an output, the division done over the whole input.
       // (normalized 'label': focal_sum is per label, divided into the label sums at the end.)
       // perImage: built as reduction none, each loss also over its image's divisor (loss_image_scaled), whose sum the core averages over the images.
-      built ??= buildLoss(
-        { ...o, reduction: 'none', normalized: false, ...(o.perImage ? { perImage: false } : {}), ...(channels ? { labelAxis: 1 } : {}) },
-        { validInputs: true, focalSum: o.normalized, ...(predShape ? { predShape } : {}), ...(o.perImage ? { imageScaled: true } : {}) },
-      );
+      built ??= evalLoss(o, predShape, channels);
       return { bytes: built.bytes, io: built };
     },
     graphReduction: 'none',
@@ -214,6 +211,20 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x, rank?:
     ...(form !== 'rows' ? { form } : {}),
     ...(channels ? { labelsFirst: true } : {}),
   };
+}
+
+/**
+ * The loss as the evaluator builds it from options, its own and each swept one (diagnostics):
+ * reduction none, every input checked; what that drops the core applies over the whole input —
+ * the normalized loss's Σ F an output (`focal_sum`), perImage's losses each over its image's
+ * divisor an output (`loss_image_scaled`); channel-first (`channels`) on [N, C, S], the labels on
+ * axis 1.
+ */
+function evalLoss(o: FocalOptions, predShape: readonly (number | string)[] | undefined, channels: boolean): ReturnType<typeof buildLoss> {
+  return buildLoss(
+    { ...o, reduction: 'none', normalized: false, ...(o.perImage ? { perImage: false } : {}), ...(channels ? { labelAxis: 1 } : {}) },
+    { validInputs: true, focalSum: o.normalized, ...(predShape ? { predShape } : {}), ...(o.perImage ? { imageScaled: true } : {}) },
+  );
 }
 
 // ---- the evaluator's graph ------------------------------------------------------------------------
@@ -232,11 +243,8 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
   if (diagnostics && plan.graphReduction !== 'none') {
     throw new UsageError(`diagnostics need the per-element losses, but ${plan.modelFile ?? 'the model'} has reduction ${plan.graphReduction}; use a model exported with reduction none, or the loss flags`);
   }
-  // Their per-class sums read the labels on the last axis, and their sweep sums the plain losses.
-  if (diagnostics && plan.labelsFirst) throw new UsageError(`diagnostics with channel-first predictions (labelAxis ${o.labelAxis}) are not supported yet; evaluate without --diagnostics`);
-  if (diagnostics && o.perImage) throw new UsageError("diagnostics with perImage (each image over its own divisor) are not supported yet; evaluate without --diagnostics");
   const points = diagnostics ? sweepPoints(o, diagnostics) : [];
-  const sweepModels = points.length ? sweepLosses(o, points, built, plan.predOutput) : undefined;
+  const sweepModels = points.length ? sweepLosses(o, points, built, plan) : undefined;
   const find = (name: string) => built.io.inputs.find((i) => i.name === name);
   const weightInfo = find('weight');
   const predOutput = plan.predOutput;
@@ -309,20 +317,17 @@ function lossRank(io: ModelInputs): number {
 
 /**
  * The loss at each sweep point (diagnostics.ts) with the model's other options, built as the
- * evaluator builds its own (reduction none, every input checked) on the same input shapes and
- * opset as the model's, to be merged into it (eval-outputs.ts).
+ * evaluator builds its own (evalLoss: channel-first on the graph's [N, C, S], perImage's
+ * image-scaled losses) on the same input shapes and opset as the model's, to be merged into it
+ * (eval-outputs.ts).
  */
-function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: ReturnType<ModelPlan['build']>, predOutput: string | undefined): Uint8Array[] {
+function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: ReturnType<ModelPlan['build']>, plan: ModelPlan): Uint8Array[] {
   const model = decodeModelProto(built.bytes);
   const opset = Number((model.opsetImport ?? []).find((x) => !x.domain)?.version ?? o.opset);
+  const predOutput = plan.predOutput;
   const predInfo = predOutput !== undefined ? built.io.outputs.find((x) => x.name === predOutput) : built.io.inputs.find((x) => x.name === 'pred');
   const predShape = predInfo?.shape ? predInfo.shape.map((d, k) => d ?? `d${k}`) : undefined;
-  return points.map((p) =>
-    buildLoss(
-      { ...o, gamma: p.gamma, alpha: p.alpha, reduction: 'none', normalized: false, asFunction: false, withGrad: false, opset },
-      { validInputs: true, focalSum: o.normalized, ...(predShape ? { predShape } : {}) },
-    ).bytes,
-  );
+  return points.map((p) => evalLoss({ ...o, gamma: p.gamma, alpha: p.alpha, asFunction: false, withGrad: false, opset }, predShape, plan.form === 'channels').bytes);
 }
 
 // ---- accumulation ---------------------------------------------------------------------------------

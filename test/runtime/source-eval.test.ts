@@ -8,7 +8,8 @@
  * labels-last through eval, with weights (of the predictions' and of the rows' shape) and `--out`
  * (kornia's reduction none, in the user's layout) — and through `--network` (a channel-first
  * network's output). torchvision's per-image RetinaNet loss (`perImage`) equals the exported
- * graph on onnxruntime-node. Shapes that do not fit are one line naming the flag.
+ * graph on onnxruntime-node. Shapes that do not fit are one line naming the flag. Diagnostics
+ * on MONAI's channel-first and torchvision's per-image cases sweep to the library's loss.
  */
 import * as path from 'path';
 import { UsageError } from '../../src/errors';
@@ -381,13 +382,20 @@ describe('shapes that do not fit: one line naming the flag', () => {
     const kf = files(k);
     one(await runCli(['eval', '--task', 'multiclass', '--pred', kf.pred, '--target', kf.target]), /multiclass predictions must be \[N, C\] \(or \[B, C, …\] with --label-axis 1\)/);
   });
+});
 
-  it('diagnostics with channel-first or perImage are refused in one line', async () => {
+describe('diagnostics on the source cases', () => {
+  it('diagnostics with channel-first (MONAI) and per image (torchvision): the swept value at the case’s γ is the library’s loss', async () => {
     const c = SOURCE_CASES.find((x) => x.name === 'monai mean [B, C, H, W]') as SourceCase;
     const f = files(c);
-    one(await runCli(['eval', '--like', 'monai', '--label-axis', '1', '--pred', f.pred, '--target', f.target, '--diagnostics']), /diagnostics with channel-first predictions \(labelAxis 1\) are not supported yet/);
+    const cli = await runCli(['eval', '--like', 'monai', '--label-axis', '1', '--pred', f.pred, '--target', f.target, '--diagnostics', '--json']);
+    expect([cli.code, cli.stderr]).toEqual([0, '']);
+    const d = JSON.parse(cli.stdout).diagnostics as { gamma: number; perClass: unknown[]; gammaSweep: { gamma: number; loss: number }[] };
+    expect(d.perClass).toHaveLength(c.predShape[1]);
+    close(d.gammaSweep.find((x) => x.gamma === d.gamma)?.loss as number, wanted(c));
     const tv = SOURCE_CASES.find((x) => x.options.perImage) as SourceCase;
     const t = files(tv);
-    await expect(evaluate({ loss: tv.options as LossOptions, pred: t.pred, target: t.target, diagnostics: true })).rejects.toThrow(/^diagnostics with perImage/);
+    const r = await evaluate({ loss: tv.options as LossOptions, pred: t.pred, target: t.target, batchSize: prod(tv.predShape.slice(1)), threads: 1, diagnostics: { sweepGamma: [0, tv.options.gamma as number] } });
+    close(r.diagnostics?.gammaSweep[1].loss as number, wanted(tv));
   });
 });
