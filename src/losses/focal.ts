@@ -423,7 +423,7 @@ export function elementCount(x: Value, dtype: DType): Param {
  * The label / class axis of predictions of rank `rank` (multilabel, multiclass: `labelAxis`, −1 the
  * last), counted from 0; undefined for binary.
  */
-export function labelAxisOf(o: FocalOptions, rank: number): number | undefined {
+export function labelAxisOf(o: Pick<FocalOptions, 'task' | 'labelAxis'>, rank: number): number | undefined {
   if (o.task === 'binary') return undefined;
   return o.labelAxis < 0 ? rank + o.labelAxis : o.labelAxis;
 }
@@ -443,7 +443,7 @@ export function atLabelAxis(v: Value, tail: number): Value {
  * The label (channel) axis of element-shaped losses of rank `rank`: the label axis for multilabel,
  * axis 1 for binary predictions of rank ≥ 2 (MONAI's [B, 1, H, W]); undefined for rank 1.
  */
-export function channelAxis(o: FocalOptions, rank: number): number | undefined {
+export function channelAxis(o: Pick<FocalOptions, 'task' | 'labelAxis'>, rank: number): number | undefined {
   if (rank < 2) return undefined;
   return o.task === 'binary' ? 1 : labelAxisOf(o, rank);
 }

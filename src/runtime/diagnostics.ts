@@ -32,7 +32,8 @@ import { UsageError } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import type { NpyTypedArray } from '../io/npy';
 import type { FocalOptions } from '../losses';
-import { labelAxisIn, product } from './rules';
+import { labelAxisOf } from '../losses/focal';
+import { product } from './rules';
 
 /** The default γ sweep: Lin et al.'s Table 1a. */
 export const DEFAULT_SWEEP_GAMMA: readonly number[] = [0, 0.5, 1, 2, 5];
@@ -528,7 +529,7 @@ export class DiagnosticsAccumulator {
    */
   add(b: BatchDiagnostics): void {
     const o = this.o;
-    const axis = o.task === 'binary' ? undefined : labelAxisIn(o, b.dims.length);
+    const axis = o.task === 'binary' ? undefined : labelAxisOf(o, b.dims.length);
     const rowLength = axis === undefined ? 1 : b.dims[axis];
     const inner = axis === undefined ? 1 : product(b.dims.slice(axis + 1));
     const count = b.losses.length;

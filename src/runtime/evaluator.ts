@@ -59,7 +59,8 @@ import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
 import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from './diagnostics';
 import { decodeModelProto } from '../onnx';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
-import { GraphForm, channelFirst, labelAxisIn, labelAxisProblem, lossLayout, perImageProblem, product, spatialSize, targetKind, targetTypeProblem, weightDims, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { labelAxisOf } from '../losses/focal';
+import { GraphForm, channelFirst, labelAxisProblem, lossLayout, perImageProblem, product, spatialSize, targetKind, targetTypeProblem, weightDims, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
   const w = find('weight');
   const weight = w ? inputSpec(w, source, 'weight') : undefined;
   if (!io.outputs.some((x) => x.name === 'loss')) throw new UsageError(`${source}: has no output 'loss'; expected a focal-onnx model`);
-  const axis = predShape && predShape.length >= 2 ? labelAxisIn(options, predShape.length) : undefined;
+  const axis = predShape && predShape.length >= 2 ? labelAxisOf(options, predShape.length) : undefined;
   const fixed = axis !== undefined && predShape ? predShape[axis] : undefined;
   const labelsFirst = predShape ? channelFirst(options, predShape.length) : false;
   return {
@@ -276,7 +277,7 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
       ...(sweepModels ? { sweep: sweepModels, sweepLabelSums: o.normalized === 'label' } : {}),
       // perImage: the losses over their images' divisors are summed; channel-first: label sums around axis 1 (or the model's own label axis).
       ...(o.perImage && plan.graphReduction === 'none' ? { sumOf: 'loss_image_scaled' } : {}),
-      ...(plan.labelsFirst && labels ? { labelAxis: plan.form === 'channels' ? 1 : (labelAxisIn(o, lossRank(built.io)) as number) } : {}),
+      ...(plan.labelsFirst && labels ? { labelAxis: plan.form === 'channels' ? 1 : (labelAxisOf(o, lossRank(built.io)) as number) } : {}),
     });
     const fetches: string[] = sums ? [EVAL_OUTPUTS.sum] : ['loss'];
     if (sums && labels) fetches.push(EVAL_OUTPUTS.labelSums);

@@ -7,6 +7,7 @@
  */
 import { UsageError } from '../errors';
 import type { FocalOptions } from '../losses';
+import { channelAxis, labelAxisOf } from '../losses/focal';
 
 export type FloatType = 'float16' | 'float32' | 'float64';
 export const isFloatType = (d: string): d is FloatType => d === 'float16' || d === 'float32' || d === 'float64';
@@ -20,26 +21,16 @@ export const shapeText = (s: readonly (number | string | null)[]): string => `[$
 /** What the rules read of the options. */
 export type DataOptions = Pick<FocalOptions, 'task' | 'targets' | 'targetFormat' | 'labelMean' | 'weight' | 'labelAxis'>;
 
-/**
- * The label / class axis of predictions of rank `rank` (`labelAxis`, counted from 0, negative from
- * the end; −1, the last, by default); undefined for binary. The one place the runtime resolves it.
- */
-export function labelAxisIn(o: Pick<DataOptions, 'task' | 'labelAxis'>, rank: number): number | undefined {
-  if (o.task === 'binary') return undefined;
-  const a = o.labelAxis ?? -1;
-  return a < 0 ? rank + a : a;
-}
-
 /** Why `labelAxis` does not name an axis of predictions of `rank` after the first (for the end of a message), or undefined. */
 export function labelAxisProblem(o: Pick<DataOptions, 'task' | 'labelAxis'>, rank: number): string | undefined {
-  const a = labelAxisIn(o, rank);
+  const a = labelAxisOf(o, rank);
   if (a === undefined || rank < 2 || (a >= 1 && a < rank)) return undefined;
   return `is not an axis of predictions of rank ${rank} after the first (1 to ${rank - 1}, or -1 to -${rank - 1})`;
 }
 
 /** Whether predictions of `rank` hold their labels on another axis than the last (channel-first, [B, C, H, W]). */
 export function channelFirst(o: Pick<DataOptions, 'task' | 'labelAxis'>, rank: number): boolean {
-  const a = labelAxisIn(o, rank);
+  const a = labelAxisOf(o, rank);
   return a !== undefined && a !== rank - 1;
 }
 
@@ -109,7 +100,7 @@ export function weightCounts(o: DataOptions, l: LossLayout): readonly (readonly 
  * The layout of predictions of `dims` (binary: any; multilabel: [..., L]; multiclass: [N, C]; the
  * labels on `axis`, by default the options' labelAxis: [B, C, H, W] with 1).
  */
-export function lossLayout(o: DataOptions, dims: readonly number[], axis: number | undefined = labelAxisIn(o, dims.length)): LossLayout {
+export function lossLayout(o: DataOptions, dims: readonly number[], axis: number | undefined = labelAxisOf(o, dims.length)): LossLayout {
   const elements = product(dims);
   const a = o.task === 'binary' ? undefined : axis;
   const rowDims = without(dims, a);
@@ -150,7 +141,7 @@ export type GraphForm = 'rows' | 'channels' | 'images';
 
 export function graphDims(o: DataOptions, dims: readonly number[], form: GraphForm, rank: number | null): readonly number[] {
   if (form === 'channels') {
-    const a = labelAxisIn(o, dims.length) as number;
+    const a = labelAxisOf(o, dims.length) as number;
     return [product(dims.slice(0, a)), dims[a], product(dims.slice(a + 1))];
   }
   if (form === 'images') return o.task === 'binary' ? [dims[0], product(dims.slice(1))] : [dims[0], product(dims.slice(1, -1)), dims[dims.length - 1]];
@@ -160,7 +151,7 @@ export function graphDims(o: DataOptions, dims: readonly number[], form: GraphFo
 
 /** The label axis of the graph's dims (graphDims): 1 in the channel-first graph, else the options' on those dims. */
 export function graphAxis(o: DataOptions, form: GraphForm, rank: number): number | undefined {
-  return form === 'channels' ? (o.task === 'binary' ? undefined : 1) : labelAxisIn(o, rank);
+  return form === 'channels' ? (o.task === 'binary' ? undefined : 1) : labelAxisOf(o, rank);
 }
 
 /**
@@ -170,7 +161,7 @@ export function graphAxis(o: DataOptions, form: GraphForm, rank: number): number
  */
 export function spatialSize(o: DataOptions, dims: readonly number[]): number | undefined {
   if (dims.length <= 2) return undefined;
-  const a = labelAxisIn(o, dims.length) ?? 1;
+  const a = channelAxis(o, dims.length);
   return product(dims.filter((_, i) => i !== 0 && i !== a));
 }
 
@@ -182,7 +173,7 @@ export function spatialSize(o: DataOptions, dims: readonly number[]): number | u
 export function perImageProblem(o: DataOptions, dims: readonly number[]): string | undefined {
   const min = o.task === 'binary' ? 2 : 3;
   if (dims.length < min) return `needs predictions of rank ${min} or more (${o.task === 'binary' ? '[B, K]' : '[B, K, C] or [B, C, H, W]'}: the images on the first axis), got ${shapeText(dims)}`;
-  if (channelFirst(o, dims.length) && labelAxisIn(o, dims.length) !== 1) return `reads the images on axis 0 and, channel-first, the labels on axis 1, got the labels on axis ${labelAxisIn(o, dims.length)} of ${shapeText(dims)}`;
+  if (channelFirst(o, dims.length) && labelAxisOf(o, dims.length) !== 1) return `reads the images on axis 0 and, channel-first, the labels on axis 1, got the labels on axis ${labelAxisOf(o, dims.length)} of ${shapeText(dims)}`;
   return undefined;
 }
 
