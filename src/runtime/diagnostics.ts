@@ -529,7 +529,7 @@ export class DiagnosticsAccumulator {
    */
   add(b: BatchDiagnostics): void {
     const o = this.o;
-    const axis = o.task === 'binary' ? undefined : labelAxisOf(o, b.dims.length);
+    const axis = labelAxisOf(o, b.dims.length);
     const rowLength = axis === undefined ? 1 : b.dims[axis];
     const inner = axis === undefined ? 1 : product(b.dims.slice(axis + 1));
     const count = b.losses.length;
