@@ -13,7 +13,7 @@ import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredi
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape, channelBlockShape } from './eval-outputs';
 import { GraphForm, graphAxis, graphDims, isFloatType, lossLayout, product, spatialSize } from './rules';
 import { HostTensor, Session, TensorDType } from './session';
-import type { BatchDiagnostics, DiagnosticsOptions } from './diagnostics';
+import type { BatchDiagnostics, DiagnosticsOptions } from '../diagnostics/accumulate';
 
 /**
  * The model with the evaluator's outputs (eval-outputs.ts), and which work they take off the JS

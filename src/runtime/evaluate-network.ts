@@ -23,7 +23,7 @@
  * names `target` or `loss` is refused (the evaluator's graph additions read those names);
  * `focal-onnx attach` prefixes them instead.
  */
-import { DiagnosticsOptions, diagnosticsOptions } from './diagnostics';
+import { DiagnosticsOptions, diagnosticsOptions } from '../diagnostics/accumulate';
 import { attachLoss } from '../attach';
 import { DataError, UsageError, quote } from '../errors';
 import { NpyHeader, NpyReader, NpyWriter } from '../io/npy';

@@ -25,7 +25,7 @@
  * dtype; the pred file's shape for binary and multilabel, [N] for multiclass) through a temporary
  * file that is renamed into place only when everything succeeded.
  */
-import { DiagnosticsOptions, diagnosticsOptions } from './diagnostics';
+import { DiagnosticsOptions, diagnosticsOptions } from '../diagnostics/accumulate';
 import { DataError, UsageError } from '../errors';
 import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';

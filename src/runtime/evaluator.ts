@@ -56,7 +56,7 @@ import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLos
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
-import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from './diagnostics';
+import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from '../diagnostics/accumulate';
 import { decodeModelProto } from '../onnx';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
 import { labelAxisOf } from '../losses/focal';

@@ -34,6 +34,6 @@ export type { EvaluateOptions, EvaluateProgress, EvaluateResult } from './evalua
 export { DEFAULT_NETWORK_BATCH_ELEMENTS, evaluateNetwork } from './evaluate-network';
 export type { EvaluateNetworkOptions, EvaluateNetworkProgress, EvaluateNetworkResult } from './evaluate-network';
 export { loadModelFile, readModelFile } from './model-file';
-export { DEFAULT_SWEEP_GAMMA } from './diagnostics';
-export type { CdfCurve, ClassDiagnostics, Diagnostics, DiagnosticsOptions, SplitSum } from './diagnostics';
+export { DEFAULT_SWEEP_GAMMA } from '../diagnostics/accumulate';
+export type { CdfCurve, ClassDiagnostics, Diagnostics, DiagnosticsOptions, SplitSum } from '../diagnostics/accumulate';
 export type { ModelFile } from './model-file';
