@@ -25,17 +25,17 @@
  * dtype; the pred file's shape for binary and multilabel, [N] for multiclass) through a temporary
  * file that is renamed into place only when everything succeeded.
  */
-import { DiagnosticsOptions, diagnosticsOptions } from '../diagnostics/accumulate';
+import type { DiagnosticsOptions } from '../diagnostics/accumulate';
 import { DataError, UsageError } from '../errors';
-import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
+import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
-import { BatchData, InputSpec, asFileError } from './batch';
+import { BatchArray, BatchData, BatchSpec, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
-import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
+import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { channelFirst, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, perImageProblem, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { LossLayout, channelFirst, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, perImageProblem, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { SessionOptions } from './session';
-import { OutcomeSink, checkOutPath, readAhead } from './stream';
+import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
 
 /**
  * Default batch: about this many prediction elements (rounded down to whole rows, at least one).
@@ -63,12 +63,9 @@ export interface EvaluateProgress {
   readonly seconds: number;
 }
 
-export interface EvaluateOptions extends SessionOptions {
-  /** The prediction and target `.npy` files. */
+export interface EvaluateOptions extends FileSourceOptions {
+  /** The prediction `.npy` file (the targets: `target`). */
   readonly pred: string;
-  readonly target: string;
-  /** Weights (`.npy`), for a loss whose model takes a `weight` input: one per prediction or one per row. */
-  readonly weight?: string;
   /** A focal-onnx model file to evaluate with (its options from its metadata) … */
   readonly model?: string;
   /**
@@ -81,24 +78,13 @@ export interface EvaluateOptions extends SessionOptions {
    * sums where that takes off less than 1/16 (default DEFAULT_BATCH_ELEMENTS).
    */
   readonly batchSize?: number;
-  /** Where to write the per-element losses (`.npy`); needs reduction none from a model file. */
-  readonly out?: string;
   /** Called after every batch. */
   readonly onProgress?: (progress: EvaluateProgress) => void;
-  /** Names options in messages (the CLI passes its flag names). */
-  readonly label?: Label;
-  /** Diagnostics of where the loss comes from, in the result's `diagnostics` (evaluator.ts, diagnostics.ts). */
-  readonly diagnostics?: boolean | DiagnosticsOptions;
 }
 
 /** The evaluator's result (evaluator.ts), with the files and the batching. */
-export interface EvaluateResult extends EvaluatorResult {
-  /** Rows per batch (the last may have fewer). */
-  readonly batchRows: number;
+export interface EvaluateResult extends FileSourceResult {
   readonly pred: string;
-  readonly target: string;
-  readonly weight?: string;
-  readonly out?: string;
 }
 
 const plain: Label = (o) => o;
@@ -243,15 +229,23 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
         target: { header: target, rowElements: target.count / ps[0] },
       };
   if (!weight) return rows;
-  // The weights the loss takes (rules.ts): one per prediction, or one per row.
+  checkWeightFile(o, weight, ps, whole, pred.path, `${pred.path} (shape ${shapeText(ps)})`);
+  return { ...rows, weight: { header: weight, rowElements: weight.count / rows.rows } };
+}
+
+/**
+ * A weight file for predictions of `dims` (laid out as `whole`): of a float type, one weight per
+ * prediction or one per row (rules.ts), shaped as either. `name` names the predictions, `of` them
+ * with their shape.
+ */
+export function checkWeightFile(o: FocalOptions, weight: NpyHeader, dims: readonly number[], whole: LossLayout, name: string, of: string): void {
   const problem = weightTypeProblem(weight.dtype);
   if (problem) throw new DataError(`${weight.path}: dtype ${weight.descr} (${weight.dtype}); ${problem}`);
   if (!weightCounts(o, whole).some(([, n]) => n === weight.count)) {
-    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of ${pred.path} (shape ${shapeText(ps)})`);
+    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of ${of}`);
   }
-  const misshaped = weightShapeProblem(o, ps, weight.shape, pred.path);
+  const misshaped = weightShapeProblem(o, dims, weight.shape, name);
   if (misshaped) throw new DataError(`${weight.path}: shape ${shapeText(weight.shape)}; ${misshaped}`);
-  return { ...rows, weight: { header: weight, rowElements: weight.count / rows.rows } };
 }
 
 // ---- the model ----------------------------------------------------------------------------------
@@ -289,7 +283,92 @@ function checkModelRow(plan: ModelPlan, pred: NpyHeader, label: Label): void {
   throw new UsageError(`${rowSource(o, label)?.text ?? `the loss is for ${plan.fixedRow} ${what}`}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
 }
 
-// ---- the loop -----------------------------------------------------------------------------------
+// ---- the loop ------------------------------------------------------------------------------------
+
+/** What both file sources (`evaluate`, `evaluateNetwork`) take besides their inputs and model. */
+export interface FileSourceOptions extends SessionOptions {
+  /** The targets (`.npy`). */
+  readonly target: string;
+  /** Weights (`.npy`), for a loss whose model takes a `weight` input: one per prediction or one per row. */
+  readonly weight?: string;
+  /** Where to write the per-element losses (`.npy`, the loss dtype); needs a model of reduction none. */
+  readonly out?: string;
+  /** Names options in messages (the CLI passes its flag names). */
+  readonly label?: Label;
+  /** Diagnostics of where the loss comes from, in the result's `diagnostics` (evaluator.ts, src/diagnostics). */
+  readonly diagnostics?: boolean | DiagnosticsOptions;
+}
+
+/** What both file sources give besides the evaluator's result. */
+export interface FileSourceResult extends EvaluatorResult {
+  /** Rows per batch (the last may have fewer). */
+  readonly batchRows: number;
+  readonly target: string;
+  readonly weight?: string;
+  readonly out?: string;
+}
+
+/** A file source's files, opened and checked, as the stream reads them into the core (streamFiles). */
+export interface FileRun {
+  readonly spec: BatchSpec;
+  readonly session: SessionOptions;
+  /** The per-element losses' type and, for `out`, the file's shape. */
+  readonly lossType: NpyDType;
+  readonly outShape: readonly number[];
+  /** Rows in the files, per batch, and per-element losses per row. */
+  readonly rows: number;
+  readonly batchRows: number;
+  readonly lossRow: number;
+  readonly parts: readonly StreamPart[];
+  /** The batch of `n` rows from row `start`, its arrays `data` in the parts' order, its losses `into`. */
+  readonly batch: (data: NpyTypedArray[], start: number, n: number, into: NpyTypedArray | undefined) => BatchData;
+  readonly progress: (rows: number, seconds: number) => void;
+}
+
+/**
+ * The loop every file source shares: `setup` opens the files (with `open`) and checks them, then
+ * their batches stream through one core into one sink (stream.ts). On any failure `out` is left as
+ * it was; the readers and the session are closed either way.
+ */
+export async function streamFiles(options: FileSourceOptions, inputs: readonly (readonly [string | undefined, string])[], setup: (open: (file: string) => NpyReader) => FileRun | Promise<FileRun>): Promise<FileSourceResult> {
+  checkOutPath(options.out, [...inputs, [options.target, 'targets'], [options.weight, 'weights']]);
+  const readers: NpyReader[] = [];
+  let core: EvalCore | undefined;
+  let writer: NpyWriter | undefined;
+  try {
+    const run = await setup((file) => {
+      const r = NpyReader.open(file);
+      readers.push(r);
+      return r;
+    });
+    core = await EvalCore.open(run.spec, run.session);
+    if (options.out !== undefined) writer = NpyWriter.create(options.out, run.lossType, run.outShape);
+    const sink = new OutcomeSink(core, writer, run.lossType, Math.min(run.batchRows, run.rows) * run.lossRow, run.progress);
+    const ev = core;
+    try {
+      let start = 0;
+      for await (const data of readAhead(run.parts, run.batchRows)) {
+        const n = Math.min(run.batchRows, run.rows - start);
+        await sink.take(await ev.run(run.batch(data, start, n, sink.into(n * run.lossRow))), n);
+        start += n;
+      }
+      await sink.finish();
+    } finally {
+      await sink.settle();
+    }
+    return {
+      ...core.result({ seconds: sink.seconds() }),
+      batchRows: run.batchRows,
+      target: options.target,
+      ...(options.weight !== undefined ? { weight: options.weight } : {}),
+      ...(options.out !== undefined ? { out: options.out } : {}),
+    };
+  } finally {
+    writer?.abort();
+    for (const r of readers) r.close();
+    await core?.release();
+  }
+}
 
 /**
  * Evaluates the focal loss of `options.pred` against `options.target`; see the top of this file.
@@ -301,28 +380,11 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   if (options.model !== undefined && options.loss !== undefined) {
     throw new UsageError('give a model file or loss options, not both');
   }
-  const batchSize = options.batchSize ?? DEFAULT_BATCH_ELEMENTS;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
-  const threads = options.threads;
-  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) throw new UsageError(`threads must be a positive integer, got ${threads}`);
-  checkOutPath(options.out, [
-    [options.pred, 'predictions'],
-    [options.target, 'targets'],
-    [options.weight, 'weights'],
-  ]);
-
-  const readers: NpyReader[] = [];
-  const open = (file: string): NpyReader => {
-    const r = NpyReader.open(file);
-    readers.push(r);
-    return r;
-  };
-  let core: EvalCore | undefined;
-  let writer: NpyWriter | undefined;
-  try {
-    const pred = open(options.pred).header;
-    const target = open(options.target).header;
-    const weight = options.weight !== undefined ? open(options.weight).header : undefined;
+  const batchSize = positiveCount('batch size', options.batchSize ?? DEFAULT_BATCH_ELEMENTS);
+  positiveCount('threads', options.threads);
+  const result = await streamFiles(options, [[options.pred, 'predictions']], async (open) => {
+    const readers = [options.pred, options.target, ...(options.weight !== undefined ? [options.weight] : [])].map(open);
+    const [pred, target, weight] = readers.map((r) => r.header);
     const plan =
       options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label, pred.shape.length);
     const o = plan.options;
@@ -338,46 +400,29 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const wholeRows = Math.max(1, Math.floor(batchSize / rowElements));
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
-    const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, diagnosticsOptions(options.diagnostics)));
+    const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, options.diagnostics));
     checkWeightInput(spec.inputs.weight !== undefined, weight ? options.weight : undefined, plan.modelFile ?? 'the loss');
-    core = await EvalCore.open(spec, { spinning: false, ...options, ...(options.model !== undefined ? { externalDataDir: modelFolder(options.model) } : {}) });
-    if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
-    const sink = new OutcomeSink(core, writer, o.dtype, Math.min(batchRows, layout.rows) * layout.lossRow, (done, seconds) =>
-      options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),
-    );
     const files = [layout.pred, layout.target, ...(layout.weight ? [layout.weight] : [])];
-    const ev = core;
-    try {
-      let start = 0;
-      for await (const data of readAhead(files.map((f, i) => ({ reader: readers[i], rowElements: f.rowElements })), batchRows)) {
-        const n = Math.min(batchRows, layout.rows - start);
-        const array = (f: FileStream, d: NpyTypedArray) => ({ dtype: f.header.dtype, data: d, place: { file: f.header.path, start: start * f.rowElements, shape: f.header.shape } });
-        const batch: BatchData = {
-          dims: [n, ...layout.rowDims],
-          pred: array(layout.pred, data[0]),
-          target: array(layout.target, data[1]),
-          ...(layout.weight ? { weight: array(layout.weight, data[2]) } : {}),
-          ...(layout.inputDims ? { inputDims: layout.inputDims } : {}),
-          into: sink.into(n * layout.lossRow),
-        };
-        await sink.take(await ev.run(batch), n);
-        start += n;
-      }
-      await sink.finish();
-    } finally {
-      await sink.settle();
-    }
+    const array = (f: FileStream, d: NpyTypedArray, start: number): BatchArray => ({ dtype: f.header.dtype, data: d, place: { file: f.header.path, start: start * f.rowElements, shape: f.header.shape } });
     return {
-      ...core.result({ seconds: sink.seconds() }),
+      spec,
+      session: { spinning: false, ...options, ...(options.model !== undefined ? { externalDataDir: modelFolder(options.model) } : {}) },
+      lossType: o.dtype,
+      outShape: layout.outShape,
+      rows: layout.rows,
       batchRows,
-      pred: options.pred,
-      target: options.target,
-      ...(options.weight !== undefined ? { weight: options.weight } : {}),
-      out: options.out,
+      lossRow: layout.lossRow,
+      parts: files.map((f, i) => ({ reader: readers[i], rowElements: f.rowElements })),
+      batch: (data, start, n, into) => ({
+        dims: [n, ...layout.rowDims],
+        pred: array(layout.pred, data[0], start),
+        target: array(layout.target, data[1], start),
+        ...(layout.weight ? { weight: array(layout.weight, data[2], start) } : {}),
+        ...(layout.inputDims ? { inputDims: layout.inputDims } : {}),
+        into,
+      }),
+      progress: (done, seconds) => options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),
     };
-  } finally {
-    writer?.abort();
-    for (const r of readers) r.close();
-    await core?.release();
-  }
+  });
+  return { ...result, pred: options.pred, out: options.out };
 }

@@ -73,25 +73,14 @@ interface ModelInputs {
   readonly outputs: readonly { readonly name: string; readonly dtype: string; readonly shape: Dims }[];
 }
 
-/** The model the evaluator runs, before its graph additions. */
-export interface ModelPlan {
-  readonly options: FocalOptions;
+/**
+ * The model the evaluator runs, before its graph additions: what its spec (BatchSpec) will say of
+ * it, known before it is built.
+ */
+export interface ModelPlan extends Pick<BatchSpec, 'options' | 'graphReduction' | 'inputs' | 'modelFile' | 'fixedRow' | 'fixedBy' | 'predOutput' | 'feedNames' | 'form'> {
   /** The model's bytes and inputs: read already (a file), or built when asked (options; ~10 ms). */
   readonly build: () => { readonly bytes: Uint8Array; readonly io: ModelInputs };
-  /** The user's model (its file, or `the model` for bytes): its failures are then the user's. */
-  readonly modelFile?: string;
-  /** The reduction the graph itself applies to each batch. */
-  readonly graphReduction: Reduction;
-  /** Element types and ranks the model takes, known before it is built. */
-  readonly inputs: BatchSpec['inputs'];
-  /** The label / class count the model fixes (its pred input's last dim), if any, and the option that fixes it (as the user named it). */
-  readonly fixedRow?: number;
-  readonly fixedBy?: string;
-  /** A network and its loss: the output the loss takes as predictions, and the network's inputs. */
-  readonly predOutput?: string;
-  readonly feedNames?: readonly string[];
-  /** How batches are fed to the graph (rules.ts's graphDims; default `rows`), and whether its label axis is not its last (channel-first). */
-  readonly form?: GraphForm;
+  /** Whether the graph's label axis is not its last (channel-first). */
   readonly labelsFirst?: boolean;
 }
 
@@ -238,9 +227,10 @@ const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
  * target check runs in the graph only for the model's own float type. `withSmall`: also the graph
  * for small batches (BatchSpec.small; createEvaluator's batches come in any size).
  */
-export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = false, diagnostics?: DiagnosticsOptions): BatchSpec {
+export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = false, asked?: boolean | DiagnosticsOptions): BatchSpec {
   const o = plan.options;
   const built = plan.build();
+  const diagnostics = diagnosticsOptions(asked);
   if (diagnostics && plan.graphReduction !== 'none') {
     throw new UsageError(`diagnostics need the per-element losses, but ${plan.modelFile ?? 'the model'} has reduction ${plan.graphReduction}; use a model exported with reduction none, or the loss flags`);
   }
@@ -873,6 +863,12 @@ function networkFeeds(names: readonly string[], given: EvaluatorBatch['inputs'],
   return feeds;
 }
 
+/** `n` (threads, a batch size), refused unless a positive integer, before anything is read. */
+export function positiveCount<T extends number | undefined>(what: string, n: T): T {
+  if (n !== undefined && (!Number.isSafeInteger(n) || n < 1)) throw new UsageError(`${what} must be a positive integer, got ${n}`);
+  return n;
+}
+
 /** The plan for `options` (the model, or the loss options with their defaults). */
 function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
   const label = options.label ?? ((x) => x);
@@ -894,11 +890,9 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
  * file. `threads` are the session's intra-op threads.
  */
 export async function createEvaluator(options: EvaluatorOptions = {}): Promise<Evaluator> {
-  const threads = options.threads;
-  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) throw new UsageError(`threads must be a positive integer, got ${threads}`);
+  positiveCount('threads', options.threads);
   const plan = evaluatorPlan(options);
-  const diagnostics = diagnosticsOptions(options.diagnostics);
-  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true, diagnostics));
+  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true, options.diagnostics));
   const o = spec.options;
   if (options.losses && (spec.graphReduction !== 'none' || o.normalized)) {
     throw new UsageError(
