@@ -7,14 +7,10 @@
  * 'none' })`), or with the loss already attached (`model`: a `focal-onnx attach` output, whose
  * options and output its `focal.*` metadata gives).
  *
- * A source of the evaluator (evaluator.ts), as `evaluate()` is for prediction files: the model is
- * planned as a network and its loss (`planFromModel(…, output)`), with the evaluator's graph
- * additions — the per-element losses summed in blocks in the graph and in float64 between them,
- * the network's output checked as predictions are (in the graph; a bad element named in JS:
- * `net.onnx: output 'prob' element 5 is NaN`), float targets checked in the graph and others in
- * JS (`labels.npy: element 17 is 12`) — the same read-ahead stream and sink as files (stream.ts:
- * `out` writes the per-element losses), the same float64 accumulation and result; the user's
- * reduction decides the reported loss.
+ * A source of the evaluator (evaluator.ts), as `evaluate()` is for prediction files, through the
+ * same stream and sink (evaluate.ts's streamFiles): the network's output is checked as
+ * predictions are (a bad element named in JS: `net.onnx: output 'prob' element 5 is NaN`); the
+ * user's reduction decides the reported loss.
  *
  * Checked here, before anything runs: each feed's dtype and trailing dims against the network
  * input (the first axis is the batch), every file's rows against the first's, and the targets and
@@ -29,7 +25,7 @@ import { NpyHeader, NpyTypedArray } from '../io/npy';
 import { Label, LossOptions, normalizeOptions } from '../losses';
 import { BatchArray, asFileError } from './batch';
 import type { BatchPlace } from './checks';
-import { FileSourceOptions, FileSourceResult, checkWeightFile, lossFromFiles, streamFiles } from './evaluate';
+import { FileSourceOptions, FileSourceResult, checkOutNormalized, checkWeightFile, lossFromFiles, streamFiles } from './evaluate';
 import { ModelPlan, evalSpec, planFromModel, positiveCount } from './evaluator';
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
@@ -133,9 +129,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     if (options.out !== undefined && plan.graphReduction !== 'none') {
       throw new UsageError(`--out needs the per-element losses, but ${source} has reduction ${plan.graphReduction}; attach the loss with --reduction none`);
     }
-    if (o.normalized && options.out !== undefined) {
-      throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
-    }
+    checkOutNormalized(o, options.out, label);
     checkWeightInput(plan.inputs.weight !== undefined, wh ? options.weight : undefined, source);
     const io = plan.build().io;
     const netInputs = io.inputs.filter((v) => (plan.feedNames ?? []).includes(v.name) && !initializers.includes(v.name));

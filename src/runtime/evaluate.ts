@@ -1,8 +1,11 @@
 /**
  * `evaluate()`: the focal loss of a prediction file against a target file (`.npy`, C order), of
- * any size — a reader that feeds the evaluator (evaluator.ts: the model, its graph additions, the
- * data checks, the float64 accumulation) batches of whole rows, so memory is bounded by the batch
- * size.
+ * any size — a source of the evaluator (evaluator.ts) that reads batches of whole rows through the
+ * read-ahead stream (stream.ts), so memory is bounded by the batch size. With `out`, the
+ * per-element losses stream into an `.npy` (the loss dtype; the pred file's shape for binary and
+ * multilabel, [N] for multiclass), renamed into place only when everything succeeded. One session
+ * of every thread: worker-thread sessions side by side (a pool, until 0.1) gained nothing
+ * measurable over it (bench/README.md).
  *
  * The model: built from loss options, where `dtype` is the prediction file's (float16/32/64) and
  * `targetDtype` the target file's (a float target of another width than pred is converted in JS,
@@ -16,14 +19,6 @@
  * that axis, index targets [B, H, W]; with perImage, batches of whole images (the first axis). A
  * weight file (for a loss with a `weight` input) holds one weight per prediction, or one per row,
  * shaped as the predictions or the rows (the predictions less the label axis).
- *
- * Reading overlaps computing: batch k+1 is read (on libuv's thread pool, into the other of two
- * reused page-aligned buffers, see NpyReader.batches) while batch k is checked and run. File
- * buffers are wrapped in tensors without copying (stream.ts: the read-ahead every file source
- * shares). One session of every thread: worker-thread sessions side by side (a pool, until
- * 0.1) gained nothing measurable over it (bench/README.md). With `out`, the per-element losses stream into an `.npy` (the loss
- * dtype; the pred file's shape for binary and multilabel, [N] for multiclass) through a temporary
- * file that is renamed into place only when everything succeeded.
  */
 import type { DiagnosticsOptions } from '../diagnostics/accumulate';
 import { DataError, UsageError } from '../errors';
@@ -299,6 +294,11 @@ export interface FileSourceOptions extends SessionOptions {
   readonly diagnostics?: boolean | DiagnosticsOptions;
 }
 
+/** `out` writes each batch's losses as they come: not the normalized loss's, divided at the end. */
+export function checkOutNormalized(o: FocalOptions, out: string | undefined, label: Label): void {
+  if (o.normalized && out !== undefined) throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
+}
+
 /** What both file sources give besides the evaluator's result. */
 export interface FileSourceResult extends EvaluatorResult {
   /** Rows per batch (the last may have fewer). */
@@ -388,9 +388,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const plan =
       options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label, pred.shape.length);
     const o = plan.options;
-    if (o.normalized && options.out !== undefined) {
-      throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
-    }
+    checkOutNormalized(o, options.out, label);
     checkModelRow(plan, pred, label);
     const layout = rowsFor(o, pred, target, weight, label);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less

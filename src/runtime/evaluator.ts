@@ -1,52 +1,40 @@
 /**
  * The evaluator: the focal loss of batches of predictions against targets, accumulated in
- * float64 on one onnxruntime session, from wherever the batches come: the core (`EvalCore`) and
- * its sources. `createEvaluator(options)` takes them from a Node program's memory (typed arrays or
- * onnxruntime Tensors, `add(batch)`; `losses: true` returns each batch's per-element losses);
- * `evaluate()` (evaluate.ts) reads them from `.npy` files and `evaluateNetwork()`
- * (evaluate-network.ts) from a network's input files, through one read-ahead stream (stream.ts) —
- * one mechanism: the same model, graph additions, data rules (rules.ts), checks, session and
- * accumulation.
+ * float64 on one onnxruntime session — the core (`EvalCore`) and its sources: `createEvaluator`
+ * (batches from a Node program's memory, `add(batch)`; `losses: true` returns each batch's
+ * per-element losses), `evaluate()` (evaluate.ts: `.npy` files) and `evaluateNetwork()`
+ * (evaluate-network.ts: a network's input files), the files through one read-ahead stream
+ * (stream.ts). One mechanism: the same model, graph additions, data rules (rules.ts), checks,
+ * session and accumulation.
  *
- * The model: either built here from loss options, or a focal-onnx model (a file or its bytes),
- * whose options are read back from its `focal.*` metadata.
- * - Built: the graph is built with reduction `none` (and `validInputs`: every batch is checked,
- *   see below), and the evaluator adds `loss_sum`: the per-element losses summed in the graph in
- *   blocks of ~256 (in the loss type), the block sums in float64 (per label too,
- *   `loss_label_sums`, for multi-label; eval-outputs.ts). Only that number leaves onnxruntime per
- *   batch, and the batches' sums are added here in float64. No long float32 reduction touches the
- *   result: onnxruntime's float32 ReduceSum drifts with the count it reduces (measured: 1e-6
- *   relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at 16M), whereas a block of 256
- *   rounds to ~1e-7 and the errors of the blocks average out (the result is within ~2e-9 of a
- *   float64 reference at 10^8 elements). Batches are tiled by blocks of the largest divisor of
- *   their rows up to the block size. The per-element losses leave the graph only for `out` /
- *   `losses`.
+ * The model: built here from loss options, or a focal-onnx model (a file or its bytes) whose
+ * options are read back from its `focal.*` metadata.
+ * - Built: reduction `none`, `validInputs` (every batch is checked), and the evaluator's outputs
+ *   (eval-outputs.ts): the per-element losses summed in the graph in blocks of ~256 in the loss
+ *   type, the block sums in float64 (per label too for multi-label); only those sums leave
+ *   onnxruntime per batch and the batches' sums are added here in float64. No long float32
+ *   reduction touches the result: onnxruntime's float32 ReduceSum drifts with the count it reduces
+ *   (measured: 1e-6 relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at 16M), whereas
+ *   the blocks' errors average out (within ~2e-9 of a float64 reference at 10^8 elements).
  * - A model file: used as it is, with the same outputs added. Its reduction decides: `mean` — each
- *   batch's mean times its count; `sum` — each batch's sum; `none` — `loss_sum`, as above. The
- *   batch values are accumulated in float64, but each batch's own float32 reduction limits the
- *   precision to about 1e-5 relative (7e-6 at 256K elements per batch); `none` models have none
- *   of that.
- * Then mean = total / count, where count is the number of per-element losses (N·L, N, or the
- * elements), and `perLabel` (multi-label) is each label's mean over the rows (its sum for
- * reduction sum, over the sum's divisor): the seed's per-label vector (`result`). perImage: the
- * graph also gives each loss over its image's own divisor (buildLoss's `imageScaled`), whose
- * block sums add up to Σ over the images of each image's sum over its divisor; the loss is that
- * over the images (a batch holds whole images). Channel-first batches (labelAxis not the last axis, [B, C, H, W]) run on a graph built
- * on [N, C, S] and are fed as [B, C, H·W] — a reshape, no element moves (rules.ts's graphDims);
- * their label sums are taken around axis 1 (eval-outputs.ts).
+ *   batch's mean times its count; `sum` — each batch's sum; `none` — the block sums, as above.
+ *   Each batch's own float32 reduction limits the precision to about 1e-5 relative (7e-6 at 256K
+ *   elements per batch); `none` models have none of that.
+ * Then mean = total / count (count: the per-element losses, N·L, N, or the elements), and
+ * `perLabel` (multi-label) is each label's part of the loss (`result`). perImage: the graph also
+ * gives each loss over its image's own divisor (`loss_image_scaled`), whose sums add up to Σ over
+ * the images of each image's loss (a batch holds whole images). Channel-first batches ([B, C, H,
+ * W], labelAxis not last) run on a graph built on [N, C, S], fed as [B, C, H·W]: a reshape, no
+ * element moves (rules.ts's graphDims).
  *
- * Data checks run on every batch (checks.ts); the first bad element rejects the batch with a
- * one-line `DataError` naming it (the file and the element's index there, or `batch k` and the
- * element's index in that batch, predictions before targets). float32 / float64 predictions and
- * float targets of the model's type are checked in the graph — `check_pred_min`,
- * `check_pred_max`, `check_target` and a NaN `loss_sum` (eval-outputs.ts) — and only a batch that
- * fails there is scanned in JS, to name the element: a JS scan of every element costs more than
- * the loss graph itself (~1.2 ns an element for predictions, up to ~5 for 0/1 float targets,
- * whose two-way branch mispredicts). Other types (float16, integer and bool targets, class
- * indices, weights) are scanned in JS before the run. A rejected batch adds nothing: the
- * evaluator goes on with the next. Small batches from memory (up to SMALL_BATCH_ELEMENTS) run on a
- * graph of their own, where those checks and block sums would cost more than the loss: every loss
- * cast to float64 and summed, every check in JS (its session opened at the first such batch).
+ * Every batch is checked (batch.ts, checks.ts); the first bad element rejects the batch with a
+ * one-line `DataError` naming it (in its file, or `batch k` and its index there; predictions
+ * before targets), and a rejected batch adds nothing. The checks run in the graph where they can
+ * (eval-outputs.ts: float32 / float64 predictions, float targets of the model's type), a JS scan
+ * naming the element only for a batch that fails there. Small batches from memory (up to
+ * SMALL_BATCH_ELEMENTS) run on a graph of their own, where those checks and block sums would cost
+ * more than the loss: every loss cast to float64 and summed, every check in JS (its session
+ * opened at the first such batch).
  */
 import { performance } from 'perf_hooks';
 import { DataError, UsageError, quote } from '../errors';
@@ -236,14 +224,8 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
   }
   const points = diagnostics ? sweepPoints(o, diagnostics) : [];
   const sweepModels = points.length ? sweepLosses(o, points, built, plan) : undefined;
-  const find = (name: string) => built.io.inputs.find((i) => i.name === name);
-  const weightInfo = find('weight');
-  const predOutput = plan.predOutput;
-  const inputs: BatchSpec['inputs'] = {
-    ...(predOutput === undefined ? { pred: inputSpec(find('pred'), plan.modelFile ?? 'the model', 'pred') } : {}),
-    target: inputSpec(find('target'), plan.modelFile ?? 'the model', 'target'),
-    ...(weightInfo ? { weight: inputSpec(weightInfo, plan.modelFile ?? 'the model', 'weight') } : {}),
-  };
+  // The plan's inputs: a model's, read from it (planFromModel); a built one's, as its options make them.
+  const { inputs, predOutput } = plan;
   const sums = plan.graphReduction === 'none';
   const labels = o.task === 'multilabel' && !o.labelMean && !o.perImage;
   const predType = inputs.pred?.dtype ?? built.io.outputs.find((x) => x.name === predOutput)?.dtype ?? 'unknown';
@@ -518,12 +500,13 @@ export class EvalCore {
    * The loss of a float64 total of per-element losses (and, for the normalized loss, its Σ F)
    * over the batches so far, under the options' reduction: `loss`, `sum` and `mean`.
    */
-  private reduce(total: number, focalSum: number, labels?: { sums: Float64Array; focalSums: Float64Array }): { loss: number; sum: number; mean: number; count: number } {
+  private reduce(total: number, focalSum: number, labels?: { sums: Float64Array; focalSums: Float64Array }): { loss: number; sum: number; mean: number; count: number; norm: number; labelNorms?: number[] } {
     const o = this.spec.options;
     // The normalized loss: the whole input's Σ l over its Σ F, floored as the graph floors it.
     const norm = o.normalized === true && this.spec.graphReduction === 'none' ? Math.max(focalSum, NORMALIZED_FLOOR) : 1;
     // normalized 'label': each label's sum over its own Σ F (a swept loss's own, `labels`).
-    const labelNorms = labels ? Array.from(labels.focalSums, (f) => Math.max(f, NORMALIZED_FLOOR)) : this.labelNorms();
+    const focalSums = labels ? labels.focalSums : o.normalized === 'label' ? this.labelFocalSums : undefined;
+    const labelNorms = focalSums && Array.from(focalSums, (f) => Math.max(f, NORMALIZED_FLOOR));
     const labelSums = labels ? labels.sums : this.acc.labelSums;
     const sum = labelNorms && labelSums ? labelSums.reduce((a, s, l) => a + s / labelNorms[l], 0) : total / norm;
     const counted = countsTargets(o);
@@ -534,7 +517,7 @@ export class EvalCore {
     const divisor = o.perImage ? this.images : o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
     const mean = sum / divisor;
     // weighted-mean with every weight 0 is 0, as Keras gives, not 0/0.
-    return { loss: o.reduction === 'sum' ? sum / this.sumDivisor() : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
+    return { loss: o.reduction === 'sum' ? sum / this.sumDivisor() : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count, norm, labelNorms };
   }
 
   /**
@@ -548,11 +531,6 @@ export class EvalCore {
     return typeof this.spatial === 'number' ? this.spatial : this.count;
   }
 
-  /** normalized 'label': each label's Σ F so far, floored as the graph floors it (the evaluated loss's). */
-  private labelNorms(): number[] | undefined {
-    return this.spec.options.normalized === 'label' && this.labelFocalSums ? Array.from(this.labelFocalSums, (f) => Math.max(f, NORMALIZED_FLOOR)) : undefined;
-  }
-
   /** The diagnostics so far (with `diagnostics`; else undefined). */
   diagnostics(): Diagnostics | undefined {
     if (!this.diag) return undefined;
@@ -562,10 +540,7 @@ export class EvalCore {
   /** The running result; `seconds` overrides the time spent in `run` (a file reader's wall time). */
   result(extra: { seconds?: number; sessions?: number } = {}): EvaluatorResult {
     const o = this.spec.options;
-    const norm = o.normalized === true && this.spec.graphReduction === 'none' ? Math.max(this.focalSum, NORMALIZED_FLOOR) : 1;
-    const labelNorms = this.labelNorms();
-    const counted = countsTargets(o);
-    const { loss, sum, mean, count } = this.reduce(this.acc.total, this.focalSum);
+    const { loss, sum, mean, count, norm, labelNorms } = this.reduce(this.acc.total, this.focalSum);
     let perLabel: number[] | undefined;
     // Each label's loss under the options' reduction, its part of the loss (docs/guide.md): sum —
     // its sum over the sum's divisor (1, or MONAI's spatial size), the labels adding up to the
@@ -594,7 +569,7 @@ export class EvalCore {
       mean,
       sum,
       count,
-      ...(counted ? { positives: this.positives, ignored: this.ignored } : {}),
+      ...(countsTargets(o) ? { positives: this.positives, ignored: this.ignored } : {}),
       perLabel,
       ...(o.perImage ? { images: this.images } : {}),
       elements: this.elements,
