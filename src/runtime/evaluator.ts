@@ -90,7 +90,6 @@ function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
   // A model file's normalized loss divides each batch by its own Σ F: not a number to add up.
   if (o.normalized && model) throw new UsageError(`${label('normalized')}: the model divides each batch by its own Σ(1 − p_t)^γ; give the loss flags instead of --model (eval then divides by the whole input's)`);
   if (o.normalize === 'input') throw new UsageError(`${label('normalize')} input takes the divisor as a graph input, which eval does not feed; give the number (${label('normalize')} X) or positives`);
-
 }
 
 /**
@@ -99,21 +98,21 @@ function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
  * input but `target` and `weight`) come with each batch.
  */
 export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: FocalOptions | undefined, source: string, output?: string): ModelPlan {
-  if (options) checkEvaluable(options, (x) => x, true);
-  // perImage's mean is over the batch's images, each whole in a batch: its mean times its images adds up.
-  if (options && options.reduction === 'mean' && !options.perImage && (countsTargets(options) || options.normalize !== 'elements')) {
-    // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number to add up.
-    throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with --reduction none, or give the loss flags instead`);
-  }
-  if (options && options.spatialMean) {
-    // Each batch's MONAI sum divides by that batch's own element count (rank 2: no spatial axes).
-    throw new UsageError(`${source}: reduces with its own divisor per batch (MONAI's sum, spatialMean); export it with --reduction none, or give the loss flags instead`);
-  }
   if (!options) {
     throw new UsageError(
       `${source}: has no focal.* metadata, so its loss options are unknown (not written by focal-onnx); ` +
         "export one with 'focal-onnx export', or give the loss flags instead of --model",
     );
+  }
+  checkEvaluable(options, (x) => x, true);
+  // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number
+  // to add up. (perImage's mean is over the batch's images, each whole in a batch: it adds up.)
+  if (options.reduction === 'mean' && !options.perImage && (countsTargets(options) || options.normalize !== 'elements')) {
+    throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with --reduction none, or give the loss flags instead`);
+  }
+  if (options.spatialMean) {
+    // Each batch's MONAI sum divides by that batch's own element count (rank 2: no spatial axes).
+    throw new UsageError(`${source}: reduces with its own divisor per batch (MONAI's sum, spatialMean); export it with --reduction none, or give the loss flags instead`);
   }
   const find = (name: string) => io.inputs.find((i) => i.name === name);
   let pred: InputSpec | undefined;
@@ -148,12 +147,6 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
   };
 }
 
-/** The label / class count a per-label option list fixes, and that option as the user named it (rowSource). */
-function fixedRowOf(o: FocalOptions, label: Label): { fixedRow?: number; fixedBy?: string } {
-  const r = rowSource(o, label);
-  return r ? { fixedRow: r.count, fixedBy: r.name } : {};
-}
-
 /**
  * The plan for a model built from validated options (dtype and targetDtype resolved). The graph
  * is built when the spec is made (evalSpec): ~10 ms. Its form (rules.ts's graphDims): labels last,
@@ -167,15 +160,13 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x, rank?:
   const form: GraphForm = channels ? 'channels' : o.perImage ? 'images' : 'rows';
   const predShape = form === 'channels' ? ['N', 'C', 'S'] : form === 'images' ? (o.task === 'binary' ? ['N', 'K'] : ['N', 'K', 'L']) : undefined;
   let built: ReturnType<typeof buildLoss> | undefined;
+  // The label / class count a per-label option list fixes, and that option as the user named it.
+  const fixed = rowSource(o, label);
   const predRank = predShape ? predShape.length : o.task === 'binary' ? 1 : 2;
   const perRow = o.task !== 'binary' ? predRank - 1 : predRank;
   return {
     options: o,
-    // Every batch is checked (in the graph or in JS), so the graph may assume valid inputs.
     build: () => {
-      // The normalized loss: built without it, its Σ F an output, the division done over the whole input.
-      // (normalized 'label': focal_sum is per label, divided into the label sums at the end.)
-      // perImage: built as reduction none, each loss also over its image's divisor (loss_image_scaled), whose sum the core averages over the images.
       built ??= evalLoss(o, predShape, channels);
       return { bytes: built.bytes, io: built };
     },
@@ -185,7 +176,7 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x, rank?:
       target: { dtype: o.targetDtype, rank: targetKind(o) === 'indices' ? perRow : predRank },
       ...(o.weight !== 'none' ? { weight: { dtype: o.dtype, rank: o.task === 'multilabel' && o.weight === 'element' && !o.labelMean ? predRank : perRow } } : {}),
     },
-    ...fixedRowOf(o, label),
+    ...(fixed ? { fixedRow: fixed.count, fixedBy: fixed.name } : {}),
     ...(form !== 'rows' ? { form } : {}),
     ...(channels ? { labelsFirst: true } : {}),
   };
@@ -193,8 +184,9 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x, rank?:
 
 /**
  * The loss as the evaluator builds it from options, its own and each swept one (diagnostics):
- * reduction none, every input checked; what that drops the core applies over the whole input —
- * the normalized loss's Σ F an output (`focal_sum`), perImage's losses each over its image's
+ * reduction none, every input checked (in the graph or in JS, so the graph may assume valid
+ * inputs); what that drops the core applies over the whole input — the normalized loss's Σ F an
+ * output (`focal_sum`, per label for normalized 'label'), perImage's losses each over its image's
  * divisor an output (`loss_image_scaled`); channel-first (`channels`) on [N, C, S], the labels on
  * axis 1.
  */
@@ -267,18 +259,12 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
       : undefined;
     return { bytes, sums, blocks: !sums ? false : !small ? 'tiles' : labels ? 'one' : false, predInGraph: pred, targetInGraph: target, fetches, ...(sweep ? { sweep } : {}) };
   };
+  const { build: _b, labelsFirst: _l, ...fromPlan } = plan;
   return {
-    options: o,
-    graphReduction: plan.graphReduction,
+    ...fromPlan,
     graph: graph(false),
     ...(withSmall ? { small: graph(true) } : {}),
-    inputs,
-    modelFile: plan.modelFile,
-    fixedRow: plan.fixedRow,
-    fixedBy: plan.fixedBy,
-    ...(predOutput !== undefined ? { predOutput, feedNames: plan.feedNames } : {}),
     ...(diagnostics ? { diagnostics } : {}),
-    ...(plan.form ? { form: plan.form } : {}),
     ...(plan.labelsFirst && labels ? { channelSums: true } : {}),
   };
 }
@@ -301,35 +287,6 @@ function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: Retu
   const predInfo = predOutput !== undefined ? built.io.outputs.find((x) => x.name === predOutput) : built.io.inputs.find((x) => x.name === 'pred');
   const predShape = predInfo?.shape ? predInfo.shape.map((d, k) => d ?? `d${k}`) : undefined;
   return points.map((p) => evalLoss({ ...o, gamma: p.gamma, alpha: p.alpha, asFunction: false, withGrad: false, opset }, predShape, plan.form === 'channels').bytes);
-}
-
-// ---- accumulation ---------------------------------------------------------------------------------
-
-/** The batches' losses in float64: the graph's sums (reduction none), or each batch's mean / sum (a model that reduces). */
-class Accumulator {
-  total = 0;
-  /** Σ w over the per-element losses (weighted-mean). */
-  weights = 0;
-  labelSums: Float64Array | undefined;
-
-  constructor(private readonly reduction: Reduction) {}
-
-  /** Adds a batch's float64 sums from the graph (`loss_sum`, and `loss_label_sums` for multilabel). */
-  addSums(total: number, labels: Float64Array | undefined): void {
-    this.total += total;
-    if (labels) {
-      this.labelSums ??= new Float64Array(labels.length);
-      const sums = this.labelSums;
-      for (let l = 0; l < sums.length; l++) sums[l] += labels[l];
-    }
-  }
-
-  /** Adds the `loss` output of a model that reduces (mean or sum); `count` is the batch's number of per-element losses. */
-  addReduced(loss: HostTensor, count: number, weightSum: number): void {
-    const v = loss.dtype === 'float16' ? f16BitsToF32((loss.data as Uint16Array)[0]) : Number((loss.data as Float32Array)[0]);
-    // A batch of weighted-mean with Σ w = 0 weighs nothing (its graph gives 0, as Keras): it adds 0.
-    this.total += this.reduction === 'mean' ? v * count : this.reduction === 'weighted-mean' ? (weightSum === 0 ? 0 : v * weightSum) : v;
-  }
 }
 
 /**
@@ -398,8 +355,15 @@ export interface EvaluatorResult {
  * as `BatchData` from every source (memory, files, a network's files); `run` then `accept`.
  */
 export class EvalCore {
-  private readonly acc: Accumulator;
   private readonly runner: BatchRunner;
+  /**
+   * The batches' losses in float64: the graph's sums (reduction none, and per label for
+   * multilabel), or each batch's mean / sum (a model that reduces); Σ w over the per-element
+   * losses (weighted-mean).
+   */
+  private total = 0;
+  private labelSums: Float64Array | undefined;
+  private weights = 0;
   private elements = 0;
   private count = 0;
   private positives = 0;
@@ -431,7 +395,6 @@ export class EvalCore {
     public loadSeconds: number,
     private readonly options: SessionOptions = {},
   ) {
-    this.acc = new Accumulator(spec.graphReduction);
     this.runner = new BatchRunner(spec, session);
     this.diag = spec.diagnostics ? new DiagnosticsAccumulator(spec.options, spec.diagnostics) : undefined;
   }
@@ -466,12 +429,24 @@ export class EvalCore {
 
   /** Adds a batch's outcome (from `run`), with the seconds it took when known. */
   accept(outcome: BatchOutcome, seconds = 0): void {
-    if (outcome.sum !== undefined) this.acc.addSums(outcome.sum, outcome.labelSums);
-    // (A perImage model's batch mean is over its images.)
-    else this.acc.addReduced(outcome.loss as HostTensor, outcome.images ?? outcome.count, outcome.weightSum ?? 0);
+    if (outcome.sum !== undefined) {
+      this.total += outcome.sum;
+      if (outcome.labelSums) {
+        const sums = (this.labelSums ??= new Float64Array(outcome.labelSums.length));
+        for (let l = 0; l < sums.length; l++) sums[l] += outcome.labelSums[l];
+      }
+    } else {
+      // A model that reduces: its `loss` is the batch's mean (a perImage model's over its images) or sum.
+      const loss = outcome.loss as HostTensor;
+      const v = loss.dtype === 'float16' ? f16BitsToF32((loss.data as Uint16Array)[0]) : Number((loss.data as Float32Array)[0]);
+      const r = this.spec.graphReduction;
+      const w = outcome.weightSum ?? 0;
+      // A batch of weighted-mean with Σ w = 0 weighs nothing (its graph gives 0, as Keras): it adds 0.
+      this.total += r === 'mean' ? v * (outcome.images ?? outcome.count) : r === 'weighted-mean' ? (w === 0 ? 0 : v * w) : v;
+    }
     if (outcome.images !== undefined) this.images += outcome.images;
     if (outcome.spatial !== undefined) this.spatial = outcome.spatial;
-    this.acc.weights += outcome.weightSum ?? 0;
+    this.weights += outcome.weightSum ?? 0;
     this.elements += outcome.elements;
     this.count += outcome.count;
     if (outcome.positives !== undefined) this.positives += outcome.positives;
@@ -507,7 +482,7 @@ export class EvalCore {
     // normalized 'label': each label's sum over its own Σ F (a swept loss's own, `labels`).
     const focalSums = labels ? labels.focalSums : o.normalized === 'label' ? this.labelFocalSums : undefined;
     const labelNorms = focalSums && Array.from(focalSums, (f) => Math.max(f, NORMALIZED_FLOOR));
-    const labelSums = labels ? labels.sums : this.acc.labelSums;
+    const labelSums = labels ? labels.sums : this.labelSums;
     const sum = labelNorms && labelSums ? labelSums.reduce((a, s, l) => a + s / labelNorms[l], 0) : total / norm;
     const counted = countsTargets(o);
     // The losses that count: every one, less the ignored ones (unless countIgnored, kornia's).
@@ -517,7 +492,7 @@ export class EvalCore {
     const divisor = o.perImage ? this.images : o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
     const mean = sum / divisor;
     // weighted-mean with every weight 0 is 0, as Keras gives, not 0/0.
-    return { loss: o.reduction === 'sum' ? sum / this.sumDivisor() : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count, norm, labelNorms };
+    return { loss: o.reduction === 'sum' ? sum / this.sumDivisor() : o.reduction === 'weighted-mean' ? (this.weights === 0 ? 0 : sum / this.weights) : mean, sum, mean, count, norm, labelNorms };
   }
 
   /**
@@ -534,13 +509,13 @@ export class EvalCore {
   /** The diagnostics so far (with `diagnostics`; else undefined). */
   diagnostics(): Diagnostics | undefined {
     if (!this.diag) return undefined;
-    return this.diag.result(this.reduce(this.acc.total, this.focalSum).loss, (t, f, labels) => this.reduce(t, f, labels).loss);
+    return this.diag.result(this.reduce(this.total, this.focalSum).loss, (t, f, labels) => this.reduce(t, f, labels).loss);
   }
 
   /** The running result; `seconds` overrides the time spent in `run` (a file reader's wall time). */
   result(extra: { seconds?: number; sessions?: number } = {}): EvaluatorResult {
     const o = this.spec.options;
-    const { loss, sum, mean, count, norm, labelNorms } = this.reduce(this.acc.total, this.focalSum);
+    const { loss, sum, mean, count, norm, labelNorms } = this.reduce(this.total, this.focalSum);
     let perLabel: number[] | undefined;
     // Each label's loss under the options' reduction, its part of the loss (docs/guide.md): sum —
     // its sum over the sum's divisor (1, or MONAI's spatial size), the labels adding up to the
@@ -548,7 +523,7 @@ export class EvalCore {
     // targets: over the rows not ignored), which average to the loss (normalize elements). The
     // normalized loss: each over the whole input's Σ F (label: its own). Not for dense multi-label
     // targets with an ignore value under a mean, whose columns count differently.
-    const labelSums = this.acc.labelSums;
+    const labelSums = this.labelSums;
     if (labelSums && this.spec.graphReduction === 'none' && !(o.ignoreIndex !== null && o.targetFormat === 'dense' && o.reduction !== 'sum')) {
       const rows = o.countIgnored ? this.rows : this.rows - (o.targetFormat === 'index' ? this.ignored : 0);
       perLabel = Array.from(labelSums, (s, l) => {
@@ -556,7 +531,7 @@ export class EvalCore {
         if (o.reduction === 'sum') return s / n / this.sumDivisor();
         if (o.reduction !== 'weighted-mean') return s / n / rows;
         // A weight per row weighs every label alike: Σ w over the labels, 1/L of it each (0 where Σ w = 0, as the loss).
-        const w = this.labelWeights ? this.labelWeights[l] : this.acc.weights / labelSums.length;
+        const w = this.labelWeights ? this.labelWeights[l] : this.weights / labelSums.length;
         return w === 0 ? 0 : s / n / w;
       });
     }
@@ -565,7 +540,7 @@ export class EvalCore {
     return {
       loss,
       reduction: o.reduction,
-      ...(o.reduction === 'weighted-mean' ? { weightSum: this.acc.weights } : {}),
+      ...(o.reduction === 'weighted-mean' ? { weightSum: this.weights } : {}),
       mean,
       sum,
       count,
