@@ -148,7 +148,6 @@ export interface BatchOutcome {
   readonly spatial?: number | 'all';
 }
 
-
 /** Σ w (float64) of a batch's weights, each counted `times` times (a weight per row over L labels). */
 function weightSum(w: BatchArray, times: number): number {
   let s = 0;
@@ -211,17 +210,8 @@ export async function asFileError<T>(file: string | undefined, what: string, ste
 function scalar(t: HostTensor | undefined): number {
   return t ? Number((t.data as Float32Array | Float64Array)[0]) : NaN;
 }
-
-
-/**
- * `dims` with its leading axes merged down to `rank` (C order keeps the elements where they are):
- * [B, K, L] to rank 2 is [B·K, L], to rank 1 [B·K·L]. A rank the dims cannot reach (more axes
- * than they have) or an unknown rank leaves them as they are.
- */
-export function collapseDims(dims: readonly number[], rank: number | null): readonly number[] {
-  return graphDims(ANY, dims, 'rows', rank);
-}
-const ANY: Parameters<typeof graphDims>[0] = { task: 'binary', targets: 'hard', targetFormat: 'dense', labelMean: false, weight: 'none', labelAxis: -1 };
+/** Options for graphDims' `rows` form, which reads none of them: targets and weights fed at their input's rank. */
+const ROWS: Parameters<typeof graphDims>[0] = { task: 'binary', targets: 'hard', targetFormat: 'dense', labelMean: false, weight: 'none', labelAxis: -1 };
 
 /**
  * Whether the graph's check outputs say the batch is fine (false: scan it in JS). A NaN
@@ -352,7 +342,7 @@ export class BatchRunner {
         data = this.converted('target', inputs.target.dtype, t.data.length);
         convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
       }
-      return { dtype: inputs.target.dtype, dims: collapseDims(targetDims, inputs.target.rank), data } as HostTensor;
+      return { dtype: inputs.target.dtype, dims: graphDims(ROWS, targetDims, 'rows', inputs.target.rank), data } as HostTensor;
     };
     const feeds: Record<string, HostTensor> = { ...(b.feeds ?? {}), target: feedTarget() };
     if (inputs.pred && pred) feeds.pred = { dtype: inputs.pred.dtype, dims: predDims, data: pred.data } as HostTensor;
@@ -367,7 +357,7 @@ export class BatchRunner {
         if (!isFloatType(w.dtype) || !isFloatType(inputs.weight.dtype)) throw new TypeError(`weights of dtype ${w.dtype} for a ${inputs.weight.dtype} input`);
         convertFloats(w.dtype, w.data, inputs.weight.dtype, data);
       }
-      feeds.weight = { dtype: inputs.weight.dtype, dims: collapseDims(natural, inputs.weight.rank), data } as HostTensor;
+      feeds.weight = { dtype: inputs.weight.dtype, dims: graphDims(ROWS, natural, 'rows', inputs.weight.rank), data } as HostTensor;
     }
     // Blocks tile the per-element losses: rows of L labels (multilabel), else single losses.
     if (g.sums && g.blocks) {
