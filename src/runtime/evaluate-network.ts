@@ -194,7 +194,6 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
       spec,
       // The network's side files resolve from its folder, whatever the working directory.
       session: { spinning: false, ...options, modelName: source, externalDataDir: modelFolder(source) },
-      lossType: o.dtype,
       outShape: whole.lossDims,
       rows,
       batchRows,

@@ -20,13 +20,12 @@
  * weight file (for a loss with a `weight` input) holds one weight per prediction, or one per row,
  * shaped as the predictions or the rows (the predictions less the label axis).
  */
-import type { DiagnosticsOptions } from '../diagnostics/accumulate';
 import { DataError, UsageError } from '../errors';
-import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
+import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
 import { BatchArray, BatchData, BatchSpec, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
-import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
+import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
 import { LossLayout, channelFirst, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, perImageProblem, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { SessionOptions } from './session';
@@ -135,28 +134,17 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
 
 // ---- shapes -------------------------------------------------------------------------------------
 
-/** One file of a batch: its header, and its elements per row. */
-interface FileStream {
-  readonly header: NpyHeader;
-  readonly rowElements: number;
-}
-
 /**
  * How the files split into rows — what a batch holds whole: one element of a binary file
- * (flattened, as the seed does), else one item of the files' first axis ([L] labels, [K, L] boxes
- * of labels, [C] classes) — and into per-element losses.
+ * (flattened, as the seed does; perImage: whole images), else one item of the files' first axis
+ * ([L] labels, [K, L] boxes of labels, [C] classes, [C, H, W] a channel-first image) — and into
+ * per-element losses (FileRun's rows, lossRow and outShape, the latter `out`'s shape).
  */
-interface Rows {
-  /** Rows in the files (the elements, for binary). */
-  readonly rows: number;
+interface Rows extends Pick<FileRun, 'rows' | 'lossRow' | 'outShape'> {
   /** The dims of one row of predictions: [] (a binary element) or the file's shape after the first axis. */
   readonly rowDims: readonly number[];
-  /** Per-element losses per row, and the shape of them all (`out`). */
-  readonly lossRow: number;
-  readonly outShape: readonly number[];
-  readonly pred: FileStream;
-  readonly target: FileStream;
-  readonly weight?: FileStream;
+  /** Each file's elements per row: the predictions', the targets', the weights'. */
+  readonly rowElements: readonly number[];
   /** Binary files read flat: the file's shape, which the batches' dims ([n]) do not show (BatchData.inputDims). */
   readonly inputDims?: readonly number[];
 }
@@ -209,23 +197,11 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
       break;
   }
   if (pred.count === 0) throw new DataError(`${pred.path}: holds no elements (shape ${shapeText(ps)}); nothing to evaluate`);
-  // A batch holds whole rows: binary elements (flattened, as the seed does; perImage: whole
-  // images), else items of the files' first axis ([L] labels, [K, L] boxes of labels, [C] classes,
-  // [C, H, W] a channel-first image).
-  const flat = o.task === 'binary' && !o.perImage;
-  const rows: Omit<Rows, 'weight'> = flat
-    ? { rows: pred.count, rowDims: [], lossRow: 1, outShape: ps, pred: { header: pred, rowElements: 1 }, target: { header: target, rowElements: 1 }, inputDims: ps }
-    : {
-        rows: ps[0],
-        rowDims: ps.slice(1),
-        lossRow: product(whole.lossDims.slice(1)),
-        outShape: o.task === 'binary' ? ps : whole.lossDims,
-        pred: { header: pred, rowElements: product(ps.slice(1)) },
-        target: { header: target, rowElements: target.count / ps[0] },
-      };
-  if (!weight) return rows;
-  checkWeightFile(o, weight, ps, whole, pred.path, `${pred.path} (shape ${shapeText(ps)})`);
-  return { ...rows, weight: { header: weight, rowElements: weight.count / rows.rows } };
+  if (weight) checkWeightFile(o, weight, ps, whole, pred.path, `${pred.path} (shape ${shapeText(ps)})`);
+  const rows = o.task === 'binary' && !o.perImage ? pred.count : ps[0];
+  const rowElements = [pred, target, ...(weight ? [weight] : [])].map((h) => h.count / rows);
+  if (o.task === 'binary' && !o.perImage) return { rows, rowDims: [], lossRow: 1, outShape: ps, rowElements, inputDims: ps };
+  return { rows, rowDims: ps.slice(1), lossRow: product(whole.lossDims.slice(1)), outShape: o.task === 'binary' ? ps : whole.lossDims, rowElements };
 }
 
 /**
@@ -281,17 +257,13 @@ function checkModelRow(plan: ModelPlan, pred: NpyHeader, label: Label): void {
 // ---- the loop ------------------------------------------------------------------------------------
 
 /** What both file sources (`evaluate`, `evaluateNetwork`) take besides their inputs and model. */
-export interface FileSourceOptions extends SessionOptions {
+export interface FileSourceOptions extends SourceOptions {
   /** The targets (`.npy`). */
   readonly target: string;
   /** Weights (`.npy`), for a loss whose model takes a `weight` input: one per prediction or one per row. */
   readonly weight?: string;
   /** Where to write the per-element losses (`.npy`, the loss dtype); needs a model of reduction none. */
   readonly out?: string;
-  /** Names options in messages (the CLI passes its flag names). */
-  readonly label?: Label;
-  /** Diagnostics of where the loss comes from, in the result's `diagnostics` (evaluator.ts, src/diagnostics). */
-  readonly diagnostics?: boolean | DiagnosticsOptions;
 }
 
 /** `out` writes each batch's losses as they come: not the normalized loss's, divided at the end. */
@@ -312,8 +284,7 @@ export interface FileSourceResult extends EvaluatorResult {
 export interface FileRun {
   readonly spec: BatchSpec;
   readonly session: SessionOptions;
-  /** The per-element losses' type and, for `out`, the file's shape. */
-  readonly lossType: NpyDType;
+  /** The shape of `out`, the per-element losses (of the loss dtype). */
   readonly outShape: readonly number[];
   /** Rows in the files, per batch, and per-element losses per row. */
   readonly rows: number;
@@ -342,8 +313,9 @@ export async function streamFiles(options: FileSourceOptions, inputs: readonly (
       return r;
     });
     core = await EvalCore.open(run.spec, run.session);
-    if (options.out !== undefined) writer = NpyWriter.create(options.out, run.lossType, run.outShape);
-    const sink = new OutcomeSink(core, writer, run.lossType, Math.min(run.batchRows, run.rows) * run.lossRow, run.progress);
+    const lossType = run.spec.options.dtype;
+    if (options.out !== undefined) writer = NpyWriter.create(options.out, lossType, run.outShape);
+    const sink = new OutcomeSink(core, writer, lossType, Math.min(run.batchRows, run.rows) * run.lossRow, run.progress);
     const ev = core;
     try {
       let start = 0;
@@ -393,29 +365,30 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const layout = rowsFor(o, pred, target, weight, label);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less
     // than 1/16 of the batch (otherwise the blocks tile it by a divisor of its rows).
-    const rowElements = layout.pred.rowElements;
+    const rowElements = layout.rowElements[0];
     const blockRows = targetBlockRows(layout.lossRow);
     const wholeRows = Math.max(1, Math.floor(batchSize / rowElements));
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
     const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, options.diagnostics));
     checkWeightInput(spec.inputs.weight !== undefined, weight ? options.weight : undefined, plan.modelFile ?? 'the loss');
-    const files = [layout.pred, layout.target, ...(layout.weight ? [layout.weight] : [])];
-    const array = (f: FileStream, d: NpyTypedArray, start: number): BatchArray => ({ dtype: f.header.dtype, data: d, place: { file: f.header.path, start: start * f.rowElements, shape: f.header.shape } });
+    const array = (i: number, data: NpyTypedArray[], start: number): BatchArray => {
+      const h = readers[i].header;
+      return { dtype: h.dtype, data: data[i], place: { file: h.path, start: start * layout.rowElements[i], shape: h.shape } };
+    };
     return {
       spec,
       session: { spinning: false, ...options, ...(options.model !== undefined ? { externalDataDir: modelFolder(options.model) } : {}) },
-      lossType: o.dtype,
       outShape: layout.outShape,
       rows: layout.rows,
       batchRows,
       lossRow: layout.lossRow,
-      parts: files.map((f, i) => ({ reader: readers[i], rowElements: f.rowElements })),
+      parts: readers.map((reader, i) => ({ reader, rowElements: layout.rowElements[i] })),
       batch: (data, start, n, into) => ({
         dims: [n, ...layout.rowDims],
-        pred: array(layout.pred, data[0], start),
-        target: array(layout.target, data[1], start),
-        ...(layout.weight ? { weight: array(layout.weight, data[2], start) } : {}),
+        pred: array(0, data, start),
+        target: array(1, data, start),
+        ...(weight ? { weight: array(2, data, start) } : {}),
         ...(layout.inputDims ? { inputDims: layout.inputDims } : {}),
         into,
       }),

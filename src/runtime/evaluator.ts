@@ -599,7 +599,18 @@ export interface EvaluatorBatch {
   readonly dims?: readonly number[];
 }
 
-export interface EvaluatorOptions extends SessionOptions {
+/** What every source of the evaluator takes (createEvaluator, evaluate, evaluateNetwork). */
+export interface SourceOptions extends SessionOptions {
+  /** Names options in messages (the CLI passes its flag names). */
+  readonly label?: Label;
+  /**
+   * Diagnostics of where the loss comes from (src/diagnostics), in the result's `diagnostics`:
+   * `true`, or the γ / α values to sweep (default γ 0, 0.5, 1, 2, 5; no α sweep).
+   */
+  readonly diagnostics?: boolean | DiagnosticsOptions;
+}
+
+export interface EvaluatorOptions extends SourceOptions {
   /**
    * The loss options to build the model from (the default: the seed's binary loss). `dtype`
    * (default float32) is the predictions' type; `targetDtype` the type the model takes targets
@@ -622,13 +633,6 @@ export interface EvaluatorOptions extends SessionOptions {
    * Needs a model that computes them: built from loss options, or a file of reduction none.
    */
   readonly losses?: boolean;
-  /** Names options in messages (the CLI passes its flag names). */
-  readonly label?: Label;
-  /**
-   * Diagnostics of where the loss comes from (diagnostics.ts), in `result().diagnostics` and
-   * `diagnostics()`: `true`, or the γ / α values to sweep (default γ 0, 0.5, 1, 2, 5; no α sweep).
-   */
-  readonly diagnostics?: boolean | DiagnosticsOptions;
 }
 
 /** A batch's per-element losses (EvaluatorOptions.losses). */
