@@ -17,26 +17,21 @@ import type { BatchDiagnostics, DiagnosticsOptions } from '../diagnostics/accumu
 
 /**
  * The model with the evaluator's outputs (eval-outputs.ts), and which work they take off the JS
- * side: the float64 batch sums (for a per-element `loss`; the per-element losses then leave the
- * graph only for `out`), and the data checks as reductions (float32 / float64 predictions; float
- * binary and multi-label targets of the model's own type). Everything else is checked in JS.
+ * side: the float64 batch sums (`sums`, for a per-element `loss`), and the data checks as
+ * reductions (`predInGraph`, `targetInGraph`). Everything else is checked in JS.
  */
 export interface EvalGraph {
   readonly bytes: Uint8Array;
   readonly sums: boolean;
-  /**
-   * The block shape fed with each batch (eval-outputs.ts): tiles of ~256 losses (`tiles`), one
-   * block of the whole batch (`one`: a small batch's float64 label sums), or none (`false`).
-   */
+  /** The block shape fed with each batch: tiles of ~256 losses, one block of the whole batch (a small batch's float64 label sums), or none. */
   readonly blocks: 'tiles' | 'one' | false;
   readonly predInGraph: boolean;
   readonly targetInGraph: boolean;
   /** The outputs to fetch besides a pre-allocated `loss`. */
   readonly fetches: readonly string[];
   /**
-   * Diagnostics (diagnostics.ts): the swept losses' float64 sums (and Σ F; normalized 'label':
-   * their label sums and per-label Σ F), and the per-element losses of those that are binned; the
-   * evaluated loss's per-element losses are fetched too.
+   * Diagnostics (src/diagnostics): the swept losses' float64 sums (and Σ F; normalized 'label':
+   * per label), and the per-element losses of those binned (and of the evaluated loss).
    */
   readonly sweep?: { readonly sums: readonly string[]; readonly focalSums?: readonly string[]; readonly labelSums?: readonly string[]; readonly losses: readonly string[] };
 }
@@ -59,23 +54,18 @@ export interface BatchSpec {
    * there), so that a small batch costs about what the loss graph itself costs.
    */
   readonly small?: EvalGraph;
-  /**
-   * The model's inputs: `pred` (absent when the predictions are a network's output, `predOutput`),
-   * `target`, and `weight` when the loss takes one.
-   */
+  /** The model's inputs: `pred` (absent for a network's output, `predOutput`), `target`, and `weight` when the loss takes one. */
   readonly inputs: { readonly pred?: InputSpec; readonly target: InputSpec; readonly weight?: InputSpec };
   /**
    * A network and its loss in one model: the output the loss takes as its predictions (fetched
-   * with every batch, checked as predictions are); the batch's `feeds` are the network's inputs.
+   * with every batch, checked as predictions are), and the network's inputs (the batch's `feeds`).
    */
   readonly predOutput?: string;
-  /** The network's inputs (with `predOutput`). */
   readonly feedNames?: readonly string[];
   /** Where the model came from (a user's file): its failures are then the user's. */
   readonly modelFile?: string;
-  /** The label / class count the model fixes (a per-label α, or its pred input's last dim), if any. */
+  /** The label / class count the model fixes (a per-label α, or its pred input's), if any, and the option that fixes it as the user named it (`--class-weight`). */
   readonly fixedRow?: number;
-  /** The option that fixes it, as the user named it (`--class-weight`, `alpha`). */
   readonly fixedBy?: string;
   /** Diagnostics asked for (diagnostics.ts): the graphs then carry the sweep (EvalGraph.sweep). */
   readonly diagnostics?: DiagnosticsOptions;

@@ -26,7 +26,7 @@ import { Label, LossOptions, normalizeOptions } from '../losses';
 import { BatchArray, asFileError } from './batch';
 import type { BatchPlace } from './checks';
 import { FileSourceOptions, FileSourceResult, checkOutNormalized, checkWeightFile, lossFromFiles, streamFiles } from './evaluate';
-import { ModelPlan, evalSpec, planFromModel, positiveCount } from './evaluator';
+import { ModelPlan, checkPerElement, evalSpec, planFromModel, positiveCount } from './evaluator';
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
@@ -126,9 +126,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     const wh = weightReader?.header;
     const { plan, source, output, initializers } = networkPlan(options, networkBytes, th, wh, label);
     const o = plan.options;
-    if (options.out !== undefined && plan.graphReduction !== 'none') {
-      throw new UsageError(`--out needs the per-element losses, but ${source} has reduction ${plan.graphReduction}; attach the loss with --reduction none`);
-    }
+    if (options.out !== undefined) checkPerElement(plan, '--out needs', 'attach the loss with --reduction none');
     checkOutNormalized(o, options.out, label);
     checkWeightInput(plan.inputs.weight !== undefined, wh ? options.weight : undefined, source);
     const io = plan.build().io;

@@ -25,7 +25,7 @@ import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
 import { BatchArray, BatchData, BatchSpec, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
-import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
+import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, checkPerElement, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
 import { LossLayout, channelFirst, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, perImageProblem, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { SessionOptions } from './session';
@@ -225,7 +225,6 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: str
   const m = loadModelFile(file);
   const plan = planFromModel(m.bytes, m.info.graph, m.options, file);
   checkModelExternalData(m);
-  const o = plan.options;
   // planFromModel without an output gives the input 'pred' (or refuses the model).
   const { pred: p, target: t } = plan.inputs as { pred: InputSpec; target: InputSpec };
   if (pred.dtype !== p.dtype) {
@@ -234,12 +233,7 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: str
   if (target.dtype !== t.dtype && !(isFloatType(target.dtype) && isFloatType(t.dtype))) {
     throw new DataError(`${target.path}: dtype ${target.dtype}, but ${file} takes ${t.dtype} targets; convert the file or export a model with --target-dtype ${target.dtype}`);
   }
-  if (out !== undefined && o.reduction !== 'none') {
-    throw new UsageError(
-      `--out needs the per-element losses, but ${file} has reduction ${o.reduction}; ` +
-        'use a model exported with --reduction none, or the loss flags instead of --model',
-    );
-  }
+  if (out !== undefined) checkPerElement(plan, '--out needs', 'use a model exported with --reduction none, or the loss flags instead of --model');
   return plan;
 }
 

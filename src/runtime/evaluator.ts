@@ -199,6 +199,11 @@ function evalLoss(o: FocalOptions, predShape: readonly (number | string)[] | und
 
 // ---- the evaluator's graph ------------------------------------------------------------------------
 
+/** Refuses what needs the per-element losses (`--out needs`, `diagnostics need`) of a model whose graph reduces them; `hint`: what to do. */
+export function checkPerElement(plan: Pick<ModelPlan, 'graphReduction' | 'modelFile'>, what: string, hint: string): void {
+  if (plan.graphReduction !== 'none') throw new UsageError(`${what} the per-element losses, but ${plan.modelFile ?? 'the model'} has reduction ${plan.graphReduction}; ${hint}`);
+}
+
 const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
 
 /**
@@ -211,9 +216,7 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
   const o = plan.options;
   const built = plan.build();
   const diagnostics = diagnosticsOptions(asked);
-  if (diagnostics && plan.graphReduction !== 'none') {
-    throw new UsageError(`diagnostics need the per-element losses, but ${plan.modelFile ?? 'the model'} has reduction ${plan.graphReduction}; use a model exported with reduction none, or the loss flags`);
-  }
+  if (diagnostics) checkPerElement(plan, 'diagnostics need', 'use a model exported with reduction none, or the loss flags');
   const points = diagnostics ? sweepPoints(o, diagnostics) : [];
   const sweepModels = points.length ? sweepLosses(o, points, built, plan) : undefined;
   // The plan's inputs: a model's, read from it (planFromModel); a built one's, as its options make them.
@@ -848,13 +851,10 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
   const plan = evaluatorPlan(options);
   const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true, options.diagnostics));
   const o = spec.options;
-  if (options.losses && (spec.graphReduction !== 'none' || o.normalized)) {
-    throw new UsageError(
-      o.normalized
-        ? `losses: ${(options.label ?? ((x: string) => x))('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; the per-element losses would come before that division`
-        : `losses: needs the per-element losses, but ${spec.modelFile} has reduction ${spec.graphReduction}; use a model exported with reduction none, or loss options`,
-    );
+  if (options.losses && o.normalized) {
+    throw new UsageError(`losses: ${(options.label ?? ((x: string) => x))('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; the per-element losses would come before that division`);
   }
+  if (options.losses) checkPerElement(spec, 'losses: needs', 'use a model exported with reduction none, or loss options');
   // A model file's side files resolve from its folder, whatever the working directory.
   const core = await EvalCore.open(spec, typeof options.model === 'string' ? { ...options, externalDataDir: options.externalDataDir ?? modelFolder(options.model) } : options);
   let k = 0;
