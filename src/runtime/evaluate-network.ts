@@ -25,8 +25,8 @@ import { NpyHeader, NpyTypedArray } from '../io/npy';
 import { Label, LossOptions, normalizeOptions } from '../losses';
 import { BatchArray, asFileError } from './batch';
 import type { BatchPlace } from './checks';
-import { FileSourceOptions, FileSourceResult, checkOutNormalized, checkWeightFile, lossFromFiles, streamFiles } from './evaluate';
-import { ModelPlan, checkPerElement, evalSpec, planFromModel, positiveCount } from './evaluator';
+import { EvaluateProgress, FileSourceOptions, FileSourceResult, checkOutNormalized, checkWeightFile, lossFromFiles, streamFiles } from './evaluate';
+import { ModelPlan, checkPerElement, plain, evalSpec, planFromModel, positiveCount } from './evaluator';
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
@@ -36,12 +36,8 @@ import { HostTensor, TensorDType } from './session';
 /** Default batch: about this many elements of the largest input per batch (whole rows, at least one). */
 export const DEFAULT_NETWORK_BATCH_ELEMENTS = 1 << 18;
 
-export interface EvaluateNetworkProgress {
-  /** Rows done, and in all. */
-  readonly done: number;
-  readonly total: number;
-  readonly seconds: number;
-}
+/** As EvaluateProgress, `done` and `total` counting rows (first-axis entries of the feeds). */
+export type EvaluateNetworkProgress = EvaluateProgress;
 
 export interface EvaluateNetworkOptions extends FileSourceOptions {
   /** The network (.onnx file), to attach the loss to … */
@@ -70,8 +66,6 @@ export interface EvaluateNetworkResult extends FileSourceResult {
   readonly output: string;
   readonly feeds: Readonly<Record<string, string>>;
 }
-
-const plain: Label = (o) => o;
 
 /** The model: the network with the loss attached here, or an attached model file; and the inputs fed from files. */
 function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefined, target: NpyHeader, weight: NpyHeader | undefined, label: Label): { plan: ModelPlan; source: string; output: string; initializers: readonly string[] } {

@@ -25,7 +25,7 @@ import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
 import { BatchArray, BatchData, BatchSpec, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
-import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, checkPerElement, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
+import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, checkPerElement, plain, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
 import { LossLayout, channelFirst, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, perImageProblem, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { SessionOptions } from './session';
@@ -80,8 +80,6 @@ export interface EvaluateOptions extends FileSourceOptions {
 export interface EvaluateResult extends FileSourceResult {
   readonly pred: string;
 }
-
-const plain: Label = (o) => o;
 
 // ---- options ------------------------------------------------------------------------------------
 

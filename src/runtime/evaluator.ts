@@ -53,6 +53,9 @@ import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, cr
 
 // ---- the model ------------------------------------------------------------------------------------
 
+/** Options named as the API names them (the CLI passes its flag names instead). */
+export const plain: Label = (o) => o;
+
 type Dims = readonly (number | string | null)[] | null;
 
 /** A model's inputs as the evaluator sees them. */
@@ -104,7 +107,7 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
         "export one with 'focal-onnx export', or give the loss flags instead of --model",
     );
   }
-  checkEvaluable(options, (x) => x, true);
+  checkEvaluable(options, plain, true);
   // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number
   // to add up. (perImage's mean is over the batch's images, each whole in a batch: it adds up.)
   if (options.reduction === 'mean' && !options.perImage && (countsTargets(options) || options.normalize !== 'elements')) {
@@ -154,7 +157,7 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
  * another axis than the last of predictions of rank `rank`, when known), [N, C, S], the axes
  * before and after the labels merged; perImage, labels last, [B, K, L] (binary [B, K]).
  */
-export function planFromOptions(o: FocalOptions, label: Label = (x) => x, rank?: number): ModelPlan {
+export function planFromOptions(o: FocalOptions, label: Label = plain, rank?: number): ModelPlan {
   checkEvaluable(o, label);
   const channels = o.task !== 'binary' && o.labelAxis !== -1 && (rank === undefined || channelFirst(o, rank));
   const form: GraphForm = channels ? 'channels' : o.perImage ? 'images' : 'rows';
@@ -828,7 +831,7 @@ export function positiveCount<T extends number | undefined>(what: string, n: T):
 
 /** The plan for `options` (the model, or the loss options with their defaults). */
 function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
-  const label = options.label ?? ((x) => x);
+  const label = options.label ?? plain;
   if (options.model !== undefined && options.loss !== undefined) throw new UsageError('give a model or loss options, not both');
   if (options.output !== undefined && options.model === undefined) throw new UsageError('output names an output of a model: give the model (a network and its loss)');
   if (options.model === undefined) {
@@ -852,7 +855,7 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
   const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true, options.diagnostics));
   const o = spec.options;
   if (options.losses && o.normalized) {
-    throw new UsageError(`losses: ${(options.label ?? ((x: string) => x))('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; the per-element losses would come before that division`);
+    throw new UsageError(`losses: ${(options.label ?? plain)('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; the per-element losses would come before that division`);
   }
   if (options.losses) checkPerElement(spec, 'losses: needs', 'use a model exported with reduction none, or loss options');
   // A model file's side files resolve from its folder, whatever the working directory.
