@@ -3,8 +3,8 @@
  *
  * The public API, by name: everything of the build-only entry (`focal-onnx/build`, src/build.ts:
  * the graph builder, the losses, attaching a loss to a network, `.npy` and float16 I/O, the error
- * classes), plus sessions, the CUDA placement check and the evaluators (src/runtime), their
- * diagnostics (src/diagnostics), and `run`, the command line as a function.
+ * classes), plus sessions, the CUDA placement check and the evaluators (src/runtime), and `run`,
+ * the command line as a function.
  */
 export * from './build';
 
@@ -20,6 +20,7 @@ export {
   GRAPH_OPTIMIZATION_LEVELS,
   checkCudaPlacement,
   createEvaluator,
+  DEFAULT_SWEEP_GAMMA,
   evaluateNetwork,
   DEFAULT_NETWORK_BATCH_ELEMENTS,
   createSession,
@@ -54,8 +55,7 @@ export type {
 } from './runtime';
 
 export type { EvaluateNetworkOptions, EvaluateNetworkProgress, EvaluateNetworkResult } from './runtime';
-export { DEFAULT_SWEEP_GAMMA } from './diagnostics/accumulate';
-export type { CdfCurve, ClassDiagnostics, Diagnostics, DiagnosticsOptions, SplitSum } from './diagnostics/accumulate';
+export type { CdfCurve, ClassDiagnostics, Diagnostics, DiagnosticsOptions, SplitSum } from './runtime';
 
 export { run } from './cli/main';
 export type { CliIO } from './cli/command';

@@ -27,4 +27,7 @@ export type { EvaluateOptions, EvaluateProgress, EvaluateResult } from './evalua
 export { DEFAULT_NETWORK_BATCH_ELEMENTS, evaluateNetwork } from './evaluate-network';
 export type { EvaluateNetworkOptions, EvaluateNetworkProgress, EvaluateNetworkResult } from './evaluate-network';
 export { loadModelFile, readModelFile } from './model-file';
+// The evaluators' diagnostics (src/diagnostics), with the evaluators' names: not in the build-only entry.
+export { DEFAULT_SWEEP_GAMMA } from '../diagnostics/accumulate';
+export type { CdfCurve, ClassDiagnostics, Diagnostics, DiagnosticsOptions, SplitSum } from '../diagnostics/accumulate';
 export type { ModelFile } from './model-file';
