@@ -12,13 +12,8 @@
  * exactly: it holds 0 and 1); or a focal-onnx model file (`model`), whose types the files must
  * match.
  *
- * Shapes: binary — any shapes with the same element count (flattened, as the seed does; MONAI's
- * sum, spatialMean, divides by the spatial size of the prediction file's shape: BatchData.inputDims);
- * multilabel — pred and target alike, [N, L] or of higher rank with the labels on the last axis;
- * multiclass — pred [N, C], target [N]; with labelAxis (channel-first, [B, C, H, W]) the labels on
- * that axis, index targets [B, H, W]; with perImage, batches of whole images (the first axis). A
- * weight file (for a loss with a `weight` input) holds one weight per prediction, or one per row,
- * shaped as the predictions or the rows (the predictions less the label axis).
+ * The files' shapes are docs/guide.md's (eval): checked by rowsFor, binary files read flat (MONAI's
+ * spatialMean then divides by the spatial size of the prediction file's shape: BatchData.inputDims).
  */
 import { DataError, UsageError } from '../errors';
 import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
