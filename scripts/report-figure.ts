@@ -8,8 +8,8 @@
  */
 import * as path from 'path';
 import { writeFileAtomic } from '../src/io/atomic';
-import { renderReportChart } from '../src/report/html';
-import { Diagnostics } from '../src/runtime/diagnostics';
+import { renderReportChart } from '../src/diagnostics/report';
+import { Diagnostics } from '../src/diagnostics/accumulate';
 import { evaluate } from '../src/runtime/evaluate';
 import { describeOptions } from '../src/cli/format';
 

@@ -72,4 +72,10 @@ describe('architecture', () => {
   it('the vocabulary of the losses is a leaf: it imports nothing of src/losses', () => {
     expect(graph.get(path.join('losses', 'vocabulary.ts'))).toEqual([]);
   });
+
+  it('diagnostics is its own concept: src/diagnostics imports nothing of src/runtime', () => {
+    const into = [...graph].filter(([m]) => m.startsWith(`diagnostics${path.sep}`)).flatMap(([m, deps]) => deps.filter((d) => d.startsWith(`runtime${path.sep}`)).map((d) => `${m} → ${d}`));
+    expect([...graph.keys()]).toEqual(expect.arrayContaining([path.join('diagnostics', 'accumulate.ts'), path.join('diagnostics', 'report.ts')]));
+    expect(into).toEqual([]);
+  });
 });

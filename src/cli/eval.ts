@@ -14,8 +14,8 @@ import { CliIO, Command, write } from './command';
 import { describeOptions, formatLoss } from './format';
 import { LOSS_FLAGS, flagLabel, flagTokens, givenLossFlags, lossOptionsFromFlags } from './loss-flags';
 import { ProgressBar, compact } from './progress';
-import { DEFAULT_SWEEP_GAMMA, Diagnostics, DiagnosticsOptions } from '../runtime/diagnostics';
-import { curveAt, renderReport } from '../report/html';
+import { DEFAULT_SWEEP_GAMMA, Diagnostics, DiagnosticsOptions } from '../diagnostics/accumulate';
+import { curveAt, renderReport } from '../diagnostics/report';
 import { createTempFile, discardTempFile, writeFileAtomic } from '../io/atomic';
 import type { EvaluatorResult } from '../runtime/evaluator';
 

@@ -13,30 +13,25 @@ import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredi
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape, channelBlockShape } from './eval-outputs';
 import { GraphForm, graphAxis, graphDims, isFloatType, lossLayout, product, spatialSize } from './rules';
 import { HostTensor, Session, TensorDType } from './session';
-import type { BatchDiagnostics, DiagnosticsOptions } from './diagnostics';
+import type { BatchDiagnostics, DiagnosticsOptions } from '../diagnostics/accumulate';
 
 /**
  * The model with the evaluator's outputs (eval-outputs.ts), and which work they take off the JS
- * side: the float64 batch sums (for a per-element `loss`; the per-element losses then leave the
- * graph only for `out`), and the data checks as reductions (float32 / float64 predictions; float
- * binary and multi-label targets of the model's own type). Everything else is checked in JS.
+ * side: the float64 batch sums (`sums`, for a per-element `loss`), and the data checks as
+ * reductions (`predInGraph`, `targetInGraph`). Everything else is checked in JS.
  */
 export interface EvalGraph {
   readonly bytes: Uint8Array;
   readonly sums: boolean;
-  /**
-   * The block shape fed with each batch (eval-outputs.ts): tiles of ~256 losses (`tiles`), one
-   * block of the whole batch (`one`: a small batch's float64 label sums), or none (`false`).
-   */
+  /** The block shape fed with each batch: tiles of ~256 losses, one block of the whole batch (a small batch's float64 label sums), or none. */
   readonly blocks: 'tiles' | 'one' | false;
   readonly predInGraph: boolean;
   readonly targetInGraph: boolean;
   /** The outputs to fetch besides a pre-allocated `loss`. */
   readonly fetches: readonly string[];
   /**
-   * Diagnostics (diagnostics.ts): the swept losses' float64 sums (and Σ F; normalized 'label':
-   * their label sums and per-label Σ F), and the per-element losses of those that are binned; the
-   * evaluated loss's per-element losses are fetched too.
+   * Diagnostics (src/diagnostics): the swept losses' float64 sums (and Σ F; normalized 'label':
+   * per label), and the per-element losses of those binned (and of the evaluated loss).
    */
   readonly sweep?: { readonly sums: readonly string[]; readonly focalSums?: readonly string[]; readonly labelSums?: readonly string[]; readonly losses: readonly string[] };
 }
@@ -59,23 +54,18 @@ export interface BatchSpec {
    * there), so that a small batch costs about what the loss graph itself costs.
    */
   readonly small?: EvalGraph;
-  /**
-   * The model's inputs: `pred` (absent when the predictions are a network's output, `predOutput`),
-   * `target`, and `weight` when the loss takes one.
-   */
+  /** The model's inputs: `pred` (absent for a network's output, `predOutput`), `target`, and `weight` when the loss takes one. */
   readonly inputs: { readonly pred?: InputSpec; readonly target: InputSpec; readonly weight?: InputSpec };
   /**
    * A network and its loss in one model: the output the loss takes as its predictions (fetched
-   * with every batch, checked as predictions are); the batch's `feeds` are the network's inputs.
+   * with every batch, checked as predictions are), and the network's inputs (the batch's `feeds`).
    */
   readonly predOutput?: string;
-  /** The network's inputs (with `predOutput`). */
   readonly feedNames?: readonly string[];
   /** Where the model came from (a user's file): its failures are then the user's. */
   readonly modelFile?: string;
-  /** The label / class count the model fixes (a per-label α, or its pred input's last dim), if any. */
+  /** The label / class count the model fixes (a per-label α, or its pred input's), if any, and the option that fixes it as the user named it (`--class-weight`). */
   readonly fixedRow?: number;
-  /** The option that fixes it, as the user named it (`--class-weight`, `alpha`). */
   readonly fixedBy?: string;
   /** Diagnostics asked for (diagnostics.ts): the graphs then carry the sweep (EvalGraph.sweep). */
   readonly diagnostics?: DiagnosticsOptions;
@@ -148,7 +138,6 @@ export interface BatchOutcome {
   readonly spatial?: number | 'all';
 }
 
-
 /** Σ w (float64) of a batch's weights, each counted `times` times (a weight per row over L labels). */
 function weightSum(w: BatchArray, times: number): number {
   let s = 0;
@@ -211,17 +200,8 @@ export async function asFileError<T>(file: string | undefined, what: string, ste
 function scalar(t: HostTensor | undefined): number {
   return t ? Number((t.data as Float32Array | Float64Array)[0]) : NaN;
 }
-
-
-/**
- * `dims` with its leading axes merged down to `rank` (C order keeps the elements where they are):
- * [B, K, L] to rank 2 is [B·K, L], to rank 1 [B·K·L]. A rank the dims cannot reach (more axes
- * than they have) or an unknown rank leaves them as they are.
- */
-export function collapseDims(dims: readonly number[], rank: number | null): readonly number[] {
-  return graphDims(ANY, dims, 'rows', rank);
-}
-const ANY: Parameters<typeof graphDims>[0] = { task: 'binary', targets: 'hard', targetFormat: 'dense', labelMean: false, weight: 'none', labelAxis: -1 };
+/** Options for graphDims' `rows` form, which reads none of them: targets and weights fed at their input's rank. */
+const ROWS: Parameters<typeof graphDims>[0] = { task: 'binary', targets: 'hard', targetFormat: 'dense', labelMean: false, weight: 'none', labelAxis: -1 };
 
 /**
  * Whether the graph's check outputs say the batch is fine (false: scan it in JS). A NaN
@@ -352,7 +332,7 @@ export class BatchRunner {
         data = this.converted('target', inputs.target.dtype, t.data.length);
         convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
       }
-      return { dtype: inputs.target.dtype, dims: collapseDims(targetDims, inputs.target.rank), data } as HostTensor;
+      return { dtype: inputs.target.dtype, dims: graphDims(ROWS, targetDims, 'rows', inputs.target.rank), data } as HostTensor;
     };
     const feeds: Record<string, HostTensor> = { ...(b.feeds ?? {}), target: feedTarget() };
     if (inputs.pred && pred) feeds.pred = { dtype: inputs.pred.dtype, dims: predDims, data: pred.data } as HostTensor;
@@ -367,7 +347,7 @@ export class BatchRunner {
         if (!isFloatType(w.dtype) || !isFloatType(inputs.weight.dtype)) throw new TypeError(`weights of dtype ${w.dtype} for a ${inputs.weight.dtype} input`);
         convertFloats(w.dtype, w.data, inputs.weight.dtype, data);
       }
-      feeds.weight = { dtype: inputs.weight.dtype, dims: collapseDims(natural, inputs.weight.rank), data } as HostTensor;
+      feeds.weight = { dtype: inputs.weight.dtype, dims: graphDims(ROWS, natural, 'rows', inputs.weight.rank), data } as HostTensor;
     }
     // Blocks tile the per-element losses: rows of L labels (multilabel), else single losses.
     if (g.sums && g.blocks) {

@@ -234,17 +234,18 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
   const sweeps = spec.sweep ? mergeSweeps(g, spec.sweep, spec.predName ?? 'pred', spec.sumOf ?? 'loss') : [];
   const labels = spec.sums === 'labels';
   const channels = labels && spec.labelAxis !== undefined;
+  const ints = (name: string, values: number[]): onnx.ITensorProto => ({ name: `${P}${name}`, dataType: DTYPES.int64.code, dims: [values.length], int64Data: values });
+  const blocksInput = (rank: number): onnx.IValueInfoProto => ({ name: EVAL_INPUTS.blocks, type: { tensorType: { elemType: DTYPES.int64.code, shape: { dim: [{ dimValue: rank }] } } } });
   if (spec.sums) {
     // The block shape, fed with each run: all but a small batch's total (one float64 ReduceSum).
     if (channels) {
-      inputs.push({ name: EVAL_INPUTS.blocks, type: { tensorType: { elemType: DTYPES.int64.code, shape: { dim: [{ dimValue: 4 }] } } } });
-      inits.push({ name: `${P}axis3`, dataType: DTYPES.int64.code, dims: [1], int64Data: [3] });
-      inits.push({ name: `${P}axes02`, dataType: DTYPES.int64.code, dims: [2], int64Data: [0, 2] });
+      inputs.push(blocksInput(4));
+      inits.push(ints('axis3', [3]), ints('axes02', [0, 2]));
     } else if (labels || !spec.float64Sums) {
-      inputs.push({ name: EVAL_INPUTS.blocks, type: { tensorType: { elemType: DTYPES.int64.code, shape: { dim: [{ dimValue: labels ? 3 : 2 }] } } } });
-      inits.push({ name: `${P}axis1`, dataType: DTYPES.int64.code, dims: [1], int64Data: [1] });
+      inputs.push(blocksInput(labels ? 3 : 2));
+      inits.push(ints('axis1', [1]));
     }
-    if (labels && !channels) inits.push({ name: `${P}axis0`, dataType: DTYPES.int64.code, dims: [1], int64Data: [0] });
+    if (labels && !channels) inits.push(ints('axis0', [0]));
   }
   /**
    * The nodes that sum the per-element losses `loss` into `sumName` (float64): cast to float64
@@ -299,15 +300,10 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
   }
   if (spec.checkTarget) {
     const t = elemType(g, 'target', 'input');
-    const one: onnx.ITensorProto = { name: `${P}one`, dataType: t, dims: [] };
-    if (t === F64) one.doubleData = [1];
-    else one.floatData = [1];
-    inits.push(one);
+    const scalar = (name: string, v: number): onnx.ITensorProto => ({ name: `${P}${name}`, dataType: t, dims: [], ...(t === F64 ? { doubleData: [v] } : { floatData: [v] }) });
+    inits.push(scalar('one', 1));
     if (spec.checkTarget === 'soft') {
-      const zero: onnx.ITensorProto = { name: `${P}zero`, dataType: t, dims: [] };
-      if (t === F64) zero.doubleData = [0];
-      else zero.floatData = [0];
-      inits.push(zero);
+      inits.push(scalar('zero', 0));
       nodes.push(node('Clip', ['target', `${P}zero`, `${P}one`], `${P}t01`));
       nodes.push(node('Sub', ['target', `${P}t01`], `${P}tout`));
       nodes.push(node('ReduceL1', [`${P}tout`], EVAL_OUTPUTS.target, [keepdims0]));

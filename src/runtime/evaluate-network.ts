@@ -7,14 +7,10 @@
  * 'none' })`), or with the loss already attached (`model`: a `focal-onnx attach` output, whose
  * options and output its `focal.*` metadata gives).
  *
- * A source of the evaluator (evaluator.ts), as `evaluate()` is for prediction files: the model is
- * planned as a network and its loss (`planFromModel(…, output)`), with the evaluator's graph
- * additions — the per-element losses summed in blocks in the graph and in float64 between them,
- * the network's output checked as predictions are (in the graph; a bad element named in JS:
- * `net.onnx: output 'prob' element 5 is NaN`), float targets checked in the graph and others in
- * JS (`labels.npy: element 17 is 12`) — the same read-ahead stream and sink as files (stream.ts:
- * `out` writes the per-element losses), the same float64 accumulation and result; the user's
- * reduction decides the reported loss.
+ * A source of the evaluator (evaluator.ts), as `evaluate()` is for prediction files, through the
+ * same stream and sink (evaluate.ts's streamFiles): the network's output is checked as
+ * predictions are (a bad element named in JS: `net.onnx: output 'prob' element 5 is NaN`); the
+ * user's reduction decides the reported loss.
  *
  * Checked here, before anything runs: each feed's dtype and trailing dims against the network
  * input (the first axis is the batch), every file's rows against the first's, and the targets and
@@ -23,75 +19,53 @@
  * names `target` or `loss` is refused (the evaluator's graph additions read those names);
  * `focal-onnx attach` prefixes them instead.
  */
-import { DiagnosticsOptions, diagnosticsOptions } from './diagnostics';
 import { attachLoss } from '../attach';
 import { DataError, UsageError, quote } from '../errors';
-import { NpyHeader, NpyReader, NpyWriter } from '../io/npy';
+import { NpyHeader, NpyTypedArray } from '../io/npy';
 import { Label, LossOptions, normalizeOptions } from '../losses';
-import { asFileError } from './batch';
-import { lossFromFiles } from './evaluate';
-import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel } from './evaluator';
+import { BatchArray, asFileError } from './batch';
+import type { BatchPlace } from './checks';
+import { EvaluateProgress, FileSourceOptions, FileSourceResult, checkOutNormalized, checkWeightFile, lossFromFiles, streamFiles } from './evaluate';
+import { ModelPlan, checkPerElement, plain, evalSpec, planFromModel, positiveCount } from './evaluator';
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
-import { channelFirst, checkWeightInput, lossLayout, product, shapeText, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
-import { HostTensor, SessionOptions, TensorDType } from './session';
-import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
+import { channelFirst, checkWeightInput, lossLayout, product, shapeText } from './rules';
+import { HostTensor, TensorDType } from './session';
 
 /** Default batch: about this many elements of the largest input per batch (whole rows, at least one). */
 export const DEFAULT_NETWORK_BATCH_ELEMENTS = 1 << 18;
 
-export interface EvaluateNetworkProgress {
-  /** Rows done, and in all. */
-  readonly done: number;
-  readonly total: number;
-  readonly seconds: number;
-}
+/** As EvaluateProgress, `done` and `total` counting rows (first-axis entries of the feeds). */
+export type EvaluateNetworkProgress = EvaluateProgress;
 
-export interface EvaluateNetworkOptions extends SessionOptions {
+export interface EvaluateNetworkOptions extends FileSourceOptions {
   /** The network (.onnx file), to attach the loss to … */
   readonly network?: string;
   /** … or a network with the loss attached (`focal-onnx attach`), its options from its metadata. */
   readonly model?: string;
   /** The network output the loss takes as its prediction (with `model`, default: the one its metadata names). */
   readonly output?: string;
-  /** One `.npy` file per network input, by input name. */
+  /** One `.npy` file per network input, by input name; the targets (`target`) shaped like the output per row (binary, multilabel), or one class index per row (multiclass). */
   readonly feeds: Readonly<Record<string, string>>;
-  /** The targets (`.npy`): shaped like the output per row (binary, multilabel), or one class index per row (multiclass). */
-  readonly target: string;
-  /** Weights (`.npy`), for a loss that takes them: one per prediction or one per row of the output. */
-  readonly weight?: string;
-  /** Where to write the per-element losses (`.npy`, the loss dtype, shaped like the output; [N] for multiclass). */
-  readonly out?: string;
   /** Loss options (with `network`); `dtype` is the output's, `opset` the network's, `targetDtype` the target file's. */
   readonly loss?: LossOptions;
   /** Elements of the largest input per batch, rounded down to whole rows (default DEFAULT_NETWORK_BATCH_ELEMENTS). */
   readonly batchSize?: number;
   readonly onProgress?: (progress: EvaluateNetworkProgress) => void;
-  /** Names options in messages (the CLI passes its flag names). */
-  readonly label?: Label;
-  /** Diagnostics of where the loss comes from, in the result's `diagnostics` (evaluator.ts, diagnostics.ts). */
-  readonly diagnostics?: boolean | DiagnosticsOptions;
 }
 
 /** The evaluator's result (evaluator.ts) of the network's output, with what was fed. */
-export interface EvaluateNetworkResult extends EvaluatorResult {
+export interface EvaluateNetworkResult extends FileSourceResult {
   /** Entries of the inputs' first axis fed (e.g. images); `rows` is the evaluator's (all the output's axes but the last). */
   readonly inputRows: number;
-  /** Input rows per batch. */
-  readonly batchRows: number;
   /** Rows (first-axis entries, e.g. images) per second of streaming. */
   readonly rowsPerSecond: number;
   /** The network (or the attached model) file, and the output the loss takes. */
   readonly network: string;
   readonly output: string;
   readonly feeds: Readonly<Record<string, string>>;
-  readonly target: string;
-  readonly weight?: string;
-  readonly out?: string;
 }
-
-const plain: Label = (o) => o;
 
 /** The model: the network with the loss attached here, or an attached model file; and the inputs fed from files. */
 function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefined, target: NpyHeader, weight: NpyHeader | undefined, label: Label): { plan: ModelPlan; source: string; output: string; initializers: readonly string[] } {
@@ -136,22 +110,9 @@ function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefi
 /** Evaluates the focal loss of the network's output on the given files; see the top of this file. */
 export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<EvaluateNetworkResult> {
   const label = options.label ?? plain;
-  const batchSize = options.batchSize ?? DEFAULT_NETWORK_BATCH_ELEMENTS;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
-  checkOutPath(options.out, [
-    [options.target, 'targets'],
-    [options.weight, 'weights'],
-    ...Object.values(options.feeds).map((f) => [f, 'input'] as const),
-  ]);
-  const readers: NpyReader[] = [];
-  const open = (file: string): NpyReader => {
-    const r = NpyReader.open(file);
-    readers.push(r);
-    return r;
-  };
-  let core: EvalCore | undefined;
-  let writer: NpyWriter | undefined;
-  try {
+  const batchSize = positiveCount('batch size', options.batchSize ?? DEFAULT_NETWORK_BATCH_ELEMENTS);
+  let fed: { source: string; output: string; rows: number } | undefined;
+  const result = await streamFiles(options, Object.values(options.feeds).map((f) => [f, 'input'] as const), async (open) => {
     const networkBytes = options.network !== undefined ? readModelFile(options.network) : undefined; // a missing network is named before its files
     const targetReader = open(options.target);
     const th = targetReader.header;
@@ -159,12 +120,8 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     const wh = weightReader?.header;
     const { plan, source, output, initializers } = networkPlan(options, networkBytes, th, wh, label);
     const o = plan.options;
-    if (options.out !== undefined && plan.graphReduction !== 'none') {
-      throw new UsageError(`--out needs the per-element losses, but ${source} has reduction ${plan.graphReduction}; attach the loss with --reduction none`);
-    }
-    if (o.normalized && options.out !== undefined) {
-      throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
-    }
+    if (options.out !== undefined) checkPerElement(plan, '--out needs', 'attach the loss with --reduction none');
+    checkOutNormalized(o, options.out, label);
     checkWeightInput(plan.inputs.weight !== undefined, wh ? options.weight : undefined, source);
     const io = plan.build().io;
     const netInputs = io.inputs.filter((v) => (plan.feedNames ?? []).includes(v.name) && !initializers.includes(v.name));
@@ -216,64 +173,41 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
           (channelFirst(o, outRowDims.length + 1) ? ` (${label('labelAxis')} ${o.labelAxis}: the output's labels on axis ${whole.labelAxis})` : ''),
       );
     }
-    if (wh) {
-      const problem = weightTypeProblem(wh.dtype);
-      if (problem) throw new DataError(`${wh.path}: dtype ${wh.descr} (${wh.dtype}); ${problem}`);
-      if (!weightCounts(o, whole).some(([, n]) => n === wh.count)) throw new DataError(`${wh.path}: holds ${wh.count} elements (shape ${shapeText(wh.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of the output ${quote(output)} [${rows}, ${outRowDims.join(', ')}]`);
-      const misshaped = weightShapeProblem(o, [rows, ...outRowDims], wh.shape, `the output ${quote(output)}`);
-      if (misshaped) throw new DataError(`${wh.path}: shape ${shapeText(wh.shape)}; ${misshaped}`);
-    }
+    if (wh) checkWeightFile(o, wh, [rows, ...outRowDims], whole, `the output ${quote(output)}`, `the output ${quote(output)} ${shapeText([rows, ...outRowDims])}`);
 
     // ---- the evaluator: the model with its graph additions, one session, the stream ----
-    const spec = await asFileError(source, 'cannot be evaluated', async () => evalSpec(plan, th.dtype, false, diagnosticsOptions(options.diagnostics)));
-    // The network's side files resolve from its folder, whatever the working directory.
-    core = await EvalCore.open(spec, { spinning: false, ...options, modelName: source, externalDataDir: modelFolder(source) });
+    const spec = await asFileError(source, 'cannot be evaluated', async () => evalSpec(plan, th.dtype, false, options.diagnostics));
+    fed = { source, output, rows };
     const batchRows = Math.max(1, Math.min(rows, Math.floor(batchSize / Math.max(1, ...feeds.map((f) => f.rowElements)))));
     const outRow = product(outRowDims);
-    const lossRow = whole.count / rows;
-    if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, whole.lossDims);
-    const sink = new OutcomeSink(core, writer, o.dtype, batchRows * lossRow, (done, seconds) => options.onProgress?.({ done, total: rows, seconds }));
-    const parts: StreamPart[] = [...feeds, { reader: targetReader, rowElements: th.count / rows }, ...(weightReader ? [{ reader: weightReader, rowElements: (wh as NpyHeader).count / rows }] : [])];
-    const ev = core;
-    let done = 0;
-    try {
-      for await (const data of readAhead(parts, batchRows)) {
-        const n = data[0].length / Math.max(1, feeds[0].rowElements);
-        const runFeeds: Record<string, HostTensor> = {};
-        feeds.forEach((f, i) => (runFeeds[f.name] = { dtype: f.dtype, dims: [n, ...f.rowDims], data: data[i] } as HostTensor));
-        const t = data[feeds.length];
-        const w = data[feeds.length + 1];
-        const outcome = await ev.run({
-          dims: [n, ...outRowDims],
-          feeds: runFeeds,
-          predPlace: { file: source, element: `output '${output}' element`, start: done * outRow, shape: [rows, ...outRowDims] },
-          target: { dtype: th.dtype, data: t, place: { file: th.path, start: done * (th.count / rows), shape: th.shape } },
-          ...(wh && w ? { weight: { dtype: wh.dtype, data: w, place: { file: wh.path, start: done * (wh.count / rows), shape: wh.shape } } } : {}),
-          into: sink.into(n * lossRow),
-        });
-        await sink.take(outcome, n);
-        done += n;
-      }
-      await sink.finish();
-    } finally {
-      await sink.settle();
-    }
-    const seconds = sink.seconds();
+    const predPlace = (start: number): BatchPlace => ({ file: source, element: `output '${output}' element`, start: start * outRow, shape: [rows, ...outRowDims] });
+    const array = (h: NpyHeader, data: NpyTypedArray, start: number): BatchArray => ({ dtype: h.dtype, data, place: { file: h.path, start: start * (h.count / rows), shape: h.shape } });
     return {
-      ...core.result({ seconds }),
-      inputRows: done,
+      spec,
+      // The network's side files resolve from its folder, whatever the working directory.
+      session: { spinning: false, ...options, modelName: source, externalDataDir: modelFolder(source) },
+      outShape: whole.lossDims,
+      rows,
       batchRows,
-      rowsPerSecond: seconds > 0 ? done / seconds : Infinity,
-      network: source,
-      output,
-      feeds: options.feeds,
-      target: options.target,
-      ...(options.weight !== undefined ? { weight: options.weight } : {}),
-      ...(options.out !== undefined ? { out: options.out } : {}),
+      lossRow: whole.count / rows,
+      parts: [...feeds, { reader: targetReader, rowElements: th.count / rows }, ...(weightReader ? [{ reader: weightReader, rowElements: (wh as NpyHeader).count / rows }] : [])],
+      batch: (data, start, n, into) => {
+        const feedTensors: Record<string, HostTensor> = {};
+        feeds.forEach((f, i) => (feedTensors[f.name] = { dtype: f.dtype, dims: [n, ...f.rowDims], data: data[i] } as HostTensor));
+        const w = data[feeds.length + 1];
+        return {
+          dims: [n, ...outRowDims],
+          feeds: feedTensors,
+          predPlace: predPlace(start),
+          target: array(th, data[feeds.length], start),
+          ...(wh && w ? { weight: array(wh, w, start) } : {}),
+          into,
+        };
+      },
+      progress: (done, seconds) => options.onProgress?.({ done, total: rows, seconds }),
     };
-  } finally {
-    writer?.abort();
-    for (const r of readers) r.close();
-    await core?.release();
-  }
+  });
+  // Every row streamed (each file holds `rows`), in the sink's seconds.
+  const { source, output, rows } = fed as { source: string; output: string; rows: number };
+  return { ...result, inputRows: rows, rowsPerSecond: result.seconds > 0 ? rows / result.seconds : Infinity, network: source, output, feeds: options.feeds };
 }

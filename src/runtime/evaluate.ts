@@ -1,41 +1,30 @@
 /**
  * `evaluate()`: the focal loss of a prediction file against a target file (`.npy`, C order), of
- * any size — a reader that feeds the evaluator (evaluator.ts: the model, its graph additions, the
- * data checks, the float64 accumulation) batches of whole rows, so memory is bounded by the batch
- * size.
+ * any size — a source of the evaluator (evaluator.ts) that reads batches of whole rows through the
+ * read-ahead stream (stream.ts), so memory is bounded by the batch size. With `out`, the
+ * per-element losses stream into an `.npy` (the loss dtype; the pred file's shape for binary and
+ * multilabel, [N] for multiclass), renamed into place only when everything succeeded. One session
+ * of every thread: worker-thread sessions side by side (a pool, until 0.1) gained nothing
+ * measurable over it (bench/README.md).
  *
  * The model: built from loss options, where `dtype` is the prediction file's (float16/32/64) and
  * `targetDtype` the target file's (a float target of another width than pred is converted in JS,
  * exactly: it holds 0 and 1); or a focal-onnx model file (`model`), whose types the files must
  * match.
  *
- * Shapes: binary — any shapes with the same element count (flattened, as the seed does; MONAI's
- * sum, spatialMean, divides by the spatial size of the prediction file's shape: BatchData.inputDims);
- * multilabel — pred and target alike, [N, L] or of higher rank with the labels on the last axis;
- * multiclass — pred [N, C], target [N]; with labelAxis (channel-first, [B, C, H, W]) the labels on
- * that axis, index targets [B, H, W]; with perImage, batches of whole images (the first axis). A
- * weight file (for a loss with a `weight` input) holds one weight per prediction, or one per row,
- * shaped as the predictions or the rows (the predictions less the label axis).
- *
- * Reading overlaps computing: batch k+1 is read (on libuv's thread pool, into the other of two
- * reused page-aligned buffers, see NpyReader.batches) while batch k is checked and run. File
- * buffers are wrapped in tensors without copying (stream.ts: the read-ahead every file source
- * shares). One session of every thread: worker-thread sessions side by side (a pool, until
- * 0.1) gained nothing measurable over it (bench/README.md). With `out`, the per-element losses stream into an `.npy` (the loss
- * dtype; the pred file's shape for binary and multilabel, [N] for multiclass) through a temporary
- * file that is renamed into place only when everything succeeded.
+ * The files' shapes are docs/guide.md's (eval): checked by rowsFor, binary files read flat (MONAI's
+ * spatialMean then divides by the spatial size of the prediction file's shape: BatchData.inputDims).
  */
-import { DiagnosticsOptions, diagnosticsOptions } from './diagnostics';
 import { DataError, UsageError } from '../errors';
 import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
-import { BatchData, InputSpec, asFileError } from './batch';
+import { BatchArray, BatchData, BatchSpec, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
-import { EvalCore, EvaluatorResult, ModelPlan, evalSpec, planFromModel, planFromOptions } from './evaluator';
+import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, checkPerElement, plain, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { channelFirst, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, perImageProblem, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { LossLayout, channelFirst, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, perImageProblem, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { SessionOptions } from './session';
-import { OutcomeSink, checkOutPath, readAhead } from './stream';
+import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
 
 /**
  * Default batch: about this many prediction elements (rounded down to whole rows, at least one).
@@ -63,12 +52,9 @@ export interface EvaluateProgress {
   readonly seconds: number;
 }
 
-export interface EvaluateOptions extends SessionOptions {
-  /** The prediction and target `.npy` files. */
+export interface EvaluateOptions extends FileSourceOptions {
+  /** The prediction `.npy` file (the targets: `target`). */
   readonly pred: string;
-  readonly target: string;
-  /** Weights (`.npy`), for a loss whose model takes a `weight` input: one per prediction or one per row. */
-  readonly weight?: string;
   /** A focal-onnx model file to evaluate with (its options from its metadata) … */
   readonly model?: string;
   /**
@@ -81,27 +67,14 @@ export interface EvaluateOptions extends SessionOptions {
    * sums where that takes off less than 1/16 (default DEFAULT_BATCH_ELEMENTS).
    */
   readonly batchSize?: number;
-  /** Where to write the per-element losses (`.npy`); needs reduction none from a model file. */
-  readonly out?: string;
   /** Called after every batch. */
   readonly onProgress?: (progress: EvaluateProgress) => void;
-  /** Names options in messages (the CLI passes its flag names). */
-  readonly label?: Label;
-  /** Diagnostics of where the loss comes from, in the result's `diagnostics` (evaluator.ts, diagnostics.ts). */
-  readonly diagnostics?: boolean | DiagnosticsOptions;
 }
 
 /** The evaluator's result (evaluator.ts), with the files and the batching. */
-export interface EvaluateResult extends EvaluatorResult {
-  /** Rows per batch (the last may have fewer). */
-  readonly batchRows: number;
+export interface EvaluateResult extends FileSourceResult {
   readonly pred: string;
-  readonly target: string;
-  readonly weight?: string;
-  readonly out?: string;
 }
-
-const plain: Label = (o) => o;
 
 // ---- options ------------------------------------------------------------------------------------
 
@@ -154,28 +127,17 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
 
 // ---- shapes -------------------------------------------------------------------------------------
 
-/** One file of a batch: its header, and its elements per row. */
-interface FileStream {
-  readonly header: NpyHeader;
-  readonly rowElements: number;
-}
-
 /**
  * How the files split into rows — what a batch holds whole: one element of a binary file
- * (flattened, as the seed does), else one item of the files' first axis ([L] labels, [K, L] boxes
- * of labels, [C] classes) — and into per-element losses.
+ * (flattened, as the seed does; perImage: whole images), else one item of the files' first axis
+ * ([L] labels, [K, L] boxes of labels, [C] classes, [C, H, W] a channel-first image) — and into
+ * per-element losses (FileRun's rows, lossRow and outShape, the latter `out`'s shape).
  */
-interface Rows {
-  /** Rows in the files (the elements, for binary). */
-  readonly rows: number;
+interface Rows extends Pick<FileRun, 'rows' | 'lossRow' | 'outShape'> {
   /** The dims of one row of predictions: [] (a binary element) or the file's shape after the first axis. */
   readonly rowDims: readonly number[];
-  /** Per-element losses per row, and the shape of them all (`out`). */
-  readonly lossRow: number;
-  readonly outShape: readonly number[];
-  readonly pred: FileStream;
-  readonly target: FileStream;
-  readonly weight?: FileStream;
+  /** Each file's elements per row: the predictions', the targets', the weights'. */
+  readonly rowElements: readonly number[];
   /** Binary files read flat: the file's shape, which the batches' dims ([n]) do not show (BatchData.inputDims). */
   readonly inputDims?: readonly number[];
 }
@@ -228,30 +190,26 @@ function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: Np
       break;
   }
   if (pred.count === 0) throw new DataError(`${pred.path}: holds no elements (shape ${shapeText(ps)}); nothing to evaluate`);
-  // A batch holds whole rows: binary elements (flattened, as the seed does; perImage: whole
-  // images), else items of the files' first axis ([L] labels, [K, L] boxes of labels, [C] classes,
-  // [C, H, W] a channel-first image).
-  const flat = o.task === 'binary' && !o.perImage;
-  const rows: Omit<Rows, 'weight'> = flat
-    ? { rows: pred.count, rowDims: [], lossRow: 1, outShape: ps, pred: { header: pred, rowElements: 1 }, target: { header: target, rowElements: 1 }, inputDims: ps }
-    : {
-        rows: ps[0],
-        rowDims: ps.slice(1),
-        lossRow: product(whole.lossDims.slice(1)),
-        outShape: o.task === 'binary' ? ps : whole.lossDims,
-        pred: { header: pred, rowElements: product(ps.slice(1)) },
-        target: { header: target, rowElements: target.count / ps[0] },
-      };
-  if (!weight) return rows;
-  // The weights the loss takes (rules.ts): one per prediction, or one per row.
+  if (weight) checkWeightFile(o, weight, ps, whole, pred.path, `${pred.path} (shape ${shapeText(ps)})`);
+  const rows = o.task === 'binary' && !o.perImage ? pred.count : ps[0];
+  const rowElements = [pred, target, ...(weight ? [weight] : [])].map((h) => h.count / rows);
+  if (o.task === 'binary' && !o.perImage) return { rows, rowDims: [], lossRow: 1, outShape: ps, rowElements, inputDims: ps };
+  return { rows, rowDims: ps.slice(1), lossRow: product(whole.lossDims.slice(1)), outShape: o.task === 'binary' ? ps : whole.lossDims, rowElements };
+}
+
+/**
+ * A weight file for predictions of `dims` (laid out as `whole`): of a float type, one weight per
+ * prediction or one per row (rules.ts), shaped as either. `name` names the predictions, `of` them
+ * with their shape.
+ */
+export function checkWeightFile(o: FocalOptions, weight: NpyHeader, dims: readonly number[], whole: LossLayout, name: string, of: string): void {
   const problem = weightTypeProblem(weight.dtype);
   if (problem) throw new DataError(`${weight.path}: dtype ${weight.descr} (${weight.dtype}); ${problem}`);
   if (!weightCounts(o, whole).some(([, n]) => n === weight.count)) {
-    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of ${pred.path} (shape ${shapeText(ps)})`);
+    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of ${of}`);
   }
-  const misshaped = weightShapeProblem(o, ps, weight.shape, pred.path);
+  const misshaped = weightShapeProblem(o, dims, weight.shape, name);
   if (misshaped) throw new DataError(`${weight.path}: shape ${shapeText(weight.shape)}; ${misshaped}`);
-  return { ...rows, weight: { header: weight, rowElements: weight.count / rows.rows } };
 }
 
 // ---- the model ----------------------------------------------------------------------------------
@@ -260,7 +218,6 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: str
   const m = loadModelFile(file);
   const plan = planFromModel(m.bytes, m.info.graph, m.options, file);
   checkModelExternalData(m);
-  const o = plan.options;
   // planFromModel without an output gives the input 'pred' (or refuses the model).
   const { pred: p, target: t } = plan.inputs as { pred: InputSpec; target: InputSpec };
   if (pred.dtype !== p.dtype) {
@@ -269,12 +226,7 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: str
   if (target.dtype !== t.dtype && !(isFloatType(target.dtype) && isFloatType(t.dtype))) {
     throw new DataError(`${target.path}: dtype ${target.dtype}, but ${file} takes ${t.dtype} targets; convert the file or export a model with --target-dtype ${target.dtype}`);
   }
-  if (out !== undefined && o.reduction !== 'none') {
-    throw new UsageError(
-      `--out needs the per-element losses, but ${file} has reduction ${o.reduction}; ` +
-        'use a model exported with --reduction none, or the loss flags instead of --model',
-    );
-  }
+  if (out !== undefined) checkPerElement(plan, '--out needs', 'use a model exported with --reduction none, or the loss flags instead of --model');
   return plan;
 }
 
@@ -289,7 +241,93 @@ function checkModelRow(plan: ModelPlan, pred: NpyHeader, label: Label): void {
   throw new UsageError(`${rowSource(o, label)?.text ?? `the loss is for ${plan.fixedRow} ${what}`}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
 }
 
-// ---- the loop -----------------------------------------------------------------------------------
+// ---- the loop ------------------------------------------------------------------------------------
+
+/** What both file sources (`evaluate`, `evaluateNetwork`) take besides their inputs and model. */
+export interface FileSourceOptions extends SourceOptions {
+  /** The targets (`.npy`). */
+  readonly target: string;
+  /** Weights (`.npy`), for a loss whose model takes a `weight` input: one per prediction or one per row. */
+  readonly weight?: string;
+  /** Where to write the per-element losses (`.npy`, the loss dtype); needs a model of reduction none. */
+  readonly out?: string;
+}
+
+/** `out` writes each batch's losses as they come: not the normalized loss's, divided at the end. */
+export function checkOutNormalized(o: FocalOptions, out: string | undefined, label: Label): void {
+  if (o.normalized && out !== undefined) throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
+}
+
+/** What both file sources give besides the evaluator's result. */
+export interface FileSourceResult extends EvaluatorResult {
+  /** Rows per batch (the last may have fewer). */
+  readonly batchRows: number;
+  readonly target: string;
+  readonly weight?: string;
+  readonly out?: string;
+}
+
+/** A file source's files, opened and checked, as the stream reads them into the core (streamFiles). */
+export interface FileRun {
+  readonly spec: BatchSpec;
+  readonly session: SessionOptions;
+  /** The shape of `out`, the per-element losses (of the loss dtype). */
+  readonly outShape: readonly number[];
+  /** Rows in the files, per batch, and per-element losses per row. */
+  readonly rows: number;
+  readonly batchRows: number;
+  readonly lossRow: number;
+  readonly parts: readonly StreamPart[];
+  /** The batch of `n` rows from row `start`, its arrays `data` in the parts' order, its losses `into`. */
+  readonly batch: (data: NpyTypedArray[], start: number, n: number, into: NpyTypedArray | undefined) => BatchData;
+  readonly progress: (rows: number, seconds: number) => void;
+}
+
+/**
+ * The loop every file source shares: `setup` opens the files (with `open`) and checks them, then
+ * their batches stream through one core into one sink (stream.ts). On any failure `out` is left as
+ * it was; the readers and the session are closed either way.
+ */
+export async function streamFiles(options: FileSourceOptions, inputs: readonly (readonly [string | undefined, string])[], setup: (open: (file: string) => NpyReader) => FileRun | Promise<FileRun>): Promise<FileSourceResult> {
+  checkOutPath(options.out, [...inputs, [options.target, 'targets'], [options.weight, 'weights']]);
+  const readers: NpyReader[] = [];
+  let core: EvalCore | undefined;
+  let writer: NpyWriter | undefined;
+  try {
+    const run = await setup((file) => {
+      const r = NpyReader.open(file);
+      readers.push(r);
+      return r;
+    });
+    core = await EvalCore.open(run.spec, run.session);
+    const lossType = run.spec.options.dtype;
+    if (options.out !== undefined) writer = NpyWriter.create(options.out, lossType, run.outShape);
+    const sink = new OutcomeSink(core, writer, lossType, Math.min(run.batchRows, run.rows) * run.lossRow, run.progress);
+    const ev = core;
+    try {
+      let start = 0;
+      for await (const data of readAhead(run.parts, run.batchRows)) {
+        const n = Math.min(run.batchRows, run.rows - start);
+        await sink.take(await ev.run(run.batch(data, start, n, sink.into(n * run.lossRow))), n);
+        start += n;
+      }
+      await sink.finish();
+    } finally {
+      await sink.settle();
+    }
+    return {
+      ...core.result({ seconds: sink.seconds() }),
+      batchRows: run.batchRows,
+      target: options.target,
+      ...(options.weight !== undefined ? { weight: options.weight } : {}),
+      ...(options.out !== undefined ? { out: options.out } : {}),
+    };
+  } finally {
+    writer?.abort();
+    for (const r of readers) r.close();
+    await core?.release();
+  }
+}
 
 /**
  * Evaluates the focal loss of `options.pred` against `options.target`; see the top of this file.
@@ -301,83 +339,48 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   if (options.model !== undefined && options.loss !== undefined) {
     throw new UsageError('give a model file or loss options, not both');
   }
-  const batchSize = options.batchSize ?? DEFAULT_BATCH_ELEMENTS;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new UsageError(`batch size must be a positive integer, got ${batchSize}`);
-  const threads = options.threads;
-  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) throw new UsageError(`threads must be a positive integer, got ${threads}`);
-  checkOutPath(options.out, [
-    [options.pred, 'predictions'],
-    [options.target, 'targets'],
-    [options.weight, 'weights'],
-  ]);
-
-  const readers: NpyReader[] = [];
-  const open = (file: string): NpyReader => {
-    const r = NpyReader.open(file);
-    readers.push(r);
-    return r;
-  };
-  let core: EvalCore | undefined;
-  let writer: NpyWriter | undefined;
-  try {
-    const pred = open(options.pred).header;
-    const target = open(options.target).header;
-    const weight = options.weight !== undefined ? open(options.weight).header : undefined;
+  const batchSize = positiveCount('batch size', options.batchSize ?? DEFAULT_BATCH_ELEMENTS);
+  positiveCount('threads', options.threads);
+  const result = await streamFiles(options, [[options.pred, 'predictions']], async (open) => {
+    const readers = [options.pred, options.target, ...(options.weight !== undefined ? [options.weight] : [])].map(open);
+    const [pred, target, weight] = readers.map((r) => r.header);
     const plan =
       options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label, pred.shape.length);
     const o = plan.options;
-    if (o.normalized && options.out !== undefined) {
-      throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
-    }
+    checkOutNormalized(o, options.out, label);
     checkModelRow(plan, pred, label);
     const layout = rowsFor(o, pred, target, weight, label);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less
     // than 1/16 of the batch (otherwise the blocks tile it by a divisor of its rows).
-    const rowElements = layout.pred.rowElements;
+    const rowElements = layout.rowElements[0];
     const blockRows = targetBlockRows(layout.lossRow);
     const wholeRows = Math.max(1, Math.floor(batchSize / rowElements));
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
-    const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, diagnosticsOptions(options.diagnostics)));
+    const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, options.diagnostics));
     checkWeightInput(spec.inputs.weight !== undefined, weight ? options.weight : undefined, plan.modelFile ?? 'the loss');
-    core = await EvalCore.open(spec, { spinning: false, ...options, ...(options.model !== undefined ? { externalDataDir: modelFolder(options.model) } : {}) });
-    if (options.out !== undefined) writer = NpyWriter.create(options.out, o.dtype, layout.outShape);
-    const sink = new OutcomeSink(core, writer, o.dtype, Math.min(batchRows, layout.rows) * layout.lossRow, (done, seconds) =>
-      options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),
-    );
-    const files = [layout.pred, layout.target, ...(layout.weight ? [layout.weight] : [])];
-    const ev = core;
-    try {
-      let start = 0;
-      for await (const data of readAhead(files.map((f, i) => ({ reader: readers[i], rowElements: f.rowElements })), batchRows)) {
-        const n = Math.min(batchRows, layout.rows - start);
-        const array = (f: FileStream, d: NpyTypedArray) => ({ dtype: f.header.dtype, data: d, place: { file: f.header.path, start: start * f.rowElements, shape: f.header.shape } });
-        const batch: BatchData = {
-          dims: [n, ...layout.rowDims],
-          pred: array(layout.pred, data[0]),
-          target: array(layout.target, data[1]),
-          ...(layout.weight ? { weight: array(layout.weight, data[2]) } : {}),
-          ...(layout.inputDims ? { inputDims: layout.inputDims } : {}),
-          into: sink.into(n * layout.lossRow),
-        };
-        await sink.take(await ev.run(batch), n);
-        start += n;
-      }
-      await sink.finish();
-    } finally {
-      await sink.settle();
-    }
-    return {
-      ...core.result({ seconds: sink.seconds() }),
-      batchRows,
-      pred: options.pred,
-      target: options.target,
-      ...(options.weight !== undefined ? { weight: options.weight } : {}),
-      out: options.out,
+    const array = (i: number, data: NpyTypedArray[], start: number): BatchArray => {
+      const h = readers[i].header;
+      return { dtype: h.dtype, data: data[i], place: { file: h.path, start: start * layout.rowElements[i], shape: h.shape } };
     };
-  } finally {
-    writer?.abort();
-    for (const r of readers) r.close();
-    await core?.release();
-  }
+    return {
+      spec,
+      session: { spinning: false, ...options, ...(options.model !== undefined ? { externalDataDir: modelFolder(options.model) } : {}) },
+      outShape: layout.outShape,
+      rows: layout.rows,
+      batchRows,
+      lossRow: layout.lossRow,
+      parts: readers.map((reader, i) => ({ reader, rowElements: layout.rowElements[i] })),
+      batch: (data, start, n, into) => ({
+        dims: [n, ...layout.rowDims],
+        pred: array(0, data, start),
+        target: array(1, data, start),
+        ...(weight ? { weight: array(2, data, start) } : {}),
+        ...(layout.inputDims ? { inputDims: layout.inputDims } : {}),
+        into,
+      }),
+      progress: (done, seconds) => options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),
+    };
+  });
+  return { ...result, pred: options.pred, out: options.out };
 }

@@ -1,52 +1,40 @@
 /**
  * The evaluator: the focal loss of batches of predictions against targets, accumulated in
- * float64 on one onnxruntime session, from wherever the batches come: the core (`EvalCore`) and
- * its sources. `createEvaluator(options)` takes them from a Node program's memory (typed arrays or
- * onnxruntime Tensors, `add(batch)`; `losses: true` returns each batch's per-element losses);
- * `evaluate()` (evaluate.ts) reads them from `.npy` files and `evaluateNetwork()`
- * (evaluate-network.ts) from a network's input files, through one read-ahead stream (stream.ts) —
- * one mechanism: the same model, graph additions, data rules (rules.ts), checks, session and
- * accumulation.
+ * float64 on one onnxruntime session — the core (`EvalCore`) and its sources: `createEvaluator`
+ * (batches from a Node program's memory, `add(batch)`; `losses: true` returns each batch's
+ * per-element losses), `evaluate()` (evaluate.ts: `.npy` files) and `evaluateNetwork()`
+ * (evaluate-network.ts: a network's input files), the files through one read-ahead stream
+ * (stream.ts). One mechanism: the same model, graph additions, data rules (rules.ts), checks,
+ * session and accumulation.
  *
- * The model: either built here from loss options, or a focal-onnx model (a file or its bytes),
- * whose options are read back from its `focal.*` metadata.
- * - Built: the graph is built with reduction `none` (and `validInputs`: every batch is checked,
- *   see below), and the evaluator adds `loss_sum`: the per-element losses summed in the graph in
- *   blocks of ~256 (in the loss type), the block sums in float64 (per label too,
- *   `loss_label_sums`, for multi-label; eval-outputs.ts). Only that number leaves onnxruntime per
- *   batch, and the batches' sums are added here in float64. No long float32 reduction touches the
- *   result: onnxruntime's float32 ReduceSum drifts with the count it reduces (measured: 1e-6
- *   relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at 16M), whereas a block of 256
- *   rounds to ~1e-7 and the errors of the blocks average out (the result is within ~2e-9 of a
- *   float64 reference at 10^8 elements). Batches are tiled by blocks of the largest divisor of
- *   their rows up to the block size. The per-element losses leave the graph only for `out` /
- *   `losses`.
+ * The model: built here from loss options, or a focal-onnx model (a file or its bytes) whose
+ * options are read back from its `focal.*` metadata.
+ * - Built: reduction `none`, `validInputs` (every batch is checked), and the evaluator's outputs
+ *   (eval-outputs.ts): the per-element losses summed in the graph in blocks of ~256 in the loss
+ *   type, the block sums in float64 (per label too for multi-label); only those sums leave
+ *   onnxruntime per batch and the batches' sums are added here in float64. No long float32
+ *   reduction touches the result: onnxruntime's float32 ReduceSum drifts with the count it reduces
+ *   (measured: 1e-6 relative at 64K elements, 7e-6 at 256K, 4e-5 at 1M; ~2e-3 at 16M), whereas
+ *   the blocks' errors average out (within ~2e-9 of a float64 reference at 10^8 elements).
  * - A model file: used as it is, with the same outputs added. Its reduction decides: `mean` — each
- *   batch's mean times its count; `sum` — each batch's sum; `none` — `loss_sum`, as above. The
- *   batch values are accumulated in float64, but each batch's own float32 reduction limits the
- *   precision to about 1e-5 relative (7e-6 at 256K elements per batch); `none` models have none
- *   of that.
- * Then mean = total / count, where count is the number of per-element losses (N·L, N, or the
- * elements), and `perLabel` (multi-label) is each label's mean over the rows (its sum for
- * reduction sum, over the sum's divisor): the seed's per-label vector (`result`). perImage: the
- * graph also gives each loss over its image's own divisor (buildLoss's `imageScaled`), whose
- * block sums add up to Σ over the images of each image's sum over its divisor; the loss is that
- * over the images (a batch holds whole images). Channel-first batches (labelAxis not the last axis, [B, C, H, W]) run on a graph built
- * on [N, C, S] and are fed as [B, C, H·W] — a reshape, no element moves (rules.ts's graphDims);
- * their label sums are taken around axis 1 (eval-outputs.ts).
+ *   batch's mean times its count; `sum` — each batch's sum; `none` — the block sums, as above.
+ *   Each batch's own float32 reduction limits the precision to about 1e-5 relative (7e-6 at 256K
+ *   elements per batch); `none` models have none of that.
+ * Then mean = total / count (count: the per-element losses, N·L, N, or the elements), and
+ * `perLabel` (multi-label) is each label's part of the loss (`result`). perImage: the graph also
+ * gives each loss over its image's own divisor (`loss_image_scaled`), whose sums add up to Σ over
+ * the images of each image's loss (a batch holds whole images). Channel-first batches ([B, C, H,
+ * W], labelAxis not last) run on a graph built on [N, C, S], fed as [B, C, H·W]: a reshape, no
+ * element moves (rules.ts's graphDims).
  *
- * Data checks run on every batch (checks.ts); the first bad element rejects the batch with a
- * one-line `DataError` naming it (the file and the element's index there, or `batch k` and the
- * element's index in that batch, predictions before targets). float32 / float64 predictions and
- * float targets of the model's type are checked in the graph — `check_pred_min`,
- * `check_pred_max`, `check_target` and a NaN `loss_sum` (eval-outputs.ts) — and only a batch that
- * fails there is scanned in JS, to name the element: a JS scan of every element costs more than
- * the loss graph itself (~1.2 ns an element for predictions, up to ~5 for 0/1 float targets,
- * whose two-way branch mispredicts). Other types (float16, integer and bool targets, class
- * indices, weights) are scanned in JS before the run. A rejected batch adds nothing: the
- * evaluator goes on with the next. Small batches from memory (up to SMALL_BATCH_ELEMENTS) run on a
- * graph of their own, where those checks and block sums would cost more than the loss: every loss
- * cast to float64 and summed, every check in JS (its session opened at the first such batch).
+ * Every batch is checked (batch.ts, checks.ts); the first bad element rejects the batch with a
+ * one-line `DataError` naming it (in its file, or `batch k` and its index there; predictions
+ * before targets), and a rejected batch adds nothing. The checks run in the graph where they can
+ * (eval-outputs.ts: float32 / float64 predictions, float targets of the model's type), a JS scan
+ * naming the element only for a batch that fails there. Small batches from memory (up to
+ * SMALL_BATCH_ELEMENTS) run on a graph of their own, where those checks and block sums would cost
+ * more than the loss: every loss cast to float64 and summed, every check in JS (its session
+ * opened at the first such batch).
  */
 import { performance } from 'perf_hooks';
 import { DataError, UsageError, quote } from '../errors';
@@ -56,7 +44,7 @@ import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLos
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
-import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from './diagnostics';
+import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from '../diagnostics/accumulate';
 import { decodeModelProto } from '../onnx';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
 import { labelAxisOf } from '../losses/focal';
@@ -64,6 +52,9 @@ import { GraphForm, channelFirst, labelAxisProblem, lossLayout, perImageProblem,
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
+
+/** Options named as the API names them (the CLI passes its flag names instead). */
+export const plain: Label = (o) => o;
 
 type Dims = readonly (number | string | null)[] | null;
 
@@ -73,25 +64,14 @@ interface ModelInputs {
   readonly outputs: readonly { readonly name: string; readonly dtype: string; readonly shape: Dims }[];
 }
 
-/** The model the evaluator runs, before its graph additions. */
-export interface ModelPlan {
-  readonly options: FocalOptions;
+/**
+ * The model the evaluator runs, before its graph additions: what its spec (BatchSpec) will say of
+ * it, known before it is built.
+ */
+export interface ModelPlan extends Pick<BatchSpec, 'options' | 'graphReduction' | 'inputs' | 'modelFile' | 'fixedRow' | 'fixedBy' | 'predOutput' | 'feedNames' | 'form'> {
   /** The model's bytes and inputs: read already (a file), or built when asked (options; ~10 ms). */
   readonly build: () => { readonly bytes: Uint8Array; readonly io: ModelInputs };
-  /** The user's model (its file, or `the model` for bytes): its failures are then the user's. */
-  readonly modelFile?: string;
-  /** The reduction the graph itself applies to each batch. */
-  readonly graphReduction: Reduction;
-  /** Element types and ranks the model takes, known before it is built. */
-  readonly inputs: BatchSpec['inputs'];
-  /** The label / class count the model fixes (its pred input's last dim), if any, and the option that fixes it (as the user named it). */
-  readonly fixedRow?: number;
-  readonly fixedBy?: string;
-  /** A network and its loss: the output the loss takes as predictions, and the network's inputs. */
-  readonly predOutput?: string;
-  readonly feedNames?: readonly string[];
-  /** How batches are fed to the graph (rules.ts's graphDims; default `rows`), and whether its label axis is not its last (channel-first). */
-  readonly form?: GraphForm;
+  /** Whether the graph's label axis is not its last (channel-first). */
   readonly labelsFirst?: boolean;
 }
 
@@ -113,7 +93,6 @@ function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
   // A model file's normalized loss divides each batch by its own Σ F: not a number to add up.
   if (o.normalized && model) throw new UsageError(`${label('normalized')}: the model divides each batch by its own Σ(1 − p_t)^γ; give the loss flags instead of --model (eval then divides by the whole input's)`);
   if (o.normalize === 'input') throw new UsageError(`${label('normalize')} input takes the divisor as a graph input, which eval does not feed; give the number (${label('normalize')} X) or positives`);
-
 }
 
 /**
@@ -122,21 +101,21 @@ function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
  * input but `target` and `weight`) come with each batch.
  */
 export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: FocalOptions | undefined, source: string, output?: string): ModelPlan {
-  if (options) checkEvaluable(options, (x) => x, true);
-  // perImage's mean is over the batch's images, each whole in a batch: its mean times its images adds up.
-  if (options && options.reduction === 'mean' && !options.perImage && (countsTargets(options) || options.normalize !== 'elements')) {
-    // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number to add up.
-    throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with --reduction none, or give the loss flags instead`);
-  }
-  if (options && options.spatialMean) {
-    // Each batch's MONAI sum divides by that batch's own element count (rank 2: no spatial axes).
-    throw new UsageError(`${source}: reduces with its own divisor per batch (MONAI's sum, spatialMean); export it with --reduction none, or give the loss flags instead`);
-  }
   if (!options) {
     throw new UsageError(
       `${source}: has no focal.* metadata, so its loss options are unknown (not written by focal-onnx); ` +
         "export one with 'focal-onnx export', or give the loss flags instead of --model",
     );
+  }
+  checkEvaluable(options, plain, true);
+  // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number
+  // to add up. (perImage's mean is over the batch's images, each whole in a batch: it adds up.)
+  if (options.reduction === 'mean' && !options.perImage && (countsTargets(options) || options.normalize !== 'elements')) {
+    throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with --reduction none, or give the loss flags instead`);
+  }
+  if (options.spatialMean) {
+    // Each batch's MONAI sum divides by that batch's own element count (rank 2: no spatial axes).
+    throw new UsageError(`${source}: reduces with its own divisor per batch (MONAI's sum, spatialMean); export it with --reduction none, or give the loss flags instead`);
   }
   const find = (name: string) => io.inputs.find((i) => i.name === name);
   let pred: InputSpec | undefined;
@@ -171,12 +150,6 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
   };
 }
 
-/** The label / class count a per-label option list fixes, and that option as the user named it (rowSource). */
-function fixedRowOf(o: FocalOptions, label: Label): { fixedRow?: number; fixedBy?: string } {
-  const r = rowSource(o, label);
-  return r ? { fixedRow: r.count, fixedBy: r.name } : {};
-}
-
 /**
  * The plan for a model built from validated options (dtype and targetDtype resolved). The graph
  * is built when the spec is made (evalSpec): ~10 ms. Its form (rules.ts's graphDims): labels last,
@@ -184,21 +157,19 @@ function fixedRowOf(o: FocalOptions, label: Label): { fixedRow?: number; fixedBy
  * another axis than the last of predictions of rank `rank`, when known), [N, C, S], the axes
  * before and after the labels merged; perImage, labels last, [B, K, L] (binary [B, K]).
  */
-export function planFromOptions(o: FocalOptions, label: Label = (x) => x, rank?: number): ModelPlan {
+export function planFromOptions(o: FocalOptions, label: Label = plain, rank?: number): ModelPlan {
   checkEvaluable(o, label);
   const channels = o.task !== 'binary' && o.labelAxis !== -1 && (rank === undefined || channelFirst(o, rank));
   const form: GraphForm = channels ? 'channels' : o.perImage ? 'images' : 'rows';
   const predShape = form === 'channels' ? ['N', 'C', 'S'] : form === 'images' ? (o.task === 'binary' ? ['N', 'K'] : ['N', 'K', 'L']) : undefined;
   let built: ReturnType<typeof buildLoss> | undefined;
+  // The label / class count a per-label option list fixes, and that option as the user named it.
+  const fixed = rowSource(o, label);
   const predRank = predShape ? predShape.length : o.task === 'binary' ? 1 : 2;
   const perRow = o.task !== 'binary' ? predRank - 1 : predRank;
   return {
     options: o,
-    // Every batch is checked (in the graph or in JS), so the graph may assume valid inputs.
     build: () => {
-      // The normalized loss: built without it, its Σ F an output, the division done over the whole input.
-      // (normalized 'label': focal_sum is per label, divided into the label sums at the end.)
-      // perImage: built as reduction none, each loss also over its image's divisor (loss_image_scaled), whose sum the core averages over the images.
       built ??= evalLoss(o, predShape, channels);
       return { bytes: built.bytes, io: built };
     },
@@ -208,7 +179,7 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x, rank?:
       target: { dtype: o.targetDtype, rank: targetKind(o) === 'indices' ? perRow : predRank },
       ...(o.weight !== 'none' ? { weight: { dtype: o.dtype, rank: o.task === 'multilabel' && o.weight === 'element' && !o.labelMean ? predRank : perRow } } : {}),
     },
-    ...fixedRowOf(o, label),
+    ...(fixed ? { fixedRow: fixed.count, fixedBy: fixed.name } : {}),
     ...(form !== 'rows' ? { form } : {}),
     ...(channels ? { labelsFirst: true } : {}),
   };
@@ -216,8 +187,9 @@ export function planFromOptions(o: FocalOptions, label: Label = (x) => x, rank?:
 
 /**
  * The loss as the evaluator builds it from options, its own and each swept one (diagnostics):
- * reduction none, every input checked; what that drops the core applies over the whole input —
- * the normalized loss's Σ F an output (`focal_sum`), perImage's losses each over its image's
+ * reduction none, every input checked (in the graph or in JS, so the graph may assume valid
+ * inputs); what that drops the core applies over the whole input — the normalized loss's Σ F an
+ * output (`focal_sum`, per label for normalized 'label'), perImage's losses each over its image's
  * divisor an output (`loss_image_scaled`); channel-first (`channels`) on [N, C, S], the labels on
  * axis 1.
  */
@@ -230,6 +202,11 @@ function evalLoss(o: FocalOptions, predShape: readonly (number | string)[] | und
 
 // ---- the evaluator's graph ------------------------------------------------------------------------
 
+/** Refuses what needs the per-element losses (`--out needs`, `diagnostics need`) of a model whose graph reduces them; `hint`: what to do. */
+export function checkPerElement(plan: Pick<ModelPlan, 'graphReduction' | 'modelFile'>, what: string, hint: string): void {
+  if (plan.graphReduction !== 'none') throw new UsageError(`${what} the per-element losses, but ${plan.modelFile ?? 'the model'} has reduction ${plan.graphReduction}; ${hint}`);
+}
+
 const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
 
 /**
@@ -238,22 +215,15 @@ const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
  * target check runs in the graph only for the model's own float type. `withSmall`: also the graph
  * for small batches (BatchSpec.small; createEvaluator's batches come in any size).
  */
-export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = false, diagnostics?: DiagnosticsOptions): BatchSpec {
+export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = false, asked?: boolean | DiagnosticsOptions): BatchSpec {
   const o = plan.options;
   const built = plan.build();
-  if (diagnostics && plan.graphReduction !== 'none') {
-    throw new UsageError(`diagnostics need the per-element losses, but ${plan.modelFile ?? 'the model'} has reduction ${plan.graphReduction}; use a model exported with reduction none, or the loss flags`);
-  }
+  const diagnostics = diagnosticsOptions(asked);
+  if (diagnostics) checkPerElement(plan, 'diagnostics need', 'use a model exported with reduction none, or the loss flags');
   const points = diagnostics ? sweepPoints(o, diagnostics) : [];
   const sweepModels = points.length ? sweepLosses(o, points, built, plan) : undefined;
-  const find = (name: string) => built.io.inputs.find((i) => i.name === name);
-  const weightInfo = find('weight');
-  const predOutput = plan.predOutput;
-  const inputs: BatchSpec['inputs'] = {
-    ...(predOutput === undefined ? { pred: inputSpec(find('pred'), plan.modelFile ?? 'the model', 'pred') } : {}),
-    target: inputSpec(find('target'), plan.modelFile ?? 'the model', 'target'),
-    ...(weightInfo ? { weight: inputSpec(weightInfo, plan.modelFile ?? 'the model', 'weight') } : {}),
-  };
+  // The plan's inputs: a model's, read from it (planFromModel); a built one's, as its options make them.
+  const { inputs, predOutput } = plan;
   const sums = plan.graphReduction === 'none';
   const labels = o.task === 'multilabel' && !o.labelMean && !o.perImage;
   const predType = inputs.pred?.dtype ?? built.io.outputs.find((x) => x.name === predOutput)?.dtype ?? 'unknown';
@@ -295,18 +265,12 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
       : undefined;
     return { bytes, sums, blocks: !sums ? false : !small ? 'tiles' : labels ? 'one' : false, predInGraph: pred, targetInGraph: target, fetches, ...(sweep ? { sweep } : {}) };
   };
+  const { build: _b, labelsFirst: _l, ...fromPlan } = plan;
   return {
-    options: o,
-    graphReduction: plan.graphReduction,
+    ...fromPlan,
     graph: graph(false),
     ...(withSmall ? { small: graph(true) } : {}),
-    inputs,
-    modelFile: plan.modelFile,
-    fixedRow: plan.fixedRow,
-    fixedBy: plan.fixedBy,
-    ...(predOutput !== undefined ? { predOutput, feedNames: plan.feedNames } : {}),
     ...(diagnostics ? { diagnostics } : {}),
-    ...(plan.form ? { form: plan.form } : {}),
     ...(plan.labelsFirst && labels ? { channelSums: true } : {}),
   };
 }
@@ -329,35 +293,6 @@ function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: Retu
   const predInfo = predOutput !== undefined ? built.io.outputs.find((x) => x.name === predOutput) : built.io.inputs.find((x) => x.name === 'pred');
   const predShape = predInfo?.shape ? predInfo.shape.map((d, k) => d ?? `d${k}`) : undefined;
   return points.map((p) => evalLoss({ ...o, gamma: p.gamma, alpha: p.alpha, asFunction: false, withGrad: false, opset }, predShape, plan.form === 'channels').bytes);
-}
-
-// ---- accumulation ---------------------------------------------------------------------------------
-
-/** The batches' losses in float64: the graph's sums (reduction none), or each batch's mean / sum (a model that reduces). */
-class Accumulator {
-  total = 0;
-  /** Σ w over the per-element losses (weighted-mean). */
-  weights = 0;
-  labelSums: Float64Array | undefined;
-
-  constructor(private readonly reduction: Reduction) {}
-
-  /** Adds a batch's float64 sums from the graph (`loss_sum`, and `loss_label_sums` for multilabel). */
-  addSums(total: number, labels: Float64Array | undefined): void {
-    this.total += total;
-    if (labels) {
-      this.labelSums ??= new Float64Array(labels.length);
-      const sums = this.labelSums;
-      for (let l = 0; l < sums.length; l++) sums[l] += labels[l];
-    }
-  }
-
-  /** Adds the `loss` output of a model that reduces (mean or sum); `count` is the batch's number of per-element losses. */
-  addReduced(loss: HostTensor, count: number, weightSum: number): void {
-    const v = loss.dtype === 'float16' ? f16BitsToF32((loss.data as Uint16Array)[0]) : Number((loss.data as Float32Array)[0]);
-    // A batch of weighted-mean with Σ w = 0 weighs nothing (its graph gives 0, as Keras): it adds 0.
-    this.total += this.reduction === 'mean' ? v * count : this.reduction === 'weighted-mean' ? (weightSum === 0 ? 0 : v * weightSum) : v;
-  }
 }
 
 /**
@@ -426,8 +361,15 @@ export interface EvaluatorResult {
  * as `BatchData` from every source (memory, files, a network's files); `run` then `accept`.
  */
 export class EvalCore {
-  private readonly acc: Accumulator;
   private readonly runner: BatchRunner;
+  /**
+   * The batches' losses in float64: the graph's sums (reduction none, and per label for
+   * multilabel), or each batch's mean / sum (a model that reduces); Σ w over the per-element
+   * losses (weighted-mean).
+   */
+  private total = 0;
+  private labelSums: Float64Array | undefined;
+  private weights = 0;
   private elements = 0;
   private count = 0;
   private positives = 0;
@@ -459,7 +401,6 @@ export class EvalCore {
     public loadSeconds: number,
     private readonly options: SessionOptions = {},
   ) {
-    this.acc = new Accumulator(spec.graphReduction);
     this.runner = new BatchRunner(spec, session);
     this.diag = spec.diagnostics ? new DiagnosticsAccumulator(spec.options, spec.diagnostics) : undefined;
   }
@@ -494,12 +435,24 @@ export class EvalCore {
 
   /** Adds a batch's outcome (from `run`), with the seconds it took when known. */
   accept(outcome: BatchOutcome, seconds = 0): void {
-    if (outcome.sum !== undefined) this.acc.addSums(outcome.sum, outcome.labelSums);
-    // (A perImage model's batch mean is over its images.)
-    else this.acc.addReduced(outcome.loss as HostTensor, outcome.images ?? outcome.count, outcome.weightSum ?? 0);
+    if (outcome.sum !== undefined) {
+      this.total += outcome.sum;
+      if (outcome.labelSums) {
+        const sums = (this.labelSums ??= new Float64Array(outcome.labelSums.length));
+        for (let l = 0; l < sums.length; l++) sums[l] += outcome.labelSums[l];
+      }
+    } else {
+      // A model that reduces: its `loss` is the batch's mean (a perImage model's over its images) or sum.
+      const loss = outcome.loss as HostTensor;
+      const v = loss.dtype === 'float16' ? f16BitsToF32((loss.data as Uint16Array)[0]) : Number((loss.data as Float32Array)[0]);
+      const r = this.spec.graphReduction;
+      const w = outcome.weightSum ?? 0;
+      // A batch of weighted-mean with Σ w = 0 weighs nothing (its graph gives 0, as Keras): it adds 0.
+      this.total += r === 'mean' ? v * (outcome.images ?? outcome.count) : r === 'weighted-mean' ? (w === 0 ? 0 : v * w) : v;
+    }
     if (outcome.images !== undefined) this.images += outcome.images;
     if (outcome.spatial !== undefined) this.spatial = outcome.spatial;
-    this.acc.weights += outcome.weightSum ?? 0;
+    this.weights += outcome.weightSum ?? 0;
     this.elements += outcome.elements;
     this.count += outcome.count;
     if (outcome.positives !== undefined) this.positives += outcome.positives;
@@ -528,13 +481,14 @@ export class EvalCore {
    * The loss of a float64 total of per-element losses (and, for the normalized loss, its Σ F)
    * over the batches so far, under the options' reduction: `loss`, `sum` and `mean`.
    */
-  private reduce(total: number, focalSum: number, labels?: { sums: Float64Array; focalSums: Float64Array }): { loss: number; sum: number; mean: number; count: number } {
+  private reduce(total: number, focalSum: number, labels?: { sums: Float64Array; focalSums: Float64Array }): { loss: number; sum: number; mean: number; count: number; norm: number; labelNorms?: number[] } {
     const o = this.spec.options;
     // The normalized loss: the whole input's Σ l over its Σ F, floored as the graph floors it.
     const norm = o.normalized === true && this.spec.graphReduction === 'none' ? Math.max(focalSum, NORMALIZED_FLOOR) : 1;
     // normalized 'label': each label's sum over its own Σ F (a swept loss's own, `labels`).
-    const labelNorms = labels ? Array.from(labels.focalSums, (f) => Math.max(f, NORMALIZED_FLOOR)) : this.labelNorms();
-    const labelSums = labels ? labels.sums : this.acc.labelSums;
+    const focalSums = labels ? labels.focalSums : o.normalized === 'label' ? this.labelFocalSums : undefined;
+    const labelNorms = focalSums && Array.from(focalSums, (f) => Math.max(f, NORMALIZED_FLOOR));
+    const labelSums = labels ? labels.sums : this.labelSums;
     const sum = labelNorms && labelSums ? labelSums.reduce((a, s, l) => a + s / labelNorms[l], 0) : total / norm;
     const counted = countsTargets(o);
     // The losses that count: every one, less the ignored ones (unless countIgnored, kornia's).
@@ -544,7 +498,7 @@ export class EvalCore {
     const divisor = o.perImage ? this.images : o.normalize === 'positives' ? Math.max(1, this.positives) : typeof o.normalize === 'number' ? o.normalize : count;
     const mean = sum / divisor;
     // weighted-mean with every weight 0 is 0, as Keras gives, not 0/0.
-    return { loss: o.reduction === 'sum' ? sum / this.sumDivisor() : o.reduction === 'weighted-mean' ? (this.acc.weights === 0 ? 0 : sum / this.acc.weights) : mean, sum, mean, count };
+    return { loss: o.reduction === 'sum' ? sum / this.sumDivisor() : o.reduction === 'weighted-mean' ? (this.weights === 0 ? 0 : sum / this.weights) : mean, sum, mean, count, norm, labelNorms };
   }
 
   /**
@@ -558,24 +512,16 @@ export class EvalCore {
     return typeof this.spatial === 'number' ? this.spatial : this.count;
   }
 
-  /** normalized 'label': each label's Σ F so far, floored as the graph floors it (the evaluated loss's). */
-  private labelNorms(): number[] | undefined {
-    return this.spec.options.normalized === 'label' && this.labelFocalSums ? Array.from(this.labelFocalSums, (f) => Math.max(f, NORMALIZED_FLOOR)) : undefined;
-  }
-
   /** The diagnostics so far (with `diagnostics`; else undefined). */
   diagnostics(): Diagnostics | undefined {
     if (!this.diag) return undefined;
-    return this.diag.result(this.reduce(this.acc.total, this.focalSum).loss, (t, f, labels) => this.reduce(t, f, labels).loss);
+    return this.diag.result(this.reduce(this.total, this.focalSum).loss, (t, f, labels) => this.reduce(t, f, labels).loss);
   }
 
   /** The running result; `seconds` overrides the time spent in `run` (a file reader's wall time). */
   result(extra: { seconds?: number; sessions?: number } = {}): EvaluatorResult {
     const o = this.spec.options;
-    const norm = o.normalized === true && this.spec.graphReduction === 'none' ? Math.max(this.focalSum, NORMALIZED_FLOOR) : 1;
-    const labelNorms = this.labelNorms();
-    const counted = countsTargets(o);
-    const { loss, sum, mean, count } = this.reduce(this.acc.total, this.focalSum);
+    const { loss, sum, mean, count, norm, labelNorms } = this.reduce(this.total, this.focalSum);
     let perLabel: number[] | undefined;
     // Each label's loss under the options' reduction, its part of the loss (docs/guide.md): sum —
     // its sum over the sum's divisor (1, or MONAI's spatial size), the labels adding up to the
@@ -583,7 +529,7 @@ export class EvalCore {
     // targets: over the rows not ignored), which average to the loss (normalize elements). The
     // normalized loss: each over the whole input's Σ F (label: its own). Not for dense multi-label
     // targets with an ignore value under a mean, whose columns count differently.
-    const labelSums = this.acc.labelSums;
+    const labelSums = this.labelSums;
     if (labelSums && this.spec.graphReduction === 'none' && !(o.ignoreIndex !== null && o.targetFormat === 'dense' && o.reduction !== 'sum')) {
       const rows = o.countIgnored ? this.rows : this.rows - (o.targetFormat === 'index' ? this.ignored : 0);
       perLabel = Array.from(labelSums, (s, l) => {
@@ -591,7 +537,7 @@ export class EvalCore {
         if (o.reduction === 'sum') return s / n / this.sumDivisor();
         if (o.reduction !== 'weighted-mean') return s / n / rows;
         // A weight per row weighs every label alike: Σ w over the labels, 1/L of it each (0 where Σ w = 0, as the loss).
-        const w = this.labelWeights ? this.labelWeights[l] : this.acc.weights / labelSums.length;
+        const w = this.labelWeights ? this.labelWeights[l] : this.weights / labelSums.length;
         return w === 0 ? 0 : s / n / w;
       });
     }
@@ -600,11 +546,11 @@ export class EvalCore {
     return {
       loss,
       reduction: o.reduction,
-      ...(o.reduction === 'weighted-mean' ? { weightSum: this.acc.weights } : {}),
+      ...(o.reduction === 'weighted-mean' ? { weightSum: this.weights } : {}),
       mean,
       sum,
       count,
-      ...(counted ? { positives: this.positives, ignored: this.ignored } : {}),
+      ...(countsTargets(o) ? { positives: this.positives, ignored: this.ignored } : {}),
       perLabel,
       ...(o.perImage ? { images: this.images } : {}),
       elements: this.elements,
@@ -659,7 +605,18 @@ export interface EvaluatorBatch {
   readonly dims?: readonly number[];
 }
 
-export interface EvaluatorOptions extends SessionOptions {
+/** What every source of the evaluator takes (createEvaluator, evaluate, evaluateNetwork). */
+export interface SourceOptions extends SessionOptions {
+  /** Names options in messages (the CLI passes its flag names). */
+  readonly label?: Label;
+  /**
+   * Diagnostics of where the loss comes from (src/diagnostics), in the result's `diagnostics`:
+   * `true`, or the γ / α values to sweep (default γ 0, 0.5, 1, 2, 5; no α sweep).
+   */
+  readonly diagnostics?: boolean | DiagnosticsOptions;
+}
+
+export interface EvaluatorOptions extends SourceOptions {
   /**
    * The loss options to build the model from (the default: the seed's binary loss). `dtype`
    * (default float32) is the predictions' type; `targetDtype` the type the model takes targets
@@ -682,13 +639,6 @@ export interface EvaluatorOptions extends SessionOptions {
    * Needs a model that computes them: built from loss options, or a file of reduction none.
    */
   readonly losses?: boolean;
-  /** Names options in messages (the CLI passes its flag names). */
-  readonly label?: Label;
-  /**
-   * Diagnostics of where the loss comes from (diagnostics.ts), in `result().diagnostics` and
-   * `diagnostics()`: `true`, or the γ / α values to sweep (default γ 0, 0.5, 1, 2, 5; no α sweep).
-   */
-  readonly diagnostics?: boolean | DiagnosticsOptions;
 }
 
 /** A batch's per-element losses (EvaluatorOptions.losses). */
@@ -873,9 +823,15 @@ function networkFeeds(names: readonly string[], given: EvaluatorBatch['inputs'],
   return feeds;
 }
 
+/** `n` (threads, a batch size), refused unless a positive integer, before anything is read. */
+export function positiveCount<T extends number | undefined>(what: string, n: T): T {
+  if (n !== undefined && (!Number.isSafeInteger(n) || n < 1)) throw new UsageError(`${what} must be a positive integer, got ${n}`);
+  return n;
+}
+
 /** The plan for `options` (the model, or the loss options with their defaults). */
 function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
-  const label = options.label ?? ((x) => x);
+  const label = options.label ?? plain;
   if (options.model !== undefined && options.loss !== undefined) throw new UsageError('give a model or loss options, not both');
   if (options.output !== undefined && options.model === undefined) throw new UsageError('output names an output of a model: give the model (a network and its loss)');
   if (options.model === undefined) {
@@ -894,19 +850,14 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
  * file. `threads` are the session's intra-op threads.
  */
 export async function createEvaluator(options: EvaluatorOptions = {}): Promise<Evaluator> {
-  const threads = options.threads;
-  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) throw new UsageError(`threads must be a positive integer, got ${threads}`);
+  positiveCount('threads', options.threads);
   const plan = evaluatorPlan(options);
-  const diagnostics = diagnosticsOptions(options.diagnostics);
-  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true, diagnostics));
+  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true, options.diagnostics));
   const o = spec.options;
-  if (options.losses && (spec.graphReduction !== 'none' || o.normalized)) {
-    throw new UsageError(
-      o.normalized
-        ? `losses: ${(options.label ?? ((x: string) => x))('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; the per-element losses would come before that division`
-        : `losses: needs the per-element losses, but ${spec.modelFile} has reduction ${spec.graphReduction}; use a model exported with reduction none, or loss options`,
-    );
+  if (options.losses && o.normalized) {
+    throw new UsageError(`losses: ${(options.label ?? plain)('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; the per-element losses would come before that division`);
   }
+  if (options.losses) checkPerElement(spec, 'losses: needs', 'use a model exported with reduction none, or loss options');
   // A model file's side files resolve from its folder, whatever the working directory.
   const core = await EvalCore.open(spec, typeof options.model === 'string' ? { ...options, externalDataDir: options.externalDataDir ?? modelFolder(options.model) } : options);
   let k = 0;

@@ -1,11 +1,4 @@
-/**
- * Running focal-loss models: sessions on the CPU or CUDA (the only onnxruntime-node import is in
- * session.ts), the static CUDA placement check, and the evaluator — one core (evaluator.ts: the
- * model and its graph additions, eval-outputs.ts; the per-batch checks and run, batch.ts; the
- * task's data rules, rules.ts; the float64 accumulation) fed by three sources: batches from memory
- * (`createEvaluator`), prediction files (`evaluate`, evaluate.ts) and a network's input files
- * (`evaluateNetwork`, evaluate-network.ts), the files through one read-ahead stream (stream.ts).
- */
+/** Running focal-loss models (src/runtime): see docs/architecture.md for where each part lives. */
 export {
   CudaUnavailableError,
   DEFAULT_GRAPH_OPTIMIZATION,
@@ -34,6 +27,7 @@ export type { EvaluateOptions, EvaluateProgress, EvaluateResult } from './evalua
 export { DEFAULT_NETWORK_BATCH_ELEMENTS, evaluateNetwork } from './evaluate-network';
 export type { EvaluateNetworkOptions, EvaluateNetworkProgress, EvaluateNetworkResult } from './evaluate-network';
 export { loadModelFile, readModelFile } from './model-file';
-export { DEFAULT_SWEEP_GAMMA } from './diagnostics';
-export type { CdfCurve, ClassDiagnostics, Diagnostics, DiagnosticsOptions, SplitSum } from './diagnostics';
+// The evaluators' diagnostics (src/diagnostics), with the evaluators' names: not in the build-only entry.
+export { DEFAULT_SWEEP_GAMMA } from '../diagnostics/accumulate';
+export type { CdfCurve, ClassDiagnostics, Diagnostics, DiagnosticsOptions, SplitSum } from '../diagnostics/accumulate';
 export type { ModelFile } from './model-file';

@@ -59,13 +59,13 @@ export function targetTypeProblem(o: DataOptions, dtype: string, arrays = false)
   }
 }
 
-/** Why weights of `dtype` are refused, or undefined. */
 /** A weight file and the model's `weight` input must come together: `model` names the model, `file` the weight file given, if any. */
 export function checkWeightInput(takesWeight: boolean, file: string | undefined, model: string): void {
   if (takesWeight && file === undefined) throw new UsageError(`${model}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
   if (file !== undefined && !takesWeight) throw new UsageError(`${file}: weights given, but ${model} takes none (no input 'weight')`);
 }
 
+/** Why weights of `dtype` are refused, or undefined. */
 export function weightTypeProblem(dtype: string): string | undefined {
   return isFloatType(dtype) ? undefined : 'weights must be float16, float32 or float64';
 }

@@ -15,7 +15,7 @@ import * as path from 'path';
 import { LossOptions, buildLoss, normalizeOptions } from '../../src/losses';
 import { readNpy } from '../../src/io/npy';
 import { Graph, buildModel, op, serializeModel } from '../../src/onnx';
-import { CdfCurve, Diagnostics } from '../../src/runtime/diagnostics';
+import { CdfCurve, Diagnostics } from '../../src/diagnostics/accumulate';
 import { evaluate } from '../../src/runtime/evaluate';
 import { evaluateNetwork } from '../../src/runtime/evaluate-network';
 import { createEvaluator, evalSpec, planFromOptions } from '../../src/runtime/evaluator';

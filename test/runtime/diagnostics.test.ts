@@ -1,5 +1,5 @@
 /**
- * Diagnostics (issue 21; src/runtime/diagnostics.ts) against numpy on the same data: the
+ * Diagnostics (issue 21; src/diagnostics/accumulate.ts) against numpy on the same data: the
  * per-class sums, counts and positives and the positive / negative split against the per-element
  * losses (`out`) summed in float64 by numpy; each CDF against numpy's exact sort (within 0.01 of
  * y, on random and adversarial data: all-equal losses, a few huge ones, zeros); each swept loss
@@ -11,7 +11,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { LossOptions } from '../../src/losses';
-import { CdfCurve, Diagnostics, LossHistogram, lossesComonotone } from '../../src/runtime/diagnostics';
+import { CdfCurve, Diagnostics, LossHistogram, lossesComonotone } from '../../src/diagnostics/accumulate';
 import { evaluate } from '../../src/runtime/evaluate';
 import { evaluateNetwork } from '../../src/runtime/evaluate-network';
 import { createEvaluator, evalSpec, planFromOptions } from '../../src/runtime/evaluator';

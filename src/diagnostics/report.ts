@@ -12,7 +12,7 @@
  * (~26 MB with theirs), so the report works from an installed focal-onnx as it is
  * (test/package/pack.test.ts checks it).
  */
-import type { CdfCurve, Diagnostics } from '../runtime/diagnostics';
+import type { CdfCurve, Diagnostics } from './accumulate';
 import { UsageError } from '../errors';
 
 /** What the report shows besides the diagnostics. */

@@ -33,7 +33,6 @@ import { f16BitsToF32 } from '../io/float16';
 import type { NpyTypedArray } from '../io/npy';
 import type { FocalOptions } from '../losses';
 import { labelAxisOf } from '../losses/focal';
-import { product } from './rules';
 
 /** The default γ sweep: Lin et al.'s Table 1a. */
 export const DEFAULT_SWEEP_GAMMA: readonly number[] = [0, 0.5, 1, 2, 5];
@@ -531,7 +530,7 @@ export class DiagnosticsAccumulator {
     const o = this.o;
     const axis = labelAxisOf(o, b.dims.length);
     const rowLength = axis === undefined ? 1 : b.dims[axis];
-    const inner = axis === undefined ? 1 : product(b.dims.slice(axis + 1));
+    const inner = axis === undefined ? 1 : b.dims.slice(axis + 1).reduce((n, d) => n * d, 1);
     const count = b.losses.length;
     for (let i = 0; i < b.sweepSums.length; i++) this.sweepTotals[i] += b.sweepSums[i];
     if (b.sweepFocalSums) for (let i = 0; i < b.sweepFocalSums.length; i++) this.sweepFocalSums[i] += b.sweepFocalSums[i];
