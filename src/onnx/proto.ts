@@ -26,12 +26,6 @@ export const AttributeType = root.lookupEnum('onnx.AttributeProto.AttributeType'
 /** A TensorProto data type's name by its code (`FLOAT`, `BFLOAT16`, …). */
 export const DATA_TYPE_NAMES: Readonly<Record<number, string>> = root.lookupEnum('onnx.TensorProto.DataType').valuesById;
 
-type MessageName = 'NodeProto' | 'ValueInfoProto' | 'TensorProto';
-/** A message of the schema from a plain object, as onnx-proto's `fromObject` makes one. */
-export function messageFromObject<T>(name: MessageName, object: object): T {
-  return root.lookupType(`onnx.${name}`).fromObject(object as Record<string, unknown>) as unknown as T;
-}
-
 /** The ModelProto message type of the schema. */
 export const ModelProtoType = root.lookupType('onnx.ModelProto');
 
