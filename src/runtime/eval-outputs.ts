@@ -38,7 +38,7 @@
 import type { onnx } from 'onnx-proto';
 import { DTYPES } from '../onnx/dtype';
 import { decodeModelProto, serializeModel } from '../onnx';
-import { AttributeType, messageFromObject } from '../onnx/proto';
+import { AttributeType, encodeMessageOf } from '../onnx/proto';
 
 /** The input the evaluator feeds with every run when it asks for sums: the block shape (eval-outputs.ts). */
 export const EVAL_INPUTS = {
@@ -116,7 +116,7 @@ export interface EvalOutputsSpec {
    * (their own `sumOf` output, which each then has): outputs `sweepOutputs(i)` (`loss`, `sum`, and
    * `focalSum` where the model has `focal_sum`).
    */
-  readonly sweep?: readonly Uint8Array[];
+  readonly sweep?: readonly onnx.IModelProto[];
   /** The per-element losses summed: `loss` (default), or an output shaped like it (perImage's `loss_image_scaled`). */
   readonly sumOf?: string;
   /**
@@ -140,33 +140,31 @@ export function sweepOutputs(i: number): { loss: string; sum: string; focalSum: 
  * graph's own; their outputs (`loss`, `focal_sum`, `loss_image_scaled`) added as outputs. Returns
  * the names of their outputs `summed` (`loss`, or perImage's `loss_image_scaled`).
  */
-function mergeSweeps(g: onnx.GraphProto, sweeps: readonly Uint8Array[], predName: string, summed: string): string[] {
+function mergeSweeps(g: onnx.GraphProto, sweeps: readonly onnx.IModelProto[], predName: string, summed: string): string[] {
   const shared = new Map<string, string>([['pred', predName], ['target', 'target'], ['weight', 'weight']]);
   // A node that computes what one already in the graph computes (the same operator, attributes
   // and inputs) is not added: its outputs are that node's. The swept losses then share every node
   // before their γ / α (the clip, the log, the target terms) with the evaluated loss and with each
   // other, and the values are the same, bit for bit, as each loss built alone.
   const computed = new Map<string, string[]>();
+  // Keys by the protobuf bytes of attributes and tensors, the same for plain and decoded messages.
+  const bytesKey = (name: string, m: object): string => Buffer.from(encodeMessageOf(name, m)).toString('latin1');
   const keyOf = (n: onnx.INodeProto, inputs: readonly string[]): string =>
-    JSON.stringify([n.domain ?? '', n.opType, inputs, (n.attribute ?? []).map((a) => (a as onnx.AttributeProto).toJSON?.() ?? a)]);
+    JSON.stringify([n.domain ?? '', n.opType, inputs, (n.attribute ?? []).map((a) => bytesKey('AttributeProto', a))]);
+  const tensorKey = (t: onnx.ITensorProto): string => bytesKey('TensorProto', { ...t, name: undefined });
   for (const n of g.node) if ((n.output ?? []).length) computed.set(keyOf(n, n.input ?? []), n.output ?? []);
   const initializers = new Map<string, string>();
-  for (const t of g.initializer) {
-    const { name, ...rest } = (t as onnx.TensorProto).toJSON();
-    initializers.set(JSON.stringify(rest), name as string);
-  }
-  return sweeps.map((bytes, i) => {
-    const m = decodeModelProto(bytes);
-    const sg = m.graph as onnx.GraphProto;
+  for (const t of g.initializer) initializers.set(tensorKey(t), t.name ?? '');
+  return sweeps.map((sweep, i) => {
+    const sg = modelOf(sweep).graph as onnx.GraphProto;
     const prefix = `focal_sweep${i}_`;
     const names = new Map(shared);
     const rename = (n: string): string => (n === '' ? n : (names.get(n) ?? `${prefix}${n}`));
     for (const t of sg.initializer) {
-      const { name, ...rest } = (t as onnx.TensorProto).toJSON();
-      const key = JSON.stringify(rest);
+      const key = tensorKey(t);
       const same = initializers.get(key);
       if (same !== undefined) {
-        names.set(name as string, same);
+        names.set(t.name ?? '', same);
         continue;
       }
       t.name = rename(t.name ?? '');
@@ -220,10 +218,22 @@ function scalarOut(name: string, elem: number, dims: (number | string)[] = []): 
   };
 }
 
-/** The model `bytes` with the outputs `spec` asks for added (see the top of this file). */
-export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8Array {
-  if (!spec.sums && !spec.checkPred && !spec.checkTarget) return bytes;
-  const model = decodeModelProto(bytes);
+/** A model to add to: the bytes decoded, or a copy of a builder's model object (which stays as it is). */
+function modelOf(source: Uint8Array | onnx.IModelProto): onnx.ModelProto {
+  if (source instanceof Uint8Array) return decodeModelProto(source);
+  const model = structuredClone(source) as onnx.ModelProto;
+  const g = model.graph as onnx.GraphProto;
+  for (const list of ['node', 'input', 'output', 'initializer'] as const) g[list] ??= [];
+  return model;
+}
+
+/**
+ * The model (its bytes, or the builder's model object: no decoding) with the outputs `spec` asks
+ * for added (see the top of this file).
+ */
+export function addEvalOutputs(source: Uint8Array | onnx.IModelProto, spec: EvalOutputsSpec): Uint8Array {
+  if (!spec.sums && !spec.checkPred && !spec.checkTarget) return source instanceof Uint8Array ? source : serializeModel(source);
+  const model = modelOf(source);
   const g = model.graph as onnx.GraphProto;
   const F64 = DTYPES.float64.code;
   const nodes: onnx.INodeProto[] = [];
@@ -279,7 +289,8 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
         // The evaluated loss's label sums are an output too (a swept loss's for normalized 'label').
         const lossDims = (g.output ?? []).find((o) => o.name === loss)?.type?.tensorType?.shape?.dim ?? [];
         const L = lossDims[channels ? (spec.labelAxis as number) : lossDims.length - 1];
-        outputs.push(scalarOut(labelSums, F64, [L?.dimValue != null ? Number(L.dimValue) : L?.dimParam || 'L']));
+        // dimParam first: a decoded dim without a dimValue still reads the prototype's 0.
+        outputs.push(scalarOut(labelSums, F64, [L?.dimParam ? L.dimParam : L?.dimValue != null ? Number(L.dimValue) : 'L']));
       }
     } else {
       nodes.push(node('ReduceSum', [blockSums], sumName, [keepdims0]));
@@ -314,9 +325,10 @@ export function addEvalOutputs(bytes: Uint8Array, spec: EvalOutputsSpec): Uint8A
     }
     outputs.push(scalarOut(EVAL_OUTPUTS.target, t));
   }
-  g.node.push(...nodes.map((n) => messageFromObject<onnx.NodeProto>('NodeProto', n)));
-  g.input.push(...inputs.map((i) => messageFromObject<onnx.ValueInfoProto>('ValueInfoProto', i)));
-  g.output.push(...outputs.map((o) => messageFromObject<onnx.ValueInfoProto>('ValueInfoProto', o)));
-  g.initializer.push(...inits.map((i) => messageFromObject<onnx.TensorProto>('TensorProto', i)));
+  // Plain objects beside the decoded messages: the encoder takes both (src/onnx/proto.ts).
+  g.node.push(...(nodes as onnx.NodeProto[]));
+  g.input.push(...(inputs as onnx.ValueInfoProto[]));
+  g.output.push(...(outputs as onnx.ValueInfoProto[]));
+  g.initializer.push(...(inits as onnx.TensorProto[]));
   return serializeModel(model);
 }

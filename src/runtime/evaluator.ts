@@ -46,6 +46,7 @@ import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
 import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from '../diagnostics/accumulate';
 import { decodeModelProto } from '../onnx';
+import type { onnx } from 'onnx-proto';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
 import { labelAxisOf } from '../losses/focal';
 import { GraphForm, channelFirst, labelAxisProblem, lossLayout, perImageProblem, product, spatialSize, targetKind, targetTypeProblem, weightDims, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
@@ -69,8 +70,12 @@ interface ModelInputs {
  * it, known before it is built.
  */
 export interface ModelPlan extends Pick<BatchSpec, 'options' | 'graphReduction' | 'inputs' | 'modelFile' | 'fixedRow' | 'fixedBy' | 'predOutput' | 'feedNames' | 'form'> {
-  /** The model's bytes and inputs: read already (a file), or built when asked (options; ~10 ms). */
-  readonly build: () => { readonly bytes: Uint8Array; readonly io: ModelInputs };
+  /**
+   * The model's bytes and inputs: read already (a file), or built when asked (options; ~10 ms),
+   * then also the builder's model object, which the evaluator's graph additions take without
+   * decoding the bytes again (a process's first decode costs ~20 ms of protobufjs code generation).
+   */
+  readonly build: () => { readonly bytes: Uint8Array; readonly io: ModelInputs; readonly model?: onnx.IModelProto };
   /** Whether the graph's label axis is not its last (channel-first). */
   readonly labelsFirst?: boolean;
 }
@@ -171,7 +176,7 @@ export function planFromOptions(o: FocalOptions, label: Label = plain, rank?: nu
     options: o,
     build: () => {
       built ??= evalLoss(o, predShape, channels);
-      return { bytes: built.bytes, io: built };
+      return { bytes: built.bytes, io: built, model: built.model };
     },
     graphReduction: 'none',
     inputs: {
@@ -238,7 +243,7 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
     // Small batches: float64 sums, the checks in JS (see BatchSpec.small).
     const pred = !small && predInGraph;
     const target = !small && targetInGraph;
-    const bytes = addEvalOutputs(built.bytes, {
+    const bytes = addEvalOutputs(built.model ?? built.bytes, {
       sums: sums ? (labels ? 'labels' : 'total') : false,
       float64Sums: small,
       checkPred: pred,
@@ -286,13 +291,13 @@ function lossRank(io: ModelInputs): number {
  * image-scaled losses) on the same input shapes and opset as the model's, to be merged into it
  * (eval-outputs.ts).
  */
-function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: ReturnType<ModelPlan['build']>, plan: ModelPlan): Uint8Array[] {
-  const model = decodeModelProto(built.bytes);
+function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: ReturnType<ModelPlan['build']>, plan: ModelPlan): onnx.IModelProto[] {
+  const model = built.model ?? decodeModelProto(built.bytes);
   const opset = Number((model.opsetImport ?? []).find((x) => !x.domain)?.version ?? o.opset);
   const predOutput = plan.predOutput;
   const predInfo = predOutput !== undefined ? built.io.outputs.find((x) => x.name === predOutput) : built.io.inputs.find((x) => x.name === 'pred');
   const predShape = predInfo?.shape ? predInfo.shape.map((d, k) => d ?? `d${k}`) : undefined;
-  return points.map((p) => evalLoss({ ...o, gamma: p.gamma, alpha: p.alpha, asFunction: false, withGrad: false, opset }, predShape, plan.form === 'channels').bytes);
+  return points.map((p) => evalLoss({ ...o, gamma: p.gamma, alpha: p.alpha, asFunction: false, withGrad: false, opset }, predShape, plan.form === 'channels').model);
 }
 
 /**

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { DataError } from '../../src/errors';
 import { NpyDType, NpyTypedArray, typedArrayFor, writeNpy } from '../../src/io/npy';
 import { LossOptions, buildLoss } from '../../src/losses';
+import { decodeModel } from '../../src/onnx';
 import { EVAL_INPUTS, EVAL_OUTPUTS, addEvalOutputs, blockRows, blockShape, targetBlockRows } from '../../src/runtime/eval-outputs';
 import { evaluate } from '../../src/runtime/evaluate';
 import { scratchDir } from '../helpers/cli';
@@ -110,7 +111,26 @@ describe('addEvalOutputs', () => {
   it('leaves a model alone when nothing is asked for', () => {
     const m = buildLoss({});
     expect(addEvalOutputs(m.bytes, { sums: false, checkPred: false, checkTarget: false })).toBe(m.bytes);
+    expect(Buffer.from(addEvalOutputs(m.model, { sums: false, checkPred: false, checkTarget: false })).equals(Buffer.from(m.bytes))).toBe(true);
   });
+
+  it.each([
+    ['multilabel', { task: 'multilabel' }, 'L'],
+    ['multilabel, 3 labels fixed by α', { task: 'multilabel', alpha: [0.2, 0.7, 0.5] }, 3],
+    ['channel-first multilabel', { task: 'multilabel', labelAxis: 1, predShape: ['N', 'C', 'S'] }, 'C'],
+  ] as [string, LossOptions & { predShape?: string[] }, string | number][])(
+    '%s: the same model from the bytes or from the builder object (left as it was), its label sums of the loss\'s label dim',
+    (_name, { predShape, ...options }, dim) => {
+      const m = buildLoss({ ...options, reduction: 'none' }, predShape ? { predShape } : {});
+      const before = JSON.stringify(m.model);
+      const spec = { sums: 'labels' as const, checkPred: true, checkTarget: true, ...(options.labelAxis ? { labelAxis: 1 } : {}) };
+      const fromBytes = addEvalOutputs(m.bytes, spec);
+      expect(Buffer.from(addEvalOutputs(m.model, spec)).equals(Buffer.from(fromBytes))).toBe(true);
+      expect(JSON.stringify(m.model)).toBe(before);
+      const out = decodeModel(fromBytes).graph.outputs.find((o) => o.name === EVAL_OUTPUTS.labelSums);
+      expect(out?.shape).toEqual([dim]);
+    },
+  );
 });
 
 describe('the evaluator graph for checked inputs (BuildExtras.validInputs)', () => {
