@@ -41,7 +41,7 @@
 import { Value, op } from '../onnx';
 import { negAlphaT } from './alpha';
 import { LossParams, TermGradient, clamped, clampedLog, clipLogProb, clipProb, focalFactor, focalFactorDerivative, focalTerm, focalTermGradLogits, focalTermGradProbs, logSigmoidPair, oneHot, passMask, scaled, smoothTargets, toType } from './focal';
-import { GradContext, starGradient, termsGradient } from './terms-graph';
+import { GradContext, starGradient, termsGradient } from './terms';
 import { FocalOptions, usesSoftForm } from './options';
 
 /**

@@ -13,11 +13,10 @@ import { VERSION } from '../version';
 import { binaryElements } from './binary';
 import { LossParams, computeType, labelAxisOf, labelTail, literalParams, reduce, spatialSize, toType, weighted } from './focal';
 import { focalGradient } from './grad';
-import { applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms-graph';
-import { describeTerms, hasTerms } from './terms';
+import { applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
 import { multiclassElements } from './multiclass';
 import { perLabel } from './multilabel';
-import { FocalOptions, LossOptions, Task, functionAttributes, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';
+import { FocalOptions, LossOptions, Task, Terms, functionAttributes, hasTerms, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';
 
 /** The custom domain of the function form, and its op per task. */
 export const FOCAL_DOMAIN = 'ai.focal';
@@ -103,8 +102,7 @@ const FORMULAS: Record<Task, string> = {
  * (reduction none's output).
  */
 export function ioShapes(o: FocalOptions, predShape?: Shape): { pred: Shape; target: Shape; weight?: Shape } {
-  const io = predShape !== undefined ? givenShapes(o, predShape) : defaultShapes(o);
-  if (o.task === 'multiclass' && o.targets === 'soft') io.target = io.pred;
+  const io = givenShapes(o, predShape ?? defaultPred(o));
   if (o.weight === 'none') return io;
   const rows = o.task === 'binary' ? io.pred : withoutLabels(o, io.pred);
   return { ...io, weight: o.weight === 'sample' ? rows : elementShape(o, io.pred) };
@@ -131,16 +129,11 @@ function fixedDim(o: FocalOptions): number | string {
   return rowSource(o)?.count ?? (o.task === 'multiclass' ? 'C' : 'L');
 }
 
-function defaultShapes(o: FocalOptions): { pred: Shape; target: Shape } {
-  if (o.task !== 'binary' && labelAxisOf(o, 2) !== 1) throw new UsageError(`labelAxis ${o.labelAxis} is not an axis of the default predictions [N, ${fixedDim(o)}]: give predShape`);
-  switch (o.task) {
-    case 'binary':
-      return { pred: ['N'], target: ['N'] };
-    case 'multilabel':
-      return { pred: ['N', fixedDim(o)], target: o.targetFormat === 'index' ? ['N'] : ['N', fixedDim(o)] };
-    case 'multiclass':
-      return { pred: ['N', fixedDim(o)], target: ['N'] };
-  }
+/** The predictions without predShape: [N] (binary), [N, L] (multilabel), [N, C] (multiclass). */
+function defaultPred(o: FocalOptions): Shape {
+  if (o.task === 'binary') return ['N'];
+  if (labelAxisOf(o, 2) !== 1) throw new UsageError(`labelAxis ${o.labelAxis} is not an axis of the default predictions [N, ${fixedDim(o)}]: give predShape`);
+  return ['N', fixedDim(o)];
 }
 
 function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shape } {
@@ -177,6 +170,20 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
   }
   if (o.task === 'multiclass') return { pred, target: o.targets === 'soft' ? pred : withoutLabels(o, pred) };
   return { pred, target: o.targetFormat === 'index' ? withoutLabels(o, pred) : pred };
+}
+
+/** A short statement of the terms for summaries and inspect: `index ignore=-1 normalize=positives …`. */
+export function describeTerms(t: Terms): string {
+  const parts: string[] = [];
+  if (t.targetFormat === 'index') parts.push('index targets');
+  if (t.ignoreIndex !== null) parts.push(`ignore=${t.ignoreIndex}${t.countIgnored ? ' (counted)' : ''}`);
+  if (t.normalize !== 'elements') parts.push(`normalize=${t.normalize}`);
+  if (t.classWeight) parts.push(`class-weight=[${t.classWeight.join(',')}]`);
+  if (t.posWeight !== null) parts.push(`pos-weight=${Array.isArray(t.posWeight) ? `[${t.posWeight.join(',')}]` : t.posWeight}`);
+  if (t.variant === 'star') parts.push('FL*');
+  if (t.normalized) parts.push(t.normalized === 'label' ? 'normalized per label' : 'normalized');
+  if (t.reducedThreshold !== null) parts.push(`reduced<${t.reducedThreshold}`);
+  return parts.join(' ');
 }
 
 /** A human-readable statement of the graph's formula and options (the model's doc_string). */

@@ -51,9 +51,8 @@ import { Value, op } from '../onnx';
 import { binaryGradient, softBinaryGradient } from './binary';
 import { LossParams, weightLike } from './focal';
 import { multiclassGradient, softMulticlassGradient } from './multiclass';
-import { FocalOptions, usesSoftForm } from './options';
-import { hasTerms } from './terms';
-import { GradContext } from './terms-graph';
+import { FocalOptions, hasTerms, usesSoftForm } from './options';
+import { GradContext } from './terms';
 
 // ---- the detection and segmentation terms (terms.ts) -----------------------------------------------
 //

@@ -24,7 +24,7 @@
  */
 import { Value, op } from '../onnx';
 import { LossParams, clamped, clampedLog, classCount, clipLogProb, clipProb, focalFactor, focalTerm, focalTermGradLogits, focalTermGradProbs, oneHot, param, passMask, rho, rowLength, scaled, smoothTargets, toType } from './focal';
-import { GradContext, termsGradient } from './terms-graph';
+import { GradContext, termsGradient } from './terms';
 import { negAlphaT } from './alpha';
 import { FocalOptions, usesSoftForm } from './options';
 

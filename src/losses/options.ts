@@ -11,15 +11,23 @@ import { UsageError, quote } from '../errors';
 import { Attr, attr } from '../onnx';
 import { applyPreset, isLike } from './presets';
 import { DEFAULT_VALUES, OPTION, OPTIONS, fmt, same } from './registry';
-import { TERM_KEYS } from './terms';
 import { LIKES, TARGET_DTYPES } from './vocabulary';
-import type { FocalOptions, Label, LossOptions } from './vocabulary';
+import type { FocalOptions, Label, LossOptions, Terms } from './vocabulary';
 
 export * from './vocabulary';
 
 /** Whether the graph computes the soft form (soft targets, or label smoothing of hard ones). */
 export function usesSoftForm(o: FocalOptions): boolean {
   return o.targets === 'soft' || o.labelSmoothing > 0;
+}
+
+/** The detection and segmentation terms (terms.ts), in the table's order. */
+const TERM_KEYS = ['targetFormat', 'ignoreIndex', 'normalize', 'classWeight', 'posWeight', 'variant', 'normalized', 'reducedThreshold', 'countIgnored'] as const;
+const usedTerms = (t: Terms): (typeof TERM_KEYS)[number][] => TERM_KEYS.filter((k) => !same(t[k], DEFAULT_VALUES[k]));
+
+/** Whether any term differs from the plain focal loss (the seed's formula). */
+export function hasTerms(t: Terms): boolean {
+  return usedTerms(t).length > 0;
 }
 
 const DEFAULT_KEYS = ['task', 'input', 'alpha', 'gamma', 'reduction', 'eps', 'dtype', 'opset', 'form', 'asFunction', 'withGrad', 'targets', 'labelSmoothing', 'weight', 'labelMean', 'like'] as const;
@@ -146,7 +154,7 @@ function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] },
  * plain mean.
  */
 function checkTermsWith(o: FocalOptions, label: Label): void {
-  const used = TERM_KEYS.filter((k) => !same(o[k], DEFAULT_VALUES[k]));
+  const used = usedTerms(o);
   if (used.length === 0) return;
   // FL* on soft targets (fvcore's star is a function of t): with its ignore value and positive weight too.
   const starOnly = o.variant === 'star' && used.every((k) => k === 'variant' || k === 'ignoreIndex' || k === 'posWeight');
