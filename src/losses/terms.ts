@@ -43,17 +43,12 @@ export interface Prepared {
   readonly positives: Value | null;
 }
 
-/** The ignore value as a constant of `dtype`. */
-function ignoreConst(x: Value, v: number, dtype: DType): Value {
-  return x.graph.constant(v, dtype);
-}
-
 export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepared {
   const ct = x.dtype;
   const V = o.ignoreIndex;
   if (o.task === 'multiclass') {
     if (V === null) return { target, valid: null, positives: null };
-    const valid = op.not(op.equal(target, ignoreConst(x, V, target.dtype)));
+    const valid = op.not(op.equal(target, x.graph.constant(V, target.dtype)));
     const clean = op.where(valid, target, 0);
     return { target: clean, valid, positives: toType(valid, ct) };
   }
@@ -66,14 +61,14 @@ export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepar
     const depth = toType(classCount(x, a), it);
     const hot = oneHot(toType(target, it), depth, ct, last ? -1 : a, x.shape[a]);
     if (V === null) return { target: hot, valid: null, positives: hot };
-    const valid = op.unsqueeze(op.not(op.equal(target, ignoreConst(x, V, target.dtype))), [last ? target.rank : a]);
+    const valid = op.unsqueeze(op.not(op.equal(target, x.graph.constant(V, target.dtype))), [last ? target.rank : a]);
     const clean = op.where(valid, hot, 0);
     return { target: clean, valid, positives: clean };
   }
   if (V === null) return { target, valid: null, positives: null };
   // Compared in the compute type: Equal has no uint8 kernel on CUDA; small integers are exact in any float type.
   const t = toType(target, ct);
-  const valid = op.not(op.equal(t, ignoreConst(x, V, ct)));
+  const valid = op.not(op.equal(t, x.graph.constant(V, ct)));
   const clean = op.where(valid, t, 0);
   return { target: clean, valid, positives: clean };
 }
@@ -86,7 +81,7 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
   // A per-label table broadcasts on the label axis (labelAxis not last: [L, 1, …, 1]).
   const tail = o.task === 'multilabel' ? labelTail(o, x.rank) : 0;
   if (o.classWeight) {
-    const table = g.constant(o.classWeight, ct, tail ? [o.classWeight.length, ...Array(tail).fill(1)] : undefined);
+    const table = typed(o.classWeight, g, ct, undefined, tail) as Value;
     w = o.task === 'multiclass' ? op.gather(table, prep.target, 0) : table;
   }
   if (o.posWeight !== null) {
@@ -100,23 +95,18 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
 
 /**
  * Σ F, written once: the focal factors of the elements not ignored (F = 1 where the loss has none:
- * `f` undefined, shaped like `like`). The normalized loss divides by it (`focalSum`), and the
- * evaluator adds it up over batches (build.ts's `focal_sum` output).
+ * `f` undefined, shaped like `like`); per label with `perLabel` (kept for broadcasting where
+ * `keep`). The normalized loss divides by it (applyTerms), and the evaluator adds it up over
+ * batches (build.ts's `focal_sum` output).
  */
-export function sumF(f: Value | undefined, like: Value, prep: Prepared, perLabel?: number): Value {
+export function sumF(f: Value | undefined, like: Value, prep: Prepared, perLabel?: number, keep = false, accumulate?: DType): Value {
   const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
-  return op.reduceSum(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, false));
+  return sumIn(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, keep), accumulate);
 }
 
 /** The reduction of a per-label sum: over every axis but the label axis `perLabel`, kept for broadcasting where `keep`; all axes when undefined. */
 function perLabelSum(like: Value, perLabel: number | undefined, keep: boolean): { axes?: number[]; keepdims: boolean } {
   return perLabel !== undefined ? { axes: [...Array(like.rank).keys()].filter((i) => i !== perLabel), keepdims: keep } : { keepdims: false };
-}
-
-/** Σ F floored at 1e-6: the normalized loss's denominator; per label (broadcasting on the label axis `perLabel`) for normalized 'label'. */
-export function focalSum(f: Value | undefined, like: Value, prep: Prepared, perLabel?: number, accumulate?: DType): Value {
-  const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
-  return op.max(sumIn(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, true), accumulate), NORMALIZED_FLOOR);
 }
 
 export interface Applied {
@@ -135,7 +125,8 @@ export function applyTerms(x: Value, l: Value, f: Value | undefined, prep: Prepa
   if (!o.normalized) return { loss };
   // 'label': each label column by its own sums (smp's per-class normalization).
   const perLabel = o.normalized === 'label' ? (labelAxisOf(o, x.rank) as number) : undefined;
-  const fs = focalSum(f, l, prep, perLabel, o.accumulate);
+  // Σ F floored at 1e-6: the normalized loss's denominator.
+  const fs = op.max(sumF(f, l, prep, perLabel, true, o.accumulate), NORMALIZED_FLOOR);
   const rawSum = sumIn(loss, perLabelSum(loss, perLabel, true), o.accumulate);
   return { loss: op.div(loss, fs), focalSum: fs, rawSum };
 }
@@ -189,59 +180,41 @@ export function termsGradient(negAlpha: Param, x: Value, o: FocalOptions, p: Los
 }
 
 /**
- * What reduction mean divides Σ l by: 'mean' for a plain ReduceMean (every element counts), else the
- * divisor — the elements not ignored, max(1, positives), a number, or the graph input `normalizer`.
+ * What reduction mean divides Σ l by — the elements not ignored (× L for index rows), max(1,
+ * positives), a number, or the graph input `normalizer` —, or 'mean' where every element counts (a
+ * plain ReduceMean). `perImage`: each image's own divisor ([B, 1, …], or a number; 'mean': each
+ * image's element count); it has no normalizer (perImage refuses normalize input).
  */
-export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions, normalizer: Value | undefined): Param | 'mean' {
+export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions, normalizer: Value | undefined, perImage = false): Param | 'mean' {
   const ct = x.dtype;
+  const how = perImage ? { axes: [...Array(elements.rank).keys()].slice(1), keepdims: true } : { keepdims: false };
   const n = o.normalize;
-  if (n === 'input') return toType(normalizer as Value, ct);
+  if (n === 'input' && normalizer) return toType(normalizer, ct);
   if (typeof n === 'number') return n;
-  if (n === 'positives') {
-    const pos = prep.positives ?? op.constantOfShape(op.shape(elements), 1, ct);
-    return op.max(op.reduceSum(pos, { keepdims: false }), 1);
-  }
+  if (n === 'positives') return op.max(op.reduceSum(prep.positives ?? op.constantOfShape(op.shape(elements), 1, ct), how), 1);
   if (!prep.valid || o.countIgnored) return 'mean';
-  const validCount = op.reduceSum(toType(prep.valid, ct), { keepdims: false });
-  // Index rows: each valid row holds L elements.
-  if (o.targetFormat === 'index') return op.mul(validCount, toType(classCount(x, labelAxisOf(o, x.rank)), ct));
-  return validCount;
+  const valid = op.reduceSum(toType(prep.valid, ct), how);
+  return o.targetFormat === 'index' ? op.mul(valid, toType(classCount(x, labelAxisOf(o, x.rank)), ct)) : valid;
 }
 
 /**
  * perImage's divisor, shaped to broadcast against `elements` ([B, 1, …]): B times each image's own
- * divisor (imageDivisor), so Σ_i l_i / D_{image(i)} is the mean over the images of each image's
- * sum over its divisor (torchvision's RetinaNet). Without ignored elements `elements` is the plain
- * mean's count (every image the same).
+ * divisor, so Σ_i l_i / D_{image(i)} is the mean over the images of each image's sum over its
+ * divisor (torchvision's RetinaNet). Without ignored elements `elements` is the plain mean's count
+ * (every image the same).
  */
 export function perImageDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions): Param {
   const ct = x.dtype;
   checkImageRank(x, elements);
   const axes = [...Array(elements.rank).keys()].slice(1);
   const B = typeof elements.shape[0] === 'number' ? elements.shape[0] : elementCount(op.reduceSum(elements, { axes, keepdims: false }), ct);
-  const per = imageDivisor(x, elements, prep, o);
-  if (per === undefined) return elementCount(elements, ct);
+  const per = meanDivisor(x, elements, prep, o, undefined, true);
+  if (per === 'mean') return elementCount(elements, ct);
   return typeof per === 'number' && typeof B === 'number' ? per * B : op.mul(param(per, ct), param(B, ct));
 }
 
 function checkImageRank(x: Value, elements: Value): void {
   if (elements.rank < 2) throw new UsageError(`perImage needs predictions of rank 3 or more ([B, K, C]; binary 2 or more), got ${elements.rank === 1 ? 'rank ' + x.rank : 'a scalar loss'}: give predShape`);
-}
-
-/**
- * Each image's own divisor ([B, 1, …], or a number): max(1, its positives), its elements not
- * ignored (× L for index rows), or the number; undefined where every element counts (each image's
- * divisor is then its element count).
- */
-export function imageDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions): Param | undefined {
-  const ct = x.dtype;
-  const keep = { axes: [...Array(elements.rank).keys()].slice(1), keepdims: true };
-  const n = o.normalize;
-  if (n === 'positives') return op.max(op.reduceSum(prep.positives ?? op.constantOfShape(op.shape(elements), 1, ct), keep), 1);
-  if (typeof n === 'number') return n;
-  if (!prep.valid || o.countIgnored) return undefined;
-  const valid = op.reduceSum(toType(prep.valid, ct), keep);
-  return o.targetFormat === 'index' ? op.mul(valid, toType(classCount(x, labelAxisOf(o, x.rank)), ct)) : valid;
 }
 
 /**
@@ -251,7 +224,8 @@ export function imageDivisor(x: Value, elements: Value, prep: Prepared, o: Focal
  */
 export function imageScaled(x: Value, elements: Value, prep: Prepared, o: FocalOptions): Value {
   checkImageRank(x, elements);
-  const per = imageDivisor(x, elements, prep, o) ?? elementCount(op.reduceSum(elements, { axes: [0], keepdims: false }), x.dtype);
+  const d = meanDivisor(x, elements, prep, o, undefined, true);
+  const per = d === 'mean' ? elementCount(op.reduceSum(elements, { axes: [0], keepdims: false }), x.dtype) : d;
   return op.div(elements, param(per, elements.dtype));
 }
 
@@ -261,10 +235,7 @@ export function starElements(x: Value, t: Value, p: LossParams): Value {
   const tt = toType(t, ct);
   const z = op.mul(x, op.sub(op.mul(tt, 2), 1));
   const { pos } = logSigmoidPair(op.mul(z, param(p.gamma, ct)));
-  const scaled = divBy(pos, p.gamma);
-  const negAlpha = negAlphaT(p.alpha, ct, { kind: 'sigmoid', t: tt, tail: p.labelTail });
-  if (negAlpha === -1) return op.neg(scaled);
-  return op.mul(scaled, param(negAlpha, ct));
+  return scaled(divBy(pos, p.gamma), negAlphaT(p.alpha, ct, { kind: 'sigmoid', t: tt, tail: p.labelTail }));
 }
 
 /** FL*'s gradient beside it: d/dz of −α_t·log σ(γz)/γ is −α_t·σ(−γz), σ(−γz) as exp(log σ(−γz)); z = s·x. */
