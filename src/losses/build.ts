@@ -11,11 +11,10 @@ import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements } from './binary';
-import { LossParams, computeType, labelAxisOf, labelTail, literalParams, reduce, spatialSize, toType, weighted } from './focal';
+import { LossParams, computeType, labelAxisOf, labelTail, reduce, spatialSize, toType, weighted } from './focal';
 import { focalGradient } from './grad';
 import { applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
 import { multiclassElements } from './multiclass';
-import { perLabel } from './multilabel';
 import { FocalOptions, LossOptions, Task, Terms, functionAttributes, hasTerms, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';
 
 /** The custom domain of the function form, and its op per task. */
@@ -75,6 +74,13 @@ export interface BuildExtras {
 
 type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
 
+/**
+ * The element-wise loss per task. Multilabel is the seed's `FocalLoss_MultiLabel`: it runs the
+ * binary loss on each label column, keeps each column's mean (or sum), then takes the mean (or sum)
+ * over labels; with N rows in every column that is the mean (or sum) over all N·L elements, which
+ * is what the graph computes: the binary loss on [N, L] (α one number or one per label), then one
+ * reduction. The seed's per-label vector (`loss[0, label]`) is `perLabel`, an extra output.
+ */
 const ELEMENTS: Record<Task, Elements> = {
   binary: binaryElements,
   multilabel: binaryElements,
@@ -222,12 +228,26 @@ export function describeLoss(o: FocalOptions): string {
 }
 
 /**
- * The outputs of the loss for `pred` and `target` of graph `g` (a model graph or a function body):
- * one pipeline, elements → terms → weight → reduce. The plain loss is the terms at their defaults,
+ * The seed's per-label vector [L]: each label column's mean (or sum) over the rows, every axis but
+ * the label axis ([B, K, L]: over the B·K rows). A sum is divided as the loss is (MONAI's spatial
+ * mean: by the spatial size), so that the labels' values add up to the loss.
+ */
+function perLabel(elements: Value, o: FocalOptions): Value {
+  if (o.reduction !== 'mean' && o.reduction !== 'sum') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
+  const a = labelAxisOf(o, elements.rank);
+  const divisor = o.reduction === 'sum' && o.spatialMean ? { divisor: spatialSize(elements, o, elements.dtype) } : {};
+  return reduce(elements, o.reduction, { axes: [...Array(elements.rank).keys()].filter((i) => i !== a), ...divisor });
+}
+
+/**
+ * The outputs of the loss for its inputs `args` (as `lossInputs` lists them) in the flat graph or
+ * the function body `fn`: one pipeline, elements → terms → weight → reduce. The plain loss is the terms at their defaults,
  * which add no node (no ignored targets, no class or positive weight, not normalized, divisor the
  * element count).
  */
-function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams, extras: BuildExtras, normalizer?: Value): [string, Value][] {
+function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly TensorSpec[], args: readonly Value[], fn?: Graph): [string, Value][] {
+  const { pred, target, weight, normalizer } = Object.fromEntries(inputs.map((spec, i) => [spec.name, args[i]]));
+  let p = lossParams(o, weight, fn);
   const x = toType(pred, computeType(o));
   // Per-label tables broadcast on the label axis (labelAxis; trailing 1s where it is not last).
   const tail = labelTail(o, x.rank);
@@ -246,12 +266,11 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
     o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) :
     o.spatialMean ? spatialSize(elements, o, elements.dtype) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);
-  const total = o.perImage
-    ? reduce(typeof divisor === 'number' ? elements : op.div(elements, toType(divisor as Value, elements.dtype)), typeof divisor === 'number' ? 'mean' : 'sum', {
-        divisor: typeof divisor === 'number' ? divisor : 'mean',
-        accumulate: o.accumulate,
-      })
-    : reduce(elements, o.reduction, { divisor, weight: p.weight, accumulate: o.accumulate });
+  // perImage's D on the device: each element over its image's D, then the sum.
+  const total =
+    o.perImage && typeof divisor !== 'number'
+      ? reduce(op.div(elements, toType(divisor as Value, elements.dtype)), 'sum', { accumulate: o.accumulate })
+      : reduce(elements, o.reduction, { divisor, weight: p.weight, accumulate: o.accumulate });
   const outputs: [string, Value][] = [['loss', out(total)]];
   if (extras.imageScaled) outputs.push(['loss_image_scaled', out(imageScaled(x, elements, prep, o))]);
   if (extras.perLabel) {
@@ -264,26 +283,39 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
   return outputs;
 }
 
-/** In a function body: α, γ, eps and the label smoothing from the node's attributes. */
-function attributeParams(g: Graph, o: FocalOptions, weight?: Value): LossParams {
+/**
+ * α, γ, eps, the label smoothing and the reduced threshold as the graph sees them: numbers in the
+ * flat graph, the node's attributes in a function body `fn`.
+ */
+function lossParams(o: FocalOptions, weight: Value | undefined, fn?: Graph): LossParams {
+  if (!fn) return { alpha: o.alpha, gamma: o.gamma, eps: o.eps, smoothing: o.labelSmoothing, weight, reducedThreshold: o.reducedThreshold };
   let alpha: LossParams['alpha'] = null;
-  if (Array.isArray(o.alpha)) alpha = g.attributeValue('alpha', 'floats', o.alpha.length);
-  else if (o.alpha !== null) alpha = g.attributeValue('alpha', 'float');
-  const smoothing = o.labelSmoothing > 0 ? g.attributeValue('label_smoothing', 'float') : 0;
-  const reducedThreshold = o.reducedThreshold === null ? null : g.attributeValue('reduced_threshold', 'float');
-  return { alpha, gamma: g.attributeValue('gamma', 'float'), eps: g.attributeValue('eps', 'float'), smoothing, weight, reducedThreshold };
+  if (Array.isArray(o.alpha)) alpha = fn.attributeValue('alpha', 'floats', o.alpha.length);
+  else if (o.alpha !== null) alpha = fn.attributeValue('alpha', 'float');
+  const smoothing = o.labelSmoothing > 0 ? fn.attributeValue('label_smoothing', 'float') : 0;
+  const reducedThreshold = o.reducedThreshold === null ? null : fn.attributeValue('reduced_threshold', 'float');
+  return { alpha, gamma: fn.attributeValue('gamma', 'float'), eps: fn.attributeValue('eps', 'float'), smoothing, weight, reducedThreshold };
 }
 
-/** The `ai.focal` function for these options and the attributes of a node that calls it. */
-export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, Attr> } {
+/**
+ * The inputs of the loss, the model's and the function's alike: pred, target, a weight input, and
+ * with normalize 'input' the divisor of the mean (mmdet's avg_factor, computed per batch by the caller).
+ */
+function lossInputs(o: FocalOptions, extras: BuildExtras): TensorSpec[] {
   const shapes = ioShapes(o, extras.predShape);
-  const attrs = functionAttributes(o);
-  const inputs = [
+  const inputs: TensorSpec[] = [
     { name: 'pred', dtype: o.dtype, shape: shapes.pred },
     { name: 'target', dtype: o.targetDtype, shape: shapes.target },
   ];
   if (shapes.weight) inputs.push({ name: 'weight', dtype: o.dtype, shape: shapes.weight });
   if (o.normalize === 'input' && o.reduction === 'mean') inputs.push({ name: 'normalizer', dtype: o.dtype, shape: [] });
+  return inputs;
+}
+
+/** The `ai.focal` function for these options and the attributes of a node that calls it. */
+export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, Attr> } {
+  const attrs = functionAttributes(o);
+  const inputs = lossInputs(o, extras);
   const fn = new FunctionDef({
     domain: FOCAL_DOMAIN,
     name: FUNCTION_NAMES[o.task],
@@ -291,12 +323,7 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
     inputs,
     attributes: Object.keys(attrs).sort(),
     docString: describeLoss(o),
-    body: (g, args) => {
-      const [pred, target] = args;
-      const weight = shapes.weight ? args[2] : undefined;
-      const normalizer = o.normalize === 'input' && o.reduction === 'mean' ? args[shapes.weight ? 3 : 2] : undefined;
-      return lossOutputs(pred, target, o, attributeParams(g, o, weight), extras, normalizer);
-    },
+    body: (g, args) => lossOutputs(o, extras, inputs, args, g),
   });
   return { fn, attrs };
 }
@@ -305,21 +332,16 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
 export function buildLoss(options: LossOptions = {}, extras: BuildExtras = {}): LossModel {
   const o = normalizeOptions(options);
   const g = new Graph({ opset: o.opset, name: `focal_loss_${o.task}` });
-  const shapes = ioShapes(o, extras.predShape);
-  const pred = g.input('pred', o.dtype, shapes.pred);
-  const target = g.input('target', o.targetDtype, shapes.target);
-  const weight = shapes.weight ? g.input('weight', o.dtype, shapes.weight) : undefined;
-  // normalize 'input': the divisor of the mean is the caller's (mmdet's avg_factor, computed per batch).
-  const normalizer = o.normalize === 'input' && o.reduction === 'mean' ? g.input('normalizer', o.dtype, []) : undefined;
+  const inputs = lossInputs(o, extras);
+  const args = inputs.map((spec) => g.input(spec.name, spec.dtype, spec.shape));
   let functions: FunctionDef[] = [];
   if (o.asFunction) {
     const { fn, attrs } = focalFunction(o, extras);
-    const args = [pred, target, ...(weight ? [weight] : []), ...(normalizer ? [normalizer] : [])];
     const outs = fn.call(g, args, attrs);
     fn.outputs.forEach((spec, i) => g.output(outs[i], spec.name));
     functions = [fn];
   } else {
-    for (const [name, v] of lossOutputs(pred, target, o, literalParams(o, weight), extras, normalizer)) g.output(v, name);
+    for (const [name, v] of lossOutputs(o, extras, inputs, args)) g.output(v, name);
   }
   const model = buildModel(g, {
     docString: describeLoss(o),

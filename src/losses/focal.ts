@@ -398,11 +398,6 @@ export interface LossParams {
   readonly onTerm?: (parts: { f: Value | undefined; m: Value; logPt: Value }) => void;
 }
 
-/** The parameters as numbers, for the flat graph. */
-export function literalParams(o: FocalOptions, weight?: Value): LossParams {
-  return { alpha: o.alpha, gamma: o.gamma, eps: o.eps, smoothing: o.labelSmoothing, weight, reducedThreshold: o.reducedThreshold };
-}
-
 // ---- sizes known only at run time ----------------------------------------------------------------
 // A graph that reads a dimension through Shape → Gather would not run wholly on CUDA: Shape writes
 // to host memory and onnxruntime's CUDA provider hands small computations on host tensors to the
