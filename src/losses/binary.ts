@@ -147,7 +147,7 @@ function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Va
   return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'mask', like: x, mask, flatMask, sumClasses }), p);
 }
 
-// ---- gradients (see grad.ts for the derivation) -----------------------------------------------------
+// ---- gradients (see focal.ts for the derivation) ----------------------------------------------------
 
 /**
  * The gradient of the hard forms (arith and onehot compute the same function), FL* and the
@@ -181,9 +181,9 @@ export function binaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx: Gr
  * underflows to 0). The masks pass where the clip of p (or of log σ(±x)) left it as it was.
  * probs with 0 < γ < 1 at m = 0 (p = t ∈ {0, 1}): the true gradient is infinite, and so is this.
  */
-export function softBinaryGradient(x: Value, target: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+export function softBinaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
   const ct = x.dtype;
-  const t = softTarget(target, ct, p);
+  const t = softTarget(ctx.prep.target, ct, p);
   const u = op.sub(1, t);
   const s = op.sub(t, u);
   let b: Value;

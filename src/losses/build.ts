@@ -10,11 +10,10 @@ import { onnx } from 'onnx-proto';
 import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel } from '../onnx';
 import { VERSION } from '../version';
-import { binaryElements } from './binary';
+import { binaryElements, binaryGradient, softBinaryGradient } from './binary';
 import { LossParams, computeType, labelAxisOf, labelTail, reduce, spatialSize, toType, weighted } from './focal';
-import { focalGradient } from './grad';
-import { applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
-import { multiclassElements } from './multiclass';
+import { GradContext, applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
+import { multiclassElements, multiclassGradient, softMulticlassGradient } from './multiclass';
 import { FocalOptions, LossOptions, Task, Terms, functionAttributes, hasTerms, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';
 
 /** The custom domain of the function form, and its op per task. */
@@ -72,19 +71,26 @@ export interface BuildExtras {
   readonly imageScaled?: boolean;
 }
 
-type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
+type Gradient = (x: Value, o: FocalOptions, p: LossParams, ctx: GradContext) => Value;
+interface TaskForms {
+  readonly elements: (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
+  /** The gradient of the hard forms (with FL* and the terms), and of the soft form. */
+  readonly gradient: Gradient;
+  readonly softGradient: Gradient;
+}
 
 /**
- * The element-wise loss per task. Multilabel is the seed's `FocalLoss_MultiLabel`: it runs the
+ * The element-wise loss per task and its gradient. Multilabel is the seed's `FocalLoss_MultiLabel`: it runs the
  * binary loss on each label column, keeps each column's mean (or sum), then takes the mean (or sum)
  * over labels; with N rows in every column that is the mean (or sum) over all N·L elements, which
  * is what the graph computes: the binary loss on [N, L] (α one number or one per label), then one
  * reduction. The seed's per-label vector (`loss[0, label]`) is `perLabel`, an extra output.
  */
-const ELEMENTS: Record<Task, Elements> = {
-  binary: binaryElements,
-  multilabel: binaryElements,
-  multiclass: multiclassElements,
+const BINARY: TaskForms = { elements: binaryElements, gradient: binaryGradient, softGradient: softBinaryGradient };
+const TASK_FORMS: Record<Task, TaskForms> = {
+  binary: BINARY,
+  multilabel: BINARY,
+  multiclass: { elements: multiclassElements, gradient: multiclassGradient, softGradient: softMulticlassGradient },
 };
 
 const FORMULAS: Record<Task, string> = {
@@ -255,7 +261,7 @@ function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly Tens
   const prep = prepareTargets(x, target, o);
   let f: Value | undefined;
   const pp: LossParams = { ...p, onTerm: (parts) => (f = parts.f) };
-  const raw = o.variant === 'star' ? starElements(x, prep.target, p) : ELEMENTS[o.task](x, prep.target, o, pp, extras.validInputs);
+  const raw = o.variant === 'star' ? starElements(x, prep.target, p) : TASK_FORMS[o.task].elements(x, prep.target, o, pp, extras.validInputs);
   const applied = applyTerms(x, raw, f, prep, o);
   let elements = applied.loss;
   if (o.labelMean) elements = reduce(elements, 'mean', { axes: [labelAxisOf(o, elements.rank) as number] });
@@ -279,7 +285,12 @@ function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly Tens
   }
   // 'label': Σ F per label [L] (an evaluator's normalized 'label').
   if (extras.focalSum) outputs.push(['focal_sum', toType(sumF(f, raw, prep, extras.focalSum === 'label' ? labelAxisOf(o, x.rank) : undefined), 'float64')]);
-  if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p, { prep, divisor, focalSum: applied.focalSum, rawSum: applied.rawSum }))]);
+  if (o.withGrad) {
+    // The terms work on hard targets (and FL* on soft ones, which its hard form's gradient covers).
+    const gradient = usesSoftForm(o) && !hasTerms(o) ? TASK_FORMS[o.task].softGradient : TASK_FORMS[o.task].gradient;
+    // The weight input multiplies each element's gradient as it does its loss (w does not depend on pred).
+    outputs.push(['grad', out(weighted(gradient(x, o, p, { prep, divisor, focalSum: applied.focalSum, rawSum: applied.rawSum }), p.weight, p.labelTail))]);
+  }
   return outputs;
 }
 

@@ -87,7 +87,7 @@ function softElements(x: Value, target: Value, o: FocalOptions, p: LossParams): 
   return focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x, tail: x.rank - 2 }));
 }
 
-// ---- gradients (see grad.ts for the derivation) -----------------------------------------------------
+// ---- gradients (see focal.ts for the derivation) ----------------------------------------------------
 
 /** Below this the multi-class "others" mass is treated as 0 when normalizing (a normal float32). */
 const TINY_MASS = 1e-30;
@@ -126,9 +126,9 @@ export function multiclassGradient(x: Value, o: FocalOptions, p: LossParams, ctx
  *     probs (q = p / S, S = Σ p):  dL/dp_k = (g_k − Σ_j g_j·q_j) / S,   g = dL/dq
  *     logits (log q = LogSoftmax): dL/dx_k = h_k − q_k·Σ_j h_j,        h = dL/d(log q) = q·g
  */
-export function softMulticlassGradient(x: Value, target: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+export function softMulticlassGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
   const ct = x.dtype;
-  const t = softTargetRows(x, target, o, p);
+  const t = softTargetRows(x, ctx.prep.target, o, p);
   const { logC, c, m } = softProbs(x, o, p);
   const f = focalFactor(m, p.gamma);
   const r = p.gamma === 0 ? undefined : rho(c, logC);
