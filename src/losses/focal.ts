@@ -354,23 +354,16 @@ export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param |
   if (r.accumulate === 'float64' && loss.dtype !== 'float64' && reduction !== 'none' && !r.axes) {
     return reduce(op.cast(loss, 'float64'), reduction, { ...r, accumulate: undefined });
   }
-  switch (reduction) {
-    case 'none':
-      return loss;
-    case 'sum':
-      // A divisor on the sum: MONAI's spatial mean (spatialSize).
-      if (r.divisor === undefined || r.divisor === 'mean') return op.reduceSum(loss, how);
-      return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
-    case 'mean':
-      if (r.divisor === undefined || r.divisor === 'mean') return op.reduceMean(loss, how);
-      return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
-    case 'weighted-mean': {
-      if (!r.weight) throw new RangeError('reduce: weighted-mean needs the weight input');
-      // Σ w = 0 (every weight 0) gives 0, not 0/0: Keras' divide_no_nan.
-      const mw = op.reduceMean(toType(r.weight, loss.dtype), how);
-      return op.where(op.equal(mw, 0), 0, op.div(op.reduceMean(loss, how), mw));
-    }
+  if (reduction === 'none') return loss;
+  if (reduction === 'weighted-mean') {
+    if (!r.weight) throw new RangeError('reduce: weighted-mean needs the weight input');
+    // Σ w = 0 (every weight 0) gives 0, not 0/0: Keras' divide_no_nan.
+    const mw = op.reduceMean(toType(r.weight, loss.dtype), how);
+    return op.where(op.equal(mw, 0), 0, op.div(op.reduceMean(loss, how), mw));
   }
+  // Σ l / D: the mean's divisor, or one on the sum (MONAI's spatial mean, spatialSize).
+  if (r.divisor !== undefined && r.divisor !== 'mean') return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
+  return reduction === 'sum' ? op.reduceSum(loss, how) : op.reduceMean(loss, how);
 }
 
 /** Σ v (over `how`) added in float64 where `accumulate` says so and v is not, in v's type. */

@@ -28,8 +28,11 @@ import { GradContext, termsGradient } from './terms';
 import { negAlphaT } from './alpha';
 import { FocalOptions, usesSoftForm } from './options';
 
-/** The classes are on axis 1 ([N, C], or [B, C, d1, …] with labelAxis 1): the one-hot's axis (−1 for [N, C], as before). */
-const hotAxis = (x: Value): number => (x.rank === 2 ? -1 : 1);
+/** The one-hot of class indices `idx` in x's type, on the class axis 1 ([N, C], or [B, C, d1, …] with labelAxis 1; −1 for [N, C], as before). */
+function classOneHot(x: Value, idx: Value): Value {
+  const depth = classCount(x, 1);
+  return oneHot(toType(idx, 'int64'), depth, x.dtype, x.rank === 2 ? -1 : 1, x.shape[1]);
+}
 
 export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   if (usesSoftForm(o)) return op.reduceSum(softElements(x, target, o, p), { axes: [1], keepdims: false });
@@ -39,8 +42,7 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
 
   let pick: (v: Value) => Value;
   if (o.form === 'onehot') {
-    const depth = classCount(x, 1);
-    const mask = oneHot(toType(target, 'int64'), depth, ct, hotAxis(x), x.shape[1]);
+    const mask = classOneHot(x, target);
     pick = (v) => op.reduceSum(op.mul(v, mask), { axes: [1], keepdims: false });
   } else {
     const idx = op.unsqueeze(target, [1]);
@@ -61,10 +63,7 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
 /** The soft target rows [N, C] in the compute type: the given probabilities, or the one-hot of class indices; label-smoothed. */
 export function softTargetRows(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   const ct = x.dtype;
-  const t =
-    o.targets === 'soft'
-      ? toType(target, ct)
-      : oneHot(toType(target, 'int64'), classCount(x, 1), ct, hotAxis(x), x.shape[1]);
+  const t = o.targets === 'soft' ? toType(target, ct) : classOneHot(x, target);
   return smoothTargets(t, p.smoothing, p.smoothing === 0 ? 1 : rowLength(x, ct, 1));
 }
 
@@ -100,8 +99,7 @@ const TINY_MASS = 1e-30;
 export function multiclassGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
   const ct = x.dtype;
   const idx = ctx.prep.target;
-  const depth = classCount(x, 1);
-  const onehot = oneHot(toType(idx, 'int64'), depth, ct, hotAxis(x), x.shape[1]);
+  const onehot = classOneHot(x, idx);
   const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
   const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'class', like: idx, select: (table) => op.gather(table, idx, 0) }), x, o, p, ctx, idx);
   const row = (v: Value): Value => op.unsqueeze(v, [1]);

@@ -9,10 +9,10 @@
  */
 import { UsageError, quote } from '../errors';
 import { Attr, attr } from '../onnx';
-import { applyPreset, isLike } from './presets';
-import { DEFAULT_VALUES, OPTION, OPTIONS, fmt, same } from './registry';
-import { LIKES, TARGET_DTYPES } from './vocabulary';
-import type { FocalOptions, Label, LossOptions, Terms } from './vocabulary';
+import { applyPreset } from './presets';
+import { DEFAULT_VALUES, OPTION, OPTIONS, OptionEntry, fmt, listOf, nonNegative, same } from './registry';
+import { TARGET_DTYPES } from './vocabulary';
+import type { FocalOptions, Label, Like, LossOptions, Terms } from './vocabulary';
 
 export * from './vocabulary';
 
@@ -35,6 +35,8 @@ const DEFAULT_KEYS = ['task', 'input', 'alpha', 'gamma', 'reduction', 'eps', 'dt
 export const DEFAULTS = Object.fromEntries(DEFAULT_KEYS.map((k) => [k, DEFAULT_VALUES[k]])) as Readonly<Pick<FocalOptions, (typeof DEFAULT_KEYS)[number]>>;
 
 const plain: Label = (o) => o;
+/** An option's value: its default where not given, else as its entry checks it. */
+const valueOf = (e: OptionEntry, x: unknown, label: Label): unknown => (x === undefined ? e.default : e.check ? e.check(x, label(e.name)) : x);
 
 /**
  * Validates `given` and fills in the defaults: the preset `like` names (presets.ts), under the
@@ -44,15 +46,11 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
   for (const key of Object.keys(given)) {
     if (!(key in OPTION)) throw new UsageError(`unknown option ${quote(key)}; known options: ${OPTIONS.map((e) => e.name).join(', ')}`);
   }
-  const like = given.like === undefined || given.like === null ? null : given.like;
-  if (like !== null && !isLike(like)) throw new UsageError(`${label('like')} must be one of ${LIKES.join(', ')}, got ${fmt(like)}`);
+  // The preset first, checked by its entry, then each option on its own in the table's order.
+  const like = valueOf(OPTION.like, given.like, label) as Like | null;
   const raw: LossOptions = like === null ? given : applyPreset(given as LossOptions, like, label);
-  // Each option on its own, in the table's order.
   const v: Record<string, unknown> = {};
-  for (const e of OPTIONS) {
-    const x = raw[e.name];
-    v[e.name] = x === undefined ? e.default : e.check ? e.check(x, label(e.name)) : x;
-  }
+  for (const e of OPTIONS) v[e.name] = valueOf(e, raw[e.name], label);
   const o = v as { -readonly [K in keyof FocalOptions]: FocalOptions[K] };
   const L = label;
   const task = o.task;
@@ -135,11 +133,10 @@ function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] },
   const p = raw.posWeight;
   if (p !== undefined && p !== null) {
     if (task === 'multiclass') throw new UsageError(`${L('posWeight')} weighs the positive term of a sigmoid loss: use ${L('task')} binary or multilabel (task multiclass), got ${fmt(p)}`);
-    const ok = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x >= 0;
-    if (Array.isArray(p) && p.length > 0 && p.every(ok)) {
+    if (listOf(nonNegative)(p)) {
       if (task === 'binary') throw new UsageError(`${L('posWeight')} must be one number >= 0 for task binary, got the list ${fmt(p)}`);
       o.posWeight = [...p];
-    } else if (!ok(p)) throw new UsageError(`${L('posWeight')} must be a number >= 0 or a non-empty list of them (one per label), got ${fmt(p)}`);
+    } else if (!nonNegative(p)) throw new UsageError(`${L('posWeight')} must be a number >= 0 or a non-empty list of them (one per label), got ${fmt(p)}`);
   }
   const rows = rowSources(o, L);
   for (const r of rows.slice(1)) {

@@ -11,7 +11,7 @@
  * `--sources DIR` → test/fixtures/detection-cases.json and source-cases.json).
  */
 import { UsageError } from '../errors';
-import { F32_EPS, LIKES } from './vocabulary';
+import { F32_EPS } from './vocabulary';
 import type { BaseLike, DetectionPreset, Label, Like, LossOptions, Task } from './vocabulary';
 
 /** The options a preset sets (never `like` itself, nor the structural dtype / opset / form). */
@@ -100,6 +100,3 @@ export function applyPreset<T extends LossOptions>(raw: T, like: Like, label: La
   }
   return out as T;
 }
-
-/** Whether `name` is a preset's name. */
-export const isLike = (name: unknown): name is Like => (LIKES as readonly unknown[]).includes(name);
