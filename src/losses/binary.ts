@@ -10,11 +10,8 @@
  *
  * Two forms, the same numbers for 0/1 targets:
  * - `onehot`, the seed op for op: Concat([1 − p, p]) → a OneHot mask of the target → the masked
- *   sum (p_t) → Clip → Log, Pow(1 − p_t, γ), the masked α table, Mul, reduction. The class axis
- *   comes first ([2, …]: each Concat copies two contiguous halves), the mask is a OneHot row of
- *   depth 1 (float32 from int32 indices) stacked on its complement, and the sums over the two
- *   classes are MatMuls with [1, 1] (or the α row): onnxruntime's ReduceSum over a size-2 axis
- *   runs element by element, ~10× slower.
+ *   sum (p_t) → Clip → Log, Pow(1 − p_t, γ), the masked α table, Mul, reduction (laid out for
+ *   onnxruntime's kernels: see onehotForm).
  * - `arith`: with u = 1 − t and s = t − u = 2t − 1, p_t = u + s·p (exact: p for t = 1, 1 − p for
  *   t = 0, for any p), the seed's clamp, and −α_t = (α − 1) + t·(1 − 2α) where that is exact
  *   (the seed's 0.25), else t·(−α) + u·(α − 1) (exact: one product is 0). Twelve element-wise

@@ -3,21 +3,14 @@
  *
  *     loss = w · −α_t · (1 − p_t)^γ · CE
  *
- * - hard targets (the seed's `FocalLoss.forward`): CE = −log(clamp(p_t, eps, 1)), p_t clamped in
- *   the focal factor too;
- * - soft targets t ∈ [0, 1] (torchvision, fvcore, optax, Keras): CE = BCE(p, t) =
- *   −(t·log p + (1 − t)·log(1 − p)) with p clipped to [eps, 1 − eps] inside it (Keras' clip; none
- *   for eps = 0), p_t = t·p + (1 − t)·(1 − p) from the unclipped p, α_t = t·α + (1 − t)·(1 − α);
- *   multiclass Σ_c −α_c·(1 − p_c)^γ·t_c·log p_c. `focalTerm` takes the −CE term either way;
- * - label smoothing is a transform of t before all of it (`smoothTargets`), which makes a hard
- *   target soft;
- * - w, a sample / element weight input, a multiplier on the element's loss (`weighted`), and the
- *   reduction over it (`reduce`: mean = Σ w·l / count, weighted-mean = Σ w·l / Σ w);
- * - the gradient of the focal term and of the reduction, each beside it (derived below);
- * - the one-hot of class indices and the sizes known only at run time.
- *
- * Also the focal factor specialised for the common γ, the float16 boundary (computed in float32
- * inside), and the stable log-sigmoid used for logits with eps = 0.
+ * CE is −log(clamp(p_t, eps, 1)) for hard targets (the seed's `FocalLoss.forward`), the binary
+ * cross-entropy with p clipped to [eps, 1 − eps] for soft ones (binary.ts and multiclass.ts say how);
+ * `focalTerm` takes the −CE term either way, and label smoothing makes a hard target soft
+ * (`smoothTargets`). Here: the focal factor (specialised for the common γ) and term, and their
+ * gradient (derived below); the clamps, the clips and the stable log-sigmoid; the float16 boundary
+ * (computed in float32 inside); the weight input w (`weighted`) and the reduction (`reduce`: mean =
+ * Σ w·l / count, weighted-mean = Σ w·l / Σ w) with its gradient; the one-hot of class indices and
+ * the sizes known only at run time.
  *
  * Parameters are `Param`s: a number known when the graph is built, or a value — a model-local
  * function's attribute — so one body serves the flat graph and the `ai.focal` function alike.
