@@ -460,10 +460,6 @@ export function elementCount(x: Value, dtype: DType): Param {
 }
 
 /**
- * The length of `x`'s last axis (labels, classes) in `dtype`: a number when known, else counted
- * on the device (from row 0 for rank 2; as count(x) / count(rows) above).
- */
-/**
  * The label / class axis of predictions of rank `rank` (multilabel, multiclass: `labelAxis`, −1 the
  * last), counted from 0; undefined for binary.
  */
@@ -508,8 +504,11 @@ export function spatialSize(x: Value, o: FocalOptions, dtype: DType): Param {
   return op.div(param(elementCount(x, dtype), dtype), param(elementCount(op.reduceSum(x, { axes, keepdims: false }), dtype), dtype));
 }
 
+/**
+ * The length of `x`'s axis `axis` (labels, classes; the last by default) in `dtype`: a number when
+ * known, else counted on the device (the last: from row 0 for rank 2, else count(x) / count(rows)).
+ */
 export function rowLength(x: Value, dtype: DType, axis = x.rank - 1): Param {
-  // Another axis than the last (labelAxis): its size, from the shape when it is symbolic.
   if (axis !== x.rank - 1) return typeof x.shape[axis] === 'number' ? (x.shape[axis] as number) : toType(classCount(x, axis), dtype);
   const last = x.shape[x.rank - 1];
   if (typeof last === 'number') return last;
@@ -523,26 +522,18 @@ export function rowLength(x: Value, dtype: DType, axis = x.rank - 1): Param {
 }
 
 /**
- * The size of `x`'s last axis (the classes of [N, C], the labels of [..., L]) as an int64 scalar
- * (OneHot's depth): a constant when known, else counted on the device from the first row (so
- * every axis before it must be at least 1).
+ * The size of `x`'s axis `axis` (the last by default: the classes of [N, C], the labels of
+ * [..., L]) as an int64 scalar (OneHot's depth): a constant when known, else counted on the device
+ * along the line of `x` at index 0 of every other axis (so each must be at least 1).
  */
 export function classCount(x: Value, axis = x.rank - 1): Value {
   const g = x.graph;
-  if (axis !== x.rank - 1) {
-    // The label axis not last (labelAxis): a constant, or counted on the device from the line of
-    // `x` along it (index 0 of every other axis), as below.
-    const d = x.shape[axis];
-    if (typeof d === 'number') return g.constant(d, 'int64');
-    let line = x;
-    for (let i = x.rank - 1; i >= 0; i--) if (i !== axis) line = op.gather(line, g.constant(0, 'int64'), i);
-    return op.cast(op.reduceSum(op.constantOfShape(op.shape(line), 1, 'float32'), { keepdims: false }), 'int64');
-  }
-  const last = x.shape[x.rank - 1];
-  if (typeof last === 'number') return g.constant(last, 'int64');
-  let row = x;
-  while (row.rank > 1) row = op.gather(row, g.constant(0, 'int64'), 0);
-  return op.cast(op.reduceSum(op.constantOfShape(op.shape(row), 1, 'float32'), { keepdims: false }), 'int64');
+  const d = x.shape[axis];
+  if (typeof d === 'number') return g.constant(d, 'int64');
+  let line = x;
+  for (let i = x.rank - 1; i > axis; i--) line = op.gather(line, g.constant(0, 'int64'), i);
+  while (line.rank > 1) line = op.gather(line, g.constant(0, 'int64'), 0);
+  return op.cast(op.reduceSum(op.constantOfShape(op.shape(line), 1, 'float32'), { keepdims: false }), 'int64');
 }
 
 /**
