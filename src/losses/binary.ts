@@ -159,7 +159,6 @@ export function binaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx: Gr
   let g: TermGradient;
   if (o.variant === 'star') g = starGradient(sx, p);
   else if (o.input === 'logits') {
-    // log σ(z) = min(z, 0) − T and log σ(−z) = −max(z, 0) − T, T = log(1 + e^(−|z|)) shared.
     const ls = logSigmoidPair(sx);
     g = focalTermGradLogits(ls.pos, op.exp(ls.neg), p);
   } else g = focalTermGradProbs(op.add(op.sub(1, t), sx), op.sub(t, sx), p);

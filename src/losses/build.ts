@@ -289,7 +289,7 @@ function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly Tens
     // The terms work on hard targets (and FL* on soft ones, which its hard form's gradient covers).
     const gradient = usesSoftForm(o) && !hasTerms(o) ? TASK_FORMS[o.task].softGradient : TASK_FORMS[o.task].gradient;
     // The weight input multiplies each element's gradient as it does its loss (w does not depend on pred).
-    outputs.push(['grad', out(weighted(gradient(x, o, p, { prep, divisor, focalSum: applied.focalSum, rawSum: applied.rawSum }), p.weight, p.labelTail))]);
+    outputs.push(['grad', out(weighted(gradient(x, o, p, { ...applied, prep, divisor }), p.weight, p.labelTail))]);
   }
   return outputs;
 }

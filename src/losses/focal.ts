@@ -51,15 +51,10 @@ export function fold(p: Param, ct: DType, num: (a: number) => number, val: (v: V
   return typeof p === 'number' ? num(p) : val(toType(p, ct));
 }
 
-/** 1 − p. */
 export const oneMinus = (p: Param, ct: DType): Param => fold(p, ct, (a) => 1 - a, (v) => op.sub(1, v));
-/** log p. */
 export const logOf = (p: Param, ct: DType): Param => fold(p, ct, Math.log, op.log);
-/** log(1 − p) (log1p(−p) for a number). */
 export const logOneMinus = (p: Param, ct: DType): Param => fold(p, ct, (a) => Math.log1p(-a), (v) => op.log(op.sub(1, v)));
-/** 1 / p. */
 export const recip = (p: Param, ct: DType): Param => fold(p, ct, (a) => 1 / a, op.reciprocal);
-/** p − 1. */
 export const minusOne = (p: Param, ct: DType): Param => fold(p, ct, (a) => a - 1, (v) => op.sub(v, 1));
 
 /** A number, or a list as a typed constant of `ct` (a per-label / per-class table), after `f` on each entry. */
@@ -335,7 +330,7 @@ export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
 /**
  * The reduction, written once: none (the elements themselves), sum, mean = Σ l / D, or
  * weighted-mean = Σ w·l / Σ w (0 where Σ w = 0, as Keras). `divisor` is D ('mean', the default: the element count, a plain
- * ReduceMean; else a number or a device scalar, see terms-graph's `meanDivisor`). `loss` is already
+ * ReduceMean; else a number or a device scalar, see terms.ts's `meanDivisor`). `loss` is already
  * weighted (`weighted`); `weight` is the weight input as given (a sample weight [N] may be broadcast
  * over labels in `loss`): mean(w·l) / mean(w) is Σ w·l / Σ w over the broadcast weights, with no
  * shape arithmetic. `axes`: over those axes only (the multi-label per-label vector, a row's mean

@@ -131,14 +131,11 @@ export function applyTerms(x: Value, l: Value, f: Value | undefined, prep: Prepa
   return { loss: op.div(loss, fs), focalSum: fs, rawSum };
 }
 
-/** What the loss built that the gradient of its terms needs. */
-export interface GradContext {
+/** What the loss built that the gradient of its terms needs (applyTerms's sums, for the normalized loss). */
+export interface GradContext extends Partial<Applied> {
   readonly prep: Prepared;
   /** The divisor of reduction mean ('mean': the element count). */
   readonly divisor: Param | 'mean';
-  /** The normalized loss: max(Σ F, 1e-6) and Σ l before the division. */
-  readonly focalSum?: Value;
-  readonly rawSum?: Value;
 }
 
 /**
