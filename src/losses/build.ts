@@ -116,11 +116,10 @@ const FORMULAS: Record<Task, string> = {
 export function ioShapes(o: FocalOptions, predShape?: Shape): { pred: Shape; target: Shape; weight?: Shape } {
   const io = givenShapes(o, predShape ?? defaultPred(o));
   if (o.weight === 'none') return io;
-  const rows = o.task === 'binary' ? io.pred : withoutLabels(o, io.pred);
-  return { ...io, weight: o.weight === 'sample' ? rows : elementShape(o, io.pred) };
+  return { ...io, weight: o.weight === 'sample' ? withoutLabels(o, io.pred) : elementShape(o, io.pred) };
 }
 
-/** `shape` without its label / class axis (labelAxis): a multilabel row's shape, a multiclass loss's. */
+/** `shape` without its label / class axis (labelAxis): a row's shape, a multiclass loss's (binary: `shape` itself). */
 function withoutLabels(o: FocalOptions, shape: Shape): Shape {
   const a = labelAxisOf(o, shape.length);
   return shape.filter((_, i) => i !== a);
@@ -128,8 +127,8 @@ function withoutLabels(o: FocalOptions, shape: Shape): Shape {
 
 /** The shape of the per-element loss (reduction none's output) for predictions of shape `pred`. */
 export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): Shape {
-  if (o.task === 'multilabel') return o.labelMean ? withoutLabels(o, pred) : pred;
-  return o.task === 'multiclass' ? withoutLabels(o, pred) : pred;
+  // One loss a row: multiclass, and multilabel averaged over its labels.
+  return o.task === 'multiclass' || o.labelMean ? withoutLabels(o, pred) : pred;
 }
 
 /**

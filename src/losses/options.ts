@@ -167,6 +167,10 @@ function checkTermsWith(o: FocalOptions, label: Label): void {
 /** An option that fixes the label / class count, its name as the user wrote it (`--class-weight`, `classWeight`), the count, and `text`: `--class-weight lists 3 values, one per label`. */
 export type RowSource = { readonly option: 'alpha' | 'classWeight' | 'posWeight'; readonly name: string; readonly count: number; readonly text: string };
 
+/**
+ * The options that fix the label / class count (a per-label α, class weight or positive weight),
+ * each named as the user wrote it; `rowSource` is the first, undefined when none did.
+ */
 function rowSources(o: Pick<FocalOptions, 'task' | 'alpha' | 'classWeight' | 'posWeight'>, label: Label): RowSource[] {
   return (['alpha', 'classWeight', 'posWeight'] as const)
     .filter((option) => Array.isArray(o[option]))
@@ -176,10 +180,6 @@ function rowSources(o: Pick<FocalOptions, 'task' | 'alpha' | 'classWeight' | 'po
     });
 }
 
-/**
- * Which option fixed the label / class count (a per-label α, class weight or positive weight),
- * named as the user wrote it; undefined when none did.
- */
 export function rowSource(o: Pick<FocalOptions, 'task' | 'alpha' | 'classWeight' | 'posWeight'>, label: Label = plain): RowSource | undefined {
   return rowSources(o, label)[0];
 }

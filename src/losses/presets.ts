@@ -80,23 +80,18 @@ export const DETECTION_PRESETS: Readonly<Record<DetectionPreset, DetectionPreset
   },
 };
 
-const isBase = (like: Like): like is BaseLike => like in PRESETS;
-
 /**
  * `raw` over the preset it names: every option `raw` gives (not undefined) wins. The library's own
  * "no α" value (torchvision's −1) becomes 'none'.
  */
 export function applyPreset<T extends LossOptions>(raw: T, like: Like, label: Label = (o) => o): T {
-  const preset: { options: LossOptions; alphaOff?: number } = isBase(like) ? PRESETS[like] : DETECTION_PRESETS[like];
-  const out: Record<string, unknown> = { ...preset.options };
+  const p = like in PRESETS ? PRESETS[like as BaseLike] : DETECTION_PRESETS[like as DetectionPreset];
+  const out: Record<string, unknown> = { ...p.options };
   for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[k] = v;
-  if (preset.alphaOff !== undefined && out.alpha === preset.alphaOff) out.alpha = 'none';
-  if (!isBase(like)) {
-    const p = DETECTION_PRESETS[like];
-    const task = out.task as Task;
-    if (!p.tasks.includes(task)) {
-      throw new UsageError(`${label('like')} ${like} is ${p.follows.split(' (')[0]}: ${label('task')} ${p.tasks.join(' or ')}, got ${task}${p.advice ? ` (${p.advice})` : ''}`);
-    }
+  if ('alphaOff' in p && out.alpha === p.alphaOff) out.alpha = 'none';
+  const task = out.task as Task;
+  if ('tasks' in p && !p.tasks.includes(task)) {
+    throw new UsageError(`${label('like')} ${like} is ${p.follows.split(' (')[0]}: ${label('task')} ${p.tasks.join(' or ')}, got ${task}${p.advice ? ` (${p.advice})` : ''}`);
   }
   return out as T;
 }
