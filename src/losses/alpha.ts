@@ -36,7 +36,6 @@ const MINUS_ONE = { num: (a: number): number => a - 1, val: (a: Value): Value =>
 export function negAlphaT(alpha: Alpha, ct: DType, how: AlphaSelect): Param {
   if (alpha === null) return -1;
   if (how.kind === 'sigmoid' && alpha === 0.5) return -0.5;
-  // The attribute value, cast once on first use.
   let cast: Value | undefined;
   const value = (a: Value): Value => (cast ??= toType(a, ct));
   // A per-label list broadcasts on the label axis: `tail` axes follow it (sigmoid, labelAxis not last).

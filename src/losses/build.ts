@@ -254,7 +254,6 @@ function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly Tens
   const { pred, target, weight, normalizer } = Object.fromEntries(inputs.map((spec, i) => [spec.name, args[i]]));
   let p = lossParams(o, weight, fn);
   const x = toType(pred, computeType(o));
-  // Per-label tables broadcast on the label axis (labelAxis; trailing 1s where it is not last).
   const tail = labelTail(o, x.rank);
   if (tail) p = { ...p, labelTail: tail };
   const prep = prepareTargets(x, target, o);

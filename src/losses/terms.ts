@@ -55,7 +55,6 @@ export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepar
   if (o.targetFormat === 'index') {
     // CUDA's OneHot: (int64, int64, float32) or (int32, int32, float32); depth L from pred's shape.
     const it = target.dtype === 'int32' ? 'int32' : 'int64';
-    // The one-hot on the label axis (labelAxis; the last by default).
     const a = labelAxisOf(o, x.rank) as number;
     const last = a === x.rank - 1;
     const depth = toType(classCount(x, a), it);
@@ -78,7 +77,6 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
   const ct = x.dtype;
   const g = x.graph;
   let w: Value | undefined;
-  // A per-label table broadcasts on the label axis (labelAxis not last: [L, 1, …, 1]).
   const tail = o.task === 'multilabel' ? labelTail(o, x.rank) : 0;
   if (o.classWeight) {
     const table = typed(o.classWeight, g, ct, undefined, tail) as Value;
