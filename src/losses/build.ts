@@ -51,10 +51,9 @@ export interface BuildExtras {
   readonly validInputs?: boolean;
   /**
    * The shape of `pred` (numbers or symbols), for a loss on predictions shaped as a network gives
-   * them: binary any rank (target alike); multilabel rank ≥ 2 with the labels on the last axis
-   * (target alike; e.g. a dense detection head's [B, K, C]); multiclass [N, C]. The loss is the
-   * same function of the elements: mean / sum over all, `loss_per_label` over every axis but the
-   * last. Default: [N] (binary), [N, L] (multilabel), [N, C] (multiclass).
+   * them (a dense detection head's [B, K, C]; channel-first [B, C, H, W] with labelAxis 1: what
+   * each task takes is givenShapes's to say). The loss is the same function of the elements.
+   * Default: [N] (binary), [N, L] (multilabel), [N, C] (multiclass).
    */
   readonly predShape?: Shape;
   /**
