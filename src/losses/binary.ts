@@ -39,14 +39,13 @@ import { Value, op } from '../onnx';
 import { negAlphaT } from './alpha';
 import { LossParams, TermGradient, clamped, clampedLog, clipLogProb, clipProb, focalFactor, focalFactorDerivative, focalTerm, focalTermGradLogits, focalTermGradProbs, logSigmoidPair, oneHot, passMask, scaled, smoothTargets, toType } from './focal';
 import { GradContext, starGradient, termsGradient } from './terms';
-import { FocalOptions, usesSoftForm } from './options';
+import { FocalOptions } from './options';
 
 /**
- * The element-wise binary focal loss of `pred` (already in the compute type) against `target`, of
- * any one shape. `alpha` may be per element of the last axis (the multi-label per-label α).
+ * The element-wise binary focal loss of the hard forms, `pred` (already in the compute type)
+ * against `target`, of any one shape. `alpha` may be per element of the last axis (the multi-label per-label α).
  */
 export function binaryElements(pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs = false): Value {
-  if (usesSoftForm(o)) return softForm(pred, target, o, p);
   return o.form === 'onehot' ? onehotForm(pred, target, o, p) : arithForm(pred, target, o, p, validInputs);
 }
 
@@ -59,7 +58,7 @@ export function softTarget(target: Value, ct: Value['dtype'], p: LossParams): Va
  * The soft form (see the top): −BCE = t·log p + u·log(1 − p) (two products, exact for 0/1 t), the
  * focal factor of 1 − p_t = t·(1 − p) + u·p, and −α_t as the hard arith form's.
  */
-function softForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+export function softBinaryElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   const ct = x.dtype;
   const t = softTarget(target, ct, p);
   const u = op.sub(1, t);

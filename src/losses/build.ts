@@ -10,10 +10,10 @@ import { onnx } from 'onnx-proto';
 import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel } from '../onnx';
 import { VERSION } from '../version';
-import { binaryElements, binaryGradient, softBinaryGradient } from './binary';
+import { binaryElements, binaryGradient, softBinaryElements, softBinaryGradient } from './binary';
 import { LossParams, computeType, labelAxisOf, labelTail, reduce, spatialSize, toType, weighted } from './focal';
 import { GradContext, applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
-import { multiclassElements, multiclassGradient, softMulticlassGradient } from './multiclass';
+import { multiclassElements, multiclassGradient, softMulticlassElements, softMulticlassGradient } from './multiclass';
 import { FocalOptions, LossOptions, Task, Terms, functionAttributes, hasTerms, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';
 
 /** The custom domain of the function form, and its op per task. */
@@ -71,9 +71,10 @@ export interface BuildExtras {
 }
 
 type Gradient = (x: Value, o: FocalOptions, p: LossParams, ctx: GradContext) => Value;
+/** The hard forms' element-wise loss (arith, onehot) and the soft form's, and their gradients (the hard forms' with FL* and the terms). */
 interface TaskForms {
   readonly elements: (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
-  /** The gradient of the hard forms (with FL* and the terms), and of the soft form. */
+  readonly softElements: (pred: Value, target: Value, o: FocalOptions, p: LossParams) => Value;
   readonly gradient: Gradient;
   readonly softGradient: Gradient;
 }
@@ -85,11 +86,11 @@ interface TaskForms {
  * is what the graph computes: the binary loss on [N, L] (α one number or one per label), then one
  * reduction. The seed's per-label vector (`loss[0, label]`) is `perLabel`, an extra output.
  */
-const BINARY: TaskForms = { elements: binaryElements, gradient: binaryGradient, softGradient: softBinaryGradient };
+const BINARY: TaskForms = { elements: binaryElements, softElements: softBinaryElements, gradient: binaryGradient, softGradient: softBinaryGradient };
 const TASK_FORMS: Record<Task, TaskForms> = {
   binary: BINARY,
   multilabel: BINARY,
-  multiclass: { elements: multiclassElements, gradient: multiclassGradient, softGradient: softMulticlassGradient },
+  multiclass: { elements: multiclassElements, softElements: softMulticlassElements, gradient: multiclassGradient, softGradient: softMulticlassGradient },
 };
 
 const FORMULAS: Record<Task, string> = {
@@ -258,7 +259,13 @@ function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly Tens
   const prep = prepareTargets(x, target, o);
   let f: Value | undefined;
   const pp: LossParams = { ...p, onTerm: (parts) => (f = parts.f) };
-  const raw = o.variant === 'star' ? starElements(x, prep.target, p) : TASK_FORMS[o.task].elements(x, prep.target, o, pp, extras.validInputs);
+  // The soft form or the hard ones, for the loss and its gradient. The terms work on hard targets
+  // (normalizeOptions refuses soft ones with them, but for FL*, whose hard form's gradient covers them).
+  const forms = TASK_FORMS[o.task];
+  const soft = usesSoftForm(o) && !hasTerms(o);
+  const raw =
+    o.variant === 'star' ? starElements(x, prep.target, p) :
+    soft ? forms.softElements(x, prep.target, o, pp) : forms.elements(x, prep.target, o, pp, extras.validInputs);
   const applied = applyTerms(x, raw, f, prep, o);
   let elements = applied.loss;
   if (o.labelMean) elements = reduce(elements, 'mean', { axes: [labelAxisOf(o, elements.rank) as number] });
@@ -283,8 +290,7 @@ function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly Tens
   // 'label': Σ F per label [L] (an evaluator's normalized 'label').
   if (extras.focalSum) outputs.push(['focal_sum', toType(sumF(f, raw, prep, extras.focalSum === 'label' ? labelAxisOf(o, x.rank) : undefined), 'float64')]);
   if (o.withGrad) {
-    // The terms work on hard targets (and FL* on soft ones, which its hard form's gradient covers).
-    const gradient = usesSoftForm(o) && !hasTerms(o) ? TASK_FORMS[o.task].softGradient : TASK_FORMS[o.task].gradient;
+    const gradient = soft ? forms.softGradient : forms.gradient;
     // The weight input multiplies each element's gradient as it does its loss (w does not depend on pred).
     outputs.push(['grad', out(weighted(gradient(x, o, p, { ...applied, prep, divisor }), p.weight, p.labelTail))]);
   }

@@ -26,7 +26,7 @@ import { Value, op } from '../onnx';
 import { LossParams, clamped, clampedLog, classCount, clipLogProb, clipProb, focalFactor, focalTerm, focalTermGradLogits, focalTermGradProbs, oneHot, param, passMask, rho, rowLength, scaled, smoothTargets, toType } from './focal';
 import { GradContext, termsGradient } from './terms';
 import { negAlphaT } from './alpha';
-import { FocalOptions, usesSoftForm } from './options';
+import { FocalOptions } from './options';
 
 /** The one-hot of class indices `idx` in x's type, on the class axis 1 ([N, C], or [B, C, d1, …] with labelAxis 1; −1 for [N, C], as before). */
 function classOneHot(x: Value, idx: Value): Value {
@@ -35,7 +35,6 @@ function classOneHot(x: Value, idx: Value): Value {
 }
 
 export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
-  if (usesSoftForm(o)) return op.reduceSum(softElements(x, target, o, p), { axes: [1], keepdims: false });
   const ct = x.dtype;
   const logits = o.input === 'logits';
   const scores = logits ? op.logSoftmax(x, 1) : x;
@@ -78,12 +77,12 @@ export function softProbs(x: Value, o: FocalOptions, p: LossParams): { logC: Val
   return { logC: op.log(c), c, m: op.sub(1, c) };
 }
 
-/** The soft form's per-class terms −α_c · (1 − c)^γ · t_c · log c, [N, C]. */
-function softElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+/** The soft form: the per-class terms −α_c · (1 − c)^γ · t_c · log c, summed over the classes. */
+export function softMulticlassElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   const ct = x.dtype;
   const t = softTargetRows(x, target, o, p);
   const { logC, m } = softProbs(x, o, p);
-  return focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x, tail: x.rank - 2 }));
+  return op.reduceSum(focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x, tail: x.rank - 2 })), { axes: [1], keepdims: false });
 }
 
 // ---- gradients (see focal.ts for the derivation) ----------------------------------------------------
