@@ -18,7 +18,7 @@
  *   form, which weighs each class).
  */
 import { DType, Value, op } from '../onnx';
-import { Param, atLabelAxis, toType } from './focal';
+import { Param, atLabelAxis, toType, typed } from './focal';
 
 /** α as the graph sees it: see the top of this file. */
 export type Alpha = number | readonly number[] | Value | null;
@@ -36,15 +36,12 @@ const MINUS_ONE = { num: (a: number): number => a - 1, val: (a: Value): Value =>
 export function negAlphaT(alpha: Alpha, ct: DType, how: AlphaSelect): Param {
   if (alpha === null) return -1;
   if (how.kind === 'sigmoid' && alpha === 0.5) return -0.5;
-  // The attribute value, cast once on first use.
   let cast: Value | undefined;
   const value = (a: Value): Value => (cast ??= toType(a, ct));
   // A per-label list broadcasts on the label axis: `tail` axes follow it (sigmoid, labelAxis not last).
   const tail = how.kind === 'sigmoid' || (how.kind === 'class' && !how.select) ? (how.tail ?? 0) : 0;
-  const dims = (n: number): number[] | undefined => (tail ? [n, ...Array(tail).fill(1)] : undefined);
   /** f(α) as a number, a typed constant (a list) or a value. */
-  const signed = (g: Value['graph'], f: typeof NEG): Param =>
-    typeof alpha === 'number' ? f.num(alpha) : alpha instanceof Value ? atLabelAxis(f.val(value(alpha)), tail) : g.constant(alpha.map(f.num), ct, dims(alpha.length));
+  const signed = (g: Value['graph'], f: typeof NEG): Param => (alpha instanceof Value ? atLabelAxis(f.val(value(alpha)), tail) : typed(alpha, g, ct, f.num, tail));
 
   switch (how.kind) {
     case 'sigmoid': {
@@ -54,13 +51,8 @@ export function negAlphaT(alpha: Alpha, ct: DType, how: AlphaSelect): Param {
         if (alpha === 0) return op.neg(u);
         if (alpha === 1) return op.neg(t);
       }
-      if (fast && !(alpha instanceof Value)) {
-        const list = typeof alpha === 'number' ? [alpha] : alpha;
-        if (twoPassExact(list, ct)) {
-          const slope = list.map((a) => 1 - 2 * a);
-          const k = (v: number[]): number | Value => (typeof alpha === 'number' ? v[0] : t.graph.constant(v, ct, dims(v.length)));
-          return op.add(op.mul(t, k(slope)), k(list.map(MINUS_ONE.num)));
-        }
+      if (fast && !(alpha instanceof Value) && twoPassExact(typeof alpha === 'number' ? [alpha] : alpha, ct)) {
+        return op.add(op.mul(t, typed(alpha, t.graph, ct, (a) => 1 - 2 * a, tail)), typed(alpha, t.graph, ct, MINUS_ONE.num, tail));
       }
       return op.add(op.mul(t, signed(t.graph, NEG)), op.mul(u, signed(t.graph, MINUS_ONE)));
     }

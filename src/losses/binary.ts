@@ -10,11 +10,8 @@
  *
  * Two forms, the same numbers for 0/1 targets:
  * - `onehot`, the seed op for op: Concat([1 − p, p]) → a OneHot mask of the target → the masked
- *   sum (p_t) → Clip → Log, Pow(1 − p_t, γ), the masked α table, Mul, reduction. The class axis
- *   comes first ([2, …]: each Concat copies two contiguous halves), the mask is a OneHot row of
- *   depth 1 (float32 from int32 indices) stacked on its complement, and the sums over the two
- *   classes are MatMuls with [1, 1] (or the α row): onnxruntime's ReduceSum over a size-2 axis
- *   runs element by element, ~10× slower.
+ *   sum (p_t) → Clip → Log, Pow(1 − p_t, γ), the masked α table, Mul, reduction (laid out for
+ *   onnxruntime's kernels: see onehotForm).
  * - `arith`: with u = 1 − t and s = t − u = 2t − 1, p_t = u + s·p (exact: p for t = 1, 1 − p for
  *   t = 0, for any p), the seed's clamp, and −α_t = (α − 1) + t·(1 − 2α) where that is exact
  *   (the seed's 0.25), else t·(−α) + u·(α − 1) (exact: one product is 0). Twelve element-wise
@@ -41,15 +38,14 @@
 import { Value, op } from '../onnx';
 import { negAlphaT } from './alpha';
 import { LossParams, TermGradient, clamped, clampedLog, clipLogProb, clipProb, focalFactor, focalFactorDerivative, focalTerm, focalTermGradLogits, focalTermGradProbs, logSigmoidPair, oneHot, passMask, scaled, smoothTargets, toType } from './focal';
-import { GradContext, starGradient, termsGradient } from './terms-graph';
-import { FocalOptions, usesSoftForm } from './options';
+import { GradContext, starGradient, termsGradient } from './terms';
+import { FocalOptions } from './options';
 
 /**
- * The element-wise binary focal loss of `pred` (already in the compute type) against `target`, of
- * any one shape. `alpha` may be per element of the last axis (the multi-label per-label α).
+ * The element-wise binary focal loss of the hard forms, `pred` (already in the compute type)
+ * against `target`, of any one shape. `alpha` may be per element of the last axis (the multi-label per-label α).
  */
 export function binaryElements(pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs = false): Value {
-  if (usesSoftForm(o)) return softForm(pred, target, o, p);
   return o.form === 'onehot' ? onehotForm(pred, target, o, p) : arithForm(pred, target, o, p, validInputs);
 }
 
@@ -62,7 +58,7 @@ export function softTarget(target: Value, ct: Value['dtype'], p: LossParams): Va
  * The soft form (see the top): −BCE = t·log p + u·log(1 − p) (two products, exact for 0/1 t), the
  * focal factor of 1 − p_t = t·(1 − p) + u·p, and −α_t as the hard arith form's.
  */
-function softForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+export function softBinaryElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   const ct = x.dtype;
   const t = softTarget(target, ct, p);
   const u = op.sub(1, t);
@@ -147,7 +143,7 @@ function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Va
   return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'mask', like: x, mask, flatMask, sumClasses }), p);
 }
 
-// ---- gradients (see grad.ts for the derivation) -----------------------------------------------------
+// ---- gradients (see focal.ts for the derivation) ----------------------------------------------------
 
 /**
  * The gradient of the hard forms (arith and onehot compute the same function), FL* and the
@@ -162,7 +158,6 @@ export function binaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx: Gr
   let g: TermGradient;
   if (o.variant === 'star') g = starGradient(sx, p);
   else if (o.input === 'logits') {
-    // log σ(z) = min(z, 0) − T and log σ(−z) = −max(z, 0) − T, T = log(1 + e^(−|z|)) shared.
     const ls = logSigmoidPair(sx);
     g = focalTermGradLogits(ls.pos, op.exp(ls.neg), p);
   } else g = focalTermGradProbs(op.add(op.sub(1, t), sx), op.sub(t, sx), p);
@@ -181,9 +176,9 @@ export function binaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx: Gr
  * underflows to 0). The masks pass where the clip of p (or of log σ(±x)) left it as it was.
  * probs with 0 < γ < 1 at m = 0 (p = t ∈ {0, 1}): the true gradient is infinite, and so is this.
  */
-export function softBinaryGradient(x: Value, target: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+export function softBinaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
   const ct = x.dtype;
-  const t = softTarget(target, ct, p);
+  const t = softTarget(ctx.prep.target, ct, p);
   const u = op.sub(1, t);
   const s = op.sub(t, u);
   let b: Value;

@@ -10,14 +10,11 @@ import { onnx } from 'onnx-proto';
 import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel } from '../onnx';
 import { VERSION } from '../version';
-import { binaryElements } from './binary';
-import { LossParams, computeType, labelAxisOf, labelTail, literalParams, reduce, spatialSize, toType, weighted } from './focal';
-import { focalGradient } from './grad';
-import { applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms-graph';
-import { describeTerms, hasTerms } from './terms';
-import { multiclassElements } from './multiclass';
-import { perLabel } from './multilabel';
-import { FocalOptions, LossOptions, Task, functionAttributes, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';
+import { binaryElements, binaryGradient, softBinaryElements, softBinaryGradient } from './binary';
+import { LossParams, computeType, labelAxisOf, labelTail, reduce, spatialSize, toType, weighted } from './focal';
+import { GradContext, applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
+import { multiclassElements, multiclassGradient, softMulticlassElements, softMulticlassGradient } from './multiclass';
+import { FocalOptions, LossOptions, Task, Terms, functionAttributes, hasTerms, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';
 
 /** The custom domain of the function form, and its op per task. */
 export const FOCAL_DOMAIN = 'ai.focal';
@@ -54,10 +51,9 @@ export interface BuildExtras {
   readonly validInputs?: boolean;
   /**
    * The shape of `pred` (numbers or symbols), for a loss on predictions shaped as a network gives
-   * them: binary any rank (target alike); multilabel rank ≥ 2 with the labels on the last axis
-   * (target alike; e.g. a dense detection head's [B, K, C]); multiclass [N, C]. The loss is the
-   * same function of the elements: mean / sum over all, `loss_per_label` over every axis but the
-   * last. Default: [N] (binary), [N, L] (multilabel), [N, C] (multiclass).
+   * them (a dense detection head's [B, K, C]; channel-first [B, C, H, W] with labelAxis 1: what
+   * each task takes is givenShapes's to say). The loss is the same function of the elements.
+   * Default: [N] (binary), [N, L] (multilabel), [N, C] (multiclass).
    */
   readonly predShape?: Shape;
   /**
@@ -74,12 +70,27 @@ export interface BuildExtras {
   readonly imageScaled?: boolean;
 }
 
-type Elements = (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
+type Gradient = (x: Value, o: FocalOptions, p: LossParams, ctx: GradContext) => Value;
+/** The hard forms' element-wise loss (arith, onehot) and the soft form's, and their gradients (the hard forms' with FL* and the terms). */
+interface TaskForms {
+  readonly elements: (pred: Value, target: Value, o: FocalOptions, p: LossParams, validInputs?: boolean) => Value;
+  readonly softElements: (pred: Value, target: Value, o: FocalOptions, p: LossParams) => Value;
+  readonly gradient: Gradient;
+  readonly softGradient: Gradient;
+}
 
-const ELEMENTS: Record<Task, Elements> = {
-  binary: binaryElements,
-  multilabel: binaryElements,
-  multiclass: multiclassElements,
+/**
+ * The element-wise loss per task and its gradient. Multilabel is the seed's `FocalLoss_MultiLabel`: it runs the
+ * binary loss on each label column, keeps each column's mean (or sum), then takes the mean (or sum)
+ * over labels; with N rows in every column that is the mean (or sum) over all N·L elements, which
+ * is what the graph computes: the binary loss on [N, L] (α one number or one per label), then one
+ * reduction. The seed's per-label vector (`loss[0, label]`) is `perLabel`, an extra output.
+ */
+const BINARY: TaskForms = { elements: binaryElements, softElements: softBinaryElements, gradient: binaryGradient, softGradient: softBinaryGradient };
+const TASK_FORMS: Record<Task, TaskForms> = {
+  binary: BINARY,
+  multilabel: BINARY,
+  multiclass: { elements: multiclassElements, softElements: softMulticlassElements, gradient: multiclassGradient, softGradient: softMulticlassGradient },
 };
 
 const FORMULAS: Record<Task, string> = {
@@ -103,14 +114,12 @@ const FORMULAS: Record<Task, string> = {
  * (reduction none's output).
  */
 export function ioShapes(o: FocalOptions, predShape?: Shape): { pred: Shape; target: Shape; weight?: Shape } {
-  const io = predShape !== undefined ? givenShapes(o, predShape) : defaultShapes(o);
-  if (o.task === 'multiclass' && o.targets === 'soft') io.target = io.pred;
+  const io = givenShapes(o, predShape ?? defaultPred(o));
   if (o.weight === 'none') return io;
-  const rows = o.task === 'binary' ? io.pred : withoutLabels(o, io.pred);
-  return { ...io, weight: o.weight === 'sample' ? rows : elementShape(o, io.pred) };
+  return { ...io, weight: o.weight === 'sample' ? withoutLabels(o, io.pred) : elementShape(o, io.pred) };
 }
 
-/** `shape` without its label / class axis (labelAxis): a multilabel row's shape, a multiclass loss's. */
+/** `shape` without its label / class axis (labelAxis): a row's shape, a multiclass loss's (binary: `shape` itself). */
 function withoutLabels(o: FocalOptions, shape: Shape): Shape {
   const a = labelAxisOf(o, shape.length);
   return shape.filter((_, i) => i !== a);
@@ -118,8 +127,8 @@ function withoutLabels(o: FocalOptions, shape: Shape): Shape {
 
 /** The shape of the per-element loss (reduction none's output) for predictions of shape `pred`. */
 export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): Shape {
-  if (o.task === 'multilabel') return o.labelMean ? withoutLabels(o, pred) : pred;
-  return o.task === 'multiclass' ? withoutLabels(o, pred) : pred;
+  // One loss a row: multiclass, and multilabel averaged over its labels.
+  return o.task === 'multiclass' || o.labelMean ? withoutLabels(o, pred) : pred;
 }
 
 /**
@@ -131,16 +140,11 @@ function fixedDim(o: FocalOptions): number | string {
   return rowSource(o)?.count ?? (o.task === 'multiclass' ? 'C' : 'L');
 }
 
-function defaultShapes(o: FocalOptions): { pred: Shape; target: Shape } {
-  if (o.task !== 'binary' && labelAxisOf(o, 2) !== 1) throw new UsageError(`labelAxis ${o.labelAxis} is not an axis of the default predictions [N, ${fixedDim(o)}]: give predShape`);
-  switch (o.task) {
-    case 'binary':
-      return { pred: ['N'], target: ['N'] };
-    case 'multilabel':
-      return { pred: ['N', fixedDim(o)], target: o.targetFormat === 'index' ? ['N'] : ['N', fixedDim(o)] };
-    case 'multiclass':
-      return { pred: ['N', fixedDim(o)], target: ['N'] };
-  }
+/** The predictions without predShape: [N] (binary), [N, L] (multilabel), [N, C] (multiclass). */
+function defaultPred(o: FocalOptions): Shape {
+  if (o.task === 'binary') return ['N'];
+  if (labelAxisOf(o, 2) !== 1) throw new UsageError(`labelAxis ${o.labelAxis} is not an axis of the default predictions [N, ${fixedDim(o)}]: give predShape`);
+  return ['N', fixedDim(o)];
 }
 
 function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shape } {
@@ -179,6 +183,20 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
   return { pred, target: o.targetFormat === 'index' ? withoutLabels(o, pred) : pred };
 }
 
+/** A short statement of the terms for summaries and inspect: `index ignore=-1 normalize=positives …`. */
+export function describeTerms(t: Terms): string {
+  const parts: string[] = [];
+  if (t.targetFormat === 'index') parts.push('index targets');
+  if (t.ignoreIndex !== null) parts.push(`ignore=${t.ignoreIndex}${t.countIgnored ? ' (counted)' : ''}`);
+  if (t.normalize !== 'elements') parts.push(`normalize=${t.normalize}`);
+  if (t.classWeight) parts.push(`class-weight=[${t.classWeight.join(',')}]`);
+  if (t.posWeight !== null) parts.push(`pos-weight=${Array.isArray(t.posWeight) ? `[${t.posWeight.join(',')}]` : t.posWeight}`);
+  if (t.variant === 'star') parts.push('FL*');
+  if (t.normalized) parts.push(t.normalized === 'label' ? 'normalized per label' : 'normalized');
+  if (t.reducedThreshold !== null) parts.push(`reduced<${t.reducedThreshold}`);
+  return parts.join(' ');
+}
+
 /** A human-readable statement of the graph's formula and options (the model's doc_string). */
 export function describeLoss(o: FocalOptions): string {
   const alpha = o.alpha === null ? 'none' : Array.isArray(o.alpha) ? `[${o.alpha.join(', ')}]` : String(o.alpha);
@@ -215,20 +233,39 @@ export function describeLoss(o: FocalOptions): string {
 }
 
 /**
- * The outputs of the loss for `pred` and `target` of graph `g` (a model graph or a function body):
- * one pipeline, elements → terms → weight → reduce. The plain loss is the terms at their defaults,
+ * The seed's per-label vector [L]: each label column's mean (or sum) over the rows, every axis but
+ * the label axis ([B, K, L]: over the B·K rows). A sum is divided as the loss is (MONAI's spatial
+ * mean: by the spatial size), so that the labels' values add up to the loss.
+ */
+function perLabel(elements: Value, o: FocalOptions): Value {
+  if (o.reduction !== 'mean' && o.reduction !== 'sum') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
+  const a = labelAxisOf(o, elements.rank);
+  const divisor = o.reduction === 'sum' && o.spatialMean ? { divisor: spatialSize(elements, o, elements.dtype) } : {};
+  return reduce(elements, o.reduction, { axes: [...Array(elements.rank).keys()].filter((i) => i !== a), ...divisor });
+}
+
+/**
+ * The outputs of the loss for its inputs `args` (as `lossInputs` lists them) in the flat graph or
+ * the function body `fn`: one pipeline, elements → terms → weight → reduce. The plain loss is the terms at their defaults,
  * which add no node (no ignored targets, no class or positive weight, not normalized, divisor the
  * element count).
  */
-function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams, extras: BuildExtras, normalizer?: Value): [string, Value][] {
+function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly TensorSpec[], args: readonly Value[], fn?: Graph): [string, Value][] {
+  const { pred, target, weight, normalizer } = Object.fromEntries(inputs.map((spec, i) => [spec.name, args[i]]));
+  let p = lossParams(o, weight, fn);
   const x = toType(pred, computeType(o));
-  // Per-label tables broadcast on the label axis (labelAxis; trailing 1s where it is not last).
   const tail = labelTail(o, x.rank);
   if (tail) p = { ...p, labelTail: tail };
   const prep = prepareTargets(x, target, o);
   let f: Value | undefined;
   const pp: LossParams = { ...p, onTerm: (parts) => (f = parts.f) };
-  const raw = o.variant === 'star' ? starElements(x, prep.target, p) : ELEMENTS[o.task](x, prep.target, o, pp, extras.validInputs);
+  // The soft form or the hard ones, for the loss and its gradient. The terms work on hard targets
+  // (normalizeOptions refuses soft ones with them, but for FL*, whose hard form's gradient covers them).
+  const forms = TASK_FORMS[o.task];
+  const soft = usesSoftForm(o) && !hasTerms(o);
+  const raw =
+    o.variant === 'star' ? starElements(x, prep.target, p) :
+    soft ? forms.softElements(x, prep.target, o, pp) : forms.elements(x, prep.target, o, pp, extras.validInputs);
   const applied = applyTerms(x, raw, f, prep, o);
   let elements = applied.loss;
   if (o.labelMean) elements = reduce(elements, 'mean', { axes: [labelAxisOf(o, elements.rank) as number] });
@@ -239,12 +276,11 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
     o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) :
     o.spatialMean ? spatialSize(elements, o, elements.dtype) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);
-  const total = o.perImage
-    ? reduce(typeof divisor === 'number' ? elements : op.div(elements, toType(divisor as Value, elements.dtype)), typeof divisor === 'number' ? 'mean' : 'sum', {
-        divisor: typeof divisor === 'number' ? divisor : 'mean',
-        accumulate: o.accumulate,
-      })
-    : reduce(elements, o.reduction, { divisor, weight: p.weight, accumulate: o.accumulate });
+  // perImage's D on the device: each element over its image's D, then the sum.
+  const total =
+    o.perImage && typeof divisor !== 'number'
+      ? reduce(op.div(elements, toType(divisor as Value, elements.dtype)), 'sum', { accumulate: o.accumulate })
+      : reduce(elements, o.reduction, { divisor, weight: p.weight, accumulate: o.accumulate });
   const outputs: [string, Value][] = [['loss', out(total)]];
   if (extras.imageScaled) outputs.push(['loss_image_scaled', out(imageScaled(x, elements, prep, o))]);
   if (extras.perLabel) {
@@ -253,30 +289,47 @@ function lossOutputs(pred: Value, target: Value, o: FocalOptions, p: LossParams,
   }
   // 'label': Σ F per label [L] (an evaluator's normalized 'label').
   if (extras.focalSum) outputs.push(['focal_sum', toType(sumF(f, raw, prep, extras.focalSum === 'label' ? labelAxisOf(o, x.rank) : undefined), 'float64')]);
-  if (o.withGrad) outputs.push(['grad', out(focalGradient(x, target, o, p, { prep, divisor, focalSum: applied.focalSum, rawSum: applied.rawSum }))]);
+  if (o.withGrad) {
+    const gradient = soft ? forms.softGradient : forms.gradient;
+    // The weight input multiplies each element's gradient as it does its loss (w does not depend on pred).
+    outputs.push(['grad', out(weighted(gradient(x, o, p, { ...applied, prep, divisor }), p.weight, p.labelTail))]);
+  }
   return outputs;
 }
 
-/** In a function body: α, γ, eps and the label smoothing from the node's attributes. */
-function attributeParams(g: Graph, o: FocalOptions, weight?: Value): LossParams {
+/**
+ * α, γ, eps, the label smoothing and the reduced threshold as the graph sees them: numbers in the
+ * flat graph, the node's attributes in a function body `fn`.
+ */
+function lossParams(o: FocalOptions, weight: Value | undefined, fn?: Graph): LossParams {
+  if (!fn) return { alpha: o.alpha, gamma: o.gamma, eps: o.eps, smoothing: o.labelSmoothing, weight, reducedThreshold: o.reducedThreshold };
   let alpha: LossParams['alpha'] = null;
-  if (Array.isArray(o.alpha)) alpha = g.attributeValue('alpha', 'floats', o.alpha.length);
-  else if (o.alpha !== null) alpha = g.attributeValue('alpha', 'float');
-  const smoothing = o.labelSmoothing > 0 ? g.attributeValue('label_smoothing', 'float') : 0;
-  const reducedThreshold = o.reducedThreshold === null ? null : g.attributeValue('reduced_threshold', 'float');
-  return { alpha, gamma: g.attributeValue('gamma', 'float'), eps: g.attributeValue('eps', 'float'), smoothing, weight, reducedThreshold };
+  if (Array.isArray(o.alpha)) alpha = fn.attributeValue('alpha', 'floats', o.alpha.length);
+  else if (o.alpha !== null) alpha = fn.attributeValue('alpha', 'float');
+  const smoothing = o.labelSmoothing > 0 ? fn.attributeValue('label_smoothing', 'float') : 0;
+  const reducedThreshold = o.reducedThreshold === null ? null : fn.attributeValue('reduced_threshold', 'float');
+  return { alpha, gamma: fn.attributeValue('gamma', 'float'), eps: fn.attributeValue('eps', 'float'), smoothing, weight, reducedThreshold };
 }
 
-/** The `ai.focal` function for these options and the attributes of a node that calls it. */
-export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, Attr> } {
+/**
+ * The inputs of the loss, the model's and the function's alike: pred, target, a weight input, and
+ * with normalize 'input' the divisor of the mean (mmdet's avg_factor, computed per batch by the caller).
+ */
+function lossInputs(o: FocalOptions, extras: BuildExtras): TensorSpec[] {
   const shapes = ioShapes(o, extras.predShape);
-  const attrs = functionAttributes(o);
-  const inputs = [
+  const inputs: TensorSpec[] = [
     { name: 'pred', dtype: o.dtype, shape: shapes.pred },
     { name: 'target', dtype: o.targetDtype, shape: shapes.target },
   ];
   if (shapes.weight) inputs.push({ name: 'weight', dtype: o.dtype, shape: shapes.weight });
   if (o.normalize === 'input' && o.reduction === 'mean') inputs.push({ name: 'normalizer', dtype: o.dtype, shape: [] });
+  return inputs;
+}
+
+/** The `ai.focal` function for these options and the attributes of a node that calls it. */
+export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: FunctionDef; attrs: Record<string, Attr> } {
+  const attrs = functionAttributes(o);
+  const inputs = lossInputs(o, extras);
   const fn = new FunctionDef({
     domain: FOCAL_DOMAIN,
     name: FUNCTION_NAMES[o.task],
@@ -284,12 +337,7 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
     inputs,
     attributes: Object.keys(attrs).sort(),
     docString: describeLoss(o),
-    body: (g, args) => {
-      const [pred, target] = args;
-      const weight = shapes.weight ? args[2] : undefined;
-      const normalizer = o.normalize === 'input' && o.reduction === 'mean' ? args[shapes.weight ? 3 : 2] : undefined;
-      return lossOutputs(pred, target, o, attributeParams(g, o, weight), extras, normalizer);
-    },
+    body: (g, args) => lossOutputs(o, extras, inputs, args, g),
   });
   return { fn, attrs };
 }
@@ -298,21 +346,16 @@ export function focalFunction(o: FocalOptions, extras: BuildExtras = {}): { fn: 
 export function buildLoss(options: LossOptions = {}, extras: BuildExtras = {}): LossModel {
   const o = normalizeOptions(options);
   const g = new Graph({ opset: o.opset, name: `focal_loss_${o.task}` });
-  const shapes = ioShapes(o, extras.predShape);
-  const pred = g.input('pred', o.dtype, shapes.pred);
-  const target = g.input('target', o.targetDtype, shapes.target);
-  const weight = shapes.weight ? g.input('weight', o.dtype, shapes.weight) : undefined;
-  // normalize 'input': the divisor of the mean is the caller's (mmdet's avg_factor, computed per batch).
-  const normalizer = o.normalize === 'input' && o.reduction === 'mean' ? g.input('normalizer', o.dtype, []) : undefined;
+  const inputs = lossInputs(o, extras);
+  const args = inputs.map((spec) => g.input(spec.name, spec.dtype, spec.shape));
   let functions: FunctionDef[] = [];
   if (o.asFunction) {
     const { fn, attrs } = focalFunction(o, extras);
-    const args = [pred, target, ...(weight ? [weight] : []), ...(normalizer ? [normalizer] : [])];
     const outs = fn.call(g, args, attrs);
     fn.outputs.forEach((spec, i) => g.output(outs[i], spec.name));
     functions = [fn];
   } else {
-    for (const [name, v] of lossOutputs(pred, target, o, literalParams(o, weight), extras, normalizer)) g.output(v, name);
+    for (const [name, v] of lossOutputs(o, extras, inputs, args)) g.output(v, name);
   }
   const model = buildModel(g, {
     docString: describeLoss(o),

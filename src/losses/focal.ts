@@ -3,21 +3,14 @@
  *
  *     loss = w · −α_t · (1 − p_t)^γ · CE
  *
- * - hard targets (the seed's `FocalLoss.forward`): CE = −log(clamp(p_t, eps, 1)), p_t clamped in
- *   the focal factor too;
- * - soft targets t ∈ [0, 1] (torchvision, fvcore, optax, Keras): CE = BCE(p, t) =
- *   −(t·log p + (1 − t)·log(1 − p)) with p clipped to [eps, 1 − eps] inside it (Keras' clip; none
- *   for eps = 0), p_t = t·p + (1 − t)·(1 − p) from the unclipped p, α_t = t·α + (1 − t)·(1 − α);
- *   multiclass Σ_c −α_c·(1 − p_c)^γ·t_c·log p_c. `focalTerm` takes the −CE term either way;
- * - label smoothing is a transform of t before all of it (`smoothTargets`), which makes a hard
- *   target soft;
- * - w, a sample / element weight input, a multiplier on the element's loss (`weighted`), and the
- *   reduction over it (`reduce`: mean = Σ w·l / count, weighted-mean = Σ w·l / Σ w);
- * - the gradient of the focal term and of the reduction, each beside it (grad.ts derives them);
- * - the one-hot of class indices and the sizes known only at run time.
- *
- * Also the focal factor specialised for the common γ, the float16 boundary (computed in float32
- * inside), and the stable log-sigmoid used for logits with eps = 0.
+ * CE is −log(clamp(p_t, eps, 1)) for hard targets (the seed's `FocalLoss.forward`), the binary
+ * cross-entropy with p clipped to [eps, 1 − eps] for soft ones (binary.ts and multiclass.ts say how);
+ * `focalTerm` takes the −CE term either way, and label smoothing makes a hard target soft
+ * (`smoothTargets`). Here: the focal factor (specialised for the common γ) and term, and their
+ * gradient (derived below); the clamps, the clips and the stable log-sigmoid; the float16 boundary
+ * (computed in float32 inside); the weight input w (`weighted`) and the reduction (`reduce`: mean =
+ * Σ w·l / count, weighted-mean = Σ w·l / Σ w) with its gradient; the one-hot of class indices and
+ * the sizes known only at run time.
  *
  * Parameters are `Param`s: a number known when the graph is built, or a value — a model-local
  * function's attribute — so one body serves the flat graph and the `ai.focal` function alike.
@@ -58,15 +51,10 @@ export function fold(p: Param, ct: DType, num: (a: number) => number, val: (v: V
   return typeof p === 'number' ? num(p) : val(toType(p, ct));
 }
 
-/** 1 − p. */
 export const oneMinus = (p: Param, ct: DType): Param => fold(p, ct, (a) => 1 - a, (v) => op.sub(1, v));
-/** log p. */
 export const logOf = (p: Param, ct: DType): Param => fold(p, ct, Math.log, op.log);
-/** log(1 − p) (log1p(−p) for a number). */
 export const logOneMinus = (p: Param, ct: DType): Param => fold(p, ct, (a) => Math.log1p(-a), (v) => op.log(op.sub(1, v)));
-/** 1 / p. */
 export const recip = (p: Param, ct: DType): Param => fold(p, ct, (a) => 1 / a, op.reciprocal);
-/** p − 1. */
 export const minusOne = (p: Param, ct: DType): Param => fold(p, ct, (a) => a - 1, (v) => op.sub(v, 1));
 
 /** A number, or a list as a typed constant of `ct` (a per-label / per-class table), after `f` on each entry. */
@@ -145,7 +133,70 @@ export function focalTerm(logPt: Value, m: Value, gamma: Param, negAlpha: Param,
   return op.mul(toType(negAlpha, ct), weighted);
 }
 
-// ---- the focal term's gradient (see grad.ts for the derivation) ---------------------------------
+/*
+ * ---- the gradient -------------------------------------------------------------------------------
+ *
+ * d(loss)/d(pred), built analytically in the graph (ONNX has no autodiff): the output `grad`, shaped
+ * like `pred`. For reduction `none` it is the gradient of the sum of the elements (what a training
+ * loop back-propagates), for `mean` that divided by the element count (read from the shape at run
+ * time: N is symbolic).
+ *
+ * Per element, with c = clamp(p_t, eps, 1), m = 1 − c, λ = −log c ≥ 0 and α_t as in the loss:
+ *
+ *     L = −α_t · m^γ · log c
+ *     dL/dc = α_t[γ m^(γ−1) log c − m^γ / c] = −α_t · m^γ · (γρ + 1/c),   ρ = λ/m = log c / (c − 1)
+ *
+ * ρ ∈ [1, ∞) is the slowly varying ratio −log(1 − m)/m (ρ = 1 at c = 1), so no negative power of m
+ * appears: the naive m^(γ−1) · log c is 0 · ∞ at c = 1 for 0 < γ < 1. ρ is computed as
+ * log(c)/(c − 1) from the rounded c: Goldberg's log1p trick — the ratio is exact to a few ulps even
+ * when c = 1 − p has lost p's low bits (binary probs, target 0, p tiny), where log(c) alone is not.
+ *
+ * probs, binary / multi-label: p_t = (1 − t) + s·p with s = 2t − 1, so dL/dp = s · [mask] · dL/dc.
+ * probs, multi-class: p_t = p[t], so dL/dp_j = [j = t] · [mask] · dL/dc.
+ *
+ * logits work in the log domain, as the loss does: with z = s·x (binary), log p_t = log σ(z) and
+ * d log p_t/dz = σ(−z) = m, dm/dz = −c·m, so (no division, no negative power, stable for any z):
+ *
+ *     G = dL/dz = c·m·dL/dc = α_t[γ m^γ c log c − m^(γ+1)] = −α_t · m^γ · (m + γ·c·λ)
+ *
+ * binary / multi-label: dL/dx = s·G, with c = exp(log σ(z)) and m = exp(log σ(−z)) from the
+ * stable log-sigmoid (each accurate to a few ulps; onnxruntime's float32 Sigmoid is not, relatively,
+ * far in the tails).
+ * multi-class: log p_t = x_t − logsumexp(x), d log p_t/dx_j = [j = t] − p_j, and m = 1 − p_t moves
+ * with it, so dL/dx_j = ([j = t] − p_j) · dL/d(log p_t) = ([j = t] − p_j) · G/m. For j = t that is
+ * G; for j ≠ t it is −q_j·G with q_j = p_j / Σ_{k≠t} p_k (the softmax over the other classes). So
+ * dL/dx = G · (onehot − q), and m is taken as Σ_{k≠t} p_k (accurate relative to itself, unlike
+ * 1 − p_t near p_t = 1). q is others / max(m, 1e-30): where every other class underflows, q = 0 and
+ * G ≈ 0.
+ *
+ * The clamp, as PyTorch's: the gradient passes where eps ≤ p_t ≤ 1, both bounds included
+ * (`clamp_backward`: (x >= min) & (x <= max)), and is 0 outside. The graph tests exactly that: the
+ * mask is Clip(p_t, eps, 1) = p_t, and for logits Clip(log p_t, log eps, 0) = log p_t (the same
+ * Clip the loss applies; log p_t ≤ 0 always holds). eps = 0 with logits: no clamp, no mask.
+ *
+ * At p_t = 1 exactly the gradient is the true limit: 0 for γ > 0, −α_t·s for γ = 0 (probs). PyTorch
+ * agrees for γ = 0 and γ ≥ 1 and gives NaN for 0 < γ < 1 (0 · ∞ in pow's backward: 0^(γ−1) times
+ * log 1 = 0); the graph returns the finite limit there (the fixtures leave those elements out).
+ * Logits never reach a 0 · ∞: m^γ with m = exp(log σ(−z)) > 0 until it underflows, and then 0.
+ *
+ * Accuracy against PyTorch autograd in float64 on the golden cases (relative to the largest
+ * component): float64 graphs 6e-15, float32 graphs 4.5e-7 (a multi-class logits case: LogSoftmax and
+ * Exp round at ~1e-7 each). With ρ taken as −log(c)/m instead, float32 would reach 1.0e-6 (a binary
+ * probs case with target 0 and p = 0.0035, where c = 1 − p has rounded).
+ *
+ * The detection and segmentation terms (terms.ts): with w·π_t the class × positive weight, F the
+ * focal factor (reduced: ((1 − c)/X)^γ where c ≥ X, else 1, so its γ-terms vanish there: γ_eff = 0),
+ *
+ *     l_i = w·π·(−α_t)·F·log c          dl/dc = −α_t·w·π·F·(γ_eff·ρ + 1/c)      (probs)
+ *                                       dl/dz = −α_t·w·π·F·(m + γ_eff·c·λ)      (logits, z = s·x)
+ *     FL*: l = −α_t·w·π·log σ(γz)/γ,    dl/dz = −α_t·w·π·σ(−γz)
+ *
+ * and the normalized loss's quotient rule (termsGradient). Multi-class logits use the same G-space
+ * as the plain gradient: dh/dx = m·h'(log p_t)·(onehot − q) for any h of log p_t. Each piece is
+ * beside its forward: the focal term's below, the terms' and the reduction's beside applyTerms
+ * (termsGradient) and reduce (reduceDivisor), FL*'s beside it, each form's chain rule beside the
+ * form (binary.ts, multiclass.ts); the weight input multiplies each element's gradient (build.ts).
+ */
 
 /** d(m^γ)/dm = γ·m^(γ−1), for the soft probs form: undefined for γ = 0 (no term), 1 for γ = 1. */
 export function focalFactorDerivative(m: Value, gamma: Param): Value | 1 | undefined {
@@ -279,7 +330,7 @@ export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
 /**
  * The reduction, written once: none (the elements themselves), sum, mean = Σ l / D, or
  * weighted-mean = Σ w·l / Σ w (0 where Σ w = 0, as Keras). `divisor` is D ('mean', the default: the element count, a plain
- * ReduceMean; else a number or a device scalar, see terms-graph's `meanDivisor`). `loss` is already
+ * ReduceMean; else a number or a device scalar, see terms.ts's `meanDivisor`). `loss` is already
  * weighted (`weighted`); `weight` is the weight input as given (a sample weight [N] may be broadcast
  * over labels in `loss`): mean(w·l) / mean(w) is Σ w·l / Σ w over the broadcast weights, with no
  * shape arithmetic. `axes`: over those axes only (the multi-label per-label vector, a row's mean
@@ -291,23 +342,16 @@ export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param |
   if (r.accumulate === 'float64' && loss.dtype !== 'float64' && reduction !== 'none' && !r.axes) {
     return reduce(op.cast(loss, 'float64'), reduction, { ...r, accumulate: undefined });
   }
-  switch (reduction) {
-    case 'none':
-      return loss;
-    case 'sum':
-      // A divisor on the sum: MONAI's spatial mean (spatialSize).
-      if (r.divisor === undefined || r.divisor === 'mean') return op.reduceSum(loss, how);
-      return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
-    case 'mean':
-      if (r.divisor === undefined || r.divisor === 'mean') return op.reduceMean(loss, how);
-      return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
-    case 'weighted-mean': {
-      if (!r.weight) throw new RangeError('reduce: weighted-mean needs the weight input');
-      // Σ w = 0 (every weight 0) gives 0, not 0/0: Keras' divide_no_nan.
-      const mw = op.reduceMean(toType(r.weight, loss.dtype), how);
-      return op.where(op.equal(mw, 0), 0, op.div(op.reduceMean(loss, how), mw));
-    }
+  if (reduction === 'none') return loss;
+  if (reduction === 'weighted-mean') {
+    if (!r.weight) throw new RangeError('reduce: weighted-mean needs the weight input');
+    // Σ w = 0 (every weight 0) gives 0, not 0/0: Keras' divide_no_nan.
+    const mw = op.reduceMean(toType(r.weight, loss.dtype), how);
+    return op.where(op.equal(mw, 0), 0, op.div(op.reduceMean(loss, how), mw));
   }
+  // Σ l / D: the mean's divisor, or one on the sum (MONAI's spatial mean, spatialSize).
+  if (r.divisor !== undefined && r.divisor !== 'mean') return op.div(op.reduceSum(loss, how), param(r.divisor, loss.dtype));
+  return reduction === 'sum' ? op.reduceSum(loss, how) : op.reduceMean(loss, how);
 }
 
 /** Σ v (over `how`) added in float64 where `accumulate` says so and v is not, in v's type. */
@@ -398,11 +442,6 @@ export interface LossParams {
   readonly onTerm?: (parts: { f: Value | undefined; m: Value; logPt: Value }) => void;
 }
 
-/** The parameters as numbers, for the flat graph. */
-export function literalParams(o: FocalOptions, weight?: Value): LossParams {
-  return { alpha: o.alpha, gamma: o.gamma, eps: o.eps, smoothing: o.labelSmoothing, weight, reducedThreshold: o.reducedThreshold };
-}
-
 // ---- sizes known only at run time ----------------------------------------------------------------
 // A graph that reads a dimension through Shape → Gather would not run wholly on CUDA: Shape writes
 // to host memory and onnxruntime's CUDA provider hands small computations on host tensors to the
@@ -415,10 +454,6 @@ export function elementCount(x: Value, dtype: DType): Param {
   return op.reduceSum(op.constantOfShape(op.shape(x), 1, dtype), { keepdims: false });
 }
 
-/**
- * The length of `x`'s last axis (labels, classes) in `dtype`: a number when known, else counted
- * on the device (from row 0 for rank 2; as count(x) / count(rows) above).
- */
 /**
  * The label / class axis of predictions of rank `rank` (multilabel, multiclass: `labelAxis`, −1 the
  * last), counted from 0; undefined for binary.
@@ -464,8 +499,11 @@ export function spatialSize(x: Value, o: FocalOptions, dtype: DType): Param {
   return op.div(param(elementCount(x, dtype), dtype), param(elementCount(op.reduceSum(x, { axes, keepdims: false }), dtype), dtype));
 }
 
+/**
+ * The length of `x`'s axis `axis` (labels, classes; the last by default) in `dtype`: a number when
+ * known, else counted on the device (the last: from row 0 for rank 2, else count(x) / count(rows)).
+ */
 export function rowLength(x: Value, dtype: DType, axis = x.rank - 1): Param {
-  // Another axis than the last (labelAxis): its size, from the shape when it is symbolic.
   if (axis !== x.rank - 1) return typeof x.shape[axis] === 'number' ? (x.shape[axis] as number) : toType(classCount(x, axis), dtype);
   const last = x.shape[x.rank - 1];
   if (typeof last === 'number') return last;
@@ -479,26 +517,18 @@ export function rowLength(x: Value, dtype: DType, axis = x.rank - 1): Param {
 }
 
 /**
- * The size of `x`'s last axis (the classes of [N, C], the labels of [..., L]) as an int64 scalar
- * (OneHot's depth): a constant when known, else counted on the device from the first row (so
- * every axis before it must be at least 1).
+ * The size of `x`'s axis `axis` (the last by default: the classes of [N, C], the labels of
+ * [..., L]) as an int64 scalar (OneHot's depth): a constant when known, else counted on the device
+ * along the line of `x` at index 0 of every other axis (so each must be at least 1).
  */
 export function classCount(x: Value, axis = x.rank - 1): Value {
   const g = x.graph;
-  if (axis !== x.rank - 1) {
-    // The label axis not last (labelAxis): a constant, or counted on the device from the line of
-    // `x` along it (index 0 of every other axis), as below.
-    const d = x.shape[axis];
-    if (typeof d === 'number') return g.constant(d, 'int64');
-    let line = x;
-    for (let i = x.rank - 1; i >= 0; i--) if (i !== axis) line = op.gather(line, g.constant(0, 'int64'), i);
-    return op.cast(op.reduceSum(op.constantOfShape(op.shape(line), 1, 'float32'), { keepdims: false }), 'int64');
-  }
-  const last = x.shape[x.rank - 1];
-  if (typeof last === 'number') return g.constant(last, 'int64');
-  let row = x;
-  while (row.rank > 1) row = op.gather(row, g.constant(0, 'int64'), 0);
-  return op.cast(op.reduceSum(op.constantOfShape(op.shape(row), 1, 'float32'), { keepdims: false }), 'int64');
+  const d = x.shape[axis];
+  if (typeof d === 'number') return g.constant(d, 'int64');
+  let line = x;
+  for (let i = x.rank - 1; i > axis; i--) line = op.gather(line, g.constant(0, 'int64'), i);
+  while (line.rank > 1) line = op.gather(line, g.constant(0, 'int64'), 0);
+  return op.cast(op.reduceSum(op.constantOfShape(op.shape(line), 1, 'float32'), { keepdims: false }), 'int64');
 }
 
 /**

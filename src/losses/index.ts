@@ -3,7 +3,7 @@
  * onnxruntime here. `buildLoss(options)` is the entry point; the options are the entries of
  * registry.ts, their words vocabulary.ts.
  */
-export { buildLoss, describeLoss, elementShape, focalFunction, ioShapes, FOCAL_DOMAIN, FUNCTION_NAMES } from './build';
+export { buildLoss, describeLoss, describeTerms, elementShape, focalFunction, ioShapes, FOCAL_DOMAIN, FUNCTION_NAMES } from './build';
 export type { LossModel, TensorSpec, BuildExtras } from './build';
 export { PRESETS, DETECTION_PRESETS, applyPreset } from './presets';
 export type { Preset, PresetOptions, DetectionPresetSpec } from './presets';
@@ -15,4 +15,3 @@ export { DETECTION_PRESET_NAMES, FORMS, INPUTS, LIKES, LOSS_DTYPES, NORMALIZED_F
 export { TARGETS, TARGET_DTYPES, TARGET_FORMATS, TASKS, VARIANTS, WEIGHTS } from './vocabulary';
 export type { DetectionPreset, FocalOptions, Form, InputKind, Label, Like, LossDType, LossOptions, Normalize, NormalizeKind } from './vocabulary';
 export type { Reduction, TargetDType, TargetFormat, TargetKind, Task, TermOptions, Terms, Variant, WeightKind } from './vocabulary';
-export { describeTerms } from './terms';

@@ -24,23 +24,24 @@
  */
 import { Value, op } from '../onnx';
 import { LossParams, clamped, clampedLog, classCount, clipLogProb, clipProb, focalFactor, focalTerm, focalTermGradLogits, focalTermGradProbs, oneHot, param, passMask, rho, rowLength, scaled, smoothTargets, toType } from './focal';
-import { GradContext, termsGradient } from './terms-graph';
+import { GradContext, termsGradient } from './terms';
 import { negAlphaT } from './alpha';
-import { FocalOptions, usesSoftForm } from './options';
+import { FocalOptions } from './options';
 
-/** The classes are on axis 1 ([N, C], or [B, C, d1, …] with labelAxis 1): the one-hot's axis (−1 for [N, C], as before). */
-const hotAxis = (x: Value): number => (x.rank === 2 ? -1 : 1);
+/** The one-hot of class indices `idx` in x's type, on the class axis 1 ([N, C], or [B, C, d1, …] with labelAxis 1; −1 for [N, C], as before). */
+function classOneHot(x: Value, idx: Value): Value {
+  const depth = classCount(x, 1);
+  return oneHot(toType(idx, 'int64'), depth, x.dtype, x.rank === 2 ? -1 : 1, x.shape[1]);
+}
 
 export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
-  if (usesSoftForm(o)) return op.reduceSum(softElements(x, target, o, p), { axes: [1], keepdims: false });
   const ct = x.dtype;
   const logits = o.input === 'logits';
   const scores = logits ? op.logSoftmax(x, 1) : x;
 
   let pick: (v: Value) => Value;
   if (o.form === 'onehot') {
-    const depth = classCount(x, 1);
-    const mask = oneHot(toType(target, 'int64'), depth, ct, hotAxis(x), x.shape[1]);
+    const mask = classOneHot(x, target);
     pick = (v) => op.reduceSum(op.mul(v, mask), { axes: [1], keepdims: false });
   } else {
     const idx = op.unsqueeze(target, [1]);
@@ -61,10 +62,7 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
 /** The soft target rows [N, C] in the compute type: the given probabilities, or the one-hot of class indices; label-smoothed. */
 export function softTargetRows(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   const ct = x.dtype;
-  const t =
-    o.targets === 'soft'
-      ? toType(target, ct)
-      : oneHot(toType(target, 'int64'), classCount(x, 1), ct, hotAxis(x), x.shape[1]);
+  const t = o.targets === 'soft' ? toType(target, ct) : classOneHot(x, target);
   return smoothTargets(t, p.smoothing, p.smoothing === 0 ? 1 : rowLength(x, ct, 1));
 }
 
@@ -79,15 +77,15 @@ export function softProbs(x: Value, o: FocalOptions, p: LossParams): { logC: Val
   return { logC: op.log(c), c, m: op.sub(1, c) };
 }
 
-/** The soft form's per-class terms −α_c · (1 − c)^γ · t_c · log c, [N, C]. */
-function softElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+/** The soft form: the per-class terms −α_c · (1 − c)^γ · t_c · log c, summed over the classes. */
+export function softMulticlassElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
   const ct = x.dtype;
   const t = softTargetRows(x, target, o, p);
   const { logC, m } = softProbs(x, o, p);
-  return focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x, tail: x.rank - 2 }));
+  return op.reduceSum(focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x, tail: x.rank - 2 })), { axes: [1], keepdims: false });
 }
 
-// ---- gradients (see grad.ts for the derivation) -----------------------------------------------------
+// ---- gradients (see focal.ts for the derivation) ----------------------------------------------------
 
 /** Below this the multi-class "others" mass is treated as 0 when normalizing (a normal float32). */
 const TINY_MASS = 1e-30;
@@ -100,8 +98,7 @@ const TINY_MASS = 1e-30;
 export function multiclassGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
   const ct = x.dtype;
   const idx = ctx.prep.target;
-  const depth = classCount(x, 1);
-  const onehot = oneHot(toType(idx, 'int64'), depth, ct, hotAxis(x), x.shape[1]);
+  const onehot = classOneHot(x, idx);
   const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
   const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'class', like: idx, select: (table) => op.gather(table, idx, 0) }), x, o, p, ctx, idx);
   const row = (v: Value): Value => op.unsqueeze(v, [1]);
@@ -126,9 +123,9 @@ export function multiclassGradient(x: Value, o: FocalOptions, p: LossParams, ctx
  *     probs (q = p / S, S = Σ p):  dL/dp_k = (g_k − Σ_j g_j·q_j) / S,   g = dL/dq
  *     logits (log q = LogSoftmax): dL/dx_k = h_k − q_k·Σ_j h_j,        h = dL/d(log q) = q·g
  */
-export function softMulticlassGradient(x: Value, target: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
+export function softMulticlassGradient(x: Value, o: FocalOptions, p: LossParams, ctx: GradContext): Value {
   const ct = x.dtype;
-  const t = softTargetRows(x, target, o, p);
+  const t = softTargetRows(x, ctx.prep.target, o, p);
   const { logC, c, m } = softProbs(x, o, p);
   const f = focalFactor(m, p.gamma);
   const r = p.gamma === 0 ? undefined : rho(c, logC);

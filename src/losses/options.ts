@@ -9,11 +9,10 @@
  */
 import { UsageError, quote } from '../errors';
 import { Attr, attr } from '../onnx';
-import { applyPreset, isLike } from './presets';
-import { DEFAULT_VALUES, OPTION, OPTIONS, fmt, same } from './registry';
-import { TERM_KEYS } from './terms';
-import { LIKES, TARGET_DTYPES } from './vocabulary';
-import type { FocalOptions, Label, LossOptions } from './vocabulary';
+import { applyPreset } from './presets';
+import { DEFAULT_VALUES, OPTION, OPTIONS, OptionEntry, fmt, listOf, nonNegative, same } from './registry';
+import { TARGET_DTYPES } from './vocabulary';
+import type { FocalOptions, Label, Like, LossOptions, Terms } from './vocabulary';
 
 export * from './vocabulary';
 
@@ -22,11 +21,22 @@ export function usesSoftForm(o: FocalOptions): boolean {
   return o.targets === 'soft' || o.labelSmoothing > 0;
 }
 
+/** The detection and segmentation terms (terms.ts), in the table's order. */
+const TERM_KEYS = ['targetFormat', 'ignoreIndex', 'normalize', 'classWeight', 'posWeight', 'variant', 'normalized', 'reducedThreshold', 'countIgnored'] as const;
+const usedTerms = (t: Terms): (typeof TERM_KEYS)[number][] => TERM_KEYS.filter((k) => !same(t[k], DEFAULT_VALUES[k]));
+
+/** Whether any term differs from the plain focal loss (the seed's formula). */
+export function hasTerms(t: Terms): boolean {
+  return usedTerms(t).length > 0;
+}
+
 const DEFAULT_KEYS = ['task', 'input', 'alpha', 'gamma', 'reduction', 'eps', 'dtype', 'opset', 'form', 'asFunction', 'withGrad', 'targets', 'labelSmoothing', 'weight', 'labelMean', 'like'] as const;
 /** The seed's defaults of the main options (every option's is in registry.ts). */
 export const DEFAULTS = Object.fromEntries(DEFAULT_KEYS.map((k) => [k, DEFAULT_VALUES[k]])) as Readonly<Pick<FocalOptions, (typeof DEFAULT_KEYS)[number]>>;
 
 const plain: Label = (o) => o;
+/** An option's value: its default where not given, else as its entry checks it. */
+const valueOf = (e: OptionEntry, x: unknown, label: Label): unknown => (x === undefined ? e.default : e.check ? e.check(x, label(e.name)) : x);
 
 /**
  * Validates `given` and fills in the defaults: the preset `like` names (presets.ts), under the
@@ -36,15 +46,11 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
   for (const key of Object.keys(given)) {
     if (!(key in OPTION)) throw new UsageError(`unknown option ${quote(key)}; known options: ${OPTIONS.map((e) => e.name).join(', ')}`);
   }
-  const like = given.like === undefined || given.like === null ? null : given.like;
-  if (like !== null && !isLike(like)) throw new UsageError(`${label('like')} must be one of ${LIKES.join(', ')}, got ${fmt(like)}`);
+  // The preset first, checked by its entry, then each option on its own in the table's order.
+  const like = valueOf(OPTION.like, given.like, label) as Like | null;
   const raw: LossOptions = like === null ? given : applyPreset(given as LossOptions, like, label);
-  // Each option on its own, in the table's order.
   const v: Record<string, unknown> = {};
-  for (const e of OPTIONS) {
-    const x = raw[e.name];
-    v[e.name] = x === undefined ? e.default : e.check ? e.check(x, label(e.name)) : x;
-  }
+  for (const e of OPTIONS) v[e.name] = valueOf(e, raw[e.name], label);
   const o = v as { -readonly [K in keyof FocalOptions]: FocalOptions[K] };
   const L = label;
   const task = o.task;
@@ -127,11 +133,10 @@ function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] },
   const p = raw.posWeight;
   if (p !== undefined && p !== null) {
     if (task === 'multiclass') throw new UsageError(`${L('posWeight')} weighs the positive term of a sigmoid loss: use ${L('task')} binary or multilabel (task multiclass), got ${fmt(p)}`);
-    const ok = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x >= 0;
-    if (Array.isArray(p) && p.length > 0 && p.every(ok)) {
+    if (listOf(nonNegative)(p)) {
       if (task === 'binary') throw new UsageError(`${L('posWeight')} must be one number >= 0 for task binary, got the list ${fmt(p)}`);
       o.posWeight = [...p];
-    } else if (!ok(p)) throw new UsageError(`${L('posWeight')} must be a number >= 0 or a non-empty list of them (one per label), got ${fmt(p)}`);
+    } else if (!nonNegative(p)) throw new UsageError(`${L('posWeight')} must be a number >= 0 or a non-empty list of them (one per label), got ${fmt(p)}`);
   }
   const rows = rowSources(o, L);
   for (const r of rows.slice(1)) {
@@ -146,7 +151,7 @@ function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] },
  * plain mean.
  */
 function checkTermsWith(o: FocalOptions, label: Label): void {
-  const used = TERM_KEYS.filter((k) => !same(o[k], DEFAULT_VALUES[k]));
+  const used = usedTerms(o);
   if (used.length === 0) return;
   // FL* on soft targets (fvcore's star is a function of t): with its ignore value and positive weight too.
   const starOnly = o.variant === 'star' && used.every((k) => k === 'variant' || k === 'ignoreIndex' || k === 'posWeight');
@@ -162,6 +167,10 @@ function checkTermsWith(o: FocalOptions, label: Label): void {
 /** An option that fixes the label / class count, its name as the user wrote it (`--class-weight`, `classWeight`), the count, and `text`: `--class-weight lists 3 values, one per label`. */
 export type RowSource = { readonly option: 'alpha' | 'classWeight' | 'posWeight'; readonly name: string; readonly count: number; readonly text: string };
 
+/**
+ * The options that fix the label / class count (a per-label α, class weight or positive weight),
+ * each named as the user wrote it; `rowSource` is the first, undefined when none did.
+ */
 function rowSources(o: Pick<FocalOptions, 'task' | 'alpha' | 'classWeight' | 'posWeight'>, label: Label): RowSource[] {
   return (['alpha', 'classWeight', 'posWeight'] as const)
     .filter((option) => Array.isArray(o[option]))
@@ -171,10 +180,6 @@ function rowSources(o: Pick<FocalOptions, 'task' | 'alpha' | 'classWeight' | 'po
     });
 }
 
-/**
- * Which option fixed the label / class count (a per-label α, class weight or positive weight),
- * named as the user wrote it; undefined when none did.
- */
 export function rowSource(o: Pick<FocalOptions, 'task' | 'alpha' | 'classWeight' | 'posWeight'>, label: Label = plain): RowSource | undefined {
   return rowSources(o, label)[0];
 }

@@ -1,36 +1,18 @@
 /**
  * Presets by library name (`like`, `--like NAME`): the options that make focal-onnx compute the
- * focal loss of another library's call with that call's defaults. A preset is data: options laid
- * under the user's (any option given overrides it) by `normalizeOptions`, once; the name is
- * recorded in the model's metadata (`focal.like`).
+ * focal loss of another library's call with that call's defaults, each read from the library's
+ * source (what each sets and why, and the versions chosen: docs/conventions.md, *The libraries'
+ * focal losses* and *Detection and segmentation*). A preset is data: options laid under the
+ * user's (any option given overrides it) by `normalizeOptions`, once; the name is recorded in the
+ * model's metadata (`focal.like`).
  *
- * Each entry is the library's own defaults, read from its source:
- * - `seed`: today's defaults (the seed's `FocalLoss`: probabilities, hard targets, α 0.25, γ 2,
- *   the clamp of p_t at 1e-4, mean).
- * - `torchvision`: `torchvision.ops.sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2,
- *   reduction="none")` — logits, soft targets, BCE with logits (no clamp), α = −1 means none.
- * - `fvcore`: `fvcore.nn.sigmoid_focal_loss(..., alpha=-1, gamma=2, reduction="none")` — the same
- *   formula, α off.
- * - `optax`: `optax.losses.sigmoid_focal_loss(logits, labels, alpha=None, gamma=2.0)` — logits,
- *   soft labels, no reduction.
- * - `keras`: `keras.losses.BinaryFocalCrossentropy` / `CategoricalFocalCrossentropy` —
- *   probabilities (`from_logits=False`), the probability clipped to [1e-7, 1 − 1e-7] inside the
- *   cross-entropy (`backend.epsilon()`), α only with `apply_class_balancing` (so none here until
- *   `alpha` is given), binary averaged over the last axis (`labelMean`), reduction
- *   `sum_over_batch_size` (mean).
- *
- * The detection and segmentation presets set the defaults and conventions of one library's focal
- * loss each, read from its public source at the version named, and checked against that library's
- * own source file, run from outside the repository (scripts/make-detection-fixtures.py and
- * make-source-fixtures.py `--sources DIR` → test/fixtures/detection-cases.json and
- * source-cases.json; the versions chosen and why: docs/conventions.md).
+ * The detection and segmentation presets are checked against each library's own source file, run
+ * from outside the repository (scripts/make-detection-fixtures.py and make-source-fixtures.py
+ * `--sources DIR` → test/fixtures/detection-cases.json and source-cases.json).
  */
 import { UsageError } from '../errors';
-import { F32_EPS, LIKES } from './vocabulary';
+import { F32_EPS } from './vocabulary';
 import type { BaseLike, DetectionPreset, Label, Like, LossOptions, Task } from './vocabulary';
-
-export { DETECTION_PRESET_NAMES, F32_EPS, LIKES } from './vocabulary';
-export type { DetectionPreset, Like } from './vocabulary';
 
 /** The options a preset sets (never `like` itself, nor the structural dtype / opset / form). */
 export type PresetOptions = Pick<LossOptions, 'input' | 'targets' | 'alpha' | 'gamma' | 'eps' | 'reduction' | 'labelMean'>;
@@ -98,26 +80,18 @@ export const DETECTION_PRESETS: Readonly<Record<DetectionPreset, DetectionPreset
   },
 };
 
-const isBase = (like: Like): like is BaseLike => like in PRESETS;
-
 /**
  * `raw` over the preset it names: every option `raw` gives (not undefined) wins. The library's own
  * "no α" value (torchvision's −1) becomes 'none'.
  */
 export function applyPreset<T extends LossOptions>(raw: T, like: Like, label: Label = (o) => o): T {
-  const preset: { options: LossOptions; alphaOff?: number } = isBase(like) ? PRESETS[like] : DETECTION_PRESETS[like];
-  const out: Record<string, unknown> = { ...preset.options };
+  const p = like in PRESETS ? PRESETS[like as BaseLike] : DETECTION_PRESETS[like as DetectionPreset];
+  const out: Record<string, unknown> = { ...p.options };
   for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[k] = v;
-  if (preset.alphaOff !== undefined && out.alpha === preset.alphaOff) out.alpha = 'none';
-  if (!isBase(like)) {
-    const p = DETECTION_PRESETS[like];
-    const task = out.task as Task;
-    if (!p.tasks.includes(task)) {
-      throw new UsageError(`${label('like')} ${like} is ${p.follows.split(' (')[0]}: ${label('task')} ${p.tasks.join(' or ')}, got ${task}${p.advice ? ` (${p.advice})` : ''}`);
-    }
+  if ('alphaOff' in p && out.alpha === p.alphaOff) out.alpha = 'none';
+  const task = out.task as Task;
+  if ('tasks' in p && !p.tasks.includes(task)) {
+    throw new UsageError(`${label('like')} ${like} is ${p.follows.split(' (')[0]}: ${label('task')} ${p.tasks.join(' or ')}, got ${task}${p.advice ? ` (${p.advice})` : ''}`);
   }
   return out as T;
 }
-
-/** Whether `name` is a preset's name. */
-export const isLike = (name: unknown): name is Like => (LIKES as readonly unknown[]).includes(name);

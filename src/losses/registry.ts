@@ -64,8 +64,10 @@ export function fmt(x: unknown): string {
 export const same = (a: unknown, b: unknown): boolean => a === b || (typeof a === 'object' && typeof b === 'object' && JSON.stringify(a) === JSON.stringify(b));
 
 const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-export const unitInterval = (x: unknown): x is number => finite(x) && x >= 0 && x <= 1;
-const nonNegative = (x: unknown): x is number => finite(x) && x >= 0;
+const unitInterval = (x: unknown): x is number => finite(x) && x >= 0 && x <= 1;
+export const nonNegative = (x: unknown): x is number => finite(x) && x >= 0;
+/** A non-empty list whose every entry is `ok`. */
+export const listOf = (ok: (x: unknown) => boolean) => (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every(ok);
 
 /** A check that passes `ok` values and throws `${name} must be ${what}, got …` for the others. */
 const must = (ok: (v: unknown) => boolean, what: string) => (v: unknown, name: string) => {
@@ -127,7 +129,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     check: (a, name) => {
       if (a === null || a === 'none') return null;
       if (unitInterval(a)) return a;
-      if (Array.isArray(a) && a.length > 0 && a.every(unitInterval)) return [...a];
+      if (listOf(unitInterval)(a)) return [...a];
       throw new UsageError(`${name} must be a number in [0, 1], a non-empty list of them, or 'none', got ${fmt(a)}`);
     },
     meta: 'always', attr: 'always',
@@ -206,7 +208,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     help: 'a multiplier per label (multilabel) or class (multiclass), >= 0',
     default: null,
     parse: (t, flag) => numbers(t, flag, false, 'a comma-separated list of numbers >= 0'),
-    check: orNull(must((w) => Array.isArray(w) && w.length > 0 && w.every(nonNegative), 'a non-empty list of numbers >= 0 (one per label / class)')),
+    check: orNull(must(listOf(nonNegative), 'a non-empty list of numbers >= 0 (one per label / class)')),
     meta: 'changed', attr: 'changed',
   }),
   // Checked with the task (normalizeOptions): multiclass refuses it whatever it is.

@@ -64,11 +64,7 @@ export interface TermOptions {
   posWeight?: number | readonly number[] | null;
   /** `focal` or `star` (FL*, fvcore's sigmoid_focal_loss_star; logits, binary / multilabel). */
   variant?: Variant;
-  /**
-   * Divide by Σ(1 − p_t)^γ, clamped at 1e-6 (smp's normalized): `true` one sum over every element
-   * not ignored; `'label'` each label by its own sum over the elements of that label (multilabel:
-   * smp's multiclass and multilabel modes, which normalize each class on its own).
-   */
+  /** Divide by Σ(1 − p_t)^γ, clamped at 1e-6 (smp's normalized): `true` over every element not ignored, `'label'` each label by its own (multilabel). */
   normalized?: boolean | 'label';
   /** The reduced focal loss's threshold X in (0, 1]: ((1 − p_t)/X)^γ, and 1 where p_t < X. */
   reducedThreshold?: number | null;
@@ -110,31 +106,13 @@ export interface LossOptions extends TermOptions {
   weight?: WeightKind;
   /** Multilabel: average each row over its labels first (Keras' binary focal loss): per-sample losses [N]. */
   labelMean?: boolean;
-  /**
-   * Reduction sum averages over the spatial axes first, then sums (MONAI's `reduction='sum'`): Σ l
-   * divided by the product of the axes other than the first and the label axis (the channel, axis 1
-   * for binary); on predictions of rank ≤ 2, which have none, MONAI's `mean(dim=[])` averages every
-   * element, and so does this.
-   */
+  /** Reduction sum averages over the spatial axes first, then sums (MONAI's `reduction='sum'`; docs/cli.md, `--spatial-mean`). */
   spatialMean?: boolean;
-  /**
-   * The axis of pred that holds the labels (multilabel) or classes (multiclass): −1 (the last, the
-   * default) or 1 for channel-first tensors ([B, C, H, W]); the graph reads them there, no transpose.
-   * Multiclass takes the classes on axis 1 (its index targets are pred's shape without it: [B, H, W]).
-   */
+  /** The axis of pred holding the labels / classes: −1 (the last) or 1 for channel-first [B, C, H, W] (multiclass: axis 1). */
   labelAxis?: number;
-  /**
-   * The type a float32 / float16 model's mean, sum and weighted mean add the elements in: `float64`
-   * (the sum within float32's rounding of the float64 value) or `float32` (onnxruntime's float32
-   * ReduceSum: ~4e-5 relative off at 10^6 elements). float64 models add in float64 either way.
-   */
+  /** The type a float32 / float16 model's mean and sum add in: `float64` (within float32's rounding) or `float32` (onnxruntime's ReduceSum). */
   accumulate?: Accumulate;
-  /**
-   * Reduction mean over predictions of rank ≥ 3 ([B, K, C], a dense head's output; binary ≥ 2): each
-   * image's (axis 0's) sum divided by that image's own divisor (`normalize`: its positives, its
-   * elements not ignored, or the number), then the images averaged — torchvision's RetinaNet
-   * classification loss.
-   */
+  /** Reduction mean per image (axis 0): each image's sum over its own divisor (`normalize`), then the images averaged (torchvision's RetinaNet). */
   perImage?: boolean;
   /** Added once to a numeric `normalize` (mmdet's float32 eps on avg_factor, set by its preset); normalized options carry 0. */
   normalizeOffset?: number;

@@ -1,6 +1,6 @@
 /**
  * The `grad` output (`withGrad`): d(loss)/d(pred) built analytically in the graph
- * (src/losses/grad.ts), against PyTorch autograd through the seed's code (the `grad` of every golden
+ * (src/losses/focal.ts, *the gradient*), against PyTorch autograd through the seed's code (the `grad` of every golden
  * case, float64), against central differences of the graph's own loss for parameters the fixtures
  * do not hold, and at the bounds where the clamp and 0 < γ < 1 make PyTorch's autograd differ from
  * the true limit.

@@ -5,12 +5,12 @@
  * formulas — for random options and data away from the clamp's kinks (where a derivative is one-
  * sided; the clamp's zero gradient is checked separately below).
  *
- * What `grad` is (src/losses/grad.ts): d(loss)/d(pred), shaped like pred; for reduction `none` the
+ * What `grad` is (src/losses/focal.ts, *the gradient*): d(loss)/d(pred), shaped like pred; for reduction `none` the
  * gradient of the sum of the elements.
  *
  * Tolerance, relative to the case's largest gradient component: float64 1e-7 (the finite
  * differences: step h = 1e-3 of the distance to the nearest kink, Richardson error ~(h/d)^4, and
- * rounding ~u/h, both far below); float32 1e-6 (the bound grad.ts's own tests claim, measured
+ * rounding ~u/h, both far below); float32 1e-6 (the bound test/losses/grad.test.ts claims, measured
  * 4.5e-7 worst there); float16 2^-10 (the output is rounded to half precision), plus the absolute
  * floors below.
  */
