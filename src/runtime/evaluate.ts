@@ -43,9 +43,11 @@ export const MAX_WORKERS = 4;
 
 /**
  * The fewest batches for which a file source starts the worker pool (pool.ts): below it one
- * session of every thread. The worker joins after its start (a V8 isolate, the batch code,
- * onnxruntime's binding, its session: tens of ms, while the caller's session runs batches alone);
- * measured in bench/README.md.
+ * session of every thread. A worker joins ~60–90 ms after its start (a V8 isolate, the batch code,
+ * onnxruntime's binding, its session), while the caller's one-thread session runs batches alone.
+ * Measured on 2 idle cores against one session of two threads, pool / one session (whole process,
+ * in process; 256K-element batches): 16 batches 1.05, 1.16; 32: 1.05, 1.09; 64: 0.97, 0.99; 128:
+ * 0.88, 0.83 (bench/README.md, "The worker pool, back").
  */
 export const MIN_POOL_BATCHES = 64;
 
