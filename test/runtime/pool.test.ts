@@ -12,8 +12,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { mulberry32 } from '../../scripts/prng';
-import { writeNpy } from '../../src/io/npy';
-import { NpyDType } from '../../src/io/npy';
+import { NpyDType, readNpy, typedArrayFor, writeNpy } from '../../src/io/npy';
 import { onnx } from 'onnx-proto';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { decodeModelProto, serializeModel } from '../../src/onnx';
@@ -138,6 +137,25 @@ describe('the pool gives the result of one session, bit for bit', () => {
     expect(Object.is(pool.loss, one.loss)).toBe(true);
     expect(pool.perLabel).toEqual(one.perLabel);
     expect(Math.abs(one.loss - n.referenceLoss)).toBeLessThan(2e-6 * n.referenceLoss);
+  });
+
+  it("a network with its weights in a side file (the workers' sessions find it from the network's folder)", async () => {
+    const FIX = path.join(__dirname, '..', 'fixtures', 'external');
+    const times = 40;
+    const repeat = (name: string): string => {
+      const a = readNpy(path.join(FIX, name));
+      const data = typedArrayFor(a.header.dtype, a.data.length * times);
+      for (let k = 0; k < times; k++) (data as Float32Array).set(a.data as Float32Array, k * a.data.length);
+      const file = path.join(dir(), `ext-${name}`);
+      writeNpy(file, a.header.dtype, [a.header.shape[0] * times, ...a.header.shape.slice(1)], data);
+      return file;
+    };
+    const o = { network: path.join(FIX, 'tagger.onnx'), output: 'logits', feeds: { features: repeat('x.npy') }, target: repeat('target.npy'), loss: { task: 'multilabel', input: 'logits', alpha: 0.25, gamma: 2 } as LossOptions, batchSize: 32 };
+    const one = await evaluateNetwork({ ...o, threads: 1 });
+    expect(one.batches).toBeGreaterThanOrEqual(MIN_POOL_BATCHES);
+    const pool = await evaluateNetwork({ ...o, threads: 2 });
+    expect([one.sessions, pool.sessions]).toEqual([1, 2]);
+    expect(Object.is(pool.loss, one.loss)).toBe(true);
   });
 
   it('reports progress once per batch, in order, to the end', async () => {
