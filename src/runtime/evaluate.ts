@@ -138,7 +138,7 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
  * How the files split into rows — what a batch holds whole: one element of a binary file
  * (flattened, as the seed does; perImage: whole images), else one item of the files' first axis
  * ([L] labels, [K, L] boxes of labels, [C] classes, [C, H, W] a channel-first image) — and into
- * per-element losses (FileRun's rows, lossRow and outShape, the latter `out`'s shape).
+ * per-element losses (the rows, and FileRun's lossRow and outShape, the latter `out`'s shape).
  */
 interface Rows extends Pick<FileRun, 'lossRow' | 'outShape'> {
   /** Rows in the files. */
