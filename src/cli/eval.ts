@@ -74,6 +74,11 @@ async function writeReport(file: string, r: EvaluatorResult, lossText: string, s
   writeFileAtomic(file, Buffer.from(html, 'utf8'));
 }
 
+/** The provider, and the sessions that ran side by side when there were several (a file source's pool). */
+function providerText(r: EvaluatorResult): string {
+  return r.sessions > 1 ? `${r.ep}, ${r.sessions} sessions side by side (this thread and ${r.sessions - 1} worker${r.sessions > 2 ? 's' : ''})` : r.ep;
+}
+
 const FLAGS = {
   model: { type: 'string', placeholder: 'FILE.onnx', description: 'a model written by focal-onnx export (instead of the loss flags), or by focal-onnx attach (with --feed)' },
   network: { type: 'string', placeholder: 'NETWORK.onnx', description: 'a network: evaluate the loss of its --output on the --feed files (instead of --pred)' },
@@ -91,7 +96,7 @@ const FLAGS = {
   target: { type: 'string', placeholder: 'T.npy', description: 'targets: float, uint8, bool, int32 or int64 .npy (required)' },
   ep: { type: 'enum', values: EXECUTION_PROVIDERS, description: 'execution provider: cpu, cuda (GPU only), auto (CUDA if it loads) (default cpu)' },
   'batch-size': { type: 'number', integer: true, min: 1, placeholder: 'N', description: `prediction elements per batch, whole rows (default ${DEFAULT_BATCH_ELEMENTS})` },
-  threads: { type: 'number', integer: true, min: 1, max: 1024, placeholder: 'N', description: 'CPU threads (default: every core)' },
+  threads: { type: 'number', integer: true, min: 1, max: 1024, placeholder: 'N', description: 'CPU threads (default: every core; from 64 batches of files, one-thread sessions side by side)' },
   'graph-optimization': { type: 'enum', values: GRAPH_OPTIMIZATION_LEVELS, description: "onnxruntime's graph optimizations (default all)" },
   out: { type: 'string', alias: 'o', placeholder: 'LOSSES.npy', description: 'write the per-element losses here (.npy)' },
   json: { type: 'boolean', description: 'print one JSON object' },
@@ -160,7 +165,7 @@ function summary(r: EvaluateResult & { report?: string }): string {
     'time',
     `${r.seconds.toFixed(3)} s, ${compact(r.elementsPerSecond)} elements/s (${r.batches} batch${r.batches === 1 ? '' : 'es'} of up to ${r.batchRows} rows); session load ${r.loadSeconds.toFixed(3)} s`,
   ]);
-  rows.push(['provider', r.ep]);
+  rows.push(['provider', providerText(r)]);
   if (r.out) rows.push(['wrote', `${r.out} (per-element losses)`]);
   if (r.report) rows.push(['report', r.report]);
   return rows.map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');
@@ -222,7 +227,7 @@ function networkSummary(r: EvaluateNetworkResult & { report?: string }): string 
     'time',
     `${r.seconds.toFixed(3)} s, ${compact(r.rowsPerSecond)} rows/s, ${compact(r.elementsPerSecond)} predictions/s (${r.batches} batch${r.batches === 1 ? '' : 'es'} of up to ${r.batchRows} rows); session load ${r.loadSeconds.toFixed(3)} s`,
   ]);
-  rows.push(['provider', r.ep]);
+  rows.push(['provider', providerText(r)]);
   if (r.out) rows.push(['wrote', `${r.out} (per-element losses)`]);
   if (r.report) rows.push(['report', r.report]);
   return rows.map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');

@@ -18,7 +18,10 @@
  * `typed`, `divBy`, `scaled`, `pdiv`), not by a `typeof` test at each use.
  */
 import { DType, Value, op } from '../onnx';
+import { channelAxis, labelAxisOf } from './axes';
 import { FocalOptions, Reduction } from './options';
+
+export { channelAxis, labelAxisOf };
 
 export type Param = number | Value;
 
@@ -454,15 +457,6 @@ export function elementCount(x: Value, dtype: DType): Param {
   return op.reduceSum(op.constantOfShape(op.shape(x), 1, dtype), { keepdims: false });
 }
 
-/**
- * The label / class axis of predictions of rank `rank` (multilabel, multiclass: `labelAxis`, −1 the
- * last), counted from 0; undefined for binary.
- */
-export function labelAxisOf(o: Pick<FocalOptions, 'task' | 'labelAxis'>, rank: number): number | undefined {
-  if (o.task === 'binary') return undefined;
-  return o.labelAxis < 0 ? rank + o.labelAxis : o.labelAxis;
-}
-
 /** How many axes follow the label axis (0 for labels last): a per-label table [L] gets as many trailing 1s to broadcast. */
 export function labelTail(o: FocalOptions, rank: number): number {
   const a = labelAxisOf(o, rank);
@@ -472,15 +466,6 @@ export function labelTail(o: FocalOptions, rank: number): number {
 /** A per-label value [L] lifted to [L, 1, …, 1] (`tail` ones) so it broadcasts on the label axis; as it is for tail 0 or a scalar. */
 export function atLabelAxis(v: Value, tail: number): Value {
   return tail === 0 || v.rank === 0 ? v : op.unsqueeze(v, [...Array(tail).keys()].map((i) => v.rank + i));
-}
-
-/**
- * The label (channel) axis of element-shaped losses of rank `rank`: the label axis for multilabel,
- * axis 1 for binary predictions of rank ≥ 2 (MONAI's [B, 1, H, W]); undefined for rank 1.
- */
-export function channelAxis(o: Pick<FocalOptions, 'task' | 'labelAxis'>, rank: number): number | undefined {
-  if (rank < 2) return undefined;
-  return o.task === 'binary' ? 1 : labelAxisOf(o, rank);
 }
 
 /**

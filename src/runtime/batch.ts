@@ -10,7 +10,7 @@ import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
 import { f16BitsToF32 } from '../io/float16';
 import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
-import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape, channelBlockShape } from './eval-outputs';
+import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape, channelBlockShape } from './eval-blocks';
 import { GraphForm, graphAxis, graphDims, isFloatType, lossLayout, product, spatialSize } from './rules';
 import { HostTensor, Session, TensorDType } from './session';
 import type { BatchDiagnostics, DiagnosticsOptions } from '../diagnostics/accumulate';

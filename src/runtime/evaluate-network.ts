@@ -21,17 +21,16 @@
  */
 import { attachLoss } from '../attach';
 import { DataError, UsageError, quote } from '../errors';
-import { NpyHeader, NpyTypedArray } from '../io/npy';
+import { NpyHeader } from '../io/npy';
 import { Label, LossOptions, normalizeOptions } from '../losses';
-import { BatchArray, asFileError } from './batch';
-import type { BatchPlace } from './checks';
+import { asFileError } from './batch';
 import { EvaluateProgress, FileSourceOptions, FileSourceResult, checkOutNormalized, checkWeightFile, lossFromFiles, streamFiles } from './evaluate';
 import { ModelPlan, checkPerElement, plain, evalSpec, planFromModel, positiveCount } from './evaluator';
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
 import { channelFirst, checkWeightInput, lossLayout, product, shapeText } from './rules';
-import { HostTensor, TensorDType } from './session';
+import { TensorDType } from './session';
 
 /** Default batch: about this many elements of the largest input per batch (whole rows, at least one). */
 export const DEFAULT_NETWORK_BATCH_ELEMENTS = 1 << 18;
@@ -176,34 +175,29 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     if (wh) checkWeightFile(o, wh, [rows, ...outRowDims], whole, `the output ${quote(output)}`, `the output ${quote(output)} ${shapeText([rows, ...outRowDims])}`);
 
     // ---- the evaluator: the model with its graph additions, one session, the stream ----
-    const spec = await asFileError(source, 'cannot be evaluated', async () => evalSpec(plan, th.dtype, false, options.diagnostics));
     fed = { source, output, rows };
     const batchRows = Math.max(1, Math.min(rows, Math.floor(batchSize / Math.max(1, ...feeds.map((f) => f.rowElements)))));
-    const outRow = product(outRowDims);
-    const predPlace = (start: number): BatchPlace => ({ file: source, element: `output '${output}' element`, start: start * outRow, shape: [rows, ...outRowDims] });
-    const array = (h: NpyHeader, data: NpyTypedArray, start: number): BatchArray => ({ dtype: h.dtype, data, place: { file: h.path, start: start * (h.count / rows), shape: h.shape } });
+    // The files in the stream's order: the feeds, the targets, the weights.
+    const files = [...feeds.map((f) => f.reader), targetReader, ...(weightReader ? [weightReader] : [])];
     return {
-      spec,
+      spec: () => asFileError(source, 'cannot be evaluated', async () => evalSpec(plan, th.dtype, false, options.diagnostics)),
       // The network's side files resolve from its folder, whatever the working directory.
       session: { spinning: false, ...options, modelName: source, externalDataDir: modelFolder(source) },
       outShape: whole.lossDims,
       rows,
       batchRows,
       lossRow: whole.count / rows,
-      parts: [...feeds, { reader: targetReader, rowElements: th.count / rows }, ...(weightReader ? [{ reader: weightReader, rowElements: (wh as NpyHeader).count / rows }] : [])],
-      batch: (data, start, n, into) => {
-        const feedTensors: Record<string, HostTensor> = {};
-        feeds.forEach((f, i) => (feedTensors[f.name] = { dtype: f.dtype, dims: [n, ...f.rowDims], data: data[i] } as HostTensor));
-        const w = data[feeds.length + 1];
-        return {
-          dims: [n, ...outRowDims],
-          feeds: feedTensors,
-          predPlace: predPlace(start),
-          target: array(th, data[feeds.length], start),
-          ...(wh && w ? { weight: array(wh, w, start) } : {}),
-          into,
-        };
+      batches: {
+        files: files.map(({ header: h }) => ({ path: h.path, dtype: h.dtype, shape: h.shape, rowElements: h.count / rows })),
+        rows,
+        batchRows,
+        rowDims: outRowDims,
+        feeds: feeds.map((f, i) => ({ name: f.name, file: i })),
+        output: { file: source, element: `output '${output}' element`, rowElements: product(outRowDims), shape: [rows, ...outRowDims] },
+        target: feeds.length,
+        ...(weightReader ? { weight: feeds.length + 1 } : {}),
       },
+      readers: files,
       progress: (done, seconds) => options.onProgress?.({ done, total: rows, seconds }),
     };
   });

@@ -3,9 +3,9 @@
  * any size — a source of the evaluator (evaluator.ts) that reads batches of whole rows through the
  * read-ahead stream (stream.ts), so memory is bounded by the batch size. With `out`, the
  * per-element losses stream into an `.npy` (the loss dtype; the pred file's shape for binary and
- * multilabel, [N] for multiclass), renamed into place only when everything succeeded. One session
- * of every thread: worker-thread sessions side by side (a pool, until 0.1) gained nothing
- * measurable over it (bench/README.md).
+ * multilabel, [N] for multiclass), renamed into place only when everything succeeded. On the CPU,
+ * with more than one thread and many batches, one-thread sessions side by side (pool.ts), each
+ * reading and running whole batches (streamFiles).
  *
  * The model: built from loss options, where `dtype` is the prediction file's (float16/32/64) and
  * `targetDtype` the target file's (a float target of another width than pred is converted in JS,
@@ -16,15 +16,18 @@
  * spatialMean then divides by the spatial size of the prediction file's shape: BatchData.inputDims).
  */
 import { DataError, UsageError } from '../errors';
-import { NpyHeader, NpyReader, NpyTypedArray, NpyWriter } from '../io/npy';
+import { NpyHeader, NpyReader, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
-import { BatchArray, BatchData, BatchSpec, InputSpec, asFileError } from './batch';
+import { BatchSpec, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
+import { diagnosticsOptions } from '../diagnostics/accumulate';
 import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, checkPerElement, plain, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
 import { LossLayout, channelFirst, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, perImageProblem, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
-import { SessionOptions } from './session';
-import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
+import { FileBatchReader, FileBatches, batchCount, batchRowsOf, fileBatch } from './file-batches';
+import { EvalPool } from './pool';
+import { DEFAULT_THREADS, SessionOptions } from './session';
+import { OutcomeSink, checkOutPath, readAhead } from './stream';
 
 /**
  * Default batch: about this many prediction elements (rounded down to whole rows, at least one).
@@ -35,13 +38,17 @@ import { OutcomeSink, StreamPart, checkOutPath, readAhead } from './stream';
  */
 export const DEFAULT_BATCH_ELEMENTS = 1 << 18;
 
-/**
- * @deprecated Kept so the name stays: `evaluate()` no longer starts worker-thread sessions (the
- * pool gained nothing measurable over one session of two threads at 32M elements: bench/README.md).
- */
+/** At most this many worker sessions besides the caller's (pool.ts); more threads become intra-op threads of each. */
 export const MAX_WORKERS = 4;
 
-/** @deprecated Kept so the name stays: `evaluate()` no longer starts a worker pool (see MAX_WORKERS). */
+/**
+ * The fewest batches for which a file source starts the worker pool (pool.ts): below it one
+ * session of every thread. A worker joins ~60–90 ms after its start (a V8 isolate, the batch code,
+ * onnxruntime's binding, its session), while the caller's one-thread session runs batches alone.
+ * Measured on 2 idle cores against one session of two threads, pool / one session (whole process,
+ * in process; 256K-element batches): 16 batches 1.05, 1.16; 32: 1.05, 1.09; 64: 0.97, 0.99; 128:
+ * 0.88, 0.83 (bench/README.md, "The worker pool, back").
+ */
 export const MIN_POOL_BATCHES = 64;
 
 export interface EvaluateProgress {
@@ -131,9 +138,11 @@ function resolveBuildOptions(loss: LossOptions, pred: NpyHeader, target: NpyHead
  * How the files split into rows — what a batch holds whole: one element of a binary file
  * (flattened, as the seed does; perImage: whole images), else one item of the files' first axis
  * ([L] labels, [K, L] boxes of labels, [C] classes, [C, H, W] a channel-first image) — and into
- * per-element losses (FileRun's rows, lossRow and outShape, the latter `out`'s shape).
+ * per-element losses (the rows, and FileRun's lossRow and outShape, the latter `out`'s shape).
  */
-interface Rows extends Pick<FileRun, 'rows' | 'lossRow' | 'outShape'> {
+interface Rows extends Pick<FileRun, 'lossRow' | 'outShape'> {
+  /** Rows in the files. */
+  readonly rows: number;
   /** The dims of one row of predictions: [] (a binary element) or the file's shape after the first axis. */
   readonly rowDims: readonly number[];
   /** Each file's elements per row: the predictions', the targets', the weights'. */
@@ -269,61 +278,98 @@ export interface FileSourceResult extends EvaluatorResult {
 
 /** A file source's files, opened and checked, as the stream reads them into the core (streamFiles). */
 export interface FileRun {
-  readonly spec: BatchSpec;
+  /**
+   * The model with its graph additions (evalSpec; building it takes ~10 ms and more), built when
+   * streamFiles asks: after it has started the pool's workers, whose own start overlaps it.
+   */
+  readonly spec: () => Promise<BatchSpec>;
   readonly session: SessionOptions;
   /** The shape of `out`, the per-element losses (of the loss dtype). */
   readonly outShape: readonly number[];
-  /** Rows in the files, per batch, and per-element losses per row. */
-  readonly rows: number;
-  readonly batchRows: number;
+  /** How the files split into batches (plain data, for the pool's workers too), and their readers in the same order. */
+  readonly batches: FileBatches;
+  readonly readers: readonly NpyReader[];
+  /** Per-element losses per row. */
   readonly lossRow: number;
-  readonly parts: readonly StreamPart[];
-  /** The batch of `n` rows from row `start`, its arrays `data` in the parts' order, its losses `into`. */
-  readonly batch: (data: NpyTypedArray[], start: number, n: number, into: NpyTypedArray | undefined) => BatchData;
   readonly progress: (rows: number, seconds: number) => void;
 }
 
 /**
+ * The worker sessions (pool.ts) a file run starts besides the caller's: on the CPU, with more than
+ * one thread and at least MIN_POOL_BATCHES batches, min(threads − 1, MAX_WORKERS); none with `out`
+ * (the per-element losses are written here in order, and an interrupted write exits at once, which
+ * a running worker cannot survive), with diagnostics (their accumulator takes every batch's
+ * per-element losses), on CUDA, with one thread, or for fewer batches.
+ */
+export function poolWorkers(options: FileSourceOptions, batches: number): number {
+  const threads = options.threads ?? DEFAULT_THREADS();
+  if ((options.ep ?? 'cpu') !== 'cpu' || options.out !== undefined || diagnosticsOptions(options.diagnostics) || threads < 2 || batches < MIN_POOL_BATCHES) return 0;
+  return Math.min(threads - 1, MAX_WORKERS);
+}
+
+/**
  * The loop every file source shares: `setup` opens the files (with `open`) and checks them, then
- * their batches stream through one core into one sink (stream.ts). On any failure `out` is left as
- * it was; the readers and the session are closed either way.
+ * their batches run through one core into one sink (stream.ts): read ahead by one stream into one
+ * session, or (poolWorkers) read by index and run by one-thread sessions side by side — the
+ * caller's and its workers' (pool.ts) —, their outcomes taken in batch order. On any failure `out`
+ * is left as it was; the workers, the readers and the session are closed either way.
  */
 export async function streamFiles(options: FileSourceOptions, inputs: readonly (readonly [string | undefined, string])[], setup: (open: (file: string) => NpyReader) => FileRun | Promise<FileRun>): Promise<FileSourceResult> {
   checkOutPath(options.out, [...inputs, [options.target, 'targets'], [options.weight, 'weights']]);
   const readers: NpyReader[] = [];
   let core: EvalCore | undefined;
   let writer: NpyWriter | undefined;
+  let pool: EvalPool | undefined;
   try {
     const run = await setup((file) => {
       const r = NpyReader.open(file);
       readers.push(r);
       return r;
     });
-    core = await EvalCore.open(run.spec, run.session);
-    const lossType = run.spec.options.dtype;
+    const l = run.batches;
+    const workers = poolWorkers(options, batchCount(l));
+    // The workers start while this thread builds the graph, and load their sessions while it loads its own (pool.ts).
+    if (workers > 0) pool = EvalPool.start(workers, batchCount(l));
+    const spec = await run.spec();
+    if (pool) {
+      const { graphOptimization, spinning, externalDataDir } = run.session;
+      const threads = Math.max(1, Math.floor(((options.threads ?? DEFAULT_THREADS()) - 1) / workers));
+      pool.setUp({ spec, batches: l, session: { threads, graphOptimization, spinning, externalDataDir } });
+    }
+    core = await EvalCore.open(spec, workers > 0 ? { ...run.session, threads: 1 } : run.session);
+    const lossType = spec.options.dtype;
     if (options.out !== undefined) writer = NpyWriter.create(options.out, lossType, run.outShape);
-    const sink = new OutcomeSink(core, writer, lossType, Math.min(run.batchRows, run.rows) * run.lossRow, run.progress);
+    const sink = new OutcomeSink(core, writer, lossType, Math.min(l.batchRows, l.rows) * run.lossRow, run.progress);
     const ev = core;
     try {
-      let start = 0;
-      for await (const data of readAhead(run.parts, run.batchRows)) {
-        const n = Math.min(run.batchRows, run.rows - start);
-        await sink.take(await ev.run(run.batch(data, start, n, sink.into(n * run.lossRow))), n);
-        start += n;
+      if (pool) {
+        const here = new FileBatchReader(l, run.readers);
+        pool.runHereToo((k) => ev.run(here.read(k)));
+        let k = 0;
+        for await (const outcome of pool.outcomes()) await sink.take(outcome, batchRowsOf(l, k++));
+      } else {
+        let start = 0;
+        for await (const data of readAhead(run.readers.map((reader, i) => ({ reader, rowElements: l.files[i].rowElements })), l.batchRows)) {
+          const n = Math.min(l.batchRows, l.rows - start);
+          await sink.take(await ev.run(fileBatch(l, data, start, n, sink.into(n * run.lossRow))), n);
+          start += n;
+        }
       }
       await sink.finish();
     } finally {
       await sink.settle();
     }
     return {
-      ...core.result({ seconds: sink.seconds() }),
-      batchRows: run.batchRows,
+      ...core.result({ seconds: sink.seconds(), sessions: workers + 1 }),
+      batchRows: l.batchRows,
       target: options.target,
       ...(options.weight !== undefined ? { weight: options.weight } : {}),
       ...(options.out !== undefined ? { out: options.out } : {}),
     };
   } finally {
     writer?.abort();
+    // The pool first: the runner here may still be reading a batch from these files.
+    await pool?.close();
     for (const r of readers) r.close();
     await core?.release();
   }
@@ -357,28 +403,23 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const wholeRows = Math.max(1, Math.floor(batchSize / rowElements));
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
 
-    const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, options.diagnostics));
-    checkWeightInput(spec.inputs.weight !== undefined, weight ? options.weight : undefined, plan.modelFile ?? 'the loss');
-    const array = (i: number, data: NpyTypedArray[], start: number): BatchArray => {
-      const h = readers[i].header;
-      return { dtype: h.dtype, data: data[i], place: { file: h.path, start: start * layout.rowElements[i], shape: h.shape } };
-    };
+    checkWeightInput(plan.inputs.weight !== undefined, weight ? options.weight : undefined, plan.modelFile ?? 'the loss');
     return {
-      spec,
+      spec: () => asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, options.diagnostics)),
       session: { spinning: false, ...options, ...(options.model !== undefined ? { externalDataDir: modelFolder(options.model) } : {}) },
       outShape: layout.outShape,
-      rows: layout.rows,
-      batchRows,
-      lossRow: layout.lossRow,
-      parts: readers.map((reader, i) => ({ reader, rowElements: layout.rowElements[i] })),
-      batch: (data, start, n, into) => ({
-        dims: [n, ...layout.rowDims],
-        pred: array(0, data, start),
-        target: array(1, data, start),
-        ...(weight ? { weight: array(2, data, start) } : {}),
+      batches: {
+        files: readers.map(({ header: h }, i) => ({ path: h.path, dtype: h.dtype, shape: h.shape, rowElements: layout.rowElements[i] })),
+        rows: layout.rows,
+        batchRows,
+        rowDims: layout.rowDims,
+        pred: 0,
+        target: 1,
+        ...(weight ? { weight: 2 } : {}),
         ...(layout.inputDims ? { inputDims: layout.inputDims } : {}),
-        into,
-      }),
+      },
+      readers,
+      lossRow: layout.lossRow,
       progress: (done, seconds) => options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),
     };
   });

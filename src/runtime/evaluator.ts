@@ -347,7 +347,7 @@ export interface EvaluatorResult {
   readonly rows: number;
   readonly batches: number;
   readonly ep: ExecutionProvider;
-  /** Sessions that ran batches side by side: 1 (kept from when `evaluate()` had a worker pool). */
+  /** Sessions that ran batches side by side: 1, or a file source's pool's (evaluate.ts's poolWorkers, plus the caller's). */
   readonly sessions: number;
   /** Seconds of evaluating (check, run, accumulate; for files also read and write); and of loading the session. */
   readonly seconds: number;

@@ -7,7 +7,7 @@
  */
 import { UsageError } from '../errors';
 import type { FocalOptions } from '../losses';
-import { channelAxis, labelAxisOf } from '../losses/focal';
+import { channelAxis, labelAxisOf } from '../losses/axes';
 
 export type FloatType = 'float16' | 'float32' | 'float64';
 export const isFloatType = (d: string): d is FloatType => d === 'float16' || d === 'float32' || d === 'float64';

@@ -82,6 +82,7 @@ describe('npm pack, installed into a fresh project', () => {
     expect(files).toContain('bin/focal-onnx.js');
     expect(files).toContain('dist/src/index.js');
     expect(files).toContain('dist/src/index.d.ts');
+    expect(files).toContain('dist/src/runtime/eval-worker.js');
     expect(files).toContain('dist/src/build.js');
     expect(files).toContain('dist/src/build.d.ts');
     expect(files).toContain('models/binary-probs.onnx');
@@ -109,7 +110,8 @@ describe('npm pack, installed into a fresh project', () => {
   });
 
   // One program per module system: build a loss, evaluate a batch in memory and two files (the
-  // files in 100 batches on one session), print the losses.
+  // files in 100 batches on 2 sessions side by side: the worker script is in the package), print
+  // the losses.
   const program = (imports: string): string => `${imports}
 const fs = require_fs;
 const path = require_path;
@@ -139,7 +141,7 @@ const path = require_path;
     expect(Math.abs(o.mem / expected - 1)).toBeLessThan(1e-6);
     expect(o.file).toBeGreaterThan(0);
     expect(o.batches).toBe(100);
-    expect(o.sessions).toBe(1);
+    expect(o.sessions).toBe(2);
   }
 
   it('works from ESM (import)', () => {

@@ -1,0 +1,24 @@
+/**
+ * The label axis and the channel axis of a task's arrays: plain arithmetic on the options, apart
+ * from the graph code in focal.ts (which re-exports them), so that the runtime's per-batch code
+ * (src/runtime/rules.ts, run in the evaluator's worker threads too) loads no graph builder.
+ */
+import type { FocalOptions } from './options';
+
+/**
+ * The label / class axis of predictions of rank `rank` (multilabel, multiclass: `labelAxis`, −1 the
+ * last), counted from 0; undefined for binary.
+ */
+export function labelAxisOf(o: Pick<FocalOptions, 'task' | 'labelAxis'>, rank: number): number | undefined {
+  if (o.task === 'binary') return undefined;
+  return o.labelAxis < 0 ? rank + o.labelAxis : o.labelAxis;
+}
+
+/**
+ * The label (channel) axis of element-shaped losses of rank `rank`: the label axis for multilabel,
+ * axis 1 for binary predictions of rank ≥ 2 (MONAI's [B, 1, H, W]); undefined for rank 1.
+ */
+export function channelAxis(o: Pick<FocalOptions, 'task' | 'labelAxis'>, rank: number): number | undefined {
+  if (rank < 2) return undefined;
+  return o.task === 'binary' ? 1 : labelAxisOf(o, rank);
+}
