@@ -1,6 +1,6 @@
 /**
  * The label axis and the channel axis of a task's arrays: plain arithmetic on the options, apart
- * from the graph code in focal.ts (which re-exports them), so that the runtime's per-batch code
+ * from the graph code in focal.ts, so that the runtime's per-batch code
  * (src/runtime/rules.ts, run in the evaluator's worker threads too) loads no graph builder.
  */
 import type { FocalOptions } from './options';

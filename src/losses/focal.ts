@@ -21,8 +21,6 @@ import { DType, Value, op } from '../onnx';
 import { channelAxis, labelAxisOf } from './axes';
 import { FocalOptions, Reduction } from './options';
 
-export { channelAxis, labelAxisOf };
-
 export type Param = number | Value;
 
 /** The element type the graph computes in: float16 models compute in float32. */

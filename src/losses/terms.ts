@@ -29,7 +29,8 @@
  */
 import { DType, Value, op } from '../onnx';
 import { UsageError } from '../errors';
-import { LossParams, Param, TermGradient, classCount, divBy, elementCount, sumIn, labelAxisOf, labelTail, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
+import { labelAxisOf } from './axes';
+import { LossParams, Param, TermGradient, classCount, divBy, elementCount, sumIn, labelTail, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './vocabulary';

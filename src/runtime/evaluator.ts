@@ -48,7 +48,7 @@ import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, di
 import { decodeModelProto } from '../onnx';
 import type { onnx } from 'onnx-proto';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
-import { labelAxisOf } from '../losses/focal';
+import { labelAxisOf } from '../losses/axes';
 import { GraphForm, channelFirst, labelAxisProblem, lossLayout, perImageProblem, product, spatialSize, targetKind, targetTypeProblem, weightDims, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
