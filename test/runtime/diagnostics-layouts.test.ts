@@ -9,7 +9,6 @@
  * (`createEvaluator`, big and small batches), `evaluateNetwork` (a channel-first network; the
  * dense head per image) and the CLI.
  */
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { LossOptions, buildLoss, normalizeOptions } from '../../src/losses';
@@ -22,7 +21,7 @@ import { createEvaluator, evalSpec, planFromOptions } from '../../src/runtime/ev
 import { checkCudaPlacement, formatPlacement } from '../../src/runtime/placement';
 import { runCli, scratchDir } from '../helpers/cli';
 import { npyFiles } from '../helpers/npy-files';
-import { describePython } from '../helpers/python';
+import { describePython, runPython } from '../helpers/python';
 import { mulberry32 } from '../../scripts/prng';
 
 const dir = scratchDir('focal-diag-layouts-');
@@ -83,9 +82,7 @@ print(json.dumps(r))
 `;
 
 function numpy(python: string, args: object): Record<string, unknown> {
-  const r = spawnSync(python, ['-c', NUMPY, JSON.stringify(args)], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout) as Record<string, unknown>;
+  return JSON.parse(runPython(python, ['-c', NUMPY, JSON.stringify(args)])) as Record<string, unknown>;
 }
 
 /** The largest |y − exact y| over the curve's points (its x are the grid's). */

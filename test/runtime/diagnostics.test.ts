@@ -7,7 +7,6 @@
  * binary with soft targets; files (`evaluate`, several batches), `evaluateNetwork` and
  * `createEvaluator` (`ev.diagnostics()`).
  */
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { LossOptions } from '../../src/losses';
@@ -19,7 +18,7 @@ import { checkCudaPlacement, formatPlacement } from '../../src/runtime/placement
 import { normalizeOptions } from '../../src/losses';
 import { scratchDir } from '../helpers/cli';
 import { npyFiles } from '../helpers/npy-files';
-import { describePython } from '../helpers/python';
+import { describePython, runPython } from '../helpers/python';
 import { mulberry32 } from '../../scripts/prng';
 
 const dir = scratchDir('focal-diag-');
@@ -68,9 +67,7 @@ print(json.dumps(r))
 `;
 
 function numpy(python: string, args: object): Record<string, unknown> {
-  const r = spawnSync(python, ['-c', NUMPY, JSON.stringify(args)], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout) as Record<string, unknown>;
+  return JSON.parse(runPython(python, ['-c', NUMPY, JSON.stringify(args)])) as Record<string, unknown>;
 }
 
 /** The largest |y − exact y| over the curve's points (its x are the grid's). */
