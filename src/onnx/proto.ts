@@ -69,6 +69,8 @@ interface FieldPlan {
   readonly scalar?: string;
   readonly message?: protobuf.Type;
   readonly enumValues?: Readonly<Record<string, number>>;
+  /** The enum's numbers, to tell a known one. */
+  readonly enumNumbers?: ReadonlySet<number>;
   readonly repeated: boolean;
   readonly packed: boolean;
 }
@@ -90,7 +92,7 @@ function planOf(t: protobuf.Type): readonly FieldPlan[] {
       if (f.map || (message as { group?: boolean } | undefined)?.group) throw new Error(`proto.ts: ${t.name}.${f.name} is a map or group field, which the schema walk does not handle`);
       const packed = f.repeated && f.packed && scalar !== undefined && scalar !== 'string' && scalar !== 'bytes';
       const wire = packed || scalar === undefined ? 2 : WIRE[scalar];
-      return { name: f.name, tag: ((f.id << 3) | wire) >>> 0, scalar, message, enumValues: e?.values, repeated: f.repeated, packed };
+      return { name: f.name, tag: ((f.id << 3) | wire) >>> 0, scalar, message, enumValues: e?.values, enumNumbers: e ? new Set(Object.values(e.values)) : undefined, repeated: f.repeated, packed };
     });
   plans.set(t, plan);
   return plan;
@@ -100,7 +102,7 @@ function planOf(t: protobuf.Type): readonly FieldPlan[] {
 function scalarValue(f: FieldPlan, v: unknown): unknown {
   if (f.enumValues) {
     const n = typeof v === 'string' ? f.enumValues[v] : (v as number);
-    return Object.values(f.enumValues).includes(n) ? n : undefined;
+    return f.enumNumbers?.has(n) ? n : undefined;
   }
   switch (f.scalar) {
     case 'double':
