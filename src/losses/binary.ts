@@ -35,9 +35,9 @@
  * log p = log σ(x) and log(1 − p) = log σ(−x) (stable; clipped in the log domain), and
  * 1 − p_t = t·σ(−x) + (1 − t)·σ(x). For 0/1 targets and eps = 0 it is the hard form's function.
  */
-import { Value, op } from '../onnx';
+import { Value, oneHotRows, op, powByProducts, powDerivative, scaled, toType } from '../onnx';
 import { negAlphaT } from './alpha';
-import { LossParams, TermGradient, clamped, clampedLog, clipLogProb, clipProb, focalFactor, focalFactorDerivative, focalTerm, focalTermGradLogits, focalTermGradProbs, logSigmoidPair, oneHot, passMask, scaled, smoothTargets, toType } from './focal';
+import { LossParams, TermGradient, clamped, clampedLog, clipLogProb, clipProb, focalTerm, focalTermGradLogits, focalTermGradProbs, logSigmoidPair, passMask, smoothTargets } from './focal';
 import { GradContext, starGradient, termsGradient } from './terms';
 import { FocalOptions } from './options';
 
@@ -121,7 +121,7 @@ function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Va
   // Float32 from int32 indices: CUDA's OneHot takes (int64, int64, float32) or (int32, int32,
   // float32); int32 halves the index bytes of a float target.
   const it = target.dtype === 'int64' ? 'int64' : 'int32';
-  const isNeg = oneHot(toType(target, it), g.constant(1, it), ct, cls);
+  const isNeg = oneHotRows(toType(target, it), g.constant(1, it), ct, cls);
   const mask = op.concat([isNeg, op.sub(1, isNeg)], cls);
   const flatMask = op.reshape(mask, [2, -1]);
   // The masked sum over the two classes, Σ_c v[c]·mask[c], as the product with the row [1, 1]:
@@ -197,7 +197,7 @@ export function softBinaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx
     if (p.gamma !== 0) {
       const pq = op.mul(pr, q);
       const r = op.where(op.equal(m, 0), 0, op.div(pq, m));
-      const mg = focalFactor(m, p.gamma);
+      const mg = powByProducts(m, p.gamma);
       const gr = scaled(r, p.gamma);
       dmTerm = mg ? op.mul(mg, gr) : gr;
     }
@@ -207,9 +207,9 @@ export function softBinaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx
     b = op.add(op.mul(t, op.log(c)), op.mul(u, op.log(c1)));
     m = op.add(op.mul(t, op.sub(1, x)), op.mul(u, x));
     dB = passMask(op.sub(op.div(t, c), op.div(u, c1)), c, x, p.eps);
-    dmTerm = focalFactorDerivative(m, p.gamma);
+    dmTerm = powDerivative(m, p.gamma);
   }
-  const f = focalFactor(m, p.gamma);
+  const f = powByProducts(m, p.gamma);
   let core: Value = f ? op.mul(f, dB) : dB;
   if (dmTerm !== undefined) core = op.sub(core, op.mul(dmTerm === 1 ? s : op.mul(s, dmTerm), b));
   return termsGradient(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, tail: p.labelTail }), x, o, p, ctx, t)({ core });

@@ -8,11 +8,11 @@
  */
 import { onnx } from 'onnx-proto';
 import { UsageError } from '../errors';
-import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel } from '../onnx';
+import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel, toType } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements, binaryGradient, softBinaryElements, softBinaryGradient } from './binary';
 import { labelAxisOf } from './axes';
-import { LossParams, computeType, labelTail, reduce, spatialSize, toType, weighted } from './focal';
+import { LossParams, computeType, labelTail, reduce, spatialSize, weighted } from './focal';
 import { GradContext, applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
 import { multiclassElements, multiclassGradient, softMulticlassElements, softMulticlassGradient } from './multiclass';
 import { FocalOptions, LossOptions, Task, Terms, functionAttributes, hasTerms, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';

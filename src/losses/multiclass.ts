@@ -22,8 +22,8 @@
  * α a number multiplies every class (Keras' α), a list weighs each class; eps = 0 drops the clip
  * (with logits log q is LogSoftmax, stable).
  */
-import { Value, op } from '../onnx';
-import { LossParams, clamped, clampedLog, classCount, clipLogProb, clipProb, focalFactor, focalTerm, focalTermGradLogits, focalTermGradProbs, oneHot, param, passMask, rho, rowLength, scaled, smoothTargets, toType } from './focal';
+import { Value, classCount, oneHotRows, op, param, powByProducts, rowLength, scaled, toType } from '../onnx';
+import { LossParams, clamped, clampedLog, clipLogProb, clipProb, focalTerm, focalTermGradLogits, focalTermGradProbs, passMask, rho, smoothTargets } from './focal';
 import { GradContext, termsGradient } from './terms';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
@@ -31,7 +31,7 @@ import { FocalOptions } from './options';
 /** The one-hot of class indices `idx` in x's type, on the class axis 1 ([N, C], or [B, C, d1, …] with labelAxis 1; −1 for [N, C], as before). */
 function classOneHot(x: Value, idx: Value): Value {
   const depth = classCount(x, 1);
-  return oneHot(toType(idx, 'int64'), depth, x.dtype, x.rank === 2 ? -1 : 1, x.shape[1]);
+  return oneHotRows(toType(idx, 'int64'), depth, x.dtype, x.rank === 2 ? -1 : 1, x.shape[1]);
 }
 
 export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
@@ -127,7 +127,7 @@ export function softMulticlassGradient(x: Value, o: FocalOptions, p: LossParams,
   const ct = x.dtype;
   const t = softTargetRows(x, ctx.prep.target, o, p);
   const { logC, c, m } = softProbs(x, o, p);
-  const f = focalFactor(m, p.gamma);
+  const f = powByProducts(m, p.gamma);
   const r = p.gamma === 0 ? undefined : rho(c, logC);
   const gr = r === undefined ? undefined : scaled(r, p.gamma);
   const sumRows = (v: Value): Value => op.reduceSum(v, { axes: [1], keepdims: true });

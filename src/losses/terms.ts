@@ -27,10 +27,10 @@
  * Counts (elements not ignored, positives) are sums of masks in the graph, so they run on the
  * device like everything else; nothing is counted on the host.
  */
-import { DType, Value, op } from '../onnx';
+import { DType, Param, Value, classCount, divBy, elementCount, oneHotRows, op, param, pdiv, rowLength, scaled, toType, typed } from '../onnx';
 import { UsageError } from '../errors';
 import { labelAxisOf } from './axes';
-import { LossParams, Param, TermGradient, classCount, divBy, elementCount, sumIn, labelTail, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
+import { LossParams, TermGradient, labelTail, logSigmoidPair, reduceDivisor, sumIn } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './vocabulary';
@@ -59,7 +59,7 @@ export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepar
     const a = labelAxisOf(o, x.rank) as number;
     const last = a === x.rank - 1;
     const depth = toType(classCount(x, a), it);
-    const hot = oneHot(toType(target, it), depth, ct, last ? -1 : a, x.shape[a]);
+    const hot = oneHotRows(toType(target, it), depth, ct, last ? -1 : a, x.shape[a]);
     if (V === null) return { target: hot, valid: null, positives: hot };
     const valid = op.unsqueeze(op.not(op.equal(target, x.graph.constant(V, target.dtype))), [last ? target.rank : a]);
     const clean = op.where(valid, hot, 0);
