@@ -1,9 +1,10 @@
 /**
- * The label axis and the channel axis of a task's arrays: plain arithmetic on the options, apart
+ * The label axis and the channel axis of a task's arrays, and whether its targets are class
+ * indices: plain arithmetic on the options, apart
  * from the graph code in focal.ts, so that the runtime's per-batch code
  * (src/runtime/rules.ts, run in the evaluator's worker threads too) loads no graph builder.
  */
-import type { FocalOptions } from './options';
+import type { FocalOptions } from './vocabulary';
 
 /**
  * The label / class axis of predictions of rank `rank` (multilabel, multiclass: `labelAxis`, −1 the
@@ -21,4 +22,9 @@ export function labelAxisOf(o: Pick<FocalOptions, 'task' | 'labelAxis'>, rank: n
 export function channelAxis(o: Pick<FocalOptions, 'task' | 'labelAxis'>, rank: number): number | undefined {
   if (rank < 2) return undefined;
   return o.task === 'binary' ? 1 : labelAxisOf(o, rank);
+}
+
+/** Whether targets are class indices, one per row: multiclass hard targets, multilabel index targets. */
+export function indexTargets(o: Pick<FocalOptions, 'task' | 'targets' | 'targetFormat'>): boolean {
+  return o.task === 'multiclass' ? o.targets !== 'soft' : o.task === 'multilabel' && o.targetFormat === 'index';
 }

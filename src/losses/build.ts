@@ -11,7 +11,7 @@ import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel, toType } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements, binaryGradient, softBinaryElements, softBinaryGradient } from './binary';
-import { labelAxisOf } from './axes';
+import { indexTargets, labelAxisOf } from './axes';
 import { LossParams, computeType, labelTail, reduce, spatialSize, weighted } from './focal';
 import { GradContext, applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
 import { multiclassElements, multiclassGradient, softMulticlassElements, softMulticlassGradient } from './multiclass';
@@ -180,8 +180,7 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
       pred[a] = fixed;
     }
   }
-  if (o.task === 'multiclass') return { pred, target: o.targets === 'soft' ? pred : withoutLabels(o, pred) };
-  return { pred, target: o.targetFormat === 'index' ? withoutLabels(o, pred) : pred };
+  return { pred, target: indexTargets(o) ? withoutLabels(o, pred) : pred };
 }
 
 /** A short statement of the terms for summaries and inspect: `index ignore=-1 normalize=positives …`. */
