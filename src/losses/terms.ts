@@ -27,7 +27,7 @@
  * Counts (elements not ignored, positives) are sums of masks in the graph, so they run on the
  * device like everything else; nothing is counted on the host.
  */
-import { DType, Param, Value, classCount, divBy, elementCount, oneHotRows, op, param, pdiv, rowLength, scaled, toType, typed } from '../onnx';
+import { DType, Param, Value, classCount, divBy, elementCount, oneHotRows, onesLike, op, param, pdiv, rowLength, scaled, toType, typed } from '../onnx';
 import { UsageError } from '../errors';
 import { labelAxisOf } from './axes';
 import { LossParams, TermGradient, labelTail, logSigmoidPair, reduceDivisor, sumIn } from './focal';
@@ -99,7 +99,7 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
  * batches (build.ts's `focal_sum` output).
  */
 export function sumF(f: Value | undefined, like: Value, prep: Prepared, perLabel?: number, keep = false, accumulate?: DType): Value {
-  const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
+  const fv = f ?? onesLike(like, like.dtype);
   return sumIn(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, keep), accumulate);
 }
 
@@ -187,7 +187,7 @@ export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalO
   const n = o.normalize;
   if (n === 'input' && normalizer) return toType(normalizer, ct);
   if (typeof n === 'number') return n;
-  if (n === 'positives') return op.max(op.reduceSum(prep.positives ?? op.constantOfShape(op.shape(elements), 1, ct), how), 1);
+  if (n === 'positives') return op.max(op.reduceSum(prep.positives ?? onesLike(elements, ct), how), 1);
   if (!prep.valid || o.countIgnored) return 'mean';
   const valid = op.reduceSum(toType(prep.valid, ct), how);
   return o.targetFormat === 'index' ? op.mul(valid, toType(classCount(x, labelAxisOf(o, x.rank)), ct)) : valid;

@@ -12,8 +12,8 @@ export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, checkOpset, irVersionFor } from '.
 export { FunctionDef, ModelFormatError, buildModel, decodeModel, decodeModelProto, serializeModel, PRODUCER_NAME } from './model';
 export type { FunctionSpec, FunctionInput, ModelOptions, ModelInfo, NodeInfo, TensorInfo, FunctionInfo, AttrInfo } from './model';
 export { broadcast, knownSize, shapeString } from './shape';
-export { divBy, fold, logOf, logOneMinus, minusOne, oneMinus, param, pdiv, powByProducts, powDerivative, recip, scaled, toType, typed, withTail } from './param';
+export { divBy, logOf, logOneMinus, minusOne, oneMinus, param, pdiv, powByProducts, powDerivative, recip, scaled, toType, typed, withTail } from './param';
 export type { Param } from './param';
-export { classCount, elementCount, oneHotRows, rowLength } from './sizes';
+export { classCount, elementCount, oneHotRows, onesLike, rowLength } from './sizes';
 export { externalTensors, relocateExternalData } from './external';
 export type { ExternalTensor, ExternalPlacement } from './external';

@@ -11,9 +11,12 @@ import * as op from './ops';
 import { Param, param, toType } from './param';
 import { knownSize } from './shape';
 
+/** Ones shaped like `x`, in `dtype`. */
+export const onesLike = (x: Value, dtype: DType): Value => op.constantOfShape(op.shape(x), 1, dtype);
+
 /** The number of elements of `x` in `dtype`: a number when the shape is known, else a device scalar. */
 export function elementCount(x: Value, dtype: DType): Param {
-  return knownSize(x.shape) ?? op.reduceSum(op.constantOfShape(op.shape(x), 1, dtype), { keepdims: false });
+  return knownSize(x.shape) ?? op.reduceSum(onesLike(x, dtype), { keepdims: false });
 }
 
 /**
