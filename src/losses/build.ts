@@ -167,7 +167,6 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
   if (a !== undefined && (a < 1 || a >= shape.length)) {
     throw new UsageError(`labelAxis ${o.labelAxis} is not an axis of predShape ${text} after the first (axes 1 to ${shape.length - 1}, or -1 to -${shape.length - 1})`);
   }
-  if (o.task === 'multiclass' && a !== 1) throw new UsageError(`labelAxis ${o.labelAxis}: multiclass predictions hold their classes on axis 1 (predShape ${text})`);
   if (o.task === 'multilabel' && o.form === 'onehot' && a !== shape.length - 1) throw new UsageError(`labelAxis ${o.labelAxis}: form onehot reads the labels on the last axis; use form arith (predShape ${text})`);
   const pred = [...shape];
   if (a !== undefined) {
@@ -240,7 +239,7 @@ export function describeLoss(o: FocalOptions): string {
 function perLabel(elements: Value, o: FocalOptions): Value {
   if (o.reduction !== 'mean' && o.reduction !== 'sum') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
   const a = labelAxisOf(o, elements.rank);
-  const divisor = o.reduction === 'sum' && o.spatialMean ? { divisor: spatialSize(elements, o, elements.dtype) } : {};
+  const divisor = o.spatialMean ? { divisor: spatialSize(elements, o, elements.dtype) } : {};
   return reduce(elements, o.reduction, { axes: [...Array(elements.rank).keys()].filter((i) => i !== a), ...divisor });
 }
 
