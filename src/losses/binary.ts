@@ -93,7 +93,6 @@ export function softBinaryElements(x: Value, target: Value, o: FocalOptions, p: 
 function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams, validInputs: boolean): Value {
   const ct = x.dtype;
   const t = toType(target, ct);
-  // u = 1 − t and s = t − u = 2t − 1 (exact for 0/1 targets); every op is one pass over the batch.
   const u = op.sub(1, t);
   let logPt: Value;
   let m: Value;
@@ -104,7 +103,6 @@ function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams, vali
   } else if (validInputs) {
     ({ logPt, m } = clamped(op.abs(op.sub(x, u)), p.eps));
   } else {
-    // p_t = u + s·x: x for t = 1 and 1 − x for t = 0, exactly, for any x; then the seed's clamp.
     ({ logPt, m } = clamped(op.add(op.mul(x, op.sub(t, u)), u), p.eps));
   }
   return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, u, fast: true, tail: p.labelTail }), p);

@@ -9,8 +9,7 @@
  * (`smoothTargets`). Here: the focal factor and term, and their gradient (derived below); the
  * clamps, the clips and the stable log-sigmoid; the float16 boundary (computed in float32 inside);
  * the weight input w (`weighted`) and the reduction (`reduce`: mean = Σ w·l / count, weighted-mean
- * = Σ w·l / Σ w) with its gradient. Parameters are `Param`s (src/onnx/param.ts): numbers in the
- * flat graph, the attributes of the `ai.focal` function in its body, one body for both.
+ * = Σ w·l / Σ w) with its gradient.
  */
 import { DType, Param, Value, divBy, elementCount, knownSize, logOf, logOneMinus, minusOne, oneMinus, op, param, powByProducts, recip, scaled, toType, withTail } from '../onnx';
 import { channelAxis, labelAxisOf } from './axes';
@@ -234,12 +233,12 @@ export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
 
 /**
  * The reduction, written once: none (the elements themselves), sum, mean = Σ l / D, or
- * weighted-mean = Σ w·l / Σ w (0 where Σ w = 0, as Keras). `divisor` is D ('mean', the default: the element count, a plain
- * ReduceMean; else a number or a device scalar, see terms.ts's `meanDivisor`). `loss` is already
- * weighted (`weighted`); `weight` is the weight input as given (a sample weight [N] may be broadcast
- * over labels in `loss`): mean(w·l) / mean(w) is Σ w·l / Σ w over the broadcast weights, with no
- * shape arithmetic. `axes`: over those axes only (the multi-label per-label vector, a row's mean
- * over its labels).
+ * weighted-mean = Σ w·l / Σ w (0, not 0/0, where Σ w = 0: Keras' divide_no_nan). `divisor` is D
+ * ('mean', the default: the element count, a plain ReduceMean; else a number or a device scalar,
+ * see terms.ts's `meanDivisor`). `loss` is already weighted (`weighted`); `weight` is the weight
+ * input as given (a sample weight [N] may be broadcast over labels in `loss`): mean(w·l) / mean(w)
+ * is Σ w·l / Σ w over the broadcast weights, with no shape arithmetic. `axes`: over those axes
+ * only (the multi-label per-label vector, a row's mean over its labels).
  */
 export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param | 'mean'; weight?: Value; axes?: readonly number[]; accumulate?: DType } = {}): Value {
   const how = r.axes ? { axes: [...r.axes], keepdims: false } : { keepdims: false };
@@ -250,7 +249,6 @@ export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param |
   if (reduction === 'none') return loss;
   if (reduction === 'weighted-mean') {
     if (!r.weight) throw new RangeError('reduce: weighted-mean needs the weight input');
-    // Σ w = 0 (every weight 0) gives 0, not 0/0: Keras' divide_no_nan.
     const mw = op.reduceMean(toType(r.weight, loss.dtype), how);
     return op.where(op.equal(mw, 0), 0, op.div(op.reduceMean(loss, how), mw));
   }
@@ -267,8 +265,7 @@ export function sumIn(v: Value, how: { axes?: number[]; keepdims: boolean }, acc
 
 /**
  * The reduction's gradient beside it: what each element's gradient is divided by — D (mean; the
- * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean; D where Σ w = 0, whose
- * gradient is then w·dl / D = 0), the spatial size (sum with
+ * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean), the spatial size (sum with
  * spatialMean: `divisor` a number or value), or undefined for sum and none.
  */
 export function reduceDivisor(reduction: Reduction, divisor: Param | 'mean', countLike: Value, ct: DType, weight?: Value): Param | undefined {

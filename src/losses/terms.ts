@@ -20,9 +20,7 @@
  *    (`onTerm`);
  * 3. `applyTerms`: × w·π_t, ÷ max(Σ F over the elements not ignored, 1e-6) (normalized; 'label':
  *    each label column by its own sum, smp's per-class normalization), ignored → 0;
- * 4. `meanDivisor`: what reduction mean divides Σ l by (none returns the elements undivided):
- *    `elements` (those not ignored; every element with countIgnored), `positives` (max(1, the
- *    count of positive targets)), a number, or `input` (a scalar graph input `normalizer`).
+ * 4. `meanDivisor`: what reduction mean divides Σ l by (none returns the elements undivided).
  *
  * Counts (elements not ignored, positives) are sums of masks in the graph, so they run on the
  * device like everything else; nothing is counted on the host.
@@ -122,9 +120,7 @@ export function applyTerms(x: Value, l: Value, f: Value | undefined, prep: Prepa
   if (w) loss = op.mul(loss, w);
   if (prep.valid) loss = op.where(prep.valid, loss, 0);
   if (!o.normalized) return { loss };
-  // 'label': each label column by its own sums (smp's per-class normalization).
   const perLabel = o.normalized === 'label' ? (labelAxisOf(o, x.rank) as number) : undefined;
-  // Σ F floored at 1e-6: the normalized loss's denominator.
   const fs = op.max(sumF(f, l, prep, perLabel, true, o.accumulate), NORMALIZED_FLOOR);
   const rawSum = sumIn(loss, perLabelSum(loss, perLabel, true), o.accumulate);
   return { loss: op.div(loss, fs), focalSum: fs, rawSum };
@@ -176,9 +172,9 @@ export function termsGradient(negAlpha: Param, x: Value, o: FocalOptions, p: Los
 }
 
 /**
- * What reduction mean divides Σ l by — the elements not ignored (× L for index rows), max(1,
- * positives), a number, or the graph input `normalizer` —, or 'mean' where every element counts (a
- * plain ReduceMean). `perImage`: each image's own divisor ([B, 1, …], or a number; 'mean': each
+ * What reduction mean divides Σ l by — the elements not ignored (every element with countIgnored;
+ * × L for index rows), max(1, the count of positive targets), a number, or the scalar graph input
+ * `normalizer` —, or 'mean' where every element counts (a plain ReduceMean). `perImage`: each image's own divisor ([B, 1, …], or a number; 'mean': each
  * image's element count); it has no normalizer (perImage refuses normalize input).
  */
 export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions, normalizer: Value | undefined, perImage = false): Param | 'mean' {
