@@ -1,8 +1,8 @@
 /**
  * The label axis and the channel axis of a task's arrays, and whether its targets are class
- * indices: plain arithmetic on the options, apart
- * from the graph code in focal.ts, so that the runtime's per-batch code
- * (src/runtime/rules.ts, run in the evaluator's worker threads too) loads no graph builder.
+ * indices: plain arithmetic on the options, apart from the graph code, so that the runtime's
+ * per-batch code (src/runtime/rules.ts, run in the evaluator's worker threads too) loads no graph
+ * builder.
  */
 import type { FocalOptions } from './vocabulary';
 
@@ -13,6 +13,12 @@ import type { FocalOptions } from './vocabulary';
 export function labelAxisOf(o: Pick<FocalOptions, 'task' | 'labelAxis'>, rank: number): number | undefined {
   if (o.task === 'binary') return undefined;
   return o.labelAxis < 0 ? rank + o.labelAxis : o.labelAxis;
+}
+
+/** How many axes follow the label axis (0 for labels last): a per-label table [L] gets as many trailing 1s to broadcast. */
+export function labelTail(o: Pick<FocalOptions, 'task' | 'labelAxis'>, rank: number): number {
+  const a = labelAxisOf(o, rank);
+  return a === undefined ? 0 : rank - 1 - a;
 }
 
 /**

@@ -35,9 +35,9 @@
  * log p = log σ(x) and log(1 − p) = log σ(−x) (stable; clipped in the log domain), and
  * 1 − p_t = t·σ(−x) + (1 − t)·σ(x). For 0/1 targets and eps = 0 it is the hard form's function.
  */
-import { Value, oneHotRows, op, powByProducts, powDerivative, scaled, toType } from '../onnx';
+import { Value, logSigmoidPair, oneHotRows, op, powByProducts, powDerivative, scaled, toType } from '../onnx';
 import { negAlphaT } from './alpha';
-import { LossParams, TermGradient, clamped, clampedLog, clipLogProb, clipProb, focalTerm, focalTermGradLogits, focalTermGradProbs, logSigmoidPair, passMask, smoothTargets } from './focal';
+import { LossParams, TermGradient, clamped, clampedLog, clipLogProb, clipProb, focalTerm, focalTermGradLogits, focalTermGradProbs, passMask, smoothTargets } from './focal';
 import { GradContext, starGradient, termsGradient } from './terms';
 import { FocalOptions } from './options';
 

@@ -7,12 +7,12 @@
  * cross-entropy with p clipped to [eps, 1 − eps] for soft ones (binary.ts and multiclass.ts say how);
  * `focalTerm` takes the −CE term either way, and label smoothing makes a hard target soft
  * (`smoothTargets`). Here: the focal factor and term, and their gradient (derived below); the
- * clamps, the clips and the stable log-sigmoid; the float16 boundary (computed in float32 inside);
- * the weight input w (`weighted`) and the reduction (`reduce`: mean = Σ w·l / count, weighted-mean
- * = Σ w·l / Σ w) with its gradient.
+ * clamps and the clips; the float16 boundary (computed in float32 inside); the weight input w
+ * (`weighted`) and the reduction (`reduce`: mean = Σ w·l / count, weighted-mean = Σ w·l / Σ w)
+ * with its gradient.
  */
 import { DType, Param, Value, divBy, elementCount, knownSize, logOf, logOneMinus, minusOne, oneMinus, op, param, powByProducts, recip, scaled, toType, withTail } from '../onnx';
-import { channelAxis, labelAxisOf } from './axes';
+import { channelAxis } from './axes';
 import { FocalOptions, Reduction } from './options';
 
 /** The element type the graph computes in: float16 models compute in float32. */
@@ -212,26 +212,6 @@ export function clampedLog(logPt: Value, m: Value, eps: Param): { logPt: Value; 
 }
 
 /**
- * log(1 + u) for u ≥ 0, accurate when u is tiny (Goldberg's trick; ONNX has no Log1p): with
- * w = 1 + u as rounded, log1p(u) = u · log(w) / (w − 1), and u itself where w rounds to 1.
- */
-export function log1p(u: Value): Value {
-  const w = op.add(u, 1);
-  const d = op.sub(w, 1);
-  return op.where(op.equal(d, 0), u, op.mul(u, op.div(op.log(w), d)));
-}
-
-/**
- * log σ(z) and log σ(−z) together: min(±z, 0) − log1p(exp(−|z|)), sharing the log1p term; stable
- * for any z and any float type, and accurate to the last bits for confident z (a plain
- * log(1 + e) would lose log σ(16) ≈ −1.1e-7 to rounding).
- */
-export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
-  const l = log1p(op.exp(op.neg(op.abs(z))));
-  return { pos: op.sub(op.min(z, 0), l), neg: op.sub(op.min(op.neg(z), 0), l) };
-}
-
-/**
  * The reduction, written once: none (the elements themselves), sum, mean = Σ l / D, or
  * weighted-mean = Σ w·l / Σ w (0, not 0/0, where Σ w = 0: Keras' divide_no_nan). `divisor` is D
  * ('mean', the default: the element count, a plain ReduceMean; else a number or a device scalar,
@@ -342,12 +322,6 @@ export interface LossParams {
   readonly labelTail?: number;
   /** Told the focal factor F of each element-wise term as it is built (undefined: F = 1). */
   readonly onTerm?: (parts: { f: Value | undefined; m: Value; logPt: Value }) => void;
-}
-
-/** How many axes follow the label axis (0 for labels last): a per-label table [L] gets as many trailing 1s to broadcast. */
-export function labelTail(o: FocalOptions, rank: number): number {
-  const a = labelAxisOf(o, rank);
-  return a === undefined ? 0 : rank - 1 - a;
 }
 
 /**

@@ -25,10 +25,10 @@
  * Counts (elements not ignored, positives) are sums of masks in the graph, so they run on the
  * device like everything else; nothing is counted on the host.
  */
-import { DType, Param, Value, classCount, divBy, elementCount, oneHotRows, onesLike, op, param, pdiv, rowLength, scaled, toType, typed } from '../onnx';
+import { DType, Param, Value, classCount, divBy, elementCount, logSigmoidPair, oneHotRows, onesLike, op, param, pdiv, rowLength, scaled, toType, typed } from '../onnx';
 import { UsageError } from '../errors';
-import { labelAxisOf } from './axes';
-import { LossParams, TermGradient, labelTail, logSigmoidPair, reduceDivisor, sumIn } from './focal';
+import { labelAxisOf, labelTail } from './axes';
+import { LossParams, TermGradient, reduceDivisor, sumIn } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './vocabulary';
