@@ -45,11 +45,11 @@ export interface Prepared {
 export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepared {
   const ct = x.dtype;
   const V = o.ignoreIndex;
+  const notIgnored = (t: Value): Value => op.not(op.equal(t, x.graph.constant(V as number, t.dtype)));
   if (o.task === 'multiclass') {
     if (V === null) return { target, valid: null, positives: null };
-    const valid = op.not(op.equal(target, x.graph.constant(V, target.dtype)));
-    const clean = op.where(valid, target, 0);
-    return { target: clean, valid, positives: toType(valid, ct) };
+    const valid = notIgnored(target);
+    return { target: op.where(valid, target, 0), valid, positives: toType(valid, ct) };
   }
   if (o.targetFormat === 'index') {
     // CUDA's OneHot: (int64, int64, float32) or (int32, int32, float32); depth L from pred's shape.
@@ -59,14 +59,14 @@ export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepar
     const depth = toType(classCount(x, a), it);
     const hot = oneHotRows(toType(target, it), depth, ct, last ? -1 : a, x.shape[a]);
     if (V === null) return { target: hot, valid: null, positives: hot };
-    const valid = op.unsqueeze(op.not(op.equal(target, x.graph.constant(V, target.dtype))), [last ? target.rank : a]);
+    const valid = op.unsqueeze(notIgnored(target), [last ? target.rank : a]);
     const clean = op.where(valid, hot, 0);
     return { target: clean, valid, positives: clean };
   }
   if (V === null) return { target, valid: null, positives: null };
   // Compared in the compute type: Equal has no uint8 kernel on CUDA; small integers are exact in any float type.
   const t = toType(target, ct);
-  const valid = op.not(op.equal(t, x.graph.constant(V, ct)));
+  const valid = notIgnored(t);
   const clean = op.where(valid, t, 0);
   return { target: clean, valid, positives: clean };
 }
