@@ -146,7 +146,7 @@ export interface TermGradient {
 export function focalTermGradProbs(pt: Value, m: Value, p: LossParams): TermGradient {
   const ct = pt.dtype;
   const { gamma, reducedThreshold: reduced = null } = p;
-  const c = op.clip(pt, param(p.eps, ct), 1);
+  const c = clampPt(pt, p.eps);
   const inv = op.reciprocal(c);
   const ge = gammaEff(m, gamma, reduced);
   // γ = 0: no focal term to differentiate (and no ρ·0, NaN where ρ is infinite).
@@ -191,9 +191,12 @@ export function focalTermGradLogits(logPt: Value, m: Value, p: LossParams): Term
   return { core: pass ? op.where(pass, core, 0) : core, dF };
 }
 
-/** The seed's clamp on p_t: log(clamp(p_t, eps, 1)) and 1 − clamp(p_t, eps, 1). */
+/** The seed's clamp on p_t: clamp(p_t, eps, 1). */
+export const clampPt = (pt: Value, eps: Param): Value => op.clip(pt, param(eps, pt.dtype), 1);
+
+/** log(clamp(p_t, eps, 1)) and 1 − clamp(p_t, eps, 1). */
 export function clamped(pt: Value, eps: Param): { logPt: Value; m: Value } {
-  const c = op.clip(pt, param(eps, pt.dtype), 1);
+  const c = clampPt(pt, eps);
   return { logPt: op.log(c), m: op.sub(1, c) };
 }
 

@@ -22,8 +22,8 @@
  * α a number multiplies every class (Keras' α), a list weighs each class; eps = 0 drops the clip
  * (with logits log q is LogSoftmax, stable).
  */
-import { Value, classCount, oneHotRows, op, param, powByProducts, rowLength, scaled, toType } from '../onnx';
-import { LossParams, clamped, clampedLog, clipLogProb, clipProb, focalTerm, focalTermGradLogits, focalTermGradProbs, passMask, rho, smoothTargets } from './focal';
+import { Value, classCount, oneHotRows, op, powByProducts, rowLength, scaled, toType } from '../onnx';
+import { LossParams, clampPt, clamped, clampedLog, clipLogProb, clipProb, focalTerm, focalTermGradLogits, focalTermGradProbs, passMask, rho, smoothTargets } from './focal';
 import { GradContext, termsGradient } from './terms';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
@@ -108,7 +108,7 @@ export function multiclassGradient(x: Value, o: FocalOptions, p: LossParams, ctx
 
   if (o.input === 'probs') {
     const pt = pick(x);
-    return op.mul(row(finish(focalTermGradProbs(pt, op.sub(1, op.clip(pt, param(p.eps, ct), 1)), p))), onehot);
+    return op.mul(row(finish(focalTermGradProbs(pt, op.sub(1, clampPt(pt, p.eps)), p))), onehot);
   }
   const logP = op.logSoftmax(x, 1);
   const others = op.mul(op.exp(logP), op.sub(1, onehot));
