@@ -17,8 +17,7 @@
  *   the target, or the one-hot's masked sum), or the row [C] itself (`select` absent: the soft
  *   form, which weighs each class).
  */
-import { DType, Value, op } from '../onnx';
-import { Param, atLabelAxis, toType, typed } from './focal';
+import { DType, Param, Value, op, toType, typed, withTail } from '../onnx';
 
 /** α as the graph sees it: see the top of this file. */
 export type Alpha = number | readonly number[] | Value | null;
@@ -41,7 +40,7 @@ export function negAlphaT(alpha: Alpha, ct: DType, how: AlphaSelect): Param {
   // A per-label list broadcasts on the label axis: `tail` axes follow it (sigmoid, labelAxis not last).
   const tail = how.kind === 'sigmoid' || (how.kind === 'class' && !how.select) ? (how.tail ?? 0) : 0;
   /** f(α) as a number, a typed constant (a list) or a value. */
-  const signed = (g: Value['graph'], f: typeof NEG): Param => (alpha instanceof Value ? atLabelAxis(f.val(value(alpha)), tail) : typed(alpha, g, ct, f.num, tail));
+  const signed = (g: Value['graph'], f: typeof NEG): Param => (alpha instanceof Value ? withTail(f.val(value(alpha)), tail) : typed(alpha, g, ct, f.num, tail));
 
   switch (how.kind) {
     case 'sigmoid': {

@@ -35,9 +35,9 @@
  * log p = log σ(x) and log(1 − p) = log σ(−x) (stable; clipped in the log domain), and
  * 1 − p_t = t·σ(−x) + (1 − t)·σ(x). For 0/1 targets and eps = 0 it is the hard form's function.
  */
-import { Value, op } from '../onnx';
+import { Value, logSigmoidPair, oneHotRows, op, powByProducts, powDerivative, scaled, toType } from '../onnx';
 import { negAlphaT } from './alpha';
-import { LossParams, TermGradient, clamped, clampedLog, clipLogProb, clipProb, focalFactor, focalFactorDerivative, focalTerm, focalTermGradLogits, focalTermGradProbs, logSigmoidPair, oneHot, passMask, scaled, smoothTargets, toType } from './focal';
+import { LossParams, TermGradient, clamped, clampedLog, clipLogProb, clipProb, focalTerm, focalTermGradLogits, focalTermGradProbs, passMask, smoothTargets } from './focal';
 import { GradContext, starGradient, termsGradient } from './terms';
 import { FocalOptions } from './options';
 
@@ -55,29 +55,33 @@ export function softTarget(target: Value, ct: Value['dtype'], p: LossParams): Va
 }
 
 /**
- * The soft form (see the top): −BCE = t·log p + u·log(1 − p) (two products, exact for 0/1 t), the
- * focal factor of 1 − p_t = t·(1 − p) + u·p, and −α_t as the hard arith form's.
+ * The soft form's parts, for its loss and its gradient: log p and log(1 − p) clipped (Keras'
+ * clip), m = 1 − p_t = t·(1 − p) + u·p, and what the gradient reads (logits: the log-sigmoid pair
+ * `ls` before the clip and σ(x), σ(−x) as `pr`, `q` with t·q and u·pr; probs: the clipped p as `c`).
  */
-export function softBinaryElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
-  const ct = x.dtype;
-  const t = softTarget(target, ct, p);
-  const u = op.sub(1, t);
-  let logP: Value;
-  let log1mP: Value;
-  let m: Value;
+function softParts(x: Value, t: Value, u: Value, o: FocalOptions, p: LossParams) {
   if (o.input === 'logits') {
     const ls = logSigmoidPair(x);
-    logP = clipLogProb(ls.pos, p.eps);
-    log1mP = clipLogProb(ls.neg, p.eps);
-    m = op.add(op.mul(t, op.exp(ls.neg)), op.mul(u, op.exp(ls.pos)));
-  } else {
-    const c = clipProb(x, p.eps);
-    logP = op.log(c);
-    log1mP = op.log(op.sub(1, c));
-    m = op.add(op.mul(t, op.sub(1, x)), op.mul(u, x));
+    const [logP, log1mP] = [clipLogProb(ls.pos, p.eps), clipLogProb(ls.neg, p.eps)];
+    const q = op.exp(ls.neg);
+    const tq = op.mul(t, q);
+    const pr = op.exp(ls.pos);
+    const upr = op.mul(u, pr);
+    return { logP, log1mP, m: op.add(tq, upr), ls, pr, q, tq, upr };
   }
+  const c = clipProb(x, p.eps);
+  const logP = op.log(c);
+  const c1 = op.sub(1, c);
+  return { logP, log1mP: op.log(c1), m: op.add(op.mul(t, op.sub(1, x)), op.mul(u, x)), c, c1 };
+}
+
+/** The soft form (see the top): −BCE = t·log p + u·log(1 − p) (two products, exact for 0/1 t), the focal factor of m, and −α_t as the hard arith form's. */
+export function softBinaryElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
+  const t = softTarget(target, x.dtype, p);
+  const u = op.sub(1, t);
+  const { logP, log1mP, m } = softParts(x, t, u, o, p);
   const negBce = op.add(op.mul(t, logP), op.mul(u, log1mP));
-  return focalTerm(negBce, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, u, fast: true, tail: p.labelTail }));
+  return focalTerm(negBce, m, p.gamma, negAlphaT(p.alpha, x.dtype, { kind: 'sigmoid', t, u, fast: true, tail: p.labelTail }));
 }
 
 /**
@@ -89,7 +93,6 @@ export function softBinaryElements(x: Value, target: Value, o: FocalOptions, p: 
 function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams, validInputs: boolean): Value {
   const ct = x.dtype;
   const t = toType(target, ct);
-  // u = 1 − t and s = t − u = 2t − 1 (exact for 0/1 targets); every op is one pass over the batch.
   const u = op.sub(1, t);
   let logPt: Value;
   let m: Value;
@@ -100,7 +103,6 @@ function arithForm(x: Value, target: Value, o: FocalOptions, p: LossParams, vali
   } else if (validInputs) {
     ({ logPt, m } = clamped(op.abs(op.sub(x, u)), p.eps));
   } else {
-    // p_t = u + s·x: x for t = 1 and 1 − x for t = 0, exactly, for any x; then the seed's clamp.
     ({ logPt, m } = clamped(op.add(op.mul(x, op.sub(t, u)), u), p.eps));
   }
   return focalTerm(logPt, m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, u, fast: true, tail: p.labelTail }), p);
@@ -121,7 +123,7 @@ function onehotForm(x: Value, target: Value, o: FocalOptions, p: LossParams): Va
   // Float32 from int32 indices: CUDA's OneHot takes (int64, int64, float32) or (int32, int32,
   // float32); int32 halves the index bytes of a float target.
   const it = target.dtype === 'int64' ? 'int64' : 'int32';
-  const isNeg = oneHot(toType(target, it), g.constant(1, it), ct, cls);
+  const isNeg = oneHotRows(toType(target, it), g.constant(1, it), ct, cls);
   const mask = op.concat([isNeg, op.sub(1, isNeg)], cls);
   const flatMask = op.reshape(mask, [2, -1]);
   // The masked sum over the two classes, Σ_c v[c]·mask[c], as the product with the row [1, 1]:
@@ -181,35 +183,24 @@ export function softBinaryGradient(x: Value, o: FocalOptions, p: LossParams, ctx
   const t = softTarget(ctx.prep.target, ct, p);
   const u = op.sub(1, t);
   const s = op.sub(t, u);
-  let b: Value;
-  let m: Value;
+  const sp = softParts(x, t, u, o, p);
+  const { m } = sp;
+  const b = op.add(op.mul(t, sp.logP), op.mul(u, sp.log1mP));
   let dB: Value;
   let dmTerm: Value | 1 | undefined; // d(m^γ)/d(input) / (−s): the factor of −s·B
-  if (o.input === 'logits') {
-    const ls = logSigmoidPair(x);
-    const lp = clipLogProb(ls.pos, p.eps);
-    const lq = clipLogProb(ls.neg, p.eps);
-    const pr = op.exp(ls.pos);
-    const q = op.exp(ls.neg);
-    b = op.add(op.mul(t, lp), op.mul(u, lq));
-    m = op.add(op.mul(t, q), op.mul(u, pr));
-    dB = op.sub(passMask(op.mul(t, q), lp, ls.pos, p.eps), passMask(op.mul(u, pr), lq, ls.neg, p.eps));
+  if (sp.ls) {
+    dB = op.sub(passMask(sp.tq, sp.logP, sp.ls.pos, p.eps), passMask(sp.upr, sp.log1mP, sp.ls.neg, p.eps));
     if (p.gamma !== 0) {
-      const pq = op.mul(pr, q);
-      const r = op.where(op.equal(m, 0), 0, op.div(pq, m));
-      const mg = focalFactor(m, p.gamma);
+      const r = op.where(op.equal(m, 0), 0, op.div(op.mul(sp.pr, sp.q), m));
+      const mg = powByProducts(m, p.gamma);
       const gr = scaled(r, p.gamma);
       dmTerm = mg ? op.mul(mg, gr) : gr;
     }
   } else {
-    const c = clipProb(x, p.eps);
-    const c1 = op.sub(1, c);
-    b = op.add(op.mul(t, op.log(c)), op.mul(u, op.log(c1)));
-    m = op.add(op.mul(t, op.sub(1, x)), op.mul(u, x));
-    dB = passMask(op.sub(op.div(t, c), op.div(u, c1)), c, x, p.eps);
-    dmTerm = focalFactorDerivative(m, p.gamma);
+    dB = passMask(op.sub(op.div(t, sp.c), op.div(u, sp.c1)), sp.c, x, p.eps);
+    dmTerm = powDerivative(m, p.gamma);
   }
-  const f = focalFactor(m, p.gamma);
+  const f = powByProducts(m, p.gamma);
   let core: Value = f ? op.mul(f, dB) : dB;
   if (dmTerm !== undefined) core = op.sub(core, op.mul(dmTerm === 1 ? s : op.mul(s, dmTerm), b));
   return termsGradient(negAlphaT(p.alpha, ct, { kind: 'sigmoid', t, tail: p.labelTail }), x, o, p, ctx, t)({ core });

@@ -8,11 +8,11 @@
  */
 import { onnx } from 'onnx-proto';
 import { UsageError } from '../errors';
-import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel } from '../onnx';
+import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel, toType } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements, binaryGradient, softBinaryElements, softBinaryGradient } from './binary';
-import { labelAxisOf } from './axes';
-import { LossParams, computeType, labelTail, reduce, spatialSize, toType, weighted } from './focal';
+import { indexTargets, labelAxisOf, labelTail } from './axes';
+import { LossParams, computeType, reduce, spatialSize, weighted } from './focal';
 import { GradContext, applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
 import { multiclassElements, multiclassGradient, softMulticlassElements, softMulticlassGradient } from './multiclass';
 import { FocalOptions, LossOptions, Task, Terms, functionAttributes, hasTerms, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';
@@ -132,11 +132,7 @@ export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): S
   return o.task === 'multiclass' || o.labelMean ? withoutLabels(o, pred) : pred;
 }
 
-/**
- * The label / class dimension: fixed by the option that lists one value per label or class
- * (classWeight, a posWeight list or an α list; normalizeOptions checks that they agree), else
- * symbolic.
- */
+/** The label / class dimension: fixed by an option that lists one value per label or class (rowSource), else symbolic. */
 function fixedDim(o: FocalOptions): number | string {
   return rowSource(o)?.count ?? (o.task === 'multiclass' ? 'C' : 'L');
 }
@@ -167,7 +163,6 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
   if (a !== undefined && (a < 1 || a >= shape.length)) {
     throw new UsageError(`labelAxis ${o.labelAxis} is not an axis of predShape ${text} after the first (axes 1 to ${shape.length - 1}, or -1 to -${shape.length - 1})`);
   }
-  if (o.task === 'multiclass' && a !== 1) throw new UsageError(`labelAxis ${o.labelAxis}: multiclass predictions hold their classes on axis 1 (predShape ${text})`);
   if (o.task === 'multilabel' && o.form === 'onehot' && a !== shape.length - 1) throw new UsageError(`labelAxis ${o.labelAxis}: form onehot reads the labels on the last axis; use form arith (predShape ${text})`);
   const pred = [...shape];
   if (a !== undefined) {
@@ -180,8 +175,7 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
       pred[a] = fixed;
     }
   }
-  if (o.task === 'multiclass') return { pred, target: o.targets === 'soft' ? pred : withoutLabels(o, pred) };
-  return { pred, target: o.targetFormat === 'index' ? withoutLabels(o, pred) : pred };
+  return { pred, target: indexTargets(o) ? withoutLabels(o, pred) : pred };
 }
 
 /** A short statement of the terms for summaries and inspect: `index ignore=-1 normalize=positives …`. */
@@ -241,15 +235,14 @@ export function describeLoss(o: FocalOptions): string {
 function perLabel(elements: Value, o: FocalOptions): Value {
   if (o.reduction !== 'mean' && o.reduction !== 'sum') throw new RangeError(`perLabel: needs reduction mean or sum, got ${o.reduction}`);
   const a = labelAxisOf(o, elements.rank);
-  const divisor = o.reduction === 'sum' && o.spatialMean ? { divisor: spatialSize(elements, o, elements.dtype) } : {};
+  const divisor = o.spatialMean ? { divisor: spatialSize(elements, o, elements.dtype) } : {};
   return reduce(elements, o.reduction, { axes: [...Array(elements.rank).keys()].filter((i) => i !== a), ...divisor });
 }
 
 /**
  * The outputs of the loss for its inputs `args` (as `lossInputs` lists them) in the flat graph or
- * the function body `fn`: one pipeline, elements → terms → weight → reduce. The plain loss is the terms at their defaults,
- * which add no node (no ignored targets, no class or positive weight, not normalized, divisor the
- * element count).
+ * the function body `fn`: one pipeline, elements → terms → weight → reduce. The plain loss is the
+ * terms at their defaults, which add no node.
  */
 function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly TensorSpec[], args: readonly Value[], fn?: Graph): [string, Value][] {
   const { pred, target, weight, normalizer } = Object.fromEntries(inputs.map((spec, i) => [spec.name, args[i]]));
@@ -271,13 +264,13 @@ function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly Tens
   let elements = applied.loss;
   if (o.labelMean) elements = reduce(elements, 'mean', { axes: [labelAxisOf(o, elements.rank) as number] });
   elements = weighted(elements, p.weight, p.labelTail);
-  // perImage: D per image ([B, 1, …], times B), Σ l / D a sum; the gradient divides by the same D.
+  // perImage: D per image ([B, 1, …], times B), Σ l / D a sum (each element over its image's D on
+  // the device); the gradient divides by the same D.
   const divisor =
     o.perImage ? perImageDivisor(x, elements, prep, o) :
     o.reduction === 'mean' ? meanDivisor(x, elements, prep, o, normalizer) :
     o.spatialMean ? spatialSize(elements, o, elements.dtype) : 'mean';
   const out = (v: Value): Value => toType(v, o.dtype);
-  // perImage's D on the device: each element over its image's D, then the sum.
   const total =
     o.perImage && typeof divisor !== 'number'
       ? reduce(op.div(elements, toType(divisor as Value, elements.dtype)), 'sum', { accumulate: o.accumulate })
@@ -288,7 +281,6 @@ function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly Tens
     if (o.task !== 'multilabel' || o.labelMean) throw new RangeError(`perLabel: only for task multilabel without labelMean, got ${o.task}`);
     outputs.push(['loss_per_label', out(perLabel(elements, o))]);
   }
-  // 'label': Σ F per label [L] (an evaluator's normalized 'label').
   if (extras.focalSum) outputs.push(['focal_sum', toType(sumF(f, raw, prep, extras.focalSum === 'label' ? labelAxisOf(o, x.rank) : undefined), 'float64')]);
   if (o.withGrad) {
     const gradient = soft ? forms.softGradient : forms.gradient;
@@ -298,10 +290,7 @@ function lossOutputs(o: FocalOptions, extras: BuildExtras, inputs: readonly Tens
   return outputs;
 }
 
-/**
- * α, γ, eps, the label smoothing and the reduced threshold as the graph sees them: numbers in the
- * flat graph, the node's attributes in a function body `fn`.
- */
+/** The LossParams of `o`: numbers in the flat graph, the node's attributes in a function body `fn`. */
 function lossParams(o: FocalOptions, weight: Value | undefined, fn?: Graph): LossParams {
   if (!fn) return { alpha: o.alpha, gamma: o.gamma, eps: o.eps, smoothing: o.labelSmoothing, weight, reducedThreshold: o.reducedThreshold };
   let alpha: LossParams['alpha'] = null;

@@ -6,105 +6,18 @@
  * CE is −log(clamp(p_t, eps, 1)) for hard targets (the seed's `FocalLoss.forward`), the binary
  * cross-entropy with p clipped to [eps, 1 − eps] for soft ones (binary.ts and multiclass.ts say how);
  * `focalTerm` takes the −CE term either way, and label smoothing makes a hard target soft
- * (`smoothTargets`). Here: the focal factor (specialised for the common γ) and term, and their
- * gradient (derived below); the clamps, the clips and the stable log-sigmoid; the float16 boundary
- * (computed in float32 inside); the weight input w (`weighted`) and the reduction (`reduce`: mean =
- * Σ w·l / count, weighted-mean = Σ w·l / Σ w) with its gradient; the one-hot of class indices and
- * the sizes known only at run time.
- *
- * Parameters are `Param`s: a number known when the graph is built, or a value — a model-local
- * function's attribute — so one body serves the flat graph and the `ai.focal` function alike.
- * Numbers are folded into typed constants by the helpers below (`fold` and its named forms,
- * `typed`, `divBy`, `scaled`, `pdiv`), not by a `typeof` test at each use.
+ * (`smoothTargets`). Here: the focal factor and term, and their gradient (derived below); the
+ * clamps and the clips; the float16 boundary (computed in float32 inside); the weight input w
+ * (`weighted`) and the reduction (`reduce`: mean = Σ w·l / count, weighted-mean = Σ w·l / Σ w)
+ * with its gradient.
  */
-import { DType, Value, op } from '../onnx';
-import { channelAxis, labelAxisOf } from './axes';
+import { DType, Param, Value, divBy, elementCount, knownSize, logOf, logOneMinus, minusOne, oneMinus, op, param, powByProducts, recip, scaled, toType, withTail } from '../onnx';
+import { channelAxis } from './axes';
 import { FocalOptions, Reduction } from './options';
-
-export type Param = number | Value;
 
 /** The element type the graph computes in: float16 models compute in float32. */
 export function computeType(o: FocalOptions): 'float32' | 'float64' {
   return o.dtype === 'float64' ? 'float64' : 'float32';
-}
-
-/** `x` in the compute type (a Cast only where the types differ). */
-export function toType(x: Value, dtype: DType): Value {
-  return x.dtype === dtype ? x : op.cast(x, dtype);
-}
-
-/** A parameter as an operand of `like`'s type: numbers stay literals, values are cast. */
-export function param(p: Param, like: DType): Value | number {
-  return typeof p === 'number' ? p : toType(p, like);
-}
-
-/** a / b, folded when both are numbers. */
-export function pdiv(a: Param, b: Param, like: DType): Param {
-  if (typeof a === 'number' && typeof b === 'number') return a / b;
-  return op.div(param(a, like), param(b, like));
-}
-
-/**
- * f(p) in the compute type `ct`: the number `num(p)` when p is a number (folded when the graph is
- * built), else `val` of p (cast to `ct`) in the graph. The named folds below are the ones the loss uses.
- */
-export function fold(p: Param, ct: DType, num: (a: number) => number, val: (v: Value) => Value): Param {
-  return typeof p === 'number' ? num(p) : val(toType(p, ct));
-}
-
-export const oneMinus = (p: Param, ct: DType): Param => fold(p, ct, (a) => 1 - a, (v) => op.sub(1, v));
-export const logOf = (p: Param, ct: DType): Param => fold(p, ct, Math.log, op.log);
-export const logOneMinus = (p: Param, ct: DType): Param => fold(p, ct, (a) => Math.log1p(-a), (v) => op.log(op.sub(1, v)));
-export const recip = (p: Param, ct: DType): Param => fold(p, ct, (a) => 1 / a, op.reciprocal);
-export const minusOne = (p: Param, ct: DType): Param => fold(p, ct, (a) => a - 1, (v) => op.sub(v, 1));
-
-/** A number, or a list as a typed constant of `ct` (a per-label / per-class table), after `f` on each entry. */
-export function typed(v: number | readonly number[], g: Value['graph'], ct: DType, f: (a: number) => number = (a) => a, tail = 0): number | Value {
-  // `tail`: a per-label table before `tail` more axes (labelAxis not last): [L, 1, …, 1].
-  return typeof v === 'number' ? f(v) : g.constant(v.map(f), ct, tail ? [v.length, ...Array(tail).fill(1)] : undefined);
-}
-
-/** x / p: a Mul by the folded 1/p for a number, else a Div. */
-export function divBy(x: Value, p: Param): Value {
-  return typeof p === 'number' ? op.mul(x, 1 / p) : op.div(x, toType(p, x.dtype));
-}
-
-/** x · p, with no node for p = 1 and a Neg for p = −1. */
-export function scaled(x: Value, p: Param): Value {
-  if (p === 1) return x;
-  if (p === -1) return op.neg(x);
-  return op.mul(x, param(p, x.dtype));
-}
-
-/**
- * The largest γ whose m^γ is built from products (and one Sqrt) rather than Pow: at most 3
- * squarings, 3 products and a Sqrt. onnxruntime's Pow is std::pow for an exponent other than 2
- * or 3 (~0.1 s more a pass at 32M float32 elements than a Mul, bench/README.md); a product is
- * within an ulp or so of it each.
- */
-const PRODUCT_GAMMA_MAX = 8;
-
-/**
- * m^γ, with γ = 0 → 1 (no node), 1 → m, 2 → m·m (cheaper than Pow and exact); a multiple of ½
- * up to PRODUCT_GAMMA_MAX by squaring (m^5 = m·(m²)²) and a Sqrt for the half (m^0.5 = √m,
- * m^2.5 = √m·m²); else Pow. Returns undefined for γ = 0, meaning "multiply by nothing".
- */
-export function focalFactor(m: Value, gamma: Param): Value | undefined {
-  if (typeof gamma !== 'number') return op.pow(m, toType(gamma, m.dtype));
-  if (gamma === 0) return undefined;
-  if (gamma === 1) return m;
-  if (gamma === 2) return op.mul(m, m);
-  if (gamma > 0 && gamma <= PRODUCT_GAMMA_MAX && Number.isInteger(2 * gamma)) {
-    let f = Number.isInteger(gamma) ? undefined : op.sqrt(m);
-    // Square and multiply over the bits of γ's whole part: m, m², m⁴, … multiplied in where set.
-    let square = m;
-    for (let k = Math.floor(gamma); k > 0; k >>= 1) {
-      if (k & 1) f = f ? op.mul(f, square) : square;
-      if (k > 1) square = op.mul(square, square);
-    }
-    return f;
-  }
-  return op.pow(m, gamma);
 }
 
 /**
@@ -112,9 +25,9 @@ export function focalFactor(m: Value, gamma: Param): Value | undefined {
  * where p_t < X, i.e. where m > 1 − X). Undefined means 1.
  */
 export function focalWeight(m: Value, gamma: Param, reduced: Param | null = null): Value | undefined {
-  if (reduced === null) return focalFactor(m, gamma);
+  if (reduced === null) return powByProducts(m, gamma);
   const ct = m.dtype;
-  const f = focalFactor(divBy(m, reduced), gamma) ?? m.graph.constant(1, ct);
+  const f = powByProducts(divBy(m, reduced), gamma) ?? m.graph.constant(1, ct);
   return op.where(op.greater(m, param(oneMinus(reduced, ct), ct)), 1, f);
 }
 
@@ -199,16 +112,6 @@ export function focalTerm(logPt: Value, m: Value, gamma: Param, negAlpha: Param,
  * form (binary.ts, multiclass.ts); the weight input multiplies each element's gradient (build.ts).
  */
 
-/** d(m^γ)/dm = γ·m^(γ−1), for the soft probs form: undefined for γ = 0 (no term), 1 for γ = 1. */
-export function focalFactorDerivative(m: Value, gamma: Param): Value | 1 | undefined {
-  const ct = m.dtype;
-  if (typeof gamma !== 'number') return op.mul(op.pow(m, op.sub(toType(gamma, ct), 1)), toType(gamma, ct));
-  if (gamma === 0) return undefined;
-  if (gamma === 1) return 1;
-  if (gamma === 2) return op.mul(m, 2);
-  return op.mul(op.pow(m, gamma - 1), gamma);
-}
-
 /** γ where the focal term applies: γ, or with the reduced loss's threshold X 0 where its factor is 1 (m > 1 − X). */
 function gammaEff(m: Value, gamma: Param, reduced: Param | null | undefined): Param {
   if (reduced === null || reduced === undefined) return gamma;
@@ -243,7 +146,7 @@ export interface TermGradient {
 export function focalTermGradProbs(pt: Value, m: Value, p: LossParams): TermGradient {
   const ct = pt.dtype;
   const { gamma, reducedThreshold: reduced = null } = p;
-  const c = op.clip(pt, param(p.eps, ct), 1);
+  const c = clampPt(pt, p.eps);
   const inv = op.reciprocal(c);
   const ge = gammaEff(m, gamma, reduced);
   // γ = 0: no focal term to differentiate (and no ρ·0, NaN where ρ is infinite).
@@ -253,7 +156,7 @@ export function focalTermGradProbs(pt: Value, m: Value, p: LossParams): TermGrad
   const pass = op.equal(c, pt);
   const dF = (): Value | undefined => {
     if (gamma === 0) return undefined;
-    let d = op.neg(op.mul(focalFactor(m, minusOne(gamma, ct)) ?? op.add(op.mul(m, 0), 1), param(ge, ct)));
+    let d = op.neg(op.mul(powByProducts(m, minusOne(gamma, ct)) ?? op.add(op.mul(m, 0), 1), param(ge, ct)));
     if (reduced !== null) {
       const xg = typeof reduced === 'number' && typeof gamma === 'number' ? Math.pow(reduced, -gamma) : op.pow(toType(reduced as Value, ct), op.neg(toType(gamma as Value, ct)));
       d = op.mul(d, param(xg, ct));
@@ -288,9 +191,12 @@ export function focalTermGradLogits(logPt: Value, m: Value, p: LossParams): Term
   return { core: pass ? op.where(pass, core, 0) : core, dF };
 }
 
-/** The seed's clamp on p_t: log(clamp(p_t, eps, 1)) and 1 − clamp(p_t, eps, 1). */
+/** The seed's clamp on p_t: clamp(p_t, eps, 1). */
+export const clampPt = (pt: Value, eps: Param): Value => op.clip(pt, param(eps, pt.dtype), 1);
+
+/** log(clamp(p_t, eps, 1)) and 1 − clamp(p_t, eps, 1). */
 export function clamped(pt: Value, eps: Param): { logPt: Value; m: Value } {
-  const c = op.clip(pt, param(eps, pt.dtype), 1);
+  const c = clampPt(pt, eps);
   return { logPt: op.log(c), m: op.sub(1, c) };
 }
 
@@ -309,33 +215,13 @@ export function clampedLog(logPt: Value, m: Value, eps: Param): { logPt: Value; 
 }
 
 /**
- * log(1 + u) for u ≥ 0, accurate when u is tiny (Goldberg's trick; ONNX has no Log1p): with
- * w = 1 + u as rounded, log1p(u) = u · log(w) / (w − 1), and u itself where w rounds to 1.
- */
-export function log1p(u: Value): Value {
-  const w = op.add(u, 1);
-  const d = op.sub(w, 1);
-  return op.where(op.equal(d, 0), u, op.mul(u, op.div(op.log(w), d)));
-}
-
-/**
- * log σ(z) and log σ(−z) together: min(±z, 0) − log1p(exp(−|z|)), sharing the log1p term; stable
- * for any z and any float type, and accurate to the last bits for confident z (a plain
- * log(1 + e) would lose log σ(16) ≈ −1.1e-7 to rounding).
- */
-export function logSigmoidPair(z: Value): { pos: Value; neg: Value } {
-  const l = log1p(op.exp(op.neg(op.abs(z))));
-  return { pos: op.sub(op.min(z, 0), l), neg: op.sub(op.min(op.neg(z), 0), l) };
-}
-
-/**
  * The reduction, written once: none (the elements themselves), sum, mean = Σ l / D, or
- * weighted-mean = Σ w·l / Σ w (0 where Σ w = 0, as Keras). `divisor` is D ('mean', the default: the element count, a plain
- * ReduceMean; else a number or a device scalar, see terms.ts's `meanDivisor`). `loss` is already
- * weighted (`weighted`); `weight` is the weight input as given (a sample weight [N] may be broadcast
- * over labels in `loss`): mean(w·l) / mean(w) is Σ w·l / Σ w over the broadcast weights, with no
- * shape arithmetic. `axes`: over those axes only (the multi-label per-label vector, a row's mean
- * over its labels).
+ * weighted-mean = Σ w·l / Σ w (0, not 0/0, where Σ w = 0: Keras' divide_no_nan). `divisor` is D
+ * ('mean', the default: the element count, a plain ReduceMean; else a number or a device scalar,
+ * see terms.ts's `meanDivisor`). `loss` is already weighted (`weighted`); `weight` is the weight
+ * input as given (a sample weight [N] may be broadcast over labels in `loss`): mean(w·l) / mean(w)
+ * is Σ w·l / Σ w over the broadcast weights, with no shape arithmetic. `axes`: over those axes
+ * only (the multi-label per-label vector, a row's mean over its labels).
  */
 export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param | 'mean'; weight?: Value; axes?: readonly number[]; accumulate?: DType } = {}): Value {
   const how = r.axes ? { axes: [...r.axes], keepdims: false } : { keepdims: false };
@@ -346,7 +232,6 @@ export function reduce(loss: Value, reduction: Reduction, r: { divisor?: Param |
   if (reduction === 'none') return loss;
   if (reduction === 'weighted-mean') {
     if (!r.weight) throw new RangeError('reduce: weighted-mean needs the weight input');
-    // Σ w = 0 (every weight 0) gives 0, not 0/0: Keras' divide_no_nan.
     const mw = op.reduceMean(toType(r.weight, loss.dtype), how);
     return op.where(op.equal(mw, 0), 0, op.div(op.reduceMean(loss, how), mw));
   }
@@ -363,8 +248,7 @@ export function sumIn(v: Value, how: { axes?: number[]; keepdims: boolean }, acc
 
 /**
  * The reduction's gradient beside it: what each element's gradient is divided by — D (mean; the
- * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean; D where Σ w = 0, whose
- * gradient is then w·dl / D = 0), the spatial size (sum with
+ * element count of `countLike` for 'mean'), D·mean(w) (weighted-mean), the spatial size (sum with
  * spatialMean: `divisor` a number or value), or undefined for sum and none.
  */
 export function reduceDivisor(reduction: Reduction, divisor: Param | 'mean', countLike: Value, ct: DType, weight?: Value): Param | undefined {
@@ -386,7 +270,7 @@ export function reduceDivisor(reduction: Reduction, divisor: Param | 'mean', cou
 export function weightLike(w: Value, like: Value, tail = 0): Value {
   const x = toType(w, like.dtype);
   if (tail > 0 && x.rank === like.rank - 1) return op.unsqueeze(x, [like.rank - 1 - tail]);
-  return x.rank < like.rank ? op.unsqueeze(x, [...Array(like.rank - x.rank).keys()].map((i) => x.rank + i)) : x;
+  return withTail(x, Math.max(0, like.rank - x.rank));
 }
 
 /** The element losses times the weight input, when there is one (`tail`: see weightLike). */
@@ -443,29 +327,6 @@ export interface LossParams {
   readonly onTerm?: (parts: { f: Value | undefined; m: Value; logPt: Value }) => void;
 }
 
-// ---- sizes known only at run time ----------------------------------------------------------------
-// A graph that reads a dimension through Shape → Gather would not run wholly on CUDA: Shape writes
-// to host memory and onnxruntime's CUDA provider hands small computations on host tensors to the
-// CPU. ConstantOfShape takes its shape input in host memory, so Shape → ConstantOfShape → ReduceSum
-// stays on the device.
-
-/** The number of elements of `x` in `dtype`: a number when the shape is known, else a device scalar. */
-export function elementCount(x: Value, dtype: DType): Param {
-  if (x.shape.every((d) => typeof d === 'number')) return (x.shape as number[]).reduce((a, b) => a * b, 1);
-  return op.reduceSum(op.constantOfShape(op.shape(x), 1, dtype), { keepdims: false });
-}
-
-/** How many axes follow the label axis (0 for labels last): a per-label table [L] gets as many trailing 1s to broadcast. */
-export function labelTail(o: FocalOptions, rank: number): number {
-  const a = labelAxisOf(o, rank);
-  return a === undefined ? 0 : rank - 1 - a;
-}
-
-/** A per-label value [L] lifted to [L, 1, …, 1] (`tail` ones) so it broadcasts on the label axis; as it is for tail 0 or a scalar. */
-export function atLabelAxis(v: Value, tail: number): Value {
-  return tail === 0 || v.rank === 0 ? v : op.unsqueeze(v, [...Array(tail).keys()].map((i) => v.rank + i));
-}
-
 /**
  * MONAI's spatial size: the product of the axes of `x` other than the first and the channel axis
  * (what `loss.mean(dim=range(2, rank))` divides by), or every element's count for rank ≤ 2, where
@@ -476,50 +337,6 @@ export function spatialSize(x: Value, o: FocalOptions, dtype: DType): Param {
   const c = channelAxis(o, x.rank);
   if (x.rank <= 2 || c === undefined) return elementCount(x, dtype);
   const axes = [...Array(x.rank).keys()].filter((i) => i !== 0 && i !== c);
-  const dims = axes.map((i) => x.shape[i]);
-  if (dims.every((d) => typeof d === 'number')) return (dims as number[]).reduce((a, b) => a * b, 1);
-  // On the device (see below): count(x) / count(x summed over the spatial axes).
-  return op.div(param(elementCount(x, dtype), dtype), param(elementCount(op.reduceSum(x, { axes, keepdims: false }), dtype), dtype));
-}
-
-/**
- * The length of `x`'s axis `axis` (labels, classes; the last by default) in `dtype`: a number when
- * known, else counted on the device (the last: from row 0 for rank 2, else count(x) / count(rows)).
- */
-export function rowLength(x: Value, dtype: DType, axis = x.rank - 1): Param {
-  if (axis !== x.rank - 1) return typeof x.shape[axis] === 'number' ? (x.shape[axis] as number) : toType(classCount(x, axis), dtype);
-  const last = x.shape[x.rank - 1];
-  if (typeof last === 'number') return last;
-  if (x.rank === 2) {
-    const row = op.gather(x, x.graph.constant(0, 'int64'), 0);
-    return op.reduceSum(op.constantOfShape(op.shape(row), 1, dtype), { keepdims: false });
-  }
-  const all = elementCount(x, dtype);
-  const rows = elementCount(op.reduceSum(x, { axes: [x.rank - 1], keepdims: false }), dtype);
-  return op.div(param(all, dtype), param(rows, dtype));
-}
-
-/**
- * The size of `x`'s axis `axis` (the last by default: the classes of [N, C], the labels of
- * [..., L]) as an int64 scalar (OneHot's depth): a constant when known, else counted on the device
- * along the line of `x` at index 0 of every other axis (so each must be at least 1).
- */
-export function classCount(x: Value, axis = x.rank - 1): Value {
-  const g = x.graph;
-  const d = x.shape[axis];
-  if (typeof d === 'number') return g.constant(d, 'int64');
-  let line = x;
-  for (let i = x.rank - 1; i > axis; i--) line = op.gather(line, g.constant(0, 'int64'), i);
-  while (line.rank > 1) line = op.gather(line, g.constant(0, 'int64'), 0);
-  return op.cast(op.reduceSum(op.constantOfShape(op.shape(line), 1, 'float32'), { keepdims: false }), 'int64');
-}
-
-/**
- * The one-hot rows of class indices `index` (int32 or int64, as the caller cast them) over `depth`
- * classes along `axis`, in the compute type `ct`: OneHot emits float32 (CUDA's OneHot takes
- * (int64, int64, float32) or (int32, int32, float32)), cast where `ct` differs. `known`: the depth
- * when it is known, for the output's shape.
- */
-export function oneHot(index: Value, depth: Value, ct: DType, axis = -1, known?: number | string): Value {
-  return toType(op.oneHot(index, depth, index.graph.constant([0, 1], 'float32'), axis, known), ct);
+  // Known sizes multiplied; else on the device: count(x) / count(x summed over the spatial axes).
+  return knownSize(axes.map((i) => x.shape[i])) ?? op.div(param(elementCount(x, dtype), dtype), param(elementCount(op.reduceSum(x, { axes, keepdims: false }), dtype), dtype));
 }

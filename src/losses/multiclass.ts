@@ -22,16 +22,19 @@
  * α a number multiplies every class (Keras' α), a list weighs each class; eps = 0 drops the clip
  * (with logits log q is LogSoftmax, stable).
  */
-import { Value, op } from '../onnx';
-import { LossParams, clamped, clampedLog, classCount, clipLogProb, clipProb, focalFactor, focalTerm, focalTermGradLogits, focalTermGradProbs, oneHot, param, passMask, rho, rowLength, scaled, smoothTargets, toType } from './focal';
+import { Value, classCount, oneHotRows, op, powByProducts, rowLength, scaled, toType } from '../onnx';
+import { LossParams, clampPt, clamped, clampedLog, clipLogProb, clipProb, focalTerm, focalTermGradLogits, focalTermGradProbs, passMask, rho, smoothTargets } from './focal';
 import { GradContext, termsGradient } from './terms';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 
+/** Σ over the classes (axis 1), the class axis kept where `keepdims`. */
+const sumClasses = (v: Value, keepdims = false): Value => op.reduceSum(v, { axes: [1], keepdims });
+
 /** The one-hot of class indices `idx` in x's type, on the class axis 1 ([N, C], or [B, C, d1, …] with labelAxis 1; −1 for [N, C], as before). */
 function classOneHot(x: Value, idx: Value): Value {
   const depth = classCount(x, 1);
-  return oneHot(toType(idx, 'int64'), depth, x.dtype, x.rank === 2 ? -1 : 1, x.shape[1]);
+  return oneHotRows(toType(idx, 'int64'), depth, x.dtype, x.rank === 2 ? -1 : 1, x.shape[1]);
 }
 
 export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: LossParams): Value {
@@ -42,7 +45,7 @@ export function multiclassElements(x: Value, target: Value, o: FocalOptions, p: 
   let pick: (v: Value) => Value;
   if (o.form === 'onehot') {
     const mask = classOneHot(x, target);
-    pick = (v) => op.reduceSum(op.mul(v, mask), { axes: [1], keepdims: false });
+    pick = (v) => sumClasses(op.mul(v, mask));
   } else {
     const idx = op.unsqueeze(target, [1]);
     pick = (v) => op.squeeze(op.gatherElements(v, idx, 1), [1]);
@@ -73,7 +76,7 @@ export function softProbs(x: Value, o: FocalOptions, p: LossParams): { logC: Val
     const c = op.exp(logC);
     return { logC, c, m: op.sub(1, c) };
   }
-  const c = clipProb(op.div(x, op.reduceSum(x, { axes: [1], keepdims: true })), p.eps);
+  const c = clipProb(op.div(x, sumClasses(x, true)), p.eps);
   return { logC: op.log(c), c, m: op.sub(1, c) };
 }
 
@@ -82,7 +85,7 @@ export function softMulticlassElements(x: Value, target: Value, o: FocalOptions,
   const ct = x.dtype;
   const t = softTargetRows(x, target, o, p);
   const { logC, m } = softProbs(x, o, p);
-  return op.reduceSum(focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x, tail: x.rank - 2 })), { axes: [1], keepdims: false });
+  return sumClasses(focalTerm(op.mul(t, logC), m, p.gamma, negAlphaT(p.alpha, ct, { kind: 'class', like: x, tail: x.rank - 2 })));
 }
 
 // ---- gradients (see focal.ts for the derivation) ----------------------------------------------------
@@ -99,17 +102,17 @@ export function multiclassGradient(x: Value, o: FocalOptions, p: LossParams, ctx
   const ct = x.dtype;
   const idx = ctx.prep.target;
   const onehot = classOneHot(x, idx);
-  const pick = (v: Value): Value => op.reduceSum(op.mul(v, onehot), { axes: [1], keepdims: false });
+  const pick = (v: Value): Value => sumClasses(op.mul(v, onehot));
   const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'class', like: idx, select: (table) => op.gather(table, idx, 0) }), x, o, p, ctx, idx);
   const row = (v: Value): Value => op.unsqueeze(v, [1]);
 
   if (o.input === 'probs') {
     const pt = pick(x);
-    return op.mul(row(finish(focalTermGradProbs(pt, op.sub(1, op.clip(pt, param(p.eps, ct), 1)), p))), onehot);
+    return op.mul(row(finish(focalTermGradProbs(pt, op.sub(1, clampPt(pt, p.eps)), p))), onehot);
   }
   const logP = op.logSoftmax(x, 1);
   const others = op.mul(op.exp(logP), op.sub(1, onehot));
-  const m = op.reduceSum(others, { axes: [1], keepdims: false });
+  const m = sumClasses(others);
   const gz = finish(focalTermGradLogits(pick(logP), m, p));
   const q = op.div(others, row(op.max(m, TINY_MASS)));
   return op.mul(row(gz), op.sub(onehot, q));
@@ -127,11 +130,10 @@ export function softMulticlassGradient(x: Value, o: FocalOptions, p: LossParams,
   const ct = x.dtype;
   const t = softTargetRows(x, ctx.prep.target, o, p);
   const { logC, c, m } = softProbs(x, o, p);
-  const f = focalFactor(m, p.gamma);
+  const f = powByProducts(m, p.gamma);
   const r = p.gamma === 0 ? undefined : rho(c, logC);
   const gr = r === undefined ? undefined : scaled(r, p.gamma);
-  const sumRows = (v: Value): Value => op.reduceSum(v, { axes: [1], keepdims: true });
-  const rows = op.reduceSum(t, { axes: [1], keepdims: false }); // any [N] value: the count of rows
+  const rows = sumClasses(t); // any [N] value: the count of rows
   const finish = termsGradient(negAlphaT(p.alpha, ct, { kind: 'class', like: x, tail: x.rank - 2 }), x, o, p, ctx, rows);
   const tf = f ? op.mul(t, f) : t;
   if (o.input === 'logits') {
@@ -139,12 +141,12 @@ export function softMulticlassGradient(x: Value, o: FocalOptions, p: LossParams,
     const logQ = op.logSoftmax(x, 1);
     const inner = gr ? op.add(op.mul(gr, c), 1) : undefined;
     const h = finish({ core: passMask(inner ? op.mul(tf, inner) : tf, logC, logQ, p.eps) });
-    return op.sub(h, op.mul(op.exp(logQ), sumRows(h)));
+    return op.sub(h, op.mul(op.exp(logQ), sumClasses(h, true)));
   }
-  const sum = op.reduceSum(x, { axes: [1], keepdims: true });
+  const sum = sumClasses(x, true);
   const q = op.div(x, sum);
   const invC = op.reciprocal(c);
   const inner = gr ? op.add(gr, invC) : invC;
   const g = finish({ core: passMask(op.mul(tf, inner), c, q, p.eps) });
-  return op.div(op.sub(g, sumRows(op.mul(g, q))), sum);
+  return op.div(op.sub(g, sumClasses(op.mul(g, q), true)), sum);
 }

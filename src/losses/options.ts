@@ -9,6 +9,7 @@
  */
 import { UsageError, quote } from '../errors';
 import { Attr, attr } from '../onnx';
+import { indexTargets } from './axes';
 import { applyPreset } from './presets';
 import { DEFAULT_VALUES, OPTION, OPTIONS, OptionEntry, fmt, listOf, nonNegative, same } from './registry';
 import { TARGET_DTYPES } from './vocabulary';
@@ -61,7 +62,7 @@ export function normalizeOptions(given: LossOptions | FocalOptions = {}, label: 
   const soft = o.targets === 'soft';
   // A resolved float type equal to dtype (as in FocalOptions) reads as 'float', so normalizing is idempotent.
   const rawTarget = raw.targetDtype === (o.dtype as string) ? 'float' : raw.targetDtype;
-  const indices = (task === 'multiclass' && !soft) || (task === 'multilabel' && o.targetFormat === 'index');
+  const indices = indexTargets(o);
   const t = rawTarget === undefined ? (indices ? 'int64' : 'float') : rawTarget;
   if (!(TARGET_DTYPES as readonly unknown[]).includes(t)) throw new UsageError(`${L('targetDtype')} must be one of ${TARGET_DTYPES.join(', ')}, got ${fmt(t)}`);
   if (soft && t !== 'float') throw new UsageError(`${L('targetDtype')} must be float (the prediction's type) with soft targets, got ${fmt(raw.targetDtype)}`);

@@ -20,17 +20,15 @@
  *    (`onTerm`);
  * 3. `applyTerms`: × w·π_t, ÷ max(Σ F over the elements not ignored, 1e-6) (normalized; 'label':
  *    each label column by its own sum, smp's per-class normalization), ignored → 0;
- * 4. `meanDivisor`: what reduction mean divides Σ l by (none returns the elements undivided):
- *    `elements` (those not ignored; every element with countIgnored), `positives` (max(1, the
- *    count of positive targets)), a number, or `input` (a scalar graph input `normalizer`).
+ * 4. `meanDivisor`: what reduction mean divides Σ l by (none returns the elements undivided).
  *
  * Counts (elements not ignored, positives) are sums of masks in the graph, so they run on the
  * device like everything else; nothing is counted on the host.
  */
-import { DType, Value, op } from '../onnx';
+import { DType, Param, Value, classCount, divBy, elementCount, logSigmoidPair, oneHotRows, onesLike, op, param, pdiv, rowLength, scaled, toType, typed } from '../onnx';
 import { UsageError } from '../errors';
-import { labelAxisOf } from './axes';
-import { LossParams, Param, TermGradient, classCount, divBy, elementCount, sumIn, labelTail, logSigmoidPair, oneHot, param, pdiv, reduceDivisor, rowLength, scaled, toType, typed } from './focal';
+import { labelAxisOf, labelTail } from './axes';
+import { LossParams, TermGradient, reduceDivisor, sumIn } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';
 import { NORMALIZED_FLOOR } from './vocabulary';
@@ -47,11 +45,11 @@ export interface Prepared {
 export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepared {
   const ct = x.dtype;
   const V = o.ignoreIndex;
+  const notIgnored = (t: Value): Value => op.not(op.equal(t, x.graph.constant(V as number, t.dtype)));
   if (o.task === 'multiclass') {
     if (V === null) return { target, valid: null, positives: null };
-    const valid = op.not(op.equal(target, x.graph.constant(V, target.dtype)));
-    const clean = op.where(valid, target, 0);
-    return { target: clean, valid, positives: toType(valid, ct) };
+    const valid = notIgnored(target);
+    return { target: op.where(valid, target, 0), valid, positives: toType(valid, ct) };
   }
   if (o.targetFormat === 'index') {
     // CUDA's OneHot: (int64, int64, float32) or (int32, int32, float32); depth L from pred's shape.
@@ -59,16 +57,16 @@ export function prepareTargets(x: Value, target: Value, o: FocalOptions): Prepar
     const a = labelAxisOf(o, x.rank) as number;
     const last = a === x.rank - 1;
     const depth = toType(classCount(x, a), it);
-    const hot = oneHot(toType(target, it), depth, ct, last ? -1 : a, x.shape[a]);
+    const hot = oneHotRows(toType(target, it), depth, ct, last ? -1 : a, x.shape[a]);
     if (V === null) return { target: hot, valid: null, positives: hot };
-    const valid = op.unsqueeze(op.not(op.equal(target, x.graph.constant(V, target.dtype))), [last ? target.rank : a]);
+    const valid = op.unsqueeze(notIgnored(target), [last ? target.rank : a]);
     const clean = op.where(valid, hot, 0);
     return { target: clean, valid, positives: clean };
   }
   if (V === null) return { target, valid: null, positives: null };
   // Compared in the compute type: Equal has no uint8 kernel on CUDA; small integers are exact in any float type.
   const t = toType(target, ct);
-  const valid = op.not(op.equal(t, x.graph.constant(V, ct)));
+  const valid = notIgnored(t);
   const clean = op.where(valid, t, 0);
   return { target: clean, valid, positives: clean };
 }
@@ -99,7 +97,7 @@ export function termWeight(x: Value, prep: Prepared, o: FocalOptions): Value | u
  * batches (build.ts's `focal_sum` output).
  */
 export function sumF(f: Value | undefined, like: Value, prep: Prepared, perLabel?: number, keep = false, accumulate?: DType): Value {
-  const fv = f ?? op.constantOfShape(op.shape(like), 1, like.dtype);
+  const fv = f ?? onesLike(like, like.dtype);
   return sumIn(prep.valid ? op.where(prep.valid, fv, 0) : fv, perLabelSum(like, perLabel, keep), accumulate);
 }
 
@@ -122,9 +120,7 @@ export function applyTerms(x: Value, l: Value, f: Value | undefined, prep: Prepa
   if (w) loss = op.mul(loss, w);
   if (prep.valid) loss = op.where(prep.valid, loss, 0);
   if (!o.normalized) return { loss };
-  // 'label': each label column by its own sums (smp's per-class normalization).
   const perLabel = o.normalized === 'label' ? (labelAxisOf(o, x.rank) as number) : undefined;
-  // Σ F floored at 1e-6: the normalized loss's denominator.
   const fs = op.max(sumF(f, l, prep, perLabel, true, o.accumulate), NORMALIZED_FLOOR);
   const rawSum = sumIn(loss, perLabelSum(loss, perLabel, true), o.accumulate);
   return { loss: op.div(loss, fs), focalSum: fs, rawSum };
@@ -176,9 +172,9 @@ export function termsGradient(negAlpha: Param, x: Value, o: FocalOptions, p: Los
 }
 
 /**
- * What reduction mean divides Σ l by — the elements not ignored (× L for index rows), max(1,
- * positives), a number, or the graph input `normalizer` —, or 'mean' where every element counts (a
- * plain ReduceMean). `perImage`: each image's own divisor ([B, 1, …], or a number; 'mean': each
+ * What reduction mean divides Σ l by — the elements not ignored (every element with countIgnored;
+ * × L for index rows), max(1, the count of positive targets), a number, or the scalar graph input
+ * `normalizer` —, or 'mean' where every element counts (a plain ReduceMean). `perImage`: each image's own divisor ([B, 1, …], or a number; 'mean': each
  * image's element count); it has no normalizer (perImage refuses normalize input).
  */
 export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions, normalizer: Value | undefined, perImage = false): Param | 'mean' {
@@ -187,7 +183,7 @@ export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalO
   const n = o.normalize;
   if (n === 'input' && normalizer) return toType(normalizer, ct);
   if (typeof n === 'number') return n;
-  if (n === 'positives') return op.max(op.reduceSum(prep.positives ?? op.constantOfShape(op.shape(elements), 1, ct), how), 1);
+  if (n === 'positives') return op.max(op.reduceSum(prep.positives ?? onesLike(elements, ct), how), 1);
   if (!prep.valid || o.countIgnored) return 'mean';
   const valid = op.reduceSum(toType(prep.valid, ct), how);
   return o.targetFormat === 'index' ? op.mul(valid, toType(classCount(x, labelAxisOf(o, x.rank)), ct)) : valid;

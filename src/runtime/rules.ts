@@ -7,7 +7,7 @@
  */
 import { UsageError } from '../errors';
 import type { FocalOptions } from '../losses';
-import { channelAxis, labelAxisOf } from '../losses/axes';
+import { channelAxis, indexTargets, labelAxisOf } from '../losses/axes';
 
 export type FloatType = 'float16' | 'float32' | 'float64';
 export const isFloatType = (d: string): d is FloatType => d === 'float16' || d === 'float32' || d === 'float64';
@@ -39,7 +39,7 @@ const without = (dims: readonly number[], a: number | undefined): readonly numbe
 
 /** How targets come: class indices (one per row: multiclass, multi-label index targets), soft values in [0, 1], or 0/1 labels. */
 export function targetKind(o: DataOptions): 'indices' | 'soft' | 'labels' {
-  if ((o.task === 'multiclass' && o.targets !== 'soft') || o.targetFormat === 'index') return 'indices';
+  if (indexTargets(o)) return 'indices';
   return o.targets === 'soft' ? 'soft' : 'labels';
 }
 

@@ -2,8 +2,7 @@
  * Sizes known only at run time are counted on the device (Shape → ConstantOfShape → ReduceSum), so
  * graphs with a symbolic N, L or C still run wholly on CUDA: the counts are right for any shape.
  */
-import { elementCount, classCount } from '../../src/losses/focal';
-import { Graph, buildModel, serializeModel } from '../../src/onnx';
+import { Graph, buildModel, classCount, elementCount, serializeModel } from '../../src/onnx';
 import { runModel } from '../helpers/ort';
 import { recordModel } from '../helpers/record-model';
 

@@ -400,7 +400,7 @@ describe('diagnostics on every source', () => {
 
 describe('the CUDA placement check', () => {
   it.each(['binary', 'multilabel', 'multiclass'] as const)('%s: the evaluator graph with the sweep merged in would run wholly on CUDA', (task) => {
-    // γ 0.5 and 5 are products and a Sqrt (focal.ts's focalFactor), 3.7 a Pow.
+    // γ 0.5 and 5 are products and a Sqrt (src/onnx/math.ts's powByProducts), 3.7 a Pow.
     const spec = evalSpec(planFromOptions(normalizeOptions({ task, asFunction: false, withGrad: false })), undefined, true, { sweepGamma: [0, 0.5, 1, 3.7, 5], sweepAlpha: [0.5] });
     for (const g of [spec.graph, spec.small]) {
       const report = checkCudaPlacement(g?.bytes as Uint8Array);
