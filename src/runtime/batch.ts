@@ -371,7 +371,9 @@ export class BatchRunner {
       for (const name of g.sweep.losses) fetches[name] = reused(name);
     }
     if (predOutput !== undefined) fetches[predOutput] = null;
-    const result = await asFileError(this.spec.modelFile, 'onnxruntime cannot run it on this data', () => this.session.run(feeds, fetches));
+    const run = (): Promise<Record<string, HostTensor>> => this.session.run(feeds, fetches);
+    // (A model built here: straight to the session, no wrapper promise on the small batches' path.)
+    const result = await (this.spec.modelFile === undefined ? run() : asFileError(this.spec.modelFile, 'onnxruntime cannot run it on this data', run));
     if (predOutput !== undefined) {
       const out = result[predOutput];
       const place = b.predPlace ?? { file: 'the batch', element: `output '${predOutput}' element`, start: 0, shape: b.dims };

@@ -259,6 +259,19 @@ describe('accumulation', () => {
       await ev.close();
     }
   });
+
+  it('close waits for the batches still running, a refused last one included, then refuses more', async () => {
+    const ev = await createEvaluator({ loss: { reduction: 'sum' }, threads: 1 });
+    const good = { pred: Float32Array.from([0.2, 0.9]), target: Float32Array.from([0, 1]) };
+    const first = ev.add(good);
+    const refused = ev.add({ pred: Float32Array.from([0.5, 2]), target: Float32Array.from([0, 1]) });
+    const closing = ev.close();
+    await expect(first).resolves.toBeUndefined();
+    await expect(refused).rejects.toThrow('batch 1: pred element 1 is 2');
+    await expect(closing).resolves.toBeUndefined();
+    expect(ev.result().batches).toBe(1);
+    await expect(ev.add(good)).rejects.toThrow('batch 2: the evaluator is closed');
+  });
 });
 
 // ---- one session, one mechanism ---------------------------------------------------------------------
@@ -292,7 +305,7 @@ describe('one session, and one mechanism for memory and files', () => {
     for (const bad of [1.0000001, -1e-40, NaN, Infinity, -Infinity]) expect([bad, ok([0.5, bad], [0, 1])]).toEqual([bad, false]);
     for (const bad of [0.5, -1, 2, Infinity, NaN, 1e-30]) expect([bad, ok([0.5, 0.5], [0, bad])]).toEqual([bad, false]);
     expect(ok([0.5, 1 + 1e-12], [0, 1], Float64Array)).toBe(false);
-    // Lengths in JS (below 2,048 pairs) and in WebAssembly around its lanes (4 float32, 2 float64;
+    // Lengths in JS (below 64 pairs) and in WebAssembly around its lanes (4 float32, 2 float64;
     // the rest padded), a bad value at the ends and in the middle, in arrays that are views at an
     // offset: the same answer as the separate checks.
     const fine = (p: Float32Array | Float64Array, t: Float32Array | Float64Array): boolean => {
@@ -307,7 +320,7 @@ describe('one session, and one mechanism for memory and files', () => {
     };
     for (const F of [Float32Array, Float64Array]) {
       const type = F === Float32Array ? 'float32' : 'float64';
-      for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 2048, 2049, 2050, 2051, 2052, 2053, 2054, 2055]) {
+      for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 63, 64, 65, 66, 67, 2048, 2049, 2050, 2051, 2052, 2053, 2054, 2055]) {
         for (const k of new Set([0, 1, 2, 3, n >> 1, n - 4, n - 3, n - 2, n - 1].filter((x) => x >= 0))) {
           for (const [bad, inPred] of [[NaN, true], [1.5, true], [-1e-30, true], [-0, true], [NaN, false], [0.5, false], [-0, false], [Infinity, false]] as const) {
             const p = new F(n + 3).fill(0.25).subarray(1, n + 1);
