@@ -13,3 +13,5 @@ export type { FunctionSpec, FunctionInput, ModelOptions, ModelInfo, NodeInfo, Te
 export { broadcast, shapeString } from './shape';
 export { externalTensors, relocateExternalData } from './external';
 export type { ExternalTensor, ExternalPlacement } from './external';
+export { CUDA_KNOWN_OPS, checkCudaPlacement, formatPlacement } from './placement';
+export type { NodePlacement, PlacementReport } from './placement';

@@ -4,7 +4,7 @@
  * `createSession(model, { ep })`:
  * - `cpu`: the CPU execution provider.
  * - `cuda`: the CUDA provider alone, with `session.disable_cpu_ep_fallback = 1`, so a node with no
- *   CUDA kernel is a load error (listing the nodes the static check finds, placement.ts), never a
+ *   CUDA kernel is a load error (listing the nodes the static check finds, src/onnx/placement.ts), never a
  *   silent copy to the CPU. When the CUDA provider libraries are not installed (the npm package
  *   ships the CPU runtime only; `npm run setup:cuda` fetches the rest) or no GPU is usable, a
  *   one-line `UsageError` says so and what to do.
@@ -279,7 +279,7 @@ async function cudaError(e: unknown, bytes: Uint8Array, options: SessionOptions)
   if (FALLBACK_REFUSED.test(message)) {
     let nodes: string[] = [];
     try {
-      const { checkCudaPlacement, formatPlacement } = await import('./placement');
+      const { checkCudaPlacement, formatPlacement } = await import('../onnx/placement');
       nodes = formatPlacement(checkCudaPlacement(bytes));
     } catch {
       // Not decodable here: the runtime's own message has to do.
