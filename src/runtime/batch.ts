@@ -64,9 +64,8 @@ export interface BatchSpec {
   readonly feedNames?: readonly string[];
   /** Where the model came from (a user's file): its failures are then the user's. */
   readonly modelFile?: string;
-  /** The label / class count the model fixes (a per-label α, or its pred input's), if any, and the option that fixes it as the user named it (`--class-weight`). */
-  readonly fixedRow?: number;
-  readonly fixedBy?: string;
+  /** The label / class count the model fixes (a per-label α, or its pred input's), if any, and what fixes it as messages say it (rules.ts's DataCheck). */
+  readonly fixed?: { readonly count: number; readonly by: string };
   /** Diagnostics asked for (diagnostics.ts): the graphs then carry the sweep (EvalGraph.sweep). */
   readonly diagnostics?: DiagnosticsOptions;
   /** How a batch's dims are fed to the graph (rules.ts's graphDims; default `rows`). */

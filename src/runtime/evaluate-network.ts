@@ -24,12 +24,12 @@ import { DataError, UsageError, quote } from '../errors';
 import { NpyHeader } from '../io/npy';
 import { Label, LossOptions, normalizeOptions } from '../losses';
 import { asFileError } from './batch';
-import { EvaluateProgress, FileSourceOptions, FileSourceResult, checkOutNormalized, checkWeightFile, lossFromFiles, streamFiles } from './evaluate';
+import { EvaluateProgress, FileSourceOptions, FileSourceResult, checkOutNormalized, lossFromFiles, streamFiles } from './evaluate';
 import { ModelPlan, checkPerElement, plain, evalSpec, planFromModel, positiveCount } from './evaluator';
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
-import { channelFirst, checkWeightInput, lossLayout, product, shapeText } from './rules';
+import { checkData, filePart, checkWeightInput, product, shapeText } from './rules';
 import { TensorDType } from './session';
 
 /** Default batch: about this many elements of the largest input per batch (whole rows, at least one). */
@@ -163,16 +163,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     const tTail = (io.inputs.find((v) => v.name === 'target')?.shape ?? []).slice(1);
     const outRowDims = fixedTail ? (outTail as number[]) : JSON.stringify(tTail) === JSON.stringify(outTail) ? th.shape.slice(1) : undefined;
     if (!outRowDims) throw new UsageError(`${source}: output ${quote(output)} has shape ${shapeText(outDims)}; eval --network needs its dims after the first fixed, or targets shaped like it`);
-    const whole = lossLayout(o, [rows, ...outRowDims]);
-    const targetTail = whole.targetDims.slice(1);
-    if (th.shape.length !== whole.targetDims.length || th.shape.slice(1).some((d, k) => d !== targetTail[k])) {
-      throw new DataError(
-        `${th.path}: shape ${shapeText(th.shape)}; the targets must be [N${targetTail.map((d) => `, ${d}`).join('')}] for the output ${quote(output)} ${shapeText(outDims)}` +
-          (o.task === 'multiclass' ? ', one class index per row' : '') +
-          (channelFirst(o, outRowDims.length + 1) ? ` (${label('labelAxis')} ${o.labelAxis}: the output's labels on axis ${whole.labelAxis})` : ''),
-      );
-    }
-    if (wh) checkWeightFile(o, wh, [rows, ...outRowDims], whole, `the output ${quote(output)}`, `the output ${quote(output)} ${shapeText([rows, ...outRowDims])}`);
+    const whole = checkData(o, { pred: { where: source, what: `output ${quote(output)} ` }, dims: [rows, ...outRowDims], target: { ...filePart(th), shaped: true }, ...(wh ? { weight: filePart(wh) } : {}), label });
 
     // ---- the evaluator: the model with its graph additions, one session, the stream ----
     fed = { source, output, rows };

@@ -12,18 +12,19 @@
  * exactly: it holds 0 and 1); or a focal-onnx model file (`model`), whose types the files must
  * match.
  *
- * The files' shapes are docs/guide.md's (eval): checked by rowsFor, binary files read flat (MONAI's
- * spatialMean then divides by the spatial size of the prediction file's shape: BatchData.inputDims).
+ * The files' shapes are docs/guide.md's (eval): checked by rules.ts's checkData, binary files read
+ * flat (MONAI's spatialMean then divides by the spatial size of the prediction file's shape:
+ * BatchData.inputDims).
  */
 import { DataError, UsageError } from '../errors';
 import { NpyHeader, NpyReader, NpyWriter } from '../io/npy';
-import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
+import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions } from '../losses';
 import { BatchSpec, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { diagnosticsOptions } from '../diagnostics/accumulate';
 import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, checkPerElement, plain, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { LossLayout, channelFirst, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, perImageProblem, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { checkData, filePart, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, shapeText, product, targetTypeProblem } from './rules';
 import { FileBatchReader, FileBatches, batchCount, batchRowsOf, fileBatch } from './file-batches';
 import { EvalPool } from './pool';
 import { DEFAULT_THREADS, SessionOptions } from './session';
@@ -151,74 +152,16 @@ interface Rows extends Pick<FileRun, 'lossRow' | 'outShape'> {
   readonly inputDims?: readonly number[];
 }
 
-function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined, label: Label): Rows {
+function rowsFor(plan: ModelPlan, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined, label: Label): Rows {
+  const o = plan.options;
   const ps = pred.shape;
-  const ts = target.shape;
-  const axisProblem = o.task !== 'binary' && ps.length >= 2 ? labelAxisProblem(o, ps.length) : undefined;
-  if (axisProblem) throw new UsageError(`${label('labelAxis')} ${o.labelAxis} ${axisProblem}: ${pred.path} has shape ${shapeText(ps)}`);
-  const imageProblem = o.perImage ? perImageProblem(o, ps) : undefined;
-  if (imageProblem) throw new UsageError(`${label('perImage')} ${imageProblem}: ${pred.path} has shape ${shapeText(ps)}`);
-  // Channel-first (the labels on another axis than the last): named in the shape messages.
-  const first = o.task !== 'binary' && ps.length >= 2 && channelFirst(o, ps.length);
-  const axisText = first ? ` with ${label('labelAxis')} ${o.labelAxis}` : '';
-  // Binary predictions are flattened, but not per image: there a row is an image of K losses.
-  const whole = lossLayout(o, o.task === 'binary' && !o.perImage ? [pred.count] : ps);
-  const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
-  switch (o.task) {
-    case 'binary':
-      if (pred.count !== target.count) {
-        throw new DataError(
-          `${target.path}: holds ${target.count} elements (shape ${shapeText(ts)}) but ${pred.path} holds ${pred.count} ` +
-            `(shape ${shapeText(ps)}); binary targets need one per prediction`,
-        );
-      }
-      break;
-    case 'multilabel': {
-      if (ps.length < 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multilabel predictions must be [N, L] (or of higher rank, labels on the last axis, or on ${label('labelAxis')})`);
-      if (o.targetFormat === 'index') {
-        if (!same(ts, whole.targetDims)) {
-          throw new DataError(`${target.path}: shape ${shapeText(ts)}; index targets${axisText} must be ${shapeText(whole.targetDims)}, one class index in [0, ${whole.labels}] per row of ${pred.path} (shape ${shapeText(ps)})`);
-        }
-      } else if (!same(ts, ps)) {
-        throw new DataError(`${target.path}: shape ${shapeText(ts)} does not match ${pred.path}, shape ${shapeText(ps)}; multilabel targets must be shaped like the predictions`);
-      }
-      break;
-    }
-    case 'multiclass':
-      if (ps.length !== 2 && !first) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multiclass predictions must be [N, C] (or [B, C, …] with ${label('labelAxis')} 1)`);
-      if (o.targets === 'soft') {
-        if (!same(ts, ps)) {
-          throw new DataError(`${target.path}: shape ${shapeText(ts)}; soft multiclass targets must be ${first ? 'shaped like the predictions' : '[N, C]'} = ${shapeText(ps)}, a row of class probabilities per row of ${pred.path}`);
-        }
-      } else if (!same(ts, whole.targetDims)) {
-        throw new DataError(
-          `${target.path}: shape ${shapeText(ts)}; multiclass targets${axisText} must be ${first ? '' : '[N] = '}${shapeText(whole.targetDims)}, one class index per row of ${pred.path} ` +
-            `(shape ${shapeText(ps)})${!first && ts.length === 2 && ts[0] === ps[0] && ts[1] === 1 ? '; save t.reshape(-1)' : ''}`,
-        );
-      }
-      break;
-  }
+  // Binary targets are read flat, as the predictions: their count decides, not their shape.
+  const whole = checkData(o, { pred: { where: pred.path, what: '' }, dims: ps, target: { ...filePart(target), shaped: o.task !== 'binary' }, ...(weight ? { weight: filePart(weight) } : {}), fixed: plan.fixed, label });
   if (pred.count === 0) throw new DataError(`${pred.path}: holds no elements (shape ${shapeText(ps)}); nothing to evaluate`);
-  if (weight) checkWeightFile(o, weight, ps, whole, pred.path, `${pred.path} (shape ${shapeText(ps)})`);
   const rows = o.task === 'binary' && !o.perImage ? pred.count : ps[0];
   const rowElements = [pred, target, ...(weight ? [weight] : [])].map((h) => h.count / rows);
   if (o.task === 'binary' && !o.perImage) return { rows, rowDims: [], lossRow: 1, outShape: ps, rowElements, inputDims: ps };
   return { rows, rowDims: ps.slice(1), lossRow: product(whole.lossDims.slice(1)), outShape: o.task === 'binary' ? ps : whole.lossDims, rowElements };
-}
-
-/**
- * A weight file for predictions of `dims` (laid out as `whole`): of a float type, one weight per
- * prediction or one per row (rules.ts), shaped as either. `name` names the predictions, `of` them
- * with their shape.
- */
-export function checkWeightFile(o: FocalOptions, weight: NpyHeader, dims: readonly number[], whole: LossLayout, name: string, of: string): void {
-  const problem = weightTypeProblem(weight.dtype);
-  if (problem) throw new DataError(`${weight.path}: dtype ${weight.descr} (${weight.dtype}); ${problem}`);
-  if (!weightCounts(o, whole).some(([, n]) => n === weight.count)) {
-    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of ${of}`);
-  }
-  const misshaped = weightShapeProblem(o, dims, weight.shape, name);
-  if (misshaped) throw new DataError(`${weight.path}: shape ${shapeText(weight.shape)}; ${misshaped}`);
 }
 
 // ---- the model ----------------------------------------------------------------------------------
@@ -237,17 +180,6 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: str
   }
   if (out !== undefined) checkPerElement(plan, '--out needs', 'use a model exported with --reduction none, or the loss flags instead of --model');
   return plan;
-}
-
-/** Checks the files' row length against a fixed label / class count of the model (a per-label α, or a model file's pred input). */
-function checkModelRow(plan: ModelPlan, pred: NpyHeader, label: Label): void {
-  const o = plan.options;
-  if (o.task === 'binary' || plan.fixedRow === undefined || pred.shape.length < 2 || labelAxisProblem(o, pred.shape.length)) return; // (rowsFor names a bad shape)
-  const have = lossLayout(o, pred.shape).labels;
-  if (have === plan.fixedRow) return;
-  const what = o.task === 'multilabel' ? 'labels' : 'classes';
-  if (plan.modelFile !== undefined) throw new DataError(`${pred.path}: has ${have} ${what} (shape ${shapeText(pred.shape)}) but ${plan.modelFile} is for ${plan.fixedRow} ${what}`);
-  throw new UsageError(`${rowSource(o, label)?.text ?? `the loss is for ${plan.fixedRow} ${what}`}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
 }
 
 // ---- the loop ------------------------------------------------------------------------------------
@@ -394,8 +326,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
       options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label, pred.shape.length);
     const o = plan.options;
     checkOutNormalized(o, options.out, label);
-    checkModelRow(plan, pred, label);
-    const layout = rowsFor(o, pred, target, weight, label);
+    const layout = rowsFor(plan, pred, target, weight, label);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less
     // than 1/16 of the batch (otherwise the blocks tile it by a divisor of its rows).
     const rowElements = layout.rowElements[0];

@@ -41,7 +41,7 @@ import { DataError, UsageError, quote } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions, rowSource } from '../losses';
-import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
+import { BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
 import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from '../diagnostics/accumulate';
@@ -49,7 +49,7 @@ import { decodeModelProto } from '../onnx';
 import type { onnx } from 'onnx-proto';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
 import { labelAxisOf } from '../losses/axes';
-import { GraphForm, channelFirst, labelAxisProblem, lossLayout, perImageProblem, product, spatialSize, targetKind, targetTypeProblem, weightDims, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
+import { GraphForm, channelFirst, checkData, lossLayout, product, spatialSize, targetKind } from './rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ interface ModelInputs {
  * The model the evaluator runs, before its graph additions: what its spec (BatchSpec) will say of
  * it, known before it is built.
  */
-export interface ModelPlan extends Pick<BatchSpec, 'options' | 'graphReduction' | 'inputs' | 'modelFile' | 'fixedRow' | 'fixedBy' | 'predOutput' | 'feedNames' | 'form'> {
+export interface ModelPlan extends Pick<BatchSpec, 'options' | 'graphReduction' | 'inputs' | 'modelFile' | 'fixed' | 'predOutput' | 'feedNames' | 'form'> {
   /**
    * The model's bytes and inputs: read already (a file), or built when asked (options; ~10 ms),
    * then also the builder's model object, which the evaluator's graph additions take without
@@ -147,7 +147,7 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
     modelFile: source,
     graphReduction: options.reduction,
     inputs: { ...(pred ? { pred } : {}), target, ...(weight ? { weight } : {}) },
-    fixedRow: typeof fixed === 'number' ? fixed : undefined,
+    ...(typeof fixed === 'number' ? { fixed: { count: fixed, by: `${source} is for ${fixed} ${options.task === 'multilabel' ? 'labels' : 'classes'}` } } : {}),
     ...(labelsFirst ? { labelsFirst } : {}),
     // perImage on [B, K, L] (binary [B, K]): deeper batches merge the axes between the images and the labels.
     ...(options.perImage && !labelsFirst && predShape?.length === (options.task === 'binary' ? 2 : 3) && output === undefined ? { form: 'images' as const } : {}),
@@ -184,7 +184,7 @@ export function planFromOptions(o: FocalOptions, label: Label = plain, rank?: nu
       target: { dtype: o.targetDtype, rank: targetKind(o) === 'indices' ? perRow : predRank },
       ...(o.weight !== 'none' ? { weight: { dtype: o.dtype, rank: o.task === 'multilabel' && o.weight === 'element' && !o.labelMean ? predRank : perRow } } : {}),
     },
-    ...(fixed ? { fixedRow: fixed.count, fixedBy: fixed.name } : {}),
+    ...(fixed ? { fixed: { count: fixed.count, by: fixed.text } } : {}),
     ...(form !== 'rows' ? { form } : {}),
     ...(channels ? { labelsFirst: true } : {}),
   };
@@ -755,60 +755,34 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     throw new UsageError(`${name}: dims ${dimsText(dims)} make ${product(dims)} elements, but pred holds ${pred.data.length}`);
   }
   if (dims.length === 0) dims = [1];
-  if (o.task === 'multilabel' && dims.length < 2) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multilabel predictions must be [N, L] or of higher rank, labels on the last axis (or on labelAxis)`);
-  const axisProblem = labelAxisProblem(o, dims.length);
-  if (axisProblem) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; labelAxis ${o.labelAxis} ${axisProblem}`);
-  const first = channelFirst(o, dims.length);
-  if (o.task === 'multiclass' && dims.length !== 2 && !first) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; multiclass predictions must be [N, C], or [B, C, …] with labelAxis 1`);
-  const imageProblem = o.perImage ? perImageProblem(o, dims) : undefined;
-  if (imageProblem) throw new DataError(`${name}: pred has dims ${dimsText(dims)}; perImage ${imageProblem}`);
+  const part = (what: string, a: { dtype: string; data: { length: number }; dims?: readonly number[] }) => ({ where: name, what: `${what} `, dtype: a.dtype, count: a.data.length, ...(a.dims ? { dims: a.dims } : {}) });
+  const target = arrayOf(b.target, 'target', name, inputs.target.dtype === 'bool');
+  if (b.weight !== undefined && !inputs.weight) throw new UsageError(`${name}: has weights, but the evaluator's loss takes none (its model has no input 'weight')`);
+  if (b.weight === undefined && inputs.weight) throw new UsageError(`${name}: weight is missing; the evaluator's loss takes weights (its model has an input 'weight')`);
+  const w = b.weight !== undefined ? arrayOf(b.weight, 'weight', name, false) : undefined;
+  const layout = checkData(o, {
+    pred: network ? { where: name, what: `output '${core.spec.predOutput}' ` } : { where: name, what: 'pred ' },
+    dims,
+    target: { ...part('target', target), shaped: false },
+    ...(w ? { weight: part('weight', w) } : {}),
+    fixed: core.spec.fixed,
+    label: plain,
+    arrays: true,
+  });
   if (o.spatialMean && core.spatial !== undefined && (spatialSize(o, dims) ?? 'all') !== core.spatial) {
     const text = (s: number | 'all') => (s === 'all' ? 'every element (rank ≤ 2)' : `a spatial size of ${s}`);
     throw new DataError(`${name}: pred has dims ${dimsText(dims)}, ${text(spatialSize(o, dims) ?? 'all')}; MONAI's sum (spatialMean) divides by it, and the batches before it had ${text(core.spatial)}`);
   }
-  const layout = lossLayout(o, dims);
-  const last = layout.labels;
-  if (o.task !== 'binary') {
-    const what = o.task === 'multilabel' ? 'labels' : 'classes';
-    const fixed = core.spec.fixedRow;
-    if (fixed !== undefined && fixed !== last) {
-      throw new DataError(`${name}: pred has ${last} ${what} (dims ${dimsText(dims)}), but ${core.spec.modelFile ?? `the loss (${core.spec.fixedBy} lists ${fixed} values)`} is for ${fixed} ${what}`);
-    }
-    if (o.task === 'multilabel' && core.labelCount !== undefined && core.labelCount !== last) {
-      throw new DataError(`${name}: pred has ${last} labels (dims ${dimsText(dims)}), but the batches before it had ${core.labelCount}`);
-    }
+  if (o.task === 'multilabel' && core.labelCount !== undefined && core.labelCount !== layout.labels) {
+    throw new DataError(`${name}: pred has ${layout.labels} labels (dims ${dimsText(dims)}), but the batches before it had ${core.labelCount}`);
   }
-  const target = arrayOf(b.target, 'target', name, inputs.target.dtype === 'bool');
-  if (target.data.length !== product(layout.targetDims)) {
-    const want = targetKind(o) === 'indices' ? `one class index per row: ${layout.rows}` : `one per prediction: ${layout.elements}`;
-    throw new DataError(`${name}: target holds ${target.data.length} elements${target.dims ? ` (dims ${dimsText(target.dims)})` : ''}; expected ${want} (pred dims ${dimsText(dims)})`);
-  }
-  const targetRule = targetTypeProblem(o, target.dtype, true);
-  if (targetRule) throw new DataError(`${name}: target holds ${target.dtype}; ${targetRule}`);
-  const result: { dims: readonly number[]; pred?: BatchArray; target: BatchArray; weight?: BatchArray; feeds?: Record<string, HostTensor>; predPlace?: BatchPlace } = {
+  const place = (element: string, shape: readonly number[]): BatchPlace => ({ file: name, element, start: 0, shape });
+  return {
     dims,
-    target: { dtype: target.dtype, data: target.data, place: { file: name, element: 'target element', start: 0, shape: layout.targetDims } },
+    target: { dtype: target.dtype, data: target.data, place: place('target element', layout.targetDims) },
+    ...(pred ? { pred: { dtype: pred.dtype, data: pred.data, place: place('pred element', dims) } } : { feeds, predPlace: place(`output '${core.spec.predOutput}' element`, dims) }),
+    ...(w ? { weight: { dtype: w.dtype, data: w.data, place: place('weight element', w.data.length === layout.elements ? dims : layout.rowDims) } } : {}),
   };
-  if (pred) result.pred = { dtype: pred.dtype, data: pred.data, place: { file: name, element: 'pred element', start: 0, shape: dims } };
-  else {
-    result.feeds = feeds;
-    result.predPlace = { file: name, element: `output '${core.spec.predOutput}' element`, start: 0, shape: dims };
-  }
-  if (b.weight !== undefined) {
-    if (!inputs.weight) throw new UsageError(`${name}: has weights, but the evaluator's loss takes none (its model has no input 'weight')`);
-    const w = arrayOf(b.weight, 'weight', name, false);
-    const weightRule = weightTypeProblem(w.dtype);
-    if (weightRule) throw new DataError(`${name}: weight holds ${w.dtype}; ${weightRule}`);
-    if (!weightCounts(o, layout).some(([, n]) => n === w.data.length)) {
-      throw new DataError(`${name}: weight holds ${w.data.length} elements; expected ${weightsText(weightCounts(o, layout))} (pred dims ${dimsText(dims)})`);
-    }
-    const misshaped = w.dims ? weightShapeProblem(o, dims, w.dims, 'pred') : undefined;
-    if (misshaped) throw new DataError(`${name}: weight dims ${dimsText(w.dims as number[])}; ${misshaped}`);
-    result.weight = { dtype: w.dtype, data: w.data, place: { file: name, element: 'weight element', start: 0, shape: weightDims(dims, w.data.length, layout) } };
-  } else if (inputs.weight) {
-    throw new UsageError(`${name}: weight is missing; the evaluator's loss takes weights (its model has an input 'weight')`);
-  }
-  return result;
 }
 
 /** A network's inputs for one batch: every one the model has, each a Tensor (or { type, dims, data }). */
