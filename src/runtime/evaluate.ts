@@ -17,14 +17,14 @@
  * BatchData.inputDims).
  */
 import { DataError, UsageError } from '../errors';
-import { NpyHeader, NpyReader, NpyWriter } from '../io/npy';
+import { NpyDType, NpyHeader, NpyReader, NpyWriter } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions } from '../losses';
-import { BatchSpec, InputSpec, asFileError } from './batch';
+import { InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { diagnosticsOptions } from '../diagnostics/accumulate';
 import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, checkPerElement, plain, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { checkData, filePart, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, shapeText, product, targetTypeProblem } from './rules';
+import { checkData, filePart, isFloatType, labelAxisProblem, lossLayout, shapeText, product, targetTypeProblem } from './rules';
 import { FileBatchReader, FileBatches, batchCount, batchRowsOf, fileBatch } from './file-batches';
 import { EvalPool } from './pool';
 import { DEFAULT_THREADS, SessionOptions } from './session';
@@ -146,8 +146,6 @@ interface Rows extends Pick<FileRun, 'lossRow' | 'outShape'> {
   readonly rows: number;
   /** The dims of one row of predictions: [] (a binary element) or the file's shape after the first axis. */
   readonly rowDims: readonly number[];
-  /** Each file's elements per row: the predictions', the targets', the weights'. */
-  readonly rowElements: readonly number[];
   /** Binary files read flat: the file's shape, which the batches' dims ([n]) do not show (BatchData.inputDims). */
   readonly inputDims?: readonly number[];
 }
@@ -159,14 +157,13 @@ function rowsFor(plan: ModelPlan, pred: NpyHeader, target: NpyHeader, weight: Np
   const whole = checkData(o, { pred: { where: pred.path, what: '' }, dims: ps, target: { ...filePart(target), shaped: o.task !== 'binary' }, ...(weight ? { weight: filePart(weight) } : {}), fixed: plan.fixed, label });
   if (pred.count === 0) throw new DataError(`${pred.path}: holds no elements (shape ${shapeText(ps)}); nothing to evaluate`);
   const rows = o.task === 'binary' && !o.perImage ? pred.count : ps[0];
-  const rowElements = [pred, target, ...(weight ? [weight] : [])].map((h) => h.count / rows);
-  if (o.task === 'binary' && !o.perImage) return { rows, rowDims: [], lossRow: 1, outShape: ps, rowElements, inputDims: ps };
-  return { rows, rowDims: ps.slice(1), lossRow: product(whole.lossDims.slice(1)), outShape: o.task === 'binary' ? ps : whole.lossDims, rowElements };
+  if (o.task === 'binary' && !o.perImage) return { rows, rowDims: [], lossRow: 1, outShape: ps, inputDims: ps };
+  return { rows, rowDims: ps.slice(1), lossRow: product(whole.lossDims.slice(1)), outShape: o.task === 'binary' ? ps : whole.lossDims };
 }
 
 // ---- the model ----------------------------------------------------------------------------------
 
-function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: string | undefined): ModelPlan {
+function planFromFile(file: string, pred: NpyHeader, target: NpyHeader): ModelPlan {
   const m = loadModelFile(file);
   const plan = planFromModel(m.bytes, m.info.graph, m.options, file);
   checkModelExternalData(m);
@@ -178,7 +175,6 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: str
   if (target.dtype !== t.dtype && !(isFloatType(target.dtype) && isFloatType(t.dtype))) {
     throw new DataError(`${target.path}: dtype ${target.dtype}, but ${file} takes ${t.dtype} targets; convert the file or export a model with --target-dtype ${target.dtype}`);
   }
-  if (out !== undefined) checkPerElement(plan, '--out needs', 'use a model exported with --reduction none, or the loss flags instead of --model');
   return plan;
 }
 
@@ -194,11 +190,6 @@ export interface FileSourceOptions extends SourceOptions {
   readonly out?: string;
 }
 
-/** `out` writes each batch's losses as they come: not the normalized loss's, divided at the end. */
-export function checkOutNormalized(o: FocalOptions, out: string | undefined, label: Label): void {
-  if (o.normalized && out !== undefined) throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
-}
-
 /** What both file sources give besides the evaluator's result. */
 export interface FileSourceResult extends EvaluatorResult {
   /** Rows per batch (the last may have fewer). */
@@ -211,15 +202,17 @@ export interface FileSourceResult extends EvaluatorResult {
 /** A file source's files, opened and checked, as the stream reads them into the core (streamFiles). */
 export interface FileRun {
   /**
-   * The model with its graph additions (evalSpec; building it takes ~10 ms and more), built when
-   * streamFiles asks: after it has started the pool's workers, whose own start overlaps it.
+   * The model, whose graph additions (evalSpec: ~10 ms and more) streamFiles builds after it has
+   * started the pool's workers, whose own start overlaps it; the type the targets come in; what to
+   * do when `out` meets a model that reduces (checkPerElement's hint).
    */
-  readonly spec: () => Promise<BatchSpec>;
-  readonly session: SessionOptions;
+  readonly plan: ModelPlan;
+  readonly targetType: NpyDType;
+  readonly outHint: string;
   /** The shape of `out`, the per-element losses (of the loss dtype). */
   readonly outShape: readonly number[];
-  /** How the files split into batches (plain data, for the pool's workers too), and their readers in the same order. */
-  readonly batches: FileBatches;
+  /** How the files split into batches, and their readers in `files`' order (each file's rowElements: its count over the rows). */
+  readonly batches: Omit<FileBatches, 'files'>;
   readonly readers: readonly NpyReader[];
   /** Per-element losses per row. */
   readonly lossRow: number;
@@ -258,17 +251,28 @@ export async function streamFiles(options: FileSourceOptions, inputs: readonly (
       readers.push(r);
       return r;
     });
-    const l = run.batches;
+    const { plan } = run;
+    const label = options.label ?? plain;
+    // `out` is written batch by batch: not the normalized loss's, divided by the whole input's Σ F at the end.
+    if (plan.options.normalized && options.out !== undefined) throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
+    if (options.out !== undefined) checkPerElement(plan, '--out needs', run.outHint);
+    // A weight file and the model's `weight` input come together.
+    const model = plan.modelFile ?? 'the loss';
+    if (plan.inputs.weight && options.weight === undefined) throw new UsageError(`${model}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
+    if (options.weight !== undefined && !plan.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${model} takes none (no input 'weight')`);
+    const l: FileBatches = { ...run.batches, files: run.readers.map(({ header: h }) => ({ path: h.path, dtype: h.dtype, shape: h.shape, rowElements: h.count / run.batches.rows })) };
+    // A model file's side files resolve from its folder, whatever the working directory.
+    const session: SessionOptions = { spinning: false, ...options, ...(plan.modelFile !== undefined ? { modelName: plan.modelFile, externalDataDir: modelFolder(plan.modelFile) } : {}) };
     const workers = poolWorkers(options, batchCount(l));
     // The workers start while this thread builds the graph, and load their sessions while it loads its own (pool.ts).
     if (workers > 0) pool = EvalPool.start(workers, batchCount(l));
-    const spec = await run.spec();
+    const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, run.targetType, false, options.diagnostics));
     if (pool) {
-      const { graphOptimization, spinning, externalDataDir } = run.session;
+      const { graphOptimization, spinning, externalDataDir } = session;
       const threads = Math.max(1, Math.floor(((options.threads ?? DEFAULT_THREADS()) - 1) / workers));
       pool.setUp({ spec, batches: l, session: { threads, graphOptimization, spinning, externalDataDir } });
     }
-    core = await EvalCore.open(spec, workers > 0 ? { ...run.session, threads: 1 } : run.session);
+    core = await EvalCore.open(spec, workers > 0 ? { ...session, threads: 1 } : session);
     const lossType = spec.options.dtype;
     if (options.out !== undefined) writer = NpyWriter.create(options.out, lossType, run.outShape);
     const sink = new OutcomeSink(core, writer, lossType, Math.min(l.batchRows, l.rows) * run.lossRow, run.progress);
@@ -322,33 +326,20 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   const result = await streamFiles(options, [[options.pred, 'predictions']], async (open) => {
     const readers = [options.pred, options.target, ...(options.weight !== undefined ? [options.weight] : [])].map(open);
     const [pred, target, weight] = readers.map((r) => r.header);
-    const plan =
-      options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label, pred.shape.length);
-    const o = plan.options;
-    checkOutNormalized(o, options.out, label);
+    const plan = options.model !== undefined ? planFromFile(options.model, pred, target) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label, pred.shape.length);
     const layout = rowsFor(plan, pred, target, weight, label);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less
     // than 1/16 of the batch (otherwise the blocks tile it by a divisor of its rows).
-    const rowElements = layout.rowElements[0];
+    const rowElements = pred.count / layout.rows;
     const blockRows = targetBlockRows(layout.lossRow);
     const wholeRows = Math.max(1, Math.floor(batchSize / rowElements));
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
-
-    checkWeightInput(plan.inputs.weight !== undefined, weight ? options.weight : undefined, plan.modelFile ?? 'the loss');
     return {
-      spec: () => asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, options.diagnostics)),
-      session: { spinning: false, ...options, ...(options.model !== undefined ? { externalDataDir: modelFolder(options.model) } : {}) },
+      plan,
+      targetType: target.dtype,
+      outHint: 'use a model exported with --reduction none, or the loss flags instead of --model',
       outShape: layout.outShape,
-      batches: {
-        files: readers.map(({ header: h }, i) => ({ path: h.path, dtype: h.dtype, shape: h.shape, rowElements: layout.rowElements[i] })),
-        rows: layout.rows,
-        batchRows,
-        rowDims: layout.rowDims,
-        pred: 0,
-        target: 1,
-        ...(weight ? { weight: 2 } : {}),
-        ...(layout.inputDims ? { inputDims: layout.inputDims } : {}),
-      },
+      batches: { rows: layout.rows, batchRows, rowDims: layout.rowDims, pred: 0, target: 1, ...(weight ? { weight: 2 } : {}), ...(layout.inputDims ? { inputDims: layout.inputDims } : {}) },
       readers,
       lossRow: layout.lossRow,
       progress: (done, seconds) => options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),

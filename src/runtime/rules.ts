@@ -5,7 +5,7 @@
  * targets' dims, and the weight counts the loss takes. `checkData` applies them all; the sources
  * only name their parts (a file, or `batch 3` and its `pred`, a network's output).
  */
-import { DataError, UsageError } from '../errors';
+import { DataError } from '../errors';
 import type { FocalOptions, Label } from '../losses';
 import { channelAxis, labelAxisOf } from '../losses/axes';
 
@@ -54,12 +54,6 @@ export function targetTypeProblem(o: DataOptions, dtype: string, arrays = false)
     case 'labels':
       return LABEL_TYPES.includes(dtype) ? undefined : `${o.task} targets must be float, uint8, bool, int32 or int64`;
   }
-}
-
-/** A weight file and the model's `weight` input must come together: `model` names the model, `file` the weight file given, if any. */
-export function checkWeightInput(takesWeight: boolean, file: string | undefined, model: string): void {
-  if (takesWeight && file === undefined) throw new UsageError(`${model}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
-  if (file !== undefined && !takesWeight) throw new UsageError(`${file}: weights given, but ${model} takes none (no input 'weight')`);
 }
 
 /** What predictions of some dims make under the task's rules. */
