@@ -137,23 +137,11 @@ export interface BatchOutcome {
   readonly spatial?: number | 'all';
 }
 
-/** Σ w (float64) of a batch's weights, each counted `times` times (a weight per row over L labels). */
-function weightSum(w: BatchArray, times: number): number {
-  let s = 0;
-  if (w.dtype === 'float16') {
-    const a = w.data as Uint16Array;
-    for (let i = 0; i < a.length; i++) s += f16BitsToF32(a[i]);
-  } else {
-    const a = w.data as Float32Array | Float64Array;
-    for (let i = 0; i < a.length; i++) s += a[i];
-  }
-  return s * times;
-}
-
 /**
  * Σ w per label (float64) of a weight per prediction: element i's label is ⌊i / stride⌋ mod
  * `labels` (`stride`: the size of the axes after the label axis; 1 with the labels last). A run of
- * one label's weights is summed in a local (as fast as Σ w alone where the runs are long).
+ * one label's weights is summed in a local (as fast as Σ w alone where the runs are long). One
+ * label of stride 1: Σ w, in order.
  */
 function labelWeightSums(w: BatchArray, labels: number, stride: number): Float64Array {
   const sums = new Float64Array(labels);
@@ -404,7 +392,8 @@ export class BatchRunner {
     if (o.reduction === 'weighted-mean' && b.weight) {
       const perLabel = multilabel && b.weight.data.length === elements ? labelWeightSums(b.weight, last, product(predDims.slice((layout.labelAxis as number) + 1))) : undefined;
       if (perLabel) out.labelWeightSums = perLabel;
-      out.weightSum = perLabel ? perLabel.reduce((x, v) => x + v, 0) : weightSum(b.weight, count / b.weight.data.length);
+      // Each weight counted once per per-element loss it weighs (a weight per row over L labels: L times).
+      out.weightSum = perLabel ? perLabel.reduce((x, v) => x + v, 0) : labelWeightSums(b.weight, 1, 1)[0] * (count / b.weight.data.length);
     }
     if (g.sums) {
       out.sum = scalar(result[EVAL_OUTPUTS.sum]);

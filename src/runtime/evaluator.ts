@@ -1,11 +1,8 @@
 /**
  * The evaluator: the focal loss of batches of predictions against targets, accumulated in
- * float64 on one onnxruntime session — the core (`EvalCore`) and its sources: `createEvaluator`
- * (batches from a Node program's memory, `add(batch)`; `losses: true` returns each batch's
- * per-element losses), `evaluate()` (evaluate.ts: `.npy` files) and `evaluateNetwork()`
- * (evaluate-network.ts: a network's input files), the files through one read-ahead stream
- * (stream.ts). One mechanism: the same model, graph additions, data rules (rules.ts), checks,
- * session and accumulation.
+ * float64 on one onnxruntime session — the model plan, the core (`EvalCore`) every source feeds,
+ * and the source of batches from memory (`createEvaluator`; the files' are evaluate.ts and
+ * evaluate-network.ts).
  *
  * The model: built here from loss options, or a focal-onnx model (a file or its bytes) whose
  * options are read back from its `focal.*` metadata.
@@ -27,14 +24,7 @@
  * W], labelAxis not last) run on a graph built on [N, C, S], fed as [B, C, H·W]: a reshape, no
  * element moves (rules.ts's graphDims).
  *
- * Every batch is checked (batch.ts, checks.ts); the first bad element rejects the batch with a
- * one-line `DataError` naming it (in its file, or `batch k` and its index there; predictions
- * before targets), and a rejected batch adds nothing. The checks run in the graph where they can
- * (eval-outputs.ts: float32 / float64 predictions, float targets of the model's type), a JS scan
- * naming the element only for a batch that fails there. Small batches from memory (up to
- * SMALL_BATCH_ELEMENTS) run on a graph of their own, where those checks and block sums would cost
- * more than the loss: every loss cast to float64 and summed, every check in JS (its session
- * opened at the first such batch).
+ * Every batch is checked (batch.ts) before it adds anything: a rejected batch adds nothing.
  */
 import { performance } from 'perf_hooks';
 import { DataError, UsageError, quote } from '../errors';

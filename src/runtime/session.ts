@@ -117,19 +117,6 @@ const NOT_INSTALLED = /Failed to load (shared )?librar|providers_cuda|providers_
 const NO_DEVICE = /no CUDA-capable device|cudaErrorNoDevice|CUDA driver version is insufficient|cudaErrorInsufficientDriver|CUDA failure 100|CUDA failure 35|cudaGetDeviceCount/i;
 const FALLBACK_REFUSED = /assigned to the default CPU EP/i;
 
-let logLevelSet = false;
-
-/**
- * onnxruntime prints its own errors to stderr in color (a failed provider load prints three
- * lines); the messages reach us through the exceptions anyway, so the native log is silenced to
- * fatal errors. Must happen before the first session of the process.
- */
-function quietNativeLog(): void {
-  if (logLevelSet) return;
-  logLevelSet = true;
-  ort.env.logLevel = 'fatal';
-}
-
 function baseOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
   const threads = options.threads ?? DEFAULT_THREADS();
   if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
@@ -241,7 +228,10 @@ function wrap(session: ort.InferenceSession, ep: ExecutionProvider): Session {
 }
 
 async function load(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions, name: string | undefined): Promise<ort.InferenceSession> {
-  quietNativeLog();
+  // onnxruntime prints its own errors to stderr in color (a failed provider load prints three
+  // lines); the messages reach us through the exceptions anyway, so the native log is silenced to
+  // fatal errors (before the process's first session).
+  ort.env.logLevel = 'fatal';
   try {
     return await ort.InferenceSession.create(bytes, options);
   } catch (e) {
@@ -306,9 +296,10 @@ export async function createSession(model: Uint8Array | string, options: Session
     bytes = model;
   }
   const ep = options.ep ?? 'cpu';
+  const cpu = async (): Promise<Session> => wrap(await load(bytes, { ...baseOptions(named), executionProviders: ['cpu'] }, named.modelName), 'cpu');
   switch (ep) {
     case 'cpu':
-      return wrap(await load(bytes, { ...baseOptions(named), executionProviders: ['cpu'] }, named.modelName), 'cpu');
+      return cpu();
     case 'cuda':
       try {
         return await createCuda(bytes, named);
@@ -322,7 +313,7 @@ export async function createSession(model: Uint8Array | string, options: Session
         const err = await cudaError(e, bytes, named);
         if (!(err instanceof CudaUnavailableError)) throw err;
         named.onNotice?.(`--ep auto: ${err.why}; using the CPU`);
-        return wrap(await load(bytes, { ...baseOptions(named), executionProviders: ['cpu'] }, named.modelName), 'cpu');
+        return cpu();
       }
     default:
       throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${quote(String(ep))}`);
