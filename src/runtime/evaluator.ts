@@ -351,6 +351,14 @@ export interface EvaluatorResult {
   readonly diagnostics?: Diagnostics;
 }
 
+/** Per-label sums so far plus a batch's (each made at the first batch that has them). */
+function addInto(sums: Float64Array | undefined, batch: Float64Array | undefined): Float64Array | undefined {
+  if (!batch) return sums;
+  const to = sums ?? new Float64Array(batch.length);
+  for (let l = 0; l < to.length; l++) to[l] += batch[l];
+  return to;
+}
+
 /**
  * The evaluator proper: one session, the batch runner, the float64 accumulation. Batches come in
  * as `BatchData` from every source (memory, files, a network's files); `run` then `accept`.
@@ -432,10 +440,7 @@ export class EvalCore {
   accept(outcome: BatchOutcome, seconds = 0): void {
     if (outcome.sum !== undefined) {
       this.total += outcome.sum;
-      if (outcome.labelSums) {
-        const sums = (this.labelSums ??= new Float64Array(outcome.labelSums.length));
-        for (let l = 0; l < sums.length; l++) sums[l] += outcome.labelSums[l];
-      }
+      this.labelSums = addInto(this.labelSums, outcome.labelSums);
     } else {
       // A model that reduces: its `loss` is the batch's mean (a perImage model's over its images) or sum.
       const loss = outcome.loss as HostTensor;
@@ -452,14 +457,8 @@ export class EvalCore {
     this.count += outcome.count;
     if (outcome.positives !== undefined) this.positives += outcome.positives;
     if (outcome.focalSum !== undefined) this.focalSum += outcome.focalSum;
-    if (outcome.labelFocalSums !== undefined) {
-      const sums = (this.labelFocalSums ??= new Float64Array(outcome.labelFocalSums.length));
-      outcome.labelFocalSums.forEach((v, l) => (sums[l] += v));
-    }
-    if (outcome.labelWeightSums !== undefined) {
-      const sums = (this.labelWeights ??= new Float64Array(outcome.labelWeightSums.length));
-      outcome.labelWeightSums.forEach((v, l) => (sums[l] += v));
-    }
+    this.labelFocalSums = addInto(this.labelFocalSums, outcome.labelFocalSums);
+    this.labelWeights = addInto(this.labelWeights, outcome.labelWeightSums);
     if (outcome.ignored) {
       this.ignored += outcome.ignored;
       // An ignored index row holds L losses; an ignored dense target or class row, one.
