@@ -1,7 +1,7 @@
 /**
  * `evaluate()`: the focal loss of a prediction file against a target file (`.npy`, C order), of
  * any size — a source of the evaluator (evaluator.ts) that reads batches of whole rows through the
- * read-ahead stream (stream.ts), so memory is bounded by the batch size. With `out`, the
+ * read-ahead stream (file-batches.ts), so memory is bounded by the batch size. With `out`, the
  * per-element losses stream into an `.npy` (the loss dtype; the pred file's shape for binary and
  * multilabel, [N] for multiclass), renamed into place only when everything succeeded. On the CPU,
  * with more than one thread and many batches, one-thread sessions side by side (pool.ts), each
@@ -16,19 +16,20 @@
  * flat (MONAI's spatialMean then divides by the spatial size of the prediction file's shape:
  * BatchData.inputDims).
  */
+import * as path from 'path';
+import { performance } from 'perf_hooks';
 import { DataError, UsageError } from '../errors';
-import { NpyDType, NpyHeader, NpyReader, NpyWriter } from '../io/npy';
+import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions } from '../losses';
-import { InputSpec, asFileError } from './batch';
+import { BatchOutcome, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { diagnosticsOptions } from '../diagnostics/accumulate';
 import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, checkPerElement, plain, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
 import { checkData, filePart, isFloatType, labelAxisProblem, lossLayout, shapeText, product, targetTypeProblem } from './rules';
-import { FileBatchReader, FileBatches, batchCount, batchRowsOf, fileBatch } from './file-batches';
+import { FileBatchReader, FileBatches, batchCount, batchRowsOf, fileBatch, readAhead } from './file-batches';
 import { EvalPool } from './pool';
 import { DEFAULT_THREADS, SessionOptions } from './session';
-import { OutcomeSink, checkOutPath, readAhead } from './stream';
 
 /**
  * Default batch: about this many prediction elements (rounded down to whole rows, at least one).
@@ -178,6 +179,77 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader): ModelPl
   return plan;
 }
 
+/**
+ * Where the file sources' outcomes go: each batch's outcome accumulated by the core in batch order,
+ * its per-element losses appended to `out` (written by onnxruntime straight into two reused arrays:
+ * batch k uses array k % 2, so the append of batch k − 1 may still be in flight while k runs), and
+ * progress.
+ */
+export class OutcomeSink {
+  private appending: Promise<void> | undefined;
+  private readonly buffers: NpyTypedArray[] | undefined;
+  private k = 0;
+  private done = 0;
+  private readonly started = performance.now();
+
+  /**
+   * `out`: the per-element losses' writer (of `lossType`, `batchLosses` a batch at most), or none.
+   * `progress`: called after each batch with the rows done and the seconds since the start.
+   */
+  constructor(
+    private readonly core: EvalCore,
+    private readonly out: NpyWriter | undefined,
+    lossType: NpyDType,
+    batchLosses: number,
+    private readonly progress?: (rows: number, seconds: number) => void,
+  ) {
+    this.buffers = out ? [alignedTypedArrayFor(lossType, batchLosses), alignedTypedArrayFor(lossType, batchLosses)] : undefined;
+  }
+
+  /** The array the next batch's `count` per-element losses go into (with `out`). */
+  into(count: number): NpyTypedArray | undefined {
+    return this.buffers?.[this.k % 2].subarray(0, count) as NpyTypedArray | undefined;
+  }
+
+  /** Adds the outcome of the next batch (of `rows` rows) in batch order. */
+  async take(outcome: BatchOutcome, rows: number): Promise<void> {
+    this.core.accept(outcome);
+    this.k++;
+    if (this.out) {
+      await this.appending;
+      // Awaited before the next append (or at the end); a failure in between is not unhandled.
+      const append = this.out.append(outcome.loss?.data as NpyTypedArray);
+      append.catch(() => undefined);
+      this.appending = append;
+    }
+    this.done += rows;
+    this.progress?.(this.done, this.seconds());
+  }
+
+  seconds(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  /** Waits for the last append and renames `out` into place. */
+  async finish(): Promise<void> {
+    await this.appending;
+    await this.out?.commit();
+  }
+
+  /** After a failure: lets the last append settle. (`out` itself is aborted by its owner.) */
+  async settle(): Promise<void> {
+    await Promise.allSettled([this.appending]);
+  }
+}
+
+/** Refuses an `out` that is one of the inputs (`[file, what it holds]`). */
+export function checkOutPath(out: string | undefined, inputs: readonly (readonly [string | undefined, string])[]): void {
+  if (out === undefined) return;
+  for (const [file, what] of inputs) {
+    if (file !== undefined && path.resolve(out) === path.resolve(file)) throw new UsageError(`${out}: is also the ${what} file; write the losses elsewhere`);
+  }
+}
+
 // ---- the loop ------------------------------------------------------------------------------------
 
 /** What both file sources (`evaluate`, `evaluateNetwork`) take besides their inputs and model. */
@@ -234,7 +306,7 @@ export function poolWorkers(options: FileSourceOptions, batches: number): number
 
 /**
  * The loop every file source shares: `setup` opens the files (with `open`) and checks them, then
- * their batches run through one core into one sink (stream.ts): read ahead by one stream into one
+ * their batches run through one core into one sink (OutcomeSink): read ahead by one stream into one
  * session, or (poolWorkers) read by index and run by one-thread sessions side by side — the
  * caller's and its workers' (pool.ts) —, their outcomes taken in batch order. On any failure `out`
  * is left as it was; the workers, the readers and the session are closed either way.
