@@ -31,7 +31,7 @@ import { DataError, UsageError, quote } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions, rowSource } from '../losses';
-import { BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
+import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
 import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from '../diagnostics/accumulate';
@@ -744,16 +744,17 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     throw new UsageError(`${name}: dims ${dimsText(dims)} make ${product(dims)} elements, but pred holds ${pred.data.length}`);
   }
   if (dims.length === 0) dims = [1];
-  const part = (what: string, a: { dtype: string; data: { length: number }; dims?: readonly number[] }) => ({ where: name, what: `${what} `, dtype: a.dtype, count: a.data.length, ...(a.dims ? { dims: a.dims } : {}) });
   const target = arrayOf(b.target, 'target', name, inputs.target.dtype === 'bool');
   if (b.weight !== undefined && !inputs.weight) throw new UsageError(`${name}: has weights, but the evaluator's loss takes none (its model has no input 'weight')`);
   if (b.weight === undefined && inputs.weight) throw new UsageError(`${name}: weight is missing; the evaluator's loss takes weights (its model has an input 'weight')`);
   const w = b.weight !== undefined ? arrayOf(b.weight, 'weight', name, false) : undefined;
+  // No object spreads in this per-batch code: with them `add` of 1,000 elements measured 1.13–1.16×
+  // f51d847's (~6–10 µs a batch, interleaved in one process), without them 0.97–0.99×.
   const layout = checkData(o, {
-    pred: network ? { where: name, what: `output '${core.spec.predOutput}' ` } : { where: name, what: 'pred ' },
+    pred: { where: name, what: network ? `output '${core.spec.predOutput}' ` : 'pred ' },
     dims,
-    target: { ...part('target', target), shaped: false },
-    ...(w ? { weight: part('weight', w) } : {}),
+    target: { where: name, what: 'target ', dtype: target.dtype, count: target.data.length, dims: target.dims, shaped: false },
+    weight: w && { where: name, what: 'weight ', dtype: w.dtype, count: w.data.length, dims: w.dims },
     fixed: core.spec.fixed,
     label: plain,
     arrays: true,
@@ -766,12 +767,17 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     throw new DataError(`${name}: pred has ${layout.labels} labels (dims ${dimsText(dims)}), but the batches before it had ${core.labelCount}`);
   }
   const place = (element: string, shape: readonly number[]): BatchPlace => ({ file: name, element, start: 0, shape });
-  return {
+  const result: { dims: readonly number[]; pred?: BatchArray; target: BatchArray; weight?: BatchArray; feeds?: Record<string, HostTensor>; predPlace?: BatchPlace } = {
     dims,
     target: { dtype: target.dtype, data: target.data, place: place('target element', layout.targetDims) },
-    ...(pred ? { pred: { dtype: pred.dtype, data: pred.data, place: place('pred element', dims) } } : { feeds, predPlace: place(`output '${core.spec.predOutput}' element`, dims) }),
-    ...(w ? { weight: { dtype: w.dtype, data: w.data, place: place('weight element', w.data.length === layout.elements ? dims : layout.rowDims) } } : {}),
   };
+  if (pred) result.pred = { dtype: pred.dtype, data: pred.data, place: place('pred element', dims) };
+  else {
+    result.feeds = feeds;
+    result.predPlace = place(`output '${core.spec.predOutput}' element`, dims);
+  }
+  if (w) result.weight = { dtype: w.dtype, data: w.data, place: place('weight element', w.data.length === layout.elements ? dims : layout.rowDims) };
+  return result;
 }
 
 /** A network's inputs for one batch: every one the model has, each a Tensor (or { type, dims, data }). */
