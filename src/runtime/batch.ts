@@ -12,7 +12,7 @@ import { f16BitsToF32 } from '../io/float16';
 import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape, channelBlockShape } from './eval-blocks';
 import { GraphForm, graphAxis, graphDims, isFloatType, lossLayout, product, spatialSize } from './rules';
-import { HostTensor, Session, TensorDType } from './session';
+import { HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 import type { BatchDiagnostics, DiagnosticsOptions } from '../diagnostics/accumulate';
 
 /**
@@ -181,6 +181,11 @@ export async function asFileError<T>(file: string | undefined, what: string, ste
     const reason = message.split('\n')[0].replace(/^.*\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /, '').slice(0, 300);
     throw new UsageError(`${file}: ${what}: ${reason}`);
   }
+}
+
+/** A session of one of the spec's graphs (the caller's or a pool worker's), named by the spec's model file. */
+export function openSession(spec: BatchSpec, graph: EvalGraph, options: SessionOptions): Promise<Session> {
+  return asFileError(spec.modelFile, 'onnxruntime cannot load it', () => createSession(graph.bytes, { ...options, modelName: spec.modelFile }));
 }
 
 /** A scalar output as a number. */

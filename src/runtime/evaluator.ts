@@ -31,7 +31,7 @@ import { DataError, UsageError, quote } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions, rowSource } from '../losses';
-import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets } from './batch';
+import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets, openSession } from './batch';
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
 import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from '../diagnostics/accumulate';
@@ -40,7 +40,7 @@ import type { onnx } from 'onnx-proto';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
 import { labelAxisOf } from '../losses/axes';
 import { GraphForm, channelFirst, checkData, lossLayout, product, spatialSize, targetKind } from './rules';
-import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
+import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
 
@@ -411,12 +411,8 @@ export class EvalCore {
   /** Opens the session for `spec`. */
   static async open(spec: BatchSpec, options: SessionOptions): Promise<EvalCore> {
     const t0 = performance.now();
-    const session = await EvalCore.load(spec, spec.graph, options);
+    const session = await openSession(spec, spec.graph, options);
     return new EvalCore(spec, session, (performance.now() - t0) / 1000, options);
-  }
-
-  private static load(spec: BatchSpec, graph: EvalGraph, options: SessionOptions): Promise<Session> {
-    return asFileError(spec.modelFile, 'onnxruntime cannot load it', () => createSession(graph.bytes, { ...options, modelName: spec.modelFile }));
   }
 
   /** Runs a batch (nothing accumulated: see `accept`): a small one, where the spec has its graph, on that. */
@@ -426,7 +422,7 @@ export class EvalCore {
     if (this.smallRunner) return this.smallRunner.run(b);
     this.small ??= (async () => {
       const t0 = performance.now();
-      this.smallSession = await EvalCore.load(this.spec, small, this.options);
+      this.smallSession = await openSession(this.spec, small, this.options);
       this.loadSeconds += (performance.now() - t0) / 1000;
       return (this.smallRunner = new BatchRunner(this.spec, this.smallSession, small));
     })();
