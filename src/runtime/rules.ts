@@ -211,6 +211,11 @@ const at = (n: Named, fact: string): string => `${n.where}: ${n.what}${fact}`;
 const dimsOf = (n: Named, dims: readonly number[]): string => `${n.what ? 'dims' : 'shape'} ${shapeText(dims)}`;
 /** `has dims [2, 3]` of a batch's array or an output, `shape [2, 3]` of a file. */
 const shapeFact = (n: Named, dims: readonly number[]): string => (n.what ? `has ${dimsOf(n, dims)}` : dimsOf(n, dims));
+/** `pred dims [2, 3]`, `p.npy shape [2, 3]`: the predictions at the end of a message. */
+const refOf = (n: Named, dims: readonly number[]): string => `${n.what ? n.what.trim() : n.where} ${dimsOf(n, dims)}`;
+function fail(n: Named, fact: string, rule: string): never {
+  throw new DataError(`${at(n, fact)}; ${rule}`);
+}
 const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
@@ -221,30 +226,25 @@ const same = (a: readonly number[], b: readonly number[]): boolean => a.length =
  */
 export function checkData(o: DataOptions & Pick<FocalOptions, 'perImage'>, c: DataCheck): LossLayout {
   const { dims, pred, target: t, weight: w, label } = c;
-  const fail = (n: Named, fact: string, rule: string): never => {
-    throw new DataError(`${at(n, fact)}; ${rule}`);
-  };
-  // Messages are worded only on a refusal: a batch that passes costs no string.
-  const predDims = (): string => shapeFact(pred, dims);
-  if (o.task === 'multilabel' && dims.length < 2) fail(pred, predDims(), `multilabel predictions must be [N, L] or of higher rank, labels on the last axis (or on ${label('labelAxis')})`);
+  // Messages are worded only on a refusal: a batch that passes costs no string and no closure.
+  if (o.task === 'multilabel' && dims.length < 2) fail(pred, shapeFact(pred, dims), `multilabel predictions must be [N, L] or of higher rank, labels on the last axis (or on ${label('labelAxis')})`);
   const axisProblem = o.task !== 'binary' ? labelAxisProblem(o, dims.length) : undefined;
-  if (axisProblem) fail(pred, predDims(), `${label('labelAxis')} ${o.labelAxis} ${axisProblem}`);
+  if (axisProblem) fail(pred, shapeFact(pred, dims), `${label('labelAxis')} ${o.labelAxis} ${axisProblem}`);
   const first = o.task !== 'binary' && channelFirst(o, dims.length);
-  if (o.task === 'multiclass' && dims.length !== 2 && !first) fail(pred, predDims(), `multiclass predictions must be [N, C] (or [B, C, …] with ${label('labelAxis')} 1)`);
+  if (o.task === 'multiclass' && dims.length !== 2 && !first) fail(pred, shapeFact(pred, dims), `multiclass predictions must be [N, C] (or [B, C, …] with ${label('labelAxis')} 1)`);
   const imageProblem = o.perImage ? perImageProblem(o, dims) : undefined;
-  if (imageProblem) fail(pred, predDims(), `${label('perImage')} ${imageProblem}`);
+  if (imageProblem) fail(pred, shapeFact(pred, dims), `${label('perImage')} ${imageProblem}`);
   const layout = lossLayout(o, dims);
   if (o.task !== 'binary' && c.fixed && c.fixed.count !== layout.labels) throw new DataError(`${at(pred, `has ${layout.labels} ${o.task === 'multilabel' ? 'labels' : 'classes'} (${dimsOf(pred, dims)})`)}, but ${c.fixed.by}`);
-  const predRef = (): string => `${pred.what ? pred.what.trim() : pred.where} ${dimsOf(pred, dims)}`;
   const indices = targetKind(o) === 'indices';
   const want = layout.targetDims;
   if (t.shaped && t.dims ? !same(t.dims, want) : t.count !== product(want)) {
-    if (!t.shaped || !t.dims) fail(t, `holds ${t.count} elements${t.dims ? ` (${dimsOf(t, t.dims)})` : ''}`, `expected ${indices ? `one class index per row: ${layout.rows}` : `one per prediction: ${layout.elements}`} (${predRef()})`);
+    if (!t.shaped || !t.dims) fail(t, `holds ${t.count} elements${t.dims ? ` (${dimsOf(t, t.dims)})` : ''}`, `expected ${indices ? `one class index per row: ${layout.rows}` : `one per prediction: ${layout.elements}`} (${refOf(pred, dims)})`);
     const ts = t.dims as readonly number[];
     const axisText = first ? ` with ${label('labelAxis')} ${o.labelAxis}` : '';
     const rule = !indices
-      ? `${o.targets === 'soft' && o.task === 'multiclass' ? 'soft multiclass' : o.task} targets must be shaped like the predictions, ${predRef()}`
-      : `${o.task === 'multiclass' ? 'multiclass' : 'index'} targets${axisText} must be ${shapeText(want)}, one class index ${o.task === 'multiclass' ? '' : `in [0, ${layout.labels}] `}per row of ${predRef()}` +
+      ? `${o.targets === 'soft' && o.task === 'multiclass' ? 'soft multiclass' : o.task} targets must be shaped like the predictions, ${refOf(pred, dims)}`
+      : `${o.task === 'multiclass' ? 'multiclass' : 'index'} targets${axisText} must be ${shapeText(want)}, one class index ${o.task === 'multiclass' ? '' : `in [0, ${layout.labels}] `}per row of ${refOf(pred, dims)}` +
         (!first && ts.length === 2 && ts[1] === 1 && same([ts[0]], want) ? '; save t.reshape(-1)' : '');
     fail(t, shapeFact(t, ts), rule);
   }
@@ -253,7 +253,7 @@ export function checkData(o: DataOptions & Pick<FocalOptions, 'perImage'>, c: Da
   if (w) {
     if (!isFloatType(w.dtype)) fail(w, `holds ${w.dtype}`, 'weights must be float16, float32 or float64');
     const counts = weightCounts(o, layout);
-    if (!counts.some(([, n]) => n === w.count)) fail(w, `holds ${w.count} elements${w.dims ? ` (${dimsOf(w, w.dims)})` : ''}`, `expected ${counts.map(([what, n]) => `${what} (${n})`).join(' or ')} (${predRef()})`);
+    if (!counts.some(([, n]) => n === w.count)) fail(w, `holds ${w.count} elements${w.dims ? ` (${dimsOf(w, w.dims)})` : ''}`, `expected ${counts.map(([what, n]) => `${what} (${n})`).join(' or ')} (${refOf(pred, dims)})`);
     const misshaped = w.dims ? weightShapeProblem(o, dims, w.dims, pred.what ? pred.what.trim() : pred.where) : undefined;
     if (misshaped) fail(w, shapeFact(w, w.dims as readonly number[]), misshaped);
   }
