@@ -22,9 +22,9 @@
 import { attachLoss } from '../attach';
 import { DataError, UsageError, quote } from '../errors';
 import { NpyHeader } from '../io/npy';
-import { Label, LossOptions, normalizeOptions } from '../losses';
+import { Label, LossOptions, normalizeOptions, plain } from '../losses';
 import { EvaluateProgress, FileSourceOptions, FileSourceResult, lossFromFiles, streamFiles } from './evaluate';
-import { ModelPlan, plain, planFromModel, positiveCount } from './evaluator';
+import { ModelPlan, planFromModel, positiveCount } from './evaluator';
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';

@@ -30,7 +30,7 @@ import { performance } from 'perf_hooks';
 import { DataError, UsageError, quote } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
-import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions, rowSource } from '../losses';
+import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions, plain, rowSource } from '../losses';
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets, openSession } from './batch';
 import type { BatchPlace } from './checks';
 import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
@@ -43,9 +43,6 @@ import { GraphForm, channelFirst, checkData, lossLayout, product, spatialSize, t
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
-
-/** Options named as the API names them (the CLI passes its flag names instead). */
-export const plain: Label = (o) => o;
 
 type Dims = readonly (number | string | null)[] | null;
 
