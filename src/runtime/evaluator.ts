@@ -39,8 +39,8 @@ import { decodeModelProto } from '../onnx';
 import type { onnx } from 'onnx-proto';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
 import { labelAxisOf } from '../losses/axes';
-import { GraphForm, channelFirst, checkData, lossLayout, product, spatialSize, targetKind } from './rules';
-import { ExecutionProvider, HostTensor, Session, SessionOptions, TensorDType } from './session';
+import { GraphForm, channelFirst, checkData, isFloatType, lossLayout, product, shapeText, spatialSize, targetKind } from './rules';
+import { ExecutionProvider, HostTensor, Session, SessionOptions, TENSOR_DTYPES, TensorDType } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
 
@@ -67,10 +67,8 @@ export interface ModelPlan extends Pick<BatchSpec, 'options' | 'graphReduction' 
   readonly labelsFirst?: boolean;
 }
 
-const SUPPORTED: readonly string[] = ['float16', 'float32', 'float64', 'int8', 'int32', 'int64', 'uint8', 'bool'];
-
 function inputSpec(info: { dtype: string; shape: Dims } | undefined, source: string, name: string): InputSpec {
-  if (!info || !SUPPORTED.includes(info.dtype)) {
+  if (!info || !(TENSOR_DTYPES as readonly string[]).includes(info.dtype)) {
     throw new UsageError(`${source}: has no input '${name}' of a supported element type; expected a focal-onnx model`);
   }
   return { dtype: info.dtype as TensorDType, rank: info.shape ? info.shape.length : null };
@@ -115,7 +113,7 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
   if (output !== undefined) {
     const out = io.outputs.find((x) => x.name === output);
     if (!out) throw new UsageError(`${source}: has no output ${quote(output)}; its outputs are ${io.outputs.map((x) => x.name).join(', ')}`);
-    if (!['float16', 'float32', 'float64'].includes(out.dtype)) throw new UsageError(`${source}: output ${quote(output)} is ${out.dtype}; predictions must be float16, float32 or float64`);
+    if (!isFloatType(out.dtype)) throw new UsageError(`${source}: output ${quote(output)} is ${out.dtype}; predictions must be float16, float32 or float64`);
     predShape = out.shape;
   } else {
     pred = inputSpec(find('pred'), source, 'pred');
@@ -683,8 +681,6 @@ function arrayOf(v: unknown, what: string, batch: string, boolTarget: boolean): 
   throw new UsageError(`${batch}: ${what} must be a typed array (Float32Array, Float64Array, Uint16Array for float16, BigInt64Array, Int32Array, Uint8Array) or an onnxruntime Tensor, got ${found}`);
 }
 
-const dimsText = (d: readonly number[]): string => `[${d.join(', ')}]`;
-
 const FIELDS: readonly string[] = ['pred', 'target', 'weight', 'dims'];
 const NETWORK_FIELDS: readonly string[] = ['inputs', 'target', 'weight', 'dims'];
 
@@ -720,7 +716,7 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     if (!Array.isArray(b.dims) || !b.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new UsageError(`${name}: dims must be an array of non-negative integers, got ${JSON.stringify(b.dims)}`);
     }
-    if (pred?.dims && dimsText(pred.dims) !== dimsText(b.dims)) throw new UsageError(`${name}: dims ${dimsText(b.dims)} differ from the pred Tensor's ${dimsText(pred.dims)}`);
+    if (pred?.dims && shapeText(pred.dims) !== shapeText(b.dims)) throw new UsageError(`${name}: dims ${shapeText(b.dims)} differ from the pred Tensor's ${shapeText(pred.dims)}`);
     dims = b.dims;
   } else if (pred?.dims) dims = pred.dims;
   // (MONAI's sum reads its divisor, the spatial size, from the shape: a flat array has none to read.)
@@ -734,7 +730,7 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
     );
   }
   if (pred && product(dims) !== pred.data.length) {
-    throw new UsageError(`${name}: dims ${dimsText(dims)} make ${product(dims)} elements, but pred holds ${pred.data.length}`);
+    throw new UsageError(`${name}: dims ${shapeText(dims)} make ${product(dims)} elements, but pred holds ${pred.data.length}`);
   }
   if (dims.length === 0) dims = [1];
   const target = arrayOf(b.target, 'target', name, inputs.target.dtype === 'bool');
@@ -754,10 +750,10 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   });
   if (o.spatialMean && core.spatial !== undefined && (spatialSize(o, dims) ?? 'all') !== core.spatial) {
     const text = (s: number | 'all') => (s === 'all' ? 'every element (rank ≤ 2)' : `a spatial size of ${s}`);
-    throw new DataError(`${name}: pred has dims ${dimsText(dims)}, ${text(spatialSize(o, dims) ?? 'all')}; MONAI's sum (spatialMean) divides by it, and the batches before it had ${text(core.spatial)}`);
+    throw new DataError(`${name}: pred has dims ${shapeText(dims)}, ${text(spatialSize(o, dims) ?? 'all')}; MONAI's sum (spatialMean) divides by it, and the batches before it had ${text(core.spatial)}`);
   }
   if (o.task === 'multilabel' && core.labelCount !== undefined && core.labelCount !== layout.labels) {
-    throw new DataError(`${name}: pred has ${layout.labels} labels (dims ${dimsText(dims)}), but the batches before it had ${core.labelCount}`);
+    throw new DataError(`${name}: pred has ${layout.labels} labels (dims ${shapeText(dims)}), but the batches before it had ${core.labelCount}`);
   }
   const place = (element: string, shape: readonly number[]): BatchPlace => ({ file: name, element, start: 0, shape });
   const result: { dims: readonly number[]; pred?: BatchArray; target: BatchArray; weight?: BatchArray; feeds?: Record<string, HostTensor>; predPlace?: BatchPlace } = {

@@ -29,7 +29,8 @@ export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 
 /** Element types of the tensors the runtime passes (the ONNX names onnxruntime-node uses). */
-export type TensorDType = 'float16' | 'float32' | 'float64' | 'int8' | 'int32' | 'int64' | 'uint8' | 'bool';
+export const TENSOR_DTYPES = ['float16', 'float32', 'float64', 'int8', 'int32', 'int64', 'uint8', 'bool'] as const;
+export type TensorDType = (typeof TENSOR_DTYPES)[number];
 
 /** Typed array per element type. */
 export interface TensorDataMap {
