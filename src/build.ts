@@ -1,9 +1,10 @@
 /**
- * focal-onnx/build: the builder alone — the graph builder (src/onnx), the losses, their options
- * and presets (src/losses), attaching a loss to a network (src/attach), `.npy` and float16 I/O
- * (src/io), the error classes and the version. Nothing here loads onnxruntime-node (its native
- * binding) or any module of src/runtime or src/cli: a program that only builds or attaches graphs
- * imports `focal-onnx/build` and starts without them.
+ * focal-onnx/build: the builder alone — the graph builder (src/onnx, with the static CUDA
+ * placement check), the losses, their options and presets (src/losses), attaching a loss to a
+ * network (src/attach), `.npy` and float16 I/O (src/io), the error classes and the version.
+ * Nothing here loads onnxruntime-node (its native binding) or any module of src/runtime or
+ * src/cli: a program that only builds or attaches graphs imports `focal-onnx/build` and starts
+ * without them.
  *
  * The main entry (`focal-onnx`, src/index.ts) re-exports all of these and adds the
  * runtime (sessions, evaluators) and `run`; test/package/build-entry.test.ts checks that this list
@@ -36,6 +37,9 @@ export {
   PRODUCER_NAME,
   broadcast,
   shapeString,
+  CUDA_KNOWN_OPS,
+  checkCudaPlacement,
+  formatPlacement,
 } from './onnx';
 export type {
   DType,
@@ -53,6 +57,8 @@ export type {
   FunctionInfo,
   AttrInfo,
   ExternalTensor,
+  NodePlacement,
+  PlacementReport,
 } from './onnx';
 
 export {

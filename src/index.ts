@@ -3,14 +3,13 @@
  *
  * The public API, by name: everything of the build-only entry (`focal-onnx/build`, src/build.ts:
  * the graph builder, the losses, attaching a loss to a network, `.npy` and float16 I/O, the error
- * classes), plus sessions, the CUDA placement check and the evaluators (src/runtime), and `run`,
+ * classes, the CUDA placement check), plus sessions and the evaluators (src/runtime), and `run`,
  * the command line as a function.
  */
 export * from './build';
 
 export {
   CudaUnavailableError,
-  CUDA_KNOWN_OPS,
   DEFAULT_BATCH_ELEMENTS,
   DEFAULT_GRAPH_OPTIMIZATION,
   MAX_WORKERS,
@@ -18,7 +17,6 @@ export {
   DEFAULT_THREADS,
   EXECUTION_PROVIDERS,
   GRAPH_OPTIMIZATION_LEVELS,
-  checkCudaPlacement,
   createEvaluator,
   DEFAULT_SWEEP_GAMMA,
   evaluateNetwork,
@@ -26,7 +24,6 @@ export {
   createSession,
   describeCudaFailure,
   evaluate,
-  formatPlacement,
   loadModelFile,
   readModelFile,
 } from './runtime';
@@ -46,8 +43,6 @@ export type {
   GraphOptimizationLevel,
   HostTensor,
   ModelFile,
-  NodePlacement,
-  PlacementReport,
   Session,
   SessionOptions,
   TensorDType,

@@ -23,7 +23,7 @@
  */
 import type { onnx } from 'onnx-proto';
 import { UsageError, quote } from '../errors';
-import { BuildExtras, FocalOptions, Label, LossOptions, RowSource, buildLoss, normalizeOptions, rowSource } from '../losses';
+import { BuildExtras, FocalOptions, Label, LossOptions, RowSource, buildLoss, normalizeOptions, plain, rowSource } from '../losses';
 import { DType, MAX_OPSET, MIN_OPSET, ModelFormatError, Shape, decodeModelProto, serializeModel } from '../onnx';
 import { codeName, dtypeFromCode } from '../onnx/dtype';
 
@@ -68,8 +68,6 @@ export interface AttachedModel {
   readonly irVersion: number;
   readonly opset: number;
 }
-
-const plain: Label = (o) => o;
 
 function toNum(x: unknown): number {
   if (typeof x === 'number') return x;

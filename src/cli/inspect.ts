@@ -2,13 +2,13 @@
  * `focal-onnx inspect FILE.onnx [--json] [--ep cuda]`: what a model is — IR and opsets, inputs and
  * outputs with shapes, nodes by op, the loss options in its focal.* metadata, its formula (the
  * model's doc_string), its model-local functions — and whether every node has a CUDA kernel (the static check of
- * runtime/placement.ts; no GPU needed), listing every node that would leave the GPU. With
+ * src/onnx/placement.ts; no GPU needed), listing every node that would leave the GPU. With
  * `--ep cuda` the exit code is 3 when there is one, for scripts.
  */
 import { UsageError } from '../errors';
 import { ExternalFile, externalFiles } from '../io/external-data';
-import { NodeInfo } from '../onnx';
-import { PlacementReport, checkCudaPlacement, formatPlacement, loadModelFile } from '../runtime';
+import { NodeInfo, PlacementReport, checkCudaPlacement, formatPlacement } from '../onnx';
+import { loadModelFile } from '../runtime';
 import { FlagSpecs, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
 import { describeOptions, describeTensor } from './format';

@@ -11,7 +11,7 @@ export { DEFAULTS, usesSoftForm, normalizeOptions, optionsFromMetadata, optionsT
 export type { RowSource } from './options';
 export { OPTIONS, flagOf, helpLine } from './registry';
 export type { OptionEntry, FlagKind } from './registry';
-export { DETECTION_PRESET_NAMES, FORMS, INPUTS, LIKES, LOSS_DTYPES, NORMALIZED_FLOOR, NORMALIZE_KINDS, REDUCTIONS, SEED_EPS } from './vocabulary';
+export { DETECTION_PRESET_NAMES, FORMS, INPUTS, LIKES, LOSS_DTYPES, NORMALIZED_FLOOR, NORMALIZE_KINDS, REDUCTIONS, SEED_EPS, plain } from './vocabulary';
 export { TARGETS, TARGET_DTYPES, TARGET_FORMATS, TASKS, VARIANTS, WEIGHTS } from './vocabulary';
 export type { DetectionPreset, FocalOptions, Form, InputKind, Label, Like, LossDType, LossOptions, Normalize, NormalizeKind } from './vocabulary';
 export type { Reduction, TargetDType, TargetFormat, TargetKind, Task, TermOptions, Terms, Variant, WeightKind } from './vocabulary';

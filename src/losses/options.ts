@@ -12,7 +12,7 @@ import { Attr, attr } from '../onnx';
 import { indexTargets } from './axes';
 import { applyPreset } from './presets';
 import { DEFAULT_VALUES, OPTION, OPTIONS, OptionEntry, fmt, listOf, nonNegative, same } from './registry';
-import { TARGET_DTYPES } from './vocabulary';
+import { TARGET_DTYPES, plain } from './vocabulary';
 import type { FocalOptions, Label, Like, LossOptions, Terms } from './vocabulary';
 
 export * from './vocabulary';
@@ -35,7 +35,6 @@ const DEFAULT_KEYS = ['task', 'input', 'alpha', 'gamma', 'reduction', 'eps', 'dt
 /** The seed's defaults of the main options (every option's is in registry.ts). */
 export const DEFAULTS = Object.fromEntries(DEFAULT_KEYS.map((k) => [k, DEFAULT_VALUES[k]])) as Readonly<Pick<FocalOptions, (typeof DEFAULT_KEYS)[number]>>;
 
-const plain: Label = (o) => o;
 /** An option's value: its default where not given, else as its entry checks it. */
 const valueOf = (e: OptionEntry, x: unknown, label: Label): unknown => (x === undefined ? e.default : e.check ? e.check(x, label(e.name)) : x);
 

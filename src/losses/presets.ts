@@ -11,7 +11,7 @@
  * `--sources DIR` → test/fixtures/detection-cases.json and source-cases.json).
  */
 import { UsageError } from '../errors';
-import { F32_EPS } from './vocabulary';
+import { F32_EPS, plain } from './vocabulary';
 import type { BaseLike, DetectionPreset, Label, Like, LossOptions, Task } from './vocabulary';
 
 /** The options a preset sets (never `like` itself, nor the structural dtype / opset / form). */
@@ -84,7 +84,7 @@ export const DETECTION_PRESETS: Readonly<Record<DetectionPreset, DetectionPreset
  * `raw` over the preset it names: every option `raw` gives (not undefined) wins. The library's own
  * "no α" value (torchvision's −1) becomes 'none'.
  */
-export function applyPreset<T extends LossOptions>(raw: T, like: Like, label: Label = (o) => o): T {
+export function applyPreset<T extends LossOptions>(raw: T, like: Like, label: Label = plain): T {
   const p = like in PRESETS ? PRESETS[like as BaseLike] : DETECTION_PRESETS[like as DetectionPreset];
   const out: Record<string, unknown> = { ...p.options };
   for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[k] = v;

@@ -136,3 +136,5 @@ export interface FocalOptions extends Filled<Omit<LossOptions, 'alpha' | 'target
 
 /** How an option is named in messages: the option itself by default, the CLI passes its flags. */
 export type Label = (option: keyof LossOptions) => string;
+/** Options named as the API names them (the CLI passes its flag names instead). */
+export const plain: Label = (o) => o;

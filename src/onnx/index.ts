@@ -19,3 +19,5 @@ export type { Param } from './param';
 export { classCount, elementCount, oneHotRows, onesLike, rowLength } from './sizes';
 export { externalTensors, relocateExternalData } from './external';
 export type { ExternalTensor, ExternalPlacement } from './external';
+export { CUDA_KNOWN_OPS, checkCudaPlacement, formatPlacement } from './placement';
+export type { NodePlacement, PlacementReport } from './placement';

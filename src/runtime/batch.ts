@@ -12,7 +12,7 @@ import { f16BitsToF32 } from '../io/float16';
 import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape, channelBlockShape } from './eval-blocks';
 import { GraphForm, graphAxis, graphDims, isFloatType, lossLayout, product, spatialSize } from './rules';
-import { HostTensor, Session, TensorDType } from './session';
+import { HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 import type { BatchDiagnostics, DiagnosticsOptions } from '../diagnostics/accumulate';
 
 /**
@@ -64,9 +64,8 @@ export interface BatchSpec {
   readonly feedNames?: readonly string[];
   /** Where the model came from (a user's file): its failures are then the user's. */
   readonly modelFile?: string;
-  /** The label / class count the model fixes (a per-label α, or its pred input's), if any, and the option that fixes it as the user named it (`--class-weight`). */
-  readonly fixedRow?: number;
-  readonly fixedBy?: string;
+  /** The label / class count the model fixes (a per-label α, or its pred input's), if any, and what fixes it as messages say it (rules.ts's DataCheck). */
+  readonly fixed?: { readonly count: number; readonly by: string };
   /** Diagnostics asked for (diagnostics.ts): the graphs then carry the sweep (EvalGraph.sweep). */
   readonly diagnostics?: DiagnosticsOptions;
   /** How a batch's dims are fed to the graph (rules.ts's graphDims; default `rows`). */
@@ -138,23 +137,11 @@ export interface BatchOutcome {
   readonly spatial?: number | 'all';
 }
 
-/** Σ w (float64) of a batch's weights, each counted `times` times (a weight per row over L labels). */
-function weightSum(w: BatchArray, times: number): number {
-  let s = 0;
-  if (w.dtype === 'float16') {
-    const a = w.data as Uint16Array;
-    for (let i = 0; i < a.length; i++) s += f16BitsToF32(a[i]);
-  } else {
-    const a = w.data as Float32Array | Float64Array;
-    for (let i = 0; i < a.length; i++) s += a[i];
-  }
-  return s * times;
-}
-
 /**
  * Σ w per label (float64) of a weight per prediction: element i's label is ⌊i / stride⌋ mod
  * `labels` (`stride`: the size of the axes after the label axis; 1 with the labels last). A run of
- * one label's weights is summed in a local (as fast as Σ w alone where the runs are long).
+ * one label's weights is summed in a local (as fast as Σ w alone where the runs are long). One
+ * label of stride 1: Σ w, in order.
  */
 function labelWeightSums(w: BatchArray, labels: number, stride: number): Float64Array {
   const sums = new Float64Array(labels);
@@ -194,6 +181,11 @@ export async function asFileError<T>(file: string | undefined, what: string, ste
     const reason = message.split('\n')[0].replace(/^.*\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /, '').slice(0, 300);
     throw new UsageError(`${file}: ${what}: ${reason}`);
   }
+}
+
+/** A session of one of the spec's graphs (the caller's or a pool worker's), named by the spec's model file. */
+export function openSession(spec: BatchSpec, graph: EvalGraph, options: SessionOptions): Promise<Session> {
+  return asFileError(spec.modelFile, 'onnxruntime cannot load it', () => createSession(graph.bytes, { ...options, modelName: spec.modelFile }));
 }
 
 /** A scalar output as a number. */
@@ -407,7 +399,8 @@ export class BatchRunner {
     if (o.reduction === 'weighted-mean' && b.weight) {
       const perLabel = multilabel && b.weight.data.length === elements ? labelWeightSums(b.weight, last, product(predDims.slice((layout.labelAxis as number) + 1))) : undefined;
       if (perLabel) out.labelWeightSums = perLabel;
-      out.weightSum = perLabel ? perLabel.reduce((x, v) => x + v, 0) : weightSum(b.weight, count / b.weight.data.length);
+      // Each weight counted once per per-element loss it weighs (a weight per row over L labels: L times).
+      out.weightSum = perLabel ? perLabel.reduce((x, v) => x + v, 0) : labelWeightSums(b.weight, 1, 1)[0] * (count / b.weight.data.length);
     }
     if (g.sums) {
       out.sum = scalar(result[EVAL_OUTPUTS.sum]);

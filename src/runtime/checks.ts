@@ -12,7 +12,7 @@
 import { DataError } from '../errors';
 import { f16BitsToF32, f32ToF16Bits } from '../io/float16';
 import { NpyDType, NpyTypedArray } from '../io/npy';
-import { isFloatType } from './rules';
+import { isFloatType, isIndexType } from './rules';
 
 /**
  * Where a batch sits, for messages: in a file (`pred.npy: element 17 …`, the element's index in
@@ -322,18 +322,13 @@ export function checkBinaryTargets(place: BatchPlace, dtype: NpyDType, data: Npy
  * Integer and bool targets are 0 or 1 there, as hard ones.
  */
 export function checkSoftTargets(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray): void {
-  if (dtype !== 'float16' && dtype !== 'float32' && dtype !== 'float64') {
-    const i = firstNotBinary(dtype, data);
-    if (i >= 0) fail(place, dtype, data, i, 'soft targets must be in [0, 1]');
-    return;
-  }
-  const i = firstOutsideUnit(dtype, data);
+  const i = isFloatType(dtype) ? firstOutsideUnit(dtype, data) : firstNotBinary(dtype, data);
   if (i >= 0) fail(place, dtype, data, i, 'soft targets must be in [0, 1]');
 }
 
 /** Multi-class targets: class indices in [0, classes). */
 export function checkClassIndices(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray, classes: number): void {
-  if (dtype !== 'int64' && dtype !== 'int32') throw new TypeError(`class indices of dtype ${dtype} are not checked here`);
+  if (!isIndexType(dtype)) throw new TypeError(`class indices of dtype ${dtype} are not checked here`);
   const bad = firstIndexOutside(dtype, data as Int32Array | BigInt64Array, classes);
   if (bad >= 0) fail(place, dtype, data, bad, `class indices must be in [0, ${classes})`);
 }

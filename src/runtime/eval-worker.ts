@@ -8,10 +8,10 @@
  * core to accumulate in batch order; see pool.ts for the messages.
  */
 import { parentPort } from 'worker_threads';
-import { BatchRunner, asFileError } from './batch';
+import { BatchRunner, openSession } from './batch';
 import { FileBatchReader } from './file-batches';
 import { FromWorker, ToWorker, WorkerSetup, errorToData } from './pool';
-import { Session, createSession } from './session';
+import type { Session } from './session';
 
 /** What a set-up worker holds. */
 interface Loaded {
@@ -25,9 +25,7 @@ async function load(setup: WorkerSetup): Promise<Loaded> {
   const spec = setup.spec;
   let session: Session | undefined;
   try {
-    session = await asFileError(spec.modelFile, 'onnxruntime cannot load it', () =>
-      createSession(spec.graph.bytes, { ...setup.session, ep: 'cpu' }),
-    );
+    session = await openSession(spec, spec.graph, { ...setup.session, ep: 'cpu' });
     return { session, files: FileBatchReader.open(setup.batches), runner: new BatchRunner(spec, session) };
   } catch (e) {
     await session?.release();

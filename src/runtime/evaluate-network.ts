@@ -22,15 +22,13 @@
 import { attachLoss } from '../attach';
 import { DataError, UsageError, quote } from '../errors';
 import { NpyHeader } from '../io/npy';
-import { Label, LossOptions, normalizeOptions } from '../losses';
-import { asFileError } from './batch';
-import { EvaluateProgress, FileSourceOptions, FileSourceResult, checkOutNormalized, checkWeightFile, lossFromFiles, streamFiles } from './evaluate';
-import { ModelPlan, checkPerElement, plain, evalSpec, planFromModel, positiveCount } from './evaluator';
+import { Label, LossOptions, normalizeOptions, plain } from '../losses';
+import { EvaluateProgress, FileSourceOptions, FileSourceResult, lossFromFiles, streamFiles } from './evaluate';
+import { ModelPlan, planFromModel, positiveCount } from './evaluator';
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
-import { channelFirst, checkWeightInput, lossLayout, product, shapeText } from './rules';
-import { TensorDType } from './session';
+import { checkData, filePart, product, shapeText } from './rules';
 
 /** Default batch: about this many elements of the largest input per batch (whole rows, at least one). */
 export const DEFAULT_NETWORK_BATCH_ELEMENTS = 1 << 18;
@@ -119,9 +117,6 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     const wh = weightReader?.header;
     const { plan, source, output, initializers } = networkPlan(options, networkBytes, th, wh, label);
     const o = plan.options;
-    if (options.out !== undefined) checkPerElement(plan, '--out needs', 'attach the loss with --reduction none');
-    checkOutNormalized(o, options.out, label);
-    checkWeightInput(plan.inputs.weight !== undefined, wh ? options.weight : undefined, source);
     const io = plan.build().io;
     const netInputs = io.inputs.filter((v) => (plan.feedNames ?? []).includes(v.name) && !initializers.includes(v.name));
     const outDims = io.outputs.find((v) => v.name === output)?.shape ?? [];
@@ -144,35 +139,23 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
       dims?.forEach((d, k) => {
         if (k > 0 && typeof d === 'number' && d !== h.shape[k]) throw new DataError(`${file}: shape ${shapeText(h.shape)}, but ${source}'s input ${quote(v.name)} is ${shapeText(dims)}: axis ${k} must be ${d}`);
       });
-      return { name: v.name, file, reader, dtype: h.dtype as TensorDType, rowDims: h.shape.slice(1), rowElements: product(h.shape.slice(1)) };
+      return { name: v.name, file, reader, rowElements: product(h.shape.slice(1)) };
     });
     const rows = feeds[0].reader.header.shape[0];
-    for (const f of feeds) {
-      const h = f.reader.header;
-      if (h.shape[0] !== rows) throw new DataError(`${f.file}: has ${h.shape[0]} rows (shape ${shapeText(h.shape)}), but ${feeds[0].file} has ${rows}; every --feed file needs one row per example`);
-    }
     if (rows === 0) throw new DataError(`${feeds[0].file}: holds no rows (shape ${shapeText(feeds[0].reader.header.shape)}); nothing to evaluate`);
+    const rowed: [NpyHeader, string][] = [...feeds.map((f): [NpyHeader, string] => [f.reader.header, 'every --feed file needs']), [th, 'the targets need'], ...(wh ? [[wh, 'the weights need'] as [NpyHeader, string]] : [])];
+    for (const [h, what] of rowed) {
+      if (h.shape[0] !== rows) throw new DataError(`${h.path}: has ${h.shape.length ? h.shape[0] : 0} rows (shape ${shapeText(h.shape)}), but ${feeds[0].file} has ${rows}; ${what} one row per example`);
+    }
 
     // ---- the targets and weights: per row of the output, under the task's rules ----
-    for (const h of wh ? [th, wh] : [th]) {
-      if (h.shape[0] !== rows) throw new DataError(`${h.path}: has ${h.shape.length ? h.shape[0] : 0} rows (shape ${shapeText(h.shape)}), but ${feeds[0].file} has ${rows}; the ${h === th ? 'targets' : 'weights'} need one row per example`);
-    }
     // The output's dims after the batch axis: fixed by the network, or those of targets shaped like it.
     const outTail = outDims.slice(1);
     const fixedTail = outTail.every((d): d is number => typeof d === 'number');
     const tTail = (io.inputs.find((v) => v.name === 'target')?.shape ?? []).slice(1);
     const outRowDims = fixedTail ? (outTail as number[]) : JSON.stringify(tTail) === JSON.stringify(outTail) ? th.shape.slice(1) : undefined;
     if (!outRowDims) throw new UsageError(`${source}: output ${quote(output)} has shape ${shapeText(outDims)}; eval --network needs its dims after the first fixed, or targets shaped like it`);
-    const whole = lossLayout(o, [rows, ...outRowDims]);
-    const targetTail = whole.targetDims.slice(1);
-    if (th.shape.length !== whole.targetDims.length || th.shape.slice(1).some((d, k) => d !== targetTail[k])) {
-      throw new DataError(
-        `${th.path}: shape ${shapeText(th.shape)}; the targets must be [N${targetTail.map((d) => `, ${d}`).join('')}] for the output ${quote(output)} ${shapeText(outDims)}` +
-          (o.task === 'multiclass' ? ', one class index per row' : '') +
-          (channelFirst(o, outRowDims.length + 1) ? ` (${label('labelAxis')} ${o.labelAxis}: the output's labels on axis ${whole.labelAxis})` : ''),
-      );
-    }
-    if (wh) checkWeightFile(o, wh, [rows, ...outRowDims], whole, `the output ${quote(output)}`, `the output ${quote(output)} ${shapeText([rows, ...outRowDims])}`);
+    const whole = checkData(o, { pred: { where: source, what: `output ${quote(output)} ` }, dims: [rows, ...outRowDims], target: { ...filePart(th), shaped: true }, ...(wh ? { weight: filePart(wh) } : {}), label });
 
     // ---- the evaluator: the model with its graph additions, one session, the stream ----
     fed = { source, output, rows };
@@ -180,15 +163,12 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     // The files in the stream's order: the feeds, the targets, the weights.
     const files = [...feeds.map((f) => f.reader), targetReader, ...(weightReader ? [weightReader] : [])];
     return {
-      spec: () => asFileError(source, 'cannot be evaluated', async () => evalSpec(plan, th.dtype, false, options.diagnostics)),
-      // The network's side files resolve from its folder, whatever the working directory.
-      session: { spinning: false, ...options, modelName: source, externalDataDir: modelFolder(source) },
+      plan,
+      targetType: th.dtype,
+      outHint: 'attach the loss with --reduction none',
       outShape: whole.lossDims,
-      rows,
-      batchRows,
       lossRow: whole.count / rows,
       batches: {
-        files: files.map(({ header: h }) => ({ path: h.path, dtype: h.dtype, shape: h.shape, rowElements: h.count / rows })),
         rows,
         batchRows,
         rowDims: outRowDims,

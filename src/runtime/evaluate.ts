@@ -1,7 +1,7 @@
 /**
  * `evaluate()`: the focal loss of a prediction file against a target file (`.npy`, C order), of
  * any size — a source of the evaluator (evaluator.ts) that reads batches of whole rows through the
- * read-ahead stream (stream.ts), so memory is bounded by the batch size. With `out`, the
+ * read-ahead stream (file-batches.ts), so memory is bounded by the batch size. With `out`, the
  * per-element losses stream into an `.npy` (the loss dtype; the pred file's shape for binary and
  * multilabel, [N] for multiclass), renamed into place only when everything succeeded. On the CPU,
  * with more than one thread and many batches, one-thread sessions side by side (pool.ts), each
@@ -12,22 +12,24 @@
  * exactly: it holds 0 and 1); or a focal-onnx model file (`model`), whose types the files must
  * match.
  *
- * The files' shapes are docs/guide.md's (eval): checked by rowsFor, binary files read flat (MONAI's
- * spatialMean then divides by the spatial size of the prediction file's shape: BatchData.inputDims).
+ * The files' shapes are docs/guide.md's (eval): checked by rules.ts's checkData, binary files read
+ * flat (MONAI's spatialMean then divides by the spatial size of the prediction file's shape:
+ * BatchData.inputDims).
  */
+import * as path from 'path';
+import { performance } from 'perf_hooks';
 import { DataError, UsageError } from '../errors';
-import { NpyHeader, NpyReader, NpyWriter } from '../io/npy';
-import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, rowSource } from '../losses';
-import { BatchSpec, InputSpec, asFileError } from './batch';
+import { NpyDType, NpyHeader, NpyReader, NpyTypedArray, NpyWriter, alignedTypedArrayFor } from '../io/npy';
+import { FocalOptions, Label, LossOptions, TargetDType, normalizeOptions, plain } from '../losses';
+import { BatchOutcome, InputSpec, asFileError } from './batch';
 import { targetBlockRows } from './eval-outputs';
 import { diagnosticsOptions } from '../diagnostics/accumulate';
-import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, checkPerElement, plain, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
+import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, checkPerElement, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { LossLayout, channelFirst, checkWeightInput, isFloatType, labelAxisProblem, lossLayout, perImageProblem, shapeText, product, targetTypeProblem, weightShapeProblem, weightTypeProblem, weightCounts, weightsText } from './rules';
-import { FileBatchReader, FileBatches, batchCount, batchRowsOf, fileBatch } from './file-batches';
+import { checkData, filePart, isFloatType, labelAxisProblem, lossLayout, shapeText, product, targetTypeProblem } from './rules';
+import { FileBatchReader, FileBatches, batchCount, batchRowsOf, fileBatch, readAhead } from './file-batches';
 import { EvalPool } from './pool';
 import { DEFAULT_THREADS, SessionOptions } from './session';
-import { OutcomeSink, checkOutPath, readAhead } from './stream';
 
 /**
  * Default batch: about this many prediction elements (rounded down to whole rows, at least one).
@@ -145,85 +147,24 @@ interface Rows extends Pick<FileRun, 'lossRow' | 'outShape'> {
   readonly rows: number;
   /** The dims of one row of predictions: [] (a binary element) or the file's shape after the first axis. */
   readonly rowDims: readonly number[];
-  /** Each file's elements per row: the predictions', the targets', the weights'. */
-  readonly rowElements: readonly number[];
   /** Binary files read flat: the file's shape, which the batches' dims ([n]) do not show (BatchData.inputDims). */
   readonly inputDims?: readonly number[];
 }
 
-function rowsFor(o: FocalOptions, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined, label: Label): Rows {
+function rowsFor(plan: ModelPlan, pred: NpyHeader, target: NpyHeader, weight: NpyHeader | undefined, label: Label): Rows {
+  const o = plan.options;
   const ps = pred.shape;
-  const ts = target.shape;
-  const axisProblem = o.task !== 'binary' && ps.length >= 2 ? labelAxisProblem(o, ps.length) : undefined;
-  if (axisProblem) throw new UsageError(`${label('labelAxis')} ${o.labelAxis} ${axisProblem}: ${pred.path} has shape ${shapeText(ps)}`);
-  const imageProblem = o.perImage ? perImageProblem(o, ps) : undefined;
-  if (imageProblem) throw new UsageError(`${label('perImage')} ${imageProblem}: ${pred.path} has shape ${shapeText(ps)}`);
-  // Channel-first (the labels on another axis than the last): named in the shape messages.
-  const first = o.task !== 'binary' && ps.length >= 2 && channelFirst(o, ps.length);
-  const axisText = first ? ` with ${label('labelAxis')} ${o.labelAxis}` : '';
-  // Binary predictions are flattened, but not per image: there a row is an image of K losses.
-  const whole = lossLayout(o, o.task === 'binary' && !o.perImage ? [pred.count] : ps);
-  const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
-  switch (o.task) {
-    case 'binary':
-      if (pred.count !== target.count) {
-        throw new DataError(
-          `${target.path}: holds ${target.count} elements (shape ${shapeText(ts)}) but ${pred.path} holds ${pred.count} ` +
-            `(shape ${shapeText(ps)}); binary targets need one per prediction`,
-        );
-      }
-      break;
-    case 'multilabel': {
-      if (ps.length < 2) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multilabel predictions must be [N, L] (or of higher rank, labels on the last axis, or on ${label('labelAxis')})`);
-      if (o.targetFormat === 'index') {
-        if (!same(ts, whole.targetDims)) {
-          throw new DataError(`${target.path}: shape ${shapeText(ts)}; index targets${axisText} must be ${shapeText(whole.targetDims)}, one class index in [0, ${whole.labels}] per row of ${pred.path} (shape ${shapeText(ps)})`);
-        }
-      } else if (!same(ts, ps)) {
-        throw new DataError(`${target.path}: shape ${shapeText(ts)} does not match ${pred.path}, shape ${shapeText(ps)}; multilabel targets must be shaped like the predictions`);
-      }
-      break;
-    }
-    case 'multiclass':
-      if (ps.length !== 2 && !first) throw new DataError(`${pred.path}: shape ${shapeText(ps)}; multiclass predictions must be [N, C] (or [B, C, …] with ${label('labelAxis')} 1)`);
-      if (o.targets === 'soft') {
-        if (!same(ts, ps)) {
-          throw new DataError(`${target.path}: shape ${shapeText(ts)}; soft multiclass targets must be ${first ? 'shaped like the predictions' : '[N, C]'} = ${shapeText(ps)}, a row of class probabilities per row of ${pred.path}`);
-        }
-      } else if (!same(ts, whole.targetDims)) {
-        throw new DataError(
-          `${target.path}: shape ${shapeText(ts)}; multiclass targets${axisText} must be ${first ? '' : '[N] = '}${shapeText(whole.targetDims)}, one class index per row of ${pred.path} ` +
-            `(shape ${shapeText(ps)})${!first && ts.length === 2 && ts[0] === ps[0] && ts[1] === 1 ? '; save t.reshape(-1)' : ''}`,
-        );
-      }
-      break;
-  }
+  // Binary targets are read flat, as the predictions: their count decides, not their shape.
+  const whole = checkData(o, { pred: { where: pred.path, what: '' }, dims: ps, target: { ...filePart(target), shaped: o.task !== 'binary' }, ...(weight ? { weight: filePart(weight) } : {}), fixed: plan.fixed, label });
   if (pred.count === 0) throw new DataError(`${pred.path}: holds no elements (shape ${shapeText(ps)}); nothing to evaluate`);
-  if (weight) checkWeightFile(o, weight, ps, whole, pred.path, `${pred.path} (shape ${shapeText(ps)})`);
   const rows = o.task === 'binary' && !o.perImage ? pred.count : ps[0];
-  const rowElements = [pred, target, ...(weight ? [weight] : [])].map((h) => h.count / rows);
-  if (o.task === 'binary' && !o.perImage) return { rows, rowDims: [], lossRow: 1, outShape: ps, rowElements, inputDims: ps };
-  return { rows, rowDims: ps.slice(1), lossRow: product(whole.lossDims.slice(1)), outShape: o.task === 'binary' ? ps : whole.lossDims, rowElements };
-}
-
-/**
- * A weight file for predictions of `dims` (laid out as `whole`): of a float type, one weight per
- * prediction or one per row (rules.ts), shaped as either. `name` names the predictions, `of` them
- * with their shape.
- */
-export function checkWeightFile(o: FocalOptions, weight: NpyHeader, dims: readonly number[], whole: LossLayout, name: string, of: string): void {
-  const problem = weightTypeProblem(weight.dtype);
-  if (problem) throw new DataError(`${weight.path}: dtype ${weight.descr} (${weight.dtype}); ${problem}`);
-  if (!weightCounts(o, whole).some(([, n]) => n === weight.count)) {
-    throw new DataError(`${weight.path}: holds ${weight.count} elements (shape ${shapeText(weight.shape)}); expected ${weightsText(weightCounts(o, whole), 'weight')} of ${of}`);
-  }
-  const misshaped = weightShapeProblem(o, dims, weight.shape, name);
-  if (misshaped) throw new DataError(`${weight.path}: shape ${shapeText(weight.shape)}; ${misshaped}`);
+  if (o.task === 'binary' && !o.perImage) return { rows, rowDims: [], lossRow: 1, outShape: ps, inputDims: ps };
+  return { rows, rowDims: ps.slice(1), lossRow: product(whole.lossDims.slice(1)), outShape: o.task === 'binary' ? ps : whole.lossDims };
 }
 
 // ---- the model ----------------------------------------------------------------------------------
 
-function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: string | undefined): ModelPlan {
+function planFromFile(file: string, pred: NpyHeader, target: NpyHeader): ModelPlan {
   const m = loadModelFile(file);
   const plan = planFromModel(m.bytes, m.info.graph, m.options, file);
   checkModelExternalData(m);
@@ -235,19 +176,78 @@ function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, out: str
   if (target.dtype !== t.dtype && !(isFloatType(target.dtype) && isFloatType(t.dtype))) {
     throw new DataError(`${target.path}: dtype ${target.dtype}, but ${file} takes ${t.dtype} targets; convert the file or export a model with --target-dtype ${target.dtype}`);
   }
-  if (out !== undefined) checkPerElement(plan, '--out needs', 'use a model exported with --reduction none, or the loss flags instead of --model');
   return plan;
 }
 
-/** Checks the files' row length against a fixed label / class count of the model (a per-label α, or a model file's pred input). */
-function checkModelRow(plan: ModelPlan, pred: NpyHeader, label: Label): void {
-  const o = plan.options;
-  if (o.task === 'binary' || plan.fixedRow === undefined || pred.shape.length < 2 || labelAxisProblem(o, pred.shape.length)) return; // (rowsFor names a bad shape)
-  const have = lossLayout(o, pred.shape).labels;
-  if (have === plan.fixedRow) return;
-  const what = o.task === 'multilabel' ? 'labels' : 'classes';
-  if (plan.modelFile !== undefined) throw new DataError(`${pred.path}: has ${have} ${what} (shape ${shapeText(pred.shape)}) but ${plan.modelFile} is for ${plan.fixedRow} ${what}`);
-  throw new UsageError(`${rowSource(o, label)?.text ?? `the loss is for ${plan.fixedRow} ${what}`}, but ${pred.path} has ${have} ${what} (shape ${shapeText(pred.shape)})`);
+/**
+ * Where the file sources' outcomes go: each batch's outcome accumulated by the core in batch order,
+ * its per-element losses appended to `out` (written by onnxruntime straight into two reused arrays:
+ * batch k uses array k % 2, so the append of batch k − 1 may still be in flight while k runs), and
+ * progress.
+ */
+export class OutcomeSink {
+  private appending: Promise<void> | undefined;
+  private readonly buffers: NpyTypedArray[] | undefined;
+  private k = 0;
+  private done = 0;
+  private readonly started = performance.now();
+
+  /**
+   * `out`: the per-element losses' writer (of `lossType`, `batchLosses` a batch at most), or none.
+   * `progress`: called after each batch with the rows done and the seconds since the start.
+   */
+  constructor(
+    private readonly core: EvalCore,
+    private readonly out: NpyWriter | undefined,
+    lossType: NpyDType,
+    batchLosses: number,
+    private readonly progress?: (rows: number, seconds: number) => void,
+  ) {
+    this.buffers = out ? [alignedTypedArrayFor(lossType, batchLosses), alignedTypedArrayFor(lossType, batchLosses)] : undefined;
+  }
+
+  /** The array the next batch's `count` per-element losses go into (with `out`). */
+  into(count: number): NpyTypedArray | undefined {
+    return this.buffers?.[this.k % 2].subarray(0, count) as NpyTypedArray | undefined;
+  }
+
+  /** Adds the outcome of the next batch (of `rows` rows) in batch order. */
+  async take(outcome: BatchOutcome, rows: number): Promise<void> {
+    this.core.accept(outcome);
+    this.k++;
+    if (this.out) {
+      await this.appending;
+      // Awaited before the next append (or at the end); a failure in between is not unhandled.
+      const append = this.out.append(outcome.loss?.data as NpyTypedArray);
+      append.catch(() => undefined);
+      this.appending = append;
+    }
+    this.done += rows;
+    this.progress?.(this.done, this.seconds());
+  }
+
+  seconds(): number {
+    return (performance.now() - this.started) / 1000;
+  }
+
+  /** Waits for the last append and renames `out` into place. */
+  async finish(): Promise<void> {
+    await this.appending;
+    await this.out?.commit();
+  }
+
+  /** After a failure: lets the last append settle. (`out` itself is aborted by its owner.) */
+  async settle(): Promise<void> {
+    await Promise.allSettled([this.appending]);
+  }
+}
+
+/** Refuses an `out` that is one of the inputs (`[file, what it holds]`). */
+export function checkOutPath(out: string | undefined, inputs: readonly (readonly [string | undefined, string])[]): void {
+  if (out === undefined) return;
+  for (const [file, what] of inputs) {
+    if (file !== undefined && path.resolve(out) === path.resolve(file)) throw new UsageError(`${out}: is also the ${what} file; write the losses elsewhere`);
+  }
 }
 
 // ---- the loop ------------------------------------------------------------------------------------
@@ -262,11 +262,6 @@ export interface FileSourceOptions extends SourceOptions {
   readonly out?: string;
 }
 
-/** `out` writes each batch's losses as they come: not the normalized loss's, divided at the end. */
-export function checkOutNormalized(o: FocalOptions, out: string | undefined, label: Label): void {
-  if (o.normalized && out !== undefined) throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
-}
-
 /** What both file sources give besides the evaluator's result. */
 export interface FileSourceResult extends EvaluatorResult {
   /** Rows per batch (the last may have fewer). */
@@ -279,15 +274,17 @@ export interface FileSourceResult extends EvaluatorResult {
 /** A file source's files, opened and checked, as the stream reads them into the core (streamFiles). */
 export interface FileRun {
   /**
-   * The model with its graph additions (evalSpec; building it takes ~10 ms and more), built when
-   * streamFiles asks: after it has started the pool's workers, whose own start overlaps it.
+   * The model, whose graph additions (evalSpec: ~10 ms and more) streamFiles builds after it has
+   * started the pool's workers, whose own start overlaps it; the type the targets come in; what to
+   * do when `out` meets a model that reduces (checkPerElement's hint).
    */
-  readonly spec: () => Promise<BatchSpec>;
-  readonly session: SessionOptions;
+  readonly plan: ModelPlan;
+  readonly targetType: NpyDType;
+  readonly outHint: string;
   /** The shape of `out`, the per-element losses (of the loss dtype). */
   readonly outShape: readonly number[];
-  /** How the files split into batches (plain data, for the pool's workers too), and their readers in the same order. */
-  readonly batches: FileBatches;
+  /** How the files split into batches, and their readers in `files`' order (each file's rowElements: its count over the rows). */
+  readonly batches: Omit<FileBatches, 'files'>;
   readonly readers: readonly NpyReader[];
   /** Per-element losses per row. */
   readonly lossRow: number;
@@ -309,7 +306,7 @@ export function poolWorkers(options: FileSourceOptions, batches: number): number
 
 /**
  * The loop every file source shares: `setup` opens the files (with `open`) and checks them, then
- * their batches run through one core into one sink (stream.ts): read ahead by one stream into one
+ * their batches run through one core into one sink (OutcomeSink): read ahead by one stream into one
  * session, or (poolWorkers) read by index and run by one-thread sessions side by side — the
  * caller's and its workers' (pool.ts) —, their outcomes taken in batch order. On any failure `out`
  * is left as it was; the workers, the readers and the session are closed either way.
@@ -326,17 +323,28 @@ export async function streamFiles(options: FileSourceOptions, inputs: readonly (
       readers.push(r);
       return r;
     });
-    const l = run.batches;
+    const { plan } = run;
+    const label = options.label ?? plain;
+    // `out` is written batch by batch: not the normalized loss's, divided by the whole input's Σ F at the end.
+    if (plan.options.normalized && options.out !== undefined) throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
+    if (options.out !== undefined) checkPerElement(plan, '--out needs', run.outHint);
+    // A weight file and the model's `weight` input come together.
+    const model = plan.modelFile ?? 'the loss';
+    if (plan.inputs.weight && options.weight === undefined) throw new UsageError(`${model}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
+    if (options.weight !== undefined && !plan.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${model} takes none (no input 'weight')`);
+    const l: FileBatches = { ...run.batches, files: run.readers.map(({ header: h }) => ({ path: h.path, dtype: h.dtype, shape: h.shape, rowElements: h.count / run.batches.rows })) };
+    // A model file's side files resolve from its folder, whatever the working directory.
+    const session: SessionOptions = { spinning: false, ...options, ...(plan.modelFile !== undefined ? { modelName: plan.modelFile, externalDataDir: modelFolder(plan.modelFile) } : {}) };
     const workers = poolWorkers(options, batchCount(l));
     // The workers start while this thread builds the graph, and load their sessions while it loads its own (pool.ts).
     if (workers > 0) pool = EvalPool.start(workers, batchCount(l));
-    const spec = await run.spec();
+    const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, run.targetType, false, options.diagnostics));
     if (pool) {
-      const { graphOptimization, spinning, externalDataDir } = run.session;
+      const { graphOptimization, spinning, externalDataDir } = session;
       const threads = Math.max(1, Math.floor(((options.threads ?? DEFAULT_THREADS()) - 1) / workers));
       pool.setUp({ spec, batches: l, session: { threads, graphOptimization, spinning, externalDataDir } });
     }
-    core = await EvalCore.open(spec, workers > 0 ? { ...run.session, threads: 1 } : run.session);
+    core = await EvalCore.open(spec, workers > 0 ? { ...session, threads: 1 } : session);
     const lossType = spec.options.dtype;
     if (options.out !== undefined) writer = NpyWriter.create(options.out, lossType, run.outShape);
     const sink = new OutcomeSink(core, writer, lossType, Math.min(l.batchRows, l.rows) * run.lossRow, run.progress);
@@ -390,34 +398,20 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   const result = await streamFiles(options, [[options.pred, 'predictions']], async (open) => {
     const readers = [options.pred, options.target, ...(options.weight !== undefined ? [options.weight] : [])].map(open);
     const [pred, target, weight] = readers.map((r) => r.header);
-    const plan =
-      options.model !== undefined ? planFromFile(options.model, pred, target, options.out) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label, pred.shape.length);
-    const o = plan.options;
-    checkOutNormalized(o, options.out, label);
-    checkModelRow(plan, pred, label);
-    const layout = rowsFor(o, pred, target, weight, label);
+    const plan = options.model !== undefined ? planFromFile(options.model, pred, target) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label, pred.shape.length);
+    const layout = rowsFor(plan, pred, target, weight, label);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less
     // than 1/16 of the batch (otherwise the blocks tile it by a divisor of its rows).
-    const rowElements = layout.rowElements[0];
+    const rowElements = pred.count / layout.rows;
     const blockRows = targetBlockRows(layout.lossRow);
     const wholeRows = Math.max(1, Math.floor(batchSize / rowElements));
     const batchRows = wholeRows >= 16 * blockRows ? wholeRows - (wholeRows % blockRows) : wholeRows;
-
-    checkWeightInput(plan.inputs.weight !== undefined, weight ? options.weight : undefined, plan.modelFile ?? 'the loss');
     return {
-      spec: () => asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, target.dtype, false, options.diagnostics)),
-      session: { spinning: false, ...options, ...(options.model !== undefined ? { externalDataDir: modelFolder(options.model) } : {}) },
+      plan,
+      targetType: target.dtype,
+      outHint: 'use a model exported with --reduction none, or the loss flags instead of --model',
       outShape: layout.outShape,
-      batches: {
-        files: readers.map(({ header: h }, i) => ({ path: h.path, dtype: h.dtype, shape: h.shape, rowElements: layout.rowElements[i] })),
-        rows: layout.rows,
-        batchRows,
-        rowDims: layout.rowDims,
-        pred: 0,
-        target: 1,
-        ...(weight ? { weight: 2 } : {}),
-        ...(layout.inputDims ? { inputDims: layout.inputDims } : {}),
-      },
+      batches: { rows: layout.rows, batchRows, rowDims: layout.rowDims, pred: 0, target: 1, ...(weight ? { weight: 2 } : {}), ...(layout.inputDims ? { inputDims: layout.inputDims } : {}) },
       readers,
       lossRow: layout.lossRow,
       progress: (done, seconds) => options.onProgress?.({ done: Math.min(done, layout.rows) * rowElements, total: pred.count, seconds }),

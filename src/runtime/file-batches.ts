@@ -1,11 +1,13 @@
 /**
  * How a file source's `.npy` files split into batches, as plain data (`FileBatches`): the files,
  * the rows and rows per batch, and which file is which array of a batch (`evaluate()`: predictions,
- * targets, weights; `evaluateNetwork()`: the network's inputs, targets, weights). One function
- * makes batch k's `BatchData` from the files' arrays (`fileBatch`), wherever they were read: by
- * the caller's read-ahead stream (stream.ts), or by a worker of the pool (pool.ts, eval-worker.ts),
- * which opens the same files itself and reads its batches by index (`FileBatchReader`). Loads no
- * protobuf or onnxruntime code.
+ * targets, weights; `evaluateNetwork()`: the network's inputs, targets, weights); and the two ways
+ * they are read. One function makes batch k's `BatchData` from the files' arrays (`fileBatch`),
+ * wherever they were read: by the caller's read-ahead stream (`readAhead`: the files in lockstep,
+ * batch k+1 read on libuv's thread pool, into the other of each reader's two reused page-aligned
+ * buffers (NpyReader.batches), while the caller computes on batch k), or by index, synchronously
+ * (`FileBatchReader`), by each session of the pool (pool.ts, eval-worker.ts), which opens the same
+ * files itself. Loads no protobuf or onnxruntime code.
  */
 import { NpyDType, NpyReader, NpyTypedArray, alignedTypedArrayFor } from '../io/npy';
 import type { BatchArray, BatchData } from './batch';
@@ -36,6 +38,38 @@ export interface FileBatches {
   readonly feeds?: readonly { readonly name: string; readonly file: number }[];
   /** A network's output, as messages name its elements (BatchData.predPlace): elements per row, and the whole output's shape. */
   readonly output?: { readonly file: string; readonly element: string; readonly rowElements: number; readonly shape: readonly number[] };
+}
+
+/** One file of a stream: its reader, and its elements per row. */
+export interface StreamPart {
+  readonly reader: NpyReader;
+  readonly rowElements: number;
+}
+
+/** The parts' batches of `batchRows` rows, in lockstep, batch k+1 read while k is used; readAhead above. */
+export async function* readAhead(parts: readonly StreamPart[], batchRows: number): AsyncGenerator<NpyTypedArray[], void, undefined> {
+  const iterators = parts.map((p) => p.reader.batches(batchRows * Math.max(1, p.rowElements)));
+  const next = (): Promise<IteratorResult<{ data: NpyTypedArray }>>[] => {
+    const all = iterators.map((it) => it.next());
+    for (const x of all) x.catch(() => undefined); // awaited below; never left unhandled
+    return all;
+  };
+  let pending: ReturnType<typeof next> | undefined = next();
+  try {
+    for (;;) {
+      const got = await Promise.all(pending);
+      pending = undefined;
+      if (got.some((g) => g.done)) {
+        if (!got.every((g) => g.done)) throw new Error("the files' batches are out of step");
+        return;
+      }
+      pending = next(); // batch k+1 into the other buffers while batch k runs
+      yield got.map((g) => (g.value as { data: NpyTypedArray }).data);
+    }
+  } finally {
+    if (pending) await Promise.allSettled(pending);
+    await Promise.allSettled(iterators.map((it) => it.return(undefined)));
+  }
 }
 
 /** The number of batches. */

@@ -18,8 +18,6 @@ export type {
   TensorDType,
   TensorDataMap,
 } from './session';
-export { CUDA_KNOWN_OPS, checkCudaPlacement, formatPlacement } from './placement';
-export type { NodePlacement, PlacementReport } from './placement';
 export { createEvaluator } from './evaluator';
 export type { BatchLosses, BatchValue, Evaluator, EvaluatorBatch, EvaluatorOptions, EvaluatorResult, TensorLike } from './evaluator';
 export { DEFAULT_BATCH_ELEMENTS, MAX_WORKERS, MIN_POOL_BATCHES, evaluate } from './evaluate';

@@ -118,6 +118,8 @@ export class EvalPool {
   private readonly outstanding: number[];
   private readonly ready: boolean[];
   private localBusy = false;
+  /** The caller's runner's last batch, settled when it has finished (close awaits it). */
+  private localRun: Promise<void> = Promise.resolve();
   private closing = false;
   private next = 0;
   private waitingFor = 0;
@@ -238,21 +240,24 @@ export class EvalPool {
   private runLocal(k: number): void {
     const local = this.local as LocalRunner;
     this.localBusy = true;
-    setImmediate(() => {
-      const run: Promise<Settled> = this.closing
-        ? Promise.resolve({ type: 'thrown', k, error: new Error('evaluator pool: closed') })
-        : Promise.resolve()
-            .then(() => local(k))
-            .then(
-              (outcome): Settled => ({ type: 'done', k, outcome }),
-              (error: unknown): Settled => ({ type: 'thrown', k, error }),
-            );
-      void run.then((m) => {
-        this.localBusy = false;
-        this.slot(k).resolve(m);
-        this.dispatch();
-      });
-    });
+    this.localRun = new Promise((finished) =>
+      setImmediate(() => {
+        const run: Promise<Settled> = this.closing
+          ? Promise.resolve({ type: 'thrown', k, error: new Error('evaluator pool: closed') })
+          : Promise.resolve()
+              .then(() => local(k))
+              .then(
+                (outcome): Settled => ({ type: 'done', k, outcome }),
+                (error: unknown): Settled => ({ type: 'thrown', k, error }),
+              );
+        void run.then((m) => {
+          this.localBusy = false;
+          this.slot(k).resolve(m);
+          this.dispatch();
+          finished();
+        });
+      }),
+    );
   }
 
   /** The outcomes of batches 0, 1, … in order; throws the first failure in that order. */
@@ -293,17 +298,7 @@ export class EvalPool {
     if ((await Promise.race([all, grace])) === 'late') await Promise.allSettled(this.workers.map((w) => w.terminate()));
     clearTimeout(timer);
     // The local runner's last batch, if one was started and not awaited (an earlier batch failed).
-    await this.localIdle();
-  }
-
-  private localIdle(): Promise<void> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (this.localBusy) setImmediate(check);
-        else resolve();
-      };
-      check();
-    });
+    await this.localRun;
   }
 }
 

@@ -2,11 +2,11 @@
  * The task's data rules, written once for every source of batches (a caller's arrays, `.npy`
  * files, a network's output fed from files): which element types targets and weights may have,
  * and, for predictions of given dims, the rows, the per-element losses and their dims, the
- * targets' dims, and the weight counts the loss takes. The sources only word the messages (a
- * file's name and shape, or `batch 3`).
+ * targets' dims, and the weight counts the loss takes. `checkData` applies them all; the sources
+ * only name their parts (a file, or `batch 3` and its `pred`, a network's output).
  */
-import { UsageError } from '../errors';
-import type { FocalOptions } from '../losses';
+import { DataError } from '../errors';
+import type { FocalOptions, Label } from '../losses';
 import { channelAxis, indexTargets, labelAxisOf } from '../losses/axes';
 
 export type FloatType = 'float16' | 'float32' | 'float64';
@@ -34,9 +34,6 @@ export function channelFirst(o: Pick<DataOptions, 'task' | 'labelAxis'>, rank: n
   return a !== undefined && a !== rank - 1;
 }
 
-/** `dims` without axis `a` (undefined: as they are). */
-const without = (dims: readonly number[], a: number | undefined): readonly number[] => (a === undefined ? dims : dims.filter((_, i) => i !== a));
-
 /** How targets come: class indices (one per row: multiclass, multi-label index targets), soft values in [0, 1], or 0/1 labels. */
 export function targetKind(o: DataOptions): 'indices' | 'soft' | 'labels' {
   if (indexTargets(o)) return 'indices';
@@ -59,17 +56,6 @@ export function targetTypeProblem(o: DataOptions, dtype: string, arrays = false)
   }
 }
 
-/** A weight file and the model's `weight` input must come together: `model` names the model, `file` the weight file given, if any. */
-export function checkWeightInput(takesWeight: boolean, file: string | undefined, model: string): void {
-  if (takesWeight && file === undefined) throw new UsageError(`${model}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
-  if (file !== undefined && !takesWeight) throw new UsageError(`${file}: weights given, but ${model} takes none (no input 'weight')`);
-}
-
-/** Why weights of `dtype` are refused, or undefined. */
-export function weightTypeProblem(dtype: string): string | undefined {
-  return isFloatType(dtype) ? undefined : 'weights must be float16, float32 or float64';
-}
-
 /** What predictions of some dims make under the task's rules. */
 export interface LossLayout {
   /** Prediction elements, and rows (binary: the elements; else all axes but the label axis). */
@@ -86,13 +72,13 @@ export interface LossLayout {
   readonly targetDims: readonly number[];
 }
 
-/** The weight counts the loss takes for a layout, each with how a message names it (`one per row`). */
-export function weightCounts(o: DataOptions, l: LossLayout): readonly (readonly [string, number])[] {
+/** The weight counts the loss takes for a layout, each with how a message names it (`one weight per row`). */
+function weightCounts(o: DataOptions, l: LossLayout): readonly (readonly [string, number])[] {
   // One per per-element loss (a row's where the loss is per row), or one per row; a model whose
   // metadata does not say (weight none with a weight input) takes either.
   const weights: [string, number][] = [];
-  if (o.weight !== 'sample') weights.push([l.count === l.rows && o.task !== 'binary' ? 'one per row' : 'one per prediction', l.count]);
-  if (o.weight !== 'element' && !weights.some(([, n]) => n === l.rows)) weights.push([o.task === 'binary' ? 'one per prediction' : 'one per row', l.rows]);
+  if (o.weight !== 'sample') weights.push([l.count === l.rows && o.task !== 'binary' ? 'one weight per row' : 'one weight per prediction', l.count]);
+  if (o.weight !== 'element' && !weights.some(([, n]) => n === l.rows)) weights.push([o.task === 'binary' ? 'one weight per prediction' : 'one weight per row', l.rows]);
   return weights;
 }
 
@@ -103,7 +89,7 @@ export function weightCounts(o: DataOptions, l: LossLayout): readonly (readonly 
 export function lossLayout(o: DataOptions, dims: readonly number[], axis: number | undefined = labelAxisOf(o, dims.length)): LossLayout {
   const elements = product(dims);
   const a = o.task === 'binary' ? undefined : axis;
-  const rowDims = without(dims, a);
+  const rowDims = a === undefined ? dims : dims.filter((_, i) => i !== a);
   const rows = product(rowDims);
   const perRow = o.task === 'multiclass' || o.labelMean;
   const count = perRow ? rows : elements;
@@ -117,13 +103,6 @@ export function lossLayout(o: DataOptions, dims: readonly number[], axis: number
     lossDims: perRow ? rowDims : dims,
     targetDims: targetKind(o) === 'indices' ? rowDims : dims,
   };
-}
-
-/** The weights' dims for `count` weights of predictions laid out as `l`: the predictions', or one per row. */
-export function weightDims(dims: readonly number[], count: number, l?: LossLayout): readonly number[] {
-  if (count === product(dims)) return dims;
-  if (l) return l.rowDims;
-  return dims.length > 1 ? dims.slice(0, -1) : [count];
 }
 
 /**
@@ -170,15 +149,12 @@ export function spatialSize(o: DataOptions, dims: readonly number[]): number | u
  * or undefined: rank ≥ 3 ([B, K, C]; binary ≥ 2), the images on axis 0 and, channel-first, the
  * labels on axis 1.
  */
-export function perImageProblem(o: DataOptions, dims: readonly number[]): string | undefined {
+function perImageProblem(o: DataOptions, dims: readonly number[]): string | undefined {
   const min = o.task === 'binary' ? 2 : 3;
   if (dims.length < min) return `needs predictions of rank ${min} or more (${o.task === 'binary' ? '[B, K]' : '[B, K, C] or [B, C, H, W]'}: the images on the first axis), got ${shapeText(dims)}`;
   if (channelFirst(o, dims.length) && labelAxisOf(o, dims.length) !== 1) return `reads the images on axis 0 and, channel-first, the labels on axis 1, got the labels on axis ${labelAxisOf(o, dims.length)} of ${shapeText(dims)}`;
   return undefined;
 }
-
-/** `one per prediction (6) or one per row (2)`: the weight counts a layout takes, for messages (`noun`: `one weight per …`). */
-export const weightsText = (counts: readonly (readonly [string, number])[], noun = ''): string => counts.map(([what, n]) => `${noun ? what.replace('one ', `one ${noun} `) : what} (${n})`).join(' or ');
 
 /** Dims less their size-1 axes: two shapes alike here lay out their elements in the same order. */
 const squeezed = (d: readonly number[]): string => d.filter((x) => x !== 1).join(',');
@@ -189,9 +165,97 @@ const squeezed = (d: readonly number[]): string => d.filter((x) => x !== 1).join
  * size-1 axes aside), as torch and Keras refuse other shapes — weights [5, 100] for predictions
  * [100, 5] hold the right count but would be applied in the wrong order.
  */
-export function weightShapeProblem(o: DataOptions, dims: readonly number[], shape: readonly number[], of: string): string | undefined {
+function weightShapeProblem(o: DataOptions, dims: readonly number[], shape: readonly number[], of: string): string | undefined {
   const rowDims = lossLayout(o, dims).rowDims;
   const s = squeezed(shape);
   if (s === squeezed(dims) || s === squeezed(rowDims)) return undefined;
   return `weights must have the shape of the predictions ${shapeText(dims)} (${of})${o.task === 'binary' ? '' : ` or of the rows ${shapeText(rowDims)}`} (size-1 axes aside)`;
+}
+
+/**
+ * A part of a source's data as messages name it: `where` (a file, `batch 3`, a network) and `what`
+ * there (`pred `, `target `, `output 'prob' `; '' for a file). Dims are called `dims` in a batch
+ * or a network's output, `shape` in a file.
+ */
+export interface Named {
+  readonly where: string;
+  readonly what: string;
+}
+
+/** A target or weight array: its element type, its count, and its shape where it has one. */
+export interface DataPart extends Named {
+  readonly dtype: string;
+  readonly count: number;
+  readonly dims?: readonly number[];
+}
+
+/** A `.npy` file (its header) as a DataPart. */
+export const filePart = (h: { readonly path: string; readonly dtype: string; readonly count: number; readonly shape: readonly number[] }): DataPart => ({ where: h.path, what: '', dtype: h.dtype, count: h.count, dims: h.shape });
+
+/** What checkData checks: predictions of `dims`, and the targets and weights that come with them. */
+export interface DataCheck {
+  readonly pred: Named;
+  readonly dims: readonly number[];
+  /** `shaped`: the targets' shape must be the rule's (a file's); else their count (a caller's arrays, binary files read flat). */
+  readonly target: DataPart & { readonly shaped: boolean };
+  readonly weight?: DataPart;
+  /** The label / class count the model fixes, and what fixes it, as a message says it (`l2.onnx is for 2 labels`, `--alpha lists 2 values, one per label`). */
+  readonly fixed?: { readonly count: number; readonly by: string };
+  /** Options as the user named them (flags on the CLI). */
+  readonly label: Label;
+  /** The targets are a caller's JavaScript arrays (targetTypeProblem words the types so). */
+  readonly arrays?: boolean;
+}
+
+const at = (n: Named, fact: string): string => `${n.where}: ${n.what}${fact}`;
+const dimsOf = (n: Named, dims: readonly number[]): string => `${n.what ? 'dims' : 'shape'} ${shapeText(dims)}`;
+/** `has dims [2, 3]` of a batch's array or an output, `shape [2, 3]` of a file. */
+const shapeFact = (n: Named, dims: readonly number[]): string => (n.what ? `has ${dimsOf(n, dims)}` : dimsOf(n, dims));
+/** `pred dims [2, 3]`, `p.npy shape [2, 3]`: the predictions at the end of a message. */
+const refOf = (n: Named, dims: readonly number[]): string => `${n.what ? n.what.trim() : n.where} ${dimsOf(n, dims)}`;
+function fail(n: Named, fact: string, rule: string): never {
+  throw new DataError(`${at(n, fact)}; ${rule}`);
+}
+const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * The task's rules on one batch or one set of files, each refusal a one-line DataError naming the
+ * part, what was expected and what was found: the predictions' rank and label axis, perImage's
+ * images, the label count the model fixes; the targets' shape (or count) and type; the weights'
+ * type, count and shape. Returns the layout of the predictions.
+ */
+export function checkData(o: DataOptions & Pick<FocalOptions, 'perImage'>, c: DataCheck): LossLayout {
+  const { dims, pred, target: t, weight: w, label } = c;
+  // Messages are worded only on a refusal: a batch that passes costs no string and no closure.
+  if (o.task === 'multilabel' && dims.length < 2) fail(pred, shapeFact(pred, dims), `multilabel predictions must be [N, L] or of higher rank, labels on the last axis (or on ${label('labelAxis')})`);
+  const axisProblem = o.task !== 'binary' ? labelAxisProblem(o, dims.length) : undefined;
+  if (axisProblem) fail(pred, shapeFact(pred, dims), `${label('labelAxis')} ${o.labelAxis} ${axisProblem}`);
+  const first = o.task !== 'binary' && channelFirst(o, dims.length);
+  if (o.task === 'multiclass' && dims.length !== 2 && !first) fail(pred, shapeFact(pred, dims), `multiclass predictions must be [N, C] (or [B, C, …] with ${label('labelAxis')} 1)`);
+  const imageProblem = o.perImage ? perImageProblem(o, dims) : undefined;
+  if (imageProblem) fail(pred, shapeFact(pred, dims), `${label('perImage')} ${imageProblem}`);
+  const layout = lossLayout(o, dims);
+  if (o.task !== 'binary' && c.fixed && c.fixed.count !== layout.labels) throw new DataError(`${at(pred, `has ${layout.labels} ${o.task === 'multilabel' ? 'labels' : 'classes'} (${dimsOf(pred, dims)})`)}, but ${c.fixed.by}`);
+  const indices = targetKind(o) === 'indices';
+  const want = layout.targetDims;
+  if (t.shaped && t.dims ? !same(t.dims, want) : t.count !== product(want)) {
+    if (!t.shaped || !t.dims) fail(t, `holds ${t.count} elements${t.dims ? ` (${dimsOf(t, t.dims)})` : ''}`, `expected ${indices ? `one class index per row: ${layout.rows}` : `one per prediction: ${layout.elements}`} (${refOf(pred, dims)})`);
+    const ts = t.dims as readonly number[];
+    const axisText = first ? ` with ${label('labelAxis')} ${o.labelAxis}` : '';
+    const rule = !indices
+      ? `${o.targets === 'soft' && o.task === 'multiclass' ? 'soft multiclass' : o.task} targets must be shaped like the predictions, ${refOf(pred, dims)}`
+      : `${o.task === 'multiclass' ? 'multiclass' : 'index'} targets${axisText} must be ${shapeText(want)}, one class index ${o.task === 'multiclass' ? '' : `in [0, ${layout.labels}] `}per row of ${refOf(pred, dims)}` +
+        (!first && ts.length === 2 && ts[1] === 1 && same([ts[0]], want) ? '; save t.reshape(-1)' : '');
+    fail(t, shapeFact(t, ts), rule);
+  }
+  const targetRule = targetTypeProblem(o, t.dtype, c.arrays);
+  if (targetRule) fail(t, `holds ${t.dtype}`, targetRule);
+  if (w) {
+    if (!isFloatType(w.dtype)) fail(w, `holds ${w.dtype}`, 'weights must be float16, float32 or float64');
+    const counts = weightCounts(o, layout);
+    if (!counts.some(([, n]) => n === w.count)) fail(w, `holds ${w.count} elements${w.dims ? ` (${dimsOf(w, w.dims)})` : ''}`, `expected ${counts.map(([what, n]) => `${what} (${n})`).join(' or ')} (${refOf(pred, dims)})`);
+    const misshaped = w.dims ? weightShapeProblem(o, dims, w.dims, pred.what ? pred.what.trim() : pred.where) : undefined;
+    if (misshaped) fail(w, shapeFact(w, w.dims as readonly number[]), misshaped);
+  }
+  return layout;
 }

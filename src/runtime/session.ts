@@ -4,7 +4,7 @@
  * `createSession(model, { ep })`:
  * - `cpu`: the CPU execution provider.
  * - `cuda`: the CUDA provider alone, with `session.disable_cpu_ep_fallback = 1`, so a node with no
- *   CUDA kernel is a load error (listing the nodes the static check finds, placement.ts), never a
+ *   CUDA kernel is a load error (listing the nodes the static check finds, src/onnx/placement.ts), never a
  *   silent copy to the CPU. When the CUDA provider libraries are not installed (the npm package
  *   ships the CPU runtime only; `npm run setup:cuda` fetches the rest) or no GPU is usable, a
  *   one-line `UsageError` says so and what to do.
@@ -29,7 +29,8 @@ export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 
 /** Element types of the tensors the runtime passes (the ONNX names onnxruntime-node uses). */
-export type TensorDType = 'float16' | 'float32' | 'float64' | 'int8' | 'int32' | 'int64' | 'uint8' | 'bool';
+export const TENSOR_DTYPES = ['float16', 'float32', 'float64', 'int8', 'int32', 'int64', 'uint8', 'bool'] as const;
+export type TensorDType = (typeof TENSOR_DTYPES)[number];
 
 /** Typed array per element type. */
 export interface TensorDataMap {
@@ -116,19 +117,6 @@ const NOT_INSTALLED = /Failed to load (shared )?librar|providers_cuda|providers_
 /** Installed, but no usable GPU or driver. */
 const NO_DEVICE = /no CUDA-capable device|cudaErrorNoDevice|CUDA driver version is insufficient|cudaErrorInsufficientDriver|CUDA failure 100|CUDA failure 35|cudaGetDeviceCount/i;
 const FALLBACK_REFUSED = /assigned to the default CPU EP/i;
-
-let logLevelSet = false;
-
-/**
- * onnxruntime prints its own errors to stderr in color (a failed provider load prints three
- * lines); the messages reach us through the exceptions anyway, so the native log is silenced to
- * fatal errors. Must happen before the first session of the process.
- */
-function quietNativeLog(): void {
-  if (logLevelSet) return;
-  logLevelSet = true;
-  ort.env.logLevel = 'fatal';
-}
 
 function baseOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
   const threads = options.threads ?? DEFAULT_THREADS();
@@ -241,7 +229,10 @@ function wrap(session: ort.InferenceSession, ep: ExecutionProvider): Session {
 }
 
 async function load(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions, name: string | undefined): Promise<ort.InferenceSession> {
-  quietNativeLog();
+  // onnxruntime prints its own errors to stderr in color (a failed provider load prints three
+  // lines); the messages reach us through the exceptions anyway, so the native log is silenced to
+  // fatal errors (before the process's first session).
+  ort.env.logLevel = 'fatal';
   try {
     return await ort.InferenceSession.create(bytes, options);
   } catch (e) {
@@ -279,7 +270,7 @@ async function cudaError(e: unknown, bytes: Uint8Array, options: SessionOptions)
   if (FALLBACK_REFUSED.test(message)) {
     let nodes: string[] = [];
     try {
-      const { checkCudaPlacement, formatPlacement } = await import('./placement');
+      const { checkCudaPlacement, formatPlacement } = await import('../onnx/placement');
       nodes = formatPlacement(checkCudaPlacement(bytes));
     } catch {
       // Not decodable here: the runtime's own message has to do.
@@ -306,9 +297,10 @@ export async function createSession(model: Uint8Array | string, options: Session
     bytes = model;
   }
   const ep = options.ep ?? 'cpu';
+  const cpu = async (): Promise<Session> => wrap(await load(bytes, { ...baseOptions(named), executionProviders: ['cpu'] }, named.modelName), 'cpu');
   switch (ep) {
     case 'cpu':
-      return wrap(await load(bytes, { ...baseOptions(named), executionProviders: ['cpu'] }, named.modelName), 'cpu');
+      return cpu();
     case 'cuda':
       try {
         return await createCuda(bytes, named);
@@ -322,7 +314,7 @@ export async function createSession(model: Uint8Array | string, options: Session
         const err = await cudaError(e, bytes, named);
         if (!(err instanceof CudaUnavailableError)) throw err;
         named.onNotice?.(`--ep auto: ${err.why}; using the CPU`);
-        return wrap(await load(bytes, { ...baseOptions(named), executionProviders: ['cpu'] }, named.modelName), 'cpu');
+        return cpu();
       }
     default:
       throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${quote(String(ep))}`);

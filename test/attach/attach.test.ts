@@ -17,7 +17,7 @@ import { UsageError } from '../../src/errors';
 import { AttachedModel, attachLoss } from '../../src/attach';
 import { buildLoss } from '../../src/losses';
 import { Graph, buildModel, decodeModelProto, op, serializeModel } from '../../src/onnx';
-import { checkCudaPlacement, formatPlacement } from '../../src/runtime/placement';
+import { checkCudaPlacement, formatPlacement } from '../../src/onnx/placement';
 import { NETWORKS, NETWORKS_DIR, NetworkEntry } from '../helpers/networks';
 import { describePython, runPython } from '../helpers/python';
 

@@ -130,7 +130,7 @@ describe('weights must have the shape of the predictions or of the rows, not jus
   it('eval --network: weights [16, 3, 2] for the output [16, 6] are refused', async () => {
     expectOneLine(
       await runCli(['eval', '--network', path.join(FIX, 'tagger.onnx'), '--output', 'logits', ...ML, '--input', 'logits', '--feed', `features=${path.join(FIX, 'x.npy')}`, '--target', path.join(FIX, 'target.npy'), '--weight', f('w-net-regrouped.npy')]),
-      `${f('w-net-regrouped.npy')}: shape [16, 3, 2]; weights must have the shape of the predictions [16, 6] (the output 'logits') or of the rows [16]`,
+      `${f('w-net-regrouped.npy')}: shape [16, 3, 2]; weights must have the shape of the predictions [16, 6] (output 'logits') or of the rows [16]`,
     );
   });
 
@@ -139,7 +139,7 @@ describe('weights must have the shape of the predictions or of the rows, not jus
     try {
       const batch = { pred: probs(500), target: labels(500), dims: [100, 5] };
       await expect(ev.add({ ...batch, weight: new ort.Tensor('float32', probs(500, 3), [5, 100]) })).rejects.toThrow(
-        'batch 0: weight dims [5, 100]; weights must have the shape of the predictions [100, 5] (pred) or of the rows [100] (size-1 axes aside)',
+        'batch 0: weight has dims [5, 100]; weights must have the shape of the predictions [100, 5] (pred) or of the rows [100] (size-1 axes aside)',
       );
       await ev.add({ ...batch, weight: new ort.Tensor('float32', probs(500, 3), [100, 5]) });
       expect(ev.result().batches).toBe(1);

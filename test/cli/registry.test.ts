@@ -142,7 +142,7 @@ describe('a label / class count is named by the option that fixed it', () => {
     const target = npy('float32', [2, 5], [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
     const r = await runCli(['eval', '--task', 'multilabel', '--class-weight', '1,2,3', '--pred', pred, '--target', target]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`focal-onnx: --class-weight lists 3 values, one per label, but ${pred} has 5 labels (shape [2, 5])\n`);
+    expect(r.stderr).toBe(`focal-onnx: ${pred}: has 5 labels (shape [2, 5]), but --class-weight lists 3 values, one per label\n`);
   });
 
   it('eval --task multiclass --alpha on other classes: one per class', async () => {
@@ -150,7 +150,7 @@ describe('a label / class count is named by the option that fixed it', () => {
     const target = npy('int64', [2], [0, 3]);
     const r = await runCli(['eval', '--task', 'multiclass', '--alpha', '0.2,0.3,0.5', '--pred', pred, '--target', target]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`focal-onnx: --alpha lists 3 values, one per class, but ${pred} has 4 classes (shape [2, 4])\n`);
+    expect(r.stderr).toBe(`focal-onnx: ${pred}: has 4 classes (shape [2, 4]), but --alpha lists 3 values, one per class\n`);
   });
 
   it('attach --pos-weight on other labels names --pos-weight and the network output', async () => {

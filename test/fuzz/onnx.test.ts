@@ -311,7 +311,7 @@ describe('regressions: the crashes this fuzz found', () => {
   });
 
   // The CUDA kernel table is a Map, so op types such as '__proto__' or 'constructor' are just
-  // unknown names (src/runtime/placement.ts).
+  // unknown names (src/onnx/placement.ts).
   it("a node with op type '__proto__' or 'constructor' is reported as unknown, not a crash", async () => {
     for (const op of ['__proto__', 'constructor', 'toString']) {
       const file = model((m) => {

@@ -8,7 +8,7 @@
  * static CUDA check.
  */
 import { LossOptions, buildLoss } from '../../src/losses';
-import { checkCudaPlacement } from '../../src/runtime/placement';
+import { checkCudaPlacement } from '../../src/onnx/placement';
 import { HostTensor, runModel } from '../helpers/ort';
 import { recordModel } from '../helpers/record-model';
 import { DETECTION_CASES, DetectionCase } from '../helpers/detection-fixtures';

@@ -5,7 +5,7 @@
  * accumulate float64, casts the elements up before the ReduceSum; the models keep to CUDA kernels.
  */
 import { LossOptions, buildLoss } from '../../src/losses';
-import { checkCudaPlacement } from '../../src/runtime/placement';
+import { checkCudaPlacement } from '../../src/onnx/placement';
 import { runModel } from '../helpers/ort';
 
 const N = 1_000_000;

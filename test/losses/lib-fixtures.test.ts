@@ -9,7 +9,7 @@
  */
 import { LossDType, buildLoss } from '../../src/losses';
 import { decodeModel } from '../../src/onnx';
-import { checkCudaPlacement } from '../../src/runtime/placement';
+import { checkCudaPlacement } from '../../src/onnx/placement';
 import { expectNear } from '../helpers/fixtures';
 import { LIB_FIXTURES, flat, libInputs, libTolerance } from '../helpers/lib-fixtures';
 import { runModel } from '../helpers/ort';

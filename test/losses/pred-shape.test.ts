@@ -7,7 +7,7 @@
 import { UsageError } from '../../src/errors';
 import { BuildExtras, LossOptions, buildLoss, ioShapes, normalizeOptions } from '../../src/losses';
 import { decodeModel } from '../../src/onnx';
-import { checkCudaPlacement } from '../../src/runtime/placement';
+import { checkCudaPlacement } from '../../src/onnx/placement';
 import { mulberry32 } from '../../scripts/prng';
 import { recordModel } from '../helpers/record-model';
 import { expectClose, runModel } from '../helpers/ort';

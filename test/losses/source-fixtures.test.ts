@@ -6,7 +6,7 @@
  * `ai.focal` function, float64 and float32; every model passes the static CUDA check.
  */
 import { LossDType } from '../../src/losses';
-import { checkCudaPlacement } from '../../src/runtime/placement';
+import { checkCudaPlacement } from '../../src/onnx/placement';
 import { expectNear } from '../helpers/fixtures';
 import { runModel } from '../helpers/ort';
 import { SOURCE_CASES, sourceInputs, sourceModel } from '../helpers/source-fixtures';

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { LossOptions, buildLoss } from '../../src/losses';
-import { checkCudaPlacement } from '../../src/runtime/placement';
+import { checkCudaPlacement } from '../../src/onnx/placement';
 import { HostTensor, expectClose, runModel } from '../helpers/ort';
 import { describePython, runPython } from '../helpers/python';
 

@@ -89,7 +89,7 @@ describe('focal-onnx/build (src/build.ts)', () => {
     expect(Object.keys(entry).sort()).toEqual(expected);
     expect(build.exports.sort()).toEqual(expected);
     for (const k of expected) expect([k, entry[k] === index[k]]).toEqual([k, true]);
-    expect(expected).toEqual(expect.arrayContaining(['buildLoss', 'attachLoss', 'normalizeOptions', 'PRESETS', 'Graph', 'op', 'writeNpy', 'UsageError', 'VERSION']));
+    expect(expected).toEqual(expect.arrayContaining(['buildLoss', 'attachLoss', 'normalizeOptions', 'PRESETS', 'Graph', 'op', 'writeNpy', 'UsageError', 'VERSION', 'checkCudaPlacement', 'formatPlacement', 'CUDA_KNOWN_OPS']));
   });
 
   it("declares the main entry's names, types included, minus the runtime's and the CLI's", () => {
@@ -106,6 +106,6 @@ describe('focal-onnx/build (src/build.ts)', () => {
     const [index, entry, runtime] = files.map(names);
     const expected = index.filter((k) => !runtime.includes(k) && k !== 'run' && k !== 'CliIO');
     expect(entry).toEqual(expected);
-    expect(expected).toEqual(expect.arrayContaining(['LossOptions', 'AttachOptions', 'NpyDType', 'DType', 'Preset', 'buildLoss']));
+    expect(expected).toEqual(expect.arrayContaining(['LossOptions', 'AttachOptions', 'NpyDType', 'DType', 'Preset', 'buildLoss', 'PlacementReport', 'NodePlacement']));
   });
 });

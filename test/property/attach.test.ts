@@ -13,7 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { attachLoss } from '../../src/attach';
 import { buildLoss } from '../../src/losses';
 import { DType, Graph, buildModel, decodeModel, op, serializeModel } from '../../src/onnx';
-import { checkCudaPlacement, formatPlacement } from '../../src/runtime/placement';
+import { checkCudaPlacement, formatPlacement } from '../../src/onnx/placement';
 import { toOrtTensor } from '../helpers/ort';
 import { Case, caseArb, lossOptions } from './arbitraries';
 import { fcParams } from './fc-config';

@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import { buildLoss, normalizeOptions, optionsFromMetadata } from '../../src/losses';
 import { decodeModel } from '../../src/onnx';
-import { checkCudaPlacement } from '../../src/runtime/placement';
+import { checkCudaPlacement } from '../../src/onnx/placement';
 import { HostTensor, runModel } from '../helpers/ort';
 import { recordModel } from '../helpers/record-model';
 import { TermsCase, termsCaseArb } from './arbitraries';

@@ -18,7 +18,7 @@ import { CdfCurve, Diagnostics } from '../../src/diagnostics/accumulate';
 import { evaluate } from '../../src/runtime/evaluate';
 import { evaluateNetwork } from '../../src/runtime/evaluate-network';
 import { createEvaluator, evalSpec, planFromOptions } from '../../src/runtime/evaluator';
-import { checkCudaPlacement, formatPlacement } from '../../src/runtime/placement';
+import { checkCudaPlacement, formatPlacement } from '../../src/onnx/placement';
 import { runCli, scratchDir } from '../helpers/cli';
 import { npyFiles } from '../helpers/npy-files';
 import { describePython, runPython } from '../helpers/python';

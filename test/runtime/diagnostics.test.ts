@@ -14,7 +14,7 @@ import { CdfCurve, Diagnostics, LossHistogram, lossesComonotone } from '../../sr
 import { evaluate } from '../../src/runtime/evaluate';
 import { evaluateNetwork } from '../../src/runtime/evaluate-network';
 import { createEvaluator, evalSpec, planFromOptions } from '../../src/runtime/evaluator';
-import { checkCudaPlacement, formatPlacement } from '../../src/runtime/placement';
+import { checkCudaPlacement, formatPlacement } from '../../src/onnx/placement';
 import { normalizeOptions } from '../../src/losses';
 import { scratchDir } from '../helpers/cli';
 import { npyFiles } from '../helpers/npy-files';

@@ -250,12 +250,12 @@ describe('shape and file checks', () => {
   const p6 = [0.1, 0.9, 0.4, 0.6, 0.2, 0.8];
   const t6 = [0, 1, 0, 1, 1, 0];
   const cases: [string, () => Promise<unknown>, RegExp, typeof UsageError][] = [
-    ['binary: element counts differ', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [5], t6.slice(0, 5)) }), /holds 5 elements \(shape \[5\]\) but .* holds 6 \(shape \[2, 3\]\); binary targets need one per prediction/, DataError],
-    ['multilabel: target shape differs', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [3, 2], t6), loss: { task: 'multilabel' } }), /shape \[3, 2\] does not match .*shape \[2, 3\]; multilabel targets must be shaped like the predictions$/, DataError],
+    ['binary: element counts differ', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [5], t6.slice(0, 5)) }), /holds 5 elements \(shape \[5\]\); expected one per prediction: 6 \(.* shape \[2, 3\]\)$/, DataError],
+    ['multilabel: target shape differs', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [3, 2], t6), loss: { task: 'multilabel' } }), /shape \[3, 2\]; multilabel targets must be shaped like the predictions, .* shape \[2, 3\]$/, DataError],
     ['multilabel: 1-D predictions', () => run({ pred: npy('float32', [6], p6), target: npy('float32', [6], t6), loss: { task: 'multilabel' } }), /shape \[6\]; multilabel predictions must be \[N, L\]/, DataError],
-    ['multiclass: target [N, 1]', () => run({ pred: npy('float32', [2, 3], p6), target: npy('int64', [2, 1], [0, 1]), loss: { task: 'multiclass' } }), /multiclass targets must be \[N\] = \[2\].*; save t\.reshape\(-1\)$/, DataError],
+    ['multiclass: target [N, 1]', () => run({ pred: npy('float32', [2, 3], p6), target: npy('int64', [2, 1], [0, 1]), loss: { task: 'multiclass' } }), /multiclass targets must be \[2\], one class index per row of .*; save t\.reshape\(-1\)$/, DataError],
     ['multiclass: float targets', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [2], [0, 1]), loss: { task: 'multiclass' } }), /multiclass targets are class indices: save them as int64 or int32/, DataError],
-    ['α per label of the wrong length', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [2, 3], t6), loss: { task: 'multilabel', alpha: [0.1, 0.2] } }), /^alpha lists 2 values, one per label, but .* has 3 labels/, UsageError],
+    ['α per label of the wrong length', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [2, 3], t6), loss: { task: 'multilabel', alpha: [0.1, 0.2] } }), /: has 3 labels \(shape \[2, 3\]\), but alpha lists 2 values, one per label$/, UsageError],
     ['no elements', () => run({ pred: npy('float32', [0], []), target: npy('float32', [0], []) }), /holds no elements \(shape \[0\]\); nothing to evaluate/, DataError],
     ['integer predictions', () => run({ pred: npy('int32', [6], [0, 1, 0, 1, 0, 1]), target: npy('float32', [6], t6) }), /dtype <i4 \(int32\); predictions must be float16, float32 or float64/, DataError],
     ['int8 targets', () => run({ pred: npy('float32', [6], p6), target: npy('int8', [6], t6) }), /dtype \|i1 \(int8\); binary targets must be float, uint8, bool, int32 or int64/, DataError],
@@ -336,7 +336,7 @@ describe('model files', () => {
     ['--out with a reducing model', () => run({ pred: npy('float32', [6], p6), target: npy('float32', [6], t6), model: model({}, 'mean.onnx'), out: path.join(dir(), 'x.npy') }), /--out needs the per-element losses, but .*mean\.onnx has reduction mean/],
     ['predictions of another type', () => run({ pred: npy('float64', [6], p6), target: npy('float32', [6], t6), model: model({}, 'f32.onnx') }), /dtype float64, but .*f32\.onnx takes float32 predictions/],
     ['integer targets for a float-target model', () => run({ pred: npy('float32', [6], p6), target: npy('int64', [6], t6), model: model({}, 'ft.onnx') }), /dtype int64, but .*ft\.onnx takes float32 targets; .*--target-dtype int64/],
-    ['labels of another count than the model', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [2, 3], t6), model: model({ task: 'multilabel', alpha: [0.2, 0.4] }, 'l2.onnx') }), /has 3 labels \(shape \[2, 3\]\) but .*l2\.onnx is for 2 labels/],
+    ['labels of another count than the model', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [2, 3], t6), model: model({ task: 'multilabel', alpha: [0.2, 0.4] }, 'l2.onnx') }), /has 3 labels \(shape \[2, 3\]\), but .*l2\.onnx is for 2 labels/],
     ['not an ONNX file', () => {
       const file = path.join(dir(), 'text.onnx');
       fs.writeFileSync(file, 'not a model at all, just some text');
@@ -432,6 +432,6 @@ describe('multilabel files of rank > 2, labels on the last axis (a dense detecti
     await expect(run({ pred: npy('float32', [B, K, L], probs), target: npy('uint8', [B, K, L], bad), loss, batchSize: 30 })).rejects.toThrow(
       /a\d+\.npy: element 112 \(index \[5, 2, 1\]\) is 4; multilabel targets must be 0 or 1$/,
     );
-    await expect(run({ pred: npy('float32', [B, K, L], probs), target: npy('uint8', [B, L, K], bits), loss })).rejects.toThrow(/multilabel targets must be shaped like the predictions$/);
+    await expect(run({ pred: npy('float32', [B, K, L], probs), target: npy('uint8', [B, L, K], bits), loss })).rejects.toThrow(/shape \[80, 3, 7\]; multilabel targets must be shaped like the predictions, .* shape \[80, 7, 3\]$/);
   });
 });

@@ -178,7 +178,7 @@ describe('batch arrays', () => {
       const bad = target.slice();
       bad[1 * K * L + 3 * L + 2] = 3;
       await expect(ev3.add({ pred, target: bad, dims: [B, K, L] })).rejects.toThrow(/^batch 1: target element 142 \(index \[1, 3, 2\]\) is 3; multilabel targets must be 0 or 1$/);
-      await expect(ev3.add({ pred, target, dims: [B, K * L] })).rejects.toThrow(/^batch 2: pred has 125 labels \(dims \[4, 125\]\), but the loss \(alpha lists 5 values\) is for 5 labels$/);
+      await expect(ev3.add({ pred, target, dims: [B, K * L] })).rejects.toThrow(/^batch 2: pred has 125 labels \(dims \[4, 125\]\), but alpha lists 5 values, one per label$/);
     } finally {
       await ev3.close();
       await ev2.close();
@@ -436,7 +436,7 @@ describe('models', () => {
       expect(Math.abs(ev.result().sum / expected - 1)).toBeLessThan(1e-6);
       await expect(ev.add({ pred, target })).rejects.toThrow(/^batch 1: weight is missing; the evaluator's loss takes weights/);
       await expect(ev.add({ pred, target, weight: Float32Array.from([1, 1, -1, 1, 1, 1]) })).rejects.toThrow(/^batch 2: weight element 2 is -1; weights must be finite and >= 0$/);
-      await expect(ev.add({ pred, target, weight: Float32Array.from([1, 1]) })).rejects.toThrow(/^batch 3: weight holds 2 elements; expected one per prediction \(6\)/);
+      await expect(ev.add({ pred, target, weight: Float32Array.from([1, 1]) })).rejects.toThrow(/^batch 3: weight holds 2 elements; expected one weight per prediction \(6\)/);
       await expect(plain.add({ pred, target, weight })).rejects.toThrow(/^batch 0: has weights, but the evaluator's loss takes none/);
 
       const files = ['p', 't', 'w'].map((x) => path.join(dir(), `weighted-${x}.npy`));
@@ -581,13 +581,13 @@ describe('errors name the batch and the element, and the evaluator goes on', () 
     const perPrediction = { pred, target, dims: [2, 3], weight: new Float32Array(6).fill(1) };
     const err = await mc.add(perPrediction).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataError);
-    expect((err as Error).message).toBe('batch 0: weight holds 6 elements; expected one per row (2) (pred dims [2, 3])');
+    expect((err as Error).message).toBe('batch 0: weight holds 6 elements; expected one weight per row (2) (pred dims [2, 3])');
     await mc.add({ ...perPrediction, weight: Float32Array.from([1, 2]) });
     expect(mc.result().count).toBe(2);
     await mc.close();
     const ml = await createEvaluator({ loss: { task: 'multilabel', weight: 'element' }, threads: 1 });
     const mlBatch = { pred, target: Float32Array.from([1, 0, 0, 1, 0, 1]), dims: [2, 3] };
-    await expect(ml.add({ ...mlBatch, weight: Float32Array.from([1, 2]) })).rejects.toThrow(/^batch 0: weight holds 2 elements; expected one per prediction \(6\) \(pred dims \[2, 3\]\)$/);
+    await expect(ml.add({ ...mlBatch, weight: Float32Array.from([1, 2]) })).rejects.toThrow(/^batch 0: weight holds 2 elements; expected one weight per prediction \(6\) \(pred dims \[2, 3\]\)$/);
     await ml.add({ ...mlBatch, weight: new Float32Array(6).fill(0.5) });
     expect(ml.result().count).toBe(6);
     await ml.close();

@@ -194,8 +194,8 @@ describe('a per-label option of the wrong length is named as the user gave it', 
     return f;
   };
   it.each([
-    ['--class-weight', ['--task', 'multiclass', '--class-weight', '1,2,3'], 'int64', /^focal-onnx: --class-weight lists 3 values, one per class, but .*p5\.npy has 5 classes \(shape \[2, 5\]\)\n$/],
-    ['--pos-weight', ['--task', 'multilabel', '--pos-weight', '1,2'], 'float32', /^focal-onnx: --pos-weight lists 2 values, one per label, but .*p5\.npy has 5 labels \(shape \[2, 5\]\)\n$/],
+    ['--class-weight', ['--task', 'multiclass', '--class-weight', '1,2,3'], 'int64', /^focal-onnx: .*p5\.npy: has 5 classes \(shape \[2, 5\]\), but --class-weight lists 3 values, one per class\n$/],
+    ['--pos-weight', ['--task', 'multilabel', '--pos-weight', '1,2'], 'float32', /^focal-onnx: .*p5\.npy: has 5 labels \(shape \[2, 5\]\), but --pos-weight lists 2 values, one per label\n$/],
   ])('eval %s', async (_flag, flags, targetType, pattern) => {
     const t = file(`t5-${targetType}.npy`);
     if (targetType === 'int64') writeNpy(t, 'int64', [2], BigInt64Array.from([1n, 3n]));
@@ -209,7 +209,7 @@ describe('a per-label option of the wrong length is named as the user gave it', 
     const ev = await createEvaluator({ loss: { task: 'multiclass', input: 'logits', classWeight: [1, 2, 3] } });
     try {
       await expect(ev.add({ pred: new Float32Array(10), target: BigInt64Array.from([1n, 2n]), dims: [2, 5] })).rejects.toThrow(
-        /^batch 0: pred has 5 classes \(dims \[2, 5\]\), but the loss \(classWeight lists 3 values\) is for 3 classes$/,
+        /^batch 0: pred has 5 classes \(dims \[2, 5\]\), but classWeight lists 3 values, one per class$/,
       );
     } finally {
       await ev.close();

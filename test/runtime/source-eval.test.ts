@@ -351,8 +351,8 @@ describe('shapes that do not fit: one line naming the flag', () => {
   it('--per-image with rank-2 predictions', async () => {
     const c = SOURCE_CASES.find((x) => x.name === 'smp multiclass [N, C]') as SourceCase;
     const f = files(c);
-    one(await runCli(['eval', '--like', 'smp', '--task', 'multilabel', '--target-format', 'index', '--per-image', '--pred', f.pred, '--target', f.target]), /^focal-onnx: --per-image needs predictions of rank 3 or more .*\[8, 3\]/);
-    await expect(evaluate({ loss: { ...(c.options as LossOptions), perImage: true }, pred: f.pred, target: f.target })).rejects.toThrow(/^perImage needs predictions of rank 3 or more/);
+    one(await runCli(['eval', '--like', 'smp', '--task', 'multilabel', '--target-format', 'index', '--per-image', '--pred', f.pred, '--target', f.target]), /^focal-onnx: .*: shape \[8, 3\]; --per-image needs predictions of rank 3 or more /);
+    await expect(evaluate({ loss: { ...(c.options as LossOptions), perImage: true }, pred: f.pred, target: f.target })).rejects.toThrow(/: shape \[8, 3\]; perImage needs predictions of rank 3 or more/);
     const ev = await createEvaluator({ loss: { ...(c.options as LossOptions), dtype: 'float64', perImage: true } });
     await expect(ev.add({ pred: Float64Array.from(c.pred), target: targetArray(c), dims: c.predShape })).rejects.toThrow(/^batch 0: pred has dims \[8, 3\]; perImage needs predictions of rank 3 or more/);
     await ev.close();
@@ -376,7 +376,7 @@ describe('shapes that do not fit: one line naming the flag', () => {
   it('--label-axis beyond the predictions, and multiclass channel-first without it', async () => {
     const c = SOURCE_CASES.find((x) => x.name === 'monai sum [B, C, H, W]') as SourceCase;
     const f = files(c);
-    one(await runCli(['eval', '--like', 'monai', '--label-axis', '4', '--pred', f.pred, '--target', f.target]), /^focal-onnx: --label-axis 4 is not an axis of predictions of rank 4 after the first \(1 to 3/);
+    one(await runCli(['eval', '--like', 'monai', '--label-axis', '4', '--pred', f.pred, '--target', f.target]), /^focal-onnx: .*: shape \[2, 3, 4, 5\]; --label-axis 4 is not an axis of predictions of rank 4 after the first \(1 to 3/);
     await expect(evaluate({ loss: { like: 'monai', labelAxis: -4 }, pred: f.pred, target: f.target })).rejects.toThrow(UsageError);
     const k = SOURCE_CASES.find((x) => x.name === 'kornia focal_loss sum [B, C, H, W]') as SourceCase;
     const kf = files(k);

@@ -30,8 +30,8 @@
  * not in it is reported as unknown (not as fine). It states the kernels of the default ONNX domain for
  * opsets 13 and later, plus the older Clip (opset 11: float32 only) and OneHot (none before 11).
  */
-import { ModelInfo, NodeInfo, decodeModel } from '../onnx';
-import { codeName } from '../onnx/dtype';
+import { ModelInfo, NodeInfo, decodeModel } from './model';
+import { codeName } from './dtype';
 
 /** What the check says of one node. */
 export interface NodePlacement {

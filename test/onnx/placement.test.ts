@@ -1,5 +1,5 @@
 /**
- * The static CUDA placement check (src/runtime/placement.ts): every shipped model and every option
+ * The static CUDA placement check (src/onnx/placement.ts): every shipped model and every option
  * combination the builder makes runs wholly on CUDA, function forms are checked through their
  * bodies, and nodes with no CUDA kernel for their types (Clip on int32, ReduceMean on int64, a bad
  * OneHot combination) are reported — all without a GPU.
@@ -9,7 +9,7 @@ import * as path from 'path';
 import { buildLoss, LossOptions } from '../../src/losses';
 import { DEFAULT_MODELS } from '../../src/models';
 import { FunctionDef, Graph, buildModel, decodeModel, op, serializeModel } from '../../src/onnx';
-import { CUDA_KNOWN_OPS, checkCudaPlacement, formatPlacement } from '../../src/runtime/placement';
+import { CUDA_KNOWN_OPS, checkCudaPlacement, formatPlacement } from '../../src/onnx/placement';
 import { finishModel } from '../helpers/model';
 
 const MODELS_DIR = path.join(__dirname, '..', '..', 'models');
