@@ -10,7 +10,7 @@ import { discardTempFile, renameTempIntoPlace, writeFileAtomic } from '../io/ato
 import { LossOptions } from '../losses';
 import { EXTERNAL_DATA_MODES, ExternalDataMode, SideFile, placeExternalData, writeSideFileTemp } from '../io/external-data';
 import { externalTensors, serializeModel } from '../onnx';
-import { readModelFile } from '../runtime/model-bytes';
+import { readModelFile } from '../io/files';
 import { FlagSpecs, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
 import { describeOptions } from './format';

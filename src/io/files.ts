@@ -48,6 +48,11 @@ export function openRegularFile(file: string, expected: string): number {
   return fd;
 }
 
+/** The bytes of the model file `file` (a regular file: a FIFO, device, directory or socket is refused unopened). */
+export function readModelFile(file: string): Uint8Array {
+  return readRegularFile(file, 'an .onnx file');
+}
+
 /** The whole of a regular file (see openRegularFile). */
 export function readRegularFile(file: string, expected: string): Buffer {
   const fd = openRegularFile(file, expected);

@@ -7,7 +7,7 @@ import { UsageError } from '../errors';
 import { checkExternalData } from '../io/external-data';
 import { FocalOptions, optionsFromMetadata } from '../losses';
 import { ModelFormatError, ModelInfo, decodeModel } from '../onnx';
-import { readModelFile } from './model-bytes';
+import { readModelFile } from '../io/files';
 
 export { readModelFile };
 

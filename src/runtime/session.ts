@@ -19,7 +19,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { UsageError, quote } from '../errors';
-import { readModelFile } from './model-bytes';
+import { readModelFile } from '../io/files';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 export type ExecutionProviderChoice = ExecutionProvider | 'auto';
