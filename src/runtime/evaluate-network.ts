@@ -27,7 +27,8 @@ import { EvaluateProgress, FileSourceOptions, FileSourceResult, lossFromFiles, s
 import { ModelPlan, planFromModel, positiveCount } from './evaluator';
 import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
-import { checkModelExternalData, loadModelFile, modelFolder, readModelFile } from './model-file';
+import { readModelFile } from '../io/files';
+import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
 import { checkData, filePart, product, shapeText } from './rules';
 
 /** Default batch: about this many elements of the largest input per batch (whole rows, at least one). */

@@ -827,8 +827,8 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
   let closed = false;
   let inFlight = 0;
   let queue: Promise<unknown> = Promise.resolve();
-  // One promise a batch on the path of a small one (its run is ~30 µs, each layer ~1 µs of it):
-  // the batch is checked before its run, then accepted, and counted out, in one handler each way.
+  // One promise a batch: checked before its run, then accepted and counted out in one handler each
+  // way (bench/README.md, session 8: fewer promise steps here measured within the noise).
   const addOne = (batch: EvaluatorBatch, index: number): Promise<BatchLosses | undefined> => {
     let b: BatchData;
     let losses: BatchLosses | undefined;

@@ -24,7 +24,8 @@ export { DEFAULT_BATCH_ELEMENTS, MAX_WORKERS, MIN_POOL_BATCHES, evaluate } from 
 export type { EvaluateOptions, EvaluateProgress, EvaluateResult } from './evaluate';
 export { DEFAULT_NETWORK_BATCH_ELEMENTS, evaluateNetwork } from './evaluate-network';
 export type { EvaluateNetworkOptions, EvaluateNetworkProgress, EvaluateNetworkResult } from './evaluate-network';
-export { loadModelFile, readModelFile } from './model-file';
+export { loadModelFile } from './model-file';
+export { readModelFile } from '../io/files';
 // The evaluators' diagnostics (src/diagnostics), with the evaluators' names: not in the build-only entry.
 export { DEFAULT_SWEEP_GAMMA } from '../diagnostics/accumulate';
 export type { CdfCurve, ClassDiagnostics, Diagnostics, DiagnosticsOptions, SplitSum } from '../diagnostics/accumulate';

@@ -9,8 +9,6 @@ import { FocalOptions, optionsFromMetadata } from '../losses';
 import { ModelFormatError, ModelInfo, decodeModel } from '../onnx';
 import { readModelFile } from '../io/files';
 
-export { readModelFile };
-
 export interface ModelFile {
   readonly file: string;
   readonly bytes: Uint8Array;
