@@ -73,6 +73,15 @@ describe('architecture', () => {
     expect(graph.get(path.join('losses', 'vocabulary.ts'))).toEqual([]);
   });
 
+  it('the data contract is beneath the builder and the runtime: src/data imports no graph code, no runtime, and of src/losses only its vocabulary', () => {
+    const data = [...graph].filter(([m]) => m.startsWith(`data${path.sep}`));
+    expect(data.map(([m]) => m)).toEqual(expect.arrayContaining([path.join('data', 'axes.ts'), path.join('data', 'rules.ts'), path.join('data', 'checks.ts')]));
+    const allowed = (d: string): boolean => d.startsWith(`data${path.sep}`) || d.startsWith(`io${path.sep}`) || d === 'errors.ts' || d === path.join('losses', 'vocabulary.ts');
+    expect(data.flatMap(([m, deps]) => deps.filter((d) => !allowed(d)).map((d) => `${m} → ${d}`))).toEqual([]);
+    // Nor any package: onnxruntime-node and protobufjs stay out of the code every worker thread loads.
+    expect(data.filter(([m]) => /from '(?!\.)/.test(fs.readFileSync(path.join(SRC, m), 'utf8'))).map(([m]) => m)).toEqual([]);
+  });
+
   it('diagnostics is its own concept: src/diagnostics imports nothing of src/runtime', () => {
     const into = [...graph].filter(([m]) => m.startsWith(`diagnostics${path.sep}`)).flatMap(([m, deps]) => deps.filter((d) => d.startsWith(`runtime${path.sep}`)).map((d) => `${m} → ${d}`));
     expect([...graph.keys()]).toEqual(expect.arrayContaining([path.join('diagnostics', 'accumulate.ts'), path.join('diagnostics', 'report.ts')]));

@@ -11,7 +11,7 @@ import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel, toType } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements, binaryGradient, softBinaryElements, softBinaryGradient } from './binary';
-import { indexTargets, labelAxisOf, labelTail } from './axes';
+import { indexTargets, labelAxisOf, labelTail } from '../data/axes';
 import { LossParams, computeType, reduce, spatialSize, weighted } from './focal';
 import { GradContext, applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
 import { multiclassElements, multiclassGradient, softMulticlassElements, softMulticlassGradient } from './multiclass';

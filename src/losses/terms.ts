@@ -27,7 +27,7 @@
  */
 import { DType, Param, Value, classCount, divBy, elementCount, logSigmoidPair, oneHotRows, onesLike, op, param, pdiv, rowLength, scaled, toType, typed } from '../onnx';
 import { UsageError } from '../errors';
-import { labelAxisOf, labelTail } from './axes';
+import { labelAxisOf, labelTail } from '../data/axes';
 import { LossParams, TermGradient, reduceDivisor, sumIn } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';

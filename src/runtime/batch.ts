@@ -9,9 +9,9 @@ import { DataError, UsageError } from '../errors';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import type { FocalOptions, Reduction } from '../losses';
 import { f16BitsToF32 } from '../io/float16';
-import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from './checks';
+import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from '../data/checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape, channelBlockShape } from './eval-blocks';
-import { GraphForm, graphAxis, graphDims, isFloatType, lossLayout, product, spatialSize } from './rules';
+import { GraphForm, graphAxis, graphDims, isFloatType, lossLayout, product, spatialSize } from '../data/rules';
 import { HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 import type { BatchDiagnostics, DiagnosticsOptions } from '../diagnostics/accumulate';
 
@@ -64,11 +64,11 @@ export interface BatchSpec {
   readonly feedNames?: readonly string[];
   /** Where the model came from (a user's file): its failures are then the user's. */
   readonly modelFile?: string;
-  /** The label / class count the model fixes (a per-label α, or its pred input's), if any, and what fixes it as messages say it (rules.ts's DataCheck). */
+  /** The label / class count the model fixes (a per-label α, or its pred input's), if any, and what fixes it as messages say it (src/data/rules.ts's DataCheck). */
   readonly fixed?: { readonly count: number; readonly by: string };
   /** Diagnostics asked for (diagnostics.ts): the graphs then carry the sweep (EvalGraph.sweep). */
   readonly diagnostics?: DiagnosticsOptions;
-  /** How a batch's dims are fed to the graph (rules.ts's graphDims; default `rows`). */
+  /** How a batch's dims are fed to the graph (src/data/rules.ts's graphDims; default `rows`). */
   readonly form?: GraphForm;
   /** The graph's multi-label sums are around a label axis that is not its last (channel-first; eval-outputs.ts's channelBlockShape). */
   readonly channelSums?: boolean;
@@ -102,7 +102,7 @@ export interface BatchData {
   /**
    * The dims of the whole input the batch is a run of, where `dims` do not show them: a binary
    * file is read as runs of its elements (`dims` [n]) of its shape ([B, 1, H, W]). MONAI's spatial
-   * mean reads its spatial size from these (rules.ts's spatialSize); elsewhere `dims` are the user's.
+   * mean reads its spatial size from these (src/data/rules.ts's spatialSize); elsewhere `dims` are the user's.
    */
   readonly inputDims?: readonly number[];
 }
@@ -133,7 +133,7 @@ export interface BatchOutcome {
   readonly diag?: BatchDiagnostics;
   /** perImage: the batch's images (its first axis); `sum` is then Σ over them of each image's sum over its divisor. */
   readonly images?: number;
-  /** spatialMean (MONAI's sum): the batch's spatial size (rules.ts), or 'all' for rank ≤ 2 (the whole input's mean). */
+  /** spatialMean (MONAI's sum): the batch's spatial size (src/data/rules.ts), or 'all' for rank ≤ 2 (the whole input's mean). */
   readonly spatial?: number | 'all';
 }
 
@@ -267,7 +267,7 @@ export class BatchRunner {
     let pred = b.pred;
     if (!pred && predOutput === undefined) throw new Error('batch runner: a batch without predictions for a model that takes them');
     // The predictions' dims as the graph takes them, and the rows, per-element losses and targets'
-    // dims of those (rules.ts): the same counts as the batch's own dims, in the graph's layout.
+    // dims of those (src/data/rules.ts): the same counts as the batch's own dims, in the graph's layout.
     const form = this.spec.form ?? 'rows';
     const predDims = graphDims(o, b.dims, form, inputs.pred?.rank ?? null);
     const layout = lossLayout(o, predDims, graphAxis(o, form, predDims.length));

@@ -45,7 +45,7 @@ export function blockShape(rows: number, labels: number | undefined): number[] {
 
 /**
  * The `focal_eval_blocks` value for multi-label losses whose labels are not last (channel-first,
- * [X, C, S] as rules.ts's graphDims 'channels' gives them): [X, C, R, K], blocks of K elements of
+ * [X, C, S] as src/data/rules.ts's graphDims 'channels' gives them): [X, C, R, K], blocks of K elements of
  * each label's S (R·K = S); `one`: a single block of S (small batches, summed in float64).
  */
 export function channelBlockShape(x: number, c: number, s: number, one = false): number[] {

@@ -27,7 +27,7 @@
  *   near the bounds), NaN for a NaN.
  *
  * The evaluator reads these outputs and, only for a batch that looks wrong, scans it in JavaScript
- * to name the first bad element (checks.ts): the same messages, for a few reductions per batch
+ * to name the first bad element (src/data/checks.ts): the same messages, for a few reductions per batch
  * instead of a JS loop over every element (~1.2 ns an element for predictions, up to ~5 for 0/1
  * float targets, whose two-way branch mispredicts; the reductions cost ~0.2 each and run on every
  * intra-op thread).

@@ -14,7 +14,7 @@
  *
  * Checked here, before anything runs: each feed's dtype and trailing dims against the network
  * input (the first axis is the batch), every file's rows against the first's, and the targets and
- * weights per row against the output's under the task's rules (rules.ts). Each refusal is one
+ * weights per row against the output's under the task's rules (src/data/rules.ts). Each refusal is one
  * UsageError / DataError naming the file or flag. Limitation: a network that already uses the
  * names `target` or `loss` is refused (the evaluator's graph additions read those names);
  * `focal-onnx attach` prefixes them instead.
@@ -29,7 +29,7 @@ import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { readModelFile } from '../io/files';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { checkData, filePart, product, shapeText } from './rules';
+import { checkData, filePart, product, shapeText } from '../data/rules';
 
 /** Default batch: about this many elements of the largest input per batch (whole rows, at least one). */
 export const DEFAULT_NETWORK_BATCH_ELEMENTS = 1 << 18;

@@ -12,7 +12,7 @@
  * exactly: it holds 0 and 1); or a focal-onnx model file (`model`), whose types the files must
  * match.
  *
- * The files' shapes are docs/guide.md's (eval): checked by rules.ts's checkData, binary files read
+ * The files' shapes are docs/guide.md's (eval): checked by src/data/rules.ts's checkData, binary files read
  * flat (MONAI's spatialMean then divides by the spatial size of the prediction file's shape:
  * BatchData.inputDims).
  */
@@ -26,7 +26,7 @@ import { targetBlockRows } from './eval-outputs';
 import { diagnosticsOptions } from '../diagnostics/accumulate';
 import { EvalCore, EvaluatorResult, ModelPlan, SourceOptions, checkPerElement, evalSpec, planFromModel, planFromOptions, positiveCount } from './evaluator';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { checkData, filePart, isFloatType, labelAxisProblem, lossLayout, shapeText, product, targetTypeProblem } from './rules';
+import { checkData, filePart, isFloatType, labelAxisProblem, lossLayout, shapeText, product, targetTypeProblem } from '../data/rules';
 import { FileBatchReader, FileBatches, batchCount, batchRowsOf, fileBatch, readAhead } from './file-batches';
 import { EvalPool } from './pool';
 import { DEFAULT_THREADS, SessionOptions } from './session';
@@ -90,7 +90,7 @@ export interface EvaluateResult extends FileSourceResult {
 /**
  * What a source's files decide of the loss options, with one normalization of the rest (the
  * preset, the flags) to learn the task: the target type (`float`: the predictions' own; checked
- * against the task's rules, rules.ts) and, for a weight file with no weight kind given (or 'none',
+ * against the task's rules, src/data/rules.ts) and, for a weight file with no weight kind given (or 'none',
  * as the CLI's normalized flags say), the kind its size says: one weight per prediction is per
  * element where the losses are (multilabel without labelMean), anything else per sample.
  * `counts`: the predictions' count and rows under those options.

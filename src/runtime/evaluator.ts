@@ -22,7 +22,7 @@
  * gives each loss over its image's own divisor (`loss_image_scaled`), whose sums add up to Σ over
  * the images of each image's loss (a batch holds whole images). Channel-first batches ([B, C, H,
  * W], labelAxis not last) run on a graph built on [N, C, S], fed as [B, C, H·W]: a reshape, no
- * element moves (rules.ts's graphDims).
+ * element moves (src/data/rules.ts's graphDims).
  *
  * Every batch is checked (batch.ts) before it adds anything: a rejected batch adds nothing.
  */
@@ -32,14 +32,14 @@ import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions, plain, rowSource } from '../losses';
 import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets, openSession } from './batch';
-import type { BatchPlace } from './checks';
+import type { BatchPlace } from '../data/checks';
 import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
 import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from '../diagnostics/accumulate';
 import { decodeModelProto } from '../onnx';
 import type { onnx } from 'onnx-proto';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
-import { labelAxisOf } from '../losses/axes';
-import { GraphForm, channelFirst, checkData, isFloatType, lossLayout, product, shapeText, spatialSize, targetKind } from './rules';
+import { labelAxisOf } from '../data/axes';
+import { GraphForm, channelFirst, checkData, isFloatType, lossLayout, product, shapeText, spatialSize, targetKind } from '../data/rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TENSOR_DTYPES, TensorDType } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: Focal
 
 /**
  * The plan for a model built from validated options (dtype and targetDtype resolved). The graph
- * is built when the spec is made (evalSpec): ~10 ms. Its form (rules.ts's graphDims): labels last,
+ * is built when the spec is made (evalSpec): ~10 ms. Its form (src/data/rules.ts's graphDims): labels last,
  * [N, L] (or [N], [N, C]), the batches' leading axes merged; channel-first (labelAxis naming
  * another axis than the last of predictions of rank `rank`, when known), [N, C, S], the axes
  * before and after the labels merged; perImage, labels last, [B, K, L] (binary [B, K]).

@@ -14,7 +14,7 @@ import { f32ToF16Bits } from '../../src/io/float16';
 import { writeNpy } from '../../src/io/npy';
 import { LossOptions, buildLoss } from '../../src/losses';
 import { decodeModelProto, serializeModel } from '../../src/onnx';
-import { checkBinaryTargets, checkPredictions, pairFine } from '../../src/runtime/checks';
+import { checkBinaryTargets, checkPredictions, pairFine } from '../../src/data/checks';
 import { CudaUnavailableError } from '../../src/runtime/session';
 import * as session from '../../src/runtime/session';
 import { EvalCore, EvaluatorBatch, EvaluatorResult, SMALL_BATCH_ELEMENTS, createEvaluator } from '../../src/runtime/evaluator';

@@ -4,10 +4,15 @@
  * and, for predictions of given dims, the rows, the per-element losses and their dims, the
  * targets' dims, and the weight counts the loss takes. `checkData` applies them all; the sources
  * only name their parts (a file, or `batch 3` and its `pred`, a network's output).
+ *
+ * src/data is the loss's input contract — the label axis (axes.ts), these rules, the elements'
+ * checks (checks.ts) — beneath the graph builder (src/losses), attach and the evaluator
+ * (src/runtime): plain arithmetic on the options and on typed arrays, no graph code, no
+ * onnxruntime (test/architecture.test.ts).
  */
 import { DataError } from '../errors';
-import type { FocalOptions, Label } from '../losses';
-import { channelAxis, indexTargets, labelAxisOf } from '../losses/axes';
+import type { FocalOptions, Label } from '../losses/vocabulary';
+import { channelAxis, indexTargets, labelAxisOf } from './axes';
 
 export type FloatType = 'float16' | 'float32' | 'float64';
 export const isFloatType = (d: string): d is FloatType => d === 'float16' || d === 'float32' || d === 'float64';

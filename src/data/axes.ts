@@ -1,10 +1,10 @@
 /**
  * The label axis and the channel axis of a task's arrays, and whether its targets are class
- * indices: plain arithmetic on the options, apart from the graph code, so that the runtime's
- * per-batch code (src/runtime/rules.ts, run in the evaluator's worker threads too) loads no graph
- * builder.
+ * indices: plain arithmetic on the options, read by the graph builder (src/losses), by attach and
+ * by the evaluator's per-batch code (rules.ts here, run in its worker threads too, which load no
+ * graph builder).
  */
-import type { FocalOptions } from './vocabulary';
+import type { FocalOptions } from '../losses/vocabulary';
 
 /**
  * The label / class axis of predictions of rank `rank` (multilabel, multiclass: `labelAxis`, −1 the
