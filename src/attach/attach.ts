@@ -26,6 +26,8 @@ import { UsageError, quote } from '../errors';
 import { BuildExtras, FocalOptions, Label, LossOptions, RowSource, buildLoss, normalizeOptions, plain, rowSource } from '../losses';
 import { DType, MAX_OPSET, MIN_OPSET, ModelFormatError, Shape, decodeModelProto, serializeModel } from '../onnx';
 import { codeName, dtypeFromCode } from '../onnx/dtype';
+import { labelAxisOf } from '../data/axes';
+import { predShapeProblem, shapeText } from '../data/rules';
 
 /** The prefix given to a loss name that the network already uses. */
 export const COLLISION_PREFIX = 'focal_';
@@ -107,33 +109,16 @@ function sig(v: onnx.IValueInfoProto): TensorSig {
   return { name: v.name ?? '', dtype: code ? codeName(code) : 'unknown', shape: shapeOf(v) };
 }
 
-const shapeText = (s: readonly (number | string | null)[]): string => `[${s.map((d) => d ?? '?').join(', ')}]`;
-
 /** The loss's pred shape for the network output's shape, checked against the task (the target's follows from it, `ioShapes`). */
 function predShapeFor(o: FocalOptions, dims: readonly (number | string | null)[], where: string, fixed: RowSource | undefined, label: Label): Shape {
-  const task = o.task;
+  const problem = predShapeProblem(o, dims, label);
+  if (problem) throw new UsageError(`${where} has shape ${shapeText(dims)}; ${problem}`);
   // Unknown dimensions get symbols of their own (the builder needs a number or a symbol).
   const pred: (number | string)[] = dims.map((d, k) => (d === null ? `${COLLISION_PREFIX}dim${k}` : d));
-  switch (task) {
-    case 'binary':
-      if (pred.length === 0) throw new UsageError(`${where} is a scalar; binary predictions need at least one axis`);
-      return pred;
-    case 'multilabel':
-      if (pred.length < 2) throw new UsageError(`${where} has shape ${shapeText(dims)}; multilabel predictions need [N, …, L], the labels on the last axis (or on ${label('labelAxis')})`);
-      break;
-    case 'multiclass':
-      // [N, C], or channel-first [B, C, d1, …] with the classes on axis 1 (labelAxis 1).
-      if (pred.length !== 2 && !(pred.length > 2 && o.labelAxis === 1)) {
-        throw new UsageError(`${where} has shape ${shapeText(dims)}; multiclass predictions must be [N, C], or [B, C, d1, …] with ${label('labelAxis')} 1`);
-      }
-      break;
-  }
-  const a = o.labelAxis < 0 ? pred.length + o.labelAxis : o.labelAxis;
-  if (a < 1 || a >= pred.length) throw new UsageError(`${label('labelAxis')} ${o.labelAxis} is not an axis of ${where} after the first (shape ${shapeText(dims)})`);
-  const last = a;
-  if (fixed !== undefined) {
+  const last = labelAxisOf(o, pred.length);
+  if (fixed !== undefined && last !== undefined) {
     if (typeof pred[last] === 'number' && pred[last] !== fixed.count) {
-      throw new UsageError(`${fixed.text}, but ${where} has ${pred[last]} ${task === 'multilabel' ? 'labels' : 'classes'} (shape ${shapeText(dims)})`);
+      throw new UsageError(`${fixed.text}, but ${where} has ${pred[last]} ${o.task === 'multilabel' ? 'labels' : 'classes'} (shape ${shapeText(dims)})`);
     }
     pred[last] = fixed.count;
   }
@@ -186,11 +171,9 @@ export function attachLoss(networkBytes: Uint8Array, options: AttachOptions, con
   if (!dims) throw new UsageError(`${where} has no shape; the loss needs at least its rank`);
 
   const o = normalizeOptions({ ...loss, dtype: dtype as DType as FocalOptions['dtype'], opset }, label);
-  // perImage: the images on the output's first axis, whole ([B, K, C]; binary [B, K]).
-  const min = o.task === 'binary' ? 2 : 3;
-  if ((o.perImage || context.extras?.imageScaled) && dims.length < min) {
-    throw new UsageError(`${label('perImage')} needs predictions of rank ${min} or more (the images on the first axis), but ${where} has shape ${shapeText(dims)}`);
-  }
+  // perImage (or the evaluator's per-image losses, imageScaled): the images on the output's first axis, whole.
+  const imageRule = context.extras?.imageScaled && !o.perImage ? predShapeProblem({ ...o, perImage: true }, dims, label) : undefined;
+  if (imageRule) throw new UsageError(`${where} has shape ${shapeText(dims)}; ${imageRule}`);
   const extras: BuildExtras = { predShape: predShapeFor(o, dims, where, rowSource(o, label), label), ...(context.extras ?? {}) };
   const lm = buildLoss(o, extras);
   return merge(net, lm.model, output, o, opset, source);

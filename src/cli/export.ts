@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../io/atomic';
 import { buildLoss, LossModel } from '../losses';
 import { FlagSpecs, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
-import { LOSS_FLAGS, flagTokens, lossOptionsFromFlags } from './loss-flags';
+import { LOSS_FLAGS, flagLabel, flagTokens, lossOptionsFromFlags } from './loss-flags';
 import { UsageError, quote } from '../errors';
 import { lossExtras } from './format';
 
@@ -44,7 +44,7 @@ export const exportCommand: Command = {
     const file = flags.out ?? flags.output;
     if (file === undefined) throw new UsageError('--out (-o) is required: the .onnx file to write');
     const options = lossOptionsFromFlags(flags);
-    const model = buildLoss(options);
+    const model = buildLoss(options, { label: flagLabel });
     writeFileAtomic(file, model.bytes);
     if (flags.json) {
       write(io.stdout, JSON.stringify({ file, bytes: model.bytes.length, options: model.options, inputs: model.inputs, outputs: model.outputs }));

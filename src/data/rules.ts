@@ -11,7 +11,7 @@
  * onnxruntime (test/architecture.test.ts).
  */
 import { DataError } from '../errors';
-import type { FocalOptions, Label } from '../losses/vocabulary';
+import { FocalOptions, Label, plain } from '../losses/vocabulary';
 import { channelAxis, indexTargets, labelAxisOf } from './axes';
 
 export type FloatType = 'float16' | 'float32' | 'float64';
@@ -92,22 +92,20 @@ function weightCounts(o: DataOptions, l: LossLayout): readonly (readonly [string
  * labels on `axis`, by default the options' labelAxis: [B, C, H, W] with 1).
  */
 export function lossLayout(o: DataOptions, dims: readonly number[], axis: number | undefined = labelAxisOf(o, dims.length)): LossLayout {
-  const elements = product(dims);
+  const { labelAxis, rowDims, lossDims, targetDims } = layoutDims(o, dims, axis);
+  const rows = product(rowDims);
+  return { elements: product(dims), rows, labelAxis, labels: labelAxis === undefined ? 1 : dims[labelAxis], rowDims, count: product(lossDims), lossDims, targetDims };
+}
+
+/**
+ * The dims that predictions of `dims` give the rows (theirs less the label axis; binary: theirs),
+ * the per-element losses (one a row for multiclass and labelMean) and the targets (class indices:
+ * one a row): of numbers (data), or of a graph's symbolic dims (the builder's shapes).
+ */
+export function layoutDims<D>(o: DataOptions, dims: readonly D[], axis: number | undefined = labelAxisOf(o, dims.length)): { labelAxis: number | undefined; rowDims: readonly D[]; lossDims: readonly D[]; targetDims: readonly D[] } {
   const a = o.task === 'binary' ? undefined : axis;
   const rowDims = a === undefined ? dims : dims.filter((_, i) => i !== a);
-  const rows = product(rowDims);
-  const perRow = o.task === 'multiclass' || o.labelMean;
-  const count = perRow ? rows : elements;
-  return {
-    elements,
-    rows,
-    labelAxis: a,
-    labels: a === undefined ? 1 : dims[a],
-    rowDims,
-    count,
-    lossDims: perRow ? rowDims : dims,
-    targetDims: targetKind(o) === 'indices' ? rowDims : dims,
-  };
+  return { labelAxis: a, rowDims, lossDims: o.task === 'multiclass' || o.labelMean ? rowDims : dims, targetDims: targetKind(o) === 'indices' ? rowDims : dims };
 }
 
 /**
@@ -150,14 +148,27 @@ export function spatialSize(o: DataOptions, dims: readonly number[]): number | u
 }
 
 /**
- * Why predictions of `dims` cannot be split into images for perImage (for the end of a message),
- * or undefined: rank ≥ 3 ([B, K, C]; binary ≥ 2), the images on axis 0 and, channel-first, the
- * labels on axis 1.
+ * Why predictions of shape `dims` do not fit the task, as the end of a message (`multiclass
+ * predictions must be …`), or undefined: the one statement of their shape rules, for the builder's
+ * predShape, attach's network output and the evaluator's data. Binary: rank 1 or more (`reshaped`:
+ * any, read flat); multilabel: [N, …, L], the labels on the last axis or on labelAxis, an axis
+ * after the first; multiclass: [N, C], or channel-first [B, C, …] with the classes on labelAxis 1
+ * (`reshaped`: on any axis but the last, as the evaluator feeds its own graph [N, C, S]); perImage:
+ * the images on the first axis, rank 3 or more (binary 2), channel-first labels on axis 1. `dims`
+ * may hold names (a graph's symbolic dims) or null (unknown).
  */
-function perImageProblem(o: DataOptions, dims: readonly number[]): string | undefined {
+export function predShapeProblem(o: DataOptions & Pick<FocalOptions, 'perImage'>, dims: readonly (number | string | null)[], label: Label = plain, reshaped = false): string | undefined {
+  const rank = dims.length;
+  if (o.task === 'binary' && rank === 0 && !reshaped) return 'binary predictions must be of rank 1 or more';
+  if (o.task === 'multilabel' && rank < 2) return `multilabel predictions must be [N, L] or of higher rank, labels on the last axis (or on ${label('labelAxis')})`;
+  const axisProblem = o.task !== 'binary' ? labelAxisProblem(o, rank) : undefined;
+  if (axisProblem) return `${label('labelAxis')} ${o.labelAxis} ${axisProblem}`;
+  const first = o.task !== 'binary' && channelFirst(o, rank);
+  if (o.task === 'multiclass' && rank !== 2 && !(reshaped ? first : rank > 2 && labelAxisOf(o, rank) === 1)) return `multiclass predictions must be [N, C] (or [B, C, …] with ${label('labelAxis')} 1)`;
+  if (!o.perImage) return undefined;
   const min = o.task === 'binary' ? 2 : 3;
-  if (dims.length < min) return `needs predictions of rank ${min} or more (${o.task === 'binary' ? '[B, K]' : '[B, K, C] or [B, C, H, W]'}: the images on the first axis), got ${shapeText(dims)}`;
-  if (channelFirst(o, dims.length) && labelAxisOf(o, dims.length) !== 1) return `reads the images on axis 0 and, channel-first, the labels on axis 1, got the labels on axis ${labelAxisOf(o, dims.length)} of ${shapeText(dims)}`;
+  if (rank < min) return `${label('perImage')} needs predictions of rank ${min} or more (${o.task === 'binary' ? '[B, K]' : '[B, K, C] or [B, C, H, W]'}: the images on the first axis)`;
+  if (first && labelAxisOf(o, rank) !== 1) return `${label('perImage')} reads the images on axis 0 and, channel-first, the labels on axis 1, not on axis ${labelAxisOf(o, rank)}`;
   return undefined;
 }
 
@@ -232,13 +243,9 @@ const same = (a: readonly number[], b: readonly number[]): boolean => a.length =
 export function checkData(o: DataOptions & Pick<FocalOptions, 'perImage'>, c: DataCheck): LossLayout {
   const { dims, pred, target: t, weight: w, label } = c;
   // Messages are worded only on a refusal: a batch that passes costs no string and no closure.
-  if (o.task === 'multilabel' && dims.length < 2) fail(pred, shapeFact(pred, dims), `multilabel predictions must be [N, L] or of higher rank, labels on the last axis (or on ${label('labelAxis')})`);
-  const axisProblem = o.task !== 'binary' ? labelAxisProblem(o, dims.length) : undefined;
-  if (axisProblem) fail(pred, shapeFact(pred, dims), `${label('labelAxis')} ${o.labelAxis} ${axisProblem}`);
+  const shapeRule = predShapeProblem(o, dims, label, true);
+  if (shapeRule) fail(pred, shapeFact(pred, dims), shapeRule);
   const first = o.task !== 'binary' && channelFirst(o, dims.length);
-  if (o.task === 'multiclass' && dims.length !== 2 && !first) fail(pred, shapeFact(pred, dims), `multiclass predictions must be [N, C] (or [B, C, …] with ${label('labelAxis')} 1)`);
-  const imageProblem = o.perImage ? perImageProblem(o, dims) : undefined;
-  if (imageProblem) fail(pred, shapeFact(pred, dims), `${label('perImage')} ${imageProblem}`);
   const layout = lossLayout(o, dims);
   if (o.task !== 'binary' && c.fixed && c.fixed.count !== layout.labels) throw new DataError(`${at(pred, `has ${layout.labels} ${o.task === 'multilabel' ? 'labels' : 'classes'} (${dimsOf(pred, dims)})`)}, but ${c.fixed.by}`);
   const indices = targetKind(o) === 'indices';

@@ -11,10 +11,12 @@ import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel, toType } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements, binaryGradient, softBinaryElements, softBinaryGradient } from './binary';
-import { indexTargets, labelAxisOf, labelTail } from '../data/axes';
+import { labelAxisOf, labelTail } from '../data/axes';
+import { layoutDims, predShapeProblem } from '../data/rules';
 import { LossParams, computeType, reduce, spatialSize, weighted } from './focal';
 import { GradContext, applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
 import { multiclassElements, multiclassGradient, softMulticlassElements, softMulticlassGradient } from './multiclass';
+import type { Label } from './vocabulary';
 import { FocalOptions, LossOptions, Task, Terms, functionAttributes, hasTerms, normalizeOptions, optionsToMetadata, rowSource, usesSoftForm } from './options';
 
 /** The custom domain of the function form, and its op per task. */
@@ -54,9 +56,12 @@ export interface BuildExtras {
    * The shape of `pred` (numbers or symbols), for a loss on predictions shaped as a network gives
    * them (a dense detection head's [B, K, C]; channel-first [B, C, H, W] with labelAxis 1: what
    * each task takes is givenShapes's to say). The loss is the same function of the elements.
-   * Default: [N] (binary), [N, L] (multilabel), [N, C] (multiclass).
+   * Default: [N] (binary), [N, L] (multilabel), [N, C] (multiclass); perImage: [B, K] (binary),
+   * [B, K, L] (multilabel).
    */
   readonly predShape?: Shape;
+  /** Names options in messages (the CLI passes its flags); without it, a default shape's refusal also says to give predShape. */
+  readonly label?: Label;
   /**
    * Add `focal_sum` (float64 scalar; [L] per label for 'label'): Σ F, the focal factors of the elements not ignored — what
    * the normalized loss divides by — for an evaluator that builds the loss without `normalized`
@@ -114,22 +119,16 @@ const FORMULAS: Record<Task, string> = {
  * shape without the label axis for multilabel), an element weight shaped like the per-element loss
  * (reduction none's output).
  */
-export function ioShapes(o: FocalOptions, predShape?: Shape): { pred: Shape; target: Shape; weight?: Shape } {
-  const io = givenShapes(o, predShape ?? defaultPred(o));
+export function ioShapes(o: FocalOptions, predShape?: Shape, label?: Label): { pred: Shape; target: Shape; weight?: Shape } {
+  const io = givenShapes(o, predShape ?? defaultPred(o), predShape === undefined, label);
   if (o.weight === 'none') return io;
-  return { ...io, weight: o.weight === 'sample' ? withoutLabels(o, io.pred) : elementShape(o, io.pred) };
+  const { rowDims, lossDims } = layoutDims(o, io.pred);
+  return { ...io, weight: [...(o.weight === 'sample' ? rowDims : lossDims)] };
 }
 
-/** `shape` without its label / class axis (labelAxis): a row's shape, a multiclass loss's (binary: `shape` itself). */
-function withoutLabels(o: FocalOptions, shape: Shape): Shape {
-  const a = labelAxisOf(o, shape.length);
-  return shape.filter((_, i) => i !== a);
-}
-
-/** The shape of the per-element loss (reduction none's output) for predictions of shape `pred`. */
+/** The shape of the per-element loss (reduction none's output) for predictions of shape `pred`: one loss a row for multiclass and labelMean. */
 export function elementShape(o: FocalOptions, pred: Shape = ioShapes(o).pred): Shape {
-  // One loss a row: multiclass, and multilabel averaged over its labels.
-  return o.task === 'multiclass' || o.labelMean ? withoutLabels(o, pred) : pred;
+  return [...layoutDims(o, pred).lossDims];
 }
 
 /** The label / class dimension: fixed by an option that lists one value per label or class (rowSource), else symbolic. */
@@ -137,32 +136,21 @@ function fixedDim(o: FocalOptions): number | string {
   return rowSource(o)?.count ?? (o.task === 'multiclass' ? 'C' : 'L');
 }
 
-/** The predictions without predShape: [N] (binary), [N, L] (multilabel), [N, C] (multiclass). */
+/** The predictions without predShape: [N] (binary), [N, L] (multilabel), [N, C] (multiclass); perImage's images on a first axis of their own, [B, K] and [B, K, L]. */
 function defaultPred(o: FocalOptions): Shape {
-  if (o.task === 'binary') return ['N'];
-  if (labelAxisOf(o, 2) !== 1) throw new UsageError(`labelAxis ${o.labelAxis} is not an axis of the default predictions [N, ${fixedDim(o)}]: give predShape`);
-  return ['N', fixedDim(o)];
+  const images = o.perImage ? ['B', 'K'] : ['N'];
+  return o.task === 'binary' ? images : [...images, fixedDim(o)];
 }
 
-function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shape } {
+/** `shape` checked against the task (src/data/rules.ts's predShapeProblem); `defaulted`: the default, not the caller's predShape. */
+function givenShapes(o: FocalOptions, shape: Shape, defaulted = false, label?: Label): { pred: Shape; target: Shape } {
   const text = `[${shape.join(', ')}]`;
   if (!Array.isArray(shape) || !shape.every((d) => (typeof d === 'number' && Number.isSafeInteger(d) && d >= 0) || (typeof d === 'string' && d !== ''))) {
     throw new UsageError(`predShape must be a list of sizes (integers >= 0) or names, got ${JSON.stringify(shape)}`);
   }
-  const min = o.task === 'binary' ? 1 : 2;
+  const problem = predShapeProblem(o, shape, label);
+  if (problem) throw new UsageError(defaulted ? `the loss's predictions are ${text}: ${problem}${label ? '' : '; give predShape'}` : `predShape ${text}: ${problem}`);
   const a = labelAxisOf(o, shape.length);
-  // Multiclass: [N, C], or [B, C, d1, …] with the classes on axis 1 (labelAxis 1).
-  if (shape.length < min || (o.task === 'multiclass' && shape.length !== 2 && a !== 1)) {
-    const want = {
-      binary: 'of rank 1 or more',
-      multilabel: '[..., L]: rank 2 or more, labels on the last axis',
-      multiclass: `[N, C], or [B, C, d1, …] with labelAxis 1`,
-    }[o.task];
-    throw new UsageError(`predShape ${text}: ${o.task} predictions must be ${want}`);
-  }
-  if (a !== undefined && (a < 1 || a >= shape.length)) {
-    throw new UsageError(`labelAxis ${o.labelAxis} is not an axis of predShape ${text} after the first (axes 1 to ${shape.length - 1}, or -1 to -${shape.length - 1})`);
-  }
   if (o.task === 'multilabel' && o.form === 'onehot' && a !== shape.length - 1) throw new UsageError(`labelAxis ${o.labelAxis}: form onehot reads the labels on the last axis; use form arith (predShape ${text})`);
   const pred = [...shape];
   if (a !== undefined) {
@@ -175,7 +163,7 @@ function givenShapes(o: FocalOptions, shape: Shape): { pred: Shape; target: Shap
       pred[a] = fixed;
     }
   }
-  return { pred, target: indexTargets(o) ? withoutLabels(o, pred) : pred };
+  return { pred, target: [...layoutDims(o, pred).targetDims] };
 }
 
 /** A short statement of the terms for summaries and inspect: `index ignore=-1 normalize=positives …`. */
@@ -306,7 +294,7 @@ function lossParams(o: FocalOptions, weight: Value | undefined, fn?: Graph): Los
  * with normalize 'input' the divisor of the mean (mmdet's avg_factor, computed per batch by the caller).
  */
 function lossInputs(o: FocalOptions, extras: BuildExtras): TensorSpec[] {
-  const shapes = ioShapes(o, extras.predShape);
+  const shapes = ioShapes(o, extras.predShape, extras.label);
   const inputs: TensorSpec[] = [
     { name: 'pred', dtype: o.dtype, shape: shapes.pred },
     { name: 'target', dtype: o.targetDtype, shape: shapes.target },

@@ -286,7 +286,7 @@ export const OPTIONS: readonly OptionEntry[] = [
     doc:
       "with `--reduction mean` on predictions of rank ≥ 3 ([B, K, C]; binary ≥ 2): each image's sum divided by that image's own divisor — `--normalize positives` " +
       "max(1, its positives), `elements` its elements not ignored, or the number — and the B results averaged: torchvision's `RetinaNet` classification loss " +
-      '(`--like detectron2 --per-image --ignore-index -2` with its matcher\'s labels). Needs the shape (attach, or buildLoss\'s predShape); eval\'s batches hold whole images',
+      '(`--like detectron2 --per-image --ignore-index -2` with its matcher\'s labels). export builds it on [B, K, L] (binary [B, K]), attach on the network\'s output; eval\'s batches hold whole images',
     meta: 'changed', attr: 'int',
   }),
   option('normalizeOffset', number(), {

@@ -26,7 +26,6 @@
  * device like everything else; nothing is counted on the host.
  */
 import { DType, Param, Value, classCount, divBy, elementCount, logSigmoidPair, oneHotRows, onesLike, op, param, pdiv, rowLength, scaled, toType, typed } from '../onnx';
-import { UsageError } from '../errors';
 import { labelAxisOf, labelTail } from '../data/axes';
 import { LossParams, TermGradient, reduceDivisor, sumIn } from './focal';
 import { negAlphaT } from './alpha';
@@ -197,16 +196,11 @@ export function meanDivisor(x: Value, elements: Value, prep: Prepared, o: FocalO
  */
 export function perImageDivisor(x: Value, elements: Value, prep: Prepared, o: FocalOptions): Param {
   const ct = x.dtype;
-  checkImageRank(x, elements);
   const axes = [...Array(elements.rank).keys()].slice(1);
   const B = typeof elements.shape[0] === 'number' ? elements.shape[0] : elementCount(op.reduceSum(elements, { axes, keepdims: false }), ct);
   const per = meanDivisor(x, elements, prep, o, undefined, true);
   if (per === 'mean') return elementCount(elements, ct);
   return typeof per === 'number' && typeof B === 'number' ? per * B : op.mul(param(per, ct), param(B, ct));
-}
-
-function checkImageRank(x: Value, elements: Value): void {
-  if (elements.rank < 2) throw new UsageError(`perImage needs predictions of rank 3 or more ([B, K, C]; binary 2 or more), got ${elements.rank === 1 ? 'rank ' + x.rank : 'a scalar loss'}: give predShape`);
 }
 
 /**
@@ -215,7 +209,6 @@ function checkImageRank(x: Value, elements: Value): void {
  * over its divisor, which the evaluator adds up and averages over the images).
  */
 export function imageScaled(x: Value, elements: Value, prep: Prepared, o: FocalOptions): Value {
-  checkImageRank(x, elements);
   const d = meanDivisor(x, elements, prep, o, undefined, true);
   const per = d === 'mean' ? elementCount(op.reduceSum(elements, { axes: [0], keepdims: false }), x.dtype) : d;
   return op.div(elements, param(per, elements.dtype));

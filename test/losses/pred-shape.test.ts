@@ -6,7 +6,10 @@
  */
 import { UsageError } from '../../src/errors';
 import { BuildExtras, LossOptions, buildLoss, ioShapes, normalizeOptions } from '../../src/losses';
-import { decodeModel } from '../../src/onnx';
+import { attachLoss } from '../../src/attach';
+import { predShapeProblem } from '../../src/data/rules';
+import { Graph, buildModel, decodeModel, op, serializeModel } from '../../src/onnx';
+import { createEvaluator } from '../../src/runtime';
 import { checkCudaPlacement } from '../../src/onnx/placement';
 import { mulberry32 } from '../../scripts/prng';
 import { recordModel } from '../helpers/record-model';
@@ -67,8 +70,8 @@ describe('multilabel predictions of rank 3, labels last', () => {
   });
 
   it.each<[string, LossOptions, BuildExtras['predShape'], RegExp]>([
-    ['multilabel of rank 1', { task: 'multilabel' }, ['N'], /^predShape \[N\]: multilabel predictions must be \[\.\.\., L\]: rank 2 or more, labels on the last axis$/],
-    ['multiclass of rank 3', { task: 'multiclass' }, ['B', 'K', 'C'], /^predShape \[B, K, C\]: multiclass predictions must be \[N, C\], or \[B, C, d1, …\] with labelAxis 1$/],
+    ['multilabel of rank 1', { task: 'multilabel' }, ['N'], /^predShape \[N\]: multilabel predictions must be \[N, L\] or of higher rank, labels on the last axis \(or on labelAxis\)$/],
+    ['multiclass of rank 3', { task: 'multiclass' }, ['B', 'K', 'C'], /^predShape \[B, K, C\]: multiclass predictions must be \[N, C\] \(or \[B, C, …\] with labelAxis 1\)$/],
     ['a label count α does not have', { task: 'multilabel', alpha: [0.1, 0.2] }, ['B', 'K', 3], /^predShape \[B, K, 3\] has 3 labels on its last axis, but alpha lists 2 values, one per label$/],
     ['a label count the positive weights do not have', { task: 'multilabel', posWeight: [1, 2] }, ['B', 5], /^predShape \[B, 5\] has 5 labels on its last axis, but posWeight lists 2 values, one per label$/],
     ['a class count the class weights do not have', { task: 'multiclass', classWeight: [1, 2, 3] }, ['N', 5], /^predShape \[N, 5\] has 5 classes on its last axis, but classWeight lists 3 values, one per class$/],
@@ -77,6 +80,28 @@ describe('multilabel predictions of rank 3, labels last', () => {
   ])('refuses %s', (_name, options, predShape, message) => {
     expect(() => buildLoss(options, { predShape })).toThrow(UsageError);
     expect(() => buildLoss(options, { predShape })).toThrow(message);
+  });
+
+  it("a default shape the options do not fit is named as the loss's, with predShape as the way out (the API)", () => {
+    expect(() => buildLoss({ task: 'multilabel', labelAxis: 2 })).toThrow(/^the loss's predictions are \[N, L\]: labelAxis 2 is not an axis of predictions of rank 2 after the first \(1 to 1, or -1 to -1\); give predShape$/);
+    // A caller that names options its own way (the CLI, which has no predShape): its names, no predShape.
+    expect(() => buildLoss({ task: 'multilabel', labelAxis: 2 }, { label: (o) => `--${o}` })).toThrow(/^the loss's predictions are \[N, L\]: --labelAxis 2 is not an axis of predictions of rank 2 after the first \(1 to 1, or -1 to -1\)$/);
+    // perImage's default holds the images on an axis of their own.
+    expect(ioShapes(normalizeOptions({ perImage: true })).pred).toEqual(['B', 'K']);
+    expect(ioShapes(normalizeOptions({ task: 'multilabel', perImage: true, alpha: [0.1, 0.2, 0.3] })).pred).toEqual(['B', 'K', 3]);
+  });
+
+  it('the builder, attach and the evaluator state the same shape rule (src/data/rules.ts)', async () => {
+    const o = normalizeOptions({ task: 'multiclass' });
+    const rule = predShapeProblem(o, [2, 5, 3]) as string;
+    expect(rule).toBe('multiclass predictions must be [N, C] (or [B, C, …] with labelAxis 1)');
+    expect(() => buildLoss(o, { predShape: [2, 5, 3] })).toThrow(`predShape [2, 5, 3]: ${rule}`);
+    const g = new Graph({ opset: 17 });
+    g.output(op.sigmoid(g.input('x', 'float32', [2, 5, 3])), 'out');
+    expect(() => attachLoss(serializeModel(buildModel(g)), { output: 'out', task: 'multiclass' }, { source: 'net.onnx' })).toThrow(`net.onnx: output 'out' has shape [2, 5, 3]; ${rule}`);
+    const ev = await createEvaluator({ loss: { task: 'multiclass' } });
+    await expect(ev.add({ pred: new Float32Array(30), target: new BigInt64Array(10), dims: [2, 5, 3] })).rejects.toThrow(`batch 0: pred has dims [2, 5, 3]; ${rule}`);
+    await ev.close();
   });
 
   it('ioShapes gives the target its shape: like pred, or [N] for multiclass', () => {

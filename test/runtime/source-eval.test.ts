@@ -292,6 +292,18 @@ describe('perImage: eval equals the exported graph on onnxruntime-node', () => {
     expect(viaModel.images).toBe(c.predShape[0]);
   });
 
+  it('export --per-image with no shape builds the loss on [B, K, L]: torchvision\'s numbers', async () => {
+    const c = PER[0];
+    const out = path.join(dir(), 'per-image-cli.onnx');
+    const flags = ['--task', 'multilabel', '--input', 'logits', '--eps', '0', '--alpha', '0.25', '--target-format', 'index', '--ignore-index', '-2', '--normalize', 'positives', '--per-image'];
+    const r = await runCli(['export', ...flags, '--dtype', 'float64', '--json', '-o', out]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).inputs.find((i: { name: string }) => i.name === 'pred').shape).toEqual(['B', 'K', 'L']);
+    close((await runModel(fs.readFileSync(out), sourceInputs(c, 'float64'))).loss.data[0], c.loss as number, 1e-12);
+    // And the API's default is the same graph.
+    expect(Buffer.from(buildLoss({ ...(c.options as LossOptions), dtype: 'float64' }).bytes).equals(fs.readFileSync(out))).toBe(true);
+  });
+
   // Beside torchvision's: binary [B, K], a number, ignored elements, channel-first multiclass.
   const OTHER: [string, LossOptions, number[], 'float64' | 'int64', (i: number) => number][] = [
     ['binary [B, K], positives', { task: 'binary', input: 'logits', normalize: 'positives', ignoreIndex: -1 }, [3, 10], 'float64', (i) => (i % 5 === 0 ? -1 : i % 3 === 0 ? 1 : 0)],
