@@ -39,7 +39,7 @@ import { decodeModelProto } from '../onnx';
 import type { onnx } from 'onnx-proto';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
 import { labelAxisOf } from '../data/axes';
-import { GraphForm, channelFirst, checkData, isFloatType, lossLayout, product, shapeText, spatialSize, targetKind } from '../data/rules';
+import { GraphForm, channelFirst, checkData, isFloatType, lossLayout, predShapeProblem, product, shapeText, spatialSize, targetKind } from '../data/rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TENSOR_DTYPES, TensorDType } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -152,6 +152,9 @@ export function planFromOptions(o: FocalOptions, label: Label = plain, rank?: nu
   const channels = o.task !== 'binary' && o.labelAxis !== -1 && (rank === undefined || channelFirst(o, rank));
   const form: GraphForm = channels ? 'channels' : o.perImage ? 'images' : 'rows';
   const predShape = form === 'channels' ? ['N', 'C', 'S'] : form === 'images' ? (o.task === 'binary' ? ['N', 'K'] : ['N', 'K', 'L']) : undefined;
+  // Per image with the labels last, the graph's own shape: multiclass takes its classes on axis 1 only.
+  const imagesProblem = form === 'images' ? predShapeProblem(o, ['B', 'K', 'C'], label) : undefined;
+  if (imagesProblem) throw new UsageError(`${label('perImage')} on predictions [B, K, C], the classes last: ${imagesProblem}`);
   let built: ReturnType<typeof buildLoss> | undefined;
   // The label / class count a per-label option list fixes, and that option as the user named it.
   const fixed = rowSource(o, label);

@@ -370,6 +370,13 @@ describe('shapes that do not fit: one line naming the flag', () => {
     await ev.close();
   });
 
+  it('--per-image multiclass with the classes last: refused before anything runs, naming the flags (the builder takes the classes on axis 1)', async () => {
+    const pred = npy('float32', [2, 3, 4], Array.from({ length: 24 }, (_, i) => i / 24));
+    const target = npy('int64', [2, 3], [0, 1, 2, 3, 0, 1]);
+    one(await runCli(['eval', '--task', 'multiclass', '--input', 'logits', '--per-image', '--pred', pred, '--target', target]), /^focal-onnx: --per-image on predictions \[B, K, C\], the classes last: multiclass predictions must be \[N, C\] \(or \[B, C, …\] with --label-axis 1\)\n$/);
+    await expect(createEvaluator({ loss: { task: 'multiclass', perImage: true } })).rejects.toThrow(/^perImage on predictions \[B, K, C\], the classes last: .* with labelAxis 1\)$/);
+  });
+
   it('--label-axis 1 with index targets of the wrong shape', async () => {
     const c = SOURCE_CASES.find((x) => x.name === 'smp multiclass normalized [B, C, H, W]') as SourceCase;
     const f = files(c);
