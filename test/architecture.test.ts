@@ -73,13 +73,17 @@ describe('architecture', () => {
     expect(graph.get(path.join('losses', 'vocabulary.ts'))).toEqual([]);
   });
 
-  it('the data contract is beneath the builder and the runtime: src/data imports no graph code, no runtime, and of src/losses only its vocabulary', () => {
+  it('the data a loss takes (src/data) and the shapes it reads (src/losses/shapes.ts) import no graph code, no runtime, no package', () => {
+    const shapes = path.join('losses', 'shapes.ts');
+    const vocabulary = path.join('losses', 'vocabulary.ts');
     const data = [...graph].filter(([m]) => m.startsWith(`data${path.sep}`));
-    expect(data.map(([m]) => m)).toEqual(expect.arrayContaining([path.join('data', 'axes.ts'), path.join('data', 'rules.ts'), path.join('data', 'checks.ts')]));
-    const allowed = (d: string): boolean => d.startsWith(`data${path.sep}`) || d.startsWith(`io${path.sep}`) || d === 'errors.ts' || d === path.join('losses', 'vocabulary.ts');
+    expect(data.map(([m]) => m)).toEqual(expect.arrayContaining([path.join('data', 'rules.ts'), path.join('data', 'checks.ts')]));
+    const allowed = (d: string): boolean => d.startsWith(`data${path.sep}`) || d.startsWith(`io${path.sep}`) || d === 'errors.ts' || d === vocabulary || d === shapes;
     expect(data.flatMap(([m, deps]) => deps.filter((d) => !allowed(d)).map((d) => `${m} → ${d}`))).toEqual([]);
+    expect(graph.get(shapes)).toEqual([vocabulary]);
     // Nor any package: onnxruntime-node and protobufjs stay out of the code every worker thread loads.
-    expect(data.filter(([m]) => /from '(?!\.)/.test(fs.readFileSync(path.join(SRC, m), 'utf8'))).map(([m]) => m)).toEqual([]);
+    const packages = [...data.map(([m]) => m), shapes, vocabulary].filter((m) => /from '(?!\.)/.test(fs.readFileSync(path.join(SRC, m), 'utf8')));
+    expect(packages).toEqual([]);
   });
 
   it('diagnostics is its own concept: src/diagnostics imports nothing of src/runtime', () => {

@@ -26,8 +26,7 @@ import { UsageError, quote } from '../errors';
 import { BuildExtras, FocalOptions, Label, LossOptions, RowSource, buildLoss, normalizeOptions, plain, rowSource } from '../losses';
 import { DType, MAX_OPSET, MIN_OPSET, ModelFormatError, Shape, decodeModelProto, serializeModel } from '../onnx';
 import { codeName, dtypeFromCode } from '../onnx/dtype';
-import { labelAxisOf } from '../data/axes';
-import { predShapeProblem, shapeText } from '../data/rules';
+import { labelAxisOf, predShapeProblem, shapeText } from '../losses/shapes';
 
 /** The prefix given to a loss name that the network already uses. */
 export const COLLISION_PREFIX = 'focal_';

@@ -5,14 +5,14 @@
  * targets' dims, and the weight counts the loss takes. `checkData` applies them all; the sources
  * only name their parts (a file, or `batch 3` and its `pred`, a network's output).
  *
- * src/data is the loss's input contract — the label axis (axes.ts), these rules, the elements'
- * checks (checks.ts) — beneath the graph builder (src/losses), attach and the evaluator
- * (src/runtime): plain arithmetic on the options and on typed arrays, no graph code, no
- * onnxruntime (test/architecture.test.ts).
+ * src/data is the data a loss takes — these rules and the elements' checks (checks.ts) — between
+ * the loss (src/losses, whose shapes.ts it reads: the label axes, the predictions' shape rule) and
+ * the evaluator (src/runtime): plain arithmetic on the options and on typed arrays, no graph code,
+ * no onnxruntime, so the evaluator's worker threads load neither (test/architecture.test.ts).
  */
 import { DataError } from '../errors';
-import { FocalOptions, Label, plain } from '../losses/vocabulary';
-import { channelAxis, indexTargets, labelAxisOf } from './axes';
+import type { FocalOptions, Label } from '../losses/vocabulary';
+import { channelAxis, channelFirst, indexTargets, labelAxisOf, layoutDims, predShapeProblem, shapeText } from '../losses/shapes';
 
 export type FloatType = 'float16' | 'float32' | 'float64';
 export const isFloatType = (d: string): d is FloatType => d === 'float16' || d === 'float32' || d === 'float64';
@@ -21,23 +21,10 @@ export const isIndexType = (d: string): d is 'int64' | 'int32' => d === 'int64' 
 const LABEL_TYPES: readonly string[] = ['float16', 'float32', 'float64', 'uint8', 'bool', 'int32', 'int64'];
 
 export const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
-export const shapeText = (s: readonly (number | string | null)[]): string => `[${s.map((d) => d ?? '?').join(', ')}]`;
+
 
 /** What the rules read of the options. */
 export type DataOptions = Pick<FocalOptions, 'task' | 'targets' | 'targetFormat' | 'labelMean' | 'weight' | 'labelAxis'>;
-
-/** Why `labelAxis` does not name an axis of predictions of `rank` after the first (for the end of a message), or undefined. */
-export function labelAxisProblem(o: Pick<DataOptions, 'task' | 'labelAxis'>, rank: number): string | undefined {
-  const a = labelAxisOf(o, rank);
-  if (a === undefined || rank < 2 || (a >= 1 && a < rank)) return undefined;
-  return `is not an axis of predictions of rank ${rank} after the first (1 to ${rank - 1}, or -1 to -${rank - 1})`;
-}
-
-/** Whether predictions of `rank` hold their labels on another axis than the last (channel-first, [B, C, H, W]). */
-export function channelFirst(o: Pick<DataOptions, 'task' | 'labelAxis'>, rank: number): boolean {
-  const a = labelAxisOf(o, rank);
-  return a !== undefined && a !== rank - 1;
-}
 
 /** How targets come: class indices (one per row: multiclass, multi-label index targets), soft values in [0, 1], or 0/1 labels. */
 export function targetKind(o: DataOptions): 'indices' | 'soft' | 'labels' {
@@ -98,17 +85,6 @@ export function lossLayout(o: DataOptions, dims: readonly number[], axis: number
 }
 
 /**
- * The dims that predictions of `dims` give the rows (theirs less the label axis; binary: theirs),
- * the per-element losses (one a row for multiclass and labelMean) and the targets (class indices:
- * one a row): of numbers (data), or of a graph's symbolic dims (the builder's shapes).
- */
-export function layoutDims<D>(o: DataOptions, dims: readonly D[], axis: number | undefined = labelAxisOf(o, dims.length)): { labelAxis: number | undefined; rowDims: readonly D[]; lossDims: readonly D[]; targetDims: readonly D[] } {
-  const a = o.task === 'binary' ? undefined : axis;
-  const rowDims = a === undefined ? dims : dims.filter((_, i) => i !== a);
-  return { labelAxis: a, rowDims, lossDims: o.task === 'multiclass' || o.labelMean ? rowDims : dims, targetDims: targetKind(o) === 'indices' ? rowDims : dims };
-}
-
-/**
  * How a batch's predictions are fed to the graph (merges of adjacent axes only: C order keeps
  * every element where it is, nothing is transposed):
  * - `rows`: the leading axes merged down to the input's rank ([B, K, L] to [B·K, L] for rank 2; a
@@ -145,31 +121,6 @@ export function spatialSize(o: DataOptions, dims: readonly number[]): number | u
   if (dims.length <= 2) return undefined;
   const a = channelAxis(o, dims.length);
   return product(dims.filter((_, i) => i !== 0 && i !== a));
-}
-
-/**
- * Why predictions of shape `dims` do not fit the task, as the end of a message (`multiclass
- * predictions must be …`), or undefined: the one statement of their shape rules, for the builder's
- * predShape, attach's network output and the evaluator's data. Binary: rank 1 or more (`reshaped`:
- * any, read flat); multilabel: [N, …, L], the labels on the last axis or on labelAxis, an axis
- * after the first; multiclass: [N, C], or channel-first [B, C, …] with the classes on labelAxis 1
- * (`reshaped`: on any axis but the last, as the evaluator feeds its own graph [N, C, S]); perImage:
- * the images on the first axis, rank 3 or more (binary 2), channel-first labels on axis 1. `dims`
- * may hold names (a graph's symbolic dims) or null (unknown).
- */
-export function predShapeProblem(o: DataOptions & Pick<FocalOptions, 'perImage'>, dims: readonly (number | string | null)[], label: Label = plain, reshaped = false): string | undefined {
-  const rank = dims.length;
-  if (o.task === 'binary' && rank === 0 && !reshaped) return 'binary predictions must be of rank 1 or more';
-  if (o.task === 'multilabel' && rank < 2) return `multilabel predictions must be [N, L] or of higher rank, labels on the last axis (or on ${label('labelAxis')})`;
-  const axisProblem = o.task !== 'binary' ? labelAxisProblem(o, rank) : undefined;
-  if (axisProblem) return `${label('labelAxis')} ${o.labelAxis} ${axisProblem}`;
-  const first = o.task !== 'binary' && channelFirst(o, rank);
-  if (o.task === 'multiclass' && rank !== 2 && !(reshaped ? first : rank > 2 && labelAxisOf(o, rank) === 1)) return `multiclass predictions must be [N, C] (or [B, C, …] with ${label('labelAxis')} 1)`;
-  if (!o.perImage) return undefined;
-  const min = o.task === 'binary' ? 2 : 3;
-  if (rank < min) return `${label('perImage')} needs predictions of rank ${min} or more (${o.task === 'binary' ? '[B, K]' : '[B, K, C] or [B, C, H, W]'}: the images on the first axis)`;
-  if (first && labelAxisOf(o, rank) !== 1) return `${label('perImage')} reads the images on axis 0 and, channel-first, the labels on axis 1, not on axis ${labelAxisOf(o, rank)}`;
-  return undefined;
 }
 
 /** Dims less their size-1 axes: two shapes alike here lay out their elements in the same order. */

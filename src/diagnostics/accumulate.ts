@@ -32,7 +32,7 @@ import { UsageError } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import type { NpyTypedArray } from '../io/npy';
 import type { FocalOptions } from '../losses';
-import { labelAxisOf } from '../data/axes';
+import { labelAxisOf } from '../losses/shapes';
 
 /** The default γ sweep: Lin et al.'s Table 1a. */
 export const DEFAULT_SWEEP_GAMMA: readonly number[] = [0, 0.5, 1, 2, 5];

@@ -11,8 +11,7 @@ import { UsageError } from '../errors';
 import { Attr, DType, FunctionDef, Graph, Shape, Value, buildModel, op, serializeModel, toType } from '../onnx';
 import { VERSION } from '../version';
 import { binaryElements, binaryGradient, softBinaryElements, softBinaryGradient } from './binary';
-import { labelAxisOf, labelTail } from '../data/axes';
-import { layoutDims, predShapeProblem } from '../data/rules';
+import { labelAxisOf, labelTail, layoutDims, predShapeProblem } from './shapes';
 import { LossParams, computeType, reduce, spatialSize, weighted } from './focal';
 import { GradContext, applyTerms, imageScaled, meanDivisor, perImageDivisor, prepareTargets, starElements, sumF } from './terms';
 import { multiclassElements, multiclassGradient, softMulticlassElements, softMulticlassGradient } from './multiclass';
@@ -142,7 +141,7 @@ function defaultPred(o: FocalOptions): Shape {
   return o.task === 'binary' ? images : [...images, fixedDim(o)];
 }
 
-/** `shape` checked against the task (src/data/rules.ts's predShapeProblem); `defaulted`: the default, not the caller's predShape. */
+/** `shape` checked against the task (shapes.ts's predShapeProblem); `defaulted`: the default, not the caller's predShape. */
 function givenShapes(o: FocalOptions, shape: Shape, defaulted = false, label?: Label): { pred: Shape; target: Shape } {
   const text = `[${shape.join(', ')}]`;
   if (!Array.isArray(shape) || !shape.every((d) => (typeof d === 'number' && Number.isSafeInteger(d) && d >= 0) || (typeof d === 'string' && d !== ''))) {

@@ -12,7 +12,7 @@
  * with its gradient.
  */
 import { DType, Param, Value, divBy, elementCount, knownSize, logOf, logOneMinus, minusOne, oneMinus, op, param, powByProducts, recip, scaled, toType, withTail } from '../onnx';
-import { channelAxis } from '../data/axes';
+import { channelAxis } from './shapes';
 import { FocalOptions, Reduction } from './options';
 
 /** The element type the graph computes in: float16 models compute in float32. */

@@ -9,7 +9,7 @@
  */
 import { UsageError, quote } from '../errors';
 import { Attr, attr } from '../onnx';
-import { indexTargets } from '../data/axes';
+import { indexTargets } from './shapes';
 import { applyPreset } from './presets';
 import { DEFAULT_VALUES, OPTION, OPTIONS, OptionEntry, fmt, listOf, nonNegative, same } from './registry';
 import { TARGET_DTYPES, plain } from './vocabulary';

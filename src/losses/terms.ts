@@ -26,7 +26,7 @@
  * device like everything else; nothing is counted on the host.
  */
 import { DType, Param, Value, classCount, divBy, elementCount, logSigmoidPair, oneHotRows, onesLike, op, param, pdiv, rowLength, scaled, toType, typed } from '../onnx';
-import { labelAxisOf, labelTail } from '../data/axes';
+import { labelAxisOf, labelTail } from './shapes';
 import { LossParams, TermGradient, reduceDivisor, sumIn } from './focal';
 import { negAlphaT } from './alpha';
 import { FocalOptions } from './options';

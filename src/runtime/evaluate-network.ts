@@ -29,7 +29,8 @@ import { checkExternalData } from '../io/external-data';
 import { externalTensors } from '../onnx';
 import { readModelFile } from '../io/files';
 import { checkModelExternalData, loadModelFile, modelFolder } from './model-file';
-import { checkData, filePart, product, shapeText } from '../data/rules';
+import { checkData, filePart, product } from '../data/rules';
+import { shapeText } from '../losses/shapes';
 
 /** Default batch: about this many elements of the largest input per batch (whole rows, at least one). */
 export const DEFAULT_NETWORK_BATCH_ELEMENTS = 1 << 18;

@@ -38,8 +38,8 @@ import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, di
 import { decodeModelProto } from '../onnx';
 import type { onnx } from 'onnx-proto';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
-import { labelAxisOf } from '../data/axes';
-import { GraphForm, channelFirst, checkData, isFloatType, lossLayout, predShapeProblem, product, shapeText, spatialSize, targetKind } from '../data/rules';
+import { channelFirst, labelAxisOf, predShapeProblem, shapeText } from '../losses/shapes';
+import { GraphForm, checkData, isFloatType, lossLayout, product, spatialSize, targetKind } from '../data/rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TENSOR_DTYPES, TensorDType } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------

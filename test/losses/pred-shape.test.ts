@@ -7,7 +7,7 @@
 import { UsageError } from '../../src/errors';
 import { BuildExtras, LossOptions, buildLoss, ioShapes, normalizeOptions } from '../../src/losses';
 import { attachLoss } from '../../src/attach';
-import { predShapeProblem } from '../../src/data/rules';
+import { predShapeProblem } from '../../src/losses/shapes';
 import { Graph, buildModel, decodeModel, op, serializeModel } from '../../src/onnx';
 import { createEvaluator } from '../../src/runtime';
 import { checkCudaPlacement } from '../../src/onnx/placement';
