@@ -175,10 +175,10 @@ export function attachLoss(networkBytes: Uint8Array, options: AttachOptions, con
   if (imageRule) throw new UsageError(`${where} has shape ${shapeText(dims)}; ${imageRule}`);
   const extras: BuildExtras = { predShape: predShapeFor(o, dims, where, rowSource(o, label), label), ...(context.extras ?? {}) };
   const lm = buildLoss(o, extras);
-  return merge(net, lm.model, output, o, opset, source);
+  return merge(net, lm.model, output, o, opset, source, label);
 }
 
-function merge(net: onnx.ModelProto, lossModel: onnx.IModelProto, output: string, o: FocalOptions, opset: number, source: string): AttachedModel {
+function merge(net: onnx.ModelProto, lossModel: onnx.IModelProto, output: string, o: FocalOptions, opset: number, source: string, label: Label): AttachedModel {
   const g = net.graph as onnx.IGraphProto;
   const lg = lossModel.graph as onnx.IGraphProto;
   const taken = new Set<string>();
@@ -213,7 +213,7 @@ function merge(net: onnx.ModelProto, lossModel: onnx.IModelProto, output: string
 
   for (const f of lossModel.functions ?? []) {
     if ((net.functions ?? []).some((nf) => nf.domain === f.domain && nf.name === f.name && (nf as { overload?: string }).overload === undefined)) {
-      throw new UsageError(`${source}: already defines the function ${f.domain}.${f.name}; attach the loss without --as-function`);
+      throw new UsageError(`${source}: already defines the function ${f.domain}.${f.name}; attach the loss without ${label('asFunction')}`);
     }
   }
   const opsetImport = [...(net.opsetImport ?? [])];

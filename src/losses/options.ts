@@ -104,7 +104,7 @@ function checkTerms(o: { -readonly [K in keyof FocalOptions]: FocalOptions[K] },
     throw new UsageError(`${L('perImage')} divides each image's sum by its own divisor and averages the images (reduction mean): it cannot be combined with ${clash}`);
   }
   if (o.normalized === 'label' && task !== 'multilabel') {
-    throw new UsageError(`${L('normalized')} label divides each label column by its own Σ(1 − p_t)^γ: use task multilabel (smp's multiclass mode is --task multilabel --target-format index), got task ${task}`);
+    throw new UsageError(`${L('normalized')} label divides each label column by its own Σ(1 − p_t)^γ: use task multilabel (smp's multiclass mode is ${L('task')} multilabel ${L('targetFormat')} index), got task ${task}`);
   }
   if (o.variant === 'star') {
     if (o.input !== 'logits') throw new UsageError(`${L('variant')} star (FL*) works on logits: add ${L('input')} logits`);

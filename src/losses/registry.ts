@@ -25,7 +25,7 @@ import {
   VARIANTS,
   WEIGHTS,
 } from './vocabulary';
-import type { FocalOptions, LossOptions } from './vocabulary';
+import type { FocalOptions, LossOptions, SourceOption } from './vocabulary';
 
 /** How a flag's value is written on the command line (the shape of the CLI's FlagSpec, without its description). */
 export type FlagKind =
@@ -314,4 +314,4 @@ export const OPTION: Readonly<Record<keyof LossOptions, OptionEntry>> = Object.f
 export const DEFAULT_VALUES = Object.fromEntries(OPTIONS.map((e) => [e.name, e.default])) as Record<keyof FocalOptions, unknown>;
 
 /** The flag of an option in messages: `--class-weight` (the option's name for API-only options). */
-export const flagOf = (option: keyof LossOptions): string => `--${OPTION[option]?.flag ?? option}`;
+export const flagOf = (option: keyof LossOptions | SourceOption): string => (option === 'feeds' ? '--feed' : `--${OPTION[option as keyof LossOptions]?.flag ?? option}`);

@@ -134,7 +134,13 @@ export interface FocalOptions extends Filled<Omit<LossOptions, 'alpha' | 'target
   readonly targetDtype: LossDType | Exclude<TargetDType, 'float'>;
 }
 
+/**
+ * The options of the evaluator's sources that messages name besides the loss options (the model,
+ * the network and its output and feeds, where the losses go, the execution provider); the CLI's
+ * flags for them are --NAME (`feeds`: --feed).
+ */
+export type SourceOption = 'model' | 'network' | 'output' | 'feeds' | 'out' | 'ep';
 /** How an option is named in messages: the option itself by default, the CLI passes its flags. */
-export type Label = (option: keyof LossOptions) => string;
+export type Label = (option: keyof LossOptions | SourceOption) => string;
 /** Options named as the API names them (the CLI passes its flag names instead). */
 export const plain: Label = (o) => o;

@@ -74,12 +74,12 @@ function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefi
     const m = loadModelFile(options.model);
     checkModelExternalData(m);
     const output = options.output ?? m.info.metadata['focal.output'];
-    if (output === undefined) throw new UsageError(`${options.model}: says no output the loss is attached to (no focal.output metadata); give --output`);
-    const plan = planFromModel(m.bytes, m.info.graph, m.options, options.model, output);
+    if (output === undefined) throw new UsageError(`${options.model}: says no output the loss is attached to (no focal.output metadata); give ${label('output')}`);
+    const plan = planFromModel(m.bytes, m.info.graph, m.options, options.model, output, label);
     return { plan, source: options.model, output, initializers: m.info.graph.initializers.map((t) => t.name) };
   }
   const network = options.network as string;
-  if (options.output === undefined) throw new UsageError(`--output is required with --network: the output of ${network} the loss takes as its prediction`);
+  if (options.output === undefined) throw new UsageError(`${label('output')} is required with ${label('network')}: the output of ${network} the loss takes as its prediction`);
   const loss = options.loss ?? {};
   // The target and weight files decide the target type and the weight kind (as for prediction files).
   const perLabel = target.shape.length > 1 ? target.shape[target.shape.length - 1] : 1;
@@ -92,15 +92,15 @@ function networkPlan(options: EvaluateNetworkOptions, bytes: Uint8Array | undefi
   const attached = attachLoss(
     bytes as Uint8Array,
     { ...resolved, output: options.output, reduction: 'none', perImage: false, normalized: false, asFunction: false, withGrad: false },
-    { source: network, label, outputLabel: '--output', extras: { imageScaled: perImage, focalSum: normalized } },
+    { source: network, label, outputLabel: label('output'), extras: { imageScaled: perImage, focalSum: normalized } },
   );
   checkExternalData(externalTensors(attached.model), modelFolder(network), network);
   for (const name of ['target', 'loss', 'weight']) {
     if (attached.names[name] !== undefined && attached.names[name] !== name) {
-      throw new UsageError(`${network}: already uses the name ${quote(name)}, which eval --network needs for the loss's ${name}; use 'focal-onnx attach' and evaluate the result in your own program`);
+      throw new UsageError(`${network}: already uses the name ${quote(name)}, which ${label('network')} needs for the loss's ${name}; attach the loss yourself (focal-onnx attach, attachLoss: it renames the loss's names) and run that model in your own program`);
     }
   }
-  const base = planFromModel(attached.bytes, attached, attached.options, network, options.output);
+  const base = planFromModel(attached.bytes, attached, attached.options, network, options.output, label);
   const plan: ModelPlan = { ...base, options: { ...attached.options, reduction: loss.reduction ?? 'mean', perImage, spatialMean, normalized }, graphReduction: 'none' };
   const initializers = (attached.model.graph?.initializer ?? []).map((t) => t.name ?? '');
   return { plan, source: network, output: options.output, initializers };
@@ -125,17 +125,17 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
 
     // ---- the feeds: every input of the network, of its type and trailing dims, one row per example ----
     for (const name of Object.keys(options.feeds)) {
-      if (!netInputs.some((v) => v.name === name)) throw new UsageError(`--feed ${name}=…: ${source} has no input ${quote(name)}; its inputs: ${netInputs.map((v) => quote(v.name)).join(', ')}`);
+      if (!netInputs.some((v) => v.name === name)) throw new UsageError(`${label('feeds')} ${name}=…: ${source} has no input ${quote(name)}; its inputs: ${netInputs.map((v) => quote(v.name)).join(', ')}`);
     }
     for (const v of netInputs) {
-      if (!(v.name in options.feeds)) throw new UsageError(`${source} takes the input ${quote(v.name)}: give it with --feed ${v.name}=FILE.npy`);
+      if (!(v.name in options.feeds)) throw new UsageError(`${source} takes the input ${quote(v.name)}: give it with ${label('feeds')} ${v.name}=FILE.npy`);
     }
     const feeds = netInputs.map((v) => {
       const file = options.feeds[v.name];
       const reader = open(file);
       const h = reader.header;
       if (h.dtype !== v.dtype) throw new DataError(`${file}: dtype ${h.dtype}, but ${source}'s input ${quote(v.name)} takes ${v.dtype}`);
-      if (h.shape.length === 0) throw new DataError(`${file}: is a scalar; --feed files are split along their first axis into batches`);
+      if (h.shape.length === 0) throw new DataError(`${file}: is a scalar; ${label('feeds')} files are split along their first axis into batches`);
       const dims = v.shape;
       if (dims && dims.length !== h.shape.length) throw new DataError(`${file}: shape ${shapeText(h.shape)}, but ${source}'s input ${quote(v.name)} is ${shapeText(dims)} (rank ${dims.length})`);
       dims?.forEach((d, k) => {
@@ -145,7 +145,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     });
     const rows = feeds[0].reader.header.shape[0];
     if (rows === 0) throw new DataError(`${feeds[0].file}: holds no rows (shape ${shapeText(feeds[0].reader.header.shape)}); nothing to evaluate`);
-    const rowed: [NpyHeader, string][] = [...feeds.map((f): [NpyHeader, string] => [f.reader.header, 'every --feed file needs']), [th, 'the targets need'], ...(wh ? [[wh, 'the weights need'] as [NpyHeader, string]] : [])];
+    const rowed: [NpyHeader, string][] = [...feeds.map((f): [NpyHeader, string] => [f.reader.header, `every ${label('feeds')} file needs`]), [th, 'the targets need'], ...(wh ? [[wh, 'the weights need'] as [NpyHeader, string]] : [])];
     for (const [h, what] of rowed) {
       if (h.shape[0] !== rows) throw new DataError(`${h.path}: has ${h.shape.length ? h.shape[0] : 0} rows (shape ${shapeText(h.shape)}), but ${feeds[0].file} has ${rows}; ${what} one row per example`);
     }
@@ -156,7 +156,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     const fixedTail = outTail.every((d): d is number => typeof d === 'number');
     const tTail = (io.inputs.find((v) => v.name === 'target')?.shape ?? []).slice(1);
     const outRowDims = fixedTail ? (outTail as number[]) : JSON.stringify(tTail) === JSON.stringify(outTail) ? th.shape.slice(1) : undefined;
-    if (!outRowDims) throw new UsageError(`${source}: output ${quote(output)} has shape ${shapeText(outDims)}; eval --network needs its dims after the first fixed, or targets shaped like it`);
+    if (!outRowDims) throw new UsageError(`${source}: output ${quote(output)} has shape ${shapeText(outDims)}; ${label('network')} needs its dims after the first fixed, or targets shaped like it`);
     const whole = checkData(o, { pred: { where: source, what: `output ${quote(output)} ` }, dims: [rows, ...outRowDims], target: { ...filePart(th), shaped: true }, ...(wh ? { weight: filePart(wh) } : {}), label });
 
     // ---- the evaluator: the model with its graph additions, one session, the stream ----
@@ -167,7 +167,7 @@ export async function evaluateNetwork(options: EvaluateNetworkOptions): Promise<
     return {
       plan,
       targetType: th.dtype,
-      outHint: 'attach the loss with --reduction none',
+      outHint: `attach the loss with ${label('reduction')} none`,
       outShape: whole.lossDims,
       lossRow: whole.count / rows,
       batches: {

@@ -165,17 +165,17 @@ function rowsFor(plan: ModelPlan, pred: NpyHeader, target: NpyHeader, weight: Np
 
 // ---- the model ----------------------------------------------------------------------------------
 
-function planFromFile(file: string, pred: NpyHeader, target: NpyHeader): ModelPlan {
+function planFromFile(file: string, pred: NpyHeader, target: NpyHeader, label: Label): ModelPlan {
   const m = loadModelFile(file);
-  const plan = planFromModel(m.bytes, m.info.graph, m.options, file);
+  const plan = planFromModel(m.bytes, m.info.graph, m.options, file, undefined, label);
   checkModelExternalData(m);
   // planFromModel without an output gives the input 'pred' (or refuses the model).
   const { pred: p, target: t } = plan.inputs as { pred: InputSpec; target: InputSpec };
   if (pred.dtype !== p.dtype) {
-    throw new DataError(`${pred.path}: dtype ${pred.dtype}, but ${file} takes ${p.dtype} predictions; convert the file or export a ${pred.dtype} model (--dtype ${pred.dtype})`);
+    throw new DataError(`${pred.path}: dtype ${pred.dtype}, but ${file} takes ${p.dtype} predictions; convert the file or export a ${pred.dtype} model (${label('dtype')} ${pred.dtype})`);
   }
   if (target.dtype !== t.dtype && !(isFloatType(target.dtype) && isFloatType(t.dtype))) {
-    throw new DataError(`${target.path}: dtype ${target.dtype}, but ${file} takes ${t.dtype} targets; convert the file or export a model with --target-dtype ${target.dtype}`);
+    throw new DataError(`${target.path}: dtype ${target.dtype}, but ${file} takes ${t.dtype} targets; convert the file or use a model made with ${label('targetDtype')} ${target.dtype}`);
   }
   return plan;
 }
@@ -327,11 +327,11 @@ export async function streamFiles(options: FileSourceOptions, inputs: readonly (
     const { plan } = run;
     const label = options.label ?? plain;
     // `out` is written batch by batch: not the normalized loss's, divided by the whole input's Σ F at the end.
-    if (plan.options.normalized && options.out !== undefined) throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; --out would write the losses before that division: drop one of them`);
-    if (options.out !== undefined) checkPerElement(plan, '--out needs', run.outHint);
+    if (plan.options.normalized && options.out !== undefined) throw new UsageError(`${label('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; ${label('out')} would write the losses before that division: drop one of them`);
+    if (options.out !== undefined) checkPerElement(plan, `${label('out')} needs`, run.outHint);
     // A weight file and the model's `weight` input come together.
     const model = plan.modelFile ?? 'the loss';
-    if (plan.inputs.weight && options.weight === undefined) throw new UsageError(`${model}: takes weights (an input 'weight'); give them with --weight W.npy (weight in the API)`);
+    if (plan.inputs.weight && options.weight === undefined) throw new UsageError(`${model}: takes weights (an input 'weight'); give them with ${label('weight')}, a .npy file of one weight per prediction or per row`);
     if (options.weight !== undefined && !plan.inputs.weight) throw new UsageError(`${options.weight}: weights given, but ${model} takes none (no input 'weight')`);
     const l: FileBatches = { ...run.batches, files: run.readers.map(({ header: h }) => ({ path: h.path, dtype: h.dtype, shape: h.shape, rowElements: h.count / run.batches.rows })) };
     // A model file's side files resolve from its folder, whatever the working directory.
@@ -399,7 +399,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
   const result = await streamFiles(options, [[options.pred, 'predictions']], async (open) => {
     const readers = [options.pred, options.target, ...(options.weight !== undefined ? [options.weight] : [])].map(open);
     const [pred, target, weight] = readers.map((r) => r.header);
-    const plan = options.model !== undefined ? planFromFile(options.model, pred, target) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label, pred.shape.length);
+    const plan = options.model !== undefined ? planFromFile(options.model, pred, target, label) : planFromOptions(resolveBuildOptions(options.loss ?? {}, pred, target, label, weight), label, pred.shape.length);
     const layout = rowsFor(plan, pred, target, weight, label);
     // Whole rows; and whole blocks of the graph's sums (eval-outputs.ts) where that takes off less
     // than 1/16 of the batch (otherwise the blocks tile it by a divisor of its rows).
@@ -410,7 +410,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     return {
       plan,
       targetType: target.dtype,
-      outHint: 'use a model exported with --reduction none, or the loss flags instead of --model',
+      outHint: `use a model exported with ${label('reduction')} none, or loss options instead of ${label('model')}`,
       outShape: layout.outShape,
       batches: { rows: layout.rows, batchRows, rowDims: layout.rowDims, pred: 0, target: 1, ...(weight ? { weight: 2 } : {}), ...(layout.inputDims ? { inputDims: layout.inputDims } : {}) },
       readers,

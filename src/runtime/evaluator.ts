@@ -81,7 +81,7 @@ function inputSpec(info: { dtype: string; shape: Dims } | undefined, source: str
  */
 function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
   // A model file's normalized loss divides each batch by its own Σ F: not a number to add up.
-  if (o.normalized && model) throw new UsageError(`${label('normalized')}: the model divides each batch by its own Σ(1 − p_t)^γ; give the loss flags instead of --model (eval then divides by the whole input's)`);
+  if (o.normalized && model) throw new UsageError(`${label('normalized')}: the model divides each batch by its own Σ(1 − p_t)^γ; give loss options instead of ${label('model')} (then the whole input's is the divisor)`);
   if (o.normalize === 'input') throw new UsageError(`${label('normalize')} input takes the divisor as a graph input, which eval does not feed; give the number (${label('normalize')} X) or positives`);
 }
 
@@ -90,22 +90,22 @@ function checkEvaluable(o: FocalOptions, label: Label, model = false): void {
  * and its loss: the loss takes that output as its predictions, and the network's inputs (every
  * input but `target` and `weight`) come with each batch.
  */
-export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: FocalOptions | undefined, source: string, output?: string): ModelPlan {
+export function planFromModel(bytes: Uint8Array, io: ModelInputs, options: FocalOptions | undefined, source: string, output?: string, label: Label = plain): ModelPlan {
   if (!options) {
     throw new UsageError(
       `${source}: has no focal.* metadata, so its loss options are unknown (not written by focal-onnx); ` +
-        "export one with 'focal-onnx export', or give the loss flags instead of --model",
+        `export one with focal-onnx export (buildLoss), or give loss options instead of ${label('model')}`,
     );
   }
-  checkEvaluable(options, plain, true);
+  checkEvaluable(options, label, true);
   // Each batch's mean has its own divisor (its positives, its elements not ignored): not a number
   // to add up. (perImage's mean is over the batch's images, each whole in a batch: it adds up.)
   if (options.reduction === 'mean' && !options.perImage && (countsTargets(options) || options.normalize !== 'elements')) {
-    throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with --reduction none, or give the loss flags instead`);
+    throw new UsageError(`${source}: reduces with its own divisor per batch (mean with ${options.ignoreIndex !== null ? 'an ignore value' : `normalize ${options.normalize}`}); export it with ${label('reduction')} none, or give loss options instead`);
   }
   if (options.spatialMean) {
     // Each batch's MONAI sum divides by that batch's own element count (rank 2: no spatial axes).
-    throw new UsageError(`${source}: reduces with its own divisor per batch (MONAI's sum, spatialMean); export it with --reduction none, or give the loss flags instead`);
+    throw new UsageError(`${source}: reduces with its own divisor per batch (MONAI's sum, ${label('spatialMean')}); export it with ${label('reduction')} none, or give loss options instead`);
   }
   const find = (name: string) => io.inputs.find((i) => i.name === name);
   let pred: InputSpec | undefined;
@@ -595,8 +595,6 @@ export interface EvaluatorBatch {
 
 /** What every source of the evaluator takes (createEvaluator, evaluate, evaluateNetwork). */
 export interface SourceOptions extends SessionOptions {
-  /** Names options in messages (the CLI passes its flag names). */
-  readonly label?: Label;
   /**
    * Diagnostics of where the loss comes from (src/diagnostics), in the result's `diagnostics`:
    * `true`, or the γ / α values to sweep (default γ 0, 0.5, 1, 2, 5; no α sweep).
@@ -808,7 +806,7 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
   checkModelExternalData(options.externalDataDir !== undefined ? { ...m, dir: options.externalDataDir } : m);
   // An attached model (focal-onnx attach) names the output its loss takes.
   const output = options.output ?? m.info.metadata['focal.output'];
-  return planFromModel(m.bytes, m.info.graph, m.options, typeof options.model === 'string' ? options.model : 'the model', output);
+  return planFromModel(m.bytes, m.info.graph, m.options, typeof options.model === 'string' ? options.model : 'the model', output, label);
 }
 
 /**

@@ -20,6 +20,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { UsageError, quote } from '../errors';
 import { readModelFile } from '../io/files';
+import type { Label } from '../losses/vocabulary';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 export type ExecutionProviderChoice = ExecutionProvider | 'auto';
@@ -79,6 +80,8 @@ export interface SessionOptions {
   readonly externalDataDir?: string;
   /** Receives one-line notices (the `auto` fallback). */
   readonly onNotice?: (message: string) => void;
+  /** Names options in messages (the CLI passes its flag names: `--ep`). */
+  readonly label?: Label;
   /**
    * Where the model came from, for messages (a file name). A model given as a path is named by it;
    * a load failure of a named model is the user's (`UsageError`), of an unnamed one our bug.
@@ -150,24 +153,26 @@ function sessionConfig(options: SessionOptions, more: Record<string, string> = {
  * script, in a project that installed focal-onnx (this file under node_modules) npm's rebuild of
  * onnxruntime-node with its CUDA download asked for.
  */
-export function describeCudaFailure(message: string): { why: string; hint: string } | undefined {
+export function describeCudaFailure(message: string, label?: Label): { why: string; hint: string } | undefined {
+  const ep = label ? label('ep') : 'ep';
   if (NOT_INSTALLED.test(message)) {
     const dependency = __dirname.split(/[\\/]/).includes('node_modules');
     const setup = dependency ? "'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node' in your project" : "'npm run setup:cuda'";
-    const hint = `run ${setup} on a machine with CUDA 12 that can reach onnxruntime's NuGet feed, or use --ep cpu`;
+    const hint = `run ${setup} on a machine with CUDA 12 that can reach onnxruntime's NuGet feed, or use ${ep} cpu`;
     return { why: 'the CUDA execution provider is not installed (libonnxruntime_providers_cuda.so could not be loaded)', hint };
   }
-  if (NO_DEVICE.test(message)) return { why: `no usable CUDA device (${firstLine(message)})`, hint: 'use --ep cpu' };
+  if (NO_DEVICE.test(message)) return { why: `no usable CUDA device (${firstLine(message)})`, hint: `use ${ep} cpu` };
   return undefined;
 }
 
-/** A UsageError that says why `--ep cuda` cannot be used; `why` feeds the `auto` notice. */
+/** A UsageError that says why `ep` cuda cannot be used (`label`: how ep is named, `--ep` on the CLI); `why` feeds the `auto` notice. */
 export class CudaUnavailableError extends UsageError {
   constructor(
     readonly why: string,
     hint: string,
+    label?: Label,
   ) {
-    super(`--ep cuda: ${why}; ${hint}`);
+    super(`${label ? label('ep') : 'ep'} cuda: ${why}; ${hint}`);
     this.name = 'CudaUnavailableError';
   }
 }
@@ -265,8 +270,9 @@ async function createCuda(bytes: Uint8Array, options: SessionOptions): Promise<S
  */
 async function cudaError(e: unknown, bytes: Uint8Array, options: SessionOptions): Promise<unknown> {
   const message = (e as Error)?.message ?? String(e);
-  const failure = describeCudaFailure(message);
-  if (failure) return new CudaUnavailableError(failure.why, failure.hint);
+  const ep = options.label ? options.label('ep') : 'ep';
+  const failure = describeCudaFailure(message, options.label);
+  if (failure) return new CudaUnavailableError(failure.why, failure.hint, options.label);
   if (FALLBACK_REFUSED.test(message)) {
     let nodes: string[] = [];
     try {
@@ -277,7 +283,7 @@ async function cudaError(e: unknown, bytes: Uint8Array, options: SessionOptions)
     }
     const list = nodes.length ? `: ${nodes.slice(0, 3).join('; ')}${nodes.length > 3 ? `; and ${nodes.length - 3} more` : ''}` : '';
     const what = options.modelName ?? 'the model';
-    return new CudaUnavailableError(`${what} has nodes with no CUDA kernel, which would run on the CPU${list}`, 'use --ep auto or --ep cpu');
+    return new CudaUnavailableError(`${what} has nodes with no CUDA kernel, which would run on the CPU${list}`, `use ${ep} auto or ${ep} cpu`, options.label);
   }
   return e;
 }
@@ -313,10 +319,10 @@ export async function createSession(model: Uint8Array | string, options: Session
       } catch (e) {
         const err = await cudaError(e, bytes, named);
         if (!(err instanceof CudaUnavailableError)) throw err;
-        named.onNotice?.(`--ep auto: ${err.why}; using the CPU`);
+        named.onNotice?.(`${named.label ? named.label('ep') : 'ep'} auto: ${err.why}; using the CPU`);
         return cpu();
       }
     default:
-      throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${quote(String(ep))}`);
+      throw new UsageError(`${named.label ? named.label('ep') : 'ep'} must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${quote(String(ep))}`);
   }
 }

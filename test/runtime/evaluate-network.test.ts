@@ -81,8 +81,8 @@ describe('evaluateNetwork', () => {
   }
 
   it('refuses feeds that do not fit the network', async () => {
-    expect(await refusal({ feeds: {} })).toMatch(/cnn-dynamo\.onnx takes the input 'images': give it with --feed images=FILE\.npy/);
-    expect(await refusal({ feeds: { images: files(byName('cnn'), 1).x, extra: 'e.npy' } })).toMatch(/--feed extra=…: .* has no input 'extra'; its inputs: 'images'/);
+    expect(await refusal({ feeds: {} })).toMatch(/cnn-dynamo\.onnx takes the input 'images': give it with feeds images=FILE\.npy/);
+    expect(await refusal({ feeds: { images: files(byName('cnn'), 1).x, extra: 'e.npy' } })).toMatch(/^feeds extra=…: .* has no input 'extra'; its inputs: 'images'/);
     const wrongType = file('x64.npy');
     writeNpy(wrongType, 'float64', [4, 3, 16, 16], new Float64Array(4 * 768));
     expect(await refusal({ feeds: { images: wrongType } }, 'cnn', DataError)).toMatch(/x64\.npy: dtype float64, but .*input 'images' takes float32/);

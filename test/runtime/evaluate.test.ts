@@ -333,9 +333,9 @@ describe('model files', () => {
       fs.writeFileSync(file, serializeModel(proto));
       return run({ pred: npy('float32', [6], p6), target: npy('float32', [6], t6), model: file });
     }, /plain\.onnx: has no focal\.\* metadata, so its loss options are unknown/],
-    ['--out with a reducing model', () => run({ pred: npy('float32', [6], p6), target: npy('float32', [6], t6), model: model({}, 'mean.onnx'), out: path.join(dir(), 'x.npy') }), /--out needs the per-element losses, but .*mean\.onnx has reduction mean/],
+    ['--out with a reducing model', () => run({ pred: npy('float32', [6], p6), target: npy('float32', [6], t6), model: model({}, 'mean.onnx'), out: path.join(dir(), 'x.npy') }), /^out needs the per-element losses, but .*mean\.onnx has reduction mean/],
     ['predictions of another type', () => run({ pred: npy('float64', [6], p6), target: npy('float32', [6], t6), model: model({}, 'f32.onnx') }), /dtype float64, but .*f32\.onnx takes float32 predictions/],
-    ['integer targets for a float-target model', () => run({ pred: npy('float32', [6], p6), target: npy('int64', [6], t6), model: model({}, 'ft.onnx') }), /dtype int64, but .*ft\.onnx takes float32 targets; .*--target-dtype int64/],
+    ['integer targets for a float-target model', () => run({ pred: npy('float32', [6], p6), target: npy('int64', [6], t6), model: model({}, 'ft.onnx') }), /dtype int64, but .*ft\.onnx takes float32 targets; .*made with targetDtype int64$/],
     ['labels of another count than the model', () => run({ pred: npy('float32', [2, 3], p6), target: npy('float32', [2, 3], t6), model: model({ task: 'multilabel', alpha: [0.2, 0.4] }, 'l2.onnx') }), /has 3 labels \(shape \[2, 3\]\), but .*l2\.onnx is for 2 labels/],
     ['not an ONNX file', () => {
       const file = path.join(dir(), 'text.onnx');
