@@ -82,7 +82,7 @@ export function sweepOutputs(i: number): { loss: string; sum: string; focalSum: 
 }
 
 /**
- * Merges the loss models `sweeps` into `g`: their nodes and initializers renamed
+ * Merges the loss models `sweeps` into `g`: their nodes renamed
  * (`focal_sweep{i}_…`), their `pred` the graph's predictions `predName`, `target` and `weight` the
  * graph's own; their outputs (`loss`, `focal_sum`, `loss_image_scaled`) added as outputs. Returns
  * the names of their outputs `summed` (`loss`, or perImage's `loss_image_scaled`).
@@ -94,30 +94,18 @@ function mergeSweeps(g: onnx.GraphProto, sweeps: readonly onnx.IModelProto[], pr
   // before their γ / α (the clip, the log, the target terms) with the evaluated loss and with each
   // other, and the values are the same, bit for bit, as each loss built alone.
   const computed = new Map<string, string[]>();
-  // Keys by the protobuf bytes of attributes and tensors, the same for plain and decoded messages.
+  // Keys by the protobuf bytes of attributes, the same for plain and decoded messages.
   const bytesKey = (name: string, m: object): string => Buffer.from(encodeMessageOf(name, m)).toString('latin1');
   const keyOf = (n: onnx.INodeProto, inputs: readonly string[]): string =>
     JSON.stringify([n.domain ?? '', n.opType, inputs, (n.attribute ?? []).map((a) => bytesKey('AttributeProto', a))]);
-  const tensorKey = (t: onnx.ITensorProto): string => bytesKey('TensorProto', { ...t, name: undefined });
   for (const n of g.node) if ((n.output ?? []).length) computed.set(keyOf(n, n.input ?? []), n.output ?? []);
-  const initializers = new Map<string, string>();
-  for (const t of g.initializer) initializers.set(tensorKey(t), t.name ?? '');
   return sweeps.map((sweep, i) => {
     const sg = modelOf(sweep).graph as onnx.GraphProto;
+    // The builder writes its constants as Constant nodes (merged as nodes, below), never initializers.
+    if (sg.initializer.length) throw new Error('eval outputs: a swept loss with initializers');
     const prefix = `focal_sweep${i}_`;
     const names = new Map(shared);
     const rename = (n: string): string => (n === '' ? n : (names.get(n) ?? `${prefix}${n}`));
-    for (const t of sg.initializer) {
-      const key = tensorKey(t);
-      const same = initializers.get(key);
-      if (same !== undefined) {
-        names.set(t.name ?? '', same);
-        continue;
-      }
-      t.name = rename(t.name ?? '');
-      initializers.set(key, t.name);
-      g.initializer.push(t);
-    }
     const outputs = new Set((sg.output ?? []).map((o) => o.name ?? ''));
     for (const n of sg.node) {
       if ((n.attribute ?? []).some((a) => a.g || (a.graphs && a.graphs.length))) throw new Error('eval outputs: a swept loss with subgraphs');
