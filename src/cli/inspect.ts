@@ -8,7 +8,7 @@
 import { UsageError } from '../errors';
 import { ExternalFile, externalFiles } from '../io/external-data';
 import { NodeInfo, PlacementReport, checkCudaPlacement, formatPlacement } from '../onnx';
-import { loadModelFile } from '../runtime';
+import { loadModelFile } from '../runtime/model-file';
 import { FlagSpecs, parseArgs } from './args';
 import { CliIO, Command, write } from './command';
 import { describeOptions, describeTensor } from './format';

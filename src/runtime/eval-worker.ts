@@ -11,7 +11,7 @@ import { parentPort } from 'worker_threads';
 import { BatchRunner, openSession } from './batch';
 import { FileBatchReader } from './file-batches';
 import { FromWorker, ToWorker, WorkerSetup, errorToData } from './pool';
-import type { Session } from './session';
+import { Session, loadRuntime } from './session';
 
 /** What a set-up worker holds. */
 interface Loaded {
@@ -34,6 +34,8 @@ async function load(setup: WorkerSetup): Promise<Loaded> {
 }
 
 function main(): void {
+  // The native binding now, while the caller builds the graph the setup will bring.
+  loadRuntime();
   const port = parentPort;
   if (!port) throw new Error('eval-worker: not started as a worker thread');
   const post = (m: FromWorker): void => port.postMessage(m);

@@ -17,7 +17,7 @@
  */
 import * as os from 'os';
 import * as path from 'path';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { UsageError, quote } from '../errors';
 import { readModelFile } from '../io/files';
 import type { Label } from '../losses/vocabulary';
@@ -181,8 +181,20 @@ function firstLine(message: string): string {
   return message.split('\n')[0].trim();
 }
 
+let binding: typeof ort | undefined;
+/**
+ * onnxruntime-node, loaded at the first session (or `loadRuntime`), not with this module: what
+ * only builds or exports graphs, or reads a model (the CLI's export, attach and inspect, the
+ * evaluator's planning), loads no native code (~50 ms, and it may not load at all on a platform
+ * onnxruntime-node has no binary for).
+ */
+export function loadRuntime(): typeof ort {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (binding ??= require('onnxruntime-node') as typeof ort);
+}
+
 function toOrt(t: HostTensor): ort.Tensor {
-  return new ort.Tensor(t.dtype, t.data as ort.Tensor.DataTypeMap[typeof t.dtype], t.dims);
+  return new (loadRuntime().Tensor)(t.dtype, t.data as ort.Tensor.DataTypeMap[typeof t.dtype], t.dims);
 }
 
 function isNameList(x: readonly string[] | Readonly<Record<string, HostTensor | null>>): x is readonly string[] {
@@ -237,9 +249,10 @@ async function load(bytes: Uint8Array, options: ort.InferenceSession.SessionOpti
   // onnxruntime prints its own errors to stderr in color (a failed provider load prints three
   // lines); the messages reach us through the exceptions anyway, so the native log is silenced to
   // fatal errors (before the process's first session).
-  ort.env.logLevel = 'fatal';
+  const runtime = loadRuntime();
+  runtime.env.logLevel = 'fatal';
   try {
-    return await ort.InferenceSession.create(bytes, options);
+    return await runtime.InferenceSession.create(bytes, options);
   } catch (e) {
     const message = (e as Error)?.message ?? String(e);
     if (name !== undefined && describeCudaFailure(message) === undefined && !FALLBACK_REFUSED.test(message)) {

@@ -3,6 +3,7 @@
  * one line and no stack trace for a user's mistake, no `--out` file left after a failure, and the
  * bundled sample data that `npm start` evaluates.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeNpy } from '../../src/io/npy';
@@ -62,5 +63,29 @@ describe('bin/focal-onnx.js', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ count: 100000, out });
     expect(fs.statSync(out).size).toBe(128 + 4 * 100000);
     fs.unlinkSync(out);
+  });
+});
+
+describe('what the commands load', () => {
+  // The build's CLI in a fresh process: a command that builds, attaches or reads a model loads no
+  // native code (onnxruntime-node comes with the first session: eval), so export, attach and inspect
+  // work where its binary cannot load.
+  const loaded = (argv: string[]): { code: number; native: boolean } => {
+    const main = path.resolve(__dirname, '../../dist/src/cli/main.js');
+    const quiet = '{ write: () => true }';
+    const out = execFileSync(process.execPath, ['-e', `require(${JSON.stringify(main)}).run(${JSON.stringify(argv)}, { stdout: ${quiet}, stderr: ${quiet} }).then((code) => console.log(JSON.stringify({ code, native: Object.keys(require.cache).some((f) => f.includes('onnxruntime-node')) })))`], { encoding: 'utf8' });
+    return JSON.parse(out) as { code: number; native: boolean };
+  };
+  it('export, attach and inspect: no onnxruntime-node; eval: loaded', () => {
+    const model = path.join(dir(), 'loads.onnx');
+    expect(loaded(['export', '-o', model])).toEqual({ code: 0, native: false });
+    expect(loaded(['inspect', model])).toEqual({ code: 0, native: false });
+    const net = path.resolve(__dirname, '../fixtures/networks/tagger-dynamo.onnx');
+    expect(loaded(['attach', net, '--output', 'logits', '--task', 'multilabel', '--input', 'logits', '-o', path.join(dir(), 'loads-attached.onnx')])).toEqual({ code: 0, native: false });
+    const p = path.join(dir(), 'loads-p.npy');
+    const t = path.join(dir(), 'loads-t.npy');
+    writeNpy(p, 'float32', [4], Float32Array.from([0.1, 0.2, 0.3, 0.4]));
+    writeNpy(t, 'float32', [4], Float32Array.from([0, 1, 0, 1]));
+    expect(loaded(['eval', '--pred', p, '--target', t])).toEqual({ code: 0, native: true });
   });
 });
