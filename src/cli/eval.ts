@@ -4,8 +4,9 @@
  * Prints a readable summary, or one JSON object with `--json`; `--out` writes the per-element
  * losses. A progress bar goes to stderr when it is a terminal.
  */
+import * as fs from 'fs';
 import { UsageError, quote } from '../errors';
-import { LossOptions } from '../losses';
+import { LossOptions, WEIGHTS } from '../losses';
 import { DEFAULT_BATCH_ELEMENTS, EXECUTION_PROVIDERS, EvaluateOptions, EvaluateResult, GRAPH_OPTIMIZATION_LEVELS, evaluate } from '../runtime';
 import { EvaluateNetworkResult, evaluateNetwork } from '../runtime/evaluate-network';
 import { ExecutionProviderChoice, GraphOptimizationLevel } from '../runtime/session';
@@ -347,6 +348,10 @@ export const evalCommand: Command = {
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { flags, positionals } = parseArgs('focal-onnx eval', FLAGS, argv);
     if (positionals.length) throw new UsageError(`eval takes no positional arguments, got ${quote(positionals[0])} (use --pred and --target)`);
+    // export's and attach's --weight names a kind; eval's, the weights' file (whose shape says the kind).
+    if (flags.weight !== undefined && (WEIGHTS as readonly string[]).includes(flags.weight) && !fs.existsSync(flags.weight)) {
+      throw new UsageError(`--weight ${flags.weight}: eval takes the weights' .npy file, whose shape says sample or element; ${quote(flags.weight)} is no file`);
+    }
     if (flags.network !== undefined || (flags.model !== undefined && flags.feed !== undefined)) return runNetwork(flags, io);
     for (const f of ['output', 'feed'] as const) if (flags[f] !== undefined) throw new UsageError(`--${f} goes with --network NETWORK.onnx (or --model ATTACHED.onnx --feed …)`);
     if (flags.pred === undefined) throw new UsageError('--pred is required: the predictions (.npy)');

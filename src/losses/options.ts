@@ -176,7 +176,7 @@ function rowSources(o: Pick<FocalOptions, 'task' | 'alpha' | 'classWeight' | 'po
     .filter((option) => Array.isArray(o[option]))
     .map((option) => {
       const [name, count] = [label(option), (o[option] as readonly number[]).length];
-      return { option, name, count, text: `${name} lists ${count} values, one per ${o.task === 'multiclass' ? 'class' : 'label'}` };
+      return { option, name, count, text: `${name} lists ${count} value${count === 1 ? '' : 's'}, one per ${o.task === 'multiclass' ? 'class' : 'label'}` };
     });
 }
 

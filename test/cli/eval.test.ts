@@ -129,6 +129,7 @@ describe('focal-onnx eval', () => {
     ['a bad --ep', ['eval', '--pred', 'p', '--target', 't', '--ep', 'gpu'], /--ep must be one of cpu, cuda, auto, got 'gpu'/],
     ['a bad --alpha', ['eval', '--pred', 'p', '--target', 't', '--alpha', '2'], /--alpha must be a number in \[0, 1\]/],
     ['a missing file', ['eval', '--pred', 'missing-p.npy', '--target', 't'], /missing-p\.npy: cannot read: file does not exist/],
+    ["export's --weight kind for eval's weight file", ['eval', '--pred', 'p', '--target', 't', '--weight', 'element'], /^focal-onnx: --weight element: eval takes the weights' \.npy file, whose shape says sample or element; 'element' is no file\n$/],
   ])('exit 2 and one line on stderr: %s', async (_name, argv, message) => {
     const r = await runCli(argv as string[]);
     expect(r.code).toBe(2);

@@ -153,6 +153,11 @@ describe('a label / class count is named by the option that fixed it', () => {
     expect(r.stderr).toBe(`focal-onnx: ${pred}: has 4 classes (shape [2, 4]), but --alpha lists 3 values, one per class\n`);
   });
 
+  it('one value is one value: --class-weight 2 on 6 labels', async () => {
+    const r = await runCli(['attach', TAGGER, '--output', 'logits', '--task', 'multilabel', '--input', 'logits', '--class-weight', '2', '-o', file('one.onnx')]);
+    expect(r.stderr).toMatch(/^focal-onnx: --class-weight lists 1 value, one per label, but .* has 6 labels/);
+  });
+
   it('attach --pos-weight on other labels names --pos-weight and the network output', async () => {
     const r = await runCli(['attach', TAGGER, '--output', 'logits', '--task', 'multilabel', '--input', 'logits', '--pos-weight', '1,2', '-o', file('x.onnx')]);
     expect(r.code).toBe(2);
