@@ -222,8 +222,8 @@ interface Shaped {
   readonly predDims: readonly number[];
   readonly layout: LossLayout;
   readonly targetDims: readonly number[];
-  readonly weightDims?: readonly number[];
-  readonly blocks?: HostTensor;
+  readonly weightDims: readonly number[] | undefined;
+  readonly blocks: HostTensor | undefined;
   readonly fetches: Readonly<Record<string, HostTensor | null>>;
 }
 
@@ -289,17 +289,9 @@ export class BatchRunner {
       blocks = { dtype: 'int64', dims: [shape.length], data: BigInt64Array.from(shape, BigInt) };
     }
     // Weights: one per prediction, or one per row (all axes but the label axis); the sources check which.
-    const natural = weights === layout.elements ? predDims : layout.rowDims;
-    this.shaped = {
-      dims: [...b.dims],
-      weights,
-      predDims,
-      layout,
-      targetDims: graphDims(ROWS, layout.targetDims, 'rows', inputs.target.rank),
-      ...(inputs.weight && weights >= 0 ? { weightDims: graphDims(ROWS, natural, 'rows', inputs.weight.rank) } : {}),
-      ...(blocks ? { blocks } : {}),
-      fetches,
-    };
+    const weightDims = inputs.weight && weights >= 0 ? graphDims(ROWS, weights === layout.elements ? predDims : layout.rowDims, 'rows', inputs.weight.rank) : undefined;
+    const targetDims = graphDims(ROWS, layout.targetDims, 'rows', inputs.target.rank);
+    this.shaped = { dims: [...b.dims], weights, predDims, layout, targetDims, weightDims, blocks, fetches };
     return this.shaped;
   }
 
@@ -323,7 +315,7 @@ export class BatchRunner {
    * before weights.
    */
   run(b: BatchData): Promise<BatchOutcome> {
-    // Not async: an async function's state costs ~220 B a batch more than this handler.
+    // Not async: less to allocate a batch (bench/README.md, session 9).
     let s: Shaped;
     let counts: TargetCounts | undefined;
     let running: Promise<Record<string, HostTensor>>;

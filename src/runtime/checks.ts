@@ -129,9 +129,7 @@ export function checkPredictions(place: BatchPlace, dtype: NpyDType, data: NpyTy
  * Whether float32 / float64 probabilities and 0/1 targets of the same type are all fine, in one
  * pass over both (false also for other types: then check them apart, which names a bad element).
  * From SIMD_PAIRS pairs the pass runs in WebAssembly SIMD where there is WebAssembly
- * (`simdPairFine`): float32 pairs, with the copy into its memory, against the JS loop below
- * (~2.5 ns a pair: V8 neither vectorizes it nor drops its bounds checks), measured alone: 64
- * pairs 0.19 against 0.20 µs, 256 0.29 against 0.65, 1,000 0.60 against 2.6, 10,000 4.8 against 24.
+ * (`simdPairFine`; ~5× the JS loop below at 1,000 pairs, bench/README.md, sessions 8 and 9).
  */
 export function pairFine(predType: NpyDType, pred: NpyTypedArray, targetType: NpyDType, target: NpyTypedArray): boolean {
   if (predType !== targetType || (predType !== 'float32' && predType !== 'float64') || pred.length !== target.length) return false;

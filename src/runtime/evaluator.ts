@@ -288,9 +288,7 @@ function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: Retu
 /**
  * Batches of up to this many predictions run on the small-batch graph (BatchSpec.small) where the
  * evaluator has one: below it the graph's checks and block sums cost more than the JS scan
- * (measured on the evaluator's core against a bare session.run, load ~10 on 2 cores: 1,000
- * elements 1.21× against 1.72×, 4,000 1.39× against 1.52×, 8,000 1.39× against 1.43×, 16,000
- * 1.27× against 1.26×).
+ * (bench/README.md, "Small batches").
  */
 export const SMALL_BATCH_ELEMENTS = 1 << 14;
 
@@ -841,8 +839,7 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
   let inFlight = 0;
   let queue: Promise<unknown> = Promise.resolve();
   const shapes = {};
-  // One promise a batch: checked before its run, then accepted and counted out in one handler each
-  // way (bench/README.md, session 8: fewer promise steps here measured within the noise).
+  // One promise a batch: checked before its run, then accepted and counted out in one handler each way.
   const addOne = (batch: EvaluatorBatch, index: number): Promise<BatchLosses | undefined> => {
     let b: BatchData;
     let losses: BatchLosses | undefined;
