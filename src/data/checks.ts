@@ -129,15 +129,14 @@ export function checkPredictions(place: BatchPlace, dtype: NpyDType, data: NpyTy
  * Whether float32 / float64 probabilities and 0/1 targets of the same type are all fine, in one
  * pass over both (false also for other types: then check them apart, which names a bad element).
  * From SIMD_PAIRS pairs the pass runs in WebAssembly SIMD where there is WebAssembly
- * (`simdPairFine`): float32 pairs, with the copy into its memory, against the JS loop below
- * (~2.5 ns a pair: V8 neither vectorizes it nor drops its bounds checks), measured alone: 64
- * pairs 0.19 against 0.20 µs, 256 0.29 against 0.65, 1,000 0.60 against 2.6, 10,000 4.8 against 24.
+ * (`simdPairFine`; ~5× the JS loop below at 1,000 pairs, bench/README.md, sessions 8 and 9).
  */
 export function pairFine(predType: NpyDType, pred: NpyTypedArray, targetType: NpyDType, target: NpyTypedArray): boolean {
   if (predType !== targetType || (predType !== 'float32' && predType !== 'float64') || pred.length !== target.length) return false;
   const p = pred as Float32Array | Float64Array;
   const t = target as Float32Array | Float64Array;
-  const simd = p.length >= SIMD_PAIRS ? simdPairFine() : null;
+  // (Kept here, not in simdPairFine: its closures' context is made at each call, ~200 B.)
+  const simd = p.length < SIMD_PAIRS ? null : simdCheck !== undefined ? simdCheck : (simdCheck = simdPairFine());
   if (simd) return simd(p, t);
   for (let i = 0; i < p.length; i++) {
     const x = p[i];
@@ -179,8 +178,6 @@ let simdCheck: PairCheck | null | undefined;
  * null where WebAssembly is missing (node --jitless): pairFine then loops in JS.
  */
 function simdPairFine(): PairCheck | null {
-  if (simdCheck !== undefined) return simdCheck;
-  simdCheck = null;
   const wasm = (globalThis as { WebAssembly?: Wasm }).WebAssembly;
   if (!wasm) return null;
   const u = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...u(n >>> 7)]);
@@ -240,23 +237,25 @@ function simdPairFine(): PairCheck | null {
   const mem = exports.mem as { buffer: ArrayBuffer; grow(pages: number): number };
   const f32 = exports.f32 as (p: number, t: number, bytes: number) => number;
   const f64 = exports.f64 as (p: number, t: number, bytes: number) => number;
-  // Views of the memory, made again only when it grows (its buffer then changes).
-  let views: { buffer: ArrayBuffer; f32: Float32Array; f64: Float64Array } | undefined;
-  simdCheck = (pred, target) => {
+  // Views of the whole memory (not read from mem.buffer, a call into the engine, at each check).
+  let f32View = new Float32Array(mem.buffer);
+  let f64View = new Float64Array(mem.buffer);
+  return (pred, target) => {
     const n = pred.length;
     const size = pred.BYTES_PER_ELEMENT;
     const padded = (n + (16 / size - 1)) & -(16 / size); // elements, a multiple of 16 bytes
-    const need = 2 * padded * size - mem.buffer.byteLength;
-    if (need > 0) mem.grow(Math.ceil(need / 65536));
-    if (views?.buffer !== mem.buffer) views = { buffer: mem.buffer, f32: new Float32Array(mem.buffer), f64: new Float64Array(mem.buffer) };
-    const m = size === 4 ? views.f32 : views.f64;
+    if (f32View.byteLength < 2 * padded * size) {
+      mem.grow(Math.ceil((2 * padded * size - f32View.byteLength) / 65536)); // (detaching the old views)
+      f32View = new Float32Array(mem.buffer);
+      f64View = new Float64Array(mem.buffer);
+    }
+    const m = size === 4 ? f32View : f64View;
     m.set(pred, 0);
     m.fill(0, n, padded);
     m.set(target, padded);
     m.fill(0, padded + n, 2 * padded);
     return (size === 4 ? f32 : f64)(0, padded * size, padded * size) === 1;
   };
-  return simdCheck;
 }
 
 // ---- targets ------------------------------------------------------------------------------------

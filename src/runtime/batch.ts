@@ -11,7 +11,7 @@ import type { FocalOptions, Reduction } from '../losses';
 import { f16BitsToF32 } from '../io/float16';
 import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from '../data/checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape, channelBlockShape } from './eval-blocks';
-import { GraphForm, graphAxis, graphDims, isFloatType, lossLayout, product, spatialSize } from '../data/rules';
+import { GraphForm, LossLayout, graphAxis, graphDims, isFloatType, lossLayout, product, spatialSize } from '../data/rules';
 import { HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 import type { BatchDiagnostics, DiagnosticsOptions } from '../diagnostics/accumulate';
 
@@ -210,40 +210,37 @@ function graphChecksPass(g: EvalGraph, result: Record<string, HostTensor>, probs
   return !targetInGraph || scalar(result[EVAL_OUTPUTS.target]) === 0;
 }
 
+/**
+ * What the batches of one shape (dims and weight count) feed and fetch besides their arrays: the
+ * graph's dims of theirs (graphDims) and their layout, the targets' and weights' fed dims, the
+ * block shape input, the fetches (less a batch's `into`). Made at the first batch of a shape and
+ * reused while the batches keep it: a batch of a repeated shape makes little beyond its Tensors.
+ */
+interface Shaped {
+  readonly dims: readonly number[];
+  readonly weights: number;
+  readonly predDims: readonly number[];
+  readonly layout: LossLayout;
+  readonly targetDims: readonly number[];
+  readonly weightDims: readonly number[] | undefined;
+  readonly blocks: HostTensor | undefined;
+  readonly fetches: Readonly<Record<string, HostTensor | null>>;
+}
+
+export const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+
 /** Checks and runs batches on one session; see the top of this file. */
 export class BatchRunner {
-  /** Reused arrays for targets / weights converted to the model's types. */
+  /** Reused arrays for targets / weights converted to the model's types, and the diagnostics' losses. */
   private readonly scratch = new Map<string, NpyTypedArray>();
 
-  /** The block shape input of the last batch size, reused while the size stays. */
-  private blocks: { count: number; tensor: HostTensor } | undefined;
+  private shaped: Shaped | undefined;
 
   constructor(
     private readonly spec: BatchSpec,
     private readonly session: Session,
     private readonly graph: EvalGraph = spec.graph,
   ) {}
-
-  /** Channel-first label sums: the block shape of the last batch's [X, C, S], reused while they stay. */
-  private channelBlocks: { key: string; tensor: HostTensor } | undefined;
-
-  private channelBlockInput(x: number, c: number, s: number): HostTensor {
-    const key = `${x},${c},${s}`;
-    if (this.channelBlocks?.key !== key) {
-      const shape = channelBlockShape(x, c, s, this.graph.blocks === 'one');
-      this.channelBlocks = { key, tensor: { dtype: 'int64', dims: [4], data: BigInt64Array.from(shape, BigInt) } };
-    }
-    return this.channelBlocks.tensor;
-  }
-
-  private blockInput(count: number, labels: number | undefined): HostTensor {
-    if (this.blocks?.count !== count) {
-      const rows = labels === undefined ? count : count / labels;
-      const shape = this.graph.blocks === 'one' ? [1, rows, ...(labels === undefined ? [] : [labels])] : blockShape(rows, labels);
-      this.blocks = { count, tensor: { dtype: 'int64', dims: [shape.length], data: BigInt64Array.from(shape, BigInt) } };
-    }
-    return this.blocks.tensor;
-  }
 
   private converted(name: string, dtype: TensorDType, length: number): NpyTypedArray {
     let a = this.scratch.get(name);
@@ -254,56 +251,112 @@ export class BatchRunner {
     return a.subarray(0, length) as NpyTypedArray;
   }
 
-  /**
-   * Runs the batch `b`. With `b.into`, the per-element losses are written there and returned as
-   * `loss`. Bad data is a DataError naming the first bad element, predictions before targets
-   * before weights.
-   */
-  async run(b: BatchData): Promise<BatchOutcome> {
+  /** The shape of `b`: the last batch's when `b` has its dims and weight count. */
+  private shape(b: BatchData): Shaped {
+    const weights = b.weight ? b.weight.data.length : -1;
+    const last = this.shaped;
+    if (last && last.weights === weights && sameDims(last.dims, b.dims)) return last;
     const { options: o, inputs, predOutput } = this.spec;
     const g = this.graph;
-    const probs = o.input === 'probs';
-    // A network's predictions exist only after the run: checked then, on the fetched output.
-    let pred = b.pred;
-    if (!pred && predOutput === undefined) throw new Error('batch runner: a batch without predictions for a model that takes them');
     // The predictions' dims as the graph takes them, and the rows, per-element losses and targets'
     // dims of those (src/data/rules.ts): the same counts as the batch's own dims, in the graph's layout.
     const form = this.spec.form ?? 'rows';
     const predDims = graphDims(o, b.dims, form, inputs.pred?.rank ?? null);
     const layout = lossLayout(o, predDims, graphAxis(o, form, predDims.length));
-    const { elements, rows, count, targetDims } = layout;
-    const last = layout.labels;
-    // Per-label losses summed by label (multilabel, unless each row is averaged over its labels, or perImage's scaled losses are summed).
-    const multilabel = o.task === 'multilabel' && !o.labelMean && !o.perImage;
-    const soft = o.targets === 'soft';
-    // The target check runs in the graph only for targets of the model's own type.
-    const targetInGraph = g.targetInGraph && b.target.dtype === inputs.target.dtype;
-    // The checks, in this order: predictions, then targets, then weights (the first bad element
-    // of the first that fails is the error). Those the graph does run on its outputs below; the
-    // others here.
-    const checkPred = (): void => {
-      if (pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
-    };
-    const counting = countsTargets(o);
+    const { count, labels } = layout;
+    const fetches: Record<string, HostTensor | null> = {};
+    for (const name of g.fetches) fetches[name] = null;
+    if (g.sweep) {
+      // The per-element losses the diagnostics bin, written into arrays reused batch after batch
+      // (the core bins a batch's before the next runs): no fresh memory for them at every batch.
+      const reused = (name: string): HostTensor => ({ dtype: o.dtype, dims: layout.lossDims, data: this.converted(`diag ${name}`, o.dtype, count) }) as HostTensor;
+      fetches.loss = reused('loss');
+      for (const name of [...g.sweep.sums, ...(g.sweep.focalSums ?? []), ...(g.sweep.labelSums ?? [])]) fetches[name] = null;
+      for (const name of g.sweep.losses) fetches[name] = reused(name);
+    }
+    if (predOutput !== undefined) fetches[predOutput] = null;
+    let blocks: HostTensor | undefined;
+    if (g.sums && g.blocks) {
+      // Blocks tile the per-element losses: rows of L labels (multilabel), else single losses.
+      const multilabel = o.task === 'multilabel' && !o.labelMean && !o.perImage;
+      const rows = multilabel ? count / labels : count;
+      const shape =
+        multilabel && this.spec.channelSums
+          ? channelBlockShape(...(graphDims(o, b.dims, 'channels', null) as [number, number, number]), g.blocks === 'one')
+          : g.blocks === 'one'
+            ? [1, rows, ...(multilabel ? [labels] : [])]
+            : blockShape(rows, multilabel ? labels : undefined);
+      blocks = { dtype: 'int64', dims: [shape.length], data: BigInt64Array.from(shape, BigInt) };
+    }
+    // Weights: one per prediction, or one per row (all axes but the label axis); the sources check which.
+    const weightDims = inputs.weight && weights >= 0 ? graphDims(ROWS, weights === layout.elements ? predDims : layout.rowDims, 'rows', inputs.weight.rank) : undefined;
+    const targetDims = graphDims(ROWS, layout.targetDims, 'rows', inputs.target.rank);
+    this.shaped = { dims: [...b.dims], weights, predDims, layout, targetDims, weightDims, blocks, fetches };
+    return this.shaped;
+  }
+
+  /** Checks the targets (counting them where the options count them); the first bad element is the error. */
+  private checkTarget(b: BatchData, classes: number): TargetCounts | undefined {
+    const o = this.spec.options;
+    const t = b.target;
+    if (countsTargets(o)) {
+      const kind = o.task === 'multiclass' ? 'class' : o.targetFormat === 'index' ? 'index' : 'dense';
+      return countTargets(t.place, t.dtype, t.data, { kind, classes, ignore: o.ignoreIndex, task: kind === 'index' ? 'index' : o.task });
+    }
+    if (o.targets === 'soft') checkSoftTargets(t.place, t.dtype, t.data);
+    else if (o.task === 'multiclass') checkClassIndices(t.place, t.dtype, t.data, classes);
+    else checkBinaryTargets(t.place, t.dtype, t.data, o.task);
+    return undefined;
+  }
+
+  /**
+   * Runs the batch `b`. With `b.into`, the per-element losses are written there and returned as
+   * `loss`. Bad data is a DataError naming the first bad element, predictions before targets
+   * before weights.
+   */
+  run(b: BatchData): Promise<BatchOutcome> {
+    // Not async: less to allocate a batch (bench/README.md, session 9).
+    let s: Shaped;
     let counts: TargetCounts | undefined;
-    const checkTarget = (): void => {
-      if (counting) {
-        const kind = o.task === 'multiclass' ? 'class' : o.targetFormat === 'index' ? 'index' : 'dense';
-        const task = kind === 'index' ? 'index' : o.task;
-        counts = countTargets(b.target.place, b.target.dtype, b.target.data, { kind, classes: last, ignore: o.ignoreIndex, task });
-      } else if (soft) checkSoftTargets(b.target.place, b.target.dtype, b.target.data);
-      else if (o.task === 'multiclass') checkClassIndices(b.target.place, b.target.dtype, b.target.data, last);
-      else checkBinaryTargets(b.target.place, b.target.dtype, b.target.data, o.task);
-    };
-    // Both in JS, probabilities and 0/1 targets of one float type (small batches): one pass over
-    // the two, the separate checks only to name a bad element.
-    const quick = !g.predInGraph && !targetInGraph && pred !== undefined && probs && !counting && !soft && o.task !== 'multiclass' && pairFine(pred.dtype, pred.data, b.target.dtype, b.target.data);
-    if (!quick && !g.predInGraph) checkPred();
+    let running: Promise<Record<string, HostTensor>>;
+    try {
+      // A network's predictions exist only after the run: checked then, on the fetched output.
+      if (!b.pred && this.spec.predOutput === undefined) throw new Error('batch runner: a batch without predictions for a model that takes them');
+      s = this.shape(b);
+      counts = this.check(b, s);
+      running = this.feed(b, s);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return running.then((result) => this.outcome(b, s, result, counts));
+  }
+
+  /** Whether the graph checks the batch's targets: only targets of the model's own type. */
+  private targetInGraph(b: BatchData): boolean {
+    return this.graph.targetInGraph && b.target.dtype === this.spec.inputs.target.dtype;
+  }
+
+  /**
+   * The checks before the run, in this order: predictions, then targets, then weights (the first
+   * bad element of the first that fails is the error). Those the graph runs are done on its
+   * outputs (`outcome`); the others here. Both in JS, probabilities and 0/1 targets of one float
+   * type (small batches): one pass over the two, the separate checks only to name a bad element.
+   */
+  private check(b: BatchData, s: Shaped): TargetCounts | undefined {
+    const o = this.spec.options;
+    const g = this.graph;
+    const probs = o.input === 'probs';
+    const pred = b.pred;
+    const targetInGraph = this.targetInGraph(b);
+    const quick =
+      !g.predInGraph && !targetInGraph && pred !== undefined && probs && !countsTargets(o) && o.targets !== 'soft' && o.task !== 'multiclass' && pairFine(pred.dtype, pred.data, b.target.dtype, b.target.data);
+    if (!quick && !g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
+    let counts: TargetCounts | undefined;
     if (!quick && !targetInGraph) {
       try {
-        checkTarget();
+        counts = this.checkTarget(b, s.layout.labels);
       } catch (e) {
-        if (g.predInGraph) checkPred();
+        if (g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
         throw e;
       }
     }
@@ -311,27 +364,28 @@ export class BatchRunner {
       try {
         checkWeights(b.weight.place, b.weight.dtype, b.weight.data);
       } catch (e) {
-        if (g.predInGraph) checkPred();
-        if (targetInGraph) checkTarget();
+        if (g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
+        if (targetInGraph) this.checkTarget(b, s.layout.labels);
         throw e;
       }
     }
+    return counts;
+  }
 
-    const feedTarget = (): HostTensor => {
-      const t = b.target;
-      let data = t.data;
-      if (t.dtype !== inputs.target.dtype) {
-        data = this.converted('target', inputs.target.dtype, t.data.length);
-        convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
-      }
-      return { dtype: inputs.target.dtype, dims: graphDims(ROWS, targetDims, 'rows', inputs.target.rank), data } as HostTensor;
-    };
-    const feeds: Record<string, HostTensor> = { ...(b.feeds ?? {}), target: feedTarget() };
-    if (inputs.pred && pred) feeds.pred = { dtype: inputs.pred.dtype, dims: predDims, data: pred.data } as HostTensor;
+  /** Feeds the checked batch `b` to the session. */
+  private feed(b: BatchData, s: Shaped): Promise<Record<string, HostTensor>> {
+    const { options: o, inputs } = this.spec;
+    const t = b.target;
+    let data = t.data;
+    if (t.dtype !== inputs.target.dtype) {
+      data = this.converted('target', inputs.target.dtype, t.data.length);
+      convertTargets(t.dtype, t.data, inputs.target.dtype as NpyDType, data);
+    }
+    const feeds: Record<string, HostTensor> = b.feeds ? { ...b.feeds } : {};
+    feeds.target = { dtype: inputs.target.dtype, dims: s.targetDims, data } as HostTensor;
+    if (inputs.pred && b.pred) feeds.pred = { dtype: inputs.pred.dtype, dims: s.predDims, data: b.pred.data } as HostTensor;
     if (inputs.weight && b.weight) {
       const w = b.weight;
-      // One per prediction, or one per row (all axes but the label axis); the sources check which.
-      const natural = w.data.length === elements ? predDims : layout.rowDims;
       let data = w.data;
       if (w.dtype !== inputs.weight.dtype) {
         data = this.converted('weight', inputs.weight.dtype, w.data.length);
@@ -339,48 +393,45 @@ export class BatchRunner {
         if (!isFloatType(w.dtype) || !isFloatType(inputs.weight.dtype)) throw new TypeError(`weights of dtype ${w.dtype} for a ${inputs.weight.dtype} input`);
         convertFloats(w.dtype, w.data, inputs.weight.dtype, data);
       }
-      feeds.weight = { dtype: inputs.weight.dtype, dims: graphDims(ROWS, natural, 'rows', inputs.weight.rank), data } as HostTensor;
+      feeds.weight = { dtype: inputs.weight.dtype, dims: s.weightDims as readonly number[], data } as HostTensor;
     }
-    // Blocks tile the per-element losses: rows of L labels (multilabel), else single losses.
-    if (g.sums && g.blocks) {
-      if (multilabel && this.spec.channelSums) {
-        const [x, c, sp] = graphDims(o, b.dims, 'channels', null);
-        feeds[EVAL_INPUTS.blocks] = this.channelBlockInput(x, c, sp);
-      } else feeds[EVAL_INPUTS.blocks] = this.blockInput(count, multilabel ? last : undefined);
-    }
-    const fetches: Record<string, HostTensor | null> = {};
-    if (b.into) {
-      fetches.loss = { dtype: o.dtype, dims: layout.lossDims, data: b.into } as HostTensor;
-    }
-    for (const name of g.fetches) fetches[name] = null;
-    if (g.sweep) {
-      // The per-element losses the diagnostics bin, written into arrays reused batch after batch
-      // (the core bins a batch's before the next runs): no fresh memory for them at every batch.
-      const lossDims = layout.lossDims;
-      const reused = (name: string): HostTensor => ({ dtype: o.dtype, dims: lossDims, data: this.converted(`diag ${name}`, o.dtype, count) }) as HostTensor;
-      if (!b.into) fetches.loss = reused('loss');
-      for (const name of [...g.sweep.sums, ...(g.sweep.focalSums ?? []), ...(g.sweep.labelSums ?? [])]) fetches[name] = null;
-      for (const name of g.sweep.losses) fetches[name] = reused(name);
-    }
-    if (predOutput !== undefined) fetches[predOutput] = null;
-    const run = (): Promise<Record<string, HostTensor>> => this.session.run(feeds, fetches);
+    if (s.blocks) feeds[EVAL_INPUTS.blocks] = s.blocks;
+    const fetches = b.into ? { ...s.fetches, loss: { dtype: o.dtype, dims: s.layout.lossDims, data: b.into } as HostTensor } : s.fetches;
     // (A model built here: straight to the session, no wrapper promise on the small batches' path.)
-    const result = await (this.spec.modelFile === undefined ? run() : asFileError(this.spec.modelFile, 'onnxruntime cannot run it on this data', run));
+    const file = this.spec.modelFile;
+    return file === undefined ? this.session.run(feeds, fetches) : asFileError(file, 'onnxruntime cannot run it on this data', this.session.run.bind(this.session, feeds, fetches));
+  }
+
+  /**
+   * What the batch `b` contributes, from its run's `result`, after the checks that wait for it:
+   * a network's output (its predictions), and those the graph ran.
+   */
+  private outcome(b: BatchData, s: Shaped, result: Record<string, HostTensor>, before: TargetCounts | undefined): BatchOutcome {
+    const { options: o, predOutput } = this.spec;
+    const g = this.graph;
+    const probs = o.input === 'probs';
+    let counts = before;
+    let pred = b.pred;
     if (predOutput !== undefined) {
       const out = result[predOutput];
       const place = b.predPlace ?? { file: 'the batch', element: `output '${predOutput}' element`, start: 0, shape: b.dims };
-      if (product(out.dims) !== elements) {
+      if (product(out.dims) !== s.layout.elements) {
         throw new DataError(`${place.file}: the network's output '${predOutput}' has dims [${out.dims.join(', ')}], but the batch's predictions were to be [${b.dims.join(', ')}]`);
       }
       pred = { dtype: out.dtype as NpyDType, data: out.data as NpyTypedArray, place };
-      if (!g.predInGraph) checkPred();
+      if (!g.predInGraph) checkPredictions(place, pred.dtype, pred.data, probs);
     }
+    const targetInGraph = this.targetInGraph(b);
     if ((g.predInGraph || targetInGraph) && !graphChecksPass(g, result, probs, targetInGraph)) {
       // Something in this batch is off: find and name it. (A NaN loss from valid data, were a
       // model to make one, passes the scan and counts, as it would without the graph checks.)
-      checkPred();
-      checkTarget();
+      if (pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
+      counts = this.checkTarget(b, s.layout.labels);
     }
+    const { layout, predDims } = s;
+    const { elements, rows, count } = layout;
+    const last = layout.labels;
+    const multilabel = o.task === 'multilabel' && !o.labelMean && !o.perImage;
     const out: { -readonly [K in keyof BatchOutcome]: BatchOutcome[K] } = { elements, count, rows, loss: result.loss };
     if (o.perImage) out.images = b.dims[0];
     if (o.spatialMean) out.spatial = spatialSize(o, b.inputDims ?? b.dims) ?? 'all';

@@ -31,7 +31,7 @@ import { DataError, UsageError, quote } from '../errors';
 import { f16BitsToF32 } from '../io/float16';
 import { NpyDType, NpyTypedArray, typedArrayFor } from '../io/npy';
 import { FocalOptions, Label, LossOptions, NORMALIZED_FLOOR, Reduction, buildLoss, normalizeOptions, plain, rowSource } from '../losses';
-import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets, openSession } from './batch';
+import { BatchArray, BatchData, BatchOutcome, BatchRunner, BatchSpec, EvalGraph, InputSpec, asFileError, countsTargets, openSession, sameDims } from './batch';
 import type { BatchPlace } from '../data/checks';
 import { EVAL_OUTPUTS, addEvalOutputs, sweepOutputs } from './eval-outputs';
 import { Diagnostics, DiagnosticsAccumulator, DiagnosticsOptions, SweepPoint, diagnosticsOptions, sweepPoints } from '../diagnostics/accumulate';
@@ -39,7 +39,7 @@ import { decodeModelProto } from '../onnx';
 import type { onnx } from 'onnx-proto';
 import { checkModelExternalData, decodeModelFile, loadModelFile, modelFolder } from './model-file';
 import { channelFirst, labelAxisOf, predShapeProblem, shapeText } from '../losses/shapes';
-import { GraphForm, checkData, isFloatType, lossLayout, product, spatialSize, targetKind } from '../data/rules';
+import { GraphForm, LossLayout, checkData, isFloatType, lossLayout, product, spatialSize, targetKind } from '../data/rules';
 import { ExecutionProvider, HostTensor, Session, SessionOptions, TENSOR_DTYPES, TensorDType } from './session';
 
 // ---- the model ------------------------------------------------------------------------------------
@@ -291,9 +291,7 @@ function sweepLosses(o: FocalOptions, points: readonly SweepPoint[], built: Retu
 /**
  * Batches of up to this many predictions run on the small-batch graph (BatchSpec.small) where the
  * evaluator has one: below it the graph's checks and block sums cost more than the JS scan
- * (measured on the evaluator's core against a bare session.run, load ~10 on 2 cores: 1,000
- * elements 1.21× against 1.72×, 4,000 1.39× against 1.52×, 8,000 1.39× against 1.43×, 16,000
- * 1.27× against 1.26×).
+ * (bench/README.md, "Small batches").
  */
 export const SMALL_BATCH_ELEMENTS = 1 << 14;
 
@@ -685,8 +683,17 @@ function arrayOf(v: unknown, what: string, batch: string, boolTarget: boolean): 
 const FIELDS: readonly string[] = ['pred', 'target', 'weight', 'dims'];
 const NETWORK_FIELDS: readonly string[] = ['inputs', 'target', 'weight', 'dims'];
 
+/** What checkData reads of an array: its type, its count, and a Tensor's dims. */
+type Facts = { readonly dtype: NpyDType; readonly count: number; readonly dims?: readonly number[] };
+type Arr = ReturnType<typeof arrayOf>;
+const facts = (a: Arr): Facts => ({ dtype: a.dtype, count: a.data.length, dims: a.dims });
+const sameFacts = (f?: Facts, a?: Arr): boolean => (!f || !a ? f === a : f.dtype === a.dtype && f.count === a.data.length && (!f.dims || !a.dims ? f.dims === a.dims : sameDims(f.dims, a.dims)));
+/** The last batch that passed checkData: its dims, the facts of its arrays, and its layout. */
+type Passed = { readonly dims: readonly number[]; readonly target: Facts; readonly weight?: Facts; readonly layout: LossLayout };
+const placeOf = (file: string, element: string, shape: readonly number[]): BatchPlace => ({ file, element, start: 0, shape });
+
 /** The caller's batch k as BatchData, with every shape and type checked against the model. */
-function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
+function batchData(core: EvalCore, b: EvaluatorBatch, k: number, shapes: { passed?: Passed }): BatchData {
   const name = `batch ${k}`;
   const { options: o, inputs } = core.spec;
   if (typeof b !== 'object' || b === null) throw new UsageError(`${name}: must be an object { pred, target, weight?, dims? }, got ${b === null ? 'null' : typeof b}`);
@@ -738,17 +745,22 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   if (b.weight !== undefined && !inputs.weight) throw new UsageError(`${name}: has weights, but the evaluator's loss takes none (its model has no input 'weight')`);
   if (b.weight === undefined && inputs.weight) throw new UsageError(`${name}: weight is missing; the evaluator's loss takes weights (its model has an input 'weight')`);
   const w = b.weight !== undefined ? arrayOf(b.weight, 'weight', name, false) : undefined;
-  // No object spreads in this per-batch code: with them `add` of 1,000 elements measured 1.13–1.16×
-  // f51d847's (~6–10 µs a batch, interleaved in one process), without them 0.97–0.99×.
-  const layout = checkData(o, {
-    pred: { where: name, what: network ? `output '${core.spec.predOutput}' ` : 'pred ' },
-    dims,
-    target: { where: name, what: 'target ', dtype: target.dtype, count: target.data.length, dims: target.dims, shaped: false },
-    weight: w && { where: name, what: 'weight ', dtype: w.dtype, count: w.data.length, dims: w.dims },
-    fixed: core.spec.fixed,
-    label: plain,
-    arrays: true,
-  });
+  // checkData reads the dims and the arrays' facts: a batch with those of the last batch it passed
+  // passes alike, with the same layout.
+  const last = shapes.passed;
+  const same = last !== undefined && sameDims(last.dims, dims) && sameFacts(last.target, target) && sameFacts(last.weight, w);
+  const layout = same
+    ? last.layout
+    : checkData(o, {
+        pred: { where: name, what: network ? `output '${core.spec.predOutput}' ` : 'pred ' },
+        dims,
+        target: { where: name, what: 'target ', dtype: target.dtype, count: target.data.length, dims: target.dims, shaped: false },
+        weight: w && { where: name, what: 'weight ', dtype: w.dtype, count: w.data.length, dims: w.dims },
+        fixed: core.spec.fixed,
+        label: plain,
+        arrays: true,
+      });
+  if (!same) shapes.passed = { dims: [...dims], target: facts(target), ...(w ? { weight: facts(w) } : {}), layout };
   if (o.spatialMean && core.spatial !== undefined && (spatialSize(o, dims) ?? 'all') !== core.spatial) {
     const text = (s: number | 'all') => (s === 'all' ? 'every element (rank ≤ 2)' : `a spatial size of ${s}`);
     throw new DataError(`${name}: pred has dims ${shapeText(dims)}, ${text(spatialSize(o, dims) ?? 'all')}; MONAI's sum (spatialMean) divides by it, and the batches before it had ${text(core.spatial)}`);
@@ -756,17 +768,16 @@ function batchData(core: EvalCore, b: EvaluatorBatch, k: number): BatchData {
   if (o.task === 'multilabel' && core.labelCount !== undefined && core.labelCount !== layout.labels) {
     throw new DataError(`${name}: pred has ${layout.labels} labels (dims ${shapeText(dims)}), but the batches before it had ${core.labelCount}`);
   }
-  const place = (element: string, shape: readonly number[]): BatchPlace => ({ file: name, element, start: 0, shape });
   const result: { dims: readonly number[]; pred?: BatchArray; target: BatchArray; weight?: BatchArray; feeds?: Record<string, HostTensor>; predPlace?: BatchPlace } = {
     dims,
-    target: { dtype: target.dtype, data: target.data, place: place('target element', layout.targetDims) },
+    target: { dtype: target.dtype, data: target.data, place: placeOf(name, 'target element', layout.targetDims) },
   };
-  if (pred) result.pred = { dtype: pred.dtype, data: pred.data, place: place('pred element', dims) };
+  if (pred) result.pred = { dtype: pred.dtype, data: pred.data, place: placeOf(name, 'pred element', dims) };
   else {
     result.feeds = feeds;
-    result.predPlace = place(`output '${core.spec.predOutput}' element`, dims);
+    result.predPlace = placeOf(name, `output '${core.spec.predOutput}' element`, dims);
   }
-  if (w) result.weight = { dtype: w.dtype, data: w.data, place: place('weight element', w.data.length === layout.elements ? dims : layout.rowDims) };
+  if (w) result.weight = { dtype: w.dtype, data: w.data, place: placeOf(name, 'weight element', w.data.length === layout.elements ? dims : layout.rowDims) };
   return result;
 }
 
@@ -828,13 +839,13 @@ export async function createEvaluator(options: EvaluatorOptions = {}): Promise<E
   let closed = false;
   let inFlight = 0;
   let queue: Promise<unknown> = Promise.resolve();
-  // One promise a batch: checked before its run, then accepted and counted out in one handler each
-  // way (bench/README.md, session 8: fewer promise steps here measured within the noise).
+  const shapes = {};
+  // One promise a batch: checked before its run, then accepted and counted out in one handler each way.
   const addOne = (batch: EvaluatorBatch, index: number): Promise<BatchLosses | undefined> => {
     let b: BatchData;
     let losses: BatchLosses | undefined;
     try {
-      b = batchData(core, batch, index);
+      b = batchData(core, batch, index, shapes);
       if (product(b.dims) === 0) {
         inFlight--;
         return Promise.resolve(undefined);

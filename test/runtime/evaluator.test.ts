@@ -219,6 +219,34 @@ describe('accumulation', () => {
     }
   });
 
+  it('checks and feeds a batch of the dims before it as any other: its own target type and count (what a shape decides is reused)', async () => {
+    const rnd = mulberry32(9);
+    const batch = (n: number, float = false) => {
+      const target = Uint8Array.from({ length: n * 3 }, () => (rnd() < 0.3 ? 1 : 0));
+      return { pred: Float32Array.from({ length: n * 3 }, () => rnd()), target: float ? Float32Array.from(target) : target, dims: [n, 3] };
+    };
+    const loss = { task: 'multilabel', reduction: 'sum' } as const;
+    const ev = await createEvaluator({ loss, threads: 1 });
+    try {
+      let expected = 0;
+      for (const [k, b] of [batch(4), batch(4, true), batch(2), batch(4), batch(4, true)].entries()) {
+        const alone = await createEvaluator({ loss, threads: 1 });
+        await alone.add(b);
+        expected += alone.result().sum;
+        await alone.close();
+        await ev.add(b);
+        expect(Math.abs(ev.result().sum / expected - 1)).toBeLessThan(1e-12);
+        if (k === 3) {
+          await expect(ev.add({ ...batch(4), target: new Uint8Array(11) })).rejects.toThrow(/^batch 4: target holds 11 elements; expected one per prediction: 12 \(pred dims \[4, 3\]\)$/);
+          await expect(ev.add({ ...batch(4), target: new Float64Array(12).fill(0.5) })).rejects.toThrow(/^batch 5: target element 0 \(row 0, column 0\) is 0.5; multilabel targets must be 0 or 1$/);
+        }
+      }
+      expect(ev.result().batches).toBe(5);
+    } finally {
+      await ev.close();
+    }
+  });
+
   it('accumulates in float64 across batches: a sum a float32 accumulator would lose', async () => {
     // As in evaluate.test.ts: one loss ≈ 2.3, then 1,199 batches of 50 losses ≈ 2.5e-10 each.
     const n = 60_000;
