@@ -203,7 +203,8 @@ const path = require_path;
 
   // The build-only entry: build a loss and attach one to a network, then report what the process
   // loaded: no onnxruntime module (require.cache, shared by ESM's loader for these CommonJS files)
-  // and no onnxruntime shared object. Then the main entry, whose binding the same check sees.
+  // and no onnxruntime shared object. Then the main entry and a session of it, whose binding the
+  // same check sees.
   const NETWORK = path.join(ROOT, 'test', 'fixtures', 'networks', 'cnn-dynamo.onnx');
   const buildProgram = (imports: string): string => `${imports}
 const loss = buildLoss({ task: 'multilabel', alpha: [0.2, 0.8] });
@@ -234,7 +235,7 @@ const before = loaded();
     fs.writeFileSync(
       file,
       buildProgram(
-        "import { buildLoss, attachLoss, VERSION } from 'focal-onnx/build';\nimport { readFileSync } from 'fs';\nimport { createRequire } from 'module';\nconst cache = createRequire(import.meta.url).cache;\nconst loadMain = () => import('focal-onnx');",
+        "import { buildLoss, attachLoss, VERSION } from 'focal-onnx/build';\nimport { readFileSync } from 'fs';\nimport { createRequire } from 'module';\nconst cache = createRequire(import.meta.url).cache;\nconst loadMain = async () => (await (await import('focal-onnx')).createSession(loss.bytes)).release();",
       ),
     );
     const r = run(process.execPath, [file], project);
@@ -247,7 +248,7 @@ const before = loaded();
     fs.writeFileSync(
       file,
       buildProgram(
-        "const { buildLoss, attachLoss, VERSION } = require('focal-onnx/build');\nconst { readFileSync } = require('fs');\nconst cache = require.cache;\nconst loadMain = async () => require('focal-onnx');",
+        "const { buildLoss, attachLoss, VERSION } = require('focal-onnx/build');\nconst { readFileSync } = require('fs');\nconst cache = require.cache;\nconst loadMain = async () => (await require('focal-onnx').createSession(loss.bytes)).release();",
       ),
     );
     const r = run(process.execPath, [file], project);
