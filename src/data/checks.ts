@@ -110,16 +110,16 @@ function firstOutsideUnit(dtype: NpyDType, data: NpyTypedArray): number {
 }
 
 /**
- * Predictions: finite, and in [0, 1] when they are probabilities. `probs` names the input kind in
- * the message.
+ * Predictions: finite, and in [0, 1] when they are probabilities (`probs`). `input`: how the
+ * message names the input option (`--input` on the CLI).
  */
-export function checkPredictions(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray, probs: boolean): void {
+export function checkPredictions(place: BatchPlace, dtype: NpyDType, data: NpyTypedArray, probs: boolean, input = 'input'): void {
   if (probs) {
     const i = firstOutsideUnit(dtype, data);
     if (i < 0) return;
     const x = dtype === 'float16' ? f16BitsToF32((data as Uint16Array)[i]) : (data as Float32Array)[i];
     if (!Number.isFinite(x)) fail(place, dtype, data, i, 'predictions must be finite');
-    fail(place, dtype, data, i, 'probabilities must be in [0, 1] (for scores or logits, use --input logits; input: \'logits\' in the API)');
+    fail(place, dtype, data, i, `probabilities must be in [0, 1] (for scores or logits, use ${input} logits)`);
   }
   const i = firstNonFinite(dtype, data);
   if (i >= 0) fail(place, dtype, data, i, 'predictions must be finite');

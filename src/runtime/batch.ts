@@ -45,6 +45,8 @@ export interface InputSpec {
 /** Everything a batch runner needs. */
 export interface BatchSpec {
   readonly options: FocalOptions;
+  /** How messages name the input option (`--input` on the CLI). */
+  readonly inputName?: string;
   /** The reduction the graph itself applies to each batch. */
   readonly graphReduction: Reduction;
   readonly graph: EvalGraph;
@@ -350,13 +352,13 @@ export class BatchRunner {
     const targetInGraph = this.targetInGraph(b);
     const quick =
       !g.predInGraph && !targetInGraph && pred !== undefined && probs && !countsTargets(o) && o.targets !== 'soft' && o.task !== 'multiclass' && pairFine(pred.dtype, pred.data, b.target.dtype, b.target.data);
-    if (!quick && !g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
+    if (!quick && !g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs, this.spec.inputName);
     let counts: TargetCounts | undefined;
     if (!quick && !targetInGraph) {
       try {
         counts = this.checkTarget(b, s.layout.labels);
       } catch (e) {
-        if (g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
+        if (g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs, this.spec.inputName);
         throw e;
       }
     }
@@ -364,7 +366,7 @@ export class BatchRunner {
       try {
         checkWeights(b.weight.place, b.weight.dtype, b.weight.data);
       } catch (e) {
-        if (g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
+        if (g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs, this.spec.inputName);
         if (targetInGraph) this.checkTarget(b, s.layout.labels);
         throw e;
       }
@@ -419,13 +421,13 @@ export class BatchRunner {
         throw new DataError(`${place.file}: the network's output '${predOutput}' has dims [${out.dims.join(', ')}], but the batch's predictions were to be [${b.dims.join(', ')}]`);
       }
       pred = { dtype: out.dtype as NpyDType, data: out.data as NpyTypedArray, place };
-      if (!g.predInGraph) checkPredictions(place, pred.dtype, pred.data, probs);
+      if (!g.predInGraph) checkPredictions(place, pred.dtype, pred.data, probs, this.spec.inputName);
     }
     const targetInGraph = this.targetInGraph(b);
     if ((g.predInGraph || targetInGraph) && !graphChecksPass(g, result, probs, targetInGraph)) {
       // Something in this batch is off: find and name it. (A NaN loss from valid data, were a
       // model to make one, passes the scan and counts, as it would without the graph checks.)
-      if (pred) checkPredictions(pred.place, pred.dtype, pred.data, probs);
+      if (pred) checkPredictions(pred.place, pred.dtype, pred.data, probs, this.spec.inputName);
       counts = this.checkTarget(b, s.layout.labels);
     }
     const { layout, predDims } = s;

@@ -339,7 +339,7 @@ export async function streamFiles(options: FileSourceOptions, inputs: readonly (
     const workers = poolWorkers(options, batchCount(l));
     // The workers start while this thread builds the graph, and load their sessions while it loads its own (pool.ts).
     if (workers > 0) pool = EvalPool.start(workers, batchCount(l));
-    const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, run.targetType, false, options.diagnostics));
+    const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, run.targetType, false, options.diagnostics, options.label));
     if (pool) {
       const { graphOptimization, spinning, externalDataDir } = session;
       const threads = Math.max(1, Math.floor(((options.threads ?? DEFAULT_THREADS()) - 1) / workers));

@@ -208,7 +208,7 @@ const realFloat = (d: string): boolean => d === 'float32' || d === 'float64';
  * target check runs in the graph only for the model's own float type. `withSmall`: also the graph
  * for small batches (BatchSpec.small; createEvaluator's batches come in any size).
  */
-export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = false, asked?: boolean | DiagnosticsOptions): BatchSpec {
+export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = false, asked?: boolean | DiagnosticsOptions, label: Label = plain): BatchSpec {
   const o = plan.options;
   const built = plan.build();
   const diagnostics = diagnosticsOptions(asked);
@@ -261,6 +261,7 @@ export function evalSpec(plan: ModelPlan, targetData?: NpyDType, withSmall = fal
   const { build: _b, labelsFirst: _l, ...fromPlan } = plan;
   return {
     ...fromPlan,
+    inputName: label('input'),
     graph: graph(false),
     ...(withSmall ? { small: graph(true) } : {}),
     ...(diagnostics ? { diagnostics } : {}),
@@ -827,7 +828,7 @@ function evaluatorPlan(options: EvaluatorOptions): ModelPlan {
 export async function createEvaluator(options: EvaluatorOptions = {}): Promise<Evaluator> {
   positiveCount('threads', options.threads);
   const plan = evaluatorPlan(options);
-  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true, options.diagnostics));
+  const spec = await asFileError(plan.modelFile, 'cannot be evaluated', () => evalSpec(plan, undefined, true, options.diagnostics, options.label));
   const o = spec.options;
   if (options.losses && o.normalized) {
     throw new UsageError(`losses: ${(options.label ?? plain)('normalized')} divides by the whole input's Σ(1 − p_t)^γ, known only at the end; the per-element losses would come before that division`);

@@ -66,6 +66,13 @@ describe('the same mistake, named both ways', () => {
     expect(await cliMessage(['eval', '--network', net, '--output', 'logits', '--task', 'multiclass', '--input', 'logits', '--feed', `images=${x}`, '--feed', `extra=${x}`, '--target', t])).toMatch(/^focal-onnx: --feed extra=…: .*cnn-dynamo\.onnx has no input 'extra'; its inputs: 'images'\n$/);
   });
 
+  it('probabilities out of [0, 1]: input / --input', async () => {
+    const p = npy('p2.npy', 'float32', [2], [0.5, 2]);
+    const t = npy('t2.npy', 'float32', [2], [0, 1]);
+    expect(await apiMessage(() => evaluate({ pred: p, target: t }))).toMatch(/element 1 is 2; probabilities must be in \[0, 1\] \(for scores or logits, use input logits\)$/);
+    expect(await cliMessage(['eval', '--pred', p, '--target', t])).toMatch(/element 1 is 2; probabilities must be in \[0, 1\] \(for scores or logits, use --input logits\)\n$/);
+  });
+
   it('the execution provider: ep / --ep', async () => {
     expect(await apiMessage(() => createSession(buildLoss().bytes, { ep: 'gpu' as never }))).toBe("ep must be one of cpu, cuda, auto, got 'gpu'");
     expect(await cliMessage(['eval', '--pred', pred(), '--target', target(), '--ep', 'gpu'])).toMatch(/^focal-onnx: --ep must be one of cpu, cuda, auto, got 'gpu'\n$/);

@@ -275,7 +275,7 @@ describe('accumulation', () => {
     try {
       const settled = await Promise.allSettled([ev.add(good), ev.add({ pred: Float32Array.from([0.5, 2]), target: Float32Array.from([0, 1]) }), ev.add(good)]);
       expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-      expect(String((settled[1] as PromiseRejectedResult).reason.message)).toBe('batch 1: pred element 1 is 2; probabilities must be in [0, 1] (for scores or logits, use --input logits; input: \'logits\' in the API)');
+      expect(String((settled[1] as PromiseRejectedResult).reason.message)).toBe('batch 1: pred element 1 is 2; probabilities must be in [0, 1] (for scores or logits, use input logits)');
       const alone = await createEvaluator({ loss: { reduction: 'sum' }, threads: 1 });
       await alone.add(good);
       const r = ev.result();
