@@ -6,7 +6,8 @@
  *
  * Both in one process, on the same data (binary, float32 probabilities uniform in [0, 1), float32
  * 0/1 targets), with sessions of the same options (`threads` intra-op threads, one inter-op,
- * sequential, the runtime's default graph optimization). Each size: both warmed up, then `rounds`
+ * sequential, the runtime's default graph optimization). Each size: both warmed up (WARM_ROUNDS
+ * uncounted rounds: add reaches its steady speed after some thousands of calls), then `rounds`
  * rounds; a round times a block of K calls of one side, then K of the other (which goes first
  * alternates by round), K chosen so the bare block takes ~`blockMs`. The figures are the medians
  * over rounds of the µs a call; the ratio is the median of each round's add / run. Both sides run
@@ -87,6 +88,9 @@ function data(n: number): { p: Float32Array; t: Float32Array } {
   return { p, t };
 }
 
+/** Interleaved rounds run before the counted ones at each size (see measureSize). */
+const WARM_ROUNDS = 10;
+
 /** One size: both sides set up, warmed up and timed in interleaved rounds. */
 async function measureSize(size: number, rounds: number, threads: number, blockMs: number): Promise<SmallBatchDetail> {
   const loss = { task: 'binary' } as const;
@@ -131,7 +135,10 @@ async function measureSize(size: number, rounds: number, threads: number, blockM
     const runRounds: number[] = [];
     const ratios: number[] = [];
     const cpuRatios: number[] = [];
-    for (let r = 0; r < rounds; r++) {
+    // WARM_ROUNDS rounds first, not counted: add's JavaScript reaches its steady speed only after
+    // some thousands of calls (measured at 1,000 elements: rounds 1-9 fall from ~80 to ~38 µs a call,
+    // the bare run's from the start), and a service that scores a batch a request runs steadily.
+    for (let r = -WARM_ROUNDS; r < rounds; r++) {
       let a: [number, number];
       let b: [number, number];
       if (r % 2 === 0) {
@@ -141,6 +148,7 @@ async function measureSize(size: number, rounds: number, threads: number, blockM
         b = await block(run);
         a = await block(add);
       }
+      if (r < 0) continue;
       addRounds.push(a[0]);
       runRounds.push(b[0]);
       ratios.push(a[0] / b[0]);
