@@ -147,6 +147,9 @@ function sessionConfig(options: SessionOptions, more: Record<string, string> = {
   };
 }
 
+/** How messages name the execution provider option: `ep`, or as `label` says (`--ep` on the CLI). */
+const epName = (label?: Label): string => (label ? label('ep') : 'ep');
+
 /**
  * Why CUDA could not be used (`why`) and what to do (`hint`), or undefined when a session error
  * is something else. The hint names what to run where focal-onnx runs: in this repository its
@@ -154,7 +157,7 @@ function sessionConfig(options: SessionOptions, more: Record<string, string> = {
  * onnxruntime-node with its CUDA download asked for.
  */
 export function describeCudaFailure(message: string, label?: Label): { why: string; hint: string } | undefined {
-  const ep = label ? label('ep') : 'ep';
+  const ep = epName(label);
   if (NOT_INSTALLED.test(message)) {
     const dependency = __dirname.split(/[\\/]/).includes('node_modules');
     const setup = dependency ? "'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node' in your project" : "'npm run setup:cuda'";
@@ -172,7 +175,7 @@ export class CudaUnavailableError extends UsageError {
     hint: string,
     label?: Label,
   ) {
-    super(`${label ? label('ep') : 'ep'} cuda: ${why}; ${hint}`);
+    super(`${epName(label)} cuda: ${why}; ${hint}`);
     this.name = 'CudaUnavailableError';
   }
 }
@@ -185,7 +188,7 @@ let binding: typeof ort | undefined;
 /**
  * onnxruntime-node, loaded at the first session (or `loadRuntime`), not with this module: what
  * only builds or exports graphs, or reads a model (the CLI's export, attach and inspect, the
- * evaluator's planning), loads no native code (~50 ms, and it may not load at all on a platform
+ * evaluator's planning), loads no native code (~20 ms to load, and it may not load at all on a platform
  * onnxruntime-node has no binary for).
  */
 export function loadRuntime(): typeof ort {
@@ -283,7 +286,7 @@ async function createCuda(bytes: Uint8Array, options: SessionOptions): Promise<S
  */
 async function cudaError(e: unknown, bytes: Uint8Array, options: SessionOptions): Promise<unknown> {
   const message = (e as Error)?.message ?? String(e);
-  const ep = options.label ? options.label('ep') : 'ep';
+  const ep = epName(options.label);
   const failure = describeCudaFailure(message, options.label);
   if (failure) return new CudaUnavailableError(failure.why, failure.hint, options.label);
   if (FALLBACK_REFUSED.test(message)) {
@@ -332,10 +335,10 @@ export async function createSession(model: Uint8Array | string, options: Session
       } catch (e) {
         const err = await cudaError(e, bytes, named);
         if (!(err instanceof CudaUnavailableError)) throw err;
-        named.onNotice?.(`${named.label ? named.label('ep') : 'ep'} auto: ${err.why}; using the CPU`);
+        named.onNotice?.(`${epName(named.label)} auto: ${err.why}; using the CPU`);
         return cpu();
       }
     default:
-      throw new UsageError(`${named.label ? named.label('ep') : 'ep'} must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${quote(String(ep))}`);
+      throw new UsageError(`${epName(named.label)} must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${quote(String(ep))}`);
   }
 }
