@@ -21,6 +21,8 @@ export const isIndexType = (d: string): d is 'int64' | 'int32' => d === 'int64' 
 const LABEL_TYPES: readonly string[] = ['float16', 'float32', 'float64', 'uint8', 'bool', 'int32', 'int64'];
 
 export const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+/** Whether two shapes are the same dims. */
+export const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 
 /** What the rules read of the options. */
@@ -183,7 +185,6 @@ const refOf = (n: Named, dims: readonly number[]): string => `${n.what ? n.what.
 function fail(n: Named, fact: string, rule: string): never {
   throw new DataError(`${at(n, fact)}; ${rule}`);
 }
-const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
  * The task's rules on one batch or one set of files, each refusal a one-line DataError naming the
@@ -201,14 +202,14 @@ export function checkData(o: DataOptions & Pick<FocalOptions, 'perImage'>, c: Da
   if (o.task !== 'binary' && c.fixed && c.fixed.count !== layout.labels) throw new DataError(`${at(pred, `has ${layout.labels} ${o.task === 'multilabel' ? 'labels' : 'classes'} (${dimsOf(pred, dims)})`)}, but ${c.fixed.by}`);
   const indices = targetKind(o) === 'indices';
   const want = layout.targetDims;
-  if (t.shaped && t.dims ? !same(t.dims, want) : t.count !== product(want)) {
+  if (t.shaped && t.dims ? !sameDims(t.dims, want) : t.count !== product(want)) {
     if (!t.shaped || !t.dims) fail(t, `holds ${t.count} elements${t.dims ? ` (${dimsOf(t, t.dims)})` : ''}`, `expected ${indices ? `one class index per row: ${layout.rows}` : `one per prediction: ${layout.elements}`} (${refOf(pred, dims)})`);
     const ts = t.dims as readonly number[];
     const axisText = first ? ` with ${label('labelAxis')} ${o.labelAxis}` : '';
     const rule = !indices
       ? `${o.targets === 'soft' && o.task === 'multiclass' ? 'soft multiclass' : o.task} targets must be shaped like the predictions, ${refOf(pred, dims)}`
       : `${o.task === 'multiclass' ? 'multiclass' : 'index'} targets${axisText} must be ${shapeText(want)}, one class index ${o.task === 'multiclass' ? '' : `in [0, ${layout.labels}] `}per row of ${refOf(pred, dims)}` +
-        (!first && ts.length === 2 && ts[1] === 1 && same([ts[0]], want) ? '; save t.reshape(-1)' : '');
+        (!first && ts.length === 2 && ts[1] === 1 && sameDims([ts[0]], want) ? '; save t.reshape(-1)' : '');
     fail(t, shapeFact(t, ts), rule);
   }
   const targetRule = targetTypeProblem(o, t.dtype, c.arrays);

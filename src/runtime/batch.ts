@@ -11,7 +11,7 @@ import type { FocalOptions, Reduction } from '../losses';
 import { f16BitsToF32 } from '../io/float16';
 import { BatchPlace, checkBinaryTargets, pairFine, checkClassIndices, checkPredictions, checkSoftTargets, checkWeights, convertFloats, convertTargets, TargetCounts, countTargets } from '../data/checks';
 import { EVAL_INPUTS, EVAL_OUTPUTS, blockShape, channelBlockShape } from './eval-blocks';
-import { GraphForm, LossLayout, graphAxis, graphDims, isFloatType, lossLayout, product, spatialSize } from '../data/rules';
+import { GraphForm, LossLayout, graphAxis, graphDims, isFloatType, lossLayout, product, sameDims, spatialSize } from '../data/rules';
 import { HostTensor, Session, SessionOptions, TensorDType, createSession } from './session';
 import type { BatchDiagnostics, DiagnosticsOptions } from '../diagnostics/accumulate';
 
@@ -229,8 +229,6 @@ interface Shaped {
   readonly fetches: Readonly<Record<string, HostTensor | null>>;
 }
 
-export const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
-
 /** Checks and runs batches on one session; see the top of this file. */
 export class BatchRunner {
   /** Reused arrays for targets / weights converted to the model's types, and the diagnostics' losses. */
@@ -297,6 +295,11 @@ export class BatchRunner {
     return this.shaped;
   }
 
+  /** Checks the predictions: finite, and in [0, 1] for probabilities; the first bad element is the error. */
+  private checkPred(pred: BatchArray | undefined): void {
+    if (pred) checkPredictions(pred.place, pred.dtype, pred.data, this.spec.options.input === 'probs', this.spec.inputName);
+  }
+
   /** Checks the targets (counting them where the options count them); the first bad element is the error. */
   private checkTarget(b: BatchData, classes: number): TargetCounts | undefined {
     const o = this.spec.options;
@@ -352,13 +355,13 @@ export class BatchRunner {
     const targetInGraph = this.targetInGraph(b);
     const quick =
       !g.predInGraph && !targetInGraph && pred !== undefined && probs && !countsTargets(o) && o.targets !== 'soft' && o.task !== 'multiclass' && pairFine(pred.dtype, pred.data, b.target.dtype, b.target.data);
-    if (!quick && !g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs, this.spec.inputName);
+    if (!quick && !g.predInGraph) this.checkPred(pred);
     let counts: TargetCounts | undefined;
     if (!quick && !targetInGraph) {
       try {
         counts = this.checkTarget(b, s.layout.labels);
       } catch (e) {
-        if (g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs, this.spec.inputName);
+        if (g.predInGraph) this.checkPred(pred);
         throw e;
       }
     }
@@ -366,7 +369,7 @@ export class BatchRunner {
       try {
         checkWeights(b.weight.place, b.weight.dtype, b.weight.data);
       } catch (e) {
-        if (g.predInGraph && pred) checkPredictions(pred.place, pred.dtype, pred.data, probs, this.spec.inputName);
+        if (g.predInGraph) this.checkPred(pred);
         if (targetInGraph) this.checkTarget(b, s.layout.labels);
         throw e;
       }
@@ -421,13 +424,13 @@ export class BatchRunner {
         throw new DataError(`${place.file}: the network's output '${predOutput}' has dims [${out.dims.join(', ')}], but the batch's predictions were to be [${b.dims.join(', ')}]`);
       }
       pred = { dtype: out.dtype as NpyDType, data: out.data as NpyTypedArray, place };
-      if (!g.predInGraph) checkPredictions(place, pred.dtype, pred.data, probs, this.spec.inputName);
+      if (!g.predInGraph) this.checkPred(pred);
     }
     const targetInGraph = this.targetInGraph(b);
     if ((g.predInGraph || targetInGraph) && !graphChecksPass(g, result, probs, targetInGraph)) {
       // Something in this batch is off: find and name it. (A NaN loss from valid data, were a
       // model to make one, passes the scan and counts, as it would without the graph checks.)
-      if (pred) checkPredictions(pred.place, pred.dtype, pred.data, probs, this.spec.inputName);
+      this.checkPred(pred);
       counts = this.checkTarget(b, s.layout.labels);
     }
     const { layout, predDims } = s;
